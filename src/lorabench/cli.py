@@ -1,0 +1,131 @@
+"""The `lorabench` command: parse arguments, call the library, print, set the exit code.
+
+Errors caused by input (LorabenchError) print one clear line and exit with code 2; anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+from rich.console import Console
+
+from lorabench.data.records import TaskKind
+from lorabench.errors import LorabenchError
+
+app = typer.Typer(
+    help="Fine-tune small language models with LoRA on QA data and find out, honestly, whether it helped.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LorabenchError as error:
+            err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+TaskOption = Annotated[TaskKind, typer.Option("--task", "-t", help="Task kind.")]
+
+
+@app.command()
+@user_errors
+def score(
+    predictions: Annotated[Path, typer.Argument(help="JSON Lines with `gold` and `prediction` per line.")],
+    task: TaskOption,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for metrics.json (default: beside the input).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
+    short_thresh: Annotated[int, typer.Option(help="Gold answers of at most this many tokens are 'short'.")] = 3,
+    rouge_threshold: Annotated[float, typer.Option(help="ROUGE-L F at or above this counts for rouge_l_acc.")] = 0.5,
+    skip_invalid: Annotated[bool, typer.Option(help="Skip bad rows (reported) instead of stopping.")] = False,
+) -> None:
+    """Score predictions made elsewhere: every metric of the task, with 95% intervals."""
+    from lorabench.metrics.scoring import ScoreSettings
+    from lorabench.report.console import metrics_table
+    from lorabench.scorefile import score_file, write_metrics
+
+    settings = ScoreSettings(short_thresh=short_thresh, rouge_threshold=rouge_threshold)
+    result = score_file(predictions, task, settings, skip_invalid)
+    metrics_path = write_metrics(result, out or predictions.parent, predictions)
+    if as_json:
+        sys.stdout.write(json.dumps(result.metrics.to_dict()) + "\n")
+        return
+    console.print(metrics_table(result.metrics))
+    for error in result.skipped:
+        err_console.print(f"[yellow]skipped[/] {error}", highlight=False)
+    if result.skipped:
+        err_console.print(f"[yellow]{len(result.skipped)} invalid row(s) skipped[/]")
+    console.print(f"wrote {metrics_path}")
+
+
+@app.command()
+@user_errors
+def synth(
+    task: TaskOption,
+    n: Annotated[int, typer.Option("--n", "-n", help="Number of records.")] = 200,
+    seed: Annotated[int, typer.Option(help="Same seed, same data, on every machine.")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="Output .jsonl (default: synth_<task>_<n>_<seed>.jsonl).")] = None,
+) -> None:
+    """Write a deterministic dataset about a fictional world, so no model already knows the answers."""
+    from lorabench.data.synth import write_synth
+
+    path = write_synth(task, n, seed, out or Path(f"synth_{task.value}_{n}_{seed}.jsonl"))
+    console.print(f"wrote {n} {task.value} records to {path}")
+
+
+@app.command()
+@user_errors
+def leakage(
+    train: Annotated[Path, typer.Argument(help="The set a model learns from.")],
+    test: Annotated[Path, typer.Argument(help="The set it is evaluated on.")],
+    task: TaskOption,
+    ngram: Annotated[int, typer.Option(help="Word n-gram size for near-duplicate questions.")] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check two data files for overlap: same ids, questions, contexts, near-duplicate questions.
+
+    Exits with code 1 when leakage is found.
+    """
+    from lorabench.data.leakage import check_leakage
+    from lorabench.data.loaders import load_records
+    from lorabench.data.spec import DataSpec
+
+    a = load_records(DataSpec(path=str(train), task=task)).records
+    b = load_records(DataSpec(path=str(test), task=task)).records
+    report = check_leakage(a, b, ngram=ngram)
+    console.print_json(json.dumps(report.to_dict())) if as_json else console.print(report.summary(), highlight=False)
+    if report.has_leakage:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's run.")] = Path("demo_runs"),
+) -> None:
+    """The main job on the embedded default data: see README."""
+    from lorabench.demo import run_demo
+
+    run_demo(out, console)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Task records, loaders, splits, leakage checks and synthetic data."""

@@ -1,0 +1,285 @@
+"""One typed record per task kind. Loaders build them; prompts, metrics and splits read them.
+
+Records are validated on construction, so a record that exists is usable: required text is
+non-empty, a choice answer names one of its options, a math answer has a final number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from pathlib import Path
+from enum import Enum
+from typing import Any, ClassVar, Union
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from lorabench.metrics.numeric import extract_final_number
+
+class TaskKind(str, Enum):
+    extractive = "extractive"
+    open = "open"
+    choice = "choice"
+    math = "math"
+
+
+def _require_text(value: str, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    task: ClassVar[TaskKind]
+
+    id: str
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_to_str(cls, value: Any) -> str:
+        # Ids are often integers in CSV/Parquet; keep them as text so they compare across formats.
+        if isinstance(value, (int,)) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _id_nonempty(cls, value: str) -> str:
+        return _require_text(value, "id")
+
+    @property
+    def group_id(self) -> str:
+        """Items sharing a group must land in the same split (see data.splits)."""
+        return "id:" + self.id
+
+    @property
+    def question_text(self) -> str:
+        """The text a leakage check compares as 'the question'."""
+        raise NotImplementedError
+
+    @property
+    def context_text(self) -> str:
+        return ""
+
+
+def _context_group(context: str) -> str:
+    return "ctx:" + hashlib.sha1(" ".join(context.split()).encode("utf-8")).hexdigest()[:16]
+
+
+class ExtractiveRecord(_Record):
+    """SQuAD-style: answer spans from a context. An empty `answers` list means unanswerable (SQuAD v2)."""
+
+    task: ClassVar[TaskKind] = TaskKind.extractive
+    context: str
+    question: str
+    answers: list[str]
+    title: str | None = None
+    unanswerable: bool = False
+
+    @field_validator("context", "question")
+    @classmethod
+    def _text(cls, value: str, info: Any) -> str:
+        return _require_text(value, info.field_name)
+
+    @model_validator(mode="after")
+    def _answers_present(self) -> "ExtractiveRecord":
+        if any(not isinstance(a, str) or not a.strip() for a in self.answers):
+            raise ValueError("answers: every answer must be a non-empty string")
+        if self.unanswerable and self.answers:
+            raise ValueError("answers: an unanswerable question must have no answers")
+        if not self.unanswerable and not self.answers:
+            raise ValueError("answers: at least one answer is required")
+        return self
+
+    @property
+    def group_id(self) -> str:
+        return _context_group(self.context)
+
+    @property
+    def question_text(self) -> str:
+        return self.question
+
+    @property
+    def context_text(self) -> str:
+        return self.context
+
+    @property
+    def golds(self) -> list[str]:
+        return list(self.answers)
+
+
+class OpenRecord(_Record):
+    """Dolly-style instruction with an optional context and a free-text response."""
+
+    task: ClassVar[TaskKind] = TaskKind.open
+    instruction: str
+    response: str
+    context: str = ""
+    category: str | None = None
+
+    @field_validator("instruction", "response")
+    @classmethod
+    def _text(cls, value: str, info: Any) -> str:
+        return _require_text(value, info.field_name)
+
+    @property
+    def group_id(self) -> str:
+        return _context_group(self.context) if self.context.strip() else super().group_id
+
+    @property
+    def question_text(self) -> str:
+        return self.instruction
+
+    @property
+    def context_text(self) -> str:
+        return self.context
+
+    @property
+    def golds(self) -> list[str]:
+        return [self.response]
+
+
+def option_labels(n: int) -> list[str]:
+    if n > len(string.ascii_uppercase):
+        raise ValueError(f"options: at most {len(string.ascii_uppercase)} options are supported, got {n}")
+    return list(string.ascii_uppercase[:n])
+
+
+class ChoiceRecord(_Record):
+    """Multiple choice: ordered options labelled A, B, C, ...; `answer` is the correct label."""
+
+    task: ClassVar[TaskKind] = TaskKind.choice
+    question: str
+    options: list[str]
+    answer: str
+    context: str = ""
+
+    @field_validator("question")
+    @classmethod
+    def _text(cls, value: str, info: Any) -> str:
+        return _require_text(value, info.field_name)
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, value: list[str]) -> list[str]:
+        if len(value) < 2:
+            raise ValueError("options: at least two options are required")
+        option_labels(len(value))
+        for label, text in zip(string.ascii_uppercase, value):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"options: option {label} is empty")
+        return value
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _answer_label(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _answer_in_options(self) -> "ChoiceRecord":
+        labels = self.labels
+        if self.answer not in labels:
+            raise ValueError(f"answer: label {self.answer!r} is not one of the options {''.join(labels)}")
+        return self
+
+    @property
+    def labels(self) -> list[str]:
+        return option_labels(len(self.options))
+
+    @property
+    def answer_text(self) -> str:
+        return self.options[self.labels.index(self.answer)]
+
+    @property
+    def group_id(self) -> str:
+        return _context_group(self.context) if self.context.strip() else super().group_id
+
+    @property
+    def question_text(self) -> str:
+        return self.question
+
+    @property
+    def context_text(self) -> str:
+        return self.context
+
+    @property
+    def golds(self) -> list[str]:
+        return [self.answer]
+
+
+class MathRecord(_Record):
+    """GSM8K-style word problem; `final` is parsed from `answer` (`#### N` or `\\boxed{N}`)."""
+
+    task: ClassVar[TaskKind] = TaskKind.math
+    question: str
+    answer: str
+    final: float
+
+    @field_validator("question", "answer")
+    @classmethod
+    def _text(cls, value: str, info: Any) -> str:
+        return _require_text(value, info.field_name)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_final(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("final") is None and isinstance(data.get("answer"), str):
+            number = extract_final_number(data["answer"], marked_only=True)
+            if number is None:
+                raise ValueError("answer: no final number found (expected '#### N' or '\\boxed{N}')")
+            data = {**data, "final": number}
+        return data
+
+    @property
+    def question_text(self) -> str:
+        return self.question
+
+    @property
+    def golds(self) -> list[str]:
+        return [self.answer]
+
+
+Record = Union[ExtractiveRecord, OpenRecord, ChoiceRecord, MathRecord]
+
+RECORD_TYPES: dict[TaskKind, type[_Record]] = {
+    TaskKind.extractive: ExtractiveRecord,
+    TaskKind.open: OpenRecord,
+    TaskKind.choice: ChoiceRecord,
+    TaskKind.math: MathRecord,
+}
+
+
+def record_type(task: TaskKind | str) -> type[_Record]:
+    return RECORD_TYPES[TaskKind(task)]
+
+
+def record_to_row(record: _Record) -> dict[str, Any]:
+    """The canonical JSON form of a record: its own field names, which the loaders read back as is."""
+    row = record.model_dump(exclude_none=True)
+    if isinstance(record, ExtractiveRecord) and not record.unanswerable:
+        row.pop("unanswerable", None)
+    return row
+
+
+def save_records(records: "list[Record]", path: "str | Path") -> Path:
+    """Write records as JSON Lines in canonical form (UTF-8, one object per line).
+
+    Written to a temporary name and renamed, so an interrupted write never leaves half a file.
+    """
+    import json
+    import os
+    import tempfile
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record_to_row(record), ensure_ascii=False) + "\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,388 @@
+"""Synthetic tasks about an invented world, so that no pretrained model already knows the answers.
+
+Every person, town, river and society is built from syllables, and every year and count is drawn
+at random, so a model can only answer from the passage (or from what fine-tuning taught it).
+Output depends only on (task, n, seed): one `random.Random(seed)` drives everything, and no
+string hashing or set ordering is involved, so files are identical across runs and machines.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from lorabench.data.records import (
+    ChoiceRecord,
+    ExtractiveRecord,
+    MathRecord,
+    OpenRecord,
+    Record,
+    TaskKind,
+    option_labels,
+    save_records,
+)
+
+_SYLLABLES = (
+    "vel", "mor", "tar", "quin", "os", "bre", "vik", "dra", "lun", "sel", "ka", "rin", "tho",
+    "zen", "wen", "gor", "ul", "pra", "cor", "val", "ess", "dun", "mir", "ysk", "bel", "oth",
+)
+_SURNAME_ENDS = ("et", "ik", "ard", "ow", "en", "is")
+_TOWN_ENDS = ("mora", "holt", "by", "stead", "ane", "vik")
+_RIVER_ENDS = ("a", "e", "in", "esh")
+_ORG_KINDS = ("Guild", "Company", "Society", "Circle", "League", "Assembly")
+_PROFESSIONS = ("cartographer", "clockmaker", "glassblower", "shipwright", "bookbinder", "beekeeper")
+_CRAFTS = ("instrument makers", "river pilots", "weavers", "stonecutters", "lamp makers", "rope makers")
+_THINGS = ("tide clock", "glass loom", "salt engine", "wind ledger", "lantern press", "star compass",
+           "rope organ", "water abacus")
+_ITEMS = ("dromberries", "sellow plums", "varnick stones", "ombrel feathers", "quellnuts",
+          "tassen cakes", "glimmel beads")
+
+# Syllable names can collide with English; such words would make a "fictional" answer guessable.
+_REAL_WORDS = frozenset(
+    "about after also area back bell belly boss cork corn core dune dunes dragon drake essay gore "
+    "gory kara karin less lunar mire mirror mora moral more morrow oslo ostrich other otherwise "
+    "prank pray prayer quint quinta rink selva sell seller tar tara taro tarot thor thorn ulcer "
+    "valet valor valve velvet viking wend went zen vale bellow bello velo dunk dunce".split()
+)
+
+_PERSON_KEYS = ("P", "Q", "Z")
+_KIND_OF_KEY = {
+    "P": "person", "Q": "person", "Z": "person", "T": "place", "V": "place", "D": "place",
+    "R": "river", "O": "org", "O2": "org", "Y1": "year", "Y2": "year", "N1": "number",
+    "N2": "number", "X": "thing", "prof": "profession",
+}
+
+
+@dataclass(frozen=True)
+class _Topic:
+    """One kind of sentence: text variants, the facts it states, and a one-line summary."""
+
+    texts: tuple[str, ...]
+    facts: tuple[tuple[str, tuple[str, ...]], ...]  # (answer key, question templates)
+    summary: str
+    instructions: tuple[str, ...]
+    category: str
+
+
+# Full names are repeated in every sentence (no pronouns) so any order of sentences reads correctly.
+_TOPICS: dict[str, _Topic] = {
+    "origin": _Topic(
+        ("{P} grew up in {T}, a small town on the banks of the {R} river, where most families "
+         "worked the ferries and the orchards.",
+         "The town of {T}, which sits beside the {R} river, is where {P} was raised by an aunt "
+         "who kept bees and mended fishing nets."),
+        (("T", ("Where did {P} grow up?", "In which town was {P} raised?", "What town did {P} grow up in?")),
+         ("R", ("Which river runs past {T}?", "On which river does {T} stand?", "What river is {T} built beside?"))),
+        "{P} grew up in {T}, a town on the {R} river.",
+        ("Describe where {P} grew up.", "Where was {P} raised, according to the passage?"),
+        "closed_qa",
+    ),
+    "founding": _Topic(
+        ("In {Y1}, {P} founded the {O}, a society of {craft} that met every winter in a rented "
+         "hall above a bakery.",
+         "After years of arguing that {craft} needed a place to share their work, {P} established "
+         "the {O} in {Y1}."),
+        (("Y1", ("In what year did {P} found the {O}?", "When was the {O} founded?", "What year saw the founding of the {O}?")),
+         ("O", ("What did {P} found in {Y1}?", "Which society did {P} establish?", "What was the name of the society {P} founded?"))),
+        "{P} founded the {O}, a society of {craft}, in {Y1}.",
+        ("What society did {P} found, and when?", "Extract the name and founding year of the society {P} started."),
+        "information_extraction",
+    ),
+    "members": _Topic(
+        ("By the end of its first decade, the {O} counted {N1} members spread across the northern "
+         "valleys and the coast.",
+         "The {O} grew quickly and had {N1} members within ten years, most of them apprentices "
+         "from nearby villages."),
+        (("N1", ("How many members did the {O} have after its first decade?", "What was the membership of the {O} after ten years?",
+                 "How many people had joined the {O} within ten years?")),),
+        "Within ten years the {O} had {N1} members.",
+        ("How large did the {O} grow in its first ten years?",),
+        "information_extraction",
+    ),
+    "thing": _Topic(
+        ("{P} is best remembered for building the first {X}, a device that still stands in a "
+         "market square and draws curious visitors.",
+         "Of everything {P} made, the {X} became the most famous, and copies of it were soon "
+         "found in every harbour along the coast."),
+        (("X", ("What is {P} best remembered for building?", "Which device made {P} famous?", "What invention is {P} known for?")),),
+        "{P} is best known for the {X}.",
+        ("What is {P} best known for?", "Name the device most associated with {P}."),
+        "closed_qa",
+    ),
+    "mentor": _Topic(
+        ("As a young apprentice, {P} trained under {Q}, a {prof} from {V} who demanded that every "
+         "measurement be taken twice.",
+         "{P} learned the trade from {Q}, a {prof} who had left {V} with little more than a "
+         "satchel of worn tools."),
+        (("Q", ("Who trained {P}?", "Under whom did {P} learn the trade?", "Who was the teacher of {P}?")),
+         ("V", ("Where did {Q} come from?", "What was the home town of {Q}?", "{Q} came from which town?")),
+         ("prof", ("What was the profession of {Q}?", "What trade did {Q} follow?"))),
+        "{P} was trained by {Q}, a {prof} from {V}.",
+        ("Who taught {P}, and where was that teacher from?", "Describe the teacher of {P}."),
+        "closed_qa",
+    ),
+    "journey": _Topic(
+        ("In {Y2}, {P} travelled to {D}, a journey of {N2} days by cart and river barge through "
+         "the autumn rains.",
+         "{P} spent {N2} days on the road to {D} in {Y2}, carrying letters, spare parts and a "
+         "crate of dried fruit."),
+        (("D", ("Where did {P} travel in {Y2}?", "What was the destination of the journey {P} made in {Y2}?")),
+         ("N2", ("How many days did the journey to {D} take?", "How long, in days, was the trip of {P} to {D}?")),
+         ("Y2", ("In what year did {P} travel to {D}?", "When did {P} make the journey to {D}?"))),
+        "In {Y2}, {P} travelled to {D}, a journey of {N2} days.",
+        ("Where did {P} travel, when, and for how long?", "Extract the destination, year and length of the journey by {P}."),
+        "information_extraction",
+    ),
+    "rival": _Topic(
+        ("The fiercest rival of {P} was {Z}, who led the {O2} and publicly mocked every new "
+         "design that came out of the workshop.",
+         "For many years {Z}, the head of the {O2}, competed with {P} for the same patrons, "
+         "workshops and apprentices."),
+        (("Z", ("Who was the fiercest rival of {P}?", "Which person competed with {P} for patrons?", "Who was the main rival of {P}?")),
+         ("O2", ("Which group did {Z} lead?", "What organisation was headed by {Z}?"))),
+        "The main rival of {P} was {Z}, head of the {O2}.",
+        ("Who was the rival of {P}?", "Summarise what the passage says about the rival of {P}."),
+        "closed_qa",
+    ),
+}
+_TOPIC_ORDER = tuple(_TOPICS)  # dict order is insertion order, so sampling from it is deterministic
+
+
+class _Namer:
+    """Invents syllable names, never repeating one within a passage and never a common word."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.used: list[str] = []
+
+    def _fresh(self, make) -> str:
+        while True:
+            name = make()
+            words = name.lower().split()
+            # Doubled vowels ("Gorpraa") and tripled letters ("Essselen") read as typos, not names.
+            low = name.lower()
+            awkward = any(v + v in low for v in "aeiouy") or any(a == b == c for a, b, c in zip(low, low[1:], low[2:]))
+            if name not in self.used and not awkward and not any(w in _REAL_WORDS for w in words):
+                self.used.append(name)
+                return name
+
+    def _stem(self, syllables: int) -> str:
+        # Distinct syllables avoid stutters such as "Tartar".
+        return "".join(self.rng.sample(_SYLLABLES, syllables)).capitalize()
+
+    def person(self) -> str:
+        return self._fresh(lambda: f"{self._stem(2)} {self._stem(self.rng.randint(1, 2))}{self.rng.choice(_SURNAME_ENDS)}")
+
+    def place(self) -> str:
+        return self._fresh(lambda: self._stem(self.rng.randint(1, 2)) + self.rng.choice(_TOWN_ENDS))
+
+    def river(self) -> str:
+        return self._fresh(lambda: self._stem(2) + self.rng.choice(_RIVER_ENDS))
+
+    def org(self) -> str:
+        return self._fresh(lambda: f"{self._stem(2)}{self.rng.choice(_SURNAME_ENDS)} {self.rng.choice(_ORG_KINDS)}")
+
+
+def _cast(rng: random.Random, namer: _Namer) -> dict[str, str]:
+    """The entities and numbers one passage talks about, keyed by their template field."""
+    year = rng.randint(1420, 1860)
+    return {
+        "P": namer.person(), "Q": namer.person(), "Z": namer.person(),
+        "T": namer.place(), "V": namer.place(), "D": namer.place(), "R": namer.river(),
+        "O": namer.org(), "O2": namer.org(), "Y1": str(year), "Y2": str(year + rng.randint(3, 30)),
+        "N1": str(rng.randint(24, 480)), "N2": str(rng.randint(3, 40)),
+        "X": rng.choice(_THINGS), "prof": rng.choice(_PROFESSIONS), "craft": rng.choice(_CRAFTS),
+    }
+
+
+@dataclass(frozen=True)
+class _Passage:
+    cast: dict[str, str]
+    topics: list[str]
+    text: str
+    facts: list[tuple[str, str]]  # (answer key, question), each answer exactly once in the text
+
+
+def _passage(rng: random.Random, sentences: tuple[int, int], words: tuple[int, int] = (60, 150)) -> _Passage:
+    """A passage of shuffled topic sentences, keeping only facts whose answer is an unambiguous span."""
+    for _ in range(1000):
+        namer = _Namer(rng)
+        cast = _cast(rng, namer)
+        topics = rng.sample(_TOPIC_ORDER, rng.randint(*sentences))
+        text = " ".join(rng.choice(_TOPICS[t].texts).format(**cast) for t in topics)
+        if not words[0] <= len(text.split()) <= words[1]:
+            continue
+        facts = []
+        for topic in topics:
+            for key, questions in _TOPICS[topic].facts:
+                # A span found twice (e.g. a name reused, "17" inside "1712") would make the gold ambiguous.
+                if text.count(cast[key]) == 1:
+                    facts.append((key, rng.choice(questions).format(**cast)))
+        if len(facts) >= 3:
+            return _Passage(cast, topics, text, facts)
+    raise RuntimeError("synth: could not build a passage with three unambiguous facts")
+
+
+def _extractive(rng: random.Random, n: int, tag: str) -> list[Record]:
+    records: list[Record] = []
+    index = 0
+    while len(records) < n:
+        passage = _passage(rng, (3, 6))
+        k = min(rng.randint(3, min(8, len(passage.facts))), n - len(records))
+        for q, (key, question) in enumerate(rng.sample(passage.facts, k)):
+            records.append(ExtractiveRecord(
+                id=f"synth-{tag}-ex-{index:05d}-q{q}", context=passage.text, question=question,
+                answers=[passage.cast[key]], title=passage.cast["P"],
+            ))
+        index += 1
+    return records
+
+
+def _distractors(rng: random.Random, key: str, cast: dict[str, str], question: str) -> list[str]:
+    """Three wrong options of the same type as the answer, none equal to it or named in the question."""
+    answer, kind = cast[key], _KIND_OF_KEY[key]
+    namer = _Namer(rng)
+    namer.used = list(cast.values())
+    if kind == "year":
+        pool = [str(int(answer) + d) for d in rng.sample([*range(-12, 0), *range(1, 13)], 8)]
+    elif kind == "number":
+        value = int(answer)
+        spread = max(3, value // 2)
+        near = range(max(1, value - spread), value + spread + 1)
+        pool = [str(v) for v in rng.sample(near, min(8, len(near)))]
+    elif kind in ("thing", "profession"):
+        pool = rng.sample(_THINGS if kind == "thing" else _PROFESSIONS, 5)
+    else:
+        same = [cast[k] for k, v in _KIND_OF_KEY.items() if v == kind]
+        fresh = {"person": namer.person, "place": namer.place, "river": namer.river, "org": namer.org}[kind]
+        pool = rng.sample(same, len(same)) + [fresh() for _ in range(3)]
+    options: list[str] = []
+    for candidate in pool:
+        if candidate != answer and candidate not in options and candidate not in question:
+            options.append(candidate)
+    if len(options) < 3:
+        raise RuntimeError(f"synth: too few distractors for {kind} {answer!r}")
+    return options[:3]
+
+
+def _choice(rng: random.Random, n: int, tag: str) -> list[Record]:
+    records: list[Record] = []
+    for i in range(n):
+        passage = _passage(rng, (3, 4), words=(50, 120))
+        key, question = rng.choice(passage.facts)
+        options = _distractors(rng, key, passage.cast, question)
+        position = rng.randrange(4)  # uniform over A-D, so a position bias cannot score above chance
+        options.insert(position, passage.cast[key])
+        records.append(ChoiceRecord(
+            id=f"synth-{tag}-ch-{i:05d}", question=question, options=options,
+            answer=option_labels(4)[position], context=passage.text,
+        ))
+    return records
+
+
+def _open(rng: random.Random, n: int, tag: str) -> list[Record]:
+    records: list[Record] = []
+    for i in range(n):
+        passage = _passage(rng, (3, 5))
+        cast = passage.cast
+        if rng.random() < 0.25:
+            # Summaries restate the first two sentences so the response is checkable against the context.
+            instruction = f"In one or two sentences, summarise what the passage says about {cast['P']}."
+            response = " ".join(_TOPICS[t].summary.format(**cast) for t in passage.topics[:2])
+            category = "summarization"
+        else:
+            topic = _TOPICS[rng.choice(passage.topics)]
+            instruction = rng.choice(topic.instructions).format(**cast)
+            response, category = topic.summary.format(**cast), topic.category
+        records.append(OpenRecord(
+            id=f"synth-{tag}-open-{i:05d}", instruction=instruction, context=passage.text,
+            response=response, category=category,
+        ))
+    return records
+
+
+def _math_problem(rng: random.Random) -> tuple[str, list[str], int]:
+    """(question, one solution line per step, result) for one of five 2-3 step problem shapes."""
+    namer = _Namer(rng)
+    p, q = namer.person().split()[0], namer.person().split()[0]
+    while q == p:
+        q = namer.person().split()[0]
+    town = namer.place()
+    item = rng.choice(_ITEMS)
+    shape = rng.randrange(5)
+    if shape == 0:
+        a, d = rng.randint(3, 25), rng.randint(2, 9)
+        g = rng.randint(1, a * d - 1)
+        return (f"{p} gathers {a} {item} each day for {d} days near {town}, then gives {g} of them to {q}. "
+                f"How many {item} does {p} have left?",
+                [f"{p} gathers {a} * {d} = {a * d} {item}.", f"After giving some away, {p} has {a * d} - {g} = {a * d - g}."],
+                a * d - g)
+    if shape == 1:
+        k, share = rng.randint(2, 8), rng.randint(2, 15)
+        b = rng.randint(1, k * share - 1)
+        a = k * share - b
+        return (f"{p} has {a} {item} and buys {b} more at the {town} market. {p} then shares them equally "
+                f"among {k} friends. How many {item} does each friend get?",
+                [f"{p} has {a} + {b} = {a + b} {item}.", f"Each friend gets {a + b} / {k} = {share}."],
+                share)
+    if shape == 2:
+        c, m = rng.randint(6, 24), rng.randint(3, 12)
+        r = rng.randint(1, m - 1)
+        return (f"A crate holds {c} {item}. {p} orders {m} crates for {town}, and {q} orders {r} fewer crates "
+                f"than {p}. How many {item} did they order together?",
+                [f"{p} orders {m} * {c} = {m * c} {item}.", f"{q} orders {m - r} * {c} = {(m - r) * c} {item}.",
+                 f"Together they order {m * c} + {(m - r) * c} = {m * c + (m - r) * c}."],
+                m * c + (m - r) * c)
+    if shape == 3:
+        price, a, b = rng.randint(2, 9), rng.randint(4, 30), rng.randint(4, 30)
+        s = rng.randint(1, (a + b) * price - 1)
+        return (f"{p} sells {item} in {town} for {price} marks each. {p} sells {a} on Monday and {b} on Tuesday, "
+                f"then spends {s} marks on a new cart wheel. How many marks does {p} have left?",
+                [f"{p} sells {a} + {b} = {a + b} {item}.", f"That earns {a + b} * {price} = {(a + b) * price} marks.",
+                 f"After the wheel, {p} has {(a + b) * price} - {s} = {(a + b) * price - s} marks."],
+                (a + b) * price - s)
+    d, per, extra, days = rng.randint(2, 8), rng.randint(3, 15), rng.randint(1, 6), rng.randint(2, 7)
+    return (f"{p} walks {d * per} leagues to {town} over {d} days, the same distance each day. {q} walks "
+            f"{extra} leagues more per day than {p}. How many leagues does {q} walk in {days} days?",
+            [f"{p} walks {d * per} / {d} = {per} leagues a day.", f"{q} walks {per} + {extra} = {per + extra} leagues a day.",
+             f"In {days} days {q} walks {per + extra} * {days} = {(per + extra) * days} leagues."],
+            (per + extra) * days)
+
+
+def _math(rng: random.Random, n: int, tag: str) -> list[Record]:
+    records: list[Record] = []
+    for i in range(n):
+        question, steps, result = _math_problem(rng)
+        record = MathRecord(id=f"synth-{tag}-math-{i:05d}", question=question, answer="\n".join([*steps, f"#### {result}"]))
+        if record.final != result:  # the parser and the generator must agree, or the gold is wrong
+            raise RuntimeError(f"synth: math answer parsed as {record.final}, expected {result}")
+        records.append(record)
+    return records
+
+
+_GENERATORS = {TaskKind.extractive: _extractive, TaskKind.choice: _choice, TaskKind.open: _open, TaskKind.math: _math}
+
+
+def synthesize(task: TaskKind | str, n: int, seed: int = 0) -> list[Record]:
+    """Exactly `n` validated records of `task` about a fictional world; same (task, n, seed), same output.
+
+    For extractive, `n` counts questions; passages carry 3-8 each, and the last may carry fewer.
+    """
+    try:
+        kind = TaskKind(task)
+    except ValueError:
+        raise ValueError(f"synthesize: unknown task {task!r}; expected one of {[k.value for k in TaskKind]}") from None
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"synthesize: n must be a positive integer, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"synthesize: seed must be an integer, got {seed!r}")
+    # The task is mixed into the seed so that, say, choice and extractive data made with the same
+    # seed do not share passages. String seeds go through SHA-512, not hash(), so this is stable.
+    # The seed is part of every id, so sets made with different seeds can be mixed without id clashes.
+    return _GENERATORS[kind](random.Random(f"lorabench-synth:{kind.value}:{seed}"), n, f"s{seed}")
+
+
+def write_synth(task: TaskKind | str, n: int, seed: int, path: str | Path) -> Path:
+    """Synthesize and save as canonical JSON Lines; returns the written path."""
+    return save_records(synthesize(task, n, seed), path)

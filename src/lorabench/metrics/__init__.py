@@ -1,0 +1,1 @@
+"""Pure metric functions: per-item scores in, aggregates with 95% intervals out."""

@@ -1,0 +1,180 @@
+"""Per-item scores for each task kind, and their aggregates with n and 95% intervals.
+
+Metric names are the public vocabulary of every `metrics.json` lorabench writes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from lorabench.data.records import TaskKind, option_labels
+from lorabench.metrics.choice import parse_choice
+from lorabench.metrics.intervals import bootstrap_mean_interval, wilson_interval
+from lorabench.metrics.numeric import extract_final_number, numbers_match
+from lorabench.metrics.squad import exact_match, f1_score
+from lorabench.metrics.text import is_short, lenient_match, relaxed_match, rouge_l, token_f1
+
+# Per-item 0/1 outcomes get a Wilson interval; the rest are means of [0, 1] scores (bootstrap).
+PROPORTIONS = frozenset(
+    {"exact_match", "relaxed_match", "lenient_match", "rouge_l_acc", "numeric_match", "no_number", "accuracy", "no_choice"}
+)
+
+TASK_METRICS: dict[TaskKind, tuple[str, ...]] = {
+    TaskKind.extractive: ("exact_match", "f1", "relaxed_match", "lenient_match", "token_f1", "rouge_l", "rouge_l_acc"),
+    TaskKind.open: ("exact_match", "token_f1", "rouge_l", "rouge_l_acc", "lenient_match"),
+    TaskKind.choice: ("accuracy", "no_choice"),
+    TaskKind.math: ("numeric_match", "no_number"),
+}
+
+# Tasks whose gold is text of varying length, so that "short answers" is a meaningful subset.
+HAS_SHORT_SUBSET = frozenset({TaskKind.extractive, TaskKind.open})
+
+# Lower is better for these: they count format failures.
+LOWER_IS_BETTER = frozenset({"no_number", "no_choice"})
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """Knobs shared by all metrics; saved with every result so numbers can be reproduced."""
+
+    short_thresh: int = 3  # a gold answer of at most this many normalized tokens is "short"
+    rouge_threshold: float = 0.5  # rouge_l_acc counts an item correct at ROUGE-L F >= this
+    numeric_rel_tol: float = 1e-6
+    numeric_abs_tol: float = 1e-6
+    bootstrap_resamples: int = 2000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ScoreInput:
+    """One prediction against its gold(s). For choice, `golds` holds the correct label (or option text)."""
+
+    golds: list[str]
+    prediction: str
+    options: list[str] | None = None
+
+
+def _gold_number(golds: list[str]) -> float:
+    for gold in golds:
+        number = extract_final_number(gold)
+        if number is not None:
+            return number
+    raise ValueError(f"gold {golds!r} contains no number")
+
+
+def _gold_label(golds: list[str], labels: list[str], options: list[str] | None) -> str:
+    gold = golds[0].strip()
+    if gold.upper() in labels:
+        return gold.upper()
+    label = parse_choice(gold, labels, options)
+    if label is None:
+        raise ValueError(f"gold {gold!r} is neither an option label ({''.join(labels)}) nor an option's text")
+    return label
+
+
+def score_item(task: TaskKind, item: ScoreInput, settings: ScoreSettings = ScoreSettings()) -> dict[str, float]:
+    """All of the task's metrics for one item, each in [0, 1]. Raises ValueError for an unusable gold."""
+    task = TaskKind(task)
+    pred, golds = item.prediction, item.golds
+    if task is TaskKind.extractive:
+        # An unanswerable question (no golds) is answered right only by an empty prediction.
+        r = rouge_l(pred, golds) if golds else float(not pred.strip())
+        return {
+            "exact_match": exact_match(pred, golds),
+            "f1": f1_score(pred, golds),
+            "relaxed_match": relaxed_match(pred, golds, settings.short_thresh),
+            "lenient_match": lenient_match(pred, golds),
+            "token_f1": token_f1(pred, golds),
+            "rouge_l": r,
+            "rouge_l_acc": float(r >= settings.rouge_threshold),
+        }
+    if task is TaskKind.open:
+        r = rouge_l(pred, golds)
+        return {
+            "exact_match": exact_match(pred, golds),
+            "token_f1": token_f1(pred, golds),
+            "rouge_l": r,
+            "rouge_l_acc": float(r >= settings.rouge_threshold),
+            "lenient_match": lenient_match(pred, golds),
+        }
+    if task is TaskKind.choice:
+        labels = option_labels(len(item.options)) if item.options else [chr(ord("A") + i) for i in range(26)]
+        gold = _gold_label(golds, labels, item.options)
+        predicted = parse_choice(pred, labels, item.options)
+        return {"accuracy": float(predicted == gold), "no_choice": float(predicted is None)}
+    gold_number = _gold_number(golds)
+    predicted_number = extract_final_number(pred)
+    return {
+        "numeric_match": float(
+            numbers_match(predicted_number, gold_number, settings.numeric_rel_tol, settings.numeric_abs_tol)
+        ),
+        "no_number": float(predicted_number is None),
+    }
+
+
+def in_short_subset(task: TaskKind, golds: list[str], short_thresh: int) -> bool:
+    """Short-answer subset: some gold answer has at most `short_thresh` tokens (unanswerables excluded)."""
+    return TaskKind(task) in HAS_SHORT_SUBSET and any(is_short(g, short_thresh) and g.strip() for g in golds)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    name: str
+    value: float
+    low: float
+    high: float
+    n: int
+
+
+@dataclass
+class TaskMetrics:
+    """Aggregates of one task over a set of items, plus the same on the short-answer subset."""
+
+    task: TaskKind
+    n: int
+    metrics: dict[str, Aggregate]
+    short: "TaskMetrics | None" = None
+    settings: ScoreSettings = field(default_factory=ScoreSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `metrics.json` / `score --json` shape: `n`, each metric as a fraction, `ci95` intervals."""
+        out: dict[str, Any] = {"task": self.task.value, "n": self.n}
+        out.update({name: _clean(agg.value) for name, agg in self.metrics.items()})
+        out["ci95"] = {name: [_clean(agg.low), _clean(agg.high)] for name, agg in self.metrics.items()}
+        if self.short is not None:
+            short = self.short.to_dict()
+            short.pop("task")
+            out["short"] = short
+        return out
+
+
+def _clean(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 6)
+
+
+def aggregate(task: TaskKind, per_item: list[dict[str, float]], settings: ScoreSettings = ScoreSettings()) -> dict[str, Aggregate]:
+    task = TaskKind(task)
+    n = len(per_item)
+    result = {}
+    for name in TASK_METRICS[task]:
+        values = [scores[name] for scores in per_item]
+        mean = sum(values) / n if n else math.nan
+        if name in PROPORTIONS:
+            low, high = wilson_interval(int(round(sum(values))), n)
+        else:
+            low, high = bootstrap_mean_interval(values, resamples=settings.bootstrap_resamples, seed=settings.seed)
+        result[name] = Aggregate(name, mean, low, high, n)
+    return result
+
+
+def score_all(task: TaskKind, items: list[ScoreInput], settings: ScoreSettings = ScoreSettings()) -> tuple[list[dict[str, float]], TaskMetrics]:
+    """Per-item scores and the aggregate (with its short-answer subset where the task has one)."""
+    task = TaskKind(task)
+    per_item = [score_item(task, item, settings) for item in items]
+    short = None
+    if task in HAS_SHORT_SUBSET:
+        short_scores = [s for s, item in zip(per_item, items) if in_short_subset(task, item.golds, settings.short_thresh)]
+        short = TaskMetrics(task, len(short_scores), aggregate(task, short_scores, settings), settings=settings)
+    return per_item, TaskMetrics(task, len(items), aggregate(task, per_item, settings), short, settings)

@@ -1,0 +1,36 @@
+"""Rich tables of metrics for the terminal."""
+
+from __future__ import annotations
+
+import math
+
+from rich.table import Table
+
+from lorabench.metrics.scoring import TaskMetrics
+
+
+def _percent(value: float) -> str:
+    return "-" if math.isnan(value) else f"{100 * value:.1f}"
+
+
+def _interval(low: float, high: float) -> str:
+    return "-" if math.isnan(low) else f"[{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def metrics_table(metrics: TaskMetrics, title: str | None = None) -> Table:
+    """One row per metric: value and 95% interval in percent, overall and on the short-answer subset."""
+    table = Table(title=title or f"{metrics.task.value} metrics (n={metrics.n}, %, 95% CI)")
+    table.add_column("metric")
+    table.add_column(f"all (n={metrics.n})", justify="right")
+    table.add_column("95% CI", justify="right")
+    short = metrics.short
+    if short is not None:
+        table.add_column(f"short (n={short.n})", justify="right")
+        table.add_column("95% CI", justify="right")
+    for name, agg in metrics.metrics.items():
+        row = [name, _percent(agg.value), _interval(agg.low, agg.high)]
+        if short is not None:
+            s = short.metrics[name]
+            row += [_percent(s.value), _interval(s.low, s.high)]
+        table.add_row(*row)
+    return table

@@ -1,0 +1,66 @@
+import pytest
+from pydantic import ValidationError
+
+from lorabench.data.records import (
+    ChoiceRecord,
+    ExtractiveRecord,
+    MathRecord,
+    OpenRecord,
+    TaskKind,
+    record_type,
+    record_to_row,
+    save_records,
+)
+
+
+def test_extractive_requires_answers_unless_unanswerable():
+    with pytest.raises(ValidationError, match="at least one answer"):
+        ExtractiveRecord(id="1", context="c", question="q", answers=[])
+    record = ExtractiveRecord(id="1", context="c", question="q", answers=[], unanswerable=True)
+    assert record.golds == []
+    with pytest.raises(ValidationError, match="unanswerable question must have no answers"):
+        ExtractiveRecord(id="1", context="c", question="q", answers=["x"], unanswerable=True)
+
+
+def test_group_id_is_the_normalized_context():
+    a = ExtractiveRecord(id="1", context="Some  text.", question="q1", answers=["x"])
+    b = ExtractiveRecord(id="2", context="Some text.", question="q2", answers=["y"])
+    assert a.group_id == b.group_id
+    assert OpenRecord(id="3", instruction="i", response="r").group_id == "id:3"
+
+
+def test_choice_answer_must_name_an_option():
+    record = ChoiceRecord(id="1", question="q", options=["x", "y", "z"], answer=" c ")
+    assert record.answer == "C" and record.answer_text == "z" and record.labels == ["A", "B", "C"]
+    with pytest.raises(ValidationError, match="'D' is not one of the options ABC"):
+        ChoiceRecord(id="1", question="q", options=["x", "y", "z"], answer="D")
+    with pytest.raises(ValidationError, match="option B is empty"):
+        ChoiceRecord(id="1", question="q", options=["x", " "], answer="A")
+
+
+def test_math_final_number_parsed_from_marked_answer():
+    assert MathRecord(id="1", question="q", answer="3 + 4 = 7\n#### 7").final == 7.0
+    assert MathRecord(id="1", question="q", answer="so \\boxed{1,250}").final == 1250.0
+    with pytest.raises(ValidationError, match="no final number"):
+        MathRecord(id="1", question="q", answer="the answer is 7")
+
+
+def test_integer_ids_become_text_and_empty_text_is_refused():
+    assert OpenRecord(id=7, instruction="i", response="r").id == "7"
+    with pytest.raises(ValidationError, match="instruction must be a non-empty string"):
+        OpenRecord(id="1", instruction="  ", response="r")
+
+
+def test_save_and_reload_canonical_rows(tmp_path):
+    records = [
+        ExtractiveRecord(id="1", context="c", question="q", answers=["x"]),
+        ExtractiveRecord(id="2", context="c", question="q2", answers=[], unanswerable=True),
+    ]
+    path = save_records(records, tmp_path / "out" / "r.jsonl")
+    import json
+
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert "unanswerable" not in rows[0] and rows[1]["unanswerable"] is True
+    assert [record_type(TaskKind.extractive)(**row) for row in rows] == records
+    assert record_to_row(records[0]) == rows[0]
+    assert not list(tmp_path.joinpath("out").glob(".*tmp"))
