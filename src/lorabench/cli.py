@@ -116,6 +116,73 @@ def leakage(
         raise typer.Exit(1)
 
 
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(text).name.removesuffix(".gguf"))[:60]
+
+
+@app.command("eval")
+@user_errors
+def eval_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="Hub id, local folder, .gguf file, or alias (smollm2-135m-instruct, gemma3-270m).")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Data file or folder (JSON Lines, JSON, SQuAD, CSV, Parquet, qa_*.json folder).")],
+    task: TaskOption,
+    adapter: Annotated[Optional[str], typer.Option(help="LoRA adapter folder to apply on the model.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Evaluate only the first N items.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/eval-<model>-<data>-<task>).")] = None,
+    data_format: Annotated[str, typer.Option("--format", help="Data format; 'auto' detects it.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Items per generate call.")] = 8,
+    max_new_tokens: Annotated[Optional[int], typer.Option(help="Per-task default when unset.")] = None,
+    chat_template: Annotated[str, typer.Option(help="auto | on | off")] = "auto",
+    system: Annotated[Optional[str], typer.Option(help="System message (chat template only).")] = None,
+    choice_mode: Annotated[str, typer.Option(help="Multiple choice: logprob | letter | generate.")] = "logprob",
+    dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps.")] = "auto",
+    trust_remote_code: Annotated[bool, typer.Option(help="Run code shipped with the model (off unless you trust it).")] = False,
+    force: Annotated[bool, typer.Option(help="Discard an existing run folder with other settings.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the metrics JSON.")] = False,
+) -> None:
+    """Evaluate a model (optionally with an adapter) on a task; resumes an interrupted run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from lorabench.data.spec import DataSpec
+    from lorabench.evaluate.runner import EvalConfig, run_eval
+    from lorabench.evaluate.settings import DecodingSettings
+    from lorabench.models import ModelSpec
+    from lorabench.prompts import PromptSettings
+    from lorabench.report.console import metrics_table
+
+    config = EvalConfig(
+        model=ModelSpec(name=model, dtype=dtype, device=device, trust_remote_code=trust_remote_code),
+        adapter=adapter,
+        data=DataSpec(path=data, task=task, format=data_format),
+        limit=limit,
+        prompt=PromptSettings(chat_template=chat_template, system=system),
+        decoding=DecodingSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, choice_mode=choice_mode),
+    )
+    out = out or Path("runs") / f"eval-{_slug(model)}-{_slug(data)}-{task.value}"
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, disable=as_json, transient=False) as bar:
+
+        def progress_factory(total: int, done: int):
+            bar_id = bar.add_task(f"eval {task.value}", total=total, completed=done)
+            return lambda k: bar.advance(bar_id, k)
+
+        outcome = run_eval(config, out, force=force, progress_factory=progress_factory)
+    if as_json:
+        sys.stdout.write(json.dumps(outcome.metrics.to_dict()) + "\n")
+        return
+    console.print(metrics_table(outcome.metrics, title=f"{model} on {data} ({task.value}, %, 95% CI)"))
+    cut = sum(bool(r.get("hit_max_new_tokens")) for r in outcome.rows)
+    if cut:
+        err_console.print(f"[yellow]{cut} of {len(outcome.rows)} answers hit max_new_tokens (possibly cut)[/]")
+    shortened = sum(bool(r.get("prompt_shortened")) for r in outcome.rows)
+    if shortened:
+        err_console.print(f"[yellow]{shortened} prompt(s) were shortened in their context to fit the model[/]")
+    if outcome.resumed:
+        console.print(f"resumed: {outcome.resumed} item(s) were already done")
+    console.print(f"run folder: {out}")
+
+
 @app.command()
 @user_errors
 def demo(

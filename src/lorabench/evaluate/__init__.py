@@ -1,0 +1,1 @@
+"""Evaluation: batched greedy generation over prompts, then scoring against the records' golds."""

@@ -1,0 +1,192 @@
+"""The only place that turns a record into prompt text and target text.
+
+Training and evaluation both call `build_prompt` and `encode_prompt`, so the tokens a model is
+evaluated on are, by construction, the tokens it was trained on up to the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord, OpenRecord, Record, TaskKind
+from lorabench.errors import LorabenchError
+
+NO_ANSWER = "unanswerable"
+
+INSTRUCTIONS: dict[TaskKind, str] = {
+    TaskKind.extractive: "Answer the question with a short span copied from the context.",
+    TaskKind.open: "Follow the instruction.",
+    TaskKind.choice: "Answer with the letter of the correct option.",
+    TaskKind.math: "Solve the problem step by step. End with a final line of the form '#### <number>'.",
+}
+
+# In plain (no chat template) prompts, the cue after which the model writes its answer.
+_CUES: dict[TaskKind, str] = {
+    TaskKind.extractive: "Answer:",
+    TaskKind.open: "Response:",
+    TaskKind.choice: "Answer:",
+    TaskKind.math: "Answer:",
+}
+
+# Where a plain-prompt model starts a new item instead of stopping: cut the answer there.
+STOP_STRINGS: dict[TaskKind, tuple[str, ...]] = {
+    TaskKind.extractive: ("\n",),
+    TaskKind.choice: ("\n",),
+    TaskKind.open: ("\n\nInstruction:", "\nInstruction:", "\n\nContext:"),
+    TaskKind.math: ("\n\nQuestion:", "\nQuestion:"),
+}
+
+
+class PromptSettings(BaseModel):
+    """How records become prompts; saved with every run so evaluation can reproduce training."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chat_template: Literal["auto", "on", "off"] = Field(
+        "auto", description="Use the tokenizer's chat template: 'auto' uses it when the tokenizer has one."
+    )
+    system: str | None = Field(None, description="Optional system message (chat template only).")
+    instruction: str | None = Field(None, description="Replaces the task's default instruction line.")
+    unanswerable_hint: bool = Field(
+        False, description=f"Tell the model to reply '{NO_ANSWER}' when the context lacks the answer (SQuAD v2)."
+    )
+    max_prompt_tokens: int = Field(1024, gt=16, description="Longer prompts are shortened in the context only.")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt. `target` is what the model should write next (no EOS; training adds it)."""
+
+    record_id: str
+    text: str
+    target: str
+    chat: bool
+    n_tokens: int
+    shortened: bool
+
+
+def model_context_length(model: Any) -> int | None:
+    """The longest sequence the model was built for, when its config says."""
+    config = getattr(model, "config", None)
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def fit_to_model(settings: PromptSettings, model: Any, max_new_tokens: int) -> PromptSettings:
+    """Lower `max_prompt_tokens` so that prompt plus answer fits the model's context window.
+
+    Training and evaluation both go through this, so a prompt is shortened the same way in both.
+    """
+    context = model_context_length(model)
+    if context is None or getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+        return settings  # encoder-decoder answers do not share the encoder's window
+    limit = context - max_new_tokens
+    if limit <= 16:
+        raise LorabenchError(f"max_new_tokens={max_new_tokens} leaves no room for a prompt in a {context}-token context")
+    return settings.model_copy(update={"max_prompt_tokens": min(settings.max_prompt_tokens, limit)})
+
+
+def uses_chat_template(tokenizer: Any, settings: PromptSettings) -> bool:
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if settings.chat_template == "on" and not has_template:
+        raise LorabenchError("prompt.chat_template is 'on' but this tokenizer has no chat template; use 'auto' or 'off'")
+    return has_template if settings.chat_template == "auto" else settings.chat_template == "on"
+
+
+def user_message(record: Record, settings: PromptSettings, context: str | None = None) -> str:
+    """The task text a user would type: instruction, context, question (and options)."""
+    task = record.task
+    instruction = settings.instruction or INSTRUCTIONS[task]
+    if task is TaskKind.extractive and settings.unanswerable_hint:
+        instruction += f' If the context does not contain the answer, reply "{NO_ANSWER}".'
+    context = record.context_text if context is None else context
+    parts = [instruction]
+    if isinstance(record, OpenRecord):
+        parts.append(f"Instruction: {record.instruction}")
+        if context.strip():
+            parts.append(f"Context: {context}")
+        return "\n\n".join(parts)
+    if context.strip():
+        parts.append(f"Context: {context}")
+    question = f"Question: {record.question_text}"
+    if isinstance(record, ChoiceRecord):
+        question += "\n" + "\n".join(f"{label}. {text}" for label, text in zip(record.labels, record.options))
+    parts.append(question)
+    return "\n\n".join(parts)
+
+
+def target_text(record: Record) -> str:
+    """The answer the model is trained to write (the first gold answer for extractive QA)."""
+    if isinstance(record, ExtractiveRecord):
+        return record.answers[0] if record.answers else NO_ANSWER
+    if isinstance(record, OpenRecord):
+        return record.response
+    if isinstance(record, ChoiceRecord):
+        return record.answer
+    assert isinstance(record, MathRecord)
+    return record.answer
+
+
+def _render(record: Record, tokenizer: Any, settings: PromptSettings, chat: bool, context: str | None) -> str:
+    message = user_message(record, settings, context)
+    if not chat:
+        return f"{message}\n{_CUES[record.task]}"
+    conversation = [{"role": "user", "content": message}]
+    if settings.system:
+        conversation.insert(0, {"role": "system", "content": settings.system})
+    return tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+
+
+def encode_prompt(text: str, tokenizer: Any, chat: bool) -> list[int]:
+    """Token ids of a prompt. A chat template already writes its own special tokens (BOS included)."""
+    return list(tokenizer(text, add_special_tokens=not chat)["input_ids"])
+
+
+def encode_target(target: str, tokenizer: Any, chat: bool) -> list[int]:
+    """Token ids of an answer, tokenized on its own so the prompt's ids stay exactly as at evaluation."""
+    return list(tokenizer(target if chat else " " + target, add_special_tokens=False)["input_ids"])
+
+
+def build_prompt(record: Record, tokenizer: Any, settings: PromptSettings) -> Prompt:
+    """Render a record; if it is too long, shorten its context (never the question or options)."""
+    chat = uses_chat_template(tokenizer, settings)
+    text = _render(record, tokenizer, settings, chat, None)
+    n_tokens = len(encode_prompt(text, tokenizer, chat))
+    target = target_text(record)
+    if n_tokens <= settings.max_prompt_tokens:
+        return Prompt(record.id, text, target, chat, n_tokens, shortened=False)
+
+    context_ids = tokenizer(record.context_text, add_special_tokens=False)["input_ids"]
+    keep = len(context_ids) - (n_tokens - settings.max_prompt_tokens)
+    while keep > 0:
+        # Decoding a token prefix can re-tokenize to a few more tokens, hence the loop.
+        shortened = tokenizer.decode(context_ids[:keep], skip_special_tokens=True).rstrip() + " ..."
+        text = _render(record, tokenizer, settings, chat, shortened)
+        n_tokens = len(encode_prompt(text, tokenizer, chat))
+        if n_tokens <= settings.max_prompt_tokens:
+            return Prompt(record.id, text, target, chat, n_tokens, shortened=True)
+        keep -= max(1, n_tokens - settings.max_prompt_tokens)
+    raise LorabenchError(
+        f"record {record.id}: the prompt needs more than prompt.max_prompt_tokens="
+        f"{settings.max_prompt_tokens} tokens even with its context removed; raise the limit"
+    )
+
+
+def answer_from_generation(task: TaskKind, generated: str) -> str:
+    """The answer a generation gives: cut at the task's stop strings, trimmed; 'unanswerable' -> ''."""
+    # Leading whitespace is not an answer; an extractive answer that opens with a newline is still one line.
+    text = generated.lstrip()
+    for stop in STOP_STRINGS[TaskKind(task)]:
+        index = text.find(stop)
+        if index != -1:
+            text = text[:index]
+    text = text.strip()
+    if TaskKind(task) is TaskKind.extractive and text.lower().rstrip(".") == NO_ANSWER:
+        return ""
+    return text

@@ -1,0 +1,29 @@
+"""Shared fixtures. Tiny models are built once per test session, offline, from tests/tiny_models.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import tiny_models`
+
+import tiny_models  # noqa: E402
+
+# Tiny models gain nothing from threads, and with one test process per core, torch's thread pools
+# oversubscribe the CPU and make matrix products tens of times slower.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder with a 2-layer llama-style causal LM, ChatML chat template, pad == eos (like SmolLM2)."""
+    return tiny_models.build_tiny_causal(tmp_path_factory.mktemp("tiny_causal"))
+
+
+@pytest.fixture(scope="session")
+def tiny_seq2seq_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder with a 2-layer T5-style seq2seq model; pad <pad>, eos </s>, unk <unk>."""
+    return tiny_models.build_tiny_seq2seq(tmp_path_factory.mktemp("tiny_seq2seq"))

@@ -1,0 +1,132 @@
+import pytest
+
+from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord, OpenRecord, TaskKind
+from lorabench.errors import LorabenchError
+from lorabench.prompts import (
+    NO_ANSWER,
+    PromptSettings,
+    answer_from_generation,
+    build_prompt,
+    encode_prompt,
+    encode_target,
+    target_text,
+    user_message,
+)
+from tests.tiny_models import build_causal_tokenizer, build_seq2seq_tokenizer
+
+
+@pytest.fixture(scope="module")
+def chat_tokenizer():
+    return build_causal_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def plain_tokenizer():
+    return build_seq2seq_tokenizer()
+
+
+EXTRACTIVE = ExtractiveRecord(
+    id="e1", context="Velmora lies on the Oslet river. It was founded in 1842.", question="When was Velmora founded?",
+    answers=["1842", "in 1842"],
+)
+CHOICE = ChoiceRecord(id="c1", question="Where is Velmora?", options=["on a river", "on a hill"], answer="A")
+MATH = MathRecord(id="m1", question="3 + 4?", answer="3 + 4 = 7\n#### 7")
+OPEN = OpenRecord(id="o1", instruction="Describe Velmora.", response="A river town.", context="")
+
+
+def test_user_message_holds_context_question_and_options():
+    text = user_message(CHOICE, PromptSettings())
+    assert "Question: Where is Velmora?\nA. on a river\nB. on a hill" in text
+    assert "letter of the correct option" in text
+    extractive = user_message(EXTRACTIVE, PromptSettings())
+    assert extractive.index("Context:") < extractive.index("Question:")
+    assert "Context" not in user_message(OPEN, PromptSettings())
+
+
+def test_targets_per_task():
+    assert target_text(EXTRACTIVE) == "1842"
+    assert target_text(CHOICE) == "A"
+    assert target_text(MATH).endswith("#### 7")
+    unanswerable = ExtractiveRecord(id="u", context="c", question="q", answers=[], unanswerable=True)
+    assert target_text(unanswerable) == NO_ANSWER
+
+
+def test_chat_template_used_when_present(chat_tokenizer, plain_tokenizer):
+    chat = build_prompt(EXTRACTIVE, chat_tokenizer, PromptSettings(system="Be brief."))
+    assert chat.chat and chat.text.startswith("<|im_start|>system\nBe brief.<|im_end|>")
+    assert chat.text.endswith("<|im_start|>assistant\n")
+    plain = build_prompt(EXTRACTIVE, plain_tokenizer, PromptSettings())
+    assert not plain.chat and plain.text.endswith("\nAnswer:")
+    assert not build_prompt(EXTRACTIVE, chat_tokenizer, PromptSettings(chat_template="off")).chat
+    with pytest.raises(LorabenchError, match="no chat template"):
+        build_prompt(EXTRACTIVE, plain_tokenizer, PromptSettings(chat_template="on"))
+
+
+def test_chat_prompt_is_not_given_a_second_bos(chat_tokenizer):
+    prompt = build_prompt(EXTRACTIVE, chat_tokenizer, PromptSettings())
+    ids = encode_prompt(prompt.text, chat_tokenizer, prompt.chat)
+    assert ids[0] == chat_tokenizer.convert_tokens_to_ids("<|im_start|>")
+    assert ids[1] != ids[0]
+    assert prompt.n_tokens == len(ids)
+
+
+def test_training_sequence_starts_with_the_exact_evaluation_prompt(chat_tokenizer, plain_tokenizer):
+    for tokenizer in (chat_tokenizer, plain_tokenizer):
+        prompt = build_prompt(EXTRACTIVE, tokenizer, PromptSettings())
+        prompt_ids = encode_prompt(prompt.text, tokenizer, prompt.chat)
+        full = prompt_ids + encode_target(prompt.target, tokenizer, prompt.chat)
+        assert full[: len(prompt_ids)] == prompt_ids
+        assert tokenizer.decode(full[len(prompt_ids) :]).strip() == "1842"
+
+
+def test_long_context_is_shortened_never_the_question(chat_tokenizer):
+    long = ExtractiveRecord(
+        id="long", context=" ".join(f"Sentence {i} about Velmora." for i in range(200)),
+        question="When was Velmora founded?", answers=["1842"],
+    )
+    settings = PromptSettings(max_prompt_tokens=120)
+    prompt = build_prompt(long, chat_tokenizer, settings)
+    assert prompt.shortened and prompt.n_tokens <= 120
+    assert "Question: When was Velmora founded?" in prompt.text
+    assert "Sentence 0 about" in prompt.text and "Sentence 199" not in prompt.text
+    assert not build_prompt(EXTRACTIVE, chat_tokenizer, settings).shortened
+
+
+def test_prompt_too_long_without_context_is_a_clear_error(chat_tokenizer):
+    record = ExtractiveRecord(id="q", context="tiny", question=" ".join(["word"] * 200), answers=["x"])
+    with pytest.raises(LorabenchError, match="record q: .*max_prompt_tokens=40"):
+        build_prompt(record, chat_tokenizer, PromptSettings(max_prompt_tokens=40))
+
+
+def test_unanswerable_hint_is_a_setting_not_a_gold_leak(chat_tokenizer):
+    answerable = build_prompt(EXTRACTIVE, chat_tokenizer, PromptSettings(unanswerable_hint=True))
+    assert NO_ANSWER in answerable.text
+    assert NO_ANSWER not in build_prompt(EXTRACTIVE, chat_tokenizer, PromptSettings()).text
+
+
+@pytest.mark.parametrize(
+    "task, generated, answer",
+    [
+        (TaskKind.extractive, " 1842\nQuestion: next", "1842"),
+        (TaskKind.extractive, "\n1842\nmore", "1842"),
+        (TaskKind.extractive, "Unanswerable.", ""),
+        (TaskKind.math, "3 + 4 = 7\n#### 7\n\nQuestion: 5 + 5?", "3 + 4 = 7\n#### 7"),
+        (TaskKind.open, "A river town.\n\nInstruction: next", "A river town."),
+    ],
+)
+def test_answer_from_generation(task, generated, answer):
+    assert answer_from_generation(task, generated) == answer
+
+
+def test_fit_to_model_reserves_room_for_the_answer():
+    from types import SimpleNamespace
+
+    from lorabench.prompts import fit_to_model
+
+    causal = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=512, is_encoder_decoder=False))
+    assert fit_to_model(PromptSettings(), causal, 32).max_prompt_tokens == 480
+    assert fit_to_model(PromptSettings(max_prompt_tokens=100), causal, 32).max_prompt_tokens == 100
+    seq2seq = SimpleNamespace(config=SimpleNamespace(n_positions=512, is_encoder_decoder=True))
+    assert fit_to_model(PromptSettings(), seq2seq, 32).max_prompt_tokens == 1024
+    with pytest.raises(LorabenchError, match="leaves no room"):
+        fit_to_model(PromptSettings(), causal, 500)
