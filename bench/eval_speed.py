@@ -1,0 +1,185 @@
+"""Evaluation speed: lorabench's batched paths against the naive one-at-a-time baselines.
+
+Compared, on the same loaded model and the same synthetic items, in one run:
+
+1. Generation (extractive QA, default PromptSettings, greedy, max_new_tokens 32, the task's stop
+   strings): `generate_naive` (one `model.generate` per item, no padding) against `generate`
+   (length-sorted, left-padded batches of --batch-size).
+2. Multiple choice (4 options, contexts lengthened to 150+ tokens): `score_options_naive` (one full
+   forward of prompt + option per option) against `score_options` (the prompt once, then the
+   options as one batch on its repeated key/value cache).
+
+Each pair must agree (same predictions after `answer_from_generation` / same argmax, near-equal
+scores), so the speedup is free. Ratios, not absolute times, are the result: absolute items/s
+depend on the CPU, thread count and load, while both paths of a pair run back to back on the
+same machine, so their ratio is what a change to lorabench moves.
+
+    python bench/eval_speed.py [--items 64] [--batch-size 16] [--model smollm2-135m-instruct]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+
+from lorabench.data.records import ChoiceRecord, TaskKind
+from lorabench.data.synth import synthesize
+from lorabench.evaluate.choice import OptionScores, option_continuations, score_options, score_options_naive
+from lorabench.evaluate.generate import Generation, GenerationSettings, generate, generate_naive
+from lorabench.models import LoadedModel, ModelSpec, load_model
+from lorabench.prompts import STOP_STRINGS, Prompt, PromptSettings, answer_from_generation, build_prompt
+
+T = TypeVar("T")
+MIN_CONTEXT_TOKENS = 150
+
+
+@dataclass
+class Row:
+    task: str
+    n: int
+    naive_s: float
+    fast_s: float
+    identical: int
+    note: str
+
+    @property
+    def speedup(self) -> float:
+        return self.naive_s / self.fast_s
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def bench_generation(loaded: LoadedModel, n: int, batch_size: int, seed: int) -> tuple[Row, float]:
+    tok, model = loaded.tokenizer, loaded.model
+    records = synthesize(TaskKind.extractive, n, seed)
+    prompts = [build_prompt(r, tok, PromptSettings()) for r in records]
+    stops = STOP_STRINGS[TaskKind.extractive]
+    naive_settings = GenerationSettings(max_new_tokens=32, batch_size=1, stop_strings=stops)
+    fast_settings = GenerationSettings(max_new_tokens=32, batch_size=batch_size, stop_strings=stops)
+    # Warm-up, untimed: one item each way (and one small padded batch for the batched kernels).
+    list(generate_naive(model, tok, prompts[:1], naive_settings))
+    list(generate(model, tok, prompts[:2], fast_settings))
+
+    naive, naive_s = timed(lambda: list(generate_naive(model, tok, prompts, naive_settings)))
+    fast, fast_s = timed(lambda: list(generate(model, tok, prompts, fast_settings)))
+    answers = lambda gens: {g.record_id: answer_from_generation(TaskKind.extractive, g.text) for g in gens}
+    a_naive, a_fast = answers(naive), answers(fast)
+    same = sum(a_naive[r.id] == a_fast[r.id] for r in records)
+    diff = next((r.id for r in records if a_naive[r.id] != a_fast[r.id]), None)
+    note = "" if diff is None else f"e.g. {diff}: naive {a_naive[diff]!r} vs batched {a_fast[diff]!r}"
+    stats = _generation_stats(fast, batch_size)
+    print(f"generation: {stats}")
+    mean_tokens = sum(p.n_tokens for p in prompts) / len(prompts)
+    return Row("generation (extractive)", n, naive_s, fast_s, same, note), mean_tokens
+
+
+def _generation_stats(gens: list[Generation], batch_size: int) -> str:
+    """Where batched time goes: padding of prompts, and steps a batch runs after most rows stopped."""
+    prompt_real = prompt_padded = gen_real = gen_steps = 0
+    for start in range(0, len(gens), batch_size):
+        batch = gens[start : start + batch_size]
+        prompt_real += sum(g.prompt_tokens for g in batch)
+        prompt_padded += len(batch) * max(g.prompt_tokens for g in batch)
+        gen_real += sum(g.generated_tokens for g in batch)
+        gen_steps += len(batch) * max(g.generated_tokens for g in batch)
+    mean_new = sum(g.generated_tokens for g in gens) / len(gens)
+    return (f"mean new tokens {mean_new:.1f}, max {max(g.generated_tokens for g in gens)}; "
+            f"prompt padding waste {1 - prompt_real / prompt_padded:.0%}, "
+            f"decode rows idle after stop {1 - gen_real / gen_steps:.0%}")
+
+
+def lengthen(records: list[ChoiceRecord], filler: list[str], tok: Any) -> list[ChoiceRecord]:
+    """Prepend other synthetic passages (deterministically, in order) until each context is long enough."""
+    out, j = [], 0
+    for record in records:
+        context = record.context
+        while len(tok(context, add_special_tokens=False)["input_ids"]) < MIN_CONTEXT_TOKENS:
+            context = f"{filler[j % len(filler)]} {context}"
+            j += 1
+        out.append(ChoiceRecord(id=record.id, question=record.question, options=record.options,
+                                answer=record.answer, context=context))
+    return out
+
+
+def bench_choice(loaded: LoadedModel, n: int, seed: int) -> tuple[Row, float, float]:
+    tok, model = loaded.tokenizer, loaded.model
+    base = [r for r in synthesize(TaskKind.choice, n, seed) if isinstance(r, ChoiceRecord)]
+    filler = [r.context for r in synthesize(TaskKind.choice, n, seed + 1000) if isinstance(r, ChoiceRecord)]
+    records = lengthen(base, filler, tok)
+    items: list[tuple[Prompt, list[str], list[str]]] = []
+    for record in records:
+        prompt = build_prompt(record, tok, PromptSettings())
+        items.append((prompt, option_continuations(record, prompt), record.labels))
+    context_tokens = sum(len(tok(r.context, add_special_tokens=False)["input_ids"]) for r in records) / n
+    mean_tokens = sum(p.n_tokens for p, _, _ in items) / n
+
+    def run(score: Callable[..., OptionScores]) -> list[OptionScores]:
+        return [score(model, tok, p, c, labels) for p, c, labels in items]
+
+    score_options_naive(model, tok, *items[0])  # warm-up, untimed
+    score_options(model, tok, *items[0])
+    naive, naive_s = timed(lambda: run(score_options_naive))
+    fast, fast_s = timed(lambda: run(score_options))
+    same = sum(a.prediction() == b.prediction() for a, b in zip(naive, fast))
+    max_diff = max(abs(x - y) for a, b in zip(naive, fast) for x, y in zip(a.sum_logprob, b.sum_logprob))
+    row = Row("multiple choice (4 options)", n, naive_s, fast_s, same, f"max |score diff| {max_diff:.2e}")
+    return row, mean_tokens, context_tokens
+
+
+def show(rows: list[Row], header: list[str]) -> None:
+    cells = [[r.task, f"{r.n / r.naive_s:.2f}", f"{r.n / r.fast_s:.2f}", f"{r.speedup:.2f}x",
+              f"{r.identical}/{r.n}"] for r in rows]
+    titles = ["task", "naive items/s", "lorabench items/s", "speedup", "identical predictions"]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=" | ".join(header))
+        for title in titles:
+            table.add_column(title, justify="left" if title == "task" else "right")
+        for row in cells:
+            table.add_row(*row)
+        Console(width=120).print(table)
+    except ImportError:
+        print("\n".join(header))
+        for row in [titles, *cells]:
+            print(" | ".join(row))
+    for r in rows:
+        if r.note:
+            print(f"{r.task}: {r.note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.manual_seed(args.seed)
+    started = time.perf_counter()
+    loaded = load_model(ModelSpec(name=args.model, device="cpu"))
+    print(f"model {args.model} loaded in {loaded.load_seconds:.1f}s ({loaded.dtype}, {loaded.device})")
+    gen_row, gen_tokens = bench_generation(loaded, args.items, args.batch_size, args.seed)
+    choice_row, choice_tokens, context_tokens = bench_choice(loaded, args.items, args.seed)
+    header = [
+        f"model {args.model} | torch {torch.__version__}, {torch.get_num_threads()} threads | "
+        f"batch size {args.batch_size}",
+        f"mean prompt tokens: generation {gen_tokens:.0f}, choice {choice_tokens:.0f} "
+        f"(context {context_tokens:.0f})",
+    ]
+    show([gen_row, choice_row], header)
+    print(f"total {time.perf_counter() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
