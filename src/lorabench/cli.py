@@ -142,14 +142,13 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print only the metrics JSON.")] = False,
 ) -> None:
     """Evaluate a model (optionally with an adapter) on a task; resumes an interrupted run."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     from lorabench.data.spec import DataSpec
     from lorabench.evaluate.runner import EvalConfig, run_eval
     from lorabench.evaluate.settings import DecodingSettings
     from lorabench.models import ModelSpec
     from lorabench.prompts import PromptSettings
     from lorabench.report.console import metrics_table
+    from lorabench.report.live import progress_bars
 
     config = EvalConfig(
         model=ModelSpec(name=model, dtype=dtype, device=device, trust_remote_code=trust_remote_code),
@@ -160,14 +159,10 @@ def eval_command(
         decoding=DecodingSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, choice_mode=choice_mode),
     )
     out = out or Path("runs") / f"eval-{_slug(model)}-{_slug(data)}-{task.value}"
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, disable=as_json, transient=False) as bar:
-
-        def progress_factory(total: int, done: int):
-            bar_id = bar.add_task(f"eval {task.value}", total=total, completed=done)
-            return lambda k: bar.advance(bar_id, k)
-
-        outcome = run_eval(config, out, force=force, progress_factory=progress_factory)
+    bars, factory = progress_bars(err_console)
+    bars.disable = as_json
+    with bars:
+        outcome = run_eval(config, out, force=force, progress_factory=lambda total, done: factory(f"eval {task.value}", total, done))
     if as_json:
         sys.stdout.write(json.dumps(outcome.metrics.to_dict()) + "\n")
         return
@@ -183,15 +178,82 @@ def eval_command(
     console.print(f"run folder: {out}")
 
 
+SetOption = Annotated[
+    Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. --set training.lr=1e-3 (repeatable).")
+]
+
+
+@app.command()
+@user_errors
+def run(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="Run config (YAML); see examples/.")],
+    overrides: SetOption = None,
+    force: Annotated[bool, typer.Option(help="Redo every stage instead of reusing finished ones.")] = False,
+) -> None:
+    """Leakage check, base eval, LoRA training, tuned eval, paired comparison: one command."""
+    from lorabench.config import load_config
+    from lorabench.pipeline import run_pipeline
+    from lorabench.report.console import comparison_table, findings_lines
+    from lorabench.report.live import progress_bars, train_log_printer
+
+    config = load_config(config_path, overrides or [])
+    bars, factory = progress_bars(err_console)
+    with bars:
+        result = run_pipeline(
+            config, force=force, say=lambda m: console.print(m, highlight=False), progress=factory,
+            on_train_log=train_log_printer(console),
+        )
+    console.print(comparison_table(result))
+    for line in findings_lines(result.findings):
+        console.print(line, highlight=False)
+    console.print(f"run folder: {result.out}")
+
+
+@app.command()
+@user_errors
+def train(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="Run config (YAML): model, data, prompt, lora, training.")],
+    overrides: SetOption = None,
+    out: Annotated[Optional[Path], typer.Option(help="Training folder (default: <config out>/train).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in the folder.")] = False,
+    merge: Annotated[bool, typer.Option(help="Also write the base model with the adapter merged in.")] = False,
+) -> None:
+    """Train a LoRA adapter only (no base/tuned evaluation); `run` does the whole pipeline."""
+    from lorabench.config import load_config
+    from lorabench.metrics.scoring import ScoreSettings
+    from lorabench.models import load_model
+    from lorabench.pipeline import prepare_data
+    from lorabench.report.live import train_log_printer
+    from lorabench.train import train_adapter
+
+    config = load_config(config_path, overrides or [])
+    folder = out or Path(config.out) / "train"
+    splits = prepare_data(config, Path(config.out), lambda m: console.print(m, highlight=False))
+    loaded = load_model(config.model)
+    result = train_adapter(
+        loaded, splits.train, splits.validation, folder, config.prompt, config.lora, config.training, config.decoding,
+        ScoreSettings(short_thresh=config.metrics.short_thresh, rouge_threshold=config.metrics.rouge_threshold),
+        resume=resume, merge=merge, on_log=train_log_printer(console),
+    )
+    console.print(
+        f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.train_seconds:.0f} s, "
+        f"{result.tokens_per_second:.0f} tokens/s"
+    )
+    console.print(f"adapter: {result.adapter_dir}")
+    if result.merged_dir:
+        console.print(f"merged model: {result.merged_dir}")
+
+
 @app.command()
 @user_errors
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's run.")] = Path("demo_runs"),
+    force: Annotated[bool, typer.Option(help="Redo every stage instead of reusing finished ones.")] = False,
 ) -> None:
-    """The main job on the embedded default data: see README."""
+    """SmolLM2 fine-tuned with LoRA on synthetic QA, compared with its base: the whole product, offline."""
     from lorabench.demo import run_demo
 
-    run_demo(out, console)
+    run_demo(out, console, force=force)
 
 
 def main() -> None:

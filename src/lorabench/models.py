@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -109,6 +110,7 @@ class LoadedModel:
     pad_token_note: str
     spec: ModelSpec
     adapter: str | None = None
+    adapter_sha256: str | None = None  # of the adapter's weights: a retrained adapter is a different model
     load_seconds: float = field(default=0.0, compare=False)
 
     def describe(self) -> dict[str, Any]:
@@ -125,6 +127,7 @@ class LoadedModel:
             "load_in_4bit": self.spec.load_in_4bit,
             "is_seq2seq": self.is_seq2seq,
             "adapter": self.adapter,
+            "adapter_sha256": self.adapter_sha256,
             "pad_token": self.tokenizer.pad_token,
             "pad_token_note": self.pad_token_note,
             "has_chat_template": self.has_chat_template,
@@ -262,8 +265,16 @@ def load_model(spec: ModelSpec, adapter: str | None = None) -> LoadedModel:
         pad_token_note=pad_note,
         spec=spec,
         adapter=adapter,
+        adapter_sha256=_adapter_sha256(adapter),
         load_seconds=time.perf_counter() - started,
     )
+
+
+def _adapter_sha256(adapter: str | None) -> str | None:
+    if adapter is None:
+        return None
+    weights = Path(adapter) / "adapter_model.safetensors"
+    return gguf_cache.sha256_file(weights) if weights.is_file() else None
 
 
 def _load_base(
@@ -402,7 +413,10 @@ def attach_adapter(model: Any, adapter: str, base_name: str) -> Any:
         )
     trained_on = json.loads(config_file.read_text()).get("base_model_name_or_path") or "unknown"
     try:
-        return PeftModel.from_pretrained(model, str(folder), is_trainable=False)
+        with warnings.catch_warnings():
+            # peft probes a property transformers 5 deprecated; the warning is noise to a user.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            return PeftModel.from_pretrained(model, str(folder), is_trainable=False)
     except (RuntimeError, ValueError, KeyError) as error:
         reason = _first_line(error)
         mismatch = _SIZE_MISMATCH.search(str(error))

@@ -34,3 +34,28 @@ def metrics_table(metrics: TaskMetrics, title: str | None = None) -> Table:
             row += [_percent(s.value), _interval(s.low, s.high)]
         table.add_row(*row)
     return table
+
+
+def comparison_table(result: "PipelineResult") -> Table:  # noqa: F821 - imported lazily to keep this module light
+    """Before/after table: base and tuned with 95% intervals, the paired difference and its verdict."""
+    table = Table(title=f"base vs tuned on {result.base.metrics.n} held-out items (%, 95% CI; paired tests)")
+    for name, justify in (("metric", "left"), ("base", "right"), ("tuned", "right"), ("diff", "right"),
+                          ("p", "right"), ("verdict", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for c in result.comparisons:
+        b, t = result.base.metrics.metrics[c.metric], result.tuned.metrics.metrics[c.metric]
+        verdict = {"better": "[green]better[/]", "worse": "[red]worse[/]"}.get(c.verdict, c.verdict)
+        changed = f" (+{c.improved}/-{c.regressed})" if c.improved is not None else ""
+        table.add_row(
+            c.metric,
+            f"{_percent(b.value)} {_interval(b.low, b.high)}",
+            f"{_percent(t.value)} {_interval(t.low, t.high)}",
+            f"{100 * c.difference:+.1f}{changed}",
+            f"{c.p_value:.2g}",
+            verdict,
+        )
+    return table
+
+
+def findings_lines(findings: list) -> list[str]:
+    return [("[green]ok[/] " if f.ok else "[bold red]WARNING[/] ") + f.message for f in findings]

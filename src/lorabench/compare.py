@@ -1,0 +1,132 @@
+"""Paired comparison of two evaluations of the same items (base vs tuned).
+
+Both models answered the same questions, so each item is its own control: binary metrics use
+McNemar's exact test on the items that changed; continuous metrics a seeded paired bootstrap of
+the mean difference. Unpaired tests would throw that information away.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from lorabench.data.records import TaskKind
+from lorabench.errors import LorabenchError
+from lorabench.metrics.scoring import LOWER_IS_BETTER, PROPORTIONS, TASK_METRICS
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """One metric, base vs tuned, on the same n items."""
+
+    metric: str
+    n: int
+    base: float
+    tuned: float
+    difference: float  # tuned - base
+    p_value: float
+    test: str  # "mcnemar_exact" or "paired_bootstrap"
+    verdict: str  # "better", "worse" or "no significant difference"
+    improved: int | None = None  # binary metrics: items wrong before and right after
+    regressed: int | None = None  # ... right before and wrong after
+    ci_low: float | None = None  # continuous metrics: 95% interval of the difference
+    ci_high: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
+
+
+def mcnemar_exact(improved: int, regressed: int) -> float:
+    """Two-sided exact McNemar p-value: a binomial test of the discordant pairs against 1/2."""
+    discordant = improved + regressed
+    if discordant == 0:
+        return 1.0
+    return float(stats.binomtest(improved, discordant, 0.5).pvalue)
+
+
+def paired_bootstrap(
+    base: Sequence[float], tuned: Sequence[float], resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float, float, float]:
+    """Mean difference (tuned - base), its 95% percentile interval and a two-sided bootstrap p-value.
+
+    Items are resampled as pairs, which keeps the correlation between the two models' scores.
+    """
+    diffs = np.asarray(tuned, dtype=float) - np.asarray(base, dtype=float)
+    observed = float(diffs.mean())
+    if np.all(diffs == diffs[0]):
+        return observed, observed, observed, (1.0 if observed == 0 else 0.0)
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    chunk = max(1, 2_000_000 // len(diffs))  # bound memory for large test sets
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        idx = rng.integers(0, len(diffs), size=(stop - start, len(diffs)))
+        means[start:stop] = diffs[idx].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    p = 2 * min(float(np.mean(means <= 0)), float(np.mean(means >= 0)))
+    return observed, float(low), float(high), min(1.0, p)
+
+
+def _verdict(difference: float, p_value: float, metric: str, alpha: float) -> str:
+    if p_value >= alpha or difference == 0:
+        return "no significant difference"
+    better = difference < 0 if metric in LOWER_IS_BETTER else difference > 0
+    return "better" if better else "worse"
+
+
+def compare_metric(
+    metric: str, base: Sequence[float], tuned: Sequence[float], alpha: float = 0.05, resamples: int = 10_000, seed: int = 0
+) -> MetricComparison:
+    if len(base) != len(tuned) or not base:
+        raise ValueError("paired comparison needs two equally long, non-empty score lists")
+    n = len(base)
+    base_mean, tuned_mean = sum(base) / n, sum(tuned) / n
+    if metric in PROPORTIONS:
+        improved = sum(1 for b, t in zip(base, tuned) if t > b)
+        regressed = sum(1 for b, t in zip(base, tuned) if t < b)
+        p = mcnemar_exact(improved, regressed)
+        diff = tuned_mean - base_mean
+        return MetricComparison(
+            metric, n, base_mean, tuned_mean, diff, p, "mcnemar_exact", _verdict(diff, p, metric, alpha), improved, regressed
+        )
+    diff, low, high, p = paired_bootstrap(base, tuned, resamples, seed)
+    return MetricComparison(
+        metric, n, base_mean, tuned_mean, diff, p, "paired_bootstrap", _verdict(diff, p, metric, alpha), ci_low=low, ci_high=high
+    )
+
+
+def compare_rows(
+    task: TaskKind,
+    base_rows: Sequence[dict[str, Any]],
+    tuned_rows: Sequence[dict[str, Any]],
+    alpha: float = 0.05,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> list[MetricComparison]:
+    """Compare every metric of the task over prediction rows matched by id."""
+    base_by_id = {r["id"]: r for r in base_rows}
+    tuned_by_id = {r["id"]: r for r in tuned_rows}
+    if set(base_by_id) != set(tuned_by_id):
+        only_base = sorted(set(base_by_id) - set(tuned_by_id))[:3]
+        only_tuned = sorted(set(tuned_by_id) - set(base_by_id))[:3]
+        raise LorabenchError(
+            f"the two runs scored different items (only in base: {only_base}, only in tuned: {only_tuned}); "
+            "a paired comparison needs the same items"
+        )
+    ids = [r["id"] for r in base_rows]
+    return [
+        compare_metric(
+            metric,
+            [base_by_id[i]["scores"][metric] for i in ids],
+            [tuned_by_id[i]["scores"][metric] for i in ids],
+            alpha,
+            resamples,
+            seed,
+        )
+        for metric in TASK_METRICS[TaskKind(task)]
+    ]

@@ -1,0 +1,179 @@
+"""The `lorabench run` configuration: one YAML file, validated, saved into every run folder.
+
+Errors name the key and its line in the file (`run.yaml:12: training.lr: ...`), and unknown keys
+are errors, not silently ignored typos.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lorabench.data.records import TaskKind
+from lorabench.data.spec import DataSpec
+from lorabench.errors import LorabenchError
+from lorabench.evaluate.settings import DecodingSettings
+from lorabench.models import ModelSpec
+from lorabench.prompts import PromptSettings
+from lorabench.train import LoraSettings, TrainSettings
+
+_SOURCES = ("source", "train", "validation", "test")
+
+
+class SplitSettings(BaseModel):
+    """How one `source` is cut into train / validation / test (group-aware, seeded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    test: float | int = Field(0.2, description="Fraction (< 1) or number of items held out for testing.")
+    validation: float | int = Field(0.1, description="Fraction or number of items for validation during training.")
+    seed: int = Field(0, description="Same seed, same split.")
+
+
+class PipelineData(BaseModel):
+    """Either one `source` that lorabench splits, or separate `train` / `test` (and `validation`) sets."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: DataSpec | None = Field(None, description="One data set, split by `split`.")
+    train: DataSpec | None = Field(None, description="Training set (with `test`, instead of `source`).")
+    validation: DataSpec | None = Field(None, description="Validation set; else taken from `train` by `split.validation`.")
+    test: DataSpec | None = Field(None, description="Held-out test set.")
+    split: SplitSettings = Field(default_factory=SplitSettings)
+    train_size: int | None = Field(None, gt=0, description="Use only the first N training items (after the split).")
+    test_size: int | None = Field(None, gt=0, description="Evaluate only the first N test items.")
+    allow_leakage: bool = Field(False, description="Run even when train and test overlap (reported either way).")
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> "PipelineData":
+        if self.source is not None and (self.train or self.test or self.validation):
+            raise ValueError("give either 'source' or 'train' + 'test', not both")
+        if self.source is None and not (self.train and self.test):
+            raise ValueError("give 'source' (split here) or both 'train' and 'test'")
+        return self
+
+
+class MetricSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    short_thresh: int = Field(3, ge=1, description="Gold answers of at most this many tokens are 'short'.")
+    rouge_threshold: float = Field(0.5, ge=0, le=1, description="ROUGE-L F at or above this counts for rouge_l_acc.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the paired tests.")
+    bootstrap_resamples: int = Field(10_000, ge=100, description="Resamples of the paired bootstrap.")
+
+
+class RunConfig(BaseModel):
+    """Everything `lorabench run` needs: model, data, prompts, LoRA, training, decoding, metrics."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: ModelSpec
+    task: TaskKind
+    data: PipelineData
+    prompt: PromptSettings = Field(default_factory=PromptSettings)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    training: TrainSettings = Field(default_factory=TrainSettings)
+    decoding: DecodingSettings = Field(default_factory=DecodingSettings)
+    metrics: MetricSettings = Field(default_factory=MetricSettings)
+    out: str = Field("runs/run", description="Run folder; rerunning the same config resumes it.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, raw: Any) -> Any:
+        """`model: NAME` for `model: {name: NAME}`; the top-level `task` fills every data source's task."""
+        if not isinstance(raw, dict):
+            return raw
+        raw = dict(raw)
+        if isinstance(raw.get("model"), str):
+            raw["model"] = {"name": raw["model"]}
+        data = raw.get("data")
+        if isinstance(data, dict) and "task" in raw:
+            data = dict(data)
+            for key in _SOURCES:
+                if isinstance(data.get(key), str):
+                    data[key] = {"path": data[key]}
+                if isinstance(data.get(key), dict):
+                    data[key] = {"task": raw["task"], **data[key]}
+            raw["data"] = data
+        return raw
+
+
+def _parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise LorabenchError(f"override '{text}' must look like key.subkey=value")
+    key, value = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(value)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """`training.lr=1e-3` style overrides; values are parsed as YAML (numbers, booleans, lists)."""
+    for text in overrides:
+        path, value = _parse_override(text)
+        node = raw
+        for key in path[:-1]:
+            child = node.get(key)
+            if isinstance(child, str) and key == "model":
+                child = {"name": child}
+            node[key] = child if isinstance(child, dict) else {}
+            node = node[key]
+        node[path[-1]] = value
+    return raw
+
+
+def _key_line(document: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
+    """1-based line of a dotted key in the YAML source, for error messages."""
+    node, line = document, None
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if match is None:
+                return line
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _describe(error: dict[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    return error["msg"]
+
+
+def parse_config(raw: Any, source: str = "config", document: yaml.Node | None = None) -> RunConfig:
+    if not isinstance(raw, dict):
+        raise LorabenchError(f"{source}: expected a mapping of settings at the top level")
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        # pydantic inserts union-member names ("int", "literal['epoch']") into the path; drop them.
+        path = tuple(p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in {"int", "float", "str"})))
+        line = _key_line(document, path)
+        where = f"{source}:{line}" if line else source
+        key = ".".join(str(p) for p in path) or "(top level)"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise LorabenchError(f"{where}: {key}: {_describe(first)}{more}") from None
+
+
+def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
+    """Read, override and validate a run config file."""
+    if not path.is_file():
+        raise LorabenchError(f"{path}: no such config file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        document = yaml.compose(text)
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise LorabenchError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if overrides:
+        raw = apply_overrides(raw, overrides)
+    return parse_config(raw, str(path), document)

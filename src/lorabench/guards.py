@@ -1,0 +1,104 @@
+"""Checks against the classic fine-tuning mistakes, run on every pipeline.
+
+Each returns a `Finding` (ok or not, one plain sentence, and numbers) that the pipeline prints
+and stores in summary.json. They are pure functions of what is on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safetensors import safe_open
+
+from lorabench.data.records import Record
+from lorabench.prompts import PromptSettings, build_prompt
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    ok: bool
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _first_difference(a: str, b: str, width: int = 40) -> str:
+    index = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return f"at character {index}: training {a[index : index + width]!r} vs evaluation {b[index : index + width]!r}"
+
+
+def format_mismatch(
+    records: Sequence[Record], tokenizer: Any, train_prompt: PromptSettings, eval_prompt: PromptSettings
+) -> Finding:
+    """Every evaluation prompt must equal the prompt the adapter was trained with, up to the answer."""
+    for record in records:
+        trained = build_prompt(record, tokenizer, train_prompt).text
+        evaluated = build_prompt(record, tokenizer, eval_prompt).text
+        if trained != evaluated:
+            return Finding(
+                "format_mismatch",
+                False,
+                f"item {record.id}: the evaluation prompt differs from the training prompt "
+                f"{_first_difference(trained, evaluated)}; the tuned model is tested in a format it never saw",
+                {"record_id": record.id},
+            )
+    return Finding("format_mismatch", True, f"evaluation prompts equal training prompts on all {len(records)} items")
+
+
+def adapter_is_zero(adapter_dir: Path) -> bool:
+    """LoRA's B matrices start at zero: if all still are, the adapter changes nothing."""
+    path = adapter_dir / "adapter_model.safetensors"
+    with safe_open(str(path), framework="pt") as handle:
+        for name in handle.keys():
+            if "lora_B" in name and handle.get_tensor(name).abs().max().item() > 0:
+                return False
+    return True
+
+
+def adapter_applied(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[str, Any]], adapter_dir: Path | None) -> Finding:
+    if adapter_dir is not None and adapter_is_zero(adapter_dir):
+        return Finding("adapter_applied", False, f"every LoRA B matrix in {adapter_dir} is zero: training did not change the adapter")
+    tuned = {r["id"]: r.get("raw", r["prediction"]) for r in tuned_rows}
+    same = sum(1 for r in base_rows if tuned.get(r["id"]) == r.get("raw", r["prediction"]))
+    if base_rows and same == len(base_rows):
+        return Finding(
+            "adapter_applied",
+            False,
+            f"tuned answers are identical to base answers on all {same} items: the adapter was probably not loaded",
+            {"identical": same},
+        )
+    return Finding("adapter_applied", True, f"tuned answers differ from base on {len(base_rows) - same} of {len(base_rows)} items", {"identical": same})
+
+
+def _cut_share(rows: Sequence[dict[str, Any]]) -> float:
+    return sum(bool(r.get("hit_max_new_tokens")) for r in rows) / len(rows) if rows else 0.0
+
+
+def answers_cut(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[str, Any]], max_new_tokens: int) -> Finding:
+    """Answers that hit max_new_tokens may be cut: report the share before and after."""
+    base, tuned = _cut_share(base_rows), _cut_share(tuned_rows)
+    ok = base <= 0.05 and tuned <= 0.05
+    message = f"answers that hit max_new_tokens={max_new_tokens}: base {base:.0%}, tuned {tuned:.0%}"
+    if not ok:
+        message += "; cut answers score as wrong, so raise decoding.max_new_tokens or check the model stops"
+    return Finding("answers_cut", ok, message, {"base_share": base, "tuned_share": tuned})
+
+
+def eos_learned(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[str, Any]]) -> Finding:
+    """A tuned model that runs to max_new_tokens far more often than base never learned to stop."""
+    base, tuned = _cut_share(base_rows), _cut_share(tuned_rows)
+    if tuned >= base + 0.2 and tuned >= 2 * base:
+        return Finding(
+            "eos_learned",
+            False,
+            f"the tuned model hits max_new_tokens on {tuned:.0%} of items (base {base:.0%}): it did not learn to stop "
+            "(check that the EOS after each answer is trained and that pad is not EOS)",
+            {"base_share": base, "tuned_share": tuned},
+        )
+    return Finding("eos_learned", True, f"the tuned model stops on its own as often as base ({tuned:.0%} vs {base:.0%} cut)")

@@ -1,0 +1,266 @@
+"""`lorabench run`: leakage check -> base eval -> train -> tuned eval -> paired comparison.
+
+Each stage leaves its outputs in the run folder and is skipped on a rerun when they exist for
+the same settings, so a crash or a closed laptop costs only the unfinished stage.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import lorabench
+from lorabench.compare import MetricComparison, compare_rows
+from lorabench.config import RunConfig
+from lorabench.data.leakage import check_leakage, ensure_no_leakage
+from lorabench.data.loaders import load_records
+from lorabench.data.records import Record, record_type, save_records
+from lorabench.data.splits import split_records
+from lorabench.evaluate.runner import EvalOutcome, evaluate_records, records_digest
+from lorabench.guards import Finding, adapter_applied, answers_cut, eos_learned, format_mismatch
+from lorabench.metrics.scoring import ScoreSettings
+from lorabench.models import LoadedModel, load_model
+from lorabench.prompts import PromptSettings, fit_to_model
+from lorabench.runs import RunFolder, write_atomic, write_json
+from lorabench.train import TrainResult, train_adapter
+
+Say = Callable[[str], None]
+ProgressFactory = Callable[[str, int, int], Callable[[int], None]]
+
+
+@dataclass
+class DataSplits:
+    train: list[Record]
+    validation: list[Record]
+    test: list[Record]
+    leakage: dict[str, Any]
+
+
+@dataclass
+class PipelineResult:
+    out: Path
+    base: EvalOutcome
+    tuned: EvalOutcome
+    comparisons: list[MetricComparison]
+    findings: list[Finding]
+    train: TrainResult | None
+    summary: dict[str, Any]
+
+
+def _read_jsonl_records(path: Path, config: RunConfig) -> list[Record]:
+    cls = record_type(config.task)
+    return [cls(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def prepare_data(config: RunConfig, out: Path, say: Say) -> DataSplits:
+    """Load, split (group-aware), trim to the configured sizes, check leakage, and save the splits."""
+    data = config.data
+    if data.source is not None:
+        loaded = load_records(data.source)
+        say(loaded.summary())
+        splits = split_records(loaded.records, test=data.split.test, validation=data.split.validation, seed=data.split.seed)
+        train, validation, test = splits.train, splits.validation, splits.test
+    else:
+        assert data.train is not None and data.test is not None
+        train_load, test_load = load_records(data.train), load_records(data.test)
+        say(train_load.summary())
+        say(test_load.summary())
+        train, test = train_load.records, test_load.records
+        if data.validation is not None:
+            validation = load_records(data.validation).records
+        elif data.split.validation:
+            inner = split_records(train, test=data.split.validation, seed=data.split.seed)
+            train, validation = inner.train, inner.test
+        else:
+            validation = []
+    if data.train_size:
+        train = train[: data.train_size]
+    if data.test_size:
+        test = test[: data.test_size]
+
+    train_test = check_leakage(train, test)
+    val_test = check_leakage(validation, test)
+    leakage = {"train_vs_test": train_test.to_dict(), "validation_vs_test": val_test.to_dict()}
+    write_json(out / "data" / "leakage.json", leakage)
+    for report, what in ((train_test, "train vs test"), (val_test, "validation vs test")):
+        if report.has_leakage:
+            say(f"[{'yellow' if data.allow_leakage else 'red'}]{what}: {report.summary()}[/]")
+        ensure_no_leakage(report, allow=data.allow_leakage, what=what)
+    say(f"data: train {len(train)}, validation {len(validation)}, test {len(test)}; leakage check clean"
+        if not (train_test.has_leakage or val_test.has_leakage) else "data: leakage allowed by config")
+    for name, records in (("train", train), ("validation", validation), ("test", test)):
+        save_records(records, out / "data" / f"{name}.jsonl")
+    return DataSplits(train, validation, test, leakage)
+
+
+def _eval_stage(
+    name: str,
+    loaded: LoadedModel,
+    records: list[Record],
+    config: RunConfig,
+    out: Path,
+    force: bool,
+    progress: ProgressFactory | None,
+) -> EvalOutcome:
+    """Evaluate into out/<name>; the folder's config makes base and tuned provably comparable."""
+    stage_config = {
+        "stage": name,
+        "model": loaded.describe(),
+        "items": {"n": len(records), "sha256": records_digest(records)},
+        "prompt": config.prompt.model_dump(mode="json"),
+        "decoding": config.decoding.model_dump(mode="json"),
+        "metrics": config.metrics.model_dump(mode="json"),
+    }
+    run = RunFolder.open(out / name, stage_config, force=force)
+    bar = progress(f"eval {name}", len(records), len(run.completed())) if progress else None
+    outcome = evaluate_records(loaded, records, config.prompt, config.decoding, _score_settings(config), run, bar)
+    write_json(run.metrics_path, outcome.metrics.to_dict())
+    return outcome
+
+
+def _score_settings(config: RunConfig) -> ScoreSettings:
+    return ScoreSettings(short_thresh=config.metrics.short_thresh, rouge_threshold=config.metrics.rouge_threshold)
+
+
+def _train_fingerprint(config: RunConfig, loaded: LoadedModel, splits: DataSplits) -> str:
+    payload = {
+        "model": loaded.describe(),
+        "train": records_digest(splits.train),
+        "validation": records_digest(splits.validation),
+        "prompt": config.prompt.model_dump(mode="json"),
+        "lora": config.lora.model_dump(mode="json"),
+        "training": config.training.model_dump(mode="json"),
+        "decoding": config.decoding.model_dump(mode="json"),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _train_stage(
+    config: RunConfig, loaded: LoadedModel, splits: DataSplits, out: Path, force: bool, say: Say, on_log: Callable[[dict], None] | None
+) -> tuple[Path, TrainResult | None]:
+    """Train unless an adapter for exactly these settings and data is already there."""
+    train_dir = out / "train"
+    stamp = train_dir / "stage.json"
+    fingerprint = _train_fingerprint(config, loaded, splits)
+    if not force and stamp.exists() and json.loads(stamp.read_text())["fingerprint"] == fingerprint:
+        say("train: adapter for these settings exists, skipping (use --force to retrain)")
+        return train_dir / "adapter", None
+    resume = not force and (train_dir / "checkpoints").exists() and _same_pending(train_dir, fingerprint)
+    if not resume and train_dir.exists():
+        shutil.rmtree(train_dir)  # outputs of other settings: never resume or mix them
+    write_json(train_dir / "pending.json", {"fingerprint": fingerprint})
+    result = train_adapter(
+        loaded, splits.train, splits.validation, train_dir, config.prompt, config.lora, config.training,
+        config.decoding, _score_settings(config), resume=resume, on_log=on_log,
+    )
+    write_json(stamp, {"fingerprint": fingerprint, "steps": result.steps, "train_seconds": result.train_seconds})
+    (train_dir / "pending.json").unlink(missing_ok=True)
+    return result.adapter_dir, result
+
+
+def _same_pending(train_dir: Path, fingerprint: str) -> bool:
+    """Checkpoints may be resumed only if they were made for the same settings."""
+    pending = train_dir / "pending.json"
+    return pending.exists() and json.loads(pending.read_text()).get("fingerprint") == fingerprint
+
+
+def _guards(config: RunConfig, loaded: LoadedModel, splits: DataSplits, adapter_dir: Path, base: EvalOutcome, tuned: EvalOutcome) -> list[Finding]:
+    meta = json.loads((adapter_dir / "lorabench.json").read_text())
+    max_new = config.decoding.max_new_tokens_for(config.task)
+    trained_with = PromptSettings.model_validate(meta["prompt"])
+    train_prompt = fit_to_model(trained_with, loaded.model, max_new)
+    eval_prompt = fit_to_model(config.prompt, loaded.model, max_new)
+    return [
+        format_mismatch(splits.test, loaded.tokenizer, train_prompt, eval_prompt),
+        adapter_applied(base.rows, tuned.rows, adapter_dir),
+        answers_cut(base.rows, tuned.rows, max_new),
+        eos_learned(base.rows, tuned.rows),
+    ]
+
+
+def summary_csv(comparisons: list[MetricComparison], base: EvalOutcome, tuned: EvalOutcome) -> str:
+    columns = ["metric", "n", "base", "base_low", "base_high", "tuned", "tuned_low", "tuned_high",
+               "difference", "diff_low", "diff_high", "p_value", "test", "verdict", "improved", "regressed"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for c in comparisons:
+        b, t = base.metrics.metrics[c.metric], tuned.metrics.metrics[c.metric]
+        writer.writerow({
+            "metric": c.metric, "n": c.n, "base": round(b.value, 6), "base_low": round(b.low, 6), "base_high": round(b.high, 6),
+            "tuned": round(t.value, 6), "tuned_low": round(t.low, 6), "tuned_high": round(t.high, 6),
+            "difference": round(c.difference, 6), "diff_low": c.ci_low, "diff_high": c.ci_high, "p_value": c.p_value,
+            "test": c.test, "verdict": c.verdict, "improved": c.improved, "regressed": c.regressed,
+        })
+    return buffer.getvalue()
+
+
+def run_pipeline(
+    config: RunConfig,
+    force: bool = False,
+    say: Say = print,
+    progress: ProgressFactory | None = None,
+    on_train_log: Callable[[dict], None] | None = None,
+) -> PipelineResult:
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+    timings: dict[str, float] = {}
+
+    start = time.perf_counter()
+    splits = prepare_data(config, out, say)
+    if not splits.test:
+        from lorabench.errors import LorabenchError
+
+        raise LorabenchError("the test split is empty; give more data or a larger data.split.test")
+    loaded = load_model(config.model)
+    timings["load_seconds"] = round(time.perf_counter() - start, 2)
+    say(f"model: {loaded.describe()['name']} on {loaded.device} ({str(loaded.dtype).removeprefix('torch.')})")
+
+    start = time.perf_counter()
+    base = _eval_stage("base", loaded, splits.test, config, out, force, progress)
+    timings["base_eval_seconds"] = round(time.perf_counter() - start, 2)
+
+    start = time.perf_counter()
+    adapter_dir, train_result = _train_stage(config, loaded, splits, out, force, say, on_train_log)
+    timings["train_seconds"] = round(time.perf_counter() - start, 2)
+
+    # Evaluate what was saved, not the in-memory model: a loading error must show up here.
+    tuned_model = load_model(config.model, adapter=str(adapter_dir))
+    start = time.perf_counter()
+    tuned = _eval_stage("tuned", tuned_model, splits.test, config, out, force, progress)
+    timings["tuned_eval_seconds"] = round(time.perf_counter() - start, 2)
+
+    comparisons = compare_rows(
+        config.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples
+    )
+    findings = _guards(config, loaded, splits, adapter_dir, base, tuned)
+    summary = {
+        "lorabench": lorabench.__version__,
+        "task": config.task.value,
+        "model": loaded.describe(),
+        "sizes": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
+        "base": base.metrics.to_dict(),
+        "tuned": tuned.metrics.to_dict(),
+        "comparison": [c.to_dict() for c in comparisons],
+        "guards": [f.to_dict() for f in findings],
+        "leakage": splits.leakage,
+        "timings": timings,
+        "training": None if train_result is None else {
+            "steps": train_result.steps, "epochs": train_result.epochs, "tokens_per_second": train_result.tokens_per_second,
+            "best_val_metric": train_result.best_val_metric, "stopped_early": train_result.stopped_early,
+        },
+    }
+    write_json(out / "summary.json", summary)
+    write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))
+    return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary)

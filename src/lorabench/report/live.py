@@ -1,0 +1,33 @@
+"""What long jobs show while they run: progress bars and one line per training log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+def progress_bars(console: Console) -> tuple[Progress, Callable[[str, int, int], Callable[[int], None]]]:
+    """A rich Progress and a factory: `factory(name, total, already_done)` returns an `advance(k)`."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    bars = Progress(*columns, console=console)
+
+    def factory(name: str, total: int, done: int) -> Callable[[int], None]:
+        bar_id = bars.add_task(name, total=total, completed=done)
+        return lambda k: bars.advance(bar_id, k)
+
+    return bars, factory
+
+
+def train_log_printer(console: Console) -> Callable[[dict], None]:
+    """One compact line per training log event: step, losses, learning rate, speed, validation metrics."""
+
+    def show(row: dict) -> None:
+        parts = [f"{key} {row[key]:.4g}" for key in ("loss", "train_loss", "eval_loss", "learning_rate", "tokens_per_second")
+                 if isinstance(row.get(key), (int, float))]
+        parts += [f"{k} {v:.3f}" for k, v in row.items() if k.startswith("val_") and isinstance(v, (int, float))]
+        if parts:
+            console.print(f"  train step {row.get('step')}: " + ", ".join(parts), highlight=False)
+
+    return show

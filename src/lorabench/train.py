@@ -1,0 +1,721 @@
+"""`train_adapter`: LoRA fine-tuning with transformers' Trainer, validated on the task's real metric.
+
+The Trainer does the loop, checkpoints, resume, schedules and data parallelism (`accelerate launch`
+and `torchrun` work unchanged); this module adds what a benchmark needs on top: prompts identical
+to evaluation, an answer-only loss that skips LM-head logits nobody learns from, validation by
+generation, a JSON Lines log, a loud stop on a non-finite loss, and an adapter folder that records
+exactly how it was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from transformers import (
+    EarlyStoppingCallback,
+    PrinterCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+import lorabench
+from lorabench.data.records import Record, TaskKind
+from lorabench.errors import LorabenchError
+from lorabench.evaluate.runner import evaluate_records
+from lorabench.evaluate.settings import DecodingSettings
+from lorabench.metrics.scoring import LOWER_IS_BETTER, TASK_METRICS, ScoreSettings
+from lorabench.models import LoadedModel, ModelSpec, load_model
+from lorabench.prompts import PromptSettings, fit_to_model, model_context_length, uses_chat_template
+from lorabench.runs import write_json
+from lorabench.train_data import (
+    IGNORE_INDEX,
+    ExampleDataset,
+    LengthGroupedEpochSampler,
+    PadCollator,
+    encode_examples,
+)
+
+logger = logging.getLogger(__name__)
+
+LogHook = Callable[[dict[str, Any]], None]
+ADAPTER_META = "lorabench.json"
+
+
+class LoraSettings(BaseModel):
+    """The LoRA adapter's shape. Saved with the adapter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(16, gt=0, description="Rank of the low-rank update matrices.")
+    alpha: int = Field(32, gt=0, description="Scaling numerator: the update is multiplied by alpha / r.")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the adapter's input during training.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear",
+        description="Module names to adapt (e.g. [q_proj, v_proj]), or 'all-linear' for every linear layer "
+        "except the output head.",
+    )
+
+
+class TrainSettings(BaseModel):
+    """How the adapter is trained. Saved with the adapter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: float = Field(1, gt=0, description="Passes over the training set (fractions allowed); max_steps wins.")
+    max_steps: int | None = Field(None, gt=0, description="Stop after this many optimizer steps, whatever epochs says.")
+    batch_size: int = Field(8, gt=0, description="Examples per device per forward pass.")
+    grad_accum: int = Field(1, gt=0, description="Forward passes accumulated per optimizer step.")
+    lr: float = Field(2e-4, gt=0, description="Peak learning rate (AdamW).")
+    schedule: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
+        "linear", description="Learning-rate schedule after warmup."
+    )
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of the steps spent warming the rate up from 0.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay on the adapter weights.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradients are clipped to this global norm.")
+    seed: int = Field(0, description="Seeds adapter initialisation, dropout and data order.")
+    grad_checkpointing: bool = Field(False, description="Recompute activations in backward: less memory, ~20% slower.")
+    logging_steps: int = Field(5, gt=0, description="Write a log row every this many optimizer steps.")
+    eval_every: Literal["epoch"] | PositiveInt = Field(
+        "epoch", description="Validate (loss + the task's metric) every epoch or every N optimizer steps."
+    )
+    val_metric_items: int = Field(
+        32, ge=0, description="Validation items scored by generation at each validation (0 = loss only)."
+    )
+    early_stopping_patience: int | None = Field(
+        None, gt=0, description="Stop after this many validations without a better validation metric; "
+        "the best adapter is kept. Needs save_every equal to eval_every.",
+    )
+    save_every: Literal["epoch"] | PositiveInt = Field(
+        "epoch", description="Checkpoint every epoch or every N optimizer steps."
+    )
+    save_total_limit: int = Field(2, gt=0, description="Checkpoints kept on disk (the best one is never deleted).")
+    answer_only_logits: bool = Field(
+        True, description="Causal models: compute LM-head logits only at answer positions (same loss, less memory)."
+    )
+    report_to: list[str] = Field(
+        default_factory=list, description="Experiment trackers to report to: wandb, mlflow, tensorboard, ..."
+    )
+    bf16: Literal["auto", True, False] = Field(
+        "auto", description="bf16 mixed precision; auto: on CUDA GPUs that support it."
+    )
+
+    @model_validator(mode="after")
+    def _checkpoints_follow_validation(self) -> "TrainSettings":
+        # Keeping the best adapter needs a checkpoint at every validation.
+        if self.early_stopping_patience is None:
+            return self
+        every_epoch = self.eval_every == "epoch" and self.save_every == "epoch"
+        steps = isinstance(self.eval_every, int) and isinstance(self.save_every, int)
+        if not (every_epoch or (steps and self.save_every == self.eval_every)):
+            raise ValueError(
+                "early_stopping_patience needs save_every equal to eval_every (both 'epoch' or the same N)"
+            )
+        return self
+
+
+@dataclass
+class TrainResult:
+    adapter_dir: Path
+    log_path: Path
+    steps: int
+    epochs: float
+    train_seconds: float
+    tokens_per_second: float  # non-padding input tokens per second of training (validation time excluded)
+    best_val_metric: float | None
+    stopped_early: bool
+    merged_dir: Path | None
+
+
+class _NonFiniteLoss(Exception):
+    def __init__(self, value: float, step: int) -> None:
+        super().__init__(f"loss {value} at step {step}")
+        self.value = value
+        self.step = step
+
+
+# ---- LoRA -------------------------------------------------------------------------------------
+
+
+def _adaptable(module: torch.nn.Module) -> bool:
+    """Layer kinds peft's LoRA can wrap (GPT-2 style models use transformers' Conv1D for linears)."""
+    kinds = (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv1d, torch.nn.Conv2d)
+    return isinstance(module, kinds) or type(module).__name__ == "Conv1D"
+
+
+def linear_module_names(model: Any) -> list[str]:
+    """Distinct last names of the model's linear layers (q_proj, ...), the usual target_modules."""
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if name and (isinstance(module, torch.nn.Linear) or type(module).__name__ == "Conv1D")
+    }
+    return sorted(names)
+
+
+def check_target_modules(model: Any, targets: list[str] | str) -> None:
+    """LorabenchError when a target names no layer (peft matches a full name or its '.'-suffix)."""
+    if targets == "all-linear":
+        return
+    names = [name for name, module in model.named_modules() if name and _adaptable(module)]
+    missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
+    if missing:
+        available = linear_module_names(model)
+        shown = ", ".join(available[:12]) + (", ..." if len(available) > 12 else "")
+        raise LorabenchError(
+            f"lora.target_modules {missing} match no layer of this model; its linear layers are named: "
+            f"{shown} (or use 'all-linear')"
+        )
+
+
+def check_mergeable(model: Any, targets: list[str] | str) -> None:
+    """LorabenchError when merging would be wrong: an output head tied to the input embeddings shares
+    one weight matrix with them, so merging the head's update into it would change both."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    embed = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if targets == "all-linear" or head is None or embed is None or head.weight is not embed.weight:
+        return
+    name = next(n for n, m in model.named_modules() if m is head)
+    if any(name == t or name.endswith("." + t) for t in targets):
+        raise LorabenchError(
+            f"cannot merge: lora.target_modules adapts '{name}', whose weights are tied to the input "
+            "embeddings, so merging would change those too; keep the adapter unmerged or leave it out"
+        )
+
+
+def wrap_with_lora(loaded: LoadedModel, lora: LoraSettings, training: TrainSettings) -> Any:
+    """A trainable peft model around `loaded.model`; the base weights stay frozen."""
+    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    check_target_modules(loaded.model, lora.target_modules)
+    model = loaded.model
+    if loaded.spec.load_in_4bit:
+        # QLoRA: norms to float32 and input grads on, so gradients flow through the frozen 4-bit layers.
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=training.grad_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    config = LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        bias="none",
+        task_type=TaskType.SEQ_2_SEQ_LM if loaded.is_seq2seq else TaskType.CAUSAL_LM,
+    )
+    set_seed(training.seed)  # LoRA's A matrices are drawn from the global RNG
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            return get_peft_model(model, config)  # peft still asks the deprecated name
+    except ValueError as error:
+        raise LorabenchError(f"could not add LoRA to this model: {error}") from None
+
+
+# ---- answer-only logits ---------------------------------------------------------------------------
+
+
+class AnswerOnlyHead:
+    """Applies a causal LM's output head only at positions whose next label is learned.
+
+    A forward pre-hook narrows the head's input from (batch, length, hidden) to the gathered
+    (1, n_learned, hidden) states, inside the model's own forward: whatever the model does after its
+    head (Gemma's final_logit_softcapping, logit scaling) then applies to those rows unchanged, and
+    the call still goes through the DDP and peft wrappers, so gradient sync keeps working. The loss
+    equals the full-logits loss; the (batch, length, vocab) logits tensor is never built.
+    """
+
+    def __init__(self, head: torch.nn.Module) -> None:
+        self._keep: torch.Tensor | None = None
+        self._did_narrow = False
+        self._handle = head.register_forward_pre_hook(self._narrow)
+
+    @classmethod
+    def attach(cls, model: Any) -> "AnswerOnlyHead | None":
+        """Hook `model`'s head; None for models it cannot serve (encoder-decoders, no output head)."""
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        if getattr(base.config, "is_encoder_decoder", False):
+            return None
+        head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
+        return cls(head) if isinstance(head, torch.nn.Module) else None
+
+    def close(self) -> None:
+        self._handle.remove()
+
+    def _narrow(self, module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if self._keep is None or not args:
+            return None  # generation and other forwards see the ordinary head
+        hidden = args[0]
+        if not torch.is_tensor(hidden) or hidden.dim() != 3 or hidden.shape[:2] != self._keep.shape:
+            return None  # a model that feeds its head something else: leave it whole (see `loss`)
+        self._did_narrow = True
+        return (hidden[self._keep].unsqueeze(0), *args[1:])
+
+    def loss(
+        self, model: Any, inputs: dict[str, torch.Tensor], num_items_in_batch: torch.Tensor | int | None = None
+    ) -> tuple[torch.Tensor, Any]:
+        """Cross-entropy over learned tokens: summed and divided by `num_items_in_batch` when given
+        (the whole accumulated batch, as transformers' own loss does), else averaged."""
+        labels = inputs["labels"]
+        targets = labels[:, 1:]
+        learned = targets != IGNORE_INDEX
+        keep = torch.zeros_like(labels, dtype=torch.bool)
+        keep[:, :-1] = learned  # hidden state t predicts label t + 1
+        self._keep, self._did_narrow = keep, False
+        try:
+            outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False)
+        finally:
+            self._keep = None
+        logits = outputs.logits
+        # Normally (1, n_learned, vocab); full (batch, length, vocab) logits if the hook had to step aside.
+        logits = logits.reshape(-1, logits.shape[-1]) if self._did_narrow else logits[:, :-1][learned]
+        total = F.cross_entropy(logits.float(), targets[learned], reduction="sum")
+        if num_items_in_batch is None:
+            return total / learned.sum().clamp(min=1), outputs
+        return total / num_items_in_batch, outputs
+
+
+# ---- Trainer ------------------------------------------------------------------------------------
+
+
+class _LoraTrainer(Trainer):
+    """Trainer with the answer-only loss, a seeded length-grouped order, a non-finite-loss stop and
+    the task metric added to each evaluation."""
+
+    def __init__(
+        self,
+        *args: Any,
+        answer_only: AnswerOnlyHead | None,
+        lengths: list[int],
+        val_metric: Callable[[Any], float] | None,
+        metric_name: str | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.answer_only = answer_only
+        self.lengths = lengths
+        self.val_metric = val_metric
+        self.metric_name = metric_name
+        self.eval_seconds = 0.0
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> LengthGroupedEpochSampler:
+        group = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return LengthGroupedEpochSampler(self.lengths, group, self.args.seed)
+
+    def compute_loss(
+        self,
+        model: Any,
+        inputs: dict[str, torch.Tensor],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> Any:
+        if self.answer_only is None:
+            loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
+        else:
+            loss, outputs = self.answer_only.loss(model, inputs, num_items_in_batch)
+            # The same rescaling Trainer.compute_loss applies to a loss normalised over all devices' tokens.
+            summed = self.model_accepts_loss_kwargs and num_items_in_batch is not None
+            if summed and self.args.average_tokens_across_devices:
+                scale = self.accelerator.num_processes // self.get_tp_size()
+                loss = loss * (scale if self.args.n_gpu <= 1 else self.args.n_gpu)
+        if model.training:
+            self._stop_if_not_finite(loss)
+        return (loss, outputs) if return_outputs else loss
+
+    def _stop_if_not_finite(self, loss: torch.Tensor) -> None:
+        """Raise before backward, so no NaN reaches the weights or a checkpoint."""
+        bad = (~torch.isfinite(loss.detach())).float().reshape(1)
+        if self.args.world_size > 1:
+            bad = self.accelerator.reduce(bad, reduction="sum")  # every rank stops together
+        if bad.item() > 0:
+            raise _NonFiniteLoss(float(loss.detach().float().mean()), self.state.global_step + 1)
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, float]:
+        started = time.perf_counter()
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            self.eval_seconds += time.perf_counter() - started
+
+    def evaluation_loop(
+        self,
+        dataloader: Any,
+        description: str,
+        prediction_loss_only: bool | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+    ) -> Any:
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
+        if self.val_metric is not None:
+            # Added here, before Trainer logs the metrics and hands them to early stopping and best-model tracking.
+            model = self.accelerator.unwrap_model(self.model)
+            output.metrics[f"{metric_key_prefix}_{self.metric_name}"] = self.val_metric(model)
+        return output
+
+
+class _JsonlLog(TrainerCallback):
+    """Appends one JSON object per Trainer log event to `path` (main process only) and passes it on."""
+
+    def __init__(self, path: Path, on_log: LogHook | None, metric_name: str | None) -> None:
+        self.path = path
+        self.hook = on_log  # not `on_log`: that name is the callback method itself
+        self.metric_name = metric_name
+        self.val_metrics: list[float] = []
+        self._mark_time = time.perf_counter()
+        self._mark_tokens = 0
+        self.tokens_at_start = 0  # a resumed run starts from the checkpoint's count
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+
+    def _mark(self, state: Any) -> None:
+        self._mark_time = time.perf_counter()
+        self._mark_tokens = state.num_input_tokens_seen
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # At the first step, not at train begin: Trainer restores a resumed state only after on_train_begin.
+        if self.started_at is None:
+            self._mark(state)
+            self.started_at, self.tokens_at_start = self._mark_time, state.num_input_tokens_seen
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.ended_at = time.perf_counter()
+
+    def tokens_per_second(self, state: Any, eval_seconds: float) -> float:
+        """Non-padding tokens per second from the first step to the end, validation time excluded
+        (setup and data skipping on resume are not training either)."""
+        if self.started_at is None or self.ended_at is None:
+            return 0.0
+        seconds = max(self.ended_at - self.started_at - eval_seconds, 1e-9)
+        return (state.num_input_tokens_seen - self.tokens_at_start) / seconds
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._mark(state)  # validation time is not training throughput
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
+        row = self._row(state, logs or {})
+        if self.metric_name and f"val_{self.metric_name}" in row:
+            self.val_metrics.append(row[f"val_{self.metric_name}"])
+        if not state.is_world_process_zero:
+            return
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+        if self.hook is not None:
+            self.hook(row)
+
+    def _row(self, state: Any, logs: dict[str, float]) -> dict[str, Any]:
+        row: dict[str, Any] = {"step": state.global_step, "epoch": round(float(state.epoch or 0.0), 4)}
+        if "loss" in logs:
+            now, tokens = time.perf_counter(), state.num_input_tokens_seen
+            row["loss"] = logs["loss"]
+            row["lr"] = logs.get("learning_rate")
+            if "grad_norm" in logs:
+                row["grad_norm"] = logs["grad_norm"]
+            row["tokens_seen"] = tokens
+            row["tokens_per_second"] = round((tokens - self._mark_tokens) / max(now - self._mark_time, 1e-9), 1)
+            self._mark_time, self._mark_tokens = now, tokens
+        for key, value in logs.items():
+            if key.startswith("eval_") and key.removeprefix("eval_") in ("loss", self.metric_name):
+                row["val_" + key.removeprefix("eval_")] = value
+        if "train_loss" in logs:  # the summary Trainer logs once training ends
+            row["train_loss"] = logs["train_loss"]
+            row["train_runtime"] = logs.get("train_runtime")
+        return row
+
+
+# ---- orchestration -----------------------------------------------------------------------------------
+
+
+def _use_bf16(setting: Literal["auto", True, False], loaded: LoadedModel) -> bool:
+    if setting != "auto":
+        return bool(setting)
+    return loaded.device.startswith("cuda") and torch.cuda.is_bf16_supported() and loaded.dtype != torch.float16
+
+
+def _strategy(every: Literal["epoch"] | int) -> tuple[str, int | None]:
+    return ("epoch", None) if every == "epoch" else ("steps", int(every))
+
+
+def _training_arguments(
+    training: TrainSettings, loaded: LoadedModel, checkpoints: Path, validate: bool, best_metric: str | None
+) -> TrainingArguments:
+    eval_strategy, eval_steps = _strategy(training.eval_every) if validate else ("no", None)
+    save_strategy, save_steps = _strategy(training.save_every)
+    early = training.early_stopping_patience is not None
+    bf16 = _use_bf16(training.bf16, loaded)
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=training.epochs,
+        max_steps=training.max_steps or -1,
+        per_device_train_batch_size=training.batch_size,
+        per_device_eval_batch_size=training.batch_size,
+        gradient_accumulation_steps=training.grad_accum,
+        learning_rate=training.lr,
+        lr_scheduler_type=training.schedule,
+        warmup_steps=training.warmup_ratio,  # a value below 1 is read as a fraction of all steps
+        weight_decay=training.weight_decay,
+        max_grad_norm=training.max_grad_norm,
+        seed=training.seed,
+        data_seed=training.seed,
+        activation_checkpointing=training.grad_checkpointing,
+        logging_strategy="steps",
+        logging_steps=training.logging_steps,
+        logging_first_step=True,
+        eval_strategy=eval_strategy,
+        eval_steps=eval_steps,
+        save_strategy=save_strategy,
+        save_steps=save_steps,
+        save_total_limit=training.save_total_limit,
+        load_best_model_at_end=early,
+        metric_for_best_model=best_metric if early else None,
+        greater_is_better=(best_metric not in LOWER_IS_BETTER and best_metric != "loss") if early else None,
+        restore_callback_states_from_checkpoint=early,  # the patience counter survives a resume
+        report_to=training.report_to or "none",
+        bf16=bf16,
+        fp16=not bf16 and loaded.device.startswith("cuda") and loaded.dtype == torch.float16,
+        use_cpu=loaded.device == "cpu",
+        include_num_input_tokens_seen="non_padding",
+        remove_unused_columns=False,
+        prediction_loss_only=True,
+        label_names=["labels"],
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+
+
+def _prepare_log(log_path: Path, resume_step: int | None, metric_name: str | None) -> list[float]:
+    """Start a fresh log, or on resume cut the old one back to the checkpoint's step (the steps after
+    it are trained, and logged, again). Returns the validation metrics already logged."""
+    rows = []
+    if resume_step is not None and log_path.is_file():
+        lines = log_path.read_text(encoding="utf-8").splitlines()
+        rows = [row for row in map(json.loads, filter(str.strip, lines)) if row.get("step", 0) <= resume_step]
+    log_path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return [row[f"val_{metric_name}"] for row in rows if f"val_{metric_name}" in row]
+
+
+def _checkpoint_step(checkpoint: str) -> int:
+    return int(Path(checkpoint).name.rsplit("-", 1)[-1])
+
+
+def _resume_point(checkpoints: Path, resume: bool) -> str | None:
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    if last is not None and not resume:
+        raise LorabenchError(
+            f"{checkpoints} holds checkpoints of an earlier run; resume it, or delete the folder to start over"
+        )
+    if resume and last is None:
+        logger.info("no checkpoint in %s; training from the start", checkpoints)
+    return last if resume else None
+
+
+def _check_batch_fits(n_train: int, training: TrainSettings, world_size: int) -> None:
+    needed = training.batch_size * training.grad_accum * world_size
+    if n_train < needed:
+        raise LorabenchError(
+            f"the training split has {n_train} items, fewer than one optimizer step needs "
+            f"(batch_size {training.batch_size} x grad_accum {training.grad_accum} x {world_size} process(es) "
+            f"= {needed}); add data or lower training.batch_size / grad_accum"
+        )
+
+
+def _metric_fn(
+    loaded: LoadedModel, records: Sequence[Record], prompt_settings: PromptSettings,
+    decoding: DecodingSettings, score_settings: ScoreSettings, name: str,
+) -> Callable[[Any], float]:
+    """The task metric of a model on `records`, by generation exactly as evaluation does it.
+
+    Every data-parallel rank computes the same greedy metric, so early-stopping decisions agree.
+    """
+
+    def compute(model: Any) -> float:
+        was_training = model.training
+        model.eval()
+        try:
+            outcome = evaluate_records(replace(loaded, model=model), records, prompt_settings, decoding, score_settings)
+        finally:
+            model.train(was_training)
+        return float(outcome.metrics.metrics[name].value)
+
+    return compute
+
+
+def adapter_metadata(
+    loaded: LoadedModel, task: TaskKind, prompt_settings: PromptSettings, lora: LoraSettings,
+    training: TrainSettings, n_train: int, n_val: int, max_prompt_tokens_used: int,
+) -> dict[str, Any]:
+    """What `lorabench.json` records: everything that must match for the adapter's numbers to hold."""
+    template = getattr(loaded.tokenizer, "chat_template", None) or ""
+    return {
+        "lorabench": lorabench.__version__,
+        "task": task.value,
+        "prompt": prompt_settings.model_dump(mode="json"),
+        "max_prompt_tokens_used": max_prompt_tokens_used,
+        "chat_template": {
+            "used": uses_chat_template(loaded.tokenizer, prompt_settings),
+            "sha256": hashlib.sha256(template.encode("utf-8")).hexdigest() if template else None,
+        },
+        "lora": lora.model_dump(mode="json"),
+        "training": training.model_dump(mode="json"),
+        "base_model": loaded.describe(),
+        "data": {"train_items": n_train, "val_items": n_val},
+    }
+
+
+def _save_merged(loaded: LoadedModel, adapter_dir: Path, merged_dir: Path) -> None:
+    """Base + adapter merged into plain weights, from a fresh CPU load of the base.
+
+    Reloading leaves the caller's base model untouched and, for a 4-bit base, merges into
+    unquantized weights (in the training dtype) instead of rounding the update into 4 bits.
+    """
+    dtype = str(loaded.dtype).removeprefix("torch.")
+    spec = ModelSpec(**{**loaded.spec.model_dump(), "load_in_4bit": False, "device": "cpu", "dtype": dtype})
+    fresh = load_model(spec, adapter=str(adapter_dir))
+    merged = fresh.model.merge_and_unload()
+    merged.save_pretrained(merged_dir)
+    fresh.tokenizer.save_pretrained(merged_dir)
+
+
+def train_adapter(
+    loaded: LoadedModel,
+    train_records: Sequence[Record],
+    val_records: Sequence[Record],
+    out_dir: Path,
+    prompt_settings: PromptSettings,
+    lora: LoraSettings,
+    training: TrainSettings,
+    decoding: DecodingSettings,
+    score_settings: ScoreSettings,
+    resume: bool = False,
+    merge: bool = False,
+    on_log: LogHook | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
+) -> TrainResult:
+    """Train a LoRA adapter on `train_records`, validating on `val_records`; write it to `out_dir/adapter`.
+
+    `out_dir` gets `checkpoints/` (resumable with `resume=True`), `train_log.jsonl`, `adapter/`
+    (safetensors + lorabench.json) and, with `merge=True`, `merged/`. `loaded.model` is wrapped
+    during training and handed back as the plain base model afterwards (its weights never change).
+    `callbacks` are extra TrainerCallbacks (tests use them to interrupt or corrupt a run).
+    """
+    if not train_records:
+        raise LorabenchError("the training split is empty")
+    task = train_records[0].task
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    checkpoints, log_path, adapter_dir = out_dir / "checkpoints", out_dir / "train_log.jsonl", out_dir / "adapter"
+
+    # The same fit evaluate_records applies, so a long prompt is shortened the same way in both.
+    fitted = fit_to_model(prompt_settings, loaded.model, decoding.max_new_tokens_for(task))
+    max_length = None if loaded.is_seq2seq else model_context_length(loaded.model)
+    train_examples = encode_examples(train_records, loaded.tokenizer, fitted, loaded.is_seq2seq, max_length)
+    val_examples = encode_examples(val_records, loaded.tokenizer, fitted, loaded.is_seq2seq, max_length)
+    metric_records = list(val_records[: training.val_metric_items])
+    metric_name = TASK_METRICS[task][0] if metric_records else None
+    if training.early_stopping_patience is not None and not val_examples:
+        raise LorabenchError("early stopping needs a validation split, and it is empty")
+    if merge:
+        check_mergeable(loaded.model, lora.target_modules)
+
+    args = _training_arguments(training, loaded, checkpoints, bool(val_examples), metric_name or "loss")
+    _check_batch_fits(len(train_examples), training, args.world_size)
+    resume_from = _resume_point(checkpoints, resume)
+    log = _JsonlLog(log_path, on_log, metric_name)
+    log.val_metrics = _prepare_log(log_path, _checkpoint_step(resume_from) if resume_from else None, metric_name)
+    early = EarlyStoppingCallback(training.early_stopping_patience) if training.early_stopping_patience else None
+    metric = (
+        _metric_fn(loaded, metric_records, prompt_settings, decoding, score_settings, metric_name)
+        if metric_name else None
+    )
+
+    use_cache = getattr(loaded.model.config, "use_cache", None)
+    peft_model = wrap_with_lora(loaded, lora, training)
+    answer_only = AnswerOnlyHead.attach(peft_model) if training.answer_only_logits else None
+    try:
+        trainer = _LoraTrainer(
+            model=peft_model,
+            args=args,
+            train_dataset=ExampleDataset(train_examples),
+            eval_dataset=ExampleDataset(val_examples) if val_examples else None,
+            data_collator=PadCollator(loaded.tokenizer.pad_token_id),
+            callbacks=[log, *([early] if early else []), *callbacks],
+            answer_only=answer_only,
+            lengths=ExampleDataset(train_examples).lengths,
+            val_metric=metric,
+            metric_name=metric_name,
+        )
+        trainer.remove_callback(PrinterCallback)  # our log rows replace its prints
+        train_seconds = _run(trainer, checkpoints, resume_from)
+        if trainer.is_world_process_zero():
+            peft_model.save_pretrained(adapter_dir, safe_serialization=True, save_embedding_layers=False)
+            meta = adapter_metadata(
+                loaded, task, prompt_settings, lora, training, len(train_records), len(val_records),
+                fitted.max_prompt_tokens,
+            )
+            write_json(adapter_dir / ADAPTER_META, meta)
+    finally:
+        if answer_only is not None:
+            answer_only.close()
+        _restore_base(peft_model, loaded, use_cache)
+
+    merged_dir = out_dir / "merged" if merge and trainer.is_world_process_zero() else None
+    if merged_dir is not None:
+        _save_merged(loaded, adapter_dir, merged_dir)
+    return TrainResult(
+        adapter_dir=adapter_dir,
+        log_path=log_path,
+        steps=trainer.state.global_step,
+        epochs=float(trainer.state.epoch or 0.0),
+        train_seconds=train_seconds,
+        tokens_per_second=log.tokens_per_second(trainer.state, trainer.eval_seconds),
+        best_val_metric=_best(log.val_metrics, metric_name),
+        stopped_early=early is not None and early.early_stopping_patience_counter >= early.early_stopping_patience,
+        merged_dir=merged_dir,
+    )
+
+
+def _run(trainer: _LoraTrainer, checkpoints: Path, resume_from: str | None) -> float:
+    """Train; a non-finite loss becomes a LorabenchError naming the checkpoint left to resume from."""
+    started = time.perf_counter()
+    try:
+        trainer.train(resume_from_checkpoint=resume_from)
+    except _NonFiniteLoss as error:
+        kept = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+        where = f"the last good checkpoint is kept at {kept}" if kept else "no checkpoint had been saved yet"
+        raise LorabenchError(
+            f"training stopped: the loss became {error.value} at step {error.step}; {where}. "
+            "Lower training.lr (or check the data), then resume or start over"
+        ) from None
+    return time.perf_counter() - started
+
+
+def _best(values: list[float], name: str | None) -> float | None:
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite or name is None:
+        return None
+    return min(finite) if name in LOWER_IS_BETTER else max(finite)
+
+
+def _restore_base(peft_model: Any, loaded: LoadedModel, use_cache: bool | None) -> None:
+    """Take the LoRA layers out again so `loaded.model` is the untouched base, in eval mode."""
+    base = peft_model.unload()
+    if getattr(base, "is_activation_checkpointing", False):
+        base.activation_checkpointing_disable()
+    if use_cache is not None:
+        base.config.use_cache = use_cache
+    base.eval()
+    loaded.model = base

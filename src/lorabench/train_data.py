@@ -1,0 +1,173 @@
+"""Training examples: records to token ids and labels, padded batches, and a length-grouped order.
+
+A record becomes tokens only through `prompts.build_prompt`, `encode_prompt` and `encode_target`, so
+the prompt a model is trained on is, token for token, the prompt it is later evaluated on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, Sampler
+from transformers.trainer_pt_utils import get_length_grouped_indices
+
+from lorabench.data.records import Record
+from lorabench.errors import LorabenchError
+from lorabench.evaluate.generate import END_OF_TURN_TOKENS
+from lorabench.prompts import PromptSettings, build_prompt, encode_prompt, encode_target
+
+IGNORE_INDEX = -100  # the label value torch's cross-entropy and transformers' losses skip
+
+
+@dataclass(frozen=True)
+class EncodedExample:
+    """One training example.
+
+    Causal: `input_ids` is prompt + answer + end token, `labels` the same ids with the prompt masked.
+    Seq2seq: `input_ids` is the prompt (encoder input) and `labels` the decoder targets (answer + end
+    token); the model builds its decoder inputs by shifting `labels` right, so they are the decoder fields.
+    """
+
+    record_id: str
+    input_ids: list[int]
+    labels: list[int]
+    prompt_tokens: int
+    answer_truncated: bool = False
+
+    @property
+    def learned_tokens(self) -> int:
+        return sum(label != IGNORE_INDEX for label in self.labels)
+
+    def features(self) -> dict[str, list[int]]:
+        return {"input_ids": self.input_ids, "labels": self.labels}
+
+
+def answer_end_id(tokenizer: Any, chat: bool) -> int:
+    """The token a trained model should write after an answer.
+
+    With a chat template that is the template's end-of-turn marker (what an assistant turn ends
+    with, and a stop token at evaluation); otherwise the tokenizer's EOS.
+    """
+    if chat:
+        template = str(getattr(tokenizer, "chat_template", "") or "")
+        vocab = tokenizer.get_vocab()
+        for token in END_OF_TURN_TOKENS:
+            if token in template and token in vocab:
+                return int(vocab[token])
+    if tokenizer.eos_token_id is None:
+        raise LorabenchError("the tokenizer has no EOS token, so a trained model could not learn to stop")
+    return int(tokenizer.eos_token_id)
+
+
+def encode_example(
+    record: Record,
+    tokenizer: Any,
+    prompt_settings: PromptSettings,
+    is_seq2seq: bool,
+    max_length: int | None = None,
+) -> EncodedExample:
+    """Token ids and labels for one record; only the answer and its end token are learned.
+
+    `max_length` (the causal model's context window) cuts the answer, never the prompt, so the
+    prompt stays identical to the evaluation prompt. An example left with nothing to learn is an
+    error naming the record: it would otherwise add a silent zero to the loss.
+    """
+    prompt = build_prompt(record, tokenizer, prompt_settings)
+    prompt_ids = encode_prompt(prompt.text, tokenizer, prompt.chat)
+    answer_ids = encode_target(prompt.target, tokenizer, prompt.chat) + [answer_end_id(tokenizer, prompt.chat)]
+    full_answer = len(answer_ids)
+    if is_seq2seq:
+        if max_length is not None:
+            answer_ids = answer_ids[:max_length]
+        input_ids, labels = prompt_ids, answer_ids
+    else:
+        if max_length is not None:
+            answer_ids = answer_ids[: max(0, max_length - len(prompt_ids))]
+        input_ids = prompt_ids + answer_ids
+        labels = [IGNORE_INDEX] * len(prompt_ids) + answer_ids
+    example = EncodedExample(record.id, input_ids, labels, len(prompt_ids), len(answer_ids) < full_answer)
+    if example.learned_tokens == 0:
+        raise LorabenchError(
+            f"record {record.id}: no answer tokens are left to learn (the {len(prompt_ids)}-token prompt "
+            f"fills the {max_length}-token limit); lower prompt.max_prompt_tokens or drop the record"
+        )
+    return example
+
+
+def encode_examples(
+    records: Sequence[Record],
+    tokenizer: Any,
+    prompt_settings: PromptSettings,
+    is_seq2seq: bool,
+    max_length: int | None = None,
+) -> list[EncodedExample]:
+    return [encode_example(r, tokenizer, prompt_settings, is_seq2seq, max_length) for r in records]
+
+
+class ExampleDataset(Dataset):
+    """Encoded examples as the dicts a collator takes; `lengths` feed the length-grouped sampler."""
+
+    def __init__(self, examples: Sequence[EncodedExample]) -> None:
+        self.examples = list(examples)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        return self.examples[index].features()
+
+    @property
+    def lengths(self) -> list[int]:
+        # Padding follows the longest row of either tensor, so group by the longer one.
+        return [max(len(e.input_ids), len(e.labels)) for e in self.examples]
+
+
+@dataclass(frozen=True)
+class PadCollator:
+    """Right-pads a batch to its longest row: input ids with the pad id, labels with -100.
+
+    Right padding keeps every row's real tokens at positions 0..n-1, as in an unpadded forward.
+    Seq2seq inputs and labels have their own lengths and are padded separately.
+    """
+
+    pad_id: int
+
+    def __call__(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        input_ids, attention_mask = _pad([f["input_ids"] for f in features], self.pad_id)
+        labels, _ = _pad([f["labels"] for f in features], IGNORE_INDEX)
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+def _pad(rows: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(row) for row in rows)
+    padded = [row + [value] * (width - len(row)) for row in rows]
+    mask = [[1] * len(row) + [0] * (width - len(row)) for row in rows]
+    return torch.tensor(padded, dtype=torch.long), torch.tensor(mask, dtype=torch.long)
+
+
+class LengthGroupedEpochSampler(Sampler[int]):
+    """transformers' length-grouped order (shuffled, then similar lengths batched together), drawn
+    from a generator seeded with (seed, epoch) rather than the global RNG.
+
+    The order then depends only on the seed and the epoch: a resumed run replays exactly the batches
+    the interrupted one would have seen, and every data-parallel rank computes the same order.
+    """
+
+    def __init__(self, lengths: Sequence[int], group_size: int, seed: int) -> None:
+        self.lengths = list(lengths)
+        self.group_size = group_size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.group_size, generator=generator))

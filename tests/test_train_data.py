@@ -1,0 +1,107 @@
+"""Training examples: the prompt part is the evaluation prompt, only the answer and its end are learned."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lorabench.data.synth import synthesize
+from lorabench.errors import LorabenchError
+from lorabench.models import ModelSpec, load_model
+from lorabench.prompts import PromptSettings, build_prompt, encode_prompt, encode_target
+from lorabench.train_data import (
+    IGNORE_INDEX,
+    LengthGroupedEpochSampler,
+    PadCollator,
+    answer_end_id,
+    encode_example,
+)
+
+SETTINGS = PromptSettings(max_prompt_tokens=160)
+
+
+@pytest.fixture(scope="module")
+def causal(tiny_causal_path):
+    return load_model(ModelSpec(name=str(tiny_causal_path)))
+
+
+@pytest.fixture(scope="module")
+def seq2seq(tiny_seq2seq_path):
+    return load_model(ModelSpec(name=str(tiny_seq2seq_path)))
+
+
+@pytest.fixture(scope="module")
+def record():
+    return synthesize("extractive", 1, seed=5)[0]
+
+
+@pytest.mark.parametrize("chat_template", ["auto", "off"])
+def test_causal_example_is_eval_prompt_then_learned_answer_and_end(causal, record, chat_template):
+    settings = SETTINGS.model_copy(update={"chat_template": chat_template})
+    tokenizer = causal.tokenizer
+    prompt = build_prompt(record, tokenizer, settings)
+    prompt_ids = encode_prompt(prompt.text, tokenizer, prompt.chat)
+    example = encode_example(record, tokenizer, settings, is_seq2seq=False)
+
+    n = len(prompt_ids)
+    assert example.input_ids[:n] == prompt_ids and example.prompt_tokens == n
+    assert example.labels[:n] == [IGNORE_INDEX] * n
+    answer = example.labels[n:]
+    assert IGNORE_INDEX not in answer and answer == example.input_ids[n:]
+    assert answer[:-1] == encode_target(record.answers[0], tokenizer, prompt.chat)
+    assert answer[-1] == tokenizer.eos_token_id  # <|im_end|>: both EOS and the template's end of turn
+    assert example.learned_tokens == len(answer) and not example.answer_truncated
+
+
+def test_seq2seq_example_is_prompt_in_answer_plus_eos_out(seq2seq, record):
+    tokenizer = seq2seq.tokenizer
+    prompt = build_prompt(record, tokenizer, SETTINGS)
+    example = encode_example(record, tokenizer, SETTINGS, is_seq2seq=True)
+    assert example.input_ids == encode_prompt(prompt.text, tokenizer, prompt.chat)
+    assert example.labels == encode_target(record.answers[0], tokenizer, prompt.chat) + [tokenizer.eos_token_id]
+
+
+def test_answer_is_cut_to_the_limit_and_an_example_with_nothing_to_learn_is_an_error(causal, record):
+    full = encode_example(record, causal.tokenizer, SETTINGS, is_seq2seq=False)
+    cut = encode_example(record, causal.tokenizer, SETTINGS, False, max_length=full.prompt_tokens + 2)
+    assert cut.input_ids == full.input_ids[: full.prompt_tokens + 2]
+    assert cut.learned_tokens == 2 and cut.answer_truncated
+    with pytest.raises(LorabenchError, match=record.id):
+        encode_example(record, causal.tokenizer, SETTINGS, False, max_length=full.prompt_tokens)
+
+
+def test_answer_end_is_the_templates_end_of_turn_when_chatting(causal):
+    tokenizer = causal.tokenizer
+    assert answer_end_id(tokenizer, chat=True) == tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert answer_end_id(tokenizer, chat=False) == tokenizer.eos_token_id
+
+
+def test_collator_pads_right_with_pad_id_and_ignored_labels():
+    batch = PadCollator(pad_id=0)(
+        [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [8], "labels": [8]}]
+    )
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
+
+
+def test_seq2seq_inputs_and_labels_are_padded_to_their_own_lengths():
+    batch = PadCollator(pad_id=0)([{"input_ids": [5, 6, 7], "labels": [9]}, {"input_ids": [8], "labels": [1, 2]}])
+    assert batch["input_ids"].shape == (2, 3) and batch["labels"].tolist() == [[9, -100], [1, 2]]
+
+
+def test_length_grouped_order_depends_only_on_seed_and_epoch():
+    lengths = [5, 50] * 16
+    sampler = LengthGroupedEpochSampler(lengths, group_size=2, seed=3)
+    first = list(sampler)
+    torch.manual_seed(123)  # the global RNG must not matter
+    assert list(sampler) == first and sorted(first) == list(range(32))
+    orders = set()
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        orders.add(tuple(order))
+        mixed = sum(lengths[order[k]] != lengths[order[k + 1]] for k in range(0, 32, 2))
+        # sorted within mega-batches of 8: at most one short+long pair each; a shuffle would give ~8
+        assert mixed <= 4
+    assert len(orders) == 3  # each epoch reshuffles
