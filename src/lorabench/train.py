@@ -314,8 +314,13 @@ class _LoraTrainer(Trainer):
         self.eval_seconds = 0.0
 
     def _get_train_sampler(self, train_dataset: Any = None) -> LengthGroupedEpochSampler:
-        group = self.args.train_batch_size * self.args.gradient_accumulation_steps
-        return LengthGroupedEpochSampler(self.lengths, group, self.args.seed)
+        # Every process draws this same order and accelerate deals it out a batch at a time, process by
+        # process, so one optimizer step takes its next batch x grad_accum x world_size indices. Grouping
+        # by that global batch makes each step's examples independent of how they are split over
+        # processes and accumulation: 2 processes at batch B train as 1 process at batch 2B.
+        args = self.args
+        group = args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+        return LengthGroupedEpochSampler(self.lengths, group, args.seed)
 
     def compute_loss(
         self,
@@ -497,14 +502,16 @@ def _training_arguments(
     )
 
 
-def _prepare_log(log_path: Path, resume_step: int | None, metric_name: str | None) -> list[float]:
+def _prepare_log(log_path: Path, resume_step: int | None, metric_name: str | None, write: bool = True) -> list[float]:
     """Start a fresh log, or on resume cut the old one back to the checkpoint's step (the steps after
-    it are trained, and logged, again). Returns the validation metrics already logged."""
+    it are trained, and logged, again). Returns the validation metrics already logged. `write=False`
+    (data-parallel processes other than the main one) only reads."""
     rows = []
     if resume_step is not None and log_path.is_file():
         lines = log_path.read_text(encoding="utf-8").splitlines()
         rows = [row for row in map(json.loads, filter(str.strip, lines)) if row.get("step", 0) <= resume_step]
-    log_path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    if write:
+        log_path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return [row[f"val_{metric_name}"] for row in rows if f"val_{metric_name}" in row]
 
 
@@ -635,7 +642,11 @@ def train_adapter(
     _check_batch_fits(len(train_examples), training, args.world_size)
     resume_from = _resume_point(checkpoints, resume)
     log = _JsonlLog(log_path, on_log, metric_name)
-    log.val_metrics = _prepare_log(log_path, _checkpoint_step(resume_from) if resume_from else None, metric_name)
+    resume_step = _checkpoint_step(resume_from) if resume_from else None
+    # Only the main process rewrites the log (it alone appends to it); the others read it once that is
+    # done, rather than racing to truncate and rewrite the same file.
+    with args.main_process_first(local=False, desc="preparing the training log"):
+        log.val_metrics = _prepare_log(log_path, resume_step, metric_name, write=args.process_index == 0)
     early = EarlyStoppingCallback(training.early_stopping_patience) if training.early_stopping_patience else None
     metric = (
         _metric_fn(loaded, metric_records, prompt_settings, decoding, score_settings, metric_name)
