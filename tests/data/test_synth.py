@@ -174,3 +174,16 @@ def test_written_file_loads_back(task, tmp_path):
         rows = [json.loads(line) for line in handle]
     loaded = [record_type(task)(**row) for row in rows]
     assert loaded == synthesize(task, 12, 7)
+
+
+def test_short_passages_are_short_and_still_carry_three_questions() -> None:
+    records = synthesize("extractive", 120, seed=4, short_passages=True)
+    by_context: dict[str, int] = {}
+    for record in records:
+        by_context[record.context] = by_context.get(record.context, 0) + 1
+        assert record.answers[0] in record.context
+    assert all(20 <= len(c.split()) <= 80 for c in by_context)
+    assert min(list(by_context.values())[:-1]) >= 3
+    assert synthesize("extractive", 120, seed=4) != records  # the default shape is unchanged and different
+    with pytest.raises(ValueError, match="extractive data only"):
+        synthesize("math", 3, short_passages=True)

@@ -224,11 +224,16 @@ def _passage(rng: random.Random, sentences: tuple[int, int], words: tuple[int, i
     raise RuntimeError("synth: could not build a passage with three unambiguous facts")
 
 
-def _extractive(rng: random.Random, n: int, tag: str) -> list[Record]:
+# Sentences and words per passage. Short passages halve the prompt, which is what CPU time is spent on.
+_PASSAGE_SHAPE = {False: ((3, 6), (60, 150)), True: ((2, 3), (20, 80))}
+
+
+def _extractive(rng: random.Random, n: int, tag: str, short_passages: bool = False) -> list[Record]:
     records: list[Record] = []
     index = 0
+    sentences, words = _PASSAGE_SHAPE[short_passages]
     while len(records) < n:
-        passage = _passage(rng, (3, 6))
+        passage = _passage(rng, sentences, words)
         k = min(rng.randint(3, min(8, len(passage.facts))), n - len(records))
         for q, (key, question) in enumerate(rng.sample(passage.facts, k)):
             records.append(ExtractiveRecord(
@@ -364,10 +369,12 @@ def _math(rng: random.Random, n: int, tag: str) -> list[Record]:
 _GENERATORS = {TaskKind.extractive: _extractive, TaskKind.choice: _choice, TaskKind.open: _open, TaskKind.math: _math}
 
 
-def synthesize(task: TaskKind | str, n: int, seed: int = 0) -> list[Record]:
+def synthesize(task: TaskKind | str, n: int, seed: int = 0, short_passages: bool = False) -> list[Record]:
     """Exactly `n` validated records of `task` about a fictional world; same (task, n, seed), same output.
 
     For extractive, `n` counts questions; passages carry 3-8 each, and the last may carry fewer.
+    `short_passages` (extractive only) makes passages of 2-3 sentences and 20-80 words instead of
+    3-6 sentences and 60-150 words.
     """
     try:
         kind = TaskKind(task)
@@ -380,9 +387,14 @@ def synthesize(task: TaskKind | str, n: int, seed: int = 0) -> list[Record]:
     # The task is mixed into the seed so that, say, choice and extractive data made with the same
     # seed do not share passages. String seeds go through SHA-512, not hash(), so this is stable.
     # The seed is part of every id, so sets made with different seeds can be mixed without id clashes.
-    return _GENERATORS[kind](random.Random(f"lorabench-synth:{kind.value}:{seed}"), n, f"s{seed}")
+    rng = random.Random(f"lorabench-synth:{kind.value}:{seed}")
+    if kind is TaskKind.extractive:
+        return _extractive(rng, n, f"s{seed}", short_passages)
+    if short_passages:
+        raise ValueError("synthesize: short_passages applies to extractive data only")
+    return _GENERATORS[kind](rng, n, f"s{seed}")
 
 
-def write_synth(task: TaskKind | str, n: int, seed: int, path: str | Path) -> Path:
+def write_synth(task: TaskKind | str, n: int, seed: int, path: str | Path, short_passages: bool = False) -> Path:
     """Synthesize and save as canonical JSON Lines; returns the written path."""
-    return save_records(synthesize(task, n, seed), path)
+    return save_records(synthesize(task, n, seed, short_passages), path)

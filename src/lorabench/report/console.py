@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from rich import box
 from rich.table import Table
 
 from lorabench.metrics.scoring import TaskMetrics
@@ -38,23 +39,33 @@ def metrics_table(metrics: TaskMetrics, title: str | None = None) -> Table:
 
 def comparison_table(result: "PipelineResult") -> Table:  # noqa: F821 - imported lazily to keep this module light
     """Before/after table: base and tuned with 95% intervals, the paired difference and its verdict."""
-    table = Table(title=f"base vs tuned on {result.base.metrics.n} held-out items (%, 95% CI; paired tests)")
-    for name, justify in (("metric", "left"), ("base", "right"), ("tuned", "right"), ("diff", "right"),
-                          ("p", "right"), ("verdict", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = Table(
+        title=f"base vs tuned on {result.base.metrics.n} held-out items (%, 95% CI; paired tests)",
+        caption="verdict at the run's alpha (default 0.05); n.s. = no significant difference; (+a/-b) = items improved/regressed",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+    )
+    table.add_column("metric", no_wrap=True)
+    for name in ("base", "tuned", "change", "p"):
+        table.add_column(name, justify="right")
+    table.add_column("verdict")
     for c in result.comparisons:
         b, t = result.base.metrics.metrics[c.metric], result.tuned.metrics.metrics[c.metric]
-        verdict = {"better": "[green]better[/]", "worse": "[red]worse[/]"}.get(c.verdict, c.verdict)
+        verdict = {"better": "[green]better[/]", "worse": "[red]worse[/]"}.get(c.verdict, "n.s.")
         changed = f" (+{c.improved}/-{c.regressed})" if c.improved is not None else ""
         table.add_row(
             c.metric,
-            f"{_percent(b.value)} {_interval(b.low, b.high)}",
-            f"{_percent(t.value)} {_interval(t.low, t.high)}",
+            f"{_percent(b.value)} {_compact(b.low, b.high)}",
+            f"{_percent(t.value)} {_compact(t.low, t.high)}",
             f"{100 * c.difference:+.1f}{changed}",
             f"{c.p_value:.2g}",
             verdict,
         )
     return table
+
+
+def _compact(low: float, high: float) -> str:
+    return "" if math.isnan(low) else f"[{100 * low:.1f},{100 * high:.1f}]"
 
 
 def findings_lines(findings: list) -> list[str]:
