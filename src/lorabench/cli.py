@@ -192,20 +192,10 @@ def run(
 ) -> None:
     """Leakage check, base eval, LoRA training, tuned eval, paired comparison: one command."""
     from lorabench.config import load_config
-    from lorabench.pipeline import run_pipeline
-    from lorabench.report.console import comparison_table, findings_lines
-    from lorabench.report.live import progress_bars, train_log_printer
+    from lorabench.report.live import run_pipeline_live
 
     config = load_config(config_path, overrides or [])
-    bars, factory = progress_bars(err_console)
-    with bars:
-        result = run_pipeline(
-            config, force=force, say=lambda m: console.print(m, highlight=False), progress=factory,
-            on_train_log=train_log_printer(console),
-        )
-    console.print(comparison_table(result))
-    for line in findings_lines(result.findings):
-        console.print(line, highlight=False)
+    result = run_pipeline_live(config, console, err_console, force=force)
     console.print(f"run folder: {result.out}")
 
 

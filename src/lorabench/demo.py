@@ -45,22 +45,12 @@ def demo_config(out: Path, n_items: int = 125, seed: int = 0) -> RunConfig:
 
 
 def run_demo(out: Path, console: Any, force: bool = False) -> Path:
-    from lorabench.pipeline import run_pipeline
-    from lorabench.report.console import comparison_table, findings_lines
-    from lorabench.report.live import progress_bars, train_log_printer
+    from lorabench.report.live import run_pipeline_live
 
     out.mkdir(parents=True, exist_ok=True)
     config = demo_config(out)
     console.print(f"demo: {DEMO_MODEL}, LoRA on synthetic extractive QA (fictional world), CPU")
-    bars, factory = progress_bars(console)
-    with bars:
-        result = run_pipeline(
-            config, force=force, say=lambda m: console.print(m, highlight=False), progress=factory,
-            on_train_log=train_log_printer(console),
-        )
-    console.print(comparison_table(result))
-    for line in findings_lines(result.findings):
-        console.print(line, highlight=False)
+    result = run_pipeline_live(config, console, console, force=force)
     em = next(c for c in result.comparisons if c.metric == "exact_match")
     console.print(
         f"exact match: base {100 * em.base:.1f}% -> tuned {100 * em.tuned:.1f}% "

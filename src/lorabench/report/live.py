@@ -31,3 +31,20 @@ def train_log_printer(console: Console) -> Callable[[dict], None]:
             console.print(f"  train step {row.get('step')}: " + ", ".join(parts), highlight=False)
 
     return show
+
+
+def run_pipeline_live(config, console: Console, bar_console: Console, force: bool = False):  # noqa: ANN001, ANN201
+    """`run_pipeline` with progress bars and training lines, then the comparison table and guard lines."""
+    from lorabench.pipeline import run_pipeline
+    from lorabench.report.console import comparison_table, findings_lines
+
+    bars, factory = progress_bars(bar_console)
+    with bars:
+        result = run_pipeline(
+            config, force=force, say=lambda m: console.print(m, highlight=False), progress=factory,
+            on_train_log=train_log_printer(console),
+        )
+    console.print(comparison_table(result))
+    for line in findings_lines(result.findings):
+        console.print(line, highlight=False)
+    return result
