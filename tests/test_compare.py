@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from lorabench.compare import compare_metric, compare_rows, mcnemar_exact, paired_bootstrap
+from lorabench.compare import (
+    compare_metric,
+    compare_rows,
+    mcnemar_exact,
+    min_detectable_mean,
+    min_detectable_proportion,
+    min_discordant_for_significance,
+    paired_bootstrap,
+)
 from lorabench.errors import LorabenchError
 
 
@@ -53,3 +61,61 @@ def test_bootstrap_p_value_is_never_zero():
     _, low, high, p = paired_bootstrap(base, tuned, resamples=999, seed=0)
     assert p == 2 / 1000  # no resample at or below zero: the smallest p 999 resamples can show
     assert 0.8 <= low <= high <= 1.0
+
+
+def test_fewest_changed_items_that_can_be_significant():
+    # 2 * 0.5**5 = 0.0625 is not below 0.05, 2 * 0.5**6 = 0.031 is
+    assert min_discordant_for_significance(0.05) == 6
+    assert mcnemar_exact(6, 0) < 0.05 <= mcnemar_exact(5, 0)
+    assert min_discordant_for_significance(0.01) == 8
+
+
+def test_fifteen_items_cannot_show_a_five_point_gain():
+    assert min_detectable_proportion(15, discordant=0) == pytest.approx(6 / 15)
+    assert min_detectable_proportion(15, discordant=2) == pytest.approx(6 / 15)  # the exact floor wins
+    # many items: the normal approximation, (1.96 + 0.84) * sqrt(d / n) / sqrt(n) with d = 100 of 1000
+    assert min_detectable_proportion(1000, discordant=100) == pytest.approx(2.8016 * (0.1 / 1000) ** 0.5, rel=1e-3)
+
+
+def test_min_detectable_proportion_has_about_the_promised_power():
+    """Simulated paired binary data whose true difference is the detectable one: McNemar rejects ~80%."""
+    rng = np.random.default_rng(3)
+    n, discordant_share = 300, 0.2
+    mde = min_detectable_proportion(n, int(n * discordant_share))
+    # per item: improved with prob (d + mde) / 2, regressed with (d - mde) / 2
+    p_up, p_down = (discordant_share + mde) / 2, (discordant_share - mde) / 2
+    rejections = 0
+    trials = 400
+    for _ in range(trials):
+        u = rng.random(n)
+        improved, regressed = int(np.sum(u < p_up)), int(np.sum((u >= p_up) & (u < p_up + p_down)))
+        rejections += mcnemar_exact(improved, regressed) < 0.05
+    assert 0.70 <= rejections / trials <= 0.90
+
+
+def test_min_detectable_mean_has_about_the_promised_power():
+    rng = np.random.default_rng(4)
+    n, sd = 60, 0.3
+    mde = min_detectable_mean(rng.normal(0, sd, size=n))
+    assert mde is not None and mde == pytest.approx(2.8016 * sd / n**0.5, rel=0.3)
+    true_mde = 2.8016 * sd / n**0.5
+    rejections = 0
+    trials = 2000
+    for _ in range(trials):
+        diffs = rng.normal(true_mde, sd, size=n)
+        z = diffs.mean() / (diffs.std(ddof=1) / n**0.5)
+        rejections += abs(z) > 1.96
+    assert 0.74 <= rejections / trials <= 0.86
+
+
+def test_min_detectable_mean_is_unknown_without_variation():
+    assert min_detectable_mean([0.0, 0.0, 0.0]) is None
+    assert min_detectable_mean([0.5]) is None
+
+
+def test_comparisons_carry_the_detectable_difference():
+    small = compare_metric("exact_match", [0.0] * 15, [0.0] * 14 + [1.0])
+    assert small.verdict == "no significant difference"
+    assert small.min_detectable == pytest.approx(6 / 15)
+    f1 = compare_metric("f1", [0.1, 0.5, 0.2, 0.9], [0.3, 0.5, 0.1, 1.0], resamples=200)
+    assert f1.min_detectable is not None and f1.min_detectable > 0

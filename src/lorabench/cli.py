@@ -236,6 +236,61 @@ def train(
 
 @app.command()
 @user_errors
+def compare(
+    run_a: Annotated[Path, typer.Argument(metavar="RUN_A", help="Finished eval folder (e.g. runs/x/base).")],
+    run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="Finished eval folder compared against RUN_A (B - A).")],
+    anyway: Annotated[bool, typer.Option(help="Compare the common items even when items, prompts or decoding differ.")] = False,
+    alpha: Annotated[float, typer.Option(help="Significance level of the verdicts.")] = 0.05,
+    resamples: Annotated[int, typer.Option(help="Paired bootstrap resamples for continuous metrics.")] = 10_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
+) -> None:
+    """Paired comparison of two evaluations of the same items: verdict per metric, changed items."""
+    from lorabench.items import change_counts
+    from lorabench.paired_runs import compare_evals, read_eval
+    from lorabench.report.console import comparison_table
+    from lorabench.report.verdicts import verdict_sentence
+
+    result = compare_evals(read_eval(run_a), read_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples)
+    if as_json:
+        payload = {
+            "a": str(run_a), "b": str(run_b), "n": result.n, "forced_despite": result.differences,
+            "comparison": [c.to_dict() for c in result.comparisons], "items": change_counts(result.pairs),
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    for difference in result.differences:
+        console.print(f"[bold yellow]compared anyway despite[/] {difference}", highlight=False)
+    console.print(comparison_table(result.comparisons, result.metrics_a, result.metrics_b, names=("A", "B")))
+    console.print(f"A = {result.a.name} ({run_a}); B = {result.b.name} ({run_b})", highlight=False)
+    for c in result.comparisons:
+        console.print(verdict_sentence(c, before="A", after="B"), highlight=False)
+    counts = change_counts(result.pairs)
+    console.print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()), highlight=False)
+
+
+@app.command()
+@user_errors
+def report(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A finished `lorabench run` folder.")],
+    screenshot: Annotated[bool, typer.Option(help="Also load the page in headless Chromium and save report.png.")] = False,
+) -> None:
+    """(Re)write report.html, report.md, plots/ and tables/ from a run folder's files."""
+    from lorabench.report.write import write_report
+
+    files = write_report(run_dir)
+    console.print(f"report: {files.html.resolve()}")
+    console.print(f"markdown: {files.markdown.resolve()}")
+    if screenshot:
+        from lorabench.report.browser import check_page
+
+        check = check_page(files.html, run_dir / "report.png")
+        console.print(f"screenshot: {(run_dir / 'report.png').resolve()}")
+        if not check.ok:
+            raise LorabenchError(f"the report did not render cleanly: {check}")
+
+
+@app.command()
+@user_errors
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's run.")] = Path("demo_runs"),
     force: Annotated[bool, typer.Option(help="Redo every stage instead of reusing finished ones.")] = False,

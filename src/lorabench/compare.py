@@ -36,9 +36,50 @@ class MetricComparison:
     regressed: int | None = None  # ... right before and wrong after
     ci_low: float | None = None  # continuous metrics: 95% interval of the difference
     ci_high: float | None = None
+    # The smallest true difference this test set would detect with POWER (see min_detectable_*);
+    # None when the data cannot tell (every paired difference identical).
+    min_detectable: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
+
+
+POWER = 0.8
+
+
+def _z_sum(alpha: float, power: float = POWER) -> float:
+    return float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
+
+
+def min_discordant_for_significance(alpha: float) -> int:
+    """Fewest changed items that McNemar's exact test can call significant, all changing one way:
+    the two-sided p-value of k out of k is 2 * 0.5**k."""
+    k = 1
+    while 2 * 0.5**k >= alpha:
+        k += 1
+    return k
+
+
+def min_detectable_proportion(n: int, discordant: int, alpha: float = 0.05, power: float = POWER) -> float:
+    """Smallest difference in a paired proportion that n items can show.
+
+    Normal approximation of McNemar's test: the difference (b - c) / n has a standard error of
+    about sqrt(d / n) with d the discordant share, so (z_alpha/2 + z_power) * sqrt(d / n). It can
+    never be below the exact floor (k items all improving, k the fewest that can be significant),
+    which is also the answer when no item changed: 15 items cannot show a gain under 6/15 = 40 points.
+    """
+    floor = min_discordant_for_significance(alpha) / n
+    if discordant == 0:
+        return min(1.0, floor)
+    return min(1.0, max(floor, _z_sum(alpha, power) * math.sqrt(discordant / n / n)))
+
+
+def min_detectable_mean(diffs: Sequence[float], alpha: float = 0.05, power: float = POWER) -> float | None:
+    """Smallest mean paired difference detectable: (z_alpha/2 + z_power) * sd(diffs) / sqrt(n)."""
+    values = np.asarray(diffs, dtype=float)
+    if len(values) < 2 or np.all(values == values[0]):
+        return None
+    return float(_z_sum(alpha, power) * values.std(ddof=1) / math.sqrt(len(values)))
 
 
 def mcnemar_exact(improved: int, regressed: int) -> float:
@@ -94,11 +135,13 @@ def compare_metric(
         p = mcnemar_exact(improved, regressed)
         diff = tuned_mean - base_mean
         return MetricComparison(
-            metric, n, base_mean, tuned_mean, diff, p, "mcnemar_exact", _verdict(diff, p, metric, alpha), improved, regressed
+            metric, n, base_mean, tuned_mean, diff, p, "mcnemar_exact", _verdict(diff, p, metric, alpha), improved, regressed,
+            min_detectable=min_detectable_proportion(n, improved + regressed, alpha),
         )
     diff, low, high, p = paired_bootstrap(base, tuned, resamples, seed)
     return MetricComparison(
-        metric, n, base_mean, tuned_mean, diff, p, "paired_bootstrap", _verdict(diff, p, metric, alpha), ci_low=low, ci_high=high
+        metric, n, base_mean, tuned_mean, diff, p, "paired_bootstrap", _verdict(diff, p, metric, alpha), ci_low=low, ci_high=high,
+        min_detectable=min_detectable_mean([t - b for b, t in zip(base, tuned)], alpha),
     )
 
 

@@ -32,6 +32,7 @@ from lorabench.guards import Finding, adapter_applied, answers_cut, eos_learned,
 from lorabench.metrics.scoring import ScoreSettings
 from lorabench.models import LoadedModel, load_model
 from lorabench.prompts import PromptSettings, fit_to_model
+from lorabench.report.write import write_report
 from lorabench.runs import RunFolder, write_atomic, write_json
 from lorabench.train import TrainResult, train_adapter
 
@@ -56,6 +57,7 @@ class PipelineResult:
     findings: list[Finding]
     train: TrainResult | None
     summary: dict[str, Any]
+    report: Path
 
 
 def prepare_data(config: RunConfig, out: Path, say: Say) -> DataSplits:
@@ -186,7 +188,7 @@ def _guards(config: RunConfig, loaded: LoadedModel, splits: DataSplits, adapter_
 
 def summary_csv(comparisons: list[MetricComparison], base: EvalOutcome, tuned: EvalOutcome) -> str:
     columns = ["metric", "n", "base", "base_low", "base_high", "tuned", "tuned_low", "tuned_high",
-               "difference", "diff_low", "diff_high", "p_value", "test", "verdict", "improved", "regressed"]
+               "difference", "diff_low", "diff_high", "p_value", "test", "verdict", "improved", "regressed", "min_detectable"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
@@ -197,6 +199,7 @@ def summary_csv(comparisons: list[MetricComparison], base: EvalOutcome, tuned: E
             "tuned": round(t.value, 6), "tuned_low": round(t.low, 6), "tuned_high": round(t.high, 6),
             "difference": round(c.difference, 6), "diff_low": c.ci_low, "diff_high": c.ci_high, "p_value": c.p_value,
             "test": c.test, "verdict": c.verdict, "improved": c.improved, "regressed": c.regressed,
+            "min_detectable": None if c.min_detectable is None else round(c.min_detectable, 6),
         })
     return buffer.getvalue()
 
@@ -257,4 +260,5 @@ def run_pipeline(
     }
     write_json(out / "summary.json", summary)
     write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))
-    return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary)
+    report = write_report(out)
+    return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary, report.html)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from rich import box
 from rich.table import Table
 
+from lorabench.compare import MetricComparison
 from lorabench.metrics.scoring import TaskMetrics
 
 
@@ -37,20 +39,22 @@ def metrics_table(metrics: TaskMetrics, title: str | None = None) -> Table:
     return table
 
 
-def comparison_table(result: "PipelineResult") -> Table:  # noqa: F821 - imported lazily to keep this module light
-    """Before/after table: base and tuned with 95% intervals, the paired difference and its verdict."""
+def comparison_table(
+    comparisons: Sequence[MetricComparison], before: TaskMetrics, after: TaskMetrics, names: tuple[str, str] = ("base", "tuned")
+) -> Table:
+    """Before/after table: both with 95% intervals, the paired difference and its verdict."""
     table = Table(
-        title=f"base vs tuned on {result.base.metrics.n} held-out items (%, 95% CI; paired tests)",
+        title=f"{names[0]} vs {names[1]} on {before.n} items (%, 95% CI; paired tests)",
         caption="verdict at the run's alpha (default 0.05); n.s. = no significant difference; (+a/-b) = items improved/regressed",
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
     )
     table.add_column("metric", no_wrap=True)
-    for name in ("base", "tuned", "change", "p"):
+    for name in (*names, "change", "p"):
         table.add_column(name, justify="right")
     table.add_column("verdict")
-    for c in result.comparisons:
-        b, t = result.base.metrics.metrics[c.metric], result.tuned.metrics.metrics[c.metric]
+    for c in comparisons:
+        b, t = before.metrics[c.metric], after.metrics[c.metric]
         verdict = {"better": "[green]better[/]", "worse": "[red]worse[/]"}.get(c.verdict, "n.s.")
         changed = f" (+{c.improved}/-{c.regressed})" if c.improved is not None else ""
         table.add_row(

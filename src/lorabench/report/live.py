@@ -37,6 +37,7 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
     """`run_pipeline` with progress bars and training lines, then the comparison table and guard lines."""
     from lorabench.pipeline import run_pipeline
     from lorabench.report.console import comparison_table, findings_lines
+    from lorabench.report.verdicts import verdict_sentence
 
     bars, factory = progress_bars(bar_console)
     with bars:
@@ -44,7 +45,10 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
             config, force=force, say=lambda m: console.print(m, highlight=False), progress=factory,
             on_train_log=train_log_printer(console),
         )
-    console.print(comparison_table(result))
+    console.print(comparison_table(result.comparisons, result.base.metrics, result.tuned.metrics))
     for line in findings_lines(result.findings):
         console.print(line, highlight=False)
+    for comparison in result.comparisons:
+        console.print(verdict_sentence(comparison), highlight=False)
+    console.print(f"report: {result.report.resolve()}")
     return result

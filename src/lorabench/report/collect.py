@@ -1,0 +1,91 @@
+"""Everything a report shows, read back from a finished `lorabench run` folder.
+
+The report is rebuilt from files only (never from memory), so `lorabench report RUN_DIR` on an old
+run gives the same report as the run itself did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lorabench.compare import MetricComparison
+from lorabench.data.records import TaskKind
+from lorabench.errors import LorabenchError
+from lorabench.items import ItemPair, category_counts, pair_items
+from lorabench.paired_runs import read_eval
+
+
+@dataclass
+class ReportData:
+    run_dir: Path
+    task: TaskKind
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    comparisons: list[MetricComparison]
+    pairs: list[ItemPair]
+    categories: dict[str, dict[str, int]]  # "base"/"tuned" -> category -> count
+    train_log: list[dict[str, Any]]
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [c.metric for c in self.comparisons]
+
+    def interval(self, which: str, metric: str) -> tuple[float | None, float | None, float | None]:
+        """(value, low, high) of a metric for "base" or "tuned", as the summary stored them."""
+        block = self.summary[which]
+        low, high = block.get("ci95", {}).get(metric, [None, None])
+        return block.get(metric), low, high
+
+
+def comparison_from_dict(payload: dict[str, Any]) -> MetricComparison:
+    """Rebuild a stored comparison; fields added in later versions take their defaults."""
+    known = {f.name for f in dataclasses.fields(MetricComparison)}
+    return MetricComparison(**{k: v for k, v in payload.items() if k in known})
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _questions(run_dir: Path) -> dict[str, str]:
+    """Question (or instruction) text by id, from the saved test split."""
+    out = {}
+    for row in _read_jsonl(run_dir / "data" / "test.jsonl"):
+        text = row.get("question") or row.get("instruction") or ""
+        out[str(row["id"])] = str(text)
+    return out
+
+
+def collect(run_dir: str | Path) -> ReportData:
+    run_dir = Path(run_dir)
+    summary_path = run_dir / "summary.json"
+    if not summary_path.exists():
+        raise LorabenchError(
+            f"{run_dir}: no summary.json; not a finished `lorabench run` folder (rerun the same config to finish it)"
+        )
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").exists() else {}
+    task = TaskKind(summary["task"])
+    base, tuned = read_eval(run_dir / "base"), read_eval(run_dir / "tuned")
+    questions = _questions(run_dir)
+    # Predictions are stored in the order they were made (longest prompts first); show the test order.
+    position = {item_id: index for index, item_id in enumerate(questions)}
+    base_rows = sorted(base.rows, key=lambda row: position.get(row["id"], len(position)))
+    return ReportData(
+        run_dir=run_dir,
+        task=task,
+        config=config or {},
+        summary=summary,
+        comparisons=[comparison_from_dict(c) for c in summary["comparison"]],
+        pairs=pair_items(task, base_rows, tuned.rows, questions),
+        categories={"base": category_counts(task, base.rows), "tuned": category_counts(task, tuned.rows)},
+        train_log=_read_jsonl(run_dir / "train" / "train_log.jsonl"),
+    )

@@ -1,0 +1,41 @@
+"""Plain-language verdicts: better, worse, or no significant difference, and what the test set could see."""
+
+from __future__ import annotations
+
+from lorabench.compare import POWER, MetricComparison
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.1f} points"
+
+
+def evidence(c: MetricComparison) -> str:
+    """The numbers behind a verdict: changed items or the interval of the change, and the p-value."""
+    if c.improved is not None:
+        detail = f"{c.improved} items improved, {c.regressed} regressed; McNemar exact p = {c.p_value:.2g}"
+    else:
+        interval = "" if c.ci_low is None else f"95% CI [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]; "
+        detail = f"{interval}paired bootstrap p = {c.p_value:.2g}"
+    return f"{_points(c.difference)} ({detail})"
+
+
+def detectable(c: MetricComparison) -> str:
+    """Says out loud how small a change this test set could have shown."""
+    if c.min_detectable is None:
+        return "every item changed by the same amount, so there is no spread to test against"
+    return (
+        f"with {c.n} items this test detects only changes of about {100 * c.min_detectable:.1f} points or more "
+        f"({100 * POWER:.0f}% power)"
+    )
+
+
+def verdict_detail(c: MetricComparison, before: str = "base", after: str = "tuned") -> str:
+    """What follows the verdict: both values, the change with its evidence, and for a null result
+    the smallest change the test set could have shown."""
+    detail = f"{before} {100 * c.base:.1f}% -> {after} {100 * c.tuned:.1f}%, {evidence(c)}"
+    return f"{detail}; {detectable(c)}" if c.verdict == "no significant difference" else detail
+
+
+def verdict_sentence(c: MetricComparison, before: str = "base", after: str = "tuned") -> str:
+    """One line per metric, e.g. 'exact_match: better, base 0.0% -> tuned 80.0%, +80.0 points (...)'."""
+    return f"{c.metric}: {c.verdict}, {verdict_detail(c, before, after)}"

@@ -1,0 +1,158 @@
+"""ReportData turned into display strings, shared by the HTML and the Markdown report.
+
+Values stay plain text here; each renderer escapes for its own format.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from lorabench.compare import POWER, MetricComparison
+from lorabench.items import CATEGORIES, PRIMARY_METRIC, ItemPair, change_counts
+from lorabench.report.collect import ReportData
+from lorabench.report.verdicts import verdict_detail
+
+ITEM_GROUPS = (
+    ("improved", "Improved: wrong before, right after", True),
+    ("regressed", "Regressed: right before, wrong after", True),
+    ("still_wrong", "Still wrong", False),
+    ("still_right", "Right before and after", False),
+)
+MAX_ITEMS_SHOWN = 500  # per group; a 10k-item table would make the page unusable, the CSV has them all
+
+VERDICT_CSS = {"better": "better", "worse": "worse"}
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
+
+
+def with_interval(value: float | None, low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return percent(value)
+    return f"{percent(value)} [{percent(low)}, {percent(high)}]"
+
+
+@dataclass
+class ReportView:
+    title: str
+    subtitle: str
+    n: int
+    alpha: float
+    power: int
+    primary: str
+    verdicts: list[dict[str, str]]
+    guards: list[dict[str, Any]]
+    metric_rows: list[dict[str, str]]
+    category_rows: list[dict[str, Any]]
+    change_counts: dict[str, int]
+    item_groups: list[dict[str, Any]]
+    run_blocks: list[dict[str, Any]]
+    plots: list[dict[str, str]] = field(default_factory=list)  # caption, file name, data URI (HTML)
+    missing_plots: list[str] = field(default_factory=list)
+
+
+def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for index, inner in enumerate(value):
+            _flatten(f"{prefix}[{index}]", inner, out)
+    else:
+        out.append((prefix, "-" if value is None else str(value)))
+
+
+def _block(title: str, payload: Any) -> dict[str, Any]:
+    rows: list[tuple[str, str]] = []
+    _flatten("", payload or {}, rows)
+    return {"title": title, "rows": rows}
+
+
+def _item_row(pair: ItemPair, primary: str) -> dict[str, str]:
+    return {
+        "id": pair.id, "question": pair.question, "gold": " | ".join(pair.gold) or "(unanswerable)",
+        "base": pair.base, "tuned": pair.tuned,
+        "base_score": percent(pair.base_scores.get(primary)), "tuned_score": percent(pair.tuned_scores.get(primary)),
+        "base_category": (pair.base_category or "").replace("_", " "),
+        "tuned_category": (pair.tuned_category or "").replace("_", " "),
+    }
+
+
+def _leakage_counts(leakage: dict[str, Any]) -> dict[str, Any]:
+    """Overlap counts per check; the examples stay in data/leakage.json."""
+    out: dict[str, Any] = {}
+    for pair, report in leakage.items():
+        out[f"{pair} leakage"] = report.get("has_leakage")
+        for kind, found in (report.get("kinds") or {}).items():
+            out[f"{pair} {kind.replace('_', ' ')}"] = found.get("count") if isinstance(found, dict) else found
+    return out
+
+
+def _change_detail(c: MetricComparison) -> str:
+    if c.improved is not None:
+        return f" (+{c.improved}/-{c.regressed})"
+    return "" if c.ci_low is None or c.ci_high is None else f" [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]"
+
+
+def build_view(data: ReportData) -> ReportView:
+    summary, config = data.summary, data.config
+    primary = PRIMARY_METRIC[data.task]
+    alpha = float((config.get("metrics") or {}).get("alpha", 0.05))
+    model = summary.get("model", {})
+    sizes = summary.get("sizes", {})
+    verdicts = [
+        {"label": f"{c.metric}: {c.verdict}", "css": VERDICT_CSS.get(c.verdict, "ns"), "text": verdict_detail(c)}
+        for c in data.comparisons
+    ]
+    metric_rows = []
+    for c in data.comparisons:
+        metric_rows.append({
+            "metric": c.metric,
+            "base": with_interval(*data.interval("base", c.metric)),
+            "tuned": with_interval(*data.interval("tuned", c.metric)),
+            "change": f"{100 * c.difference:+.1f}" + _change_detail(c),
+            "test": c.test.replace("_", " "),
+            "p": f"{c.p_value:.2g}",
+            "verdict": c.verdict,
+            "css": VERDICT_CSS.get(c.verdict, "ns"),
+            "detectable": "-" if c.min_detectable is None else f"{100 * c.min_detectable:.1f}",
+        })
+    groups = []
+    for key, title, open_ in ITEM_GROUPS:
+        members = [p for p in data.pairs if p.change == key]
+        groups.append({
+            "key": key, "title": title, "open": open_ and bool(members), "total": len(members),
+            "shown": min(len(members), MAX_ITEMS_SHOWN), "rows": [_item_row(p, primary) for p in members[:MAX_ITEMS_SHOWN]],
+        })
+    training = summary.get("training") or {}
+    run_blocks = [
+        _block("Model", {k: model.get(k) for k in ("name", "kind", "revision", "gguf_file", "sha256", "dtype", "device",
+                                                   "load_in_4bit", "has_chat_template", "pad_token")}),
+        _block("Data", {"task": summary.get("task"), **{f"{k} items": v for k, v in sizes.items()}, "config": config.get("data")}),
+        _block("Prompt", config.get("prompt")),
+        _block("Decoding", config.get("decoding")),
+        _block("LoRA", config.get("lora")),
+        _block("Training", {**(config.get("training") or {}), **{f"result.{k}": v for k, v in training.items()}}),
+        _block("Times (seconds)", summary.get("timings")),
+        _block("Leakage check", _leakage_counts(summary.get("leakage") or {})),
+    ]
+    return ReportView(
+        title=f"lorabench report: {model.get('name', '?')} on {summary.get('task', '?')}",
+        subtitle=f"run folder {data.run_dir.resolve()} · lorabench {summary.get('lorabench', '?')} · "
+                 f"{sizes.get('train', '?')} train / {sizes.get('validation', '?')} validation / {sizes.get('test', '?')} test items",
+        n=int(sizes.get("test") or len(data.pairs)),
+        alpha=alpha,
+        power=round(100 * POWER),
+        primary=primary,
+        verdicts=verdicts,
+        guards=list(summary.get("guards") or []),
+        metric_rows=metric_rows,
+        category_rows=[{"name": name.replace("_", " "), "meaning": meaning, "base": data.categories["base"][name],
+                        "tuned": data.categories["tuned"][name]} for name, meaning in CATEGORIES.items()],
+        change_counts=change_counts(data.pairs),
+        item_groups=groups,
+        run_blocks=run_blocks,
+    )
