@@ -270,7 +270,7 @@ def test_merging_an_adapted_tied_head_is_refused_before_training(tiny_causal_pat
 
 
 def test_train_split_smaller_than_one_batch_is_an_error(tiny_causal_path, records, tmp_path):
-    with pytest.raises(LorabenchError, match="3 items.*= 4"):
+    with pytest.raises(LorabenchError, match="3 training examples.*= 4"):
         _train(_load(tiny_causal_path), records[:3], [], tmp_path, batch_size=2, grad_accum=2)
 
 

@@ -105,3 +105,76 @@ def test_length_grouped_order_depends_only_on_seed_and_epoch():
         # sorted within mega-batches of 8: at most one short+long pair each; a shuffle would give ~8
         assert mixed <= 4
     assert len(orders) == 3  # each epoch reshuffles
+
+
+# ---- multi-question strategies -------------------------------------------------------------------
+
+from lorabench.data.records import ExtractiveRecord  # noqa: E402
+from lorabench.strategies.sequential import start_conversation, turn_prompt  # noqa: E402
+from lorabench.train_data import encode_examples  # noqa: E402
+
+_CONTEXT = "Velmora lies on the Oslet river. It was founded in 1842 by Anna Brell."
+GROUP = [
+    ExtractiveRecord(id="q1", context=_CONTEXT, question="When was Velmora founded?", answers=["1842"]),
+    ExtractiveRecord(id="q2", context=_CONTEXT, question="Who founded Velmora?", answers=["Anna Brell"]),
+    ExtractiveRecord(id="q3", context=_CONTEXT, question="Who is the mayor?", answers=[], unanswerable=True),
+]
+OTHER = ExtractiveRecord(id="r1", context="Tokyo is the capital of Japan.", question="Capital of Japan?", answers=["Tokyo"])
+
+
+def _learned_spans(example, tokenizer) -> list[str]:
+    """The learned label tokens, decoded run by run (special tokens kept)."""
+    spans, current = [], []
+    for label in example.labels + [IGNORE_INDEX]:
+        if label != IGNORE_INDEX:
+            current.append(label)
+        elif current:
+            spans.append(tokenizer.decode(current))
+            current = []
+    return spans
+
+
+@pytest.mark.parametrize("chat_template, lead", [("auto", ""), ("off", " ")])
+def test_batch_example_learns_only_the_numbered_answers_and_end(causal, chat_template, lead):
+    settings = PromptSettings(chat_template=chat_template, strategy="batch")
+    examples = encode_examples([GROUP[0], OTHER, GROUP[1], GROUP[2]], causal.tokenizer, settings, is_seq2seq=False)
+    assert [e.record_id for e in examples] == ["q1", "r1"]  # one per context, in order of first appearance
+    assert _learned_spans(examples[0], causal.tokenizer) == [f"{lead}1. 1842\n2. Anna Brell\n3. unanswerable<|im_end|>"]
+    assert examples[0].labels == [IGNORE_INDEX] * examples[0].prompt_tokens + examples[0].input_ids[examples[0].prompt_tokens :]
+
+
+@pytest.mark.parametrize("chat_template, lead", [("auto", ""), ("off", " ")])
+def test_sequential_example_learns_every_answer_turn_and_its_end(causal, chat_template, lead):
+    tokenizer = causal.tokenizer
+    settings = PromptSettings(chat_template=chat_template, strategy="sequential")
+    (example,) = encode_examples(GROUP, tokenizer, settings, is_seq2seq=False)
+    assert example.record_id == "q1" and not example.answer_truncated
+    assert _learned_spans(example, tokenizer) == [f"{lead}1842<|im_end|>", f"{lead}Anna Brell<|im_end|>", f"{lead}unanswerable<|im_end|>"]
+    # Up to each answer, the example is token for token the evaluation prompt of that turn (gold history).
+    conversation = start_conversation(GROUP, tokenizer, settings)
+    golds = ["1842", "Anna Brell", "unanswerable"]
+    for k in range(3):
+        prompt_ids = encode_prompt(turn_prompt(conversation, tokenizer, golds[:k]).text, tokenizer, conversation.chat)
+        assert example.input_ids[: len(prompt_ids)] == prompt_ids
+        assert example.labels[len(prompt_ids) - 1] == IGNORE_INDEX != example.labels[len(prompt_ids)]
+
+
+def test_sequential_example_is_cut_to_the_window(causal):
+    settings = PromptSettings(strategy="sequential")
+    (full,) = encode_examples(GROUP, causal.tokenizer, settings, is_seq2seq=False)
+    (cut,) = encode_examples(GROUP, causal.tokenizer, settings, False, max_length=len(full.input_ids) - 3)
+    assert cut.input_ids == full.input_ids[:-3] and cut.labels == full.labels[:-3] and cut.answer_truncated
+
+
+def test_seq2seq_sequential_gives_one_example_per_turn(seq2seq):
+    tokenizer = seq2seq.tokenizer
+    examples = encode_examples(GROUP, tokenizer, PromptSettings(strategy="sequential"), is_seq2seq=True)
+    assert [e.record_id for e in examples] == ["q1", "q2", "q3"]
+    assert examples[1].labels == encode_target("Anna Brell", tokenizer, chat=False) + [tokenizer.eos_token_id]
+    assert "Answer: 1842</s>" in tokenizer.decode(examples[1].input_ids)
+
+
+@pytest.mark.parametrize("strategy", ["batch", "sequential"])
+def test_multi_question_strategies_are_for_extractive_qa_only(causal, strategy):
+    with pytest.raises(LorabenchError, match="extractive QA only"):
+        encode_examples(synthesize("math", 2, seed=0), causal.tokenizer, PromptSettings(strategy=strategy), False)

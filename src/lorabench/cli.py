@@ -236,6 +236,32 @@ def train(
 
 @app.command()
 @user_errors
+def study(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="Run config with a `sweep:` section of lists.")],
+    overrides: SetOption = None,
+    force: Annotated[bool, typer.Option(help="Redo every run instead of keeping finished ones.")] = False,
+    keep_going: Annotated[bool, typer.Option(help="Record a failed run and go on with the next one.")] = False,
+    plan: Annotated[bool, typer.Option(help="Only list the runs the sweep expands to, and which are finished.")] = False,
+) -> None:
+    """Run a grid of runs (models x training sizes x strategies x seeds) on the same test items, then the study page."""
+    from lorabench.report.live import run_study_live
+    from lorabench.study.grid import load_study
+    from lorabench.study.runner import is_finished
+
+    loaded = load_study(config_path, overrides or [])
+    if plan:
+        for point in loaded.points:
+            state = "finished" if is_finished(point, loaded.sweep.eval_each_epoch) else "to run"
+            console.print(f"{point.name}: {state} -> {point.config.out}", highlight=False)
+        return
+    statuses, _ = run_study_live(loaded, console, force=force, keep_going=keep_going)
+    failed = [s for s in statuses if s.state == "failed"]
+    if failed:
+        raise LorabenchError(f"{len(failed)} run(s) failed: " + "; ".join(f"{s.point.name}: {s.error}" for s in failed))
+
+
+@app.command()
+@user_errors
 def compare(
     run_a: Annotated[Path, typer.Argument(metavar="RUN_A", help="Finished eval folder (e.g. runs/x/base).")],
     run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="Finished eval folder compared against RUN_A (B - A).")],

@@ -7,7 +7,7 @@ are errors, not silently ignored typos.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -146,15 +146,22 @@ def _describe(error: dict[str, Any]) -> str:
     return error["msg"]
 
 
-def parse_config(raw: Any, source: str = "config", document: yaml.Node | None = None) -> RunConfig:
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_settings(
+    model: type[M], raw: Any, source: str = "config", document: yaml.Node | None = None, prefix: tuple[str, ...] = ()
+) -> M:
+    """Validate `raw` as `model`; the first error names the file, line and dotted key."""
     if not isinstance(raw, dict):
-        raise LorabenchError(f"{source}: expected a mapping of settings at the top level")
+        where = ".".join(prefix) or "the top level"
+        raise LorabenchError(f"{source}: expected a mapping of settings at {where}")
     try:
-        return RunConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         # pydantic inserts union-member names ("int", "literal['epoch']") into the path; drop them.
-        path = tuple(p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in {"int", "float", "str"})))
+        path = prefix + tuple(p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in {"int", "float", "str"})))
         line = _key_line(document, path)
         where = f"{source}:{line}" if line else source
         key = ".".join(str(p) for p in path) or "(top level)"
@@ -162,8 +169,12 @@ def parse_config(raw: Any, source: str = "config", document: yaml.Node | None = 
         raise LorabenchError(f"{where}: {key}: {_describe(first)}{more}") from None
 
 
-def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
-    """Read, override and validate a run config file."""
+def parse_config(raw: Any, source: str = "config", document: yaml.Node | None = None) -> RunConfig:
+    return parse_settings(RunConfig, raw, source, document)
+
+
+def read_yaml(path: Path, overrides: list[str] | None = None) -> tuple[dict[str, Any], yaml.Node | None]:
+    """A config file's mapping (with `key=value` overrides applied) and its node tree for line numbers."""
     if not path.is_file():
         raise LorabenchError(f"{path}: no such config file")
     text = path.read_text(encoding="utf-8")
@@ -176,4 +187,12 @@ def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
         raise LorabenchError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if overrides:
         raw = apply_overrides(raw, overrides)
+    return raw, document
+
+
+def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
+    """Read, override and validate a run config file."""
+    raw, document = read_yaml(path, overrides)
+    if isinstance(raw, dict) and "sweep" in raw:
+        raise LorabenchError(f"{path}: has a 'sweep' section: run it with `lorabench study {path}`")
     return parse_config(raw, str(path), document)

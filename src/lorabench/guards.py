@@ -14,7 +14,10 @@ from typing import Any
 from safetensors import safe_open
 
 from lorabench.data.records import Record
-from lorabench.prompts import PromptSettings, build_prompt
+from lorabench.prompts import Prompt, PromptSettings, build_prompt
+from lorabench.strategies.batch import build_batch_prompt
+from lorabench.strategies.grouping import extractive_groups
+from lorabench.strategies.sequential import gold_history, start_conversation, turn_prompt
 
 
 @dataclass(frozen=True)
@@ -33,20 +36,44 @@ def _first_difference(a: str, b: str, width: int = 40) -> str:
     return f"at character {index}: training {a[index : index + width]!r} vs evaluation {b[index : index + width]!r}"
 
 
+def strategy_prompts(records: Sequence[Record], tokenizer: Any, settings: PromptSettings) -> list[Prompt]:
+    """Every prompt `settings.strategy` shows a model for `records`: one per record (single), one per
+    context (batch), one per turn (sequential, with the gold answers as history, as in training)."""
+    if settings.strategy == "single":
+        return [build_prompt(record, tokenizer, settings) for record in records]
+    groups = extractive_groups(records, settings.strategy)
+    if settings.strategy == "batch":
+        return [build_batch_prompt(group, tokenizer, settings) for group in groups]
+    prompts = []
+    for group in groups:
+        conversation = start_conversation(group, tokenizer, settings)
+        golds = gold_history(conversation)
+        prompts += [turn_prompt(conversation, tokenizer, golds[:k]) for k in range(len(group))]
+    return prompts
+
+
 def format_mismatch(
     records: Sequence[Record], tokenizer: Any, train_prompt: PromptSettings, eval_prompt: PromptSettings
 ) -> Finding:
     """Every evaluation prompt must equal the prompt the adapter was trained with, up to the answer."""
-    for record in records:
-        trained = build_prompt(record, tokenizer, train_prompt).text
-        evaluated = build_prompt(record, tokenizer, eval_prompt).text
-        if trained != evaluated:
+    if train_prompt.strategy != eval_prompt.strategy:
+        return Finding(
+            "format_mismatch",
+            False,
+            f"the adapter was trained with prompt.strategy '{train_prompt.strategy}' but is evaluated with "
+            f"'{eval_prompt.strategy}'; the tuned model is tested in a format it never saw",
+            {"train_strategy": train_prompt.strategy, "eval_strategy": eval_prompt.strategy},
+        )
+    trained_prompts = strategy_prompts(records, tokenizer, train_prompt)
+    evaluated_prompts = strategy_prompts(records, tokenizer, eval_prompt)
+    for trained, evaluated in zip(trained_prompts, evaluated_prompts):
+        if trained.text != evaluated.text:
             return Finding(
                 "format_mismatch",
                 False,
-                f"item {record.id}: the evaluation prompt differs from the training prompt "
-                f"{_first_difference(trained, evaluated)}; the tuned model is tested in a format it never saw",
-                {"record_id": record.id},
+                f"item {trained.record_id}: the evaluation prompt differs from the training prompt "
+                f"{_first_difference(trained.text, evaluated.text)}; the tuned model is tested in a format it never saw",
+                {"record_id": trained.record_id},
             )
     return Finding("format_mismatch", True, f"evaluation prompts equal training prompts on all {len(records)} items")
 

@@ -101,7 +101,7 @@ def prepare_data(config: RunConfig, out: Path, say: Say) -> DataSplits:
     return DataSplits(train, validation, test, leakage)
 
 
-def _eval_stage(
+def eval_stage(
     name: str,
     loaded: LoadedModel,
     records: list[Record],
@@ -225,7 +225,7 @@ def run_pipeline(
     say(f"model: {loaded.describe()['name']} on {loaded.device} ({str(loaded.dtype).removeprefix('torch.')})")
 
     start = time.perf_counter()
-    base = _eval_stage("base", loaded, splits.test, config, out, force, progress)
+    base = eval_stage("base", loaded, splits.test, config, out, force, progress)
     timings["base_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     start = time.perf_counter()
@@ -235,7 +235,7 @@ def run_pipeline(
     # Evaluate what was saved, not the in-memory model: a loading error must show up here.
     tuned_model = load_model(config.model, adapter=str(adapter_dir))
     start = time.perf_counter()
-    tuned = _eval_stage("tuned", tuned_model, splits.test, config, out, force, progress)
+    tuned = eval_stage("tuned", tuned_model, splits.test, config, out, force, progress)
     timings["tuned_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     comparisons = compare_rows(

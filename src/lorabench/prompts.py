@@ -6,15 +6,18 @@ evaluated on are, by construction, the tokens it was trained on up to the answer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
 from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord, OpenRecord, Record, TaskKind
 from lorabench.errors import LorabenchError
 
 NO_ANSWER = "unanswerable"
+
+Strategy = Literal["single", "batch", "sequential"]
 
 INSTRUCTIONS: dict[TaskKind, str] = {
     TaskKind.extractive: "Answer the question with a short span copied from the context.",
@@ -54,6 +57,21 @@ class PromptSettings(BaseModel):
         False, description=f"Tell the model to reply '{NO_ANSWER}' when the context lacks the answer (SQuAD v2)."
     )
     max_prompt_tokens: int = Field(1024, gt=16, description="Longer prompts are shortened in the context only.")
+    strategy: Strategy = Field(
+        "single",
+        description="Extractive QA with several questions on one context: one question per prompt ('single'), "
+        "all of a context's questions in one numbered prompt ('batch'), or one conversation turn per question "
+        "('sequential'). Training and evaluation use the same strategy.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_default_strategy(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        # Saved configs and training fingerprints from before strategies existed must still match a
+        # 'single' run, so the default is left out; loading a config without it gives 'single' again.
+        data = handler(self)
+        if self.strategy == "single":
+            data.pop("strategy", None)
+        return data
 
 
 @dataclass(frozen=True)
@@ -133,14 +151,22 @@ def target_text(record: Record) -> str:
     return record.answer
 
 
-def _render(record: Record, tokenizer: Any, settings: PromptSettings, chat: bool, context: str | None) -> str:
-    message = user_message(record, settings, context)
+def plain_cue(task: TaskKind) -> str:
+    return _CUES[TaskKind(task)]
+
+
+def render_user_turn(message: str, cue: str, tokenizer: Any, settings: PromptSettings, chat: bool) -> str:
+    """One user message as prompt text: through the chat template, or as plain text ending in `cue`."""
     if not chat:
-        return f"{message}\n{_CUES[record.task]}"
+        return f"{message}\n{cue}"
     conversation = [{"role": "user", "content": message}]
     if settings.system:
         conversation.insert(0, {"role": "system", "content": settings.system})
     return tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+
+
+def _render(record: Record, tokenizer: Any, settings: PromptSettings, chat: bool, context: str | None) -> str:
+    return render_user_turn(user_message(record, settings, context), _CUES[record.task], tokenizer, settings, chat)
 
 
 def encode_prompt(text: str, tokenizer: Any, chat: bool) -> list[int]:
@@ -153,40 +179,76 @@ def encode_target(target: str, tokenizer: Any, chat: bool) -> list[int]:
     return list(tokenizer(target if chat else " " + target, add_special_tokens=False)["input_ids"])
 
 
-def build_prompt(record: Record, tokenizer: Any, settings: PromptSettings) -> Prompt:
-    """Render a record; if it is too long, shorten its context (never the question or options)."""
-    chat = uses_chat_template(tokenizer, settings)
-    text = _render(record, tokenizer, settings, chat, None)
-    n_tokens = len(encode_prompt(text, tokenizer, chat))
-    target = target_text(record)
-    if n_tokens <= settings.max_prompt_tokens:
-        return Prompt(record.id, text, target, chat, n_tokens, shortened=False)
+@dataclass(frozen=True)
+class FittedText:
+    """Prompt text within a token limit, and the context it was rendered with."""
 
-    context_ids = tokenizer(record.context_text, add_special_tokens=False)["input_ids"]
-    keep = len(context_ids) - (n_tokens - settings.max_prompt_tokens)
+    text: str
+    n_tokens: int
+    context: str
+    shortened: bool
+
+
+def fit_context(
+    context: str, render: Callable[[str], str], tokenizer: Any, chat: bool, limit: int, owner: str
+) -> FittedText:
+    """`render(context)`, with the context shortened until the text fits `limit` tokens.
+
+    Only the context is cut (from its end, marked " ..."): questions, options and instructions are
+    what the model is asked, so they are never touched. `owner` names the item in the error.
+    """
+    text = render(context)
+    n_tokens = len(encode_prompt(text, tokenizer, chat))
+    if n_tokens <= limit:
+        return FittedText(text, n_tokens, context, shortened=False)
+
+    context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+    keep = len(context_ids) - (n_tokens - limit)
     while keep > 0:
         # Decoding a token prefix can re-tokenize to a few more tokens, hence the loop.
         shortened = tokenizer.decode(context_ids[:keep], skip_special_tokens=True).rstrip() + " ..."
-        text = _render(record, tokenizer, settings, chat, shortened)
+        text = render(shortened)
         n_tokens = len(encode_prompt(text, tokenizer, chat))
-        if n_tokens <= settings.max_prompt_tokens:
-            return Prompt(record.id, text, target, chat, n_tokens, shortened=True)
-        keep -= max(1, n_tokens - settings.max_prompt_tokens)
+        if n_tokens <= limit:
+            return FittedText(text, n_tokens, shortened, shortened=True)
+        keep -= max(1, n_tokens - limit)
     raise LorabenchError(
-        f"record {record.id}: the prompt needs more than prompt.max_prompt_tokens="
-        f"{settings.max_prompt_tokens} tokens even with its context removed; raise the limit"
+        f"{owner}: the prompt needs more than prompt.max_prompt_tokens="
+        f"{limit} tokens even with its context removed; raise the limit"
     )
 
 
-def answer_from_generation(task: TaskKind, generated: str) -> str:
-    """The answer a generation gives: cut at the task's stop strings, trimmed; 'unanswerable' -> ''."""
+def build_prompt(record: Record, tokenizer: Any, settings: PromptSettings) -> Prompt:
+    """Render a record; if it is too long, shorten its context (never the question or options)."""
+    chat = uses_chat_template(tokenizer, settings)
+    fitted = fit_context(
+        record.context_text,
+        lambda context: _render(record, tokenizer, settings, chat, context),
+        tokenizer,
+        chat,
+        settings.max_prompt_tokens,
+        f"record {record.id}",
+    )
+    return Prompt(record.id, fitted.text, target_text(record), chat, fitted.n_tokens, fitted.shortened)
+
+
+def no_answer_to_empty(text: str) -> str:
+    """An extractive answer as scored: the model saying 'unanswerable' is the empty answer."""
+    return "" if text.lower().rstrip(".") == NO_ANSWER else text
+
+
+def cut_at_stops(task: TaskKind, generated: str) -> str:
+    """What the model said: the generation cut at the task's stop strings, trimmed."""
     # Leading whitespace is not an answer; an extractive answer that opens with a newline is still one line.
     text = generated.lstrip()
     for stop in STOP_STRINGS[TaskKind(task)]:
         index = text.find(stop)
         if index != -1:
             text = text[:index]
-    text = text.strip()
-    if TaskKind(task) is TaskKind.extractive and text.lower().rstrip(".") == NO_ANSWER:
-        return ""
-    return text
+    return text.strip()
+
+
+def answer_from_generation(task: TaskKind, generated: str) -> str:
+    """The answer a generation gives: cut at the task's stop strings, trimmed; 'unanswerable' -> ''."""
+    text = cut_at_stops(task, generated)
+    return no_answer_to_empty(text) if TaskKind(task) is TaskKind.extractive else text

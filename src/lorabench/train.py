@@ -534,7 +534,8 @@ def _check_batch_fits(n_train: int, training: TrainSettings, world_size: int) ->
     needed = training.batch_size * training.grad_accum * world_size
     if n_train < needed:
         raise LorabenchError(
-            f"the training split has {n_train} items, fewer than one optimizer step needs "
+            # batch/sequential strategies make one example per context, not per question
+            f"the training split makes {n_train} training examples, fewer than one optimizer step needs "
             f"(batch_size {training.batch_size} x grad_accum {training.grad_accum} x {world_size} process(es) "
             f"= {needed}); add data or lower training.batch_size / grad_accum"
         )

@@ -1,6 +1,7 @@
 """Training examples: records to token ids and labels, padded batches, and a length-grouped order.
 
-A record becomes tokens only through `prompts.build_prompt`, `encode_prompt` and `encode_target`, so
+A record becomes tokens only through `prompts.build_prompt` (or, for the batch and sequential
+strategies, the prompt builders in lorabench.strategies), `encode_prompt` and `encode_target`, so
 the prompt a model is trained on is, token for token, the prompt it is later evaluated on.
 """
 
@@ -14,10 +15,13 @@ import torch
 from torch.utils.data import Dataset, Sampler
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
-from lorabench.data.records import Record
+from lorabench.data.records import ExtractiveRecord, Record
 from lorabench.errors import LorabenchError
 from lorabench.evaluate.generate import END_OF_TURN_TOKENS
-from lorabench.prompts import PromptSettings, build_prompt, encode_prompt, encode_target
+from lorabench.prompts import Prompt, PromptSettings, build_prompt, encode_prompt, encode_target
+from lorabench.strategies.batch import build_batch_prompt
+from lorabench.strategies.grouping import extractive_groups
+from lorabench.strategies.sequential import gold_history, start_conversation, turn_prompt
 
 IGNORE_INDEX = -100  # the label value torch's cross-entropy and transformers' losses skip
 
@@ -31,10 +35,10 @@ class EncodedExample:
     token); the model builds its decoder inputs by shifting `labels` right, so they are the decoder fields.
     """
 
-    record_id: str
+    record_id: str  # a context's example (batch, sequential) goes by its first record's id
     input_ids: list[int]
     labels: list[int]
-    prompt_tokens: int
+    prompt_tokens: int  # tokens before the first learned one
     answer_truncated: bool = False
 
     @property
@@ -75,7 +79,11 @@ def encode_example(
     prompt stays identical to the evaluation prompt. An example left with nothing to learn is an
     error naming the record: it would otherwise add a silent zero to the loss.
     """
-    prompt = build_prompt(record, tokenizer, prompt_settings)
+    return _prompt_example(build_prompt(record, tokenizer, prompt_settings), tokenizer, is_seq2seq, max_length)
+
+
+def _prompt_example(prompt: Prompt, tokenizer: Any, is_seq2seq: bool, max_length: int | None) -> EncodedExample:
+    """A prompt followed by its target and end token, the target alone learned."""
     prompt_ids = encode_prompt(prompt.text, tokenizer, prompt.chat)
     answer_ids = encode_target(prompt.target, tokenizer, prompt.chat) + [answer_end_id(tokenizer, prompt.chat)]
     full_answer = len(answer_ids)
@@ -88,13 +96,66 @@ def encode_example(
             answer_ids = answer_ids[: max(0, max_length - len(prompt_ids))]
         input_ids = prompt_ids + answer_ids
         labels = [IGNORE_INDEX] * len(prompt_ids) + answer_ids
-    example = EncodedExample(record.id, input_ids, labels, len(prompt_ids), len(answer_ids) < full_answer)
+    example = EncodedExample(prompt.record_id, input_ids, labels, len(prompt_ids), len(answer_ids) < full_answer)
+    _require_learning(example, max_length)
+    return example
+
+
+def _require_learning(example: EncodedExample, max_length: int | None) -> None:
     if example.learned_tokens == 0:
         raise LorabenchError(
-            f"record {record.id}: no answer tokens are left to learn (the {len(prompt_ids)}-token prompt "
+            f"record {example.record_id}: no answer tokens are left to learn (the {example.prompt_tokens}-token prompt "
             f"fills the {max_length}-token limit); lower prompt.max_prompt_tokens or drop the record"
         )
-    return example
+
+
+def encode_batch_example(
+    records: Sequence[ExtractiveRecord], tokenizer: Any, prompt_settings: PromptSettings, is_seq2seq: bool,
+    max_length: int | None = None,
+) -> EncodedExample:
+    """A context's numbered questions in, its numbered gold answers (and the end token) learned."""
+    return _prompt_example(build_batch_prompt(records, tokenizer, prompt_settings), tokenizer, is_seq2seq, max_length)
+
+
+def encode_sequential_examples(
+    records: Sequence[ExtractiveRecord], tokenizer: Any, prompt_settings: PromptSettings, is_seq2seq: bool,
+    max_length: int | None = None,
+) -> list[EncodedExample]:
+    """A context's conversation: every answer turn (and its end token) learned, the rest masked.
+
+    The history holds the gold answers (teacher forcing); at evaluation it holds the model's own.
+    A causal model gets one example per context whose prefix before answer k is, token for token,
+    the evaluation prompt of turn k. A seq2seq decoder writes one answer per call, so it gets one
+    example per turn: the conversation so far in, that turn's answer out.
+    """
+    conversation = start_conversation(records, tokenizer, prompt_settings)
+    golds = gold_history(conversation)
+    prompts = [turn_prompt(conversation, tokenizer, golds[:k]) for k in range(len(records))]
+    if is_seq2seq:
+        return [_prompt_example(prompt, tokenizer, True, max_length) for prompt in prompts]
+
+    end_id = answer_end_id(tokenizer, conversation.chat)
+    input_ids: list[int] = []
+    labels: list[int] = []
+    first_prompt = 0
+    for k, prompt in enumerate(prompts):
+        prompt_ids = encode_prompt(prompt.text, tokenizer, prompt.chat)
+        if prompt_ids[: len(input_ids)] != input_ids:
+            raise LorabenchError(
+                f"record {prompt.record_id}: the prompt of turn {k + 1} does not begin with the tokens of the "
+                "earlier turns as trained (the tokenizer or chat template renders the history differently); "
+                "use prompt.strategy 'batch' or 'single', or prompt.chat_template 'off'"
+            )
+        first_prompt = first_prompt or len(prompt_ids)
+        answer_ids = encode_target(prompt.target, tokenizer, prompt.chat) + [end_id]
+        labels += [IGNORE_INDEX] * (len(prompt_ids) - len(input_ids)) + answer_ids
+        input_ids = prompt_ids + answer_ids
+    cut = max_length is not None and len(input_ids) > max_length
+    if cut:
+        input_ids, labels = input_ids[:max_length], labels[:max_length]
+    example = EncodedExample(records[0].id, input_ids, labels, first_prompt, cut)
+    _require_learning(example, max_length)
+    return [example]
 
 
 def encode_examples(
@@ -104,7 +165,15 @@ def encode_examples(
     is_seq2seq: bool,
     max_length: int | None = None,
 ) -> list[EncodedExample]:
-    return [encode_example(r, tokenizer, prompt_settings, is_seq2seq, max_length) for r in records]
+    """Training examples in the shape of `prompt_settings.strategy`: one per record (single), or
+    per context (batch, sequential; a seq2seq sequential context gives one per turn)."""
+    strategy = prompt_settings.strategy
+    if strategy == "single":
+        return [encode_example(r, tokenizer, prompt_settings, is_seq2seq, max_length) for r in records]
+    groups = extractive_groups(records, strategy)
+    if strategy == "batch":
+        return [encode_batch_example(g, tokenizer, prompt_settings, is_seq2seq, max_length) for g in groups]
+    return [e for g in groups for e in encode_sequential_examples(g, tokenizer, prompt_settings, is_seq2seq, max_length)]
 
 
 class ExampleDataset(Dataset):

@@ -54,6 +54,10 @@ def test_run_folder_holds_config_predictions_and_metrics(tiny_causal_path, extra
     assert metrics["flags"]["hit_max_new_tokens"] == sum(r["hit_max_new_tokens"] for r in rows)
 
 
+def strip_timing(rows):
+    return [{k: v for k, v in r.items() if k not in ("latency_s", "latency_per_question_s")} for r in rows]
+
+
 def test_interrupted_eval_resumes_to_the_same_predictions(tiny_causal_path, extractive_file, tmp_path):
     config = _config(tiny_causal_path, extractive_file, "extractive")
     whole = run_eval(config, tmp_path / "whole")
@@ -76,8 +80,7 @@ def test_interrupted_eval_resumes_to_the_same_predictions(tiny_causal_path, extr
     assert not (tmp_path / "cut" / "metrics.json").exists()  # an unfinished run never looks finished
     resumed = run_eval(config, tmp_path / "cut")
     assert resumed.resumed == 3
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "latency_s"} for r in rows]  # noqa: E731
-    assert strip(resumed.rows) == strip(whole.rows)
+    assert strip_timing(resumed.rows) == strip_timing(whole.rows)
     assert resumed.metrics.to_dict() == whole.metrics.to_dict()
 
 
@@ -175,3 +178,89 @@ def test_smollm2_on_twenty_synthetic_extractive_items(tmp_path):
     assert outcome.metrics.metrics["lenient_match"].value > 0.2
     assert sum(r["hit_max_new_tokens"] for r in outcome.rows) < 10
     assert all(r["stop_reason"] in {"eos", "stop_string", "max_new_tokens"} for r in outcome.rows)
+
+
+# ---- multi-question strategies -------------------------------------------------------------------
+
+from lorabench.metrics.scoring import ScoreSettings  # noqa: E402
+from lorabench.prompts import PromptSettings, cut_at_stops  # noqa: E402
+from lorabench.runs import RunFolder  # noqa: E402
+from lorabench.strategies.grouping import context_groups  # noqa: E402
+
+GROUPED = synthesize("extractive", 9, seed=2, short_passages=True)  # contexts of 4, 3 and 2 questions
+ACCOUNTING = ("strategy", "questions_in_context", "prompt_tokens_per_question", "generated_tokens_per_question",
+              "api_prompt_tokens", "latency_per_question_s", "parse_failure", "parse_error")
+
+
+@pytest.fixture(scope="module")
+def causal(tiny_causal_path):
+    return load_model(ModelSpec(name=str(tiny_causal_path)))
+
+
+def _evaluate(loaded, strategy, run=None, progress=None):
+    settings = PromptSettings(strategy=strategy)
+    decoding = DecodingSettings(max_new_tokens=4, batch_size=2)
+    return evaluate_records(loaded, GROUPED, settings, decoding, ScoreSettings(), run, progress)
+
+
+@pytest.mark.parametrize("strategy", ["batch", "sequential"])
+def test_group_strategies_give_one_row_per_question_with_accounting(causal, strategy):
+    outcome = _evaluate(causal, strategy)
+    assert [r["id"] for r in outcome.rows] == [r.id for r in GROUPED]
+    assert outcome.metrics.n == len(GROUPED)
+    em = [r["scores"]["exact_match"] for r in outcome.rows]
+    assert outcome.metrics.metrics["exact_match"].value == pytest.approx(sum(em) / len(em))
+    by_id = {r["id"]: r for r in outcome.rows}
+    groups = context_groups(GROUPED)
+    assert [len(g) for g in groups] == [4, 3, 2]
+    for group in groups:
+        rows, n = [by_id[r.id] for r in group], len(group)
+        for row in rows:
+            assert set(ACCOUNTING) <= set(row) and row["strategy"] == strategy and row["questions_in_context"] == n
+            assert row["hit_max_new_tokens"] <= (row["stop_reason"] == "max_new_tokens")
+            if row["parse_failure"]:
+                assert set(row["scores"].values()) == {0.0}
+        if strategy == "batch":
+            assert len({(r["prompt"], r["raw"]) for r in rows}) == 1  # one prompt, one generation per context
+            assert rows[0]["generated_tokens"] <= 4 * n  # the budget is per question
+            assert rows[0]["prompt_tokens_per_question"] == pytest.approx(rows[0]["prompt_tokens"] / n, abs=1e-3)
+            assert rows[0]["api_prompt_tokens"] == rows[0]["prompt_tokens_per_question"]
+        else:
+            for before, after in zip(rows, rows[1:]):
+                # the next turn's history holds what the model said in the turn before
+                assert after["prompt"].startswith(before["prompt"] + cut_at_stops(group[0].task, before["raw"]))
+            assert all(r["generated_tokens"] <= 4 for r in rows)
+            prompts, generated = [r["prompt_tokens"] for r in rows], [r["generated_tokens"] for r in rows]
+            assert rows[0]["api_prompt_tokens"] == pytest.approx(sum(prompts) / n, abs=1e-3)
+            assert rows[0]["prompt_tokens_per_question"] == pytest.approx((prompts[-1] - sum(generated[:-1])) / n, abs=1e-3)
+            assert rows[0]["generated_tokens_per_question"] == pytest.approx(sum(generated) / n, abs=1e-3)
+
+
+@pytest.mark.parametrize("strategy", ["batch", "sequential"])
+def test_group_strategy_resumes_a_half_written_run_redoing_the_partial_context(causal, strategy, tmp_path):
+    whole = _evaluate(causal, strategy)
+    by_id = {r["id"]: r for r in whole.rows}
+    first, second, _ = context_groups(GROUPED)
+    # Cut after the first context and one question of the second; marks show which rows are reused.
+    cut = RunFolder.open(tmp_path / "cut", {"strategy": strategy})
+    cut.append([dict(by_id[r.id], prediction="KEPT") for r in first] + [dict(by_id[second[0].id], prediction="STALE")])
+
+    counted: list[int] = []
+    resumed = _evaluate(causal, strategy, RunFolder.open(tmp_path / "cut", {"strategy": strategy}), counted.append)
+    assert resumed.resumed == len(first)
+    assert sum(counted) == len(GROUPED) - len(first) - 1  # the redone question was already on the bar
+    assert [r["prediction"] for r in resumed.rows[: len(first)]] == ["KEPT"] * len(first)
+    assert strip_timing(resumed.rows[len(first) :]) == strip_timing(whole.rows[len(first) :])
+    assert RunFolder(tmp_path / "cut").completed() == {r["id"]: r for r in resumed.rows}
+
+
+def test_group_strategy_is_saved_with_the_run_and_refused_for_other_tasks(tiny_causal_path, extractive_file, tmp_path):
+    config = _config(tiny_causal_path, extractive_file, "extractive")
+    run_eval(config, tmp_path / "run")
+    assert "strategy" not in yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["request"]["prompt"]
+    config.prompt = PromptSettings(strategy="batch")
+    with pytest.raises(LorabenchError, match="prompt.strategy: None -> 'batch'"):
+        run_eval(config, tmp_path / "run")
+    loaded = load_model(ModelSpec(name=str(tiny_causal_path)))
+    with pytest.raises(LorabenchError, match="extractive QA only"):
+        evaluate_records(loaded, synthesize("math", 2, seed=0), config.prompt, DecodingSettings(max_new_tokens=4), ScoreSettings())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,21 @@ from lorabench.data.spec import DataSpec
 from lorabench.evaluate.choice import option_continuations, score_letters, score_options
 from lorabench.evaluate.generate import Generation, GenerationSettings, generate
 from lorabench.evaluate.settings import DecodingSettings
-from lorabench.metrics.scoring import ScoreInput, ScoreSettings, TaskMetrics, score_all, score_item
+from lorabench.metrics.scoring import (
+    HAS_SHORT_SUBSET,
+    ScoreInput,
+    ScoreSettings,
+    TaskMetrics,
+    aggregate,
+    in_short_subset,
+    score_item,
+)
 from lorabench.models import LoadedModel, ModelSpec, load_model
 from lorabench.prompts import STOP_STRINGS, Prompt, PromptSettings, answer_from_generation, build_prompt, fit_to_model
 from lorabench.runs import RunFolder, write_json
+from lorabench.strategies.accounting import single_cost
+from lorabench.strategies.evaluation import batch_rows, sequential_rows
+from lorabench.strategies.grouping import context_groups, extractive_groups
 
 Progress = Callable[[int], None]
 
@@ -62,7 +73,9 @@ def score_input(record: Record, prediction: str) -> ScoreInput:
     return ScoreInput(list(record.golds), prediction, options)
 
 
-def _generation_row(record: Record, prompt: Prompt, gen: Generation, settings: ScoreSettings) -> dict[str, Any]:
+def _generation_row(
+    record: Record, prompt: Prompt, gen: Generation, settings: ScoreSettings, questions_in_context: int
+) -> dict[str, Any]:
     answer = answer_from_generation(record.task, gen.text)
     return {
         "id": record.id,
@@ -77,6 +90,9 @@ def _generation_row(record: Record, prompt: Prompt, gen: Generation, settings: S
         "hit_max_new_tokens": gen.hit_max_new_tokens,
         "stop_reason": gen.stop_reason,
         "prompt_shortened": prompt.shortened,
+        **single_cost(gen).row_fields("single", questions_in_context),
+        "parse_failure": False,
+        "parse_error": None,
     }
 
 
@@ -118,41 +134,82 @@ def evaluate_records(
     run: RunFolder | None = None,
     progress: Progress | None = None,
 ) -> EvalOutcome:
-    """Predict and score every record (skipping those `run` already holds); rows come back in record order."""
+    """Predict and score every record (skipping those `run` already holds); rows come back in record order.
+
+    `prompt_settings.strategy` decides how questions are asked; every strategy writes one row per
+    question. The batch and sequential strategies answer a context as a whole, so on resume a context
+    is done only when all its questions are: a partly written one is redone, its new rows appended
+    after the old ones (`RunFolder.completed` keeps the last row of an id).
+    """
     done = run.completed() if run else {}
-    todo = [r for r in records if r.id not in done]
     if records:
         prompt_settings = fit_to_model(prompt_settings, loaded.model, decoding.max_new_tokens_for(records[0].task))
-    prompts = {r.id: build_prompt(r, loaded.tokenizer, prompt_settings) for r in todo}
-    by_id = {r.id: r for r in todo}
     fresh: dict[str, dict[str, Any]] = {}
 
     def keep(row: dict[str, Any]) -> None:
         fresh[row["id"]] = row
         if run:
             run.append([row])
-        if progress:
+        if progress and row["id"] not in done:  # a redone row was already counted as done
             progress(1)
 
-    if todo:
-        task = todo[0].task
-        if task is TaskKind.choice and decoding.choice_mode != "generate":
-            for record in todo:
-                keep(_choice_row(loaded, record, prompts[record.id], decoding, score_settings))  # type: ignore[arg-type]
-        else:
-            gen_settings = GenerationSettings(
-                max_new_tokens=decoding.max_new_tokens_for(task),
-                batch_size=decoding.batch_size,
-                stop_strings=STOP_STRINGS[task],
-            )
-            for gen in generate(loaded.model, loaded.tokenizer, list(prompts.values()), gen_settings, loaded.is_seq2seq):
-                keep(_generation_row(by_id[gen.record_id], prompts[gen.record_id], gen, score_settings))
+    strategy = prompt_settings.strategy
+    if strategy == "single":
+        for row in _single_rows(loaded, records, done, prompt_settings, decoding, score_settings):
+            keep(row)
+    else:
+        groups = extractive_groups(records, strategy)
+        todo = [group for group in groups if not all(r.id in done for r in group)]
+        rows_of = batch_rows if strategy == "batch" else sequential_rows
+        for row in rows_of(loaded, todo, prompt_settings, decoding, score_settings):
+            keep(row)
 
-    rows = [done.get(r.id) or fresh[r.id] for r in records]
-    _, metrics = score_all(
-        records[0].task, [score_input(r, row["prediction"]) for r, row in zip(records, rows)], score_settings
+    rows = [fresh.get(r.id) or done[r.id] for r in records]
+    metrics = _metrics(records[0].task, records, rows, score_settings)
+    return EvalOutcome(run, rows, metrics, resumed=sum(r.id not in fresh for r in records))
+
+
+def _single_rows(
+    loaded: LoadedModel,
+    records: Sequence[Record],
+    done: dict[str, dict[str, Any]],
+    prompt_settings: PromptSettings,
+    decoding: DecodingSettings,
+    score_settings: ScoreSettings,
+) -> Iterator[dict[str, Any]]:
+    """One prompt per record not yet done."""
+    todo = [r for r in records if r.id not in done]
+    if not todo:
+        return
+    prompts = {r.id: build_prompt(r, loaded.tokenizer, prompt_settings) for r in todo}
+    by_id = {r.id: r for r in todo}
+    task = todo[0].task
+    if task is TaskKind.choice and decoding.choice_mode != "generate":
+        for record in todo:
+            yield _choice_row(loaded, record, prompts[record.id], decoding, score_settings)  # type: ignore[arg-type]
+        return
+    questions = {r.id: len(group) for group in context_groups(records) for r in group}
+    gen_settings = GenerationSettings(
+        max_new_tokens=decoding.max_new_tokens_for(task),
+        batch_size=decoding.batch_size,
+        stop_strings=STOP_STRINGS[task],
     )
-    return EvalOutcome(run, rows, metrics, resumed=len(records) - len(todo))
+    for gen in generate(loaded.model, loaded.tokenizer, list(prompts.values()), gen_settings, loaded.is_seq2seq):
+        record = by_id[gen.record_id]
+        yield _generation_row(record, prompts[gen.record_id], gen, score_settings, questions[record.id])
+
+
+def _metrics(
+    task: TaskKind, records: Sequence[Record], rows: Sequence[dict[str, Any]], settings: ScoreSettings
+) -> TaskMetrics:
+    """Aggregates of the rows' own scores, as `score_all` would compute them from the predictions,
+    except that a row the strategy could not parse keeps the zeros it was scored with."""
+    per_item = [row["scores"] for row in rows]
+    short = None
+    if task in HAS_SHORT_SUBSET:
+        subset = [s for s, r in zip(per_item, records) if in_short_subset(task, list(r.golds), settings.short_thresh)]
+        short = TaskMetrics(task, len(subset), aggregate(task, subset, settings), settings=settings)
+    return TaskMetrics(task, len(rows), aggregate(task, per_item, settings), short, settings)
 
 
 def records_digest(records: Sequence[Record]) -> str:

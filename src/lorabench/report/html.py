@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import asdict
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -19,5 +20,9 @@ def _environment() -> Environment:
     return Environment(loader=PackageLoader("lorabench.report", "templates"), autoescape=select_autoescape(default=True))
 
 
+def render_template(name: str, values: dict[str, Any]) -> str:
+    return _environment().get_template(name).render(**values)
+
+
 def render_html(view: ReportView) -> str:
-    return _environment().get_template("report.html.j2").render(**asdict(view))
+    return render_template("report.html.j2", asdict(view))

@@ -52,3 +52,22 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
         console.print(verdict_sentence(comparison), highlight=False)
     console.print(f"report: {result.report.resolve()}")
     return result
+
+
+def run_study_live(study, console: Console, force: bool = False, keep_going: bool = False):  # noqa: ANN001, ANN201
+    """`run_study` with progress bars, then the study tables and page rebuilt from disk."""
+    from lorabench.study.report import write_study_report
+    from lorabench.study.runner import run_study
+
+    bars, factory = progress_bars(console)
+    try:
+        with bars:
+            statuses = run_study(
+                study, force=force, say=lambda m: console.print(m, highlight=False), progress=factory,
+                on_train_log=train_log_printer(console), keep_going=keep_going,
+            )
+    finally:
+        # Also after an interruption: the page shows what is finished and says what is not.
+        files = write_study_report(study)
+        console.print(f"study: {files.finished} of {files.total} runs finished; page: {files.html.resolve()}")
+    return statuses, files

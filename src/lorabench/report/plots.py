@@ -22,7 +22,7 @@ class Series:
     highs: Sequence[float | None] | None = None
 
 
-def _png(figure: Figure) -> bytes:
+def figure_png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return buffer.getvalue()
@@ -54,7 +54,7 @@ def metric_bars(metrics: Sequence[str], series: Sequence[Series], title: str, pe
     axes.set_title(title)
     axes.grid(axis="y", alpha=0.3)
     axes.legend(frameon=False)
-    return _png(figure)
+    return figure_png(figure)
 
 
 def loss_curves(train_log: Sequence[Mapping[str, Any]]) -> bytes | None:
@@ -74,7 +74,7 @@ def loss_curves(train_log: Sequence[Mapping[str, Any]]) -> bytes | None:
     axes.set_title("Loss by step")
     axes.grid(alpha=0.3)
     axes.legend(frameon=False)
-    return _png(figure)
+    return figure_png(figure)
 
 
 def validation_metrics(train_log: Sequence[Mapping[str, Any]]) -> bytes | None:
@@ -95,7 +95,7 @@ def validation_metrics(train_log: Sequence[Mapping[str, Any]]) -> bytes | None:
     axes.set_title("Validation metric by epoch")
     axes.grid(alpha=0.3)
     axes.legend(frameon=False)
-    return _png(figure)
+    return figure_png(figure)
 
 
 def category_bars(categories: Sequence[str], counts: Mapping[str, Mapping[str, int]]) -> bytes:
@@ -112,4 +112,4 @@ def category_bars(categories: Sequence[str], counts: Mapping[str, Mapping[str, i
     axes.set_title("Error categories")
     axes.grid(axis="y", alpha=0.3)
     axes.legend(frameon=False)
-    return _png(figure)
+    return figure_png(figure)

@@ -1,0 +1,129 @@
+"""`lorabench study CONFIG`: run every grid point that is not finished, then rebuild the tables.
+
+Each point is an ordinary `lorabench run` folder under <out>/runs/, so it resumes stage by stage;
+a point whose summary exists for the same settings is not touched at all. Base evaluations are
+shared: points that differ only in training size or seed evaluate the same base model on the same
+items with the same prompts, so the first one's base/ folder is copied to the others.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lorabench.config import RunConfig
+from lorabench.data.records import Record, record_type
+from lorabench.models import load_model
+from lorabench.pipeline import ProgressFactory, eval_stage, run_pipeline
+from lorabench.runs import write_atomic
+from lorabench.study.grid import GridPoint, Study
+
+Say = Callable[[str], None]
+EPOCHS_DIR = "epochs"
+
+
+@dataclass
+class PointStatus:
+    point: GridPoint
+    state: str  # "done" (already on disk), "ran", "failed"
+    seconds: float
+    error: str | None = None
+
+
+def _config_text(config: RunConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def is_finished(point: GridPoint, eval_each_epoch: bool) -> bool:
+    out = Path(point.config.out)
+    if not (out / "summary.json").exists() or not (out / "config.yaml").exists():
+        return False
+    if (out / "config.yaml").read_text(encoding="utf-8") != _config_text(point.config):
+        return False
+    return not eval_each_epoch or (out / EPOCHS_DIR / "done.json").exists()
+
+
+def _base_eval_key(config: RunConfig) -> str:
+    """What a base evaluation depends on: the training size and seed are not part of it."""
+    data = config.data.model_copy(update={"train_size": None})
+    parts = (config.model, config.task, data, config.prompt, config.decoding, config.metrics)
+    return json.dumps([p.model_dump(mode="json") if hasattr(p, "model_dump") else str(p) for p in parts], sort_keys=True)
+
+
+def _share_base_eval(point: GridPoint, points: list[GridPoint]) -> None:
+    """Copy a finished base evaluation made under the same settings, if one exists. The copied
+    folder's config.yaml is still checked against this run's when the stage opens it."""
+    target = Path(point.config.out) / "base"
+    if target.exists():
+        return
+    key = _base_eval_key(point.config)
+    for other in points:
+        source = Path(other.config.out) / "base"
+        if other is not point and (source / "metrics.json").exists() and _base_eval_key(other.config) == key:
+            shutil.copytree(source, target)
+            return
+
+
+def _load_split(path: Path, task: Any) -> list[Record]:
+    cls = record_type(task)
+    return [cls.model_validate(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def evaluate_epochs(point: GridPoint, progress: ProgressFactory | None, say: Say) -> None:
+    """Evaluate each epoch's checkpoint on the test split into <run>/epochs/epoch_<k>/."""
+    out = Path(point.config.out)
+    checkpoints = sorted((out / "train" / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    test = _load_split(out / "data" / "test.jsonl", point.config.task)
+    done = []
+    for checkpoint in checkpoints:
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        epoch = round(float(state.get("epoch", 0.0)), 2)
+        say(f"{point.name}: test evaluation of the epoch {epoch:g} adapter ({checkpoint.name})")
+        loaded = load_model(point.config.model, adapter=str(checkpoint))
+        outcome = eval_stage(f"{EPOCHS_DIR}/epoch_{epoch:g}", loaded, test, point.config, out, False, progress)
+        done.append({"epoch": epoch, "step": int(checkpoint.name.rsplit("-", 1)[1]), "metrics": outcome.metrics.to_dict()})
+    write_atomic(out / EPOCHS_DIR / "done.json", json.dumps(done, indent=2))
+
+
+def run_study(
+    study: Study,
+    force: bool = False,
+    say: Say = print,
+    progress: ProgressFactory | None = None,
+    on_train_log: Callable[[dict], None] | None = None,
+    keep_going: bool = False,
+) -> list[PointStatus]:
+    """Run the missing grid points in order. With `keep_going`, a failed point is recorded and the
+    study moves on (its error is in the status list); otherwise the first failure stops the study."""
+    study.out.mkdir(parents=True, exist_ok=True)
+    write_atomic(study.out / "study.yaml", yaml.safe_dump(
+        {**study.base.model_dump(mode="json"), "sweep": study.sweep.model_dump(mode="json")}, sort_keys=False, allow_unicode=True))
+    statuses = []
+    for index, point in enumerate(study.points, start=1):
+        if not force and is_finished(point, study.sweep.eval_each_epoch):
+            say(f"[{index}/{len(study.points)}] {point.name}: finished earlier, kept")
+            statuses.append(PointStatus(point, "done", 0.0))
+            continue
+        say(f"[{index}/{len(study.points)}] {point.name}")
+        started = time.perf_counter()
+        try:
+            if not force:
+                _share_base_eval(point, study.points)
+            run_pipeline(point.config, force=force, say=say, progress=progress, on_train_log=on_train_log)
+            if study.sweep.eval_each_epoch:
+                evaluate_epochs(point, progress, say)
+        except Exception as error:  # noqa: BLE001 - recorded per point when keep_going, re-raised otherwise
+            if not keep_going:
+                raise
+            say(f"[red]{point.name} failed: {error}[/]")
+            statuses.append(PointStatus(point, "failed", time.perf_counter() - started, str(error)))
+            continue
+        statuses.append(PointStatus(point, "ran", time.perf_counter() - started))
+    return statuses

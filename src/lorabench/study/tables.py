@@ -1,0 +1,170 @@
+"""A study's tables, rebuilt from the run folders on disk: one row per run, one per epoch, one per
+strategy and model state, and paired comparisons between runs that differ in one swept dimension."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lorabench.compare import MetricComparison, compare_rows
+from lorabench.data.records import TaskKind
+from lorabench.items import PRIMARY_METRIC
+from lorabench.metrics.scoring import TASK_METRICS
+from lorabench.paired_runs import read_eval
+from lorabench.report.collect import comparison_from_dict
+from lorabench.strategies.accounting import accounting_summary
+from lorabench.study.grid import DIMENSIONS, GridPoint, Study
+from lorabench.study.runner import EPOCHS_DIR
+
+ACCOUNTING = ("EM", "F1", "Lenient", "Q/Ctx", "PromptTok", "GenTok", "PromptTok_API", "Latency", "ParseFail")
+
+
+@dataclass
+class FinishedRun:
+    point: GridPoint
+    summary: dict[str, Any]
+    base_rows: list[dict[str, Any]]
+    tuned_rows: list[dict[str, Any]]
+    comparisons: list[MetricComparison]
+    epochs: list[dict[str, Any]]  # test metrics per epoch (eval_each_epoch), else empty
+    train_log: list[dict[str, Any]]
+
+    @property
+    def task(self) -> TaskKind:
+        return TaskKind(self.summary["task"])
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def finished_runs(study: Study) -> list[FinishedRun]:
+    """Every grid point with a summary on disk, in grid order; unfinished ones are left out."""
+    runs = []
+    for point in study.points:
+        out = Path(point.config.out)
+        if not (out / "summary.json").exists():
+            continue
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        epochs_file = out / EPOCHS_DIR / "done.json"
+        runs.append(FinishedRun(
+            point=point, summary=summary,
+            base_rows=read_eval(out / "base").rows, tuned_rows=read_eval(out / "tuned").rows,
+            comparisons=[comparison_from_dict(c) for c in summary["comparison"]],
+            epochs=json.loads(epochs_file.read_text(encoding="utf-8")) if epochs_file.exists() else [],
+            train_log=_jsonl(out / "train" / "train_log.jsonl"),
+        ))
+    return runs
+
+
+def _identity(run: FinishedRun) -> dict[str, Any]:
+    return {"run": run.point.name, **run.point.values}
+
+
+def run_rows(runs: list[FinishedRun]) -> list[dict[str, Any]]:
+    """runs.csv: settings, every metric base/tuned with intervals, the paired change and verdict, times."""
+    rows = []
+    for run in runs:
+        row = _identity(run)
+        row["train_items"] = run.summary["sizes"]["train"]
+        row["test_items"] = run.summary["sizes"]["test"]
+        for c in run.comparisons:
+            for which in ("base", "tuned"):
+                block = run.summary[which]
+                low, high = block["ci95"][c.metric]
+                row.update({f"{which}_{c.metric}": block[c.metric], f"{which}_{c.metric}_low": low, f"{which}_{c.metric}_high": high})
+            row.update({f"change_{c.metric}": round(c.difference, 6), f"p_{c.metric}": c.p_value, f"verdict_{c.metric}": c.verdict})
+        timings = run.summary.get("timings", {})
+        training = run.summary.get("training") or {}
+        row.update({
+            "train_seconds": timings.get("train_seconds"), "base_eval_seconds": timings.get("base_eval_seconds"),
+            "tuned_eval_seconds": timings.get("tuned_eval_seconds"), "train_tokens_per_second": training.get("tokens_per_second"),
+            "steps": training.get("steps"),
+        })
+        rows.append(row)
+    return rows
+
+
+def epoch_rows(runs: list[FinishedRun]) -> list[dict[str, Any]]:
+    """epochs.csv: per run and epoch, the validation numbers from the training log and, when the
+    study evaluated every epoch, the test metrics with intervals."""
+    rows = []
+    for run in runs:
+        by_epoch: dict[float, dict[str, Any]] = {}
+        for entry in run.train_log:
+            values = {k: v for k, v in entry.items() if k.startswith("val_")}
+            if values:
+                by_epoch.setdefault(round(float(entry["epoch"]), 2), {"step": entry.get("step")}).update(values)
+        for entry in run.epochs:
+            slot = by_epoch.setdefault(round(float(entry["epoch"]), 2), {"step": entry["step"]})
+            metrics = entry["metrics"]
+            for name in TASK_METRICS[run.task]:
+                low, high = metrics["ci95"][name]
+                slot.update({f"test_{name}": metrics[name], f"test_{name}_low": low, f"test_{name}_high": high})
+        rows += [{**_identity(run), "epoch": epoch, **values} for epoch, values in sorted(by_epoch.items())]
+    return rows
+
+
+def strategy_rows(runs: list[FinishedRun]) -> list[dict[str, Any]]:
+    """strategies.csv: the cost/quality table of each run's base and tuned evaluation."""
+    rows = []
+    for run in runs:
+        for which, predictions in (("base", run.base_rows), ("tuned", run.tuned_rows)):
+            for strategy, values in accounting_summary(predictions).items():
+                rows.append({**_identity(run), "model_state": which, "strategy": strategy,
+                             **{name: values.get(name) for name in ACCOUNTING}})
+    return rows
+
+
+@dataclass(frozen=True)
+class CrossComparison:
+    dimension: str
+    a: FinishedRun
+    b: FinishedRun
+    comparisons: list[MetricComparison]
+
+    @property
+    def primary(self) -> MetricComparison:
+        metric = PRIMARY_METRIC[self.a.task]
+        return next(c for c in self.comparisons if c.metric == metric)
+
+
+def cross_comparisons(runs: list[FinishedRun], dimensions: list[str], alpha: float, resamples: int) -> list[CrossComparison]:
+    """Tuned vs tuned, paired on the shared test items, for runs that differ in exactly one swept
+    dimension: consecutive values of that dimension (e.g. 200 -> 1000 examples), others held fixed."""
+    found = []
+    for dimension in dimensions:
+        others = [d for d in DIMENSIONS if d != dimension]
+        groups: dict[str, list[FinishedRun]] = {}
+        for run in runs:
+            groups.setdefault(json.dumps([str(run.point.values[d]) for d in others]), []).append(run)
+        for members in groups.values():
+            for a, b in zip(members, members[1:]):
+                found.append(CrossComparison(dimension, a, b, compare_rows(a.task, a.tuned_rows, b.tuned_rows, alpha, resamples)))
+    return found
+
+
+def cross_rows(found: list[CrossComparison]) -> list[dict[str, Any]]:
+    return [
+        {"dimension": x.dimension, "a": x.a.point.name, "b": x.b.point.name, "metric": c.metric, "a_value": round(c.base, 6),
+         "b_value": round(c.tuned, 6), "change": round(c.difference, 6), "p_value": c.p_value, "test": c.test,
+         "verdict": c.verdict, "improved": c.improved, "regressed": c.regressed, "min_detectable": c.min_detectable}
+        for x in found for c in x.comparisons
+    ]
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    header: list[str] = []
+    for row in rows:
+        header += [key for key in row if key not in header]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header or ["run"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

@@ -1,0 +1,116 @@
+"""A small study end to end on a tiny model: grid runs, shared base evaluations, epoch evaluations,
+tables and page rebuilt from disk, and resume after an interruption."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from lorabench.cli import app
+from lorabench.data.records import save_records
+from lorabench.data.synth import synthesize
+from lorabench.study import runner as study_runner
+from lorabench.study.grid import load_study
+from lorabench.study.report import write_study_report
+from lorabench.study.runner import run_study
+
+
+def _study_file(tmp_path, model, data, eval_each_epoch=False):
+    text = f"""\
+model: {model}
+task: extractive
+data:
+  source: {data}
+  split: {{test: 8, validation: 4, seed: 0}}
+lora: {{r: 2, alpha: 4, target_modules: [q_proj, v_proj]}}
+training: {{epochs: 2, batch_size: 2, lr: 0.005, val_metric_items: 2, logging_steps: 1}}
+decoding: {{max_new_tokens: 4, batch_size: 4}}
+metrics: {{bootstrap_resamples: 200}}
+out: {tmp_path / "study"}
+sweep:
+  train_sizes: [10, 20]
+  strategies: [single, batch]
+  eval_each_epoch: {str(eval_each_epoch).lower()}
+"""
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def qa_file(tmp_path_factory):
+    return save_records(synthesize("extractive", 40, seed=11), tmp_path_factory.mktemp("study_data") / "qa.jsonl")
+
+
+def _read_csv(path):
+    return list(csv.DictReader(path.open()))
+
+
+def test_study_runs_the_grid_shares_base_evals_and_resumes(tiny_causal_path, qa_file, tmp_path, monkeypatch):
+    study = load_study(_study_file(tmp_path, tiny_causal_path, qa_file))
+    messages: list[str] = []
+    # Interrupt after the second run has finished: a real crash in the third.
+    calls = {"n": 0}
+    real = study_runner.run_pipeline
+
+    def crashing(config, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(config, **kwargs)
+
+    monkeypatch.setattr(study_runner, "run_pipeline", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(study, say=messages.append)
+    partial = write_study_report(study)
+    assert (partial.finished, partial.total) == (2, 4)
+    assert "Not finished yet" in partial.html.read_text()
+    assert len(_read_csv(tmp_path / "study" / "tables" / "runs.csv")) == 2
+
+    monkeypatch.setattr(study_runner, "run_pipeline", real)
+    messages.clear()
+    statuses = run_study(study, say=messages.append)
+    assert [s.state for s in statuses] == ["done", "done", "ran", "ran"]
+    # the n20 single run reused the n10 single run's base evaluation (same model, items, prompts)
+    runs = tmp_path / "study" / "runs"
+    assert (runs / "n20__single" / "base" / "predictions.jsonl").read_text() == \
+        (runs / "n10__single" / "base" / "predictions.jsonl").read_text()
+
+    files = write_study_report(study)
+    assert (files.finished, files.total) == (4, 4)
+    rows = _read_csv(tmp_path / "study" / "tables" / "runs.csv")
+    assert [r["run"] for r in rows] == ["n10__single", "n10__batch", "n20__single", "n20__batch"]
+    assert {r["train_items"] for r in rows} == {"10", "20"}
+    assert all(r["verdict_exact_match"] for r in rows) and all(float(r["train_seconds"]) >= 0 for r in rows)
+    strategies = _read_csv(tmp_path / "study" / "tables" / "strategies.csv")
+    assert {r["strategy"] for r in strategies} == {"single", "batch"}
+    batch = next(r for r in strategies if r["strategy"] == "batch")
+    assert float(batch["Q/Ctx"]) > 1  # several questions share a context in batch mode
+    comparisons = _read_csv(tmp_path / "study" / "tables" / "comparisons.csv")
+    assert {r["dimension"] for r in comparisons} == {"train_size", "strategy"}
+    epochs = _read_csv(tmp_path / "study" / "tables" / "epochs.csv")
+    assert {r["epoch"] for r in epochs} == {"1.0", "2.0"}  # validation per epoch from the training logs
+    html = files.html.read_text()
+    assert "Not finished yet" not in html and html.count("data:image/png;base64,") == 3  # runs, scaling, validation by epoch
+
+    # A third invocation has nothing left to do and rebuilds the same tables.
+    statuses = run_study(study, say=messages.append)
+    assert all(s.state == "done" for s in statuses)
+
+
+def test_epoch_evaluation_on_the_test_split(tiny_causal_path, qa_file, tmp_path):
+    path = _study_file(tmp_path, tiny_causal_path, qa_file, eval_each_epoch=True)
+    path.write_text(path.read_text().replace("train_sizes: [10, 20]", "train_sizes: [10]").replace("[single, batch]", "[single]"))
+    result = CliRunner().invoke(app, ["study", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 of 1 runs finished" in result.output
+    run = tmp_path / "study" / "runs" / "n10__single"
+    done = json.loads((run / "epochs" / "done.json").read_text())
+    assert [d["epoch"] for d in done] == [1.0, 2.0]
+    epochs = _read_csv(tmp_path / "study" / "tables" / "epochs.csv")
+    assert [e["epoch"] for e in epochs] == ["1.0", "2.0"] and all(e["test_exact_match"] != "" for e in epochs)
+    plan = CliRunner().invoke(app, ["study", str(path), "--plan"])
+    assert "n10__single: finished" in plan.output
