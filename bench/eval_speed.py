@@ -4,7 +4,10 @@ Compared, on the same loaded model and the same synthetic items, in one run:
 
 1. Generation (extractive QA, default PromptSettings, greedy, max_new_tokens 32, the task's stop
    strings): `generate_naive` (one `model.generate` per item, no padding) against `generate`
-   (length-sorted, left-padded batches of --batch-size).
+   (batches of --batch-size). Several questions share each passage, so their prompts share a long
+   prefix (chat template, instruction, passage): `generate` batches them together, runs each
+   group's prefix once and hands its key/value cache to the group's rows, so only the questions
+   are prefilled per item; batches without such sharing are length-sorted and left-padded.
 2. Multiple choice (4 options, contexts lengthened to 150+ tokens): `score_options_naive` (one full
    forward of prompt + option per option) against `score_options` (the prompt once, then the
    options as one batch on its repeated key/value cache).
@@ -30,9 +33,17 @@ import torch
 from lorabench.data.records import ChoiceRecord, TaskKind
 from lorabench.data.synth import synthesize
 from lorabench.evaluate.choice import OptionScores, option_continuations, score_options, score_options_naive
-from lorabench.evaluate.generate import Generation, GenerationSettings, generate, generate_naive
+from lorabench.evaluate.generate import Generation, GenerationSettings, batch_order, generate, generate_naive
+from lorabench.evaluate.prefix import plan_batch, supports_shared_prefix
 from lorabench.models import LoadedModel, ModelSpec, load_model
-from lorabench.prompts import STOP_STRINGS, Prompt, PromptSettings, answer_from_generation, build_prompt
+from lorabench.prompts import (
+    STOP_STRINGS,
+    Prompt,
+    PromptSettings,
+    answer_from_generation,
+    build_prompt,
+    encode_prompt,
+)
 
 T = TypeVar("T")
 MIN_CONTEXT_TOKENS = 150
@@ -80,9 +91,9 @@ def bench_generation(loaded: LoadedModel, n: int, batch_size: int, seed: int) ->
     list(generate_naive(model, tok, prompts[:1], naive_settings))
     list(generate(model, tok, prompts[:2], fast_settings))
 
-    # Pre-sorted exactly as `generate` sorts (stable, longest first; n_tokens is the encoded length),
-    # so each chunk of batch_size is the very batch a single `generate` call over all items would run.
-    ordered = sorted(prompts, key=lambda p: p.n_tokens, reverse=True)
+    # In `generate`'s own batch order, so each chunk of batch_size is the very batch a single
+    # `generate` call over all items would run.
+    ordered = batch_order(model, tok, prompts, fast_settings)
     naive, naive_s, fast, fast_s = interleaved(
         ordered, batch_size,
         lambda part: list(generate_naive(model, tok, part, naive_settings)),
@@ -93,24 +104,34 @@ def bench_generation(loaded: LoadedModel, n: int, batch_size: int, seed: int) ->
     same = sum(a_naive[r.id] == a_fast[r.id] for r in records)
     diff = next((r.id for r in records if a_naive[r.id] != a_fast[r.id]), None)
     note = "" if diff is None else f"e.g. {diff}: naive {a_naive[diff]!r} vs batched {a_fast[diff]!r}"
-    stats = _generation_stats(fast, batch_size)
+    encoded = [encode_prompt(p.text, tok, p.chat) for p in ordered]
+    stats = _generation_stats(fast, encoded, batch_size, supports_shared_prefix(model))
     print(f"generation: {stats}")
     mean_tokens = sum(p.n_tokens for p in prompts) / len(prompts)
     return Row("generation (extractive)", n, naive_s, fast_s, same, note), mean_tokens
 
 
-def _generation_stats(gens: list[Generation], batch_size: int) -> str:
-    """Where batched time goes: padding of prompts, and steps a batch runs after most rows stopped."""
-    prompt_real = prompt_padded = gen_real = gen_steps = 0
+def _generation_stats(gens: list[Generation], encoded: list[list[int]], batch_size: int, share: bool) -> str:
+    """Where batched time goes: prompt positions computed (shared prefixes once, plus padding)
+    against the naive path's, and steps a batch runs after most rows stopped."""
+    prompt_real = prompt_computed = gen_real = gen_steps = shared_batches = 0
     for start in range(0, len(gens), batch_size):
-        batch = gens[start : start + batch_size]
-        prompt_real += sum(g.prompt_tokens for g in batch)
-        prompt_padded += len(batch) * max(g.prompt_tokens for g in batch)
+        batch, ids = gens[start : start + batch_size], encoded[start : start + batch_size]
+        plan = plan_batch(ids) if share else None
+        shared_batches += plan is not None
+        prompt_real += sum(len(x) for x in ids)
+        if plan is None:
+            prompt_computed += len(ids) * max(len(x) for x in ids)
+        else:
+            suffix_width = max(len(x) - p for x, p in zip(ids, plan.row_prefix))
+            prompt_computed += len(plan.prefixes) * max(map(len, plan.prefixes)) + len(ids) * suffix_width
         gen_real += sum(g.generated_tokens for g in batch)
         gen_steps += len(batch) * max(g.generated_tokens for g in batch)
+    n_batches = -(-len(gens) // batch_size)
     mean_new = sum(g.generated_tokens for g in gens) / len(gens)
     return (f"mean new tokens {mean_new:.1f}, max {max(g.generated_tokens for g in gens)}; "
-            f"prompt padding waste {1 - prompt_real / prompt_padded:.0%}, "
+            f"{shared_batches}/{n_batches} batches share prefixes; "
+            f"prompt positions computed {prompt_computed / prompt_real:.0%} of naive's, "
             f"decode rows idle after stop {1 - gen_real / gen_steps:.0%}")
 
 

@@ -115,6 +115,34 @@ def test_multi_token_letters_fall_back_to_exact_sequence_scores(causal) -> None:
     assert [letters[label] for label in record.labels] == pytest.approx(naive.sum_logprob, abs=TOL)
 
 
+def test_naive_projects_only_the_option_positions(causal) -> None:
+    """The baseline runs one full prompt + option forward per option, but asks for logits only
+    where option tokens are predicted, and still gets the full-logits scores."""
+    model, tokenizer = causal
+    record = RECORDS[0]
+    prompt = _prompt(record, tokenizer, chat=True)
+    continuations = option_continuations(record, prompt)
+    seen: list[tuple[int, int]] = []
+
+    def record_call(module, args, kwargs):
+        seen.append((kwargs["input_ids"].shape[1], kwargs.get("logits_to_keep", 0)))
+
+    handle = model.register_forward_pre_hook(record_call, with_kwargs=True)
+    try:
+        naive = score_options_naive(model, tokenizer, prompt, continuations, record.labels)
+    finally:
+        handle.remove()
+    prompt_ids = encode_prompt(prompt.text, tokenizer, prompt.chat)
+    options = [encode_target(text, tokenizer, prompt.chat) for text in continuations]
+    assert seen == [(len(prompt_ids) + len(ids), len(ids) + 1) for ids in options]
+    for ids, score in zip(options, naive.sum_logprob):
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([prompt_ids + ids])).logits[0]
+        logprobs = torch.log_softmax(logits, dim=-1)
+        expected = sum(float(logprobs[len(prompt_ids) - 1 + j, token]) for j, token in enumerate(ids))
+        assert score == pytest.approx(expected, abs=TOL)
+
+
 def test_prediction_is_argmax_per_normalization() -> None:
     # Each normalization picks a different option: short C on sum, B per token, long A per character.
     scores = OptionScores("r", ["A", "B", "C"], [-4.0, -3.0, -2.0], n_tokens=[4, 6, 1], n_chars=[20, 6, 3])

@@ -9,9 +9,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 import tiny_models
+from lorabench.evaluate import prefix
 from lorabench.evaluate.generate import (
     Generation,
     GenerationSettings,
+    batch_order,
     generate,
     generate_naive,
     stop_token_ids,
@@ -202,3 +204,136 @@ def test_settings_are_validated():
         GenerationSettings(8, batch_size=0)
     with pytest.raises(ValueError):
         GenerationSettings(8, stop_strings=("",))
+
+
+# Shared-prefix batching: several questions on the same passage share the instruction and the
+# passage (well over prefix.MIN_SHARED_PREFIX tokens); other prompts share nothing.
+INSTRUCTION = "Read the passage, then answer the question in one short sentence."
+PASSAGES = [" ".join(tiny_models.CORPUS[i : i + 3]) for i in (0, 6, 12, 24)]
+QUESTIONS = [
+    "When was the tower completed?",
+    "Who wrote Hamlet?",
+    "Is the sky blue?",
+    "What is 12 + 30?",
+    "Which ocean is the largest?",
+]
+# Questions per passage: groups of different sizes, so batches cut through groups.
+QUESTIONS_PER_PASSAGE = [5, 3, 2, 4]
+
+
+def _shared_prefix_prompts(tokenizer) -> list[Prompt]:
+    """Questions on shared passages (the last passage through the chat template), interleaved with
+    prompts that share nothing, plus one exact duplicate."""
+    texts: list[tuple[str, bool]] = []
+    for index, (passage, count) in enumerate(zip(PASSAGES, QUESTIONS_PER_PASSAGE)):
+        for question in QUESTIONS[:count]:
+            body = f"{INSTRUCTION}\nPassage: {passage}\nQuestion: {question}\nAnswer:"
+            chat = index == len(PASSAGES) - 1
+            if chat:
+                body = tokenizer.apply_chat_template(
+                    [{"role": "user", "content": body}], add_generation_prompt=True, tokenize=False
+                )
+            texts.append((body, chat))
+    words = " ".join(tiny_models.CORPUS).split()
+    for position, count in zip((3, 9, 15), (4, 40, 90)):
+        texts.insert(position, (" ".join(words[position : position + count]), False))
+    texts.append(texts[1])
+    prompts = []
+    for index, (text, chat) in enumerate(texts):
+        prompts.append(Prompt(f"shared-{index}", text, "", chat, len(encode_prompt(text, tokenizer, chat)), False))
+    return prompts
+
+
+@pytest.fixture
+def prefill_calls(monkeypatch) -> list[int]:
+    """Rows of each batch that went through the shared-prefix prefill."""
+    calls: list[int] = []
+    original = prefix.prefill
+
+    def spy(model, plan, pad_id, device):
+        calls.append(len(plan.row_group))
+        return original(model, plan, pad_id, device)
+
+    monkeypatch.setattr(prefix, "prefill", spy)
+    return calls
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 8])
+def test_shared_prefix_equals_naive(tiny_causal_path, prefill_calls, batch_size):
+    model, tokenizer = _causal(tiny_causal_path)
+    prompts = _shared_prefix_prompts(tokenizer)
+    assert prefix.supports_shared_prefix(model)
+    # Rows stop at different steps: an extra EOS one prompt writes early, a stop string another writes.
+    extra_eos = _first_generated_ids(model, tokenizer, prompts[0])[3]
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, extra_eos]
+    unstopped = _by_id(generate_naive(model, tokenizer, prompts, GenerationSettings(MAX_NEW)))
+    stop = _ascii_pair(unstopped["shared-7"].text)
+    settings = GenerationSettings(MAX_NEW, batch_size=batch_size, stop_strings=(stop,))
+
+    results = _assert_batched_matches_naive(model, tokenizer, prompts, settings)
+    assert len({g.text for g in results.values()}) >= len(prompts) - 2  # the duplicate, and luck
+    assert {"eos", "stop_string", "max_new_tokens"} <= {g.stop_reason for g in results.values()}
+    for prompt in prompts:
+        assert results[prompt.record_id].prompt_tokens == prompt.n_tokens
+    if batch_size == 1:
+        assert prefill_calls == []  # a single row has nobody to share with
+    else:
+        assert prefill_calls and sum(prefill_calls) >= len(prompts) // 2
+
+
+def test_shared_prefix_batches_keep_groups_together(tiny_causal_path, prefill_calls):
+    model, tokenizer = _causal(tiny_causal_path)
+    prompts = _shared_prefix_prompts(tokenizer)
+    ordered = batch_order(model, tokenizer, prompts, GenerationSettings(4, batch_size=4))
+    assert sorted(p.record_id for p in ordered) == sorted(p.record_id for p in prompts)
+    # Every passage's questions are adjacent; the prompts sharing nothing come last, longest first.
+    passage_of = {
+        p.record_id: next((i for i, x in enumerate(PASSAGES) if f"Passage: {x}\n" in p.text), None) for p in prompts
+    }
+    runs = [passage_of[p.record_id] for p in ordered]
+    grouped = [r for r in runs if r is not None]
+    assert runs[: len(grouped)] == grouped
+    changes = [r for i, r in enumerate(grouped) if i == 0 or r != grouped[i - 1]]
+    assert len(changes) == len(set(grouped)) == len(PASSAGES)
+    alone = [p.n_tokens for p in ordered[len(grouped) :]]
+    assert alone == sorted(alone, reverse=True)
+
+    # `generate` yields in that order, one batch of 4 at a time.
+    settings = GenerationSettings(4, batch_size=4)
+    assert [g.record_id for g in generate(model, tokenizer, prompts, settings)] == [p.record_id for p in ordered]
+    assert prefill_calls and all(rows <= 4 for rows in prefill_calls)
+
+
+def test_no_shared_prefix_takes_plain_path(tiny_causal_path, prefill_calls):
+    model, tokenizer = _causal(tiny_causal_path)
+    prompts = _prompts(tokenizer, use_chat=True)  # at most a chat header in common
+    _assert_batched_matches_naive(model, tokenizer, prompts, GenerationSettings(MAX_NEW, batch_size=6))
+    assert prefill_calls == []
+    assert prefix.plan_batch([encode_prompt(p.text, tokenizer, p.chat) for p in prompts]) is None
+
+
+def test_batch_mixing_groups_and_loners_uses_prefix(tiny_causal_path, prefill_calls):
+    """One batch with two groups of different prefix lengths and a short prompt that shares
+    nothing: left-padded prefixes, and a row whose prefix columns are all masked."""
+    model, tokenizer = _causal(tiny_causal_path)
+    prompts = _shared_prefix_prompts(tokenizer)
+    chosen = [prompts[i] for i in (0, 1, 2, 3, 10, 11)]  # passage 0 x3, a 4-word loner, passage 2 x2
+    encoded = [encode_prompt(p.text, tokenizer, p.chat) for p in chosen]
+    plan = prefix.plan_batch(encoded)
+    assert plan is not None and len(plan.prefixes) == 2
+    assert len({len(p) for p in plan.prefixes}) == 2 and plan.row_prefix[3] == 0
+    settings = GenerationSettings(MAX_NEW, batch_size=len(chosen), sort_by_length=False)
+    _assert_batched_matches_naive(model, tokenizer, chosen, settings)
+    assert prefill_calls == [len(chosen)]
+
+
+def test_identical_prompts_share_all_but_their_last_token(tiny_causal_path, prefill_calls):
+    """No padding anywhere: `generate` drops an all-ones mask, and must still feed only the suffix."""
+    model, tokenizer = _causal(tiny_causal_path)
+    prompt = _shared_prefix_prompts(tokenizer)[0]
+    twins = [prompt, Prompt("twin", prompt.text, "", prompt.chat, prompt.n_tokens, False)]
+    plan = prefix.plan_batch([encode_prompt(p.text, tokenizer, p.chat) for p in twins])
+    assert plan is not None and plan.row_prefix == [prompt.n_tokens - 1] * 2
+    results = _assert_batched_matches_naive(model, tokenizer, twins, GenerationSettings(MAX_NEW, batch_size=2))
+    assert results["twin"].text == results[prompt.record_id].text
+    assert prefill_calls == [2]

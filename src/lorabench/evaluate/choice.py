@@ -211,7 +211,6 @@ def score_options_naive(
     sums = []
     with torch.inference_mode():
         prompt_ids = _prompt_ids(prompt, tokenizer, model.device)
-        n_prompt = prompt_ids.shape[1]
         for option in options:
             if is_seq2seq:
                 start = _decoder_start(model)
@@ -221,8 +220,12 @@ def score_options_naive(
                 targets = torch.tensor([option], dtype=torch.long, device=model.device)
                 mask = torch.ones_like(targets)
                 ids = torch.cat([prompt_ids, targets], dim=1)
-                # Position n_prompt-1+j predicts option token j.
-                logits = model(input_ids=ids, use_cache=False).logits[:, n_prompt - 1 : -1]
+                # Only the last len(option)+1 positions predict option tokens (the very last one
+                # predicts past it); projecting the rest onto the vocabulary would make the
+                # baseline pay for logits that `score_options` never computes either.
+                keep = len(option) + 1
+                extra = {"logits_to_keep": keep} if _accepts(model, "logits_to_keep") else {}
+                logits = model(input_ids=ids, use_cache=False, **extra).logits[:, -keep:-1]
             sums.append(_target_logprobs(logits, targets, mask)[0])
     return _scores(prompt, continuations, labels, options, torch.stack(sums))
 

@@ -3,6 +3,8 @@
 Prompts become token ids only through `prompts.encode_prompt`, so a model is evaluated on exactly
 the tokens it was trained on. Batching must not change what a model writes: `generate` and the
 one-prompt-at-a-time `generate_naive` give the same text for the same prompts (tests check this).
+For causal models, prompts that share a long prefix (questions on one passage) are batched
+together and the prefix is computed once per batch (see `prefix`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
+from lorabench.evaluate import prefix
 from lorabench.prompts import Prompt, encode_prompt
 
 # End-of-turn markers of common chat templates: an instruct model ends its answer with one of these,
@@ -144,24 +147,34 @@ def _run_batch(
     settings: GenerationSettings,
     is_seq2seq: bool,
     stop_ids: list[int],
+    share_prefix: bool = False,
 ) -> list[Generation]:
-    """One `model.generate` call. Kept out of the generators so inference mode never leaks into the
-    caller's code while a generator is suspended at a `yield`."""
+    """One `model.generate` call (after one prefix forward when the batch shares prefixes). Kept
+    out of the generators so inference mode never leaks into the caller's code while a generator
+    is suspended at a `yield`."""
     # Padding is masked out, so any id will do when the tokenizer declares no pad token.
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (stop_ids or [0])[0]
-    input_ids, attention_mask = _pad_batch([ids for _, ids in batch], pad_id, left=not is_seq2seq)
     device = model.device
+    sequences = [ids for _, ids in batch]
+    plan = prefix.plan_batch(sequences) if share_prefix else None
+    started = time.perf_counter()
+    extra: dict[str, Any] = {}
+    if plan is None:
+        input_ids, attention_mask = _pad_batch(sequences, pad_id, left=not is_seq2seq)
+    else:
+        input_ids, attention_mask = prefix.layout(sequences, plan, pad_id)
+        extra["past_key_values"] = prefix.prefill(model, plan, pad_id, device)
     criteria = StoppingCriteriaList()
     # Causal output repeats the padded prompt; seq2seq output starts with the decoder start token.
     prompt_width = 1 if is_seq2seq else input_ids.shape[1]
     if settings.stop_strings:
         criteria.append(_StopStringCriteria(tokenizer, settings.stop_strings, prompt_width))
 
-    started = time.perf_counter()
     output = model.generate(
         input_ids=input_ids.to(device),
         attention_mask=attention_mask.to(device),
         stopping_criteria=criteria,
+        **extra,
         **_greedy_kwargs(settings, stop_ids, pad_id),
     )
     generated = output[:, prompt_width:].tolist()
@@ -189,6 +202,30 @@ def _encode_all(tokenizer: Any, prompts: Sequence[Prompt]) -> list[tuple[Prompt,
     return [(prompt, encode_prompt(prompt.text, tokenizer, prompt.chat)) for prompt in prompts]
 
 
+def batch_order(
+    model: Any, tokenizer: Any, prompts: Sequence[Prompt], settings: GenerationSettings, is_seq2seq: bool = False
+) -> list[Prompt]:
+    """`prompts` in the order `generate` batches them: consecutive runs of `settings.batch_size`
+    are its batches (the benchmark times the same batches one by one)."""
+    share_prefix = _shares_prefix(model, is_seq2seq)
+    return [prompt for prompt, _ in _ordered(_encode_all(tokenizer, prompts), settings, share_prefix)]
+
+
+def _shares_prefix(model: Any, is_seq2seq: bool) -> bool:
+    return not is_seq2seq and prefix.supports_shared_prefix(model)
+
+
+def _ordered(
+    encoded: list[tuple[Prompt, list[int]]], settings: GenerationSettings, share_prefix: bool
+) -> list[tuple[Prompt, list[int]]]:
+    if not settings.sort_by_length:
+        return list(encoded)
+    if share_prefix:
+        return [encoded[i] for i in prefix.prefix_order([ids for _, ids in encoded])]
+    # Stable sort: equal lengths keep input order, so runs are reproducible.
+    return sorted(encoded, key=lambda item: len(item[1]), reverse=True)
+
+
 def generate(
     model: Any,
     tokenizer: Any,
@@ -199,19 +236,20 @@ def generate(
 ) -> Iterator[Generation]:
     """Greedy continuations of `prompts`, `settings.batch_size` at a time, yielded batch by batch.
 
-    With `sort_by_length`, prompts are batched longest first, so results come out in that order;
-    match them to records by `record_id`. `progress(k)` receives the number of items each finished
-    batch completed (as `tqdm.update` expects), so its calls sum to `len(prompts)`.
+    With `sort_by_length`, prompts are batched in `batch_order`: for a causal model that can reuse
+    a prefilled cache, prompts sharing a long prefix together (longest shared prefix first), then
+    the rest longest first; otherwise longest first. Results come out in that order; match them to records by
+    `record_id`. A causal batch whose rows share long prefixes computes each prefix once.
+    `progress(k)` receives the number of items each finished batch completed (as `tqdm.update`
+    expects), so its calls sum to `len(prompts)`.
     """
     model.eval()
     stop_ids = stop_token_ids(tokenizer, model)
-    encoded = _encode_all(tokenizer, prompts)
-    if settings.sort_by_length:
-        # Stable sort: equal lengths keep input order, so runs are reproducible.
-        encoded.sort(key=lambda item: len(item[1]), reverse=True)
+    share_prefix = _shares_prefix(model, is_seq2seq)
+    encoded = _ordered(_encode_all(tokenizer, prompts), settings, share_prefix)
     for start in range(0, len(encoded), settings.batch_size):
         batch = encoded[start : start + settings.batch_size]
-        results = _run_batch(model, tokenizer, batch, settings, is_seq2seq, stop_ids)
+        results = _run_batch(model, tokenizer, batch, settings, is_seq2seq, stop_ids, share_prefix)
         if progress is not None:
             progress(len(batch))
         yield from results
