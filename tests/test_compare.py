@@ -24,7 +24,7 @@ def test_binary_comparison_counts_changed_items():
     base = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]
     tuned = [1, 1, 1, 1, 1, 1, 1, 1, 0, 1]
     result = compare_metric("exact_match", base, tuned)
-    assert (result.improved, result.regressed) == (8, 1)
+    assert (result.improved, result.regressed, result.unchanged) == (8, 1, 1)
     assert result.p_value == pytest.approx(20 / 512)
     assert result.verdict == "better"
     assert compare_metric("no_number", base, tuned).verdict == "worse"  # more items without a number

@@ -1,4 +1,4 @@
-from lorabench.items import CATEGORIES, category_counts, change_counts, error_category, pair_items
+from lorabench.items import CATEGORIES, category_counts, change_counts, error_category, pair_items, sibling_golds
 
 
 def _row(prediction, gold, em=0.0, cut=False, item_id="q", **scores):
@@ -43,3 +43,15 @@ def test_pairs_label_changes_and_count_categories_before_and_after():
     assert after == {**{k: 0 for k in CATEGORIES}, "wrong": 1}
     row = pairs[1].to_row(["exact_match"])
     assert row["change"] == "improved" and row["base_exact_match"] == 0.0 and row["tuned_exact_match"] == 1.0
+
+
+def test_an_answer_to_another_question_on_the_same_context_is_a_mix_up():
+    records = [{"id": "a", "context": "P", "answers": ["Kabrevik"]}, {"id": "b", "context": "P", "answers": ["Velvale"]},
+               {"id": "c", "context": "Q", "answers": ["Rome"]}]
+    siblings = sibling_golds(records)
+    assert siblings == {"a": ["Velvale"], "b": ["Kabrevik"], "c": []}
+    swapped = _row("Velvale", ["Kabrevik"], item_id="a")
+    assert error_category("extractive", swapped, siblings["a"]) == "other_question"
+    assert error_category("extractive", swapped) == "wrong"  # without the context's other answers
+    assert category_counts("extractive", [swapped], siblings)["other_question"] == 1
+    assert pair_items("extractive", [swapped], [swapped], siblings=siblings)[0].tuned_category == "other_question"

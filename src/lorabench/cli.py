@@ -83,11 +83,12 @@ def synth(
     n: Annotated[int, typer.Option("--n", "-n", help="Number of records.")] = 200,
     seed: Annotated[int, typer.Option(help="Same seed, same data, on every machine.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Output .jsonl (default: synth_<task>_<n>_<seed>.jsonl).")] = None,
+    short_passages: Annotated[bool, typer.Option(help="Extractive: passages of about 80 words (fast on a CPU).")] = False,
 ) -> None:
     """Write a deterministic dataset about a fictional world, so no model already knows the answers."""
     from lorabench.data.synth import write_synth
 
-    path = write_synth(task, n, seed, out or Path(f"synth_{task.value}_{n}_{seed}.jsonl"))
+    path = write_synth(task, n, seed, out or Path(f"synth_{task.value}_{n}_{seed}.jsonl"), short_passages=short_passages)
     console.print(f"wrote {n} {task.value} records to {path}")
 
 

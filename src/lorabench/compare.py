@@ -34,6 +34,7 @@ class MetricComparison:
     verdict: str  # "better", "worse" or "no significant difference"
     improved: int | None = None  # binary metrics: items wrong before and right after
     regressed: int | None = None  # ... right before and wrong after
+    unchanged: int | None = None  # ... the same score before and after
     ci_low: float | None = None  # continuous metrics: 95% interval of the difference
     ci_high: float | None = None
     # The smallest true difference this test set would detect with POWER (see min_detectable_*);
@@ -136,7 +137,7 @@ def compare_metric(
         diff = tuned_mean - base_mean
         return MetricComparison(
             metric, n, base_mean, tuned_mean, diff, p, "mcnemar_exact", _verdict(diff, p, metric, alpha), improved, regressed,
-            min_detectable=min_detectable_proportion(n, improved + regressed, alpha),
+            unchanged=n - improved - regressed, min_detectable=min_detectable_proportion(n, improved + regressed, alpha),
         )
     diff, low, high, p = paired_bootstrap(base, tuned, resamples, seed)
     return MetricComparison(

@@ -28,6 +28,7 @@ CATEGORIES: dict[str, str] = {
     "cut": "stopped by max_new_tokens (answer possibly cut)",
     "format": "no number found / no option letter",
     "answered_unanswerable": "answered a question the context cannot answer",
+    "other_question": "the answer to another question about the same context",
     "verbose": "gold answer inside a much longer answer",
     "partial": "some words of the gold answer, not all",
     "wrong": "wrong entity, number or option",
@@ -49,8 +50,12 @@ def _contains(outer: list[str], inner: list[str]) -> bool:
     return width > 0 and any(outer[i : i + width] == inner for i in range(len(outer) - width + 1))
 
 
-def error_category(task: TaskKind | str, row: Mapping[str, Any]) -> str | None:
-    """The category of a wrong answer (a key of CATEGORIES), or None for a right one."""
+def error_category(task: TaskKind | str, row: Mapping[str, Any], other_golds: Sequence[str] = ()) -> str | None:
+    """The category of a wrong answer (a key of CATEGORIES), or None for a right one.
+
+    `other_golds` are the gold answers of the other questions on the same context: an answer equal
+    to one of them is a question mix-up (typical when several questions share a prompt), not a
+    wrong entity."""
     task = TaskKind(task)
     if _is_correct(task, row):
         return None
@@ -67,6 +72,8 @@ def error_category(task: TaskKind | str, row: Mapping[str, Any]) -> str | None:
         return "format"
     if task in (TaskKind.choice, TaskKind.math):
         return "wrong"
+    if normalize_answer(prediction) in {normalize_answer(g) for g in other_golds if g.strip()}:
+        return "other_question"
     predicted = answer_tokens(prediction)
     gold_tokens = [answer_tokens(g) for g in golds]
     # "Much longer": at least twice the gold and two words more, so "the Bremora" vs "Bremora" is not verbose.
@@ -79,9 +86,25 @@ def error_category(task: TaskKind | str, row: Mapping[str, Any]) -> str | None:
     return "wrong"
 
 
-def category_counts(task: TaskKind | str, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+Siblings = Mapping[str, Sequence[str]]  # item id -> gold answers of the other questions on its context
+
+
+def sibling_golds(records: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """For saved extractive records (id, context, answers): each id's other-question golds."""
+    by_context: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        if record.get("context"):
+            by_context.setdefault(str(record["context"]), []).append(record)
+    return {
+        str(record["id"]): [str(g) for other in group if other["id"] != record["id"] for g in other.get("answers") or []]
+        for group in by_context.values() for record in group
+    }
+
+
+def category_counts(task: TaskKind | str, rows: Sequence[Mapping[str, Any]], siblings: Siblings | None = None) -> dict[str, int]:
     """How many wrong answers fall in each category (every category listed, zeros included)."""
-    counts = Counter(error_category(task, row) for row in rows)
+    siblings = siblings or {}
+    counts = Counter(error_category(task, row, siblings.get(row["id"], ())) for row in rows)
     return {name: counts.get(name, 0) for name in CATEGORIES}
 
 
@@ -118,11 +141,13 @@ def pair_items(
     base_rows: Sequence[Mapping[str, Any]],
     tuned_rows: Sequence[Mapping[str, Any]],
     questions: Mapping[str, str] | None = None,
+    siblings: Siblings | None = None,
 ) -> list[ItemPair]:
     """Items in both evaluations, in the base's order, each labelled improved / regressed / still
     wrong / still right by the task's primary metric. `questions` maps ids to question text; without
     it the question is read from the row (rows written before it was stored show their prompt)."""
     task = TaskKind(task)
+    siblings = siblings or {}
     tuned_by_id = {row["id"]: row for row in tuned_rows}
     pairs = []
     for base in base_rows:
@@ -137,7 +162,8 @@ def pair_items(
                 id=str(base["id"]), question=question, gold=[str(g) for g in base.get("gold") or []],
                 base=str(base.get("prediction") or ""), tuned=str(tuned.get("prediction") or ""),
                 base_scores=dict(base["scores"]), tuned_scores=dict(tuned["scores"]),
-                base_category=error_category(task, base), tuned_category=error_category(task, tuned), change=change,
+                base_category=error_category(task, base, siblings.get(base["id"], ())),
+                tuned_category=error_category(task, tuned, siblings.get(base["id"], ())), change=change,
             )
         )
     return pairs

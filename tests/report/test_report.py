@@ -69,6 +69,7 @@ def test_report_shows_verdicts_detectable_difference_and_guards(finished_run):
         or em["verdict"] != "no significant difference"
     for guard in summary["guards"]:
         assert guard["name"] in html
+    assert "Cost per question" in html and "PromptTok_API" in html
     assert html.count("data:image/png;base64,") == 4
 
 

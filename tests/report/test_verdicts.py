@@ -6,7 +6,7 @@ def test_a_null_result_says_what_the_test_set_could_have_shown():
     c = compare_metric("exact_match", [0.0] * 15, [0.0] * 14 + [1.0])
     line = verdict_sentence(c)
     assert line.startswith("exact_match: no significant difference, base 0.0% -> tuned 6.7%, +6.7 points")
-    assert "1 items improved, 0 regressed; McNemar exact p = 1" in line
+    assert "1 items improved, 0 regressed, 14 unchanged; McNemar exact p = 1" in line
     assert "with 15 items this test detects only changes of about 40.0 points or more (80% power)" in line
 
 

@@ -74,6 +74,7 @@ def test_study_runs_the_grid_shares_base_evals_and_resumes(tiny_causal_path, qa_
     messages.clear()
     statuses = run_study(study, say=messages.append)
     assert [s.state for s in statuses] == ["done", "done", "ran", "ran"]
+    assert any(m.startswith("n20__batch: exact_match: ") for m in messages)  # one verdict line per finished run
     # the n20 single run reused the n10 single run's base evaluation (same model, items, prompts)
     runs = tmp_path / "study" / "runs"
     assert (runs / "n20__single" / "base" / "predictions.jsonl").read_text() == \

@@ -17,8 +17,9 @@ import yaml
 from lorabench.compare import MetricComparison
 from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
-from lorabench.items import ItemPair, category_counts, pair_items
+from lorabench.items import ItemPair, category_counts, pair_items, sibling_golds
 from lorabench.paired_runs import read_eval
+from lorabench.strategies.accounting import accounting_summary
 
 
 @dataclass
@@ -30,6 +31,7 @@ class ReportData:
     comparisons: list[MetricComparison]
     pairs: list[ItemPair]
     categories: dict[str, dict[str, int]]  # "base"/"tuned" -> category -> count
+    costs: dict[str, dict[str, dict[str, float]]]  # "base"/"tuned" -> strategy -> accounting_summary values
     train_log: list[dict[str, Any]]
 
     @property
@@ -55,13 +57,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _questions(run_dir: Path) -> dict[str, str]:
+def _questions(test: list[dict[str, Any]]) -> dict[str, str]:
     """Question (or instruction) text by id, from the saved test split."""
-    out = {}
-    for row in _read_jsonl(run_dir / "data" / "test.jsonl"):
-        text = row.get("question") or row.get("instruction") or ""
-        out[str(row["id"])] = str(text)
-    return out
+    return {str(row["id"]): str(row.get("question") or row.get("instruction") or "") for row in test}
 
 
 def collect(run_dir: str | Path) -> ReportData:
@@ -75,7 +73,9 @@ def collect(run_dir: str | Path) -> ReportData:
     config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").exists() else {}
     task = TaskKind(summary["task"])
     base, tuned = read_eval(run_dir / "base"), read_eval(run_dir / "tuned")
-    questions = _questions(run_dir)
+    test = _read_jsonl(run_dir / "data" / "test.jsonl")
+    questions = _questions(test)
+    siblings = sibling_golds(test)
     # Predictions are stored in the order they were made (longest prompts first); show the test order.
     position = {item_id: index for index, item_id in enumerate(questions)}
     base_rows = sorted(base.rows, key=lambda row: position.get(row["id"], len(position)))
@@ -85,7 +85,8 @@ def collect(run_dir: str | Path) -> ReportData:
         config=config or {},
         summary=summary,
         comparisons=[comparison_from_dict(c) for c in summary["comparison"]],
-        pairs=pair_items(task, base_rows, tuned.rows, questions),
-        categories={"base": category_counts(task, base.rows), "tuned": category_counts(task, tuned.rows)},
+        pairs=pair_items(task, base_rows, tuned.rows, questions, siblings),
+        categories={"base": category_counts(task, base.rows, siblings), "tuned": category_counts(task, tuned.rows, siblings)},
+        costs={"base": accounting_summary(base.rows), "tuned": accounting_summary(tuned.rows)},
         train_log=_read_jsonl(run_dir / "train" / "train_log.jsonl"),
     )

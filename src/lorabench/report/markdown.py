@@ -32,6 +32,7 @@ def render_markdown(view: ReportView) -> str:
                  [[m["metric"], m["base"], m["tuned"], m["change"], m["test"], m["p"], m["verdict"], m["detectable"]]
                   for m in view.metric_rows])
     out += ["", f"Detectable change: the smallest true change this test set would show with {view.power}% power.", ""]
+    out += ["## Cost per question", ""] + table(view.cost_header, view.cost_rows) + [""]
     if view.plots:
         out += ["## Plots", ""] + [f"![{cell(p['caption'])}]({p['file']})" for p in view.plots] + [""]
     out += [f"_{cell(m)}_" for m in view.missing_plots]

@@ -28,6 +28,17 @@ def figure_png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def finish_axes(axes: Any, xlabel: str, ylabel: str, title: str, percent: bool = False, legend_size: float | None = None) -> None:
+    """The styling every line plot of a report shares."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    if percent:
+        axes.set_ylim(0, 100)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(frameon=False, fontsize=legend_size)
+
+
 def _num(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
@@ -69,11 +80,7 @@ def loss_curves(train_log: Sequence[Mapping[str, Any]]) -> bytes | None:
         axes.plot(*zip(*train), label="training loss", color=COLORS[1], linewidth=1.2)
     if val:
         axes.plot(*zip(*val), "o-", label="validation loss", color=COLORS[2])
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss (answer tokens)")
-    axes.set_title("Loss by step")
-    axes.grid(alpha=0.3)
-    axes.legend(frameon=False)
+    finish_axes(axes, "step", "loss (answer tokens)", "Loss by step")
     return figure_png(figure)
 
 
@@ -89,12 +96,7 @@ def validation_metrics(train_log: Sequence[Mapping[str, Any]]) -> bytes | None:
     for index, (name, values) in enumerate(points.items()):
         xs, ys = zip(*values)
         axes.plot(xs, [100 * y for y in ys], "o-", label=name.removeprefix("val_"), color=COLORS[(index + 1) % len(COLORS)])
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("%")
-    axes.set_ylim(0, 100)
-    axes.set_title("Validation metric by epoch")
-    axes.grid(alpha=0.3)
-    axes.legend(frameon=False)
+    finish_axes(axes, "epoch", "%", "Validation metric by epoch", percent=True)
     return figure_png(figure)
 
 

@@ -12,7 +12,8 @@ def _points(value: float) -> str:
 def evidence(c: MetricComparison) -> str:
     """The numbers behind a verdict: changed items or the interval of the change, and the p-value."""
     if c.improved is not None:
-        detail = f"{c.improved} items improved, {c.regressed} regressed; McNemar exact p = {c.p_value:.2g}"
+        unchanged = "" if c.unchanged is None else f", {c.unchanged} unchanged"
+        detail = f"{c.improved} items improved, {c.regressed} regressed{unchanged}; McNemar exact p = {c.p_value:.2g}"
     else:
         interval = "" if c.ci_low is None else f"95% CI [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]; "
         detail = f"{interval}paired bootstrap p = {c.p_value:.2g}"

@@ -50,6 +50,8 @@ class ReportView:
     change_counts: dict[str, int]
     item_groups: list[dict[str, Any]]
     run_blocks: list[dict[str, Any]]
+    cost_header: list[str] = field(default_factory=list)
+    cost_rows: list[list[str]] = field(default_factory=list)
     plots: list[dict[str, str]] = field(default_factory=list)  # caption, file name, data URI (HTML)
     missing_plots: list[str] = field(default_factory=list)
 
@@ -79,6 +81,17 @@ def _item_row(pair: ItemPair, primary: str) -> dict[str, str]:
         "base_category": (pair.base_category or "").replace("_", " "),
         "tuned_category": (pair.tuned_category or "").replace("_", " "),
     }
+
+
+COST_COLUMNS = ("n", "Q/Ctx", "PromptTok", "GenTok", "PromptTok_API", "Latency", "ParseFail")
+
+
+def _cost(name: str, value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if name == "ParseFail":
+        return percent(value)
+    return f"{value:.0f}" if name == "n" else f"{value:.3g}"
 
 
 def _leakage_counts(leakage: dict[str, Any]) -> dict[str, Any]:
@@ -155,4 +168,7 @@ def build_view(data: ReportData) -> ReportView:
         change_counts=change_counts(data.pairs),
         item_groups=groups,
         run_blocks=run_blocks,
+        cost_header=["model", "strategy", *COST_COLUMNS],
+        cost_rows=[[which, strategy, *[_cost(name, values.get(name)) for name in COST_COLUMNS]]
+                   for which, by_strategy in data.costs.items() for strategy, values in by_strategy.items()],
     )

@@ -52,12 +52,8 @@ def scaling_plot(runs: list[FinishedRun], metric: str) -> bytes | None:
         color = plots.COLORS[(index + 1) % len(plots.COLORS)]
         axes.errorbar(xs, ys, yerr=[lows, highs], fmt="o-", capsize=3, color=color, label=f"{label} (tuned)")
         axes.axhline(100 * members[0].summary["base"][metric], linestyle="--", color=color, alpha=0.6, linewidth=1)
-    axes.set_xlabel("training examples")
-    axes.set_ylabel(f"{metric} (%)")
-    axes.set_ylim(0, 100)
-    axes.set_title(f"Data scaling: {metric} by training size (dashed: base)")
-    axes.grid(alpha=0.3)
-    axes.legend(frameon=False, fontsize=8)
+    plots.finish_axes(axes, "training examples", f"{metric} (%)", f"Data scaling: {metric} by training size (dashed: base)",
+                      percent=True, legend_size=8)
     return plots.figure_png(figure)
 
 
@@ -75,12 +71,8 @@ def epoch_plot(epoch_rows: list[dict[str, Any]], metric: str) -> bytes | None:
     for index, (run, points) in enumerate(series.items()):
         xs, ys = zip(*sorted(points))
         axes.plot(xs, ys, "o-", label=run, color=plots.COLORS[(index + 1) % len(plots.COLORS)])
-    axes.set_xlabel("epoch")
-    axes.set_ylabel(f"{metric} (%)")
-    axes.set_ylim(0, 100)
-    axes.set_title(f"{'Test' if key.startswith('test') else 'Validation'} {metric} by epoch")
-    axes.grid(alpha=0.3)
-    axes.legend(frameon=False, fontsize=8)
+    plots.finish_axes(axes, "epoch", f"{metric} (%)", f"{'Test' if key.startswith('test') else 'Validation'} {metric} by epoch",
+                      percent=True, legend_size=8)
     return plots.figure_png(figure)
 
 

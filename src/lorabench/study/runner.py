@@ -20,8 +20,10 @@ import yaml
 
 from lorabench.config import RunConfig
 from lorabench.data.records import Record, record_type
+from lorabench.items import PRIMARY_METRIC
 from lorabench.models import load_model
 from lorabench.pipeline import ProgressFactory, eval_stage, run_pipeline
+from lorabench.report.verdicts import verdict_sentence
 from lorabench.runs import write_atomic
 from lorabench.study.grid import GridPoint, Study
 
@@ -116,7 +118,9 @@ def run_study(
         try:
             if not force:
                 _share_base_eval(point, study.points)
-            run_pipeline(point.config, force=force, say=say, progress=progress, on_train_log=on_train_log)
+            result = run_pipeline(point.config, force=force, say=say, progress=progress, on_train_log=on_train_log)
+            primary = next(c for c in result.comparisons if c.metric == PRIMARY_METRIC[point.config.task])
+            say(f"{point.name}: {verdict_sentence(primary)}")
             if study.sweep.eval_each_epoch:
                 evaluate_epochs(point, progress, say)
         except Exception as error:  # noqa: BLE001 - recorded per point when keep_going, re-raised otherwise
