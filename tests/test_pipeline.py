@@ -63,6 +63,9 @@ def test_pipeline_writes_every_stage_and_skips_them_on_rerun(tiny_causal_path, q
     assert again.train is None  # nothing retrained
     assert again.base.resumed == again.base.metrics.n and again.tuned.resumed == again.tuned.metrics.n
     assert [c.to_dict() for c in again.comparisons] == [c.to_dict() for c in result.comparisons]
+    # the work each stage took survives the rerun that skipped it (this session's timings do not)
+    assert again.summary["work_seconds"] == result.summary["work_seconds"]
+    assert result.summary["work_seconds"]["train"] > 0 and result.summary["work_seconds"]["base_eval"] > 0
 
 
 def test_leakage_stops_the_run_unless_allowed(tiny_causal_path, qa_file, tmp_path):

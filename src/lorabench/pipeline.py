@@ -186,6 +186,16 @@ def _guards(config: RunConfig, loaded: LoadedModel, splits: DataSplits, adapter_
     ]
 
 
+def eval_seconds(rows: list[dict[str, Any]]) -> float:
+    """Generation time of an evaluation from its rows (each holds its share of its batch's time)."""
+    return round(sum(float(r.get("latency_per_question_s", r.get("latency_s", 0.0)) or 0.0) for r in rows), 2)
+
+
+def _stage_train_seconds(train_dir: Path) -> float | None:
+    stamp = train_dir / "stage.json"
+    return json.loads(stamp.read_text())["train_seconds"] if stamp.exists() else None
+
+
 def summary_csv(comparisons: list[MetricComparison], base: EvalOutcome, tuned: EvalOutcome) -> str:
     columns = ["metric", "n", "base", "base_low", "base_high", "tuned", "tuned_low", "tuned_high",
                "difference", "diff_low", "diff_high", "p_value", "test", "verdict", "improved", "regressed", "min_detectable"]
@@ -253,6 +263,13 @@ def run_pipeline(
         "guards": [f.to_dict() for f in findings],
         "leakage": splits.leakage,
         "timings": timings,
+        # What each stage cost when it ran, in whichever session: `timings` shows only this session's
+        # wall time, which is near zero for a stage found finished (or copied) on disk.
+        "work_seconds": {
+            "base_eval": eval_seconds(base.rows),
+            "train": _stage_train_seconds(out / "train"),
+            "tuned_eval": eval_seconds(tuned.rows),
+        },
         "training": None if train_result is None else {
             "steps": train_result.steps, "epochs": train_result.epochs, "tokens_per_second": train_result.tokens_per_second,
             "best_val_metric": train_result.best_val_metric, "stopped_early": train_result.stopped_early,

@@ -149,7 +149,7 @@ def build_view(data: ReportData) -> ReportView:
         _block("Decoding", config.get("decoding")),
         _block("LoRA", config.get("lora")),
         _block("Training", {**(config.get("training") or {}), **{f"result.{k}": v for k, v in training.items()}}),
-        _block("Times (seconds)", summary.get("timings")),
+        _block("Times (seconds)", {"work": summary.get("work_seconds"), "this session": summary.get("timings")}),
         _block("Leakage check", _leakage_counts(summary.get("leakage") or {})),
     ]
     return ReportView(

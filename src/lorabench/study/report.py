@@ -81,14 +81,14 @@ def _run_table(runs: list[FinishedRun], metric: str) -> list[dict[str, Any]]:
     for run in runs:
         v, s = run.point.values, run.summary
         c = next(c for c in run.comparisons if c.metric == metric)
-        timings = s.get("timings", {})
+        work = tables.work_seconds(run)
         cells = [
             run.point.name, Path(str(v["model"])).name, s["sizes"]["train"], v["strategy"], v["seed"],
             with_interval(s["base"][metric], *s["base"]["ci95"][metric]),
             with_interval(s["tuned"][metric], *s["tuned"]["ci95"][metric]),
             f"{100 * c.difference:+.1f}" + (f" (+{c.improved}/-{c.regressed})" if c.improved is not None else ""),
-            f"{c.p_value:.2g}", f"{timings.get('train_seconds', 0):.0f}",
-            f"{(timings.get('base_eval_seconds') or 0) + (timings.get('tuned_eval_seconds') or 0):.0f}",
+            f"{c.p_value:.2g}", f"{work['train'] or 0:.0f}",
+            f"{(work['base_eval'] or 0) + (work['tuned_eval'] or 0):.0f}",
         ]
         out.append({"cells": cells, "verdict": c.verdict, "css": VERDICT_CSS.get(c.verdict, "ns"),
                     "link": f"runs/{run.point.name}/report.html"})

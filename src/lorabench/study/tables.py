@@ -67,6 +67,15 @@ def _identity(run: FinishedRun) -> dict[str, Any]:
     return {"run": run.point.name, **run.point.values}
 
 
+def work_seconds(run: FinishedRun) -> dict[str, float | None]:
+    """Seconds each stage took when it ran (summaries from before `work_seconds` existed fall back
+    to that session's wall times)."""
+    if "work_seconds" in run.summary:
+        return run.summary["work_seconds"]
+    timings = run.summary.get("timings", {})
+    return {k: timings.get(f"{k}_seconds") for k in ("base_eval", "train", "tuned_eval")}
+
+
 def run_rows(runs: list[FinishedRun]) -> list[dict[str, Any]]:
     """runs.csv: settings, every metric base/tuned with intervals, the paired change and verdict, times."""
     rows = []
@@ -80,11 +89,13 @@ def run_rows(runs: list[FinishedRun]) -> list[dict[str, Any]]:
                 low, high = block["ci95"][c.metric]
                 row.update({f"{which}_{c.metric}": block[c.metric], f"{which}_{c.metric}_low": low, f"{which}_{c.metric}_high": high})
             row.update({f"change_{c.metric}": round(c.difference, 6), f"p_{c.metric}": c.p_value, f"verdict_{c.metric}": c.verdict})
-        timings = run.summary.get("timings", {})
+        work = work_seconds(run)
         training = run.summary.get("training") or {}
+        generated = sum(float(r.get("generated_tokens_per_question", r.get("generated_tokens", 0))) for r in run.tuned_rows)
         row.update({
-            "train_seconds": timings.get("train_seconds"), "base_eval_seconds": timings.get("base_eval_seconds"),
-            "tuned_eval_seconds": timings.get("tuned_eval_seconds"), "train_tokens_per_second": training.get("tokens_per_second"),
+            "train_seconds": work["train"], "base_eval_seconds": work["base_eval"], "tuned_eval_seconds": work["tuned_eval"],
+            "train_tokens_per_second": training.get("tokens_per_second"),
+            "tuned_eval_generated_tokens_per_second": round(generated / work["tuned_eval"], 1) if work["tuned_eval"] else None,
             "steps": training.get("steps"),
         })
         rows.append(row)
