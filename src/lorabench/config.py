@@ -80,6 +80,10 @@ class RunConfig(BaseModel):
     metrics: MetricSettings = Field(default_factory=MetricSettings)
     out: str = Field("runs/run", description="Run folder; rerunning the same config resumes it.")
 
+    def to_yaml(self) -> str:
+        """The run folder's config.yaml text."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
     @model_validator(mode="before")
     @classmethod
     def _shorthands(cls, raw: Any) -> Any:

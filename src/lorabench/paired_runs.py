@@ -20,7 +20,7 @@ from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
 from lorabench.items import ItemPair, pair_items
 from lorabench.metrics.scoring import ScoreSettings, TaskMetrics, aggregate
-from lorabench.runs import CONFIG, METRICS, PREDICTIONS
+from lorabench.runs import CONFIG, METRICS, PREDICTIONS, read_jsonl
 
 
 @dataclass
@@ -33,16 +33,6 @@ class FinishedEval:
     rows: list[dict[str, Any]]
     prompt: dict[str, Any]
     decoding: dict[str, Any]
-
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise LorabenchError(f"{path}:{number}: not a JSON line; the run is damaged, rerun it") from None
-    return rows
 
 
 def read_eval(folder: str | Path) -> FinishedEval:
@@ -59,7 +49,7 @@ def read_eval(folder: str | Path) -> FinishedEval:
     model = config.get("model") or {}
     name = str(model.get("name", "?")) + (f" + adapter {model['adapter']}" if model.get("adapter") else "")
     return FinishedEval(
-        path=path, task=TaskKind(metrics["task"]), name=name, rows=_read_rows(path / PREDICTIONS),
+        path=path, task=TaskKind(metrics["task"]), name=name, rows=read_jsonl(path / PREDICTIONS),
         prompt=settings.get("prompt") or {}, decoding=settings.get("decoding") or {},
     )
 

@@ -6,9 +6,7 @@ the same settings, so a crash or a closed laptop costs only the unfinished stage
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import shutil
 import time
@@ -17,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 import lorabench
 from lorabench.compare import MetricComparison, compare_rows
@@ -33,7 +30,8 @@ from lorabench.metrics.scoring import ScoreSettings
 from lorabench.models import LoadedModel, load_model
 from lorabench.prompts import PromptSettings, fit_to_model
 from lorabench.report.write import write_report
-from lorabench.runs import RunFolder, write_atomic, write_json
+from lorabench.runs import RunFolder, csv_text, write_atomic, write_json
+from lorabench.strategies.accounting import row_cost
 from lorabench.train import TrainResult, train_adapter
 
 Say = Callable[[str], None]
@@ -188,7 +186,7 @@ def _guards(config: RunConfig, loaded: LoadedModel, splits: DataSplits, adapter_
 
 def eval_seconds(rows: list[dict[str, Any]]) -> float:
     """Generation time of an evaluation from its rows (each holds its share of its batch's time)."""
-    return round(sum(float(r.get("latency_per_question_s", r.get("latency_s", 0.0)) or 0.0) for r in rows), 2)
+    return round(sum(row_cost(r).latency for r in rows), 2)
 
 
 def _stage_train_seconds(train_dir: Path) -> float | None:
@@ -199,19 +197,17 @@ def _stage_train_seconds(train_dir: Path) -> float | None:
 def summary_csv(comparisons: list[MetricComparison], base: EvalOutcome, tuned: EvalOutcome) -> str:
     columns = ["metric", "n", "base", "base_low", "base_high", "tuned", "tuned_low", "tuned_high",
                "difference", "diff_low", "diff_high", "p_value", "test", "verdict", "improved", "regressed", "min_detectable"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
+    rows = []
     for c in comparisons:
         b, t = base.metrics.metrics[c.metric], tuned.metrics.metrics[c.metric]
-        writer.writerow({
+        rows.append({
             "metric": c.metric, "n": c.n, "base": round(b.value, 6), "base_low": round(b.low, 6), "base_high": round(b.high, 6),
             "tuned": round(t.value, 6), "tuned_low": round(t.low, 6), "tuned_high": round(t.high, 6),
             "difference": round(c.difference, 6), "diff_low": c.ci_low, "diff_high": c.ci_high, "p_value": c.p_value,
             "test": c.test, "verdict": c.verdict, "improved": c.improved, "regressed": c.regressed,
             "min_detectable": None if c.min_detectable is None else round(c.min_detectable, 6),
         })
-    return buffer.getvalue()
+    return csv_text(rows, columns)
 
 
 def run_pipeline(
@@ -223,7 +219,7 @@ def run_pipeline(
 ) -> PipelineResult:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+    write_atomic(out / "config.yaml", config.to_yaml())
     timings: dict[str, float] = {}
 
     start = time.perf_counter()

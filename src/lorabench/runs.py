@@ -7,11 +7,13 @@ everything is done, `metrics.json`. A folder without `metrics.json` is unfinishe
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,32 @@ def write_atomic(path: Path, content: str | bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def csv_text(rows: Sequence[dict[str, Any]], header: Sequence[str] | None = None) -> str:
+    """A CSV table of `rows`; without `header`, every key any row has, in order of appearance."""
+    columns = list(header) if header is not None else list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON Lines file lorabench wrote ([] when it does not exist); a damaged line is an
+    error naming the file and line."""
+    if not path.exists():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise LorabenchError(f"{path}:{number}: not a JSON line; the run is damaged, rerun it") from None
+    return rows
 
 
 def write_json(path: Path, payload: Any) -> Path:

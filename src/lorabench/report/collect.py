@@ -19,6 +19,7 @@ from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
 from lorabench.items import ItemPair, category_counts, pair_items, sibling_golds
 from lorabench.paired_runs import read_eval
+from lorabench.runs import read_jsonl
 from lorabench.strategies.accounting import accounting_summary
 
 
@@ -51,12 +52,6 @@ def comparison_from_dict(payload: dict[str, Any]) -> MetricComparison:
     return MetricComparison(**{k: v for k, v in payload.items() if k in known})
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def _questions(test: list[dict[str, Any]]) -> dict[str, str]:
     """Question (or instruction) text by id, from the saved test split."""
     return {str(row["id"]): str(row.get("question") or row.get("instruction") or "") for row in test}
@@ -73,7 +68,7 @@ def collect(run_dir: str | Path) -> ReportData:
     config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").exists() else {}
     task = TaskKind(summary["task"])
     base, tuned = read_eval(run_dir / "base"), read_eval(run_dir / "tuned")
-    test = _read_jsonl(run_dir / "data" / "test.jsonl")
+    test = read_jsonl(run_dir / "data" / "test.jsonl")
     questions = _questions(test)
     siblings = sibling_golds(test)
     # Predictions are stored in the order they were made (longest prompts first); show the test order.
@@ -88,5 +83,5 @@ def collect(run_dir: str | Path) -> ReportData:
         pairs=pair_items(task, base_rows, tuned.rows, questions, siblings),
         categories={"base": category_counts(task, base.rows, siblings), "tuned": category_counts(task, tuned.rows, siblings)},
         costs={"base": accounting_summary(base.rows), "tuned": accounting_summary(tuned.rows)},
-        train_log=_read_jsonl(run_dir / "train" / "train_log.jsonl"),
+        train_log=read_jsonl(run_dir / "train" / "train_log.jsonl"),
     )

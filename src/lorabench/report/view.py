@@ -104,10 +104,13 @@ def _leakage_counts(leakage: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _change_detail(c: MetricComparison) -> str:
+def change_text(c: MetricComparison) -> str:
+    """The change in points, with the changed items (binary) or the 95% interval of the change."""
     if c.improved is not None:
-        return f" (+{c.improved}/-{c.regressed})"
-    return "" if c.ci_low is None or c.ci_high is None else f" [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]"
+        detail = f" (+{c.improved}/-{c.regressed})"
+    else:
+        detail = "" if c.ci_low is None or c.ci_high is None else f" [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]"
+    return f"{100 * c.difference:+.1f}{detail}"
 
 
 def build_view(data: ReportData) -> ReportView:
@@ -126,7 +129,7 @@ def build_view(data: ReportData) -> ReportView:
             "metric": c.metric,
             "base": with_interval(*data.interval("base", c.metric)),
             "tuned": with_interval(*data.interval("tuned", c.metric)),
-            "change": f"{100 * c.difference:+.1f}" + _change_detail(c),
+            "change": change_text(c),
             "test": c.test.replace("_", " "),
             "p": f"{c.p_value:.2g}",
             "verdict": c.verdict,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +11,7 @@ from lorabench.report.collect import ReportData, collect
 from lorabench.report.html import data_uri, render_html
 from lorabench.report.markdown import render_markdown
 from lorabench.report.view import ReportView, build_view
-from lorabench.runs import write_atomic
+from lorabench.runs import csv_text, write_atomic
 
 
 @dataclass
@@ -23,14 +21,6 @@ class ReportFiles:
     tables: list[Path]
     plots: list[Path]
     data: ReportData
-
-
-def _csv(header: list[str], rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=header, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def _plots(data: ReportData) -> tuple[list[tuple[str, str, bytes]], list[str]]:
@@ -72,12 +62,11 @@ def write_report(run_dir: str | Path) -> ReportFiles:
 
     metrics = data.metric_names
     item_rows = [p.to_row(metrics) for p in data.pairs]
-    item_header = list(item_rows[0]) if item_rows else ["id"]
     category_rows = [{"category": name, "meaning": meaning, "base": data.categories["base"][name],
                       "tuned": data.categories["tuned"][name]} for name, meaning in CATEGORIES.items()]
     tables = [
-        write_atomic(root / "tables" / "items.csv", _csv(item_header, item_rows)),
-        write_atomic(root / "tables" / "error_categories.csv", _csv(["category", "meaning", "base", "tuned"], category_rows)),
+        write_atomic(root / "tables" / "items.csv", csv_text(item_rows, None if item_rows else ["id"])),
+        write_atomic(root / "tables" / "error_categories.csv", csv_text(category_rows)),
     ]
     markdown = write_atomic(root / "report.md", render_markdown(view))
     html_path = write_atomic(root / "report.html", render_html(view))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lorabench.evaluate.generate import Generation
 from lorabench.prompts import Strategy
@@ -71,10 +71,20 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-def _row_costs(row: dict[str, Any]) -> tuple[int, float, float, float, float]:
+class RowCost(NamedTuple):
+    """One prediction row's share of what its context cost."""
+
+    questions: int
+    prompt: float
+    generated: float
+    api_prompt: float
+    latency: float
+
+
+def row_cost(row: dict[str, Any]) -> RowCost:
     # Rows written before strategies existed are single-question rows without the share fields.
     prompt = row.get("prompt_tokens_per_question", row.get("prompt_tokens", 0))
-    return (
+    return RowCost(
         int(row.get("questions_in_context", 1)),
         float(prompt),
         float(row.get("generated_tokens_per_question", row.get("generated_tokens", 0))),
@@ -95,7 +105,7 @@ def accounting_summary(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, fl
         by_strategy.setdefault(row.get("strategy", "single"), []).append(row)
     summary: dict[str, dict[str, float]] = {}
     for strategy, group in by_strategy.items():
-        costs = [_row_costs(row) for row in group]
+        costs = [row_cost(row) for row in group]
         scores = [row.get("scores", {}) for row in group]
         summary[strategy] = {
             "n": len(group),

@@ -13,8 +13,8 @@ from lorabench.report import plots
 from lorabench.report.html import data_uri, render_template
 from lorabench.report.markdown import cell, table
 from lorabench.report.verdicts import verdict_detail
-from lorabench.report.view import VERDICT_CSS, percent, with_interval
-from lorabench.runs import write_atomic
+from lorabench.report.view import VERDICT_CSS, change_text, percent, with_interval
+from lorabench.runs import csv_text, write_atomic
 from lorabench.study import tables
 from lorabench.study.grid import Study
 from lorabench.study.tables import ACCOUNTING, CrossComparison, FinishedRun
@@ -86,7 +86,7 @@ def _run_table(runs: list[FinishedRun], metric: str) -> list[dict[str, Any]]:
             run.point.name, Path(str(v["model"])).name, s["sizes"]["train"], v["strategy"], v["seed"],
             with_interval(s["base"][metric], *s["base"]["ci95"][metric]),
             with_interval(s["tuned"][metric], *s["tuned"]["ci95"][metric]),
-            f"{100 * c.difference:+.1f}" + (f" (+{c.improved}/-{c.regressed})" if c.improved is not None else ""),
+            change_text(c),
             f"{c.p_value:.2g}", f"{work['train'] or 0:.0f}",
             f"{(work['base_eval'] or 0) + (work['tuned_eval'] or 0):.0f}",
         ]
@@ -120,10 +120,9 @@ def write_study_report(study: Study, alpha: float | None = None) -> StudyFiles:
     epochs = tables.epoch_rows(runs)
     strategy_rows = tables.strategy_rows(runs)
     table_paths = [
-        write_atomic(out / "tables" / "runs.csv", tables.to_csv(tables.run_rows(runs))),
-        write_atomic(out / "tables" / "epochs.csv", tables.to_csv(epochs)),
-        write_atomic(out / "tables" / "strategies.csv", tables.to_csv(strategy_rows)),
-        write_atomic(out / "tables" / "comparisons.csv", tables.to_csv(tables.cross_rows(found))),
+        write_atomic(out / "tables" / name, csv_text(rows, None if rows else ["run"]))
+        for name, rows in (("runs.csv", tables.run_rows(runs)), ("epochs.csv", epochs),
+                           ("strategies.csv", strategy_rows), ("comparisons.csv", tables.cross_rows(found)))
     ]
     made: list[tuple[str, str, bytes]] = []
     if runs:

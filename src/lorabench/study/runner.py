@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from lorabench.config import RunConfig
-from lorabench.data.records import Record, record_type
+from lorabench.data.loaders import load_records
+from lorabench.data.spec import DataSpec
 from lorabench.items import PRIMARY_METRIC
 from lorabench.models import load_model
 from lorabench.pipeline import ProgressFactory, eval_stage, run_pipeline
@@ -39,15 +39,11 @@ class PointStatus:
     error: str | None = None
 
 
-def _config_text(config: RunConfig) -> str:
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
-
-
 def is_finished(point: GridPoint, eval_each_epoch: bool) -> bool:
     out = Path(point.config.out)
     if not (out / "summary.json").exists() or not (out / "config.yaml").exists():
         return False
-    if (out / "config.yaml").read_text(encoding="utf-8") != _config_text(point.config):
+    if (out / "config.yaml").read_text(encoding="utf-8") != point.config.to_yaml():
         return False
     return not eval_each_epoch or (out / EPOCHS_DIR / "done.json").exists()
 
@@ -73,16 +69,11 @@ def _share_base_eval(point: GridPoint, points: list[GridPoint]) -> None:
             return
 
 
-def _load_split(path: Path, task: Any) -> list[Record]:
-    cls = record_type(task)
-    return [cls.model_validate(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def evaluate_epochs(point: GridPoint, progress: ProgressFactory | None, say: Say) -> None:
     """Evaluate each epoch's checkpoint on the test split into <run>/epochs/epoch_<k>/."""
     out = Path(point.config.out)
     checkpoints = sorted((out / "train" / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
-    test = _load_split(out / "data" / "test.jsonl", point.config.task)
+    test = load_records(DataSpec(path=out / "data" / "test.jsonl", task=point.config.task)).records
     done = []
     for checkpoint in checkpoints:
         state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))

@@ -3,8 +3,6 @@ strategy and model state, and paired comparisons between runs that differ in one
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,8 @@ from lorabench.items import PRIMARY_METRIC
 from lorabench.metrics.scoring import TASK_METRICS
 from lorabench.paired_runs import read_eval
 from lorabench.report.collect import comparison_from_dict
-from lorabench.strategies.accounting import accounting_summary
+from lorabench.runs import read_jsonl
+from lorabench.strategies.accounting import accounting_summary, row_cost
 from lorabench.study.grid import DIMENSIONS, GridPoint, Study
 from lorabench.study.runner import EPOCHS_DIR
 
@@ -38,12 +37,6 @@ class FinishedRun:
         return TaskKind(self.summary["task"])
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def finished_runs(study: Study) -> list[FinishedRun]:
     """Every grid point with a summary on disk, in grid order; unfinished ones are left out."""
     runs = []
@@ -58,7 +51,7 @@ def finished_runs(study: Study) -> list[FinishedRun]:
             base_rows=read_eval(out / "base").rows, tuned_rows=read_eval(out / "tuned").rows,
             comparisons=[comparison_from_dict(c) for c in summary["comparison"]],
             epochs=json.loads(epochs_file.read_text(encoding="utf-8")) if epochs_file.exists() else [],
-            train_log=_jsonl(out / "train" / "train_log.jsonl"),
+            train_log=read_jsonl(out / "train" / "train_log.jsonl"),
         ))
     return runs
 
@@ -91,7 +84,7 @@ def run_rows(runs: list[FinishedRun]) -> list[dict[str, Any]]:
             row.update({f"change_{c.metric}": round(c.difference, 6), f"p_{c.metric}": c.p_value, f"verdict_{c.metric}": c.verdict})
         work = work_seconds(run)
         training = run.summary.get("training") or {}
-        generated = sum(float(r.get("generated_tokens_per_question", r.get("generated_tokens", 0))) for r in run.tuned_rows)
+        generated = sum(row_cost(r).generated for r in run.tuned_rows)
         row.update({
             "train_seconds": work["train"], "base_eval_seconds": work["base_eval"], "tuned_eval_seconds": work["tuned_eval"],
             "train_tokens_per_second": training.get("tokens_per_second"),
@@ -168,14 +161,3 @@ def cross_rows(found: list[CrossComparison]) -> list[dict[str, Any]]:
          "verdict": c.verdict, "improved": c.improved, "regressed": c.regressed, "min_detectable": c.min_detectable}
         for x in found for c in x.comparisons
     ]
-
-
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    header: list[str] = []
-    for row in rows:
-        header += [key for key in row if key not in header]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=header or ["run"])
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
