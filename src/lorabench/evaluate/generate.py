@@ -163,7 +163,7 @@ def _run_batch(
         input_ids, attention_mask = _pad_batch(sequences, pad_id, left=not is_seq2seq)
     else:
         input_ids, attention_mask = prefix.layout(sequences, plan, pad_id)
-        extra["past_key_values"] = prefix.prefill(model, plan, pad_id, device)
+        extra[prefix.cache_argument(model)] = prefix.prefill(model, plan, pad_id, device)
     criteria = StoppingCriteriaList()
     # Causal output repeats the padded prompt; seq2seq output starts with the decoder start token.
     prompt_width = 1 if is_seq2seq else input_ids.shape[1]

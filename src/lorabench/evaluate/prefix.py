@@ -18,7 +18,6 @@ positions 0..P-1 and every suffix continues at P.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,8 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
+
+from lorabench.evaluate import model_api
 
 # Below this, a shared prefix saves less than the extra forward and cache copy cost.
 MIN_SHARED_PREFIX = 32
@@ -164,9 +165,9 @@ def supports_shared_prefix(model: Any) -> bool:
     peft_config = getattr(model, "active_peft_config", None)
     if peft_config is not None and getattr(peft_config, "is_prompt_learning", False):
         return False
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    parameters = inspect.signature(base.forward).parameters
-    if not {"past_key_values", "position_ids", "attention_mask"} <= set(parameters):
+    if model_api.cache_argument(model) is None:
+        return False
+    if not (model_api.accepts(model, "position_ids") and model_api.accepts(model, "attention_mask")):
         return False
     try:
         cache = DynamicCache(config=config)
@@ -175,9 +176,12 @@ def supports_shared_prefix(model: Any) -> bool:
     return all(type(layer) is DynamicLayer for layer in cache.layers)
 
 
-def _accepts_logits_to_keep(model: Any) -> bool:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
+def cache_argument(model: Any) -> str:
+    """The keyword a prefilled cache is handed to this model's forward and generate by."""
+    name = model_api.cache_argument(model)
+    if name is None:
+        raise ValueError("this model takes no key/value cache; check supports_shared_prefix first")
+    return name
 
 
 def prefill(model: Any, plan: BatchPlan, pad_id: int, device: torch.device) -> DynamicCache:
@@ -189,8 +193,9 @@ def prefill(model: Any, plan: BatchPlan, pad_id: int, device: torch.device) -> D
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache(config=model.config)
     # Only the cache is wanted; keeping one position skips most of the vocabulary projection.
-    extra = {"logits_to_keep": 1} if _accepts_logits_to_keep(model) else {}
-    model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, **extra)
+    extra: dict[str, Any] = {"logits_to_keep": 1} if model_api.accepts(model, "logits_to_keep") else {}
+    extra[cache_argument(model)] = cache
+    model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **extra)
     cache.batch_select_indices(torch.tensor(plan.row_group, dtype=torch.long, device=device))
     return cache
 
