@@ -55,3 +55,40 @@ def test_aggregate_has_intervals_and_short_subset():
 def test_no_short_subset_for_math():
     _, metrics = score_all("math", [ScoreInput(["1"], "1")])
     assert "short" not in metrics.to_dict()
+
+
+TEXT_METRICS = ("exact_match", "relaxed_match", "lenient_match", "token_f1", "rouge_l", "rouge_l_acc")
+
+
+@pytest.mark.parametrize("gold, prediction", [("amazon river.", "The Amazon River"), ("The Amazon River", "amazon river.")])
+def test_open_one_normalization_for_every_metric(gold, prediction):
+    scores = score_item("open", ScoreInput([gold], prediction))
+    assert {name: scores[name] for name in TEXT_METRICS} == {name: 1.0 for name in TEXT_METRICS}
+
+
+def test_open_relaxed_match_at_token_boundaries():
+    assert set(TASK_METRICS[TaskKind.open]) == set(score_item("open", ScoreInput(["x"], "x")))
+    assert "relaxed_match" in TASK_METRICS[TaskKind.open]
+    in_sentence = score_item("open", ScoreInput(["1889"], "It opened in 1889."))
+    assert in_sentence["exact_match"] == 0.0 and in_sentence["relaxed_match"] == 1.0
+    assert score_item("open", ScoreInput(["1889"], "1"))["relaxed_match"] == 0.0
+    assert score_item("open", ScoreInput(["1889"], "in 18890"))["relaxed_match"] == 0.0
+    assert score_item("open", ScoreInput(["1889"], ""))["relaxed_match"] == 0.0
+    long_gold = ["Velmora lies on the Oslet river"]
+    assert score_item("open", ScoreInput(long_gold, "Velmora"), ScoreSettings(short_thresh=3))["relaxed_match"] == 0.0
+
+
+def test_extractive_looser_metrics_share_the_official_normalization():
+    scores = score_item(TaskKind.extractive, ScoreInput(["the Main Building"], "Main Building."))
+    assert {name: scores[name] for name in ("f1", *TEXT_METRICS)} == {name: 1.0 for name in ("f1", *TEXT_METRICS)}
+    # "the" and "a" are not words of either answer: P = 2/3, R = 1 on every F1
+    partial = score_item(TaskKind.extractive, ScoreInput(["the Main Building"], "a Main Building wall"))
+    assert partial["f1"] == pytest.approx(0.8)
+    assert partial["token_f1"] == pytest.approx(0.8)
+
+
+def test_extractive_unanswerable_counts_an_article_only_answer_as_empty():
+    # Official EM normalizes "The." to the empty answer; ROUGE-L now agrees.
+    scores = score_item(TaskKind.extractive, ScoreInput([], "The."))
+    assert scores["exact_match"] == 1.0 and scores["rouge_l"] == 1.0
+    assert score_item(TaskKind.extractive, ScoreInput([], "Paris"))["rouge_l"] == 0.0

@@ -1,6 +1,12 @@
 """Per-item scores for each task kind, and their aggregates with n and 95% intervals.
 
 Metric names are the public vocabulary of every `metrics.json` lorabench writes.
+
+Text tasks (extractive, open) score every metric on one normalization of prediction and golds,
+SQuAD's `normalize_answer`: lower-case, drop punctuation, drop the articles a/an/the, collapse
+whitespace. Exact, relaxed and lenient match, token F1 and ROUGE-L all see that same text, so
+"The Amazon River" against "amazon river." is 1.0 on each of them, not an exact match with a token
+F1 of 0.8. (SQuAD's `exact_match` and `f1` normalize the same way inside the official definition.)
 """
 
 from __future__ import annotations
@@ -13,8 +19,13 @@ from lorabench.data.records import TaskKind, option_labels
 from lorabench.metrics.choice import parse_choice
 from lorabench.metrics.intervals import bootstrap_mean_interval, wilson_interval
 from lorabench.metrics.numeric import extract_final_number, numbers_match
-from lorabench.metrics.squad import exact_match, f1_score
+from lorabench.metrics.squad import exact_match, f1_score, normalize_answer
 from lorabench.metrics.text import is_short, lenient_match, relaxed_match, rouge_l, token_f1
+
+# Bumped whenever a metric's definition changes (2: one normalization for every text metric, and
+# relaxed match for open answers). Run folders record it, so scores made under another definition
+# are never resumed into, or compared with, today's.
+SCORING_VERSION = 2
 
 # Per-item 0/1 outcomes get a Wilson interval; the rest are means of [0, 1] scores (bootstrap).
 PROPORTIONS = frozenset(
@@ -23,7 +34,7 @@ PROPORTIONS = frozenset(
 
 TASK_METRICS: dict[TaskKind, tuple[str, ...]] = {
     TaskKind.extractive: ("exact_match", "f1", "relaxed_match", "lenient_match", "token_f1", "rouge_l", "rouge_l_acc"),
-    TaskKind.open: ("exact_match", "token_f1", "rouge_l", "rouge_l_acc", "lenient_match"),
+    TaskKind.open: ("exact_match", "relaxed_match", "lenient_match", "token_f1", "rouge_l", "rouge_l_acc"),
     TaskKind.choice: ("accuracy", "no_choice"),
     TaskKind.math: ("numeric_match", "no_number"),
 }
@@ -74,31 +85,29 @@ def _gold_label(golds: list[str], labels: list[str], options: list[str] | None) 
     return label
 
 
+def _text_scores(prediction: str, golds: list[str], settings: ScoreSettings) -> dict[str, float]:
+    """The looser text metrics, all on the task normalization (module docstring)."""
+    pred, refs = normalize_answer(prediction), [normalize_answer(g) for g in golds]
+    # An unanswerable question (no golds) is answered right only by an empty prediction.
+    r = rouge_l(pred, refs) if refs else float(not pred)
+    return {
+        "relaxed_match": relaxed_match(pred, refs, settings.short_thresh),
+        "lenient_match": lenient_match(pred, refs),
+        "token_f1": token_f1(pred, refs),
+        "rouge_l": r,
+        "rouge_l_acc": float(r >= settings.rouge_threshold),
+    }
+
+
 def score_item(task: TaskKind, item: ScoreInput, settings: ScoreSettings = ScoreSettings()) -> dict[str, float]:
     """All of the task's metrics for one item, each in [0, 1]. Raises ValueError for an unusable gold."""
     task = TaskKind(task)
     pred, golds = item.prediction, item.golds
     if task is TaskKind.extractive:
-        # An unanswerable question (no golds) is answered right only by an empty prediction.
-        r = rouge_l(pred, golds) if golds else float(not pred.strip())
-        return {
-            "exact_match": exact_match(pred, golds),
-            "f1": f1_score(pred, golds),
-            "relaxed_match": relaxed_match(pred, golds, settings.short_thresh),
-            "lenient_match": lenient_match(pred, golds),
-            "token_f1": token_f1(pred, golds),
-            "rouge_l": r,
-            "rouge_l_acc": float(r >= settings.rouge_threshold),
-        }
+        # The official metrics get the raw text: they normalize it themselves, as the SQuAD script does.
+        return {"exact_match": exact_match(pred, golds), "f1": f1_score(pred, golds), **_text_scores(pred, golds, settings)}
     if task is TaskKind.open:
-        r = rouge_l(pred, golds)
-        return {
-            "exact_match": exact_match(pred, golds),
-            "token_f1": token_f1(pred, golds),
-            "rouge_l": r,
-            "rouge_l_acc": float(r >= settings.rouge_threshold),
-            "lenient_match": lenient_match(pred, golds),
-        }
+        return {"exact_match": exact_match(pred, golds), **_text_scores(pred, golds, settings)}
     if task is TaskKind.choice:
         labels = option_labels(len(item.options)) if item.options else [chr(ord("A") + i) for i in range(26)]
         gold = _gold_label(golds, labels, item.options)

@@ -1,4 +1,9 @@
-"""Looser text metrics beside SQuAD's: containment matches, plain token F1, ROUGE-L."""
+"""Looser text metrics beside SQuAD's: containment matches, plain token F1, ROUGE-L.
+
+Task scoring (scoring.py) hands every one of them the same normalized text, so that they agree
+with exact match on what counts as the same answer; token F1 and ROUGE-L themselves only split
+the text they are given into words.
+"""
 
 from __future__ import annotations
 
@@ -49,12 +54,15 @@ def lenient_match(prediction: str, golds: list[str]) -> float:
 
 
 def plain_tokens(text: str) -> list[str]:
-    """Lowercased words without punctuation; unlike SQuAD, articles are kept (they carry meaning in prose)."""
+    """Lowercased words without punctuation. Articles are not dropped here: scoring does that, with
+    the rest of the task normalization, before calling the metrics."""
     return _PUNCTUATION_RE.sub(" ", text.lower()).split()
 
 
 def token_f1(prediction: str, golds: list[str]) -> float:
-    """F1 over word multisets, best over golds; the usual metric for open-ended answers."""
+    """F1 over word multisets, best over golds; the usual metric for open-ended answers.
+
+    An empty side scores 1 only when both are empty."""
     pred = plain_tokens(prediction)
     best = 0.0
     for gold in golds or [""]:
@@ -75,6 +83,9 @@ def _rouge() -> rouge_scorer.RougeScorer:
 
 
 def rouge_l(prediction: str, golds: list[str]) -> float:
-    """ROUGE-L F-measure from the `rouge-score` package, best over golds."""
+    """ROUGE-L F-measure from the `rouge-score` package, best over golds.
+
+    Its tokenizer lower-cases and keeps only runs of a-z and 0-9 (letters outside ASCII are lost);
+    it keeps articles, hence the normalized input from scoring."""
     scorer = _rouge()
     return max((scorer.score(g, prediction)["rougeL"].fmeasure for g in golds or [""]), default=0.0)
