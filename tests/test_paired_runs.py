@@ -83,3 +83,22 @@ def test_compare_command(tmp_path):
     assert refused.exit_code == 2 and "prompt.system" in refused.output and "--anyway" in refused.output
     forced = runner.invoke(app, ["compare", str(a), str(c), "--anyway"])
     assert forced.exit_code == 0 and "compared anyway despite" in forced.output
+
+
+def test_runs_scored_under_different_metric_definitions_are_not_compared(tmp_path):
+    a = _eval_folder(tmp_path / "a", [True, False, True])
+    b = _eval_folder(tmp_path / "b", [True, True, True])
+    config = yaml.safe_load((b / "config.yaml").read_text())
+    (b / "config.yaml").write_text(yaml.safe_dump({**config, "scoring_version": 2}))
+    with pytest.raises(LorabenchError, match="metric definitions: version 1 vs 2"):
+        compare_evals(read_eval(a), read_eval(b))
+
+
+def test_rows_without_a_metric_of_today_are_refused(tmp_path):
+    folder = _eval_folder(tmp_path / "a", [True, False])
+    rows = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["scores"].pop("f1", None)
+    (folder / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(LorabenchError, match="rows have no f1"):
+        read_eval(folder)

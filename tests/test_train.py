@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 import warnings
 
 import pytest
 import torch
 from pydantic import ValidationError
 from safetensors.torch import load_file
-from transformers import Gemma2Config, Gemma2ForCausalLM, TrainerCallback
+from transformers import Gemma2Config, Gemma2ForCausalLM, TrainerCallback, TrainerControl, TrainerState
 
 from lorabench.data.synth import synthesize
 from lorabench.errors import LorabenchError
@@ -17,7 +18,17 @@ from lorabench.evaluate.settings import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
 from lorabench.models import ModelSpec, load_model
 from lorabench.prompts import PromptSettings
-from lorabench.train import AnswerOnlyHead, LoraSettings, TrainSettings, train_adapter, wrap_with_lora
+from lorabench.train import (
+    AnswerOnlyHead,
+    LoraSettings,
+    TrainSettings,
+    _LogAtCheckpoints,
+    effective_logging_steps,
+    total_steps,
+    train_adapter,
+    whole_run_loss,
+    wrap_with_lora,
+)
 from lorabench.train_data import PadCollator, encode_examples
 
 PROMPT = PromptSettings(max_prompt_tokens=128)
@@ -283,3 +294,117 @@ def test_seq2seq_trains_and_validates(tiny_seq2seq_path, records, tmp_path):
     assert result.steps == 2 and (result.adapter_dir / "adapter_model.safetensors").is_file()
     assert json.loads((result.adapter_dir / "adapter_config.json").read_text())["task_type"] == "SEQ_2_SEQ_LM"
     assert any("val_exact_match" in r for r in rows)
+
+
+# ---- whole-run figures across a resume, and the logging schedule ------------------------------------
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashAtStep(TrainerCallback):
+    """Dies (like a killed process: no end-of-training summary) as step `step` begins."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == self.step - 1:
+            raise _Crash
+
+
+class _SlowSteps(TrainerCallback):
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def on_step_end(self, args, state, control, **kwargs):
+        time.sleep(self.seconds)
+
+
+def _rows(result):
+    return [json.loads(line) for line in result.log_path.read_text().splitlines()]
+
+
+def test_resumed_run_reports_the_whole_runs_loss_seconds_and_throughput(tiny_causal_path, records, tmp_path):
+    common = {"max_steps": 6, "save_every": 3, "lora": LoraSettings(dropout=0.1)}
+    whole = _train(_load(tiny_causal_path), records[:8], [], tmp_path / "whole", **common)
+    # Slow steps before the crash at step 5; the checkpoint of step 3 is the one resumed from.
+    with pytest.raises(_Crash):
+        _train(_load(tiny_causal_path), records[:8], [], tmp_path / "cut",
+               callbacks=[_SlowSteps(0.5), _CrashAtStep(5)], **common)
+    progress = json.loads((tmp_path / "cut" / "checkpoints" / "checkpoint-3" / "lorabench_progress.json").read_text())
+    assert progress["step"] == 3 and progress["train_seconds"] >= 1.5 and progress["step_seconds"] >= 1.5
+    started = time.perf_counter()
+    resumed = _train(_load(tiny_causal_path), records[:8], [], tmp_path / "cut", resume=True, **common)
+    resumed_wall = time.perf_counter() - started
+
+    # The same mean loss over all 6 steps, not over the 3 resumed ones.
+    assert whole.train_loss is not None and abs(resumed.train_loss - whole.train_loss) < 1e-6
+    losses = [r["loss"] for r in _rows(whole) if "loss" in r]
+    assert len(losses) == 6 and abs(whole.train_loss - sum(losses) / 6) < 1e-9
+    summaries = [r for r in _rows(resumed) if "train_loss" in r]
+    assert len(summaries) == 1 and summaries[0]["train_loss"] == resumed.train_loss
+    assert [r["step"] for r in _rows(resumed) if "loss" in r] == [1, 2, 3, 4, 5, 6]  # step 4 of the crash cut away
+
+    # Seconds: the 3 slow steps before the checkpoint plus the resumed part; tokens/s over both parts.
+    assert progress["train_seconds"] < resumed.train_seconds <= progress["train_seconds"] + resumed_wall
+    assert summaries[0]["train_runtime"] == resumed.train_seconds
+    tokens = [r["tokens_seen"] for r in _rows(resumed) if "loss" in r][-1]
+    assert 0 < resumed.tokens_per_second <= tokens / progress["step_seconds"]
+    assert summaries[0]["train_tokens_per_second"] == resumed.tokens_per_second
+
+
+def test_resume_after_a_clean_stop_keeps_one_summary_row(tiny_causal_path, records, tmp_path):
+    common = {"max_steps": 6, "save_every": 3}
+    _train(_load(tiny_causal_path), records[:8], [], tmp_path, callbacks=[_StopAfterSave(3)], **common)
+    resumed = _train(_load(tiny_causal_path), records[:8], [], tmp_path, resume=True, **common)
+    assert [r["step"] for r in _rows(resumed) if "train_loss" in r] == [6]
+
+
+def test_a_short_run_logs_every_step(tiny_causal_path, records, tmp_path):
+    result = _train(_load(tiny_causal_path), records[:8], [], tmp_path, max_steps=8, logging_steps=5)
+    assert [r["step"] for r in _rows(result) if "loss" in r] == list(range(1, 9))
+    assert "every max(1, steps // 20) steps" in TrainSettings.model_fields["logging_steps"].description
+
+
+def test_effective_logging_steps():
+    assert effective_logging_steps(5, 8) == 1
+    assert effective_logging_steps(5, 60) == 3
+    assert effective_logging_steps(5, 10_000) == 5
+
+
+def test_an_epoch_run_counts_its_steps_as_trainer_does(tiny_causal_path, records, tmp_path):
+    settings = TrainSettings(max_steps=None, epochs=1.5, batch_size=3, grad_accum=2, logging_steps=5)
+    assert total_steps(8, settings, 1) == 3  # 3 batches: 2 steps an epoch, the second with one batch
+    result = _train(_load(tiny_causal_path), records[:8], [], tmp_path, **settings.model_dump(exclude_defaults=True),
+                    max_steps=None)
+    assert result.steps == 3 and [r["step"] for r in _rows(result) if "loss" in r] == [1, 2, 3]
+
+
+def test_checkpoint_and_last_steps_are_always_logged():
+    schedule = _LogAtCheckpoints()
+    state, control = TrainerState(max_steps=1000), TrainerControl()
+    control.should_save = True
+    schedule.on_step_end(None, state, control)
+    assert control.should_log
+    control = TrainerControl(should_training_stop=True)
+    schedule.on_step_end(None, state, control)
+    assert control.should_log
+    control = TrainerControl(should_save=True)
+    schedule.on_epoch_end(None, state, control)
+    assert control.should_log
+    control = TrainerControl()
+    schedule.on_step_end(None, state, control)
+    assert not control.should_log
+
+
+def test_whole_run_loss_weighs_each_logged_mean_by_its_steps():
+    # Logged at steps 1, 4 (mean of 2-4) and, after a resume from step 4, at 10 (mean of 5-10).
+    history = [{"loss": 3.0, "step": 1}, {"loss": 2.0, "step": 4}, {"eval_loss": 9.0, "step": 4},
+               {"loss": 1.0, "step": 10}]
+    assert whole_run_loss(history) == pytest.approx((3 + 2 * 3 + 1 * 6) / 10)
+    assert whole_run_loss(history, resumed_at=4) == pytest.approx((3 + 2 * 3 + 1 * 6) / 10)
+    # A checkpoint at step 6 that no row logged: steps 5-6 are unknown, so they are left out.
+    assert whole_run_loss(history[:3] + [{"loss": 1.0, "step": 10}], resumed_at=6) == pytest.approx((3 + 6 + 4) / 8)
+    assert whole_run_loss([]) is None

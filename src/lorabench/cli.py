@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
@@ -24,6 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's own help layout: rich's option table cuts long option names at 80 columns.
+    rich_markup_mode=None,
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -43,6 +46,38 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Union members and validator names pydantic puts into an error's location; they name no option.
+_LOC_NOISE = {"int", "float", "str", "bool", "function-after", "function-before"}
+
+
+@contextmanager
+def options_named(renames: dict[str, str] | None = None) -> Iterator[None]:
+    """Report a settings object that refuses command-line values against the option that gave them.
+
+    The option is the field's name as a flag (`batch_size` -> `--batch-size`) unless `renames`
+    maps it (`name` -> `--model`).
+    """
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fields = [p for p in first["loc"] if isinstance(p, str) and "[" not in p and p not in _LOC_NOISE]
+        field = fields[-1] if fields else ""
+        option = (renames or {}).get(field, "--" + field.replace("_", "-"))
+        raise LorabenchError(f"{option}: {first['msg']} (got {first['input']!r})") from None
+
+
+def input_file(path: Path, option: str) -> Path:
+    """A file the command reads: missing or a folder is the user's mistake, named with the option."""
+    if not path.exists():
+        raise LorabenchError(f"{option}: {path}: no such file")
+    if path.is_dir():
+        raise LorabenchError(f"{option}: {path} is a folder; give a file")
+    return path
+
+
 TaskOption = Annotated[TaskKind, typer.Option("--task", "-t", help="Task kind.")]
 
 
@@ -53,15 +88,18 @@ def score(
     task: TaskOption,
     out: Annotated[Optional[Path], typer.Option(help="Folder for metrics.json (default: beside the input).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
-    short_thresh: Annotated[int, typer.Option(help="Gold answers of at most this many tokens are 'short'.")] = 3,
-    rouge_threshold: Annotated[float, typer.Option(help="ROUGE-L F at or above this counts for rouge_l_acc.")] = 0.5,
+    short_thresh: Annotated[int, typer.Option(min=1, help="Gold answers of at most this many tokens are 'short'.")] = 3,
+    rouge_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="ROUGE-L F at or above this counts for rouge_l_acc.")] = 0.5,
     skip_invalid: Annotated[bool, typer.Option(help="Skip bad rows (reported) instead of stopping.")] = False,
 ) -> None:
     """Score predictions made elsewhere: every metric of the task, with 95% intervals."""
     from lorabench.metrics.scoring import ScoreSettings
     from lorabench.report.console import metrics_table
+    from lorabench.runs import ensure_run_folder
     from lorabench.scorefile import score_file, write_metrics
 
+    input_file(predictions, "PREDICTIONS")
+    ensure_run_folder(out or predictions.parent, "--out")
     settings = ScoreSettings(short_thresh=short_thresh, rouge_threshold=rouge_threshold)
     result = score_file(predictions, task, settings, skip_invalid)
     metrics_path = write_metrics(result, out or predictions.parent, predictions)
@@ -80,15 +118,18 @@ def score(
 @user_errors
 def synth(
     task: TaskOption,
-    n: Annotated[int, typer.Option("--n", "-n", help="Number of records.")] = 200,
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="Number of records.")] = 200,
     seed: Annotated[int, typer.Option(help="Same seed, same data, on every machine.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Output .jsonl (default: synth_<task>_<n>_<seed>.jsonl).")] = None,
     short_passages: Annotated[bool, typer.Option(help="Extractive: passages of about 80 words (fast on a CPU).")] = False,
 ) -> None:
     """Write a deterministic dataset about a fictional world, so no model already knows the answers."""
     from lorabench.data.synth import write_synth
+    from lorabench.runs import ensure_output_file
 
-    path = write_synth(task, n, seed, out or Path(f"synth_{task.value}_{n}_{seed}.jsonl"), short_passages=short_passages)
+    target = out or Path(f"synth_{task.value}_{n}_{seed}.jsonl")
+    ensure_output_file(target, "--out")
+    path = write_synth(task, n, seed, target, short_passages=short_passages)
     console.print(f"wrote {n} {task.value} records to {path}")
 
 
@@ -98,7 +139,7 @@ def leakage(
     train: Annotated[Path, typer.Argument(help="The set a model learns from.")],
     test: Annotated[Path, typer.Argument(help="The set it is evaluated on.")],
     task: TaskOption,
-    ngram: Annotated[int, typer.Option(help="Word n-gram size for near-duplicate questions.")] = 8,
+    ngram: Annotated[int, typer.Option(min=1, help="Word n-gram size for near-duplicate questions.")] = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check two data files for overlap: same ids, questions, contexts, near-duplicate questions.
@@ -150,16 +191,19 @@ def eval_command(
     from lorabench.prompts import PromptSettings
     from lorabench.report.console import metrics_table
     from lorabench.report.live import progress_bars
+    from lorabench.runs import ensure_run_folder
 
-    config = EvalConfig(
-        model=ModelSpec(name=model, dtype=dtype, device=device, trust_remote_code=trust_remote_code),
-        adapter=adapter,
-        data=DataSpec(path=data, task=task, format=data_format),
-        limit=limit,
-        prompt=PromptSettings(chat_template=chat_template, system=system),
-        decoding=DecodingSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, choice_mode=choice_mode),
-    )
+    with options_named({"name": "--model", "path": "--data", "format": "--format"}):
+        config = EvalConfig(
+            model=ModelSpec(name=model, dtype=dtype, device=device, trust_remote_code=trust_remote_code),
+            adapter=adapter,
+            data=DataSpec(path=data, task=task, format=data_format),
+            limit=limit,
+            prompt=PromptSettings(chat_template=chat_template, system=system),
+            decoding=DecodingSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, choice_mode=choice_mode),
+        )
     out = out or Path("runs") / f"eval-{_slug(model)}-{_slug(data)}-{task.value}"
+    ensure_run_folder(out, "--out")
     bars, factory = progress_bars(err_console)
     bars.disable = as_json
     with bars:
@@ -167,7 +211,8 @@ def eval_command(
     if as_json:
         sys.stdout.write(json.dumps(outcome.metrics.to_dict()) + "\n")
         return
-    console.print(metrics_table(outcome.metrics, title=f"{model} on {data} ({task.value}, %, 95% CI)"))
+    applied = f" + adapter {adapter}" if adapter else ""
+    console.print(metrics_table(outcome.metrics, title=f"{model}{applied} on {data} ({task.value}, %, 95% CI)"))
     cut = sum(bool(r.get("hit_max_new_tokens")) for r in outcome.rows)
     if cut:
         err_console.print(f"[yellow]{cut} of {len(outcome.rows)} answers hit max_new_tokens (possibly cut)[/]")
@@ -213,14 +258,19 @@ def train(
     from lorabench.config import load_config
     from lorabench.metrics.scoring import ScoreSettings
     from lorabench.models import load_model
-    from lorabench.pipeline import prepare_data
+    from lorabench.pipeline import save_splits, split_data
     from lorabench.report.live import train_log_printer
-    from lorabench.train import train_adapter
+    from lorabench.runs import ensure_run_folder
+    from lorabench.train import check_target_modules, train_adapter
 
     config = load_config(config_path, overrides or [])
     folder = out or Path(config.out) / "train"
-    splits = prepare_data(config, Path(config.out), lambda m: console.print(m, highlight=False))
+    ensure_run_folder(Path(config.out), "out")
+    ensure_run_folder(folder, "--out")
+    splits = split_data(config, lambda m: console.print(m, highlight=False))
     loaded = load_model(config.model)
+    check_target_modules(loaded.model, config.lora.target_modules)
+    save_splits(splits, Path(config.out))
     result = train_adapter(
         loaded, splits.train, splits.validation, folder, config.prompt, config.lora, config.training, config.decoding,
         ScoreSettings(short_thresh=config.metrics.short_thresh, rouge_threshold=config.metrics.rouge_threshold),
@@ -267,8 +317,8 @@ def compare(
     run_a: Annotated[Path, typer.Argument(metavar="RUN_A", help="Finished eval folder (e.g. runs/x/base).")],
     run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="Finished eval folder compared against RUN_A (B - A).")],
     anyway: Annotated[bool, typer.Option(help="Compare the common items even when items, prompts or decoding differ.")] = False,
-    alpha: Annotated[float, typer.Option(help="Significance level of the verdicts.")] = 0.05,
-    resamples: Annotated[int, typer.Option(help="Paired bootstrap resamples for continuous metrics.")] = 10_000,
+    alpha: Annotated[float, typer.Option(help="Significance level of the verdicts, between 0 and 1.")] = 0.05,
+    resamples: Annotated[int, typer.Option(min=100, help="Paired bootstrap resamples for continuous metrics.")] = 10_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
 ) -> None:
     """Paired comparison of two evaluations of the same items: verdict per metric, changed items."""
@@ -277,6 +327,8 @@ def compare(
     from lorabench.report.console import comparison_table
     from lorabench.report.verdicts import verdict_sentence
 
+    if not 0 < alpha < 1:
+        raise LorabenchError(f"--alpha: {alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
     result = compare_evals(read_eval(run_a), read_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples)
     if as_json:
         payload = {
@@ -324,7 +376,9 @@ def demo(
 ) -> None:
     """SmolLM2 fine-tuned with LoRA on synthetic QA, compared with its base: the whole product, offline."""
     from lorabench.demo import run_demo
+    from lorabench.runs import ensure_run_folder
 
+    ensure_run_folder(out, "--out")
     run_demo(out, console, force=force)
 
 

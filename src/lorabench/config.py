@@ -106,10 +106,14 @@ class RunConfig(BaseModel):
 
 
 def _parse_override(text: str) -> tuple[list[str], Any]:
-    if "=" not in text:
-        raise LorabenchError(f"override '{text}' must look like key.subkey=value")
-    key, value = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(value)
+    key, _, value = text.partition("=")
+    path = key.strip().split(".")
+    if not _ or not all(part.strip() for part in path):
+        raise LorabenchError(f"--set {text}: must look like key.subkey=value")
+    try:
+        return path, yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise LorabenchError(f"--set {text}: the value of {key.strip()} is not valid YAML ({getattr(error, 'problem', error)})") from None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -158,8 +162,10 @@ def parse_settings(
 ) -> M:
     """Validate `raw` as `model`; the first error names the file, line and dotted key."""
     if not isinstance(raw, dict):
-        where = ".".join(prefix) or "the top level"
-        raise LorabenchError(f"{source}: expected a mapping of settings at {where}")
+        line = _key_line(document, prefix) if prefix else (document.start_mark.line + 1 if document is not None else None)
+        where = f"{source}:{line}" if line else source
+        key = ".".join(prefix) or "(top level)"
+        raise LorabenchError(f"{where}: {key}: expected a mapping of settings (key: value lines), got {type(raw).__name__}")
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -188,7 +194,10 @@ def read_yaml(path: Path, overrides: list[str] | None = None) -> tuple[dict[str,
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise LorabenchError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        # An unclosed bracket or quote is found only at the end; the context says where it opened.
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        opened = f"; {context} at line {context_mark.line + 1}" if context and context_mark else ""
+        raise LorabenchError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}{opened})") from None
     if overrides:
         raw = apply_overrides(raw, overrides)
     return raw, document

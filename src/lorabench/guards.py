@@ -103,6 +103,30 @@ def adapter_applied(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[di
     return Finding("adapter_applied", True, f"tuned answers differ from base on {len(base_rows) - same} of {len(base_rows)} items", {"identical": same})
 
 
+# Choice rows answered by scoring the options (not by generating text) carry their choice_mode as
+# stop_reason; nothing was generated for them, so nothing can be cut or fail to stop.
+SCORED_STOP_REASONS = frozenset({"logprob", "letter"})
+
+# A share of cut answers above this is worth a warning: they score as wrong whatever they said.
+CUT_WARN_SHARE = 0.05
+
+GENERATION_GUARDS = ("answers_cut", "eos_learned")
+
+
+def generated(rows: Sequence[dict[str, Any]]) -> bool:
+    """Whether an evaluation produced its answers by generating text, so that max_new_tokens,
+    stopping and generated-token counts mean something (not so for log-prob or letter choice)."""
+    return any(r.get("stop_reason") not in SCORED_STOP_REASONS for r in rows)
+
+
+def applicable(findings: Sequence[Any], generated_text: bool) -> list[Any]:
+    """The findings (`Finding`s or their dicts) that apply: the generation guards only where answers
+    were generated. Also hides them in summaries written before `generation_guards` existed."""
+    if generated_text:
+        return list(findings)
+    return [f for f in findings if (f["name"] if isinstance(f, dict) else f.name) not in GENERATION_GUARDS]
+
+
 def _cut_share(rows: Sequence[dict[str, Any]]) -> float:
     return sum(bool(r.get("hit_max_new_tokens")) for r in rows) / len(rows) if rows else 0.0
 
@@ -110,7 +134,7 @@ def _cut_share(rows: Sequence[dict[str, Any]]) -> float:
 def answers_cut(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[str, Any]], max_new_tokens: int) -> Finding:
     """Answers that hit max_new_tokens may be cut: report the share before and after."""
     base, tuned = _cut_share(base_rows), _cut_share(tuned_rows)
-    ok = base <= 0.05 and tuned <= 0.05
+    ok = base <= CUT_WARN_SHARE and tuned <= CUT_WARN_SHARE
     message = f"answers that hit max_new_tokens={max_new_tokens}: base {base:.0%}, tuned {tuned:.0%}"
     if not ok:
         message += "; cut answers score as wrong, so raise decoding.max_new_tokens or check the model stops"
@@ -118,14 +142,38 @@ def answers_cut(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[s
 
 
 def eos_learned(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[str, Any]]) -> Finding:
-    """A tuned model that runs to max_new_tokens far more often than base never learned to stop."""
+    """A tuned model that runs to max_new_tokens far more often than base never learned to stop.
+
+    When the tuned model's own cut share is one `answers_cut` warns about, the limit cuts too many
+    answers to tell whether it stops on its own: that is a warning too, not an "ok" that contradicts
+    the answers_cut line above it.
+    """
     base, tuned = _cut_share(base_rows), _cut_share(tuned_rows)
+    details = {"base_share": base, "tuned_share": tuned}
     if tuned >= base + 0.2 and tuned >= 2 * base:
         return Finding(
             "eos_learned",
             False,
             f"the tuned model hits max_new_tokens on {tuned:.0%} of items (base {base:.0%}): it did not learn to stop "
             "(check that the EOS after each answer is trained and that pad is not EOS)",
-            {"base_share": base, "tuned_share": tuned},
+            details,
         )
-    return Finding("eos_learned", True, f"the tuned model stops on its own as often as base ({tuned:.0%} vs {base:.0%} cut)")
+    if tuned > CUT_WARN_SHARE:
+        return Finding(
+            "eos_learned",
+            False,
+            f"not judged: the tuned model hits max_new_tokens on {tuned:.0%} of items (base {base:.0%}), too many cut "
+            "answers to tell whether it learned to stop; raise decoding.max_new_tokens and rerun",
+            {**details, "judged": False},
+        )
+    how_often = "more often than base" if tuned < base else "as often as base"
+    return Finding("eos_learned", True, f"the tuned model stops on its own {how_often} ({tuned:.0%} vs {base:.0%} cut)", details)
+
+
+def generation_guards(
+    base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[str, Any]], max_new_tokens: int
+) -> list[Finding]:
+    """`answers_cut` and `eos_learned`, or nothing when neither evaluation generated text."""
+    if not (generated(base_rows) or generated(tuned_rows)):
+        return []
+    return [answers_cut(base_rows, tuned_rows, max_new_tokens), eos_learned(base_rows, tuned_rows)]

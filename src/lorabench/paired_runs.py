@@ -19,7 +19,7 @@ from lorabench.compare import MetricComparison, compare_rows
 from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
 from lorabench.items import ItemPair, pair_items
-from lorabench.metrics.scoring import ScoreSettings, TaskMetrics, aggregate
+from lorabench.metrics.scoring import SCORING_VERSION, TASK_METRICS, ScoreSettings, TaskMetrics, aggregate
 from lorabench.runs import CONFIG, METRICS, PREDICTIONS, read_jsonl
 
 
@@ -33,6 +33,7 @@ class FinishedEval:
     rows: list[dict[str, Any]]
     prompt: dict[str, Any]
     decoding: dict[str, Any]
+    scoring_version: int = SCORING_VERSION
 
 
 def read_eval(folder: str | Path) -> FinishedEval:
@@ -46,11 +47,21 @@ def read_eval(folder: str | Path) -> FinishedEval:
     metrics = json.loads((path / METRICS).read_text(encoding="utf-8"))
     # `lorabench eval` keeps the request under "request"; a `run` stage keeps the settings at the top.
     settings = config.get("request", config)
+    rows = read_jsonl(path / PREDICTIONS)
+    task = TaskKind(metrics["task"])
+    lacking = sorted({m for r in rows for m in TASK_METRICS[task] if m not in r.get("scores", {})})
+    if lacking:
+        raise LorabenchError(
+            f"{path}: its rows have no {', '.join(lacking)} (scored by an older lorabench); "
+            "rerun that evaluation with --force to score it with today's metrics"
+        )
     model = config.get("model") or {}
     name = str(model.get("name", "?")) + (f" + adapter {model['adapter']}" if model.get("adapter") else "")
     return FinishedEval(
-        path=path, task=TaskKind(metrics["task"]), name=name, rows=read_jsonl(path / PREDICTIONS),
+        path=path, task=task, name=name, rows=rows,
         prompt=settings.get("prompt") or {}, decoding=settings.get("decoding") or {},
+        # Folders from before the version was recorded used definitions version 1.
+        scoring_version=(config.get("scoring") or {}).get("version", config.get("scoring_version", 1)),
     )
 
 
@@ -75,6 +86,8 @@ def differences(a: FinishedEval, b: FinishedEval) -> list[str]:
     found = []
     if a.task is not b.task:
         found.append(f"task: {a.task.value} vs {b.task.value}")
+    if a.scoring_version != b.scoring_version:
+        found.append(f"metric definitions: version {a.scoring_version} vs {b.scoring_version} (rerun the older one with --force)")
     ids_a, ids_b = [r["id"] for r in a.rows], [r["id"] for r in b.rows]
     only_a, only_b = sorted(set(ids_a) - set(ids_b)), sorted(set(ids_b) - set(ids_a))
     if only_a or only_b:

@@ -25,17 +25,18 @@ from lorabench.data.records import Record, save_records
 from lorabench.data.splits import split_records
 from lorabench.errors import LorabenchError
 from lorabench.evaluate.runner import EvalOutcome, evaluate_records, records_digest
-from lorabench.guards import Finding, adapter_applied, answers_cut, eos_learned, format_mismatch
-from lorabench.metrics.scoring import ScoreSettings
+from lorabench.guards import Finding, adapter_applied, format_mismatch, generation_guards
+from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models import LoadedModel, load_model
 from lorabench.prompts import PromptSettings, fit_to_model
 from lorabench.report.write import write_report
-from lorabench.runs import RunFolder, csv_text, write_atomic, write_json
+from lorabench.runs import RunFolder, csv_text, ensure_run_folder, write_atomic, write_json
 from lorabench.strategies.accounting import row_cost
-from lorabench.train import TrainResult, train_adapter
+from lorabench.train import TrainResult, check_target_modules, train_adapter, validation_caveat
 
 Say = Callable[[str], None]
-ProgressFactory = Callable[[str, int, int], Callable[[int], None]]
+# (stage name, items, items already done, recorded seconds of a stage found finished) -> advance(k)
+ProgressFactory = Callable[[str, int, int, "float | None"], Callable[[int], None]]
 
 
 @dataclass
@@ -44,6 +45,8 @@ class DataSplits:
     validation: list[Record]
     test: list[Record]
     leakage: dict[str, Any]
+    validation_from: str = ""  # where the validation items came from, for the data line and summary.json
+    validation_warning: str | None = None  # set when validation is too small to steer training
 
 
 @dataclass
@@ -58,14 +61,16 @@ class PipelineResult:
     report: Path
 
 
-def prepare_data(config: RunConfig, out: Path, say: Say) -> DataSplits:
-    """Load, split (group-aware), trim to the configured sizes, check leakage, and save the splits."""
+def split_data(config: RunConfig, say: Say) -> DataSplits:
+    """Load, split (group-aware), trim to the configured sizes and check leakage, in memory only:
+    a mistake found here leaves no run folder behind."""
     data = config.data
     if data.source is not None:
         loaded = load_records(data.source)
         say(loaded.summary())
-        splits = split_records(loaded.records, test=data.split.test, validation=data.split.validation, seed=data.split.seed)
-        train, validation, test = splits.train, splits.validation, splits.test
+        train, validation, test = _split(loaded.records, data.split.test, data.split.validation, data.split.seed)
+        validation_from = (f"split from the source by split.validation={data.split.validation}"
+                           if data.split.validation else "none: split.validation is 0")
     else:
         assert data.train is not None and data.test is not None
         train_load, test_load = load_records(data.train), load_records(data.test)
@@ -73,30 +78,69 @@ def prepare_data(config: RunConfig, out: Path, say: Say) -> DataSplits:
         say(test_load.summary())
         train, test = train_load.records, test_load.records
         if data.validation is not None:
-            validation = load_records(data.validation).records
+            validation_load = load_records(data.validation)
+            validation, validation_from = validation_load.records, f"from data.validation {validation_load.source}"
         elif data.split.validation:
-            inner = split_records(train, test=data.split.validation, seed=data.split.seed)
-            train, validation = inner.train, inner.test
+            train, validation, _ = _split(train, 0, data.split.validation, data.split.seed)
+            validation_from = f"taken from train by split.validation={data.split.validation}"
         else:
-            validation = []
+            validation, validation_from = [], "none: split.validation is 0"
     if data.train_size:
+        if data.train_size > len(train):
+            raise LorabenchError(
+                f"data.train_size: {data.train_size} asks for more than the {len(train)} training items there are"
+            )
         train = train[: data.train_size]
     if data.test_size:
         test = test[: data.test_size]
+    if not test:
+        raise LorabenchError("data.split.test: the test split is empty; give more data or a larger data.split.test")
 
     train_test = check_leakage(train, test)
     val_test = check_leakage(validation, test)
     leakage = {"train_vs_test": train_test.to_dict(), "validation_vs_test": val_test.to_dict()}
-    write_json(out / "data" / "leakage.json", leakage)
     for report, what in ((train_test, "train vs test"), (val_test, "validation vs test")):
+        if report.id_collisions:
+            say(f"[yellow]{what}: {report.id_collision_warning()}[/]")
         if report.has_leakage:
             say(f"[{'yellow' if data.allow_leakage else 'red'}]{what}: {report.summary()}[/]")
         ensure_no_leakage(report, allow=data.allow_leakage, what=what)
-    say(f"data: train {len(train)}, validation {len(validation)}, test {len(test)}; leakage check clean"
-        if not (train_test.has_leakage or val_test.has_leakage) else "data: leakage allowed by config")
-    for name, records in (("train", train), ("validation", validation), ("test", test)):
+    sizes = f"train {len(train)}, validation {len(validation)} ({validation_from}), test {len(test)}"
+    say(f"data: {sizes}; leakage check clean"
+        if not (train_test.has_leakage or val_test.has_leakage) else f"data: {sizes}; leakage allowed by config")
+    caveat = validation_caveat(len(validation), config.task, config.training, config.metrics.alpha)
+    if caveat:
+        say(f"[yellow]{caveat}[/]")
+    return DataSplits(train, validation, test, leakage, validation_from, caveat)
+
+
+def _split(records: list[Record], test: float | int, validation: float | int, seed: int) -> tuple[list[Record], list[Record], list[Record]]:
+    """split_records with its refusals reported against the config keys that asked for them."""
+    if test == 0 and validation == 0:
+        return records, [], []
+    try:
+        if test == 0:  # only validation is carved out of a given train set
+            inner = split_records(records, test=validation, seed=seed)
+            return inner.train, inner.test, []
+        splits = split_records(records, test=test, validation=validation, seed=seed)
+    except ValueError as error:
+        raise LorabenchError(
+            f"data.split.test / data.split.validation ({test} / {validation}): {error}"
+        ) from None
+    return splits.train, splits.validation, splits.test
+
+
+def save_splits(splits: DataSplits, out: Path) -> None:
+    write_json(out / "data" / "leakage.json", splits.leakage)
+    for name, records in (("train", splits.train), ("validation", splits.validation), ("test", splits.test)):
         save_records(records, out / "data" / f"{name}.jsonl")
-    return DataSplits(train, validation, test, leakage)
+
+
+def prepare_data(config: RunConfig, out: Path, say: Say) -> DataSplits:
+    """split_data, then the splits and the leakage report saved into the run folder."""
+    splits = split_data(config, say)
+    save_splits(splits, out)
+    return splits
 
 
 def eval_stage(
@@ -116,9 +160,13 @@ def eval_stage(
         "prompt": config.prompt.model_dump(mode="json"),
         "decoding": config.decoding.model_dump(mode="json"),
         "metrics": config.metrics.model_dump(mode="json"),
+        "scoring_version": SCORING_VERSION,
     }
     run = RunFolder.open(out / name, stage_config, force=force)
-    bar = progress(f"eval {name}", len(records), len(run.completed())) if progress else None
+    done = run.completed()
+    # A stage found finished shows what it took when it ran, not this session's near-zero time.
+    recorded = eval_seconds(list(done.values())) if len(done) >= len(records) else None
+    bar = progress(f"eval {name}", len(records), len(done), recorded) if progress else None
     outcome = evaluate_records(loaded, records, config.prompt, config.decoding, _score_settings(config), run, bar)
     write_json(run.metrics_path, outcome.metrics.to_dict())
     return outcome
@@ -159,7 +207,10 @@ def _train_stage(
         loaded, splits.train, splits.validation, train_dir, config.prompt, config.lora, config.training,
         config.decoding, _score_settings(config), resume=resume, on_log=on_log,
     )
-    write_json(stamp, {"fingerprint": fingerprint, "steps": result.steps, "train_seconds": result.train_seconds})
+    write_json(stamp, {
+        "fingerprint": fingerprint, "steps": result.steps, "train_seconds": result.train_seconds,
+        "training": training_figures(result),
+    })
     (train_dir / "pending.json").unlink(missing_ok=True)
     return result.adapter_dir, result
 
@@ -179,8 +230,7 @@ def _guards(config: RunConfig, loaded: LoadedModel, splits: DataSplits, adapter_
     return [
         format_mismatch(splits.test, loaded.tokenizer, train_prompt, eval_prompt),
         adapter_applied(base.rows, tuned.rows, adapter_dir),
-        answers_cut(base.rows, tuned.rows, max_new),
-        eos_learned(base.rows, tuned.rows),
+        *generation_guards(base.rows, tuned.rows, max_new),
     ]
 
 
@@ -192,6 +242,21 @@ def eval_seconds(rows: list[dict[str, Any]]) -> float:
 def _stage_train_seconds(train_dir: Path) -> float | None:
     stamp = train_dir / "stage.json"
     return json.loads(stamp.read_text())["train_seconds"] if stamp.exists() else None
+
+
+def training_figures(result: TrainResult) -> dict[str, Any]:
+    """summary.json's `training`: the whole run's figures, also after a resume."""
+    return {
+        "steps": result.steps, "epochs": result.epochs, "train_loss": result.train_loss,
+        "train_seconds": result.train_seconds, "tokens_per_second": result.tokens_per_second,
+        "best_val_metric": result.best_val_metric, "stopped_early": result.stopped_early,
+    }
+
+
+def _stage_training(train_dir: Path) -> dict[str, Any] | None:
+    """The figures of a training found finished on disk (None for a stamp older than them)."""
+    stamp = train_dir / "stage.json"
+    return json.loads(stamp.read_text()).get("training") if stamp.exists() else None
 
 
 def summary_csv(comparisons: list[MetricComparison], base: EvalOutcome, tuned: EvalOutcome) -> str:
@@ -218,17 +283,19 @@ def run_pipeline(
     on_train_log: Callable[[dict], None] | None = None,
 ) -> PipelineResult:
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "config.yaml", config.to_yaml())
     timings: dict[str, float] = {}
 
+    # Everything that can refuse the config runs before the first file is written.
     start = time.perf_counter()
-    splits = prepare_data(config, out, say)
-    if not splits.test:
-        raise LorabenchError("the test split is empty; give more data or a larger data.split.test")
+    ensure_run_folder(out, "out")
+    splits = split_data(config, say)
     loaded = load_model(config.model)
+    check_target_modules(loaded.model, config.lora.target_modules)
     timings["load_seconds"] = round(time.perf_counter() - start, 2)
     say(f"model: {loaded.describe()['name']} on {loaded.device} ({str(loaded.dtype).removeprefix('torch.')})")
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "config.yaml", config.to_yaml())
+    save_splits(splits, out)
 
     start = time.perf_counter()
     base = eval_stage("base", loaded, splits.test, config, out, force, progress)
@@ -253,6 +320,7 @@ def run_pipeline(
         "task": config.task.value,
         "model": loaded.describe(),
         "sizes": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
+        "validation": {"items": len(splits.validation), "from": splits.validation_from, "warning": splits.validation_warning},
         "base": base.metrics.to_dict(),
         "tuned": tuned.metrics.to_dict(),
         "comparison": [c.to_dict() for c in comparisons],
@@ -266,10 +334,7 @@ def run_pipeline(
             "train": _stage_train_seconds(out / "train"),
             "tuned_eval": eval_seconds(tuned.rows),
         },
-        "training": None if train_result is None else {
-            "steps": train_result.steps, "epochs": train_result.epochs, "tokens_per_second": train_result.tokens_per_second,
-            "best_val_metric": train_result.best_val_metric, "stopped_early": train_result.stopped_early,
-        },
+        "training": _stage_training(out / "train") if train_result is None else training_figures(train_result),
     }
     write_json(out / "summary.json", summary)
     write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))

@@ -26,6 +26,32 @@ PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"
 
 
+def _blocking_file(path: Path) -> Path | None:
+    """The path itself or the nearest existing ancestor when it is a file, so nothing can go under it."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
+def ensure_run_folder(path: Path, option: str) -> None:
+    """Refuse, before any work, an output folder that a file stands in the way of."""
+    blocking = _blocking_file(Path(path))
+    if blocking is not None:
+        what = "is a file" if blocking == Path(path) else f"is inside {blocking}, which is a file"
+        raise LorabenchError(f"{option}: {path} {what}; give a folder")
+
+
+def ensure_output_file(path: Path, option: str) -> None:
+    """Refuse an output file path that is a folder, or lies under a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise LorabenchError(f"{option}: {path} is a folder; give a file name")
+    blocking = _blocking_file(path.parent)
+    if blocking is not None:
+        raise LorabenchError(f"{option}: {path} is inside {blocking}, which is a file")
+
+
 def write_atomic(path: Path, content: str | bytes) -> Path:
     """Write via a temporary file and rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 import lorabench
+from lorabench.compare import min_detectable_proportion
 from lorabench.data.records import Record, TaskKind
 from lorabench.errors import LorabenchError
 from lorabench.evaluate.runner import evaluate_records
@@ -89,7 +90,11 @@ class TrainSettings(BaseModel):
     max_grad_norm: float = Field(1.0, gt=0, description="Gradients are clipped to this global norm.")
     seed: int = Field(0, description="Seeds adapter initialisation, dropout and data order.")
     grad_checkpointing: bool = Field(False, description="Recompute activations in backward: less memory, ~20% slower.")
-    logging_steps: int = Field(5, gt=0, description="Write a log row every this many optimizer steps.")
+    logging_steps: int = Field(
+        5, gt=0, description="Write a training-loss row every this many optimizer steps, at most: a run of under "
+        "20 x this many steps logs every max(1, steps // 20) steps instead, so even a short run draws a loss curve "
+        "(an 8-step run logs all 8). Checkpoint steps and the last step are always logged.",
+    )
     eval_every: Literal["epoch"] | PositiveInt = Field(
         "epoch", description="Validate (loss + the task's metric) every epoch or every N optimizer steps."
     )
@@ -130,11 +135,14 @@ class TrainSettings(BaseModel):
 
 @dataclass
 class TrainResult:
+    """What a training run did. The figures are the whole run's, across an interruption and resume."""
+
     adapter_dir: Path
     log_path: Path
     steps: int
     epochs: float
-    train_seconds: float
+    train_loss: float | None  # mean per-step training loss over all steps
+    train_seconds: float  # wall time of training, validation included (see _RunTotals)
     tokens_per_second: float  # non-padding input tokens per second of training (validation time excluded)
     best_val_metric: float | None
     stopped_early: bool
@@ -304,6 +312,7 @@ class _LoraTrainer(Trainer):
         lengths: list[int],
         val_metric: Callable[[Any], float] | None,
         metric_name: str | None,
+        totals: "_RunTotals",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -311,7 +320,7 @@ class _LoraTrainer(Trainer):
         self.lengths = lengths
         self.val_metric = val_metric
         self.metric_name = metric_name
-        self.eval_seconds = 0.0
+        self.totals = totals
 
     def _get_train_sampler(self, train_dataset: Any = None) -> LengthGroupedEpochSampler:
         # Every process draws this same order and accelerate deals it out a batch at a time, process by
@@ -355,7 +364,18 @@ class _LoraTrainer(Trainer):
         try:
             return super().evaluate(*args, **kwargs)
         finally:
-            self.eval_seconds += time.perf_counter() - started
+            self.totals.eval_seconds += time.perf_counter() - started
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "train_loss" in logs:
+            # Trainer's end-of-training summary covers only this session's steps and time; after a resume
+            # that is a fraction of the run. Report the whole run's instead, and keep them for the result.
+            figures = self.totals.finish(self.state)
+            logs = {
+                **logs, "train_loss": figures["train_loss"], "train_runtime": figures["train_seconds"],
+                "train_tokens_per_second": figures["tokens_per_second"],
+            }
+        super().log(logs, start_time)
 
     def evaluation_loop(
         self,
@@ -373,6 +393,118 @@ class _LoraTrainer(Trainer):
         return output
 
 
+PROGRESS_FILE = "lorabench_progress.json"  # in each checkpoint: the run's seconds and tokens up to it
+
+
+def effective_logging_steps(configured: int, total_steps: int) -> int:
+    """Log every `configured` steps, but at least ~20 times a run, so a short run still draws a curve."""
+    return min(configured, max(1, total_steps // 20))
+
+
+def whole_run_loss(history: Sequence[dict[str, Any]], resumed_at: int = 0) -> float | None:
+    """Mean per-step training loss from Trainer's log history (`state.log_history`, which a checkpoint
+    carries across a resume): each logged `loss` is the mean of the steps since the previous log, so it
+    is weighted by their number. A session resumed at step `resumed_at` logs its first loss over the
+    steps after it; steps nobody logged are left out rather than guessed."""
+    total, steps, previous = 0.0, 0, 0
+    for entry in sorted((e for e in history if "loss" in e and "step" in e), key=lambda e: e["step"]):
+        step = int(entry["step"])
+        start = max(previous, resumed_at) if step > resumed_at else previous
+        if step > start:
+            total += float(entry["loss"]) * (step - start)
+            steps += step - start
+        previous = step
+    return total / steps if steps else None
+
+
+def _read_progress(checkpoint: str | None) -> dict[str, Any]:
+    path = Path(checkpoint) / PROGRESS_FILE if checkpoint else None
+    if path is None:
+        return {}
+    if not path.is_file():
+        logger.warning(
+            "%s has no %s: train_seconds and tokens/s will count only the resumed part", checkpoint, PROGRESS_FILE
+        )
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class _RunTotals(TrainerCallback):
+    """The whole run's figures (mean loss, seconds, tokens/s), across an interruption and resume.
+
+    Every checkpoint records the seconds and tokens up to it in PROGRESS_FILE; a resumed session
+    starts from those, so a run cut at step N and resumed reports what one uninterrupted run would.
+    The steps after the last checkpoint, trained twice, count once: `train_seconds` is the time the
+    adapter took to make, each session counted up to its last checkpoint and the final one to its end.
+    `train_seconds` is wall time including setup and validation; tokens/s excludes validation.
+    """
+
+    def __init__(self, resume_from: str | None) -> None:
+        before = _read_progress(resume_from)
+        self.resumed_at = _checkpoint_step(resume_from) if resume_from else 0
+        self.seconds_before = float(before.get("train_seconds", 0.0))
+        self.step_seconds_before = float(before.get("step_seconds", 0.0))
+        self.tokens_before = int(before.get("tokens_seen", 0))  # the tokens step_seconds_before covers
+        self.started = time.perf_counter()
+        self.first_step: float | None = None
+        self.tokens_at_first_step = 0
+        self.eval_seconds = 0.0  # this session's validation time (added by _LoraTrainer.evaluate)
+        self.final: dict[str, Any] | None = None
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # At the first step, not at train begin: setup and a resume's data skipping are not training.
+        if self.first_step is None:
+            self.first_step, self.tokens_at_first_step = time.perf_counter(), state.num_input_tokens_seen
+
+    def _step_figures(self, state: Any) -> tuple[float, int]:
+        """Seconds spent in training steps (validation excluded) and the tokens they saw, whole run."""
+        if self.first_step is None:
+            return self.step_seconds_before, self.tokens_before
+        seconds = time.perf_counter() - self.first_step - self.eval_seconds
+        return self.step_seconds_before + seconds, self.tokens_before + state.num_input_tokens_seen - self.tokens_at_first_step
+
+    def figures(self, state: Any) -> dict[str, Any]:
+        step_seconds, tokens = self._step_figures(state)
+        return {
+            "train_loss": whole_run_loss(state.log_history, self.resumed_at),
+            "train_seconds": round(self.seconds_before + time.perf_counter() - self.started, 3),
+            "tokens_per_second": round(tokens / step_seconds, 1) if step_seconds > 0 else 0.0,
+        }
+
+    def finish(self, state: Any) -> dict[str, Any]:
+        """The figures at the end of training, kept so the log and the result report the same."""
+        self.final = self.figures(state)
+        return self.final
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            step_seconds, tokens = self._step_figures(state)
+            progress = {
+                "step": state.global_step,
+                "train_seconds": self.seconds_before + time.perf_counter() - self.started,
+                "step_seconds": step_seconds,
+                "tokens_seen": tokens,
+            }
+            write_json(folder / PROGRESS_FILE, progress)
+
+
+class _LogAtCheckpoints(TrainerCallback):
+    """Logs the loss at every checkpoint and the last step too, so the logged losses cover every
+    step: `whole_run_loss` then averages them exactly, also across a resume from any checkpoint."""
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if control.should_save or control.should_training_stop:
+            control.should_log = True
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if control.should_save:
+            control.should_log = True
+
+
 class _JsonlLog(TrainerCallback):
     """Appends one JSON object per Trainer log event to `path` (main process only) and passes it on."""
 
@@ -383,30 +515,18 @@ class _JsonlLog(TrainerCallback):
         self.val_metrics: list[float] = []
         self._mark_time = time.perf_counter()
         self._mark_tokens = 0
-        self.tokens_at_start = 0  # a resumed run starts from the checkpoint's count
-        self.started_at: float | None = None
-        self.ended_at: float | None = None
+        self._stepping = False
 
     def _mark(self, state: Any) -> None:
         self._mark_time = time.perf_counter()
         self._mark_tokens = state.num_input_tokens_seen
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        # At the first step, not at train begin: Trainer restores a resumed state only after on_train_begin.
-        if self.started_at is None:
+        # At the first step: a resumed state starts from the checkpoint's token count, and setup and
+        # data skipping are not training.
+        if not self._stepping:
+            self._stepping = True
             self._mark(state)
-            self.started_at, self.tokens_at_start = self._mark_time, state.num_input_tokens_seen
-
-    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.ended_at = time.perf_counter()
-
-    def tokens_per_second(self, state: Any, eval_seconds: float) -> float:
-        """Non-padding tokens per second from the first step to the end, validation time excluded
-        (setup and data skipping on resume are not training either)."""
-        if self.started_at is None or self.ended_at is None:
-            return 0.0
-        seconds = max(self.ended_at - self.started_at - eval_seconds, 1e-9)
-        return (state.num_input_tokens_seen - self.tokens_at_start) / seconds
 
     def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._mark(state)  # validation time is not training throughput
@@ -436,9 +556,10 @@ class _JsonlLog(TrainerCallback):
         for key, value in logs.items():
             if key.startswith("eval_") and key.removeprefix("eval_") in ("loss", self.metric_name):
                 row["val_" + key.removeprefix("eval_")] = value
-        if "train_loss" in logs:  # the summary Trainer logs once training ends
+        if "train_loss" in logs:  # the whole run's summary, once training ends (see _LoraTrainer.log)
             row["train_loss"] = logs["train_loss"]
             row["train_runtime"] = logs.get("train_runtime")
+            row["train_tokens_per_second"] = logs.get("train_tokens_per_second")
         return row
 
 
@@ -455,14 +576,24 @@ def _strategy(every: Literal["epoch"] | int) -> tuple[str, int | None]:
     return ("epoch", None) if every == "epoch" else ("steps", int(every))
 
 
+def total_steps(n_examples: int, training: TrainSettings, world_size: int) -> int:
+    """The run's optimizer steps, counted as Trainer counts them: max_steps, else epochs x steps per
+    epoch (one step per grad_accum batches, the last partial group included)."""
+    if training.max_steps:
+        return training.max_steps
+    batches = math.ceil(n_examples / (training.batch_size * world_size))
+    return math.ceil(training.epochs * max(math.ceil(batches / training.grad_accum), 1))
+
+
 def _training_arguments(
-    training: TrainSettings, loaded: LoadedModel, checkpoints: Path, validate: bool, best_metric: str | None
+    training: TrainSettings, loaded: LoadedModel, checkpoints: Path, validate: bool, best_metric: str | None,
+    n_examples: int,
 ) -> TrainingArguments:
     eval_strategy, eval_steps = _strategy(training.eval_every) if validate else ("no", None)
     save_strategy, save_steps = _strategy(training.save_every)
     early = training.early_stopping_patience is not None
     bf16 = _use_bf16(training.bf16, loaded)
-    return TrainingArguments(
+    args = TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=training.epochs,
         max_steps=training.max_steps or -1,
@@ -500,16 +631,23 @@ def _training_arguments(
         dataloader_num_workers=0,
         disable_tqdm=True,
     )
+    # Set here rather than by a callback, so a resumed run's saved state agrees with its arguments.
+    args.logging_steps = effective_logging_steps(training.logging_steps, total_steps(n_examples, training, args.world_size))
+    return args
 
 
 def _prepare_log(log_path: Path, resume_step: int | None, metric_name: str | None, write: bool = True) -> list[float]:
     """Start a fresh log, or on resume cut the old one back to the checkpoint's step (the steps after
-    it are trained, and logged, again). Returns the validation metrics already logged. `write=False`
-    (data-parallel processes other than the main one) only reads."""
+    it are trained, and logged, again) and drop the interrupted session's end-of-training summary (the
+    run goes on; its own summary comes at its end). Returns the validation metrics already logged.
+    `write=False` (data-parallel processes other than the main one) only reads."""
     rows = []
     if resume_step is not None and log_path.is_file():
         lines = log_path.read_text(encoding="utf-8").splitlines()
-        rows = [row for row in map(json.loads, filter(str.strip, lines)) if row.get("step", 0) <= resume_step]
+        rows = [
+            row for row in map(json.loads, filter(str.strip, lines))
+            if row.get("step", 0) <= resume_step and "train_loss" not in row
+        ]
     if write:
         log_path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return [row[f"val_{metric_name}"] for row in rows if f"val_{metric_name}" in row]
@@ -539,6 +677,39 @@ def _check_batch_fits(n_train: int, training: TrainSettings, world_size: int) ->
             f"(batch_size {training.batch_size} x grad_accum {training.grad_accum} x {world_size} process(es) "
             f"= {needed}); add data or lower training.batch_size / grad_accum"
         )
+
+
+# A validation that cannot see a change smaller than this, or has fewer items, only adds noise to
+# early stopping and best-adapter choice.
+MIN_VALIDATION_ITEMS = 20
+MAX_VALIDATION_DETECTABLE = 0.30
+
+
+def validation_caveat(n_validation: int, task: TaskKind, training: TrainSettings, alpha: float = 0.05) -> str | None:
+    """A warning when the validation that steers training is too small to mean anything, else None.
+
+    It names the smallest change the validation metric could show, by the same measure the test set's
+    comparison reports (`compare.min_detectable_proportion`, at its best case: no noise from items
+    that change both ways), so a 1-item validation reads "changes of about 100 points".
+    """
+    metric_items = min(n_validation, training.val_metric_items) if training.val_metric_items else n_validation
+    if metric_items == 0:
+        return None
+    detectable = min_detectable_proportion(metric_items, 0, alpha)
+    if metric_items >= MIN_VALIDATION_ITEMS and detectable <= MAX_VALIDATION_DETECTABLE:
+        return None
+    what = f"validation has {metric_items} item{'s' if metric_items != 1 else ''}"
+    fix = "give data.validation or a larger data.split.validation"
+    if metric_items < n_validation:
+        what = f"validation is scored on {metric_items} of its {n_validation} items (training.val_metric_items)"
+        fix = "raise training.val_metric_items"
+    use = "early stopping on it is noise" if training.early_stopping_patience else "its numbers are noise"
+    if not training.val_metric_items:
+        return f"{what}: too few for its loss to tell a better adapter from luck; {use}; {fix}"
+    return (
+        f"{what}: its {TASK_METRICS[task][0]} detects only changes of about {100 * detectable:.0f} points or more; "
+        f"{use}; {fix}"
+    )
 
 
 def _metric_fn(
@@ -639,10 +810,13 @@ def train_adapter(
     if merge:
         check_mergeable(loaded.model, lora.target_modules)
 
-    args = _training_arguments(training, loaded, checkpoints, bool(val_examples), metric_name or "loss")
+    args = _training_arguments(
+        training, loaded, checkpoints, bool(val_examples), metric_name or "loss", len(train_examples)
+    )
     _check_batch_fits(len(train_examples), training, args.world_size)
     resume_from = _resume_point(checkpoints, resume)
     log = _JsonlLog(log_path, on_log, metric_name)
+    totals = _RunTotals(resume_from)
     resume_step = _checkpoint_step(resume_from) if resume_from else None
     # Only the main process rewrites the log (it alone appends to it); the others read it once that is
     # done, rather than racing to truncate and rewrite the same file.
@@ -664,14 +838,15 @@ def train_adapter(
             train_dataset=ExampleDataset(train_examples),
             eval_dataset=ExampleDataset(val_examples) if val_examples else None,
             data_collator=PadCollator(loaded.tokenizer.pad_token_id),
-            callbacks=[log, *([early] if early else []), *callbacks],
+            callbacks=[_LogAtCheckpoints(), totals, log, *([early] if early else []), *callbacks],
             answer_only=answer_only,
             lengths=ExampleDataset(train_examples).lengths,
             val_metric=metric,
             metric_name=metric_name,
+            totals=totals,
         )
         trainer.remove_callback(PrinterCallback)  # our log rows replace its prints
-        train_seconds = _run(trainer, checkpoints, resume_from)
+        figures = _run(trainer, checkpoints, resume_from)
         if trainer.is_world_process_zero():
             peft_model.save_pretrained(adapter_dir, safe_serialization=True, save_embedding_layers=False)
             meta = adapter_metadata(
@@ -692,17 +867,19 @@ def train_adapter(
         log_path=log_path,
         steps=trainer.state.global_step,
         epochs=float(trainer.state.epoch or 0.0),
-        train_seconds=train_seconds,
-        tokens_per_second=log.tokens_per_second(trainer.state, trainer.eval_seconds),
+        train_loss=figures["train_loss"],
+        train_seconds=figures["train_seconds"],
+        tokens_per_second=figures["tokens_per_second"],
         best_val_metric=_best(log.val_metrics, metric_name),
         stopped_early=early is not None and early.early_stopping_patience_counter >= early.early_stopping_patience,
         merged_dir=merged_dir,
     )
 
 
-def _run(trainer: _LoraTrainer, checkpoints: Path, resume_from: str | None) -> float:
-    """Train; a non-finite loss becomes a LorabenchError naming the checkpoint left to resume from."""
-    started = time.perf_counter()
+def _run(trainer: _LoraTrainer, checkpoints: Path, resume_from: str | None) -> dict[str, Any]:
+    """Train and return the whole run's figures (see _RunTotals); a non-finite loss becomes a
+    LorabenchError naming the checkpoint left to resume from."""
+    trainer.totals.start()
     try:
         trainer.train(resume_from_checkpoint=resume_from)
     except _NonFiniteLoss as error:
@@ -712,7 +889,7 @@ def _run(trainer: _LoraTrainer, checkpoints: Path, resume_from: str | None) -> f
             f"training stopped: the loss became {error.value} at step {error.step}; {where}. "
             "Lower training.lr (or check the data), then resume or start over"
         ) from None
-    return time.perf_counter() - started
+    return trainer.totals.final or trainer.totals.figures(trainer.state)
 
 
 def _best(values: list[float], name: str | None) -> float | None:

@@ -139,3 +139,41 @@ def test_bad_arguments() -> None:
         check_leakage([], [], ngram=0)
     with pytest.raises(KeyError):
         check_leakage([], []).count("nope")
+
+
+def _qa_folder(folder, questions):
+    folder.mkdir()
+    pairs = [{"question": q, "options": ["yes", "no"], "ground_truth_correct_option": "A"} for q in questions]
+    (folder / "qa_1.json").write_text(json.dumps({"qa_pairs": pairs}), encoding="utf-8")
+    return folder
+
+
+def test_qa_folders_numbered_alike_are_not_leakage_unless_their_questions_match(tmp_path):
+    from lorabench.data.loaders import load_records
+    from lorabench.data.spec import DataSpec
+
+    def load(folder):
+        return load_records(DataSpec(path=str(folder), task="choice")).records
+
+    train = load(_qa_folder(tmp_path / "train", [f"Is train fact {i} true?" for i in range(3)]))
+    test = load(_qa_folder(tmp_path / "test", [f"Is test claim {i} right?" for i in range(2)]))
+    assert {r.id for r in test} <= {r.id for r in train}  # both folders start at qa_1.json
+    report = check_leakage(train, test)
+    assert not report.has_leakage
+    assert report.id_collisions == 2 and report.to_dict()["id_collisions"] == 2
+    assert "not leakage" in report.id_collision_warning()
+    assert report.summary().startswith("No leakage") and "identical ids on different records (not leakage): 2" in report.summary()
+    ensure_no_leakage(report, allow=False, what="train vs test")  # does not raise
+
+    copy = load(_qa_folder(tmp_path / "copy", ["Is train fact 0 true?", "Is test claim 0 right?"]))
+    leaked = check_leakage(train, copy)
+    assert leaked.has_leakage and leaked.count("same_question") == 1
+    assert leaked.id_collisions == 1  # qa_1-0 is the same record (leaked); qa_1-1 names another question
+    with pytest.raises(LeakageError, match="identical questions: 1") as info:
+        ensure_no_leakage(leaked, allow=False, what="train vs test")
+    assert "identical ids" not in str(info.value)
+
+
+def test_same_id_on_the_same_record_is_counted_as_that_records_leakage_only():
+    report = check_leakage([_math("x1", LONG_Q)], [_math("x1", LONG_Q.upper())])
+    assert report.has_leakage and report.count("same_question") == 1 and report.id_collisions == 0

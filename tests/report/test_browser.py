@@ -87,3 +87,14 @@ def test_require_chromium_fails_instead_of_skipping_on_ci(tmp_path: Path, monkey
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
         require_chromium()
+
+
+def test_words_broken_in_the_middle_are_reported(chromium: None, tmp_path: Path) -> None:
+    body = ('<div class="w" style="width:120px;word-break:break-all">Belcor Morzene Vikmora Bremora Quinmoret</div>'
+            '<div class="w" style="width:120px;overflow-wrap:break-word">Essmirane Valulstead</div>'
+            f'<div class="w" style="width:120px;overflow-wrap:break-word">{"x" * 40} https://example.com/some/long/path</div>')
+    check = browser.check_page(_page(tmp_path, body), timeout_s=TIMEOUT_S, words_in="div.w")
+    # break-all splits the names; break-word keeps them whole and breaks only the long tokens
+    assert check.split_words and set(check.split_words) <= {"Belcor", "Morzene", "Vikmora", "Bremora", "Quinmoret"}, check.split_words
+    assert not check.ok
+    assert browser.check_page(_page(tmp_path, body), timeout_s=TIMEOUT_S).split_words == []  # only when asked

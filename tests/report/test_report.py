@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from lorabench.cli import app
-from lorabench.config import RunConfig
+from lorabench.config import RunConfig, load_config
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
 from lorabench.pipeline import run_pipeline
 from lorabench.report import browser
+from lorabench.report.live import run_pipeline_live
 from lorabench.report.write import write_report
 
 ATTACK = "<script>alert('pwned')</script>"
@@ -94,3 +97,88 @@ def test_report_loads_in_a_browser_with_images_and_no_errors(chromium, finished_
     assert check.images_total == 4 and check.images_broken == 0
     assert check.title.startswith("lorabench report")
     assert (finished_run / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_shows_the_short_answer_subset(finished_run):
+    summary = json.loads((finished_run / "summary.json").read_text())
+    short = summary["base"]["short"]
+    html = (finished_run / "report.html").read_text()
+    markdown = (finished_run / "report.md").read_text()
+    title = f"Short answers: gold of at most 3 tokens ({short['n']} of {summary['sizes']['test']} items)"
+    assert title in html and f"### {title}" in markdown
+    table = markdown.split(f"### {title}")[1].split("\n\n")[1].splitlines()
+    assert [line.split(" | ")[0].lstrip("| ") for line in table[2:]] == [c["metric"] for c in summary["comparison"]]
+    em = f"{100 * short['exact_match']:.1f} [{100 * short['ci95']['exact_match'][0]:.1f}, {100 * short['ci95']['exact_match'][1]:.1f}]"
+    assert table[2].startswith(f"| exact_match | {em} |")
+    assert f"exact_match on short answers ({short['n']} items)" in html
+
+
+def test_markdown_report_escapes_for_markdown(finished_run):
+    markdown = (finished_run / "report.md").read_text()
+    assert "-&gt;" not in markdown and "% -> tuned " in markdown
+    assert "&lt;script&gt;alert('pwned')&lt;/script&gt;" in markdown  # no HTML entity for the quote: not HTML-escaped
+
+
+def test_report_items_wrap_between_words_in_a_browser(chromium, finished_run):
+    html = finished_run / "report.html"
+    for width in (1280, 800):
+        check = browser.check_page(html, width=width, timeout_s=30, words_in="table.items td")
+        assert check.split_words == [], (width, check.split_words)
+
+
+@pytest.fixture(scope="module")
+def choice_run(tiny_causal_path, tmp_path_factory) -> Path:
+    """A multiple-choice run scored by log-probability: nothing is generated."""
+    root = tmp_path_factory.mktemp("choice_run")
+    data = save_records(synthesize("choice", 24, seed=3), root / "mc.jsonl")
+    config = RunConfig.model_validate({
+        "model": str(tiny_causal_path), "task": "choice",
+        "data": {"source": str(data), "split": {"test": 8, "validation": 0, "seed": 0}},
+        "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
+        "training": {"epochs": 1, "batch_size": 4, "lr": 5e-3, "val_metric_items": 0, "logging_steps": 1},
+        "decoding": {"choice_mode": "logprob"},
+        "metrics": {"bootstrap_resamples": 200},
+        "out": str(root / "run"),
+    })
+    run_pipeline(config, say=lambda _: None)
+    return root / "run"
+
+
+def test_choice_report_shows_only_what_scoring_options_involves(choice_run):
+    html = (choice_run / "report.html").read_text()
+    markdown = (choice_run / "report.md").read_text()
+    for text in (html, markdown):
+        assert "answers_cut" not in text and "eos_learned" not in text and "max_new_tokens" not in text
+        assert "GenTok" not in text and "ParseFail" not in text
+        assert "Short answers" not in text  # choice has no short-answer subset
+        assert "choice_normalization" in text and "format_mismatch" in text
+    categories = list(csv.DictReader((choice_run / "tables" / "error_categories.csv").open()))
+    assert [row["category"] for row in categories] == ["wrong"]  # a scored choice is never empty, cut or unparsed
+
+
+def _live_rerun(run_dir: Path) -> tuple[str, str]:
+    """`lorabench run` again on a finished folder: every stage is reused; (console text, bar text)."""
+    console, bar_console = Console(record=True, width=200), Console(record=True, width=200)
+    run_pipeline_live(load_config(run_dir / "config.yaml"), console, bar_console)
+    return console.export_text(), bar_console.export_text()
+
+
+def test_run_console_shows_the_short_subset_below_the_table_and_reused_stages(finished_run):
+    summary = json.loads((finished_run / "summary.json").read_text())
+    text, bars = _live_rerun(finished_run)
+    n, short_n = summary["sizes"]["test"], summary["base"]["short"]["n"]
+    main = text.index(f"base vs tuned on {n} items (%, 95% CI; paired tests)")
+    short = text.index(f"short answers (gold <= 3 tokens): base vs tuned on {short_n} items")
+    assert main < short < text.index("evaluation prompts equal training prompts")
+    short_table = text[short:].split("\n\n")[0]
+    em = summary["base"]["short"]
+    assert f"{100 * em['exact_match']:.1f} [{100 * em['ci95']['exact_match'][0]:.1f},{100 * em['ci95']['exact_match'][1]:.1f}]" in short_table
+    assert "answers that hit max_new_tokens=4" in text  # generated answers keep their generation guards
+    for stage in ("eval base", "eval tuned"):
+        assert any(line.startswith(stage) and re.search(rf"{n}/{n} reused( \(<?\d+ s\))?$", line.rstrip()) for line in bars.splitlines()), bars
+
+
+def test_choice_run_console_has_no_generation_guards(choice_run):
+    text, _ = _live_rerun(choice_run)
+    assert "evaluation prompts equal training prompts" in text
+    assert "max_new_tokens" not in text and "stops on its own" not in text and "short answers" not in text

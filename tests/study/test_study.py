@@ -96,6 +96,11 @@ def test_study_runs_the_grid_shares_base_evals_and_resumes(tiny_causal_path, qa_
     assert {r["epoch"] for r in epochs} == {"1.0", "2.0"}  # validation per epoch from the training logs
     html = files.html.read_text()
     assert "Not finished yet" not in html and html.count("data:image/png;base64,") == 3  # runs, scaling, validation by epoch
+    assert [r["train_size"] for r in rows] == [r["train_items"] for r in rows]  # one number for the training size
+    assert all(r["short_items"] and r["verdict_short_exact_match"] for r in rows)  # the short-answer subset, paired
+    assert all(float(r["tuned_eval_generated_tokens_per_second"]) > 0 for r in rows)
+    assert _header_and_cells(html, "runs") == (13, [13, 13, 13, 13])
+    assert "GenTok" in html and "| EM | F1 | Lenient |" in files.markdown.read_text()
 
     # A third invocation has nothing left to do and rebuilds the same tables.
     statuses = run_study(study, say=messages.append)
@@ -115,3 +120,52 @@ def test_epoch_evaluation_on_the_test_split(tiny_causal_path, qa_file, tmp_path)
     assert [e["epoch"] for e in epochs] == ["1.0", "2.0"] and all(e["test_exact_match"] != "" for e in epochs)
     plan = CliRunner().invoke(app, ["study", str(path), "--plan"])
     assert "n10__single: finished" in plan.output
+
+
+def _header_and_cells(html: str, section: str) -> tuple[int, list[int]]:
+    """Header cells and the cells of each body row of one table on the study page."""
+    part = html[html.index(f'id="{section}"'):]
+    part = part[: part.index("</section>")]
+    head, body = part.split("</thead>")
+    return head.count("<th>"), [row.count("<td") for row in body.split("<tr>")[1:]]
+
+
+def test_choice_study_tables_show_only_what_scoring_options_involves(tiny_causal_path, tmp_path):
+    data = save_records(synthesize("choice", 24, seed=3), tmp_path / "mc.jsonl")
+    path = tmp_path / "study.yaml"
+    path.write_text(f"""\
+model: {tiny_causal_path}
+task: choice
+data:
+  source: {data}
+  split: {{test: 8, validation: 0, seed: 0}}
+lora: {{r: 2, alpha: 4, target_modules: [q_proj, v_proj]}}
+training: {{epochs: 1, batch_size: 4, lr: 0.005, val_metric_items: 0, logging_steps: 1}}
+decoding: {{choice_mode: logprob}}
+metrics: {{bootstrap_resamples: 200}}
+out: {tmp_path / "study"}
+sweep:
+  seeds: [0, 1]
+""")
+    study = load_study(path)
+    run_study(study, say=lambda _: None)
+    files = write_study_report(study)
+    tables = tmp_path / "study" / "tables"
+    runs = _read_csv(tables / "runs.csv")
+    assert "tuned_eval_generated_tokens_per_second" not in runs[0] and "short_items" not in runs[0]
+    # the training size is not swept (all of the train split): every table and the page show the same number
+    train = json.loads((tmp_path / "study" / "runs" / "seed0" / "summary.json").read_text())["sizes"]["train"]
+    assert {r["train_size"] for r in runs} == {r["train_items"] for r in runs} == {str(train)}
+    strategies = _read_csv(tables / "strategies.csv")
+    assert list(strategies[0]) == ["run", "model", "train_size", "strategy", "seed", "model_state",
+                                   "accuracy", "Q/Ctx", "PromptTok", "PromptTok_API", "Latency"]
+    assert {r["train_size"] for r in strategies} == {str(train)} and all(r["accuracy"] != "" for r in strategies)
+    markdown, html = files.markdown.read_text(), files.html.read_text()
+    assert f"| seed0 | {tiny_causal_path.name} | {train} | single | 0 |" in markdown
+    assert "seed: seed0 -> seed1" in markdown and "&gt;" not in markdown
+    for text in (markdown, html):
+        assert "GenTok" not in text and "ParseFail" not in text and "| EM |" not in text
+    header, rows = _header_and_cells(html, "runs")
+    assert header == 13 and rows == [13, 13]  # every column has a header, the report link included
+    header, rows = _header_and_cells(html, "strategies")
+    assert rows and all(r == header for r in rows)

@@ -1,8 +1,7 @@
 """Overlap checks between two record sets (typically train `a` against test `b`).
 
-Four kinds of overlap are counted, each as the number of items in `b` affected:
+Three kinds of overlap are leakage, each counted as the number of items in `b` affected:
 
-- same_id: a `b` record's id also occurs in `a`.
 - same_question: normalized questions are identical.
 - same_context: normalized, non-empty contexts are identical.
 - near_duplicate_question: the questions share a word n-gram (default 8 words) after
@@ -12,6 +11,11 @@ Four kinds of overlap are counted, each as the number of items in `b` affected:
   templated questions ("how long was the trip of <name>") share long runs yet ask about
   different things. Questions shorter than `ngram` words have no n-grams, so they can only
   ever match exactly.
+
+A fourth count, same_id, is reported but is not leakage by itself: a `b` record whose id occurs in
+`a` on a record with a different question or context. Ids made per source (`qa_1-0` for the first
+pair of every folder's qa_1.json, or row numbers) collide between unrelated sets; a record that
+really is in both also has the same question, and is counted as leakage there.
 
 Normalization lowercases, removes punctuation and collapses whitespace, so trivial edits
 ("What year?" vs "what  year") do not hide a duplicate.
@@ -30,11 +34,13 @@ from lorabench.data.records import Record
 from lorabench.errors import LeakageError
 
 KINDS: dict[str, str] = {
-    "same_id": "identical ids",
+    "same_id": "identical ids on different records",
     "same_question": "identical questions",
     "same_context": "identical contexts",
     "near_duplicate_question": "near-duplicate questions",
 }
+# The kinds that are leakage; same_id is reported apart, as a warning about the ids.
+LEAKAGE_KINDS = ("same_question", "same_context", "near_duplicate_question")
 
 _PUNCT = re.compile(r"[^\w\s]|_")
 _SNIPPET_CHARS = 60
@@ -73,7 +79,23 @@ class LeakageReport:
 
     @property
     def has_leakage(self) -> bool:
-        return any(f.count for f in self.findings)
+        return any(f.count for f in self.findings if f.kind in LEAKAGE_KINDS)
+
+    @property
+    def id_collisions(self) -> int:
+        """`b` items whose id names a different record in `a` (not leakage; see the module docstring)."""
+        return self.count("same_id")
+
+    def id_collision_warning(self) -> str | None:
+        """One line for logs when ids collide, else None."""
+        if not self.id_collisions:
+            return None
+        example = self.examples("same_id")[0].b_id if self.examples("same_id") else None
+        shown = f" (e.g. {example!r})" if example else ""
+        return (
+            f"{self.id_collisions} of {self.size_b} ids also name a different record in the other set{shown}: "
+            "not leakage (the contents differ), but the ids do not tell the two sets' records apart"
+        )
 
     def count(self, kind: str) -> int:
         """Affected `b` items for one kind (a key of `KINDS`)."""
@@ -89,14 +111,17 @@ class LeakageReport:
         raise KeyError(f"unknown leakage kind {kind!r}; expected one of {', '.join(KINDS)}")
 
     def summary(self) -> str:
-        """Human-readable text: a headline, then per kind its count and examples."""
+        """Human-readable text: a headline, then per kind its count and examples (id collisions last)."""
         if not self.has_leakage:
-            return f"No leakage: {self.size_b} items checked against {self.size_a}."
-        lines = [f"Leakage: {self.size_b} items checked against {self.size_a}."]
-        for finding in self.findings:
+            lines = [f"No leakage: {self.size_b} items checked against {self.size_a}."]
+        else:
+            lines = [f"Leakage: {self.size_b} items checked against {self.size_a}."]
+        leaks = [f for f in self.findings if f.kind in LEAKAGE_KINDS]
+        collisions = [f for f in self.findings if f.kind not in LEAKAGE_KINDS]
+        for finding in leaks + collisions:
             if not finding.count:
                 continue
-            label = KINDS[finding.kind]
+            label = KINDS[finding.kind] + ("" if finding.kind in LEAKAGE_KINDS else " (not leakage)")
             if finding.kind == "near_duplicate_question":
                 label += f" (shared {self.ngram}-word sequence, similar overall)"
             lines.append(f"  {label}: {finding.count} item(s)")
@@ -111,6 +136,7 @@ class LeakageReport:
             "size_b": self.size_b,
             "ngram": self.ngram,
             "has_leakage": self.has_leakage,
+            "id_collisions": self.id_collisions,
             "kinds": {
                 f.kind: {
                     "count": f.count,
@@ -163,7 +189,8 @@ def _similar(x: str, y: str) -> float:
 def check_leakage(
     a: Sequence[Record], b: Sequence[Record], ngram: int = 8, max_examples: int = 5, similarity: float = 0.9
 ) -> LeakageReport:
-    """Find items of `b` that overlap `a` (see the module docstring for the four kinds).
+    """Find items of `b` that overlap `a`, and ids that name different records in the two (see the
+    module docstring for the kinds).
 
     Runs in time linear in the total number of words: `a`'s ids, questions, contexts and
     question n-grams are indexed in dicts (key -> first `a` id), then each `b` item is looked up.
@@ -173,12 +200,12 @@ def check_leakage(
     if max_examples < 0:
         raise ValueError(f"max_examples must be >= 0, got {max_examples}")
 
-    ids: set[str] = set()
+    ids: dict[str, tuple[str, str]] = {}  # id -> the record's normalized (question, context)
     questions: dict[str, str] = {}
     contexts: dict[str, str] = {}
     grams: dict[str, list[tuple[str, str]]] = {}
     for rec in a:
-        ids.add(rec.id)
+        ids.setdefault(rec.id, _content(rec))
         question = normalize_text(rec.question_text)
         if question:
             questions.setdefault(question, rec.id)
@@ -192,7 +219,7 @@ def check_leakage(
 
     found = {kind: _Collector(kind, max_examples) for kind in KINDS}
     for rec in b:
-        if rec.id in ids:
+        if rec.id in ids and ids[rec.id] != _content(rec):
             found["same_id"].add(rec.id, rec.id, _snippet(rec.question_text))
         question = normalize_text(rec.question_text)
         if question and question in questions:
@@ -211,6 +238,10 @@ def check_leakage(
         size_b=len(b),
         ngram=ngram,
     )
+
+
+def _content(record: Record) -> tuple[str, str]:
+    return normalize_text(record.question_text), normalize_text(record.context_text)
 
 
 def _near_duplicate(
@@ -239,7 +270,7 @@ def ensure_no_leakage(report: LeakageReport, allow: bool, what: str) -> None:
     # One line, since the CLI prints a LorabenchError as a single line; the full report is in summary().
     parts = []
     for finding in report.findings:
-        if finding.count:
+        if finding.count and finding.kind in LEAKAGE_KINDS:
             part = f"{KINDS[finding.kind]}: {finding.count}"
             if finding.examples:
                 ex = finding.examples[0]

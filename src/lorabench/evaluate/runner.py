@@ -25,6 +25,7 @@ from lorabench.evaluate.generate import Generation, GenerationSettings, generate
 from lorabench.evaluate.settings import DecodingSettings
 from lorabench.metrics.scoring import (
     HAS_SHORT_SUBSET,
+    SCORING_VERSION,
     ScoreInput,
     ScoreSettings,
     TaskMetrics,
@@ -232,7 +233,7 @@ def run_config(config: EvalConfig, loaded: LoadedModel, records: Sequence[Record
             "chat": bool(records) and build_prompt(records[0], loaded.tokenizer, config.prompt).chat,
             "chat_template_sha256": hashlib.sha256(chat_template.encode("utf-8")).hexdigest() if chat_template else None,
         },
-        "scoring": asdict(config.score_settings()),
+        "scoring": {**asdict(config.score_settings()), "version": SCORING_VERSION},
     }
 
 

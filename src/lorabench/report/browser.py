@@ -47,6 +47,40 @@ _IMAGES_JS = """() => {
   };
 }"""
 
+# Runs of letters and digits that the layout broke across lines: the "Essmira|ne" a reader
+# stumbles over (lines may break at spaces, hyphens or slashes, never inside such a run). Only a
+# token (text between spaces) too long to be a word, `long` characters or more as in a URL or a
+# hash, and wider than its element may break anywhere. Closed <details> are opened first so that
+# every row is laid out.
+_SPLIT_WORDS_JS = """([selector, long]) => {
+  document.querySelectorAll("details").forEach(d => { d.open = true; });
+  const rectsOf = (node, start, end) => {
+    const range = document.createRange();
+    range.setStart(node, start);
+    range.setEnd(node, end);
+    return Array.from(range.getClientRects()).filter(r => r.width > 0);
+  };
+  const found = [];
+  for (const element of document.querySelectorAll(selector)) {
+    const style = getComputedStyle(element);
+    const width = element.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const token of node.data.matchAll(/\\S+/g)) {
+        const end = token.index + token[0].length;
+        const tokenWidth = rectsOf(node, token.index, end).reduce((sum, r) => sum + r.width, 0);
+        if (token[0].length >= long && tokenWidth > width + 0.5) continue;
+        for (const word of token[0].matchAll(/[\\p{L}\\p{N}]+/gu)) {
+          const start = token.index + word.index;
+          const tops = rectsOf(node, start, start + word[0].length).map(r => r.top).sort((a, b) => a - b);
+          if (tops.filter((top, i) => i === 0 || top - tops[i - 1] > 2).length > 1) found.push(word[0]);
+        }
+      }
+    }
+  }
+  return found;
+}"""
+
 
 @dataclass
 class PageCheck:
@@ -58,10 +92,11 @@ class PageCheck:
     images_total: int = 0
     images_broken: int = 0
     broken_image_srcs: list[str] = field(default_factory=list)
+    split_words: list[str] = field(default_factory=list)  # see `words_in` of check_page
 
     @property
     def ok(self) -> bool:
-        return not (self.console_errors or self.failed_requests or self.images_broken)
+        return not (self.console_errors or self.failed_requests or self.images_broken or self.split_words)
 
 
 def find_chromium() -> str | None:
@@ -88,8 +123,15 @@ def check_page(
     width: int = 1280,
     *,
     timeout_s: float = 30.0,
+    words_in: str | None = None,
+    long_token: int = 24,
 ) -> PageCheck:
-    """Open `html` in headless Chromium, collect errors, optionally save a full-page PNG."""
+    """Open `html` in headless Chromium, collect errors, optionally save a full-page PNG.
+
+    With `words_in` (a CSS selector, e.g. "table.items td"), also list the words those elements
+    break in the middle; only tokens of `long_token` characters or more that are wider than their
+    element may break.
+    """
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -146,6 +188,8 @@ def check_page(
             result.images_total = int(images["total"])
             result.broken_image_srcs = [str(src) for src in images["broken"]]
             result.images_broken = len(result.broken_image_srcs)
+            if words_in is not None:
+                result.split_words = [str(word) for word in page.evaluate(_SPLIT_WORDS_JS, [words_in, long_token])]
             if screenshot is not None:
                 screenshot = Path(screenshot)
                 screenshot.parent.mkdir(parents=True, exist_ok=True)

@@ -8,19 +8,49 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from lorabench.compare import MetricComparison
+from lorabench.compare import MetricComparison, compare_rows
 from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
+from lorabench.guards import generated
 from lorabench.items import ItemPair, category_counts, pair_items, sibling_golds
+from lorabench.metrics.scoring import HAS_SHORT_SUBSET, in_short_subset
 from lorabench.paired_runs import read_eval
 from lorabench.runs import read_jsonl
 from lorabench.strategies.accounting import accounting_summary
+
+
+@dataclass(frozen=True)
+class ShortSubset:
+    """base vs tuned, paired, on the items whose gold answer has at most `thresh` tokens."""
+
+    thresh: int
+    n: int
+    comparisons: list[MetricComparison]  # empty when no item is short
+
+
+def short_subset(
+    task: TaskKind,
+    base_rows: Sequence[dict[str, Any]],
+    tuned_rows: Sequence[dict[str, Any]],
+    thresh: int,
+    alpha: float = 0.05,
+    resamples: int = 10_000,
+) -> ShortSubset | None:
+    """The paired comparison restricted to the short-answer subset (the same items and tests as
+    `metrics.json`'s `short` block); None for tasks without one (choice, math)."""
+    if TaskKind(task) not in HAS_SHORT_SUBSET:
+        return None
+    ids = {r["id"] for r in base_rows if in_short_subset(task, [str(g) for g in r.get("gold") or []], thresh)}
+    base = [r for r in base_rows if r["id"] in ids]
+    tuned = [r for r in tuned_rows if r["id"] in ids]
+    return ShortSubset(thresh, len(ids), compare_rows(task, base, tuned, alpha, resamples) if ids else [])
 
 
 @dataclass
@@ -34,6 +64,8 @@ class ReportData:
     categories: dict[str, dict[str, int]]  # "base"/"tuned" -> category -> count
     costs: dict[str, dict[str, dict[str, float]]]  # "base"/"tuned" -> strategy -> accounting_summary values
     train_log: list[dict[str, Any]]
+    generated: bool  # answers were generated text (not log-prob or letter choice scoring)
+    short: ShortSubset | None
 
     @property
     def metric_names(self) -> list[str]:
@@ -42,6 +74,12 @@ class ReportData:
     def interval(self, which: str, metric: str) -> tuple[float | None, float | None, float | None]:
         """(value, low, high) of a metric for "base" or "tuned", as the summary stored them."""
         block = self.summary[which]
+        low, high = block.get("ci95", {}).get(metric, [None, None])
+        return block.get(metric), low, high
+
+    def short_interval(self, which: str, metric: str) -> tuple[float | None, float | None, float | None]:
+        """The same on the short-answer subset (None where the summary has no `short` block)."""
+        block = self.summary[which].get("short") or {}
         low, high = block.get("ci95", {}).get(metric, [None, None])
         return block.get(metric), low, high
 
@@ -74,6 +112,7 @@ def collect(run_dir: str | Path) -> ReportData:
     # Predictions are stored in the order they were made (longest prompts first); show the test order.
     position = {item_id: index for index, item_id in enumerate(questions)}
     base_rows = sorted(base.rows, key=lambda row: position.get(row["id"], len(position)))
+    metrics = (config or {}).get("metrics") or {}
     return ReportData(
         run_dir=run_dir,
         task=task,
@@ -84,4 +123,7 @@ def collect(run_dir: str | Path) -> ReportData:
         categories={"base": category_counts(task, base.rows, siblings), "tuned": category_counts(task, tuned.rows, siblings)},
         costs={"base": accounting_summary(base.rows), "tuned": accounting_summary(tuned.rows)},
         train_log=read_jsonl(run_dir / "train" / "train_log.jsonl"),
+        generated=generated(base.rows) or generated(tuned.rows),
+        short=short_subset(task, base_rows, tuned.rows, int(metrics.get("short_thresh", 3)),
+                           float(metrics.get("alpha", 0.05)), int(metrics.get("bootstrap_resamples", 10_000))),
     )

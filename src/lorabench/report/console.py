@@ -40,12 +40,20 @@ def metrics_table(metrics: TaskMetrics, title: str | None = None) -> Table:
 
 
 def comparison_table(
-    comparisons: Sequence[MetricComparison], before: TaskMetrics, after: TaskMetrics, names: tuple[str, str] = ("base", "tuned")
+    comparisons: Sequence[MetricComparison],
+    before: TaskMetrics,
+    after: TaskMetrics,
+    names: tuple[str, str] = ("base", "tuned"),
+    subset: str | None = None,
 ) -> Table:
-    """Before/after table: both with 95% intervals, the paired difference and its verdict."""
+    """Before/after table: both with 95% intervals, the paired difference and its verdict.
+    `subset` names the items compared when they are not all of them (a second table, below the
+    first, in the same units)."""
+    title = f"{names[0]} vs {names[1]} on {before.n} items"
     table = Table(
-        title=f"{names[0]} vs {names[1]} on {before.n} items (%, 95% CI; paired tests)",
-        caption="verdict at the run's alpha (default 0.05); n.s. = no significant difference; (+a/-b) = items improved/regressed",
+        title=f"{subset}: {title}" if subset else f"{title} (%, 95% CI; paired tests)",
+        caption=None if subset else
+        "verdict at the run's alpha (default 0.05); n.s. = no significant difference; (+a/-b) = items improved/regressed",
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
     )

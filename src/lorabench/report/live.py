@@ -5,16 +5,42 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 
-def progress_bars(console: Console) -> tuple[Progress, Callable[[str, int, int], Callable[[int], None]]]:
-    """A rich Progress and a factory: `factory(name, total, already_done)` returns an `advance(k)`."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+class StageTimeColumn(TimeElapsedColumn):
+    """Elapsed time, except for a stage found finished on disk: "reused", with the seconds it took
+    when it ran where the caller knows them, never the time this session spent reading it."""
+
+    def render(self, task: Task) -> Text:
+        if not task.fields.get("reused"):
+            return super().render(task)
+        seconds = task.fields.get("recorded_seconds")
+        took = "" if seconds is None else " (<1 s)" if seconds < 1 else f" ({seconds:.0f} s)"
+        return Text(f"reused{took}", style="progress.elapsed")
+
+
+class StageRemainingColumn(TimeRemainingColumn):
+    """Time remaining; nothing for a reused stage."""
+
+    def render(self, task: Task) -> Text:
+        return Text("") if task.fields.get("reused") else super().render(task)
+
+
+def progress_bars(console: Console) -> tuple[Progress, Callable[..., Callable[[int], None]]]:
+    """A rich Progress and a factory: `factory(name, total, already_done, recorded_seconds=None)`
+    returns an `advance(k)`. A stage whose items were all done before shows as reused (with
+    `recorded_seconds`, the work it took then); a partly done one counts how many it reused."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), StageTimeColumn(), StageRemainingColumn())
     bars = Progress(*columns, console=console)
 
-    def factory(name: str, total: int, done: int) -> Callable[[int], None]:
-        bar_id = bars.add_task(name, total=total, completed=done)
+    def factory(name: str, total: int, done: int, recorded_seconds: float | None = None) -> Callable[[int], None]:
+        reused = total > 0 and done >= total
+        description = f"{name} ({done} reused)" if 0 < done < total else name
+        bar_id = bars.add_task(description, total=total, completed=done, reused=reused, recorded_seconds=recorded_seconds)
+        if reused:
+            bars.stop_task(bar_id)
         return lambda k: bars.advance(bar_id, k)
 
     return bars, factory
@@ -34,7 +60,9 @@ def train_log_printer(console: Console) -> Callable[[dict], None]:
 
 
 def run_pipeline_live(config, console: Console, bar_console: Console, force: bool = False):  # noqa: ANN001, ANN201
-    """`run_pipeline` with progress bars and training lines, then the comparison table and guard lines."""
+    """`run_pipeline` with progress bars and training lines, then the comparison table, the same
+    on the short-answer subset below it, the guard lines that apply, and the verdicts."""
+    from lorabench.guards import applicable, generated
     from lorabench.pipeline import run_pipeline
     from lorabench.report.console import comparison_table, findings_lines
     from lorabench.report.verdicts import verdict_sentence
@@ -46,12 +74,33 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
             on_train_log=train_log_printer(console),
         )
     console.print(comparison_table(result.comparisons, result.base.metrics, result.tuned.metrics))
-    for line in findings_lines(result.findings):
+    _print_short_subset(config, result, console)
+    generated_text = generated(result.base.rows) or generated(result.tuned.rows)
+    for line in findings_lines(applicable(result.findings, generated_text)):
         console.print(line, highlight=False)
     for comparison in result.comparisons:
         console.print(verdict_sentence(comparison), highlight=False)
     console.print(f"report: {result.report.resolve()}")
     return result
+
+
+def _print_short_subset(config, result, console: Console) -> None:  # noqa: ANN001
+    """The paired table on the items with short gold answers, as report.html shows it (nothing
+    for tasks without such a subset)."""
+    from lorabench.report.collect import short_subset
+    from lorabench.report.console import comparison_table
+
+    metrics = config.metrics
+    short = short_subset(config.task, result.base.rows, result.tuned.rows, metrics.short_thresh, metrics.alpha,
+                         metrics.bootstrap_resamples)
+    if short is None:
+        return
+    subset = f"short answers (gold <= {short.thresh} tokens)"
+    before, after = result.base.metrics.short, result.tuned.metrics.short
+    if short.comparisons and before is not None and after is not None:
+        console.print(comparison_table(short.comparisons, before, after, subset=subset))
+    else:
+        console.print(f"{subset}: none of the {result.base.metrics.n} test items", highlight=False)
 
 
 def run_study_live(study, console: Console, force: bool = False, keep_going: bool = False):  # noqa: ANN001, ANN201
@@ -67,7 +116,9 @@ def run_study_live(study, console: Console, force: bool = False, keep_going: boo
                 on_train_log=train_log_printer(console), keep_going=keep_going,
             )
     finally:
-        # Also after an interruption: the page shows what is finished and says what is not.
-        files = write_study_report(study)
-        console.print(f"study: {files.finished} of {files.total} runs finished; page: {files.html.resolve()}")
+        # Also after an interruption: the page shows what is finished and says what is not. A study
+        # refused before its first write has no folder, and gets none.
+        files = write_study_report(study) if study.out.is_dir() else None
+        if files is not None:
+            console.print(f"study: {files.finished} of {files.total} runs finished; page: {files.html.resolve()}")
     return statuses, files

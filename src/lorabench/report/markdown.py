@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-import html
+import re
 from collections.abc import Sequence
 
 from lorabench.report.view import ReportView
 
+# What would turn data into markup in a Markdown line or GFM table cell. Raw HTML needs a `<`
+# followed by a letter, `/`, `!` or `?` (a tag, comment, declaration or autolink), so `->`, `<=`
+# and `a < b` stay as they are, while `<script>` becomes `&lt;script&gt;`: renderers pass raw HTML
+# through, and data must never run in a reader's browser.
+_TAG = re.compile(r"<([A-Za-z/!?][^<>]*)>")
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # "&lt;" in data shows as "&lt;", not as "<"
+_BACKSLASH = re.compile(r"\\(?=[!-/:-@\[-`{-~])")  # before punctuation a backslash would escape it
+_EMPHASIS = re.compile(r"[*~`]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # an intraword _ is no emphasis
+_LINK = re.compile(r"\](?=\()")
+
 
 def cell(value: object) -> str:
-    """A table cell: one line, pipes escaped, HTML special characters as entities (Markdown
-    renderers pass raw HTML through, so data must not become markup here either)."""
-    text = html.escape(str(value), quote=False).replace("|", "\\|")
+    """Text for one Markdown line or table cell: whitespace collapsed, pipes escaped, and whatever
+    would become emphasis, code, a link or raw HTML escaped the Markdown way."""
+    text = _BACKSLASH.sub(r"\\\\", str(value))
+    text = _ENTITY.sub("&amp;", text)
+    text = _TAG.sub(r"&lt;\1&gt;", text)
+    text = _TAG_START.sub("&lt;", text)
+    text = _EMPHASIS.sub(lambda m: "\\" + m.group(0), text)
+    text = _LINK.sub(r"\\]", text).replace("|", "\\|")
     return " ".join(text.split()) or " "
 
 
@@ -21,6 +37,12 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     return lines
 
 
+def _metric_table(rows: Sequence[dict[str, str]]) -> list[str]:
+    return table(["metric", "base", "tuned", "change", "test", "p", "verdict", "detectable change"],
+                 [[m["metric"], m["base"], m["tuned"], m["change"], m["test"], m["p"], m["verdict"], m["detectable"]]
+                  for m in rows])
+
+
 def render_markdown(view: ReportView) -> str:
     out = [f"# {cell(view.title)}", "", cell(view.subtitle), "",
            f"## Did the fine-tune help? ({view.n} held-out items, paired tests at alpha {view.alpha})", ""]
@@ -28,11 +50,12 @@ def render_markdown(view: ReportView) -> str:
     out += ["", "## Guards", ""]
     out += [f"- {'ok' if g['ok'] else '**WARNING**'} {cell(g['name'])}: {cell(g['message'])}" for g in view.guards]
     out += ["", "## Metrics (%, 95% intervals)", ""]
-    out += table(["metric", "base", "tuned", "change", "test", "p", "verdict", "detectable change"],
-                 [[m["metric"], m["base"], m["tuned"], m["change"], m["test"], m["p"], m["verdict"], m["detectable"]]
-                  for m in view.metric_rows])
+    out += _metric_table(view.metric_rows)
+    if view.short is not None:
+        out += ["", f"### {cell(view.short['title'])}", ""]
+        out += _metric_table(view.short["rows"]) if view.short["rows"] else [cell(view.short["note"])]
     out += ["", f"Detectable change: the smallest true change this test set would show with {view.power}% power.", ""]
-    out += ["## Cost per question", ""] + table(view.cost_header, view.cost_rows) + [""]
+    out += ["## Cost per question", ""] + table(view.cost_header, view.cost_rows) + ["", cell(view.cost_note), ""]
     if view.plots:
         out += ["## Plots", ""] + [f"![{cell(p['caption'])}]({p['file']})" for p in view.plots] + [""]
     out += [f"_{cell(m)}_" for m in view.missing_plots]

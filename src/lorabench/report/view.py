@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lorabench.compare import POWER, MetricComparison
+from lorabench.data.records import TaskKind
+from lorabench.evaluate.settings import DEFAULT_MAX_NEW_TOKENS
+from lorabench.guards import applicable
 from lorabench.items import CATEGORIES, PRIMARY_METRIC, ItemPair, change_counts
-from lorabench.report.collect import ReportData
+from lorabench.report.collect import ReportData, ShortSubset
 from lorabench.report.verdicts import verdict_detail
 
 ITEM_GROUPS = (
@@ -52,6 +55,8 @@ class ReportView:
     run_blocks: list[dict[str, Any]]
     cost_header: list[str] = field(default_factory=list)
     cost_rows: list[list[str]] = field(default_factory=list)
+    cost_note: str = ""
+    short: dict[str, Any] | None = None  # title, rows (as metric_rows), note; None where the task has no subset
     plots: list[dict[str, str]] = field(default_factory=list)  # caption, file name, data URI (HTML)
     missing_plots: list[str] = field(default_factory=list)
 
@@ -84,6 +89,63 @@ def _item_row(pair: ItemPair, primary: str) -> dict[str, str]:
 
 
 COST_COLUMNS = ("n", "Q/Ctx", "PromptTok", "GenTok", "PromptTok_API", "Latency", "ParseFail")
+GENERATION_COSTS = ("GenTok", "ParseFail")  # mean nothing when answers are scored, not generated
+
+# What each cost column means, for the notes under the report's and the study's cost tables.
+COST_MEANINGS = {
+    "Q/Ctx": "questions per context in the test data (single asks each in its own prompt, batch all in one, "
+             "sequential one per turn)",
+    "PromptTok": "prompt tokens the model read per question (each token once, as with a kept KV cache)",
+    "GenTok": "generated tokens per question",
+    "PromptTok_API": "prompt tokens an API would bill per question (every call re-sends its prompt and history)",
+    "Latency": "seconds per question",
+    "ParseFail": "share of questions whose numbered answer was missing or ambiguous (batch strategy; scored wrong)",
+}
+
+
+def cost_columns(columns: tuple[str, ...] | list[str], generated_text: bool) -> list[str]:
+    """The cost columns that apply: no generated tokens or parse failures where nothing was generated."""
+    return [c for c in columns if generated_text or c not in GENERATION_COSTS]
+
+
+def cost_note(columns: list[str]) -> str:
+    return "; ".join(f"{c}: {COST_MEANINGS[c]}" for c in columns if c in COST_MEANINGS) + "."
+
+
+# The error categories each task's wrong answers can fall in (see items.error_category); the
+# first three need generated text: a scored choice always names an option, in full.
+TASK_CATEGORIES = {
+    TaskKind.extractive: ("answered_unanswerable", "empty", "cut", "other_question", "verbose", "partial", "wrong"),
+    TaskKind.open: ("empty", "cut", "verbose", "partial", "wrong"),
+    TaskKind.choice: ("empty", "cut", "format", "wrong"),
+    TaskKind.math: ("empty", "cut", "format", "wrong"),
+}
+GENERATION_CATEGORIES = ("empty", "cut", "format")
+
+
+def error_categories(data: ReportData) -> list[str]:
+    """The categories that apply to the run's task and choice mode, in CATEGORIES order; one that
+    some answer fell in is always shown."""
+    kinds = [k for k in TASK_CATEGORIES[data.task] if data.generated or k not in GENERATION_CATEGORIES]
+    seen = {name for counts in data.categories.values() for name, count in counts.items() if count}
+    return [name for name in CATEGORIES if name in kinds or name in seen]
+
+
+def applicable_decoding(task: TaskKind, decoding: dict[str, Any] | None) -> dict[str, Any]:
+    """The decoding settings that took part in this task's evaluation: choice_mode only for
+    multiple choice, max_new_tokens and batch_size only when answers were generated, the
+    normalization only for log-prob scoring. An unset max_new_tokens shows the default it took."""
+    settings = dict(decoding or {})
+    mode = settings.get("choice_mode")
+    if task is not TaskKind.choice:
+        drop = {"choice_mode", "choice_normalization"}
+    elif mode == "generate":
+        drop = {"choice_normalization"}
+    else:
+        drop = {"max_new_tokens", "batch_size"} | ({"choice_normalization"} if mode == "letter" else set())
+    if "max_new_tokens" in settings and settings["max_new_tokens"] is None:
+        settings["max_new_tokens"] = f"{DEFAULT_MAX_NEW_TOKENS[task]} (default for {task.value})"
+    return {k: v for k, v in settings.items() if k not in drop}
 
 
 def _cost(name: str, value: float | None) -> str:
@@ -113,29 +175,55 @@ def change_text(c: MetricComparison) -> str:
     return f"{100 * c.difference:+.1f}{detail}"
 
 
+def metric_row(c: MetricComparison, base: tuple[float | None, ...], tuned: tuple[float | None, ...]) -> dict[str, str]:
+    """One metrics-table row; `base` and `tuned` are (value, low, high) as the summary stored them."""
+    return {
+        "metric": c.metric,
+        "base": with_interval(*base),
+        "tuned": with_interval(*tuned),
+        "change": change_text(c),
+        "test": c.test.replace("_", " "),
+        "p": f"{c.p_value:.2g}",
+        "verdict": c.verdict,
+        "css": VERDICT_CSS.get(c.verdict, "ns"),
+        "detectable": "-" if c.min_detectable is None else f"{100 * c.min_detectable:.1f}",
+    }
+
+
+def _short_view(data: ReportData, short: ShortSubset, n: int) -> dict[str, Any]:
+    rows = []
+    for c in short.comparisons:
+        # Intervals as metrics.json stored them; a summary without a `short` block shows values only.
+        base, tuned = data.short_interval("base", c.metric), data.short_interval("tuned", c.metric)
+        rows.append(metric_row(c, base if base[0] is not None else (c.base, None, None),
+                               tuned if tuned[0] is not None else (c.tuned, None, None)))
+    return {
+        "title": f"Short answers: gold of at most {short.thresh} tokens ({short.n} of {n} items)",
+        "rows": rows,
+        "note": "" if rows else f"No test item has a gold answer of at most {short.thresh} tokens.",
+    }
+
+
 def build_view(data: ReportData) -> ReportView:
     summary, config = data.summary, data.config
     primary = PRIMARY_METRIC[data.task]
     alpha = float((config.get("metrics") or {}).get("alpha", 0.05))
     model = summary.get("model", {})
     sizes = summary.get("sizes", {})
+    n = int(sizes.get("test") or len(data.pairs))
     verdicts = [
         {"label": f"{c.metric}: {c.verdict}", "css": VERDICT_CSS.get(c.verdict, "ns"), "text": verdict_detail(c)}
         for c in data.comparisons
     ]
-    metric_rows = []
-    for c in data.comparisons:
-        metric_rows.append({
-            "metric": c.metric,
-            "base": with_interval(*data.interval("base", c.metric)),
-            "tuned": with_interval(*data.interval("tuned", c.metric)),
-            "change": change_text(c),
-            "test": c.test.replace("_", " "),
-            "p": f"{c.p_value:.2g}",
-            "verdict": c.verdict,
-            "css": VERDICT_CSS.get(c.verdict, "ns"),
-            "detectable": "-" if c.min_detectable is None else f"{100 * c.min_detectable:.1f}",
-        })
+    metric_rows = [metric_row(c, data.interval("base", c.metric), data.interval("tuned", c.metric)) for c in data.comparisons]
+    short = None
+    if data.short is not None:
+        short = _short_view(data, data.short, n)
+        verdicts += [
+            {"label": f"{c.metric} on short answers ({data.short.n} items): {c.verdict}",
+             "css": VERDICT_CSS.get(c.verdict, "ns"), "text": verdict_detail(c)}
+            for c in data.short.comparisons if c.metric == primary
+        ]
     groups = []
     for key, title, open_ in ITEM_GROUPS:
         members = [p for p in data.pairs if p.change == key]
@@ -149,29 +237,32 @@ def build_view(data: ReportData) -> ReportView:
                                                    "load_in_4bit", "has_chat_template", "pad_token")}),
         _block("Data", {"task": summary.get("task"), **{f"{k} items": v for k, v in sizes.items()}, "config": config.get("data")}),
         _block("Prompt", config.get("prompt")),
-        _block("Decoding", config.get("decoding")),
+        _block("Decoding", applicable_decoding(data.task, config.get("decoding"))),
         _block("LoRA", config.get("lora")),
         _block("Training", {**(config.get("training") or {}), **{f"result.{k}": v for k, v in training.items()}}),
         _block("Times (seconds)", {"work": summary.get("work_seconds"), "this session": summary.get("timings")}),
         _block("Leakage check", _leakage_counts(summary.get("leakage") or {})),
     ]
+    costs = cost_columns(COST_COLUMNS, data.generated)
     return ReportView(
         title=f"lorabench report: {model.get('name', '?')} on {summary.get('task', '?')}",
         subtitle=f"run folder {data.run_dir.resolve()} · lorabench {summary.get('lorabench', '?')} · "
                  f"{sizes.get('train', '?')} train / {sizes.get('validation', '?')} validation / {sizes.get('test', '?')} test items",
-        n=int(sizes.get("test") or len(data.pairs)),
+        n=n,
         alpha=alpha,
         power=round(100 * POWER),
         primary=primary,
         verdicts=verdicts,
-        guards=list(summary.get("guards") or []),
+        guards=applicable(list(summary.get("guards") or []), data.generated),
         metric_rows=metric_rows,
-        category_rows=[{"name": name.replace("_", " "), "meaning": meaning, "base": data.categories["base"][name],
-                        "tuned": data.categories["tuned"][name]} for name, meaning in CATEGORIES.items()],
+        category_rows=[{"name": name.replace("_", " "), "meaning": CATEGORIES[name], "base": data.categories["base"][name],
+                        "tuned": data.categories["tuned"][name]} for name in error_categories(data)],
         change_counts=change_counts(data.pairs),
         item_groups=groups,
         run_blocks=run_blocks,
-        cost_header=["model", "strategy", *COST_COLUMNS],
-        cost_rows=[[which, strategy, *[_cost(name, values.get(name)) for name in COST_COLUMNS]]
+        cost_header=["model", "strategy", *costs],
+        cost_rows=[[which, strategy, *[_cost(name, values.get(name)) for name in costs]]
                    for which, by_strategy in data.costs.items() for strategy, values in by_strategy.items()],
+        cost_note=cost_note(costs),
+        short=short,
     )

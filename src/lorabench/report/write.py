@@ -10,7 +10,7 @@ from lorabench.report import plots
 from lorabench.report.collect import ReportData, collect
 from lorabench.report.html import data_uri, render_html
 from lorabench.report.markdown import render_markdown
-from lorabench.report.view import ReportView, build_view
+from lorabench.report.view import ReportView, build_view, error_categories
 from lorabench.runs import csv_text, write_atomic
 
 
@@ -45,7 +45,7 @@ def _plots(data: ReportData) -> tuple[list[tuple[str, str, bytes]], list[str]]:
     else:
         made.append(("validation.png", "Validation metric by epoch", validation))
     made.append(("errors.png", "Wrong answers by error category, before and after",
-                 plots.category_bars(list(CATEGORIES), data.categories)))
+                 plots.category_bars(error_categories(data), data.categories)))
     return made, missing
 
 
@@ -62,8 +62,8 @@ def write_report(run_dir: str | Path) -> ReportFiles:
 
     metrics = data.metric_names
     item_rows = [p.to_row(metrics) for p in data.pairs]
-    category_rows = [{"category": name, "meaning": meaning, "base": data.categories["base"][name],
-                      "tuned": data.categories["tuned"][name]} for name, meaning in CATEGORIES.items()]
+    category_rows = [{"category": name, "meaning": CATEGORIES[name], "base": data.categories["base"][name],
+                      "tuned": data.categories["tuned"][name]} for name in error_categories(data)]
     tables = [
         write_atomic(root / "tables" / "items.csv", csv_text(item_rows, None if item_rows else ["id"])),
         write_atomic(root / "tables" / "error_categories.csv", csv_text(category_rows)),

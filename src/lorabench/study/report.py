@@ -13,13 +13,15 @@ from lorabench.report import plots
 from lorabench.report.html import data_uri, render_template
 from lorabench.report.markdown import cell, table
 from lorabench.report.verdicts import verdict_detail
-from lorabench.report.view import VERDICT_CSS, change_text, percent, with_interval
+from lorabench.report.view import VERDICT_CSS, change_text, cost_note, percent, with_interval
 from lorabench.runs import csv_text, write_atomic
 from lorabench.study import tables
 from lorabench.study.grid import Study
-from lorabench.study.tables import ACCOUNTING, CrossComparison, FinishedRun
+from lorabench.study.tables import QUALITY, CrossComparison, FinishedRun, strategy_columns
 
-RUN_HEADER = ["run", "model", "train size", "strategy", "seed", "base", "tuned", "gain", "p", "train s", "eval s", "verdict", ""]
+# The study page's runs table; study.md leaves out the last column (the link to each run's report).
+RUN_HEADER = ["run", "model", "train size", "strategy", "seed", "base", "tuned", "gain", "p", "train s", "eval s", "verdict", "report"]
+PERCENT_COLUMNS = (*QUALITY, "ParseFail")
 
 
 @dataclass
@@ -39,13 +41,13 @@ def scaling_plot(runs: list[FinishedRun], metric: str) -> bytes | None:
     for run in runs:
         v = run.point.values
         lines.setdefault(f"{Path(str(v['model'])).name} / {v['strategy']} / seed {v['seed']}", []).append(run)
-    if not any(len({r.summary["sizes"]["train"] for r in members}) > 1 for members in lines.values()):
+    if not any(len({r.train_size for r in members}) > 1 for members in lines.values()):
         return None
     figure = Figure(figsize=(6.4, 3.6))
     axes = figure.subplots()
     for index, (label, members) in enumerate(lines.items()):
-        members = sorted(members, key=lambda r: r.summary["sizes"]["train"])
-        xs = [r.summary["sizes"]["train"] for r in members]
+        members = sorted(members, key=lambda r: r.train_size)
+        xs = [r.train_size for r in members]
         ys = [100 * r.summary["tuned"][metric] for r in members]
         lows = [y - 100 * r.summary["tuned"]["ci95"][metric][0] for y, r in zip(ys, members)]
         highs = [100 * r.summary["tuned"]["ci95"][metric][1] - y for y, r in zip(ys, members)]
@@ -83,7 +85,7 @@ def _run_table(runs: list[FinishedRun], metric: str) -> list[dict[str, Any]]:
         c = next(c for c in run.comparisons if c.metric == metric)
         work = tables.work_seconds(run)
         cells = [
-            run.point.name, Path(str(v["model"])).name, s["sizes"]["train"], v["strategy"], v["seed"],
+            run.point.name, Path(str(v["model"])).name, run.train_size, v["strategy"], v["seed"],
             with_interval(s["base"][metric], *s["base"]["ci95"][metric]),
             with_interval(s["tuned"][metric], *s["tuned"]["ci95"][metric]),
             change_text(c),
@@ -103,12 +105,13 @@ def _cross(found: list[CrossComparison]) -> list[dict[str, str]]:
     ]
 
 
-def _strategy_table(rows: list[dict[str, Any]]) -> list[list[str]]:
+def _strategy_table(rows: list[dict[str, Any]], columns: list[str]) -> list[list[str]]:
+    """Quality columns (EM, F1, Lenient or the primary metric) and ParseFail in percent, costs to 3 digits."""
     def fmt(name: str, value: Any) -> str:
-        if value is None:
+        if value is None or value != value:  # None, or NaN
             return "-"
-        return percent(value) if name in ("EM", "F1", "Lenient", "ParseFail") else f"{value:.3g}"
-    return [[r["run"], r["model_state"], r["strategy"], *[fmt(n, r.get(n)) for n in ACCOUNTING]] for r in rows]
+        return percent(value) if name in PERCENT_COLUMNS or name in PRIMARY_METRIC.values() else f"{value:.3g}"
+    return [[r["run"], r["model_state"], r["strategy"], *[fmt(n, r.get(n)) for n in columns]] for r in rows]
 
 
 def write_study_report(study: Study, alpha: float | None = None) -> StudyFiles:
@@ -119,6 +122,7 @@ def write_study_report(study: Study, alpha: float | None = None) -> StudyFiles:
     found = tables.cross_comparisons(runs, study.swept, alpha or study.base.metrics.alpha, study.base.metrics.bootstrap_resamples)
     epochs = tables.epoch_rows(runs)
     strategy_rows = tables.strategy_rows(runs)
+    columns = strategy_columns(runs)
     table_paths = [
         write_atomic(out / "tables" / name, csv_text(rows, None if rows else ["run"]))
         for name, rows in (("runs.csv", tables.run_rows(runs)), ("epochs.csv", epochs),
@@ -148,9 +152,10 @@ def write_study_report(study: Study, alpha: float | None = None) -> StudyFiles:
         "title": f"lorabench study: {len(study.points)} runs on {study.base.task.value}",
         "subtitle": f"study folder {out.resolve()} · swept: {', '.join(study.swept) or 'nothing'} · {n} test items shared by every run",
         "pending": pending, "total": len(study.points), "primary": metric, "n": n,
-        "cross": _cross(found), "run_header": RUN_HEADER[:-2], "run_table": _run_table(runs, metric),
-        "strategy_header": ["run", "model state", "strategy", *ACCOUNTING],
-        "strategy_table": _strategy_table(strategy_rows),
+        "cross": _cross(found), "run_header": RUN_HEADER, "run_table": _run_table(runs, metric),
+        "strategy_header": ["run", "model state", "strategy", *columns],
+        "strategy_table": _strategy_table(strategy_rows, columns),
+        "strategy_note": cost_note(columns),
         "plots": [{"caption": caption, "uri": data_uri(png), "file": f"plots/{name}"} for name, caption, png in made],
     }
     html = write_atomic(out / "study.html", render_template("study.html.j2", view))
@@ -165,10 +170,10 @@ def render_study_markdown(view: dict[str, Any]) -> str:
     lines += [f"## Paired comparisons between runs ({view['primary']}, tuned models)", ""]
     lines += [f"- **{cell(v['label'])}**: {cell(v['text'])}" for v in view["cross"]] or ["- none"]
     lines += ["", f"## Runs ({view['primary']} in %, 95% intervals)", ""]
-    lines += table([*view["run_header"], "verdict"], [[*r["cells"], r["verdict"]] for r in view["run_table"]])
+    lines += table(view["run_header"][:-1], [[*r["cells"], r["verdict"]] for r in view["run_table"]])
     if view["strategy_table"]:
         lines += ["", "## Strategies: quality and cost per question", ""]
-        lines += table(view["strategy_header"], view["strategy_table"])
+        lines += table(view["strategy_header"], view["strategy_table"]) + ["", cell(view["strategy_note"])]
     if view["plots"]:
         lines += ["", "## Plots", ""] + [f"![{cell(p['caption'])}]({p['file']})" for p in view["plots"]]
     return "\n".join(lines) + "\n"

@@ -21,11 +21,13 @@ from lorabench.config import RunConfig
 from lorabench.data.loaders import load_records
 from lorabench.data.spec import DataSpec
 from lorabench.items import PRIMARY_METRIC
-from lorabench.models import load_model
-from lorabench.pipeline import ProgressFactory, eval_stage, run_pipeline
+from lorabench.errors import LorabenchError
+from lorabench.models import load_model, resolve_source
+from lorabench.pipeline import ProgressFactory, eval_stage, run_pipeline, split_data
 from lorabench.report.verdicts import verdict_sentence
-from lorabench.runs import write_atomic
+from lorabench.runs import ensure_run_folder, write_atomic
 from lorabench.study.grid import GridPoint, Study
+from lorabench.train import check_target_modules
 
 Say = Callable[[str], None]
 EPOCHS_DIR = "epochs"
@@ -85,6 +87,27 @@ def evaluate_epochs(point: GridPoint, progress: ProgressFactory | None, say: Say
     write_atomic(out / EPOCHS_DIR / "done.json", json.dumps(done, indent=2))
 
 
+def preflight(study: Study) -> None:
+    """Refuse a study that cannot run to the end before anything is written: the output folder,
+    the shared split, every training size against it, and every model of the sweep."""
+    ensure_run_folder(study.out, "out")
+    base = study.base.model_copy(update={"data": study.base.data.model_copy(update={"train_size": None})})
+    splits = split_data(base, say=lambda _: None)
+    for size in sorted({p.values["train_size"] for p in study.points if p.values["train_size"]}):
+        if size > len(splits.train):
+            key = "sweep.train_sizes" if study.sweep.train_sizes else "data.train_size"
+            raise LorabenchError(f"{key}: {size} asks for more than the {len(splits.train)} training items there are")
+    for spec in {p.config.model for p in study.points}:
+        key = "sweep.models" if study.sweep.models else "model"
+        try:
+            resolve_source(spec.name, spec.cache_dir, spec.revision)
+        except LorabenchError as error:
+            raise LorabenchError(f"{key}: {error}") from None
+        if study.base.lora.target_modules != "all-linear":
+            # Named layers must exist in every model; only loading one tells (each run loads it anyway).
+            check_target_modules(load_model(spec).model, study.base.lora.target_modules)
+
+
 def run_study(
     study: Study,
     force: bool = False,
@@ -95,6 +118,7 @@ def run_study(
 ) -> list[PointStatus]:
     """Run the missing grid points in order. With `keep_going`, a failed point is recorded and the
     study moves on (its error is in the status list); otherwise the first failure stops the study."""
+    preflight(study)
     study.out.mkdir(parents=True, exist_ok=True)
     write_atomic(study.out / "study.yaml", yaml.safe_dump(
         {**study.base.model_dump(mode="json"), "sweep": study.sweep.model_dump(mode="json")}, sort_keys=False, allow_unicode=True))

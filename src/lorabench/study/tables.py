@@ -10,16 +10,19 @@ from typing import Any
 
 from lorabench.compare import MetricComparison, compare_rows
 from lorabench.data.records import TaskKind
+from lorabench.guards import generated
 from lorabench.items import PRIMARY_METRIC
 from lorabench.metrics.scoring import TASK_METRICS
 from lorabench.paired_runs import read_eval
-from lorabench.report.collect import comparison_from_dict
+from lorabench.report.collect import ShortSubset, comparison_from_dict, short_subset
+from lorabench.report.view import cost_columns
 from lorabench.runs import read_jsonl
 from lorabench.strategies.accounting import accounting_summary, row_cost
 from lorabench.study.grid import DIMENSIONS, GridPoint, Study
 from lorabench.study.runner import EPOCHS_DIR
 
 ACCOUNTING = ("EM", "F1", "Lenient", "Q/Ctx", "PromptTok", "GenTok", "PromptTok_API", "Latency", "ParseFail")
+QUALITY = {"EM": "exact_match", "F1": "f1", "Lenient": "lenient_match"}  # accounting_summary's names
 
 
 @dataclass
@@ -35,6 +38,23 @@ class FinishedRun:
     @property
     def task(self) -> TaskKind:
         return TaskKind(self.summary["task"])
+
+    @property
+    def generated(self) -> bool:
+        """Answers were generated text (not log-prob or letter choice scoring)."""
+        return generated(self.base_rows) or generated(self.tuned_rows)
+
+    @property
+    def train_size(self) -> int:
+        """Training examples the run used: the one number every table and page shows (the grid
+        value may be unset, meaning all, or larger than the train split)."""
+        return int(self.summary["sizes"]["train"])
+
+    def short(self) -> ShortSubset | None:
+        """base vs tuned on the run's short-answer subset, as its report shows it."""
+        metrics = self.point.config.metrics
+        return short_subset(self.task, self.base_rows, self.tuned_rows, metrics.short_thresh, metrics.alpha,
+                            metrics.bootstrap_resamples)
 
 
 def finished_runs(study: Study) -> list[FinishedRun]:
@@ -57,7 +77,7 @@ def finished_runs(study: Study) -> list[FinishedRun]:
 
 
 def _identity(run: FinishedRun) -> dict[str, Any]:
-    return {"run": run.point.name, **run.point.values}
+    return {"run": run.point.name, **run.point.values, "train_size": run.train_size}
 
 
 def work_seconds(run: FinishedRun) -> dict[str, float | None]:
@@ -74,25 +94,42 @@ def run_rows(runs: list[FinishedRun]) -> list[dict[str, Any]]:
     rows = []
     for run in runs:
         row = _identity(run)
-        row["train_items"] = run.summary["sizes"]["train"]
+        row["train_items"] = run.train_size
         row["test_items"] = run.summary["sizes"]["test"]
-        for c in run.comparisons:
-            for which in ("base", "tuned"):
-                block = run.summary[which]
-                low, high = block["ci95"][c.metric]
-                row.update({f"{which}_{c.metric}": block[c.metric], f"{which}_{c.metric}_low": low, f"{which}_{c.metric}_high": high})
-            row.update({f"change_{c.metric}": round(c.difference, 6), f"p_{c.metric}": c.p_value, f"verdict_{c.metric}": c.verdict})
+        row.update(_metric_columns(run.comparisons, run.summary["base"], run.summary["tuned"]))
+        short = run.short()
+        if short is not None:
+            row["short_items"] = short.n
+            row.update(_metric_columns(short.comparisons, run.summary["base"].get("short") or {},
+                                       run.summary["tuned"].get("short") or {}, infix="short_"))
         work = work_seconds(run)
         training = run.summary.get("training") or {}
-        generated = sum(row_cost(r).generated for r in run.tuned_rows)
         row.update({
             "train_seconds": work["train"], "base_eval_seconds": work["base_eval"], "tuned_eval_seconds": work["tuned_eval"],
             "train_tokens_per_second": training.get("tokens_per_second"),
-            "tuned_eval_generated_tokens_per_second": round(generated / work["tuned_eval"], 1) if work["tuned_eval"] else None,
-            "steps": training.get("steps"),
         })
+        if run.generated:  # scored choices generate nothing: no rate to show
+            tokens = sum(row_cost(r).generated for r in run.tuned_rows)
+            row["tuned_eval_generated_tokens_per_second"] = round(tokens / work["tuned_eval"], 1) if work["tuned_eval"] else None
+        row["steps"] = training.get("steps")
         rows.append(row)
     return rows
+
+
+def _metric_columns(
+    comparisons: list[MetricComparison], base: dict[str, Any], tuned: dict[str, Any], infix: str = ""
+) -> dict[str, Any]:
+    """Per metric: base and tuned with their 95% intervals (as metrics.json stored them), the
+    paired change, p-value and verdict; `infix` names a subset (base_short_exact_match, ...)."""
+    out: dict[str, Any] = {}
+    for c in comparisons:
+        for which, block in (("base", base), ("tuned", tuned)):
+            low, high = (block.get("ci95") or {}).get(c.metric, [None, None])
+            name = f"{which}_{infix}{c.metric}"
+            out.update({name: block.get(c.metric), f"{name}_low": low, f"{name}_high": high})
+        out.update({f"change_{infix}{c.metric}": round(c.difference, 6), f"p_{infix}{c.metric}": c.p_value,
+                    f"verdict_{infix}{c.metric}": c.verdict})
+    return out
 
 
 def epoch_rows(runs: list[FinishedRun]) -> list[dict[str, Any]]:
@@ -115,14 +152,38 @@ def epoch_rows(runs: list[FinishedRun]) -> list[dict[str, Any]]:
     return rows
 
 
+def strategy_columns(runs: list[FinishedRun]) -> list[str]:
+    """The quality and cost columns that apply to the study's task and choice mode: EM / F1 /
+    Lenient where the task has those metrics (else its primary metric), generated tokens and
+    parse failures only where answers were generated."""
+    tasks = {run.task for run in runs}
+    quality = [name for name, metric in QUALITY.items() if any(metric in TASK_METRICS[task] for task in tasks)]
+    if not quality:
+        quality = list(dict.fromkeys(PRIMARY_METRIC[task] for task in tasks))
+    costs = [name for name in ACCOUNTING if name not in QUALITY]
+    return quality + cost_columns(costs, any(run.generated for run in runs))
+
+
+def _primary_by_strategy(run: FinishedRun, predictions: list[dict[str, Any]]) -> dict[str, float]:
+    metric = PRIMARY_METRIC[run.task]
+    by_strategy: dict[str, list[float]] = {}
+    for row in predictions:
+        by_strategy.setdefault(row.get("strategy", "single"), []).append(float(row["scores"][metric]))
+    return {strategy: sum(values) / len(values) for strategy, values in by_strategy.items()}
+
+
 def strategy_rows(runs: list[FinishedRun]) -> list[dict[str, Any]]:
-    """strategies.csv: the cost/quality table of each run's base and tuned evaluation."""
+    """strategies.csv: the cost/quality table of each run's base and tuned evaluation, in the
+    columns that apply (`strategy_columns`)."""
+    columns = strategy_columns(runs)
     rows = []
     for run in runs:
         for which, predictions in (("base", run.base_rows), ("tuned", run.tuned_rows)):
+            primary = _primary_by_strategy(run, predictions)
             for strategy, values in accounting_summary(predictions).items():
+                values = {**values, PRIMARY_METRIC[run.task]: primary[strategy]}
                 rows.append({**_identity(run), "model_state": which, "strategy": strategy,
-                             **{name: values.get(name) for name in ACCOUNTING}})
+                             **{name: values.get(name) for name in columns}})
     return rows
 
 

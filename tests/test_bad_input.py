@@ -1,0 +1,330 @@
+"""Every command, fed a user mistake, answers with one line naming the culprit and exit code 2.
+
+The corpus is data: one row per mistake. A row is the command line (placeholders in braces are
+files made below) and a fragment the message must contain, the option or the `file:line: key`.
+Each case also checks that no traceback is shown and that no run folder was left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from lorabench.cli import app
+from lorabench.data.records import TaskKind
+from lorabench.data.synth import write_synth
+
+runner = CliRunner()
+
+# (case id, argv, fragment the error must contain). {out} is a folder that must not be created.
+OPTION_CASES: list[tuple[str, str, str]] = [
+    # score
+    ("score-missing-file", "score {missing} --task extractive", "missing.jsonl"),
+    ("score-folder", "score {folder} --task extractive", "folder"),
+    ("score-empty-file", "score {empty} --task extractive", "empty.jsonl"),
+    ("score-unknown-task", "score {preds} --task trivia", "--task"),
+    ("score-short-thresh-0", "score {preds} --task extractive --short-thresh 0", "--short-thresh"),
+    ("score-short-thresh-text", "score {preds} --task extractive --short-thresh three", "--short-thresh"),
+    ("score-rouge-above-1", "score {preds} --task extractive --rouge-threshold 1.5", "--rouge-threshold"),
+    ("score-rouge-negative", "score {preds} --task extractive --rouge-threshold -0.1", "--rouge-threshold"),
+    ("score-bad-json", "score {badjson} --task extractive", "bad.jsonl:2"),
+    ("score-out-is-file", "score {preds} --task extractive --out {preds}", "--out"),
+    # synth
+    ("synth-n-0", "synth --task extractive -n 0 --out {out}/x.jsonl", "-n"),
+    ("synth-n-negative", "synth --task extractive -n -5 --out {out}/x.jsonl", "-n"),
+    ("synth-n-text", "synth --task extractive -n many --out {out}/x.jsonl", "-n"),
+    ("synth-unknown-task", "synth --task trivia --out {out}/x.jsonl", "--task"),
+    ("synth-out-is-folder", "synth --task extractive -n 5 --out {folder}", "--out"),
+    ("synth-out-under-file", "synth --task extractive -n 5 --out {qa}/x.jsonl", "--out"),
+    ("synth-seed-text", "synth --task extractive --seed abc --out {out}/x.jsonl", "--seed"),
+    ("synth-no-task", "synth -n 5 --out {out}/x.jsonl", "--task"),
+    # leakage
+    ("leakage-ngram-0", "leakage {qa} {qa} --task extractive --ngram 0", "--ngram"),
+    ("leakage-ngram-negative", "leakage {qa} {qa} --task extractive --ngram -2", "--ngram"),
+    ("leakage-missing-train", "leakage {missing} {qa} --task extractive", "missing.jsonl"),
+    ("leakage-missing-test", "leakage {qa} {missing} --task extractive", "missing.jsonl"),
+    ("leakage-empty-file", "leakage {qa} {empty} --task extractive", "empty.jsonl"),
+    ("leakage-wrong-task", "leakage {qa} {qa} --task choice", "field"),
+    # eval
+    ("eval-batch-size-0", "eval -m {model} -d {qa} -t extractive --out {out} --batch-size 0", "--batch-size"),
+    ("eval-batch-size-negative", "eval -m {model} -d {qa} -t extractive --out {out} --batch-size -4", "--batch-size"),
+    ("eval-batch-size-text", "eval -m {model} -d {qa} -t extractive --out {out} --batch-size eight", "--batch-size"),
+    ("eval-chat-template", "eval -m {model} -d {qa} -t extractive --out {out} --chat-template maybe", "--chat-template"),
+    ("eval-choice-mode", "eval -m {model} -d {qa} -t extractive --out {out} --choice-mode guess", "--choice-mode"),
+    ("eval-dtype", "eval -m {model} -d {qa} -t extractive --out {out} --dtype float8", "--dtype"),
+    ("eval-device", "eval -m {model} -d {qa} -t extractive --out {out} --device gpu", "--device"),
+    ("eval-limit-0", "eval -m {model} -d {qa} -t extractive --out {out} --limit 0", "--limit"),
+    ("eval-limit-negative", "eval -m {model} -d {qa} -t extractive --out {out} --limit -1", "--limit"),
+    ("eval-data-is-folder", "eval -m {model} -d {folder} -t extractive --out {out}", "folder"),
+    ("eval-adapter-is-model", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {model}", "adapter"),
+    ("eval-max-new-tokens-0", "eval -m {model} -d {qa} -t extractive --out {out} --max-new-tokens 0", "--max-new-tokens"),
+    ("eval-format", "eval -m {model} -d {qa} -t extractive --out {out} --format xml", "--format"),
+    ("eval-unknown-task", "eval -m {model} -d {qa} -t trivia --out {out}", "--task"),
+    ("eval-missing-data", "eval -m {model} -d {missing} -t extractive --out {out}", "missing.jsonl"),
+    ("eval-empty-data", "eval -m {model} -d {empty} -t extractive --out {out}", "empty.jsonl"),
+    ("eval-data-wrong-task", "eval -m {model} -d {qa} -t math --out {out}", "field"),
+    ("eval-unknown-alias", "eval -m smollm3-tiny -d {qa} -t extractive --out {out}", "smollm3-tiny"),
+    ("eval-model-not-a-model", "eval -m {folder} -d {qa} -t extractive --out {out}", "folder"),
+    ("eval-missing-gguf", "eval -m {out}/model.gguf -d {qa} -t extractive --out {out}", "model.gguf"),
+    ("eval-missing-adapter", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {missing}", "missing.jsonl"),
+    ("eval-adapter-not-adapter", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {folder}", "folder"),
+    ("eval-adapter-other-base", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {other_adapter}", "adapter"),
+    ("eval-out-is-file", "eval -m {model} -d {qa} -t extractive --out {qa}", "--out"),
+    # run / train / study: the config file itself
+    ("run-missing-config", "run {missing}", "missing.jsonl"),
+    ("run-config-is-folder", "run {folder}", "folder"),
+    ("run-config-empty", "run {empty}", "empty.jsonl"),
+    ("run-config-is-list", "run {list_yaml}", "list.yaml"),
+    ("run-config-not-yaml", "run {broken_yaml}", "broken.yaml:3: not valid YAML"),
+    ("run-set-without-equals", "run {config} --set training.lr", "training.lr"),
+    ("run-set-unknown-key", "run {config} --set training.learning_rate=0.1", "training.learning_rate"),
+    ("run-set-bad-value", "run {config} --set training.epochs=0", "training.epochs"),
+    ("run-set-into-scalar", "run {config} --set task.kind=open", "task"),
+    ("run-with-sweep", "run {study_config}", "lorabench study"),
+    ("run-set-bad-yaml-value", "run {config} --set training.lr=[1", "training.lr"),
+    ("run-set-empty-key", "run {config} --set =3", "=3"),
+    ("train-out-is-file", "train {config} --out {qa}", "--out"),
+    ("study-plan-bad-config", "study {list_yaml} --plan", "list.yaml"),
+    ("train-missing-config", "train {missing}", "missing.jsonl"),
+    ("train-config-is-list", "train {list_yaml}", "list.yaml"),
+    ("train-bad-value", "train {config} --set lora.r=0", "lora.r"),
+    ("study-missing-config", "study {missing}", "missing.jsonl"),
+    ("study-config-is-list", "study {list_yaml}", "list.yaml"),
+    ("study-no-sweep", "study {config}", "sweep"),
+    # compare / report / demo
+    ("compare-missing-a", "compare {missing} {folder}", "missing.jsonl"),
+    ("compare-not-eval-folder", "compare {folder} {folder}", "folder"),
+    ("compare-file", "compare {qa} {qa}", "qa.jsonl"),
+    ("compare-alpha-0", "compare {folder} {folder} --alpha 0", "--alpha"),
+    ("compare-alpha-1", "compare {folder} {folder} --alpha 1", "--alpha"),
+    ("compare-resamples-0", "compare {folder} {folder} --resamples 0", "--resamples"),
+    ("compare-alpha-text", "compare {folder} {folder} --alpha high", "--alpha"),
+    ("report-missing", "report {missing}", "missing.jsonl"),
+    ("report-file", "report {qa}", "qa.jsonl"),
+    ("report-not-run-folder", "report {folder}", "folder"),
+    ("demo-out-is-file", "demo --out {qa}", "--out"),
+]
+
+# (case id, dotted key, value, fragment): one key of a valid run config set to a bad value, written
+# to the YAML file so the message can name its line. Each is run through `run`, `train` and `study`.
+CONFIG_CASES: list[tuple[str, str, Any, str]] = [
+    ("unknown-top-key", "epochs", 3, ":{line}: epochs: unknown key"),
+    ("unknown-nested-key", "training.learning_rate", 0.1, ":{line}: training.learning_rate: unknown key"),
+    ("task-unknown", "task", "trivia", ":{line}: task"),
+    ("model-empty", "model", "", ":{line}: model"),
+    ("model-unknown-alias", "model", "smollm3-tiny", "smollm3-tiny"),
+    ("model-dtype", "model", {"name": "{model}", "dtype": "float8"}, ":{line}: model.dtype"),
+    ("model-device", "model", {"name": "{model}", "device": "tpu"}, ":{line}: model.device"),
+    ("model-is-list", "model", ["{model}"], ":{line}: model"),
+    ("data-missing-file", "data.source", "{missing}", "missing.jsonl"),
+    ("data-folder-not-qa", "data.source", "{folder}", "folder"),
+    ("data-empty-file", "data.source", "{empty}", "empty.jsonl"),
+    ("data-wrong-task-file", "data.source", "{math_file}", "field"),
+    ("data-format", "data.source", {"path": "{qa}", "format": "xml"}, ":{line}: data.source.format"),
+    ("data-source-and-train", "data.train", "{qa}", ":{line}: data"),
+    ("data-nothing", "data", {}, ":{line}: data"),
+    ("data-is-list", "data", ["{qa}"], ":{line}: data"),
+    ("split-test-too-many", "data.split.test", 500, "data.split.test"),
+    ("split-test-zero", "data.split.test", 0, "data.split.test"),
+    ("split-test-negative", "data.split.test", -3, "data.split.test"),
+    ("split-fractions-sum", "data.split.validation", 0.9, "data.split"),
+    ("split-seed-text", "data.split.seed", "abc", ":{line}: data.split.seed"),
+    ("train-size-zero", "data.train_size", 0, ":{line}: data.train_size"),
+    ("test-size-negative", "data.test_size", -1, ":{line}: data.test_size"),
+    ("prompt-chat-template", "prompt.chat_template", "maybe", ":{line}: prompt.chat_template"),
+    ("prompt-strategy", "prompt.strategy", "parallel", ":{line}: prompt.strategy"),
+    ("prompt-max-tokens", "prompt.max_prompt_tokens", 4, ":{line}: prompt.max_prompt_tokens"),
+    ("lora-r-zero", "lora.r", 0, ":{line}: lora.r"),
+    ("lora-dropout", "lora.dropout", 1.5, ":{line}: lora.dropout"),
+    ("lora-targets", "lora.target_modules", "attention", ":{line}: lora.target_modules"),
+    ("lora-target-not-in-model", "lora.target_modules", ["no_such_proj"], "no_such_proj"),
+    ("training-epochs-zero", "training.epochs", 0, ":{line}: training.epochs"),
+    ("training-lr-negative", "training.lr", -1e-3, ":{line}: training.lr"),
+    ("training-lr-text", "training.lr", "fast", ":{line}: training.lr"),
+    ("training-batch-zero", "training.batch_size", 0, ":{line}: training.batch_size"),
+    ("training-schedule", "training.schedule", "sawtooth", ":{line}: training.schedule"),
+    ("training-warmup", "training.warmup_ratio", 1.0, ":{line}: training.warmup_ratio"),
+    ("training-eval-every", "training.eval_every", "week", ":{line}: training.eval_every"),
+    ("training-is-list", "training", [1, 2], ":{line}: training"),
+    ("decoding-batch-zero", "decoding.batch_size", 0, ":{line}: decoding.batch_size"),
+    ("decoding-max-new-negative", "decoding.max_new_tokens", -8, ":{line}: decoding.max_new_tokens"),
+    ("decoding-choice-mode", "decoding.choice_mode", "guess", ":{line}: decoding.choice_mode"),
+    ("metrics-alpha", "metrics.alpha", 2, ":{line}: metrics.alpha"),
+    ("metrics-short-zero", "metrics.short_thresh", 0, ":{line}: metrics.short_thresh"),
+    ("metrics-resamples", "metrics.bootstrap_resamples", 5, ":{line}: metrics.bootstrap_resamples"),
+    ("out-is-file", "out", "{qa}", "out"),
+]
+
+# (case id, dotted key under sweep, value, fragment): bad sweep sections, through `study`.
+SWEEP_CASES: list[tuple[str, str, Any, str]] = [
+    ("sweep-unknown-key", "sweep.strategys", ["single"], ":{line}: sweep.strategys: unknown key"),
+    ("sweep-sizes-zero", "sweep.train_sizes", [0, 10], ":{line}: sweep.train_sizes"),
+    ("sweep-sizes-empty", "sweep.train_sizes", [], ":{line}: sweep.train_sizes"),
+    ("sweep-strategy", "sweep.strategies", ["single", "parallel"], ":{line}: sweep.strategies.1"),
+    ("sweep-model-alias", "sweep.models", ["smollm3-tiny"], "smollm3-tiny"),
+    ("sweep-is-list", "sweep", ["single"], ":{line}: sweep"),
+    ("sweep-sizes-too-many", "sweep.train_sizes", [10_000], "10000"),
+]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory, tiny_causal_path: Path, tiny_seq2seq_path: Path) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("bad_input")
+    qa = write_synth(TaskKind.extractive, 24, 0, root / "qa.jsonl", short_passages=True)
+    math_file = write_synth(TaskKind.math, 12, 0, root / "math.jsonl")
+    preds = root / "preds.jsonl"
+    preds.write_text(json.dumps({"gold": "x", "prediction": "x"}) + "\n")
+    bad = root / "bad.jsonl"
+    bad.write_text(json.dumps({"gold": "x", "prediction": "x"}) + "\n{not json\n")
+    (root / "empty.jsonl").write_text("")
+    (root / "folder").mkdir()
+    (root / "list.yaml").write_text("- model: x\n- task: extractive\n")
+    (root / "broken.yaml").write_text("model: x\ntask: [extractive\n")
+    paths = {
+        "qa": str(qa), "math_file": str(math_file), "preds": str(preds), "badjson": str(bad),
+        "empty": str(root / "empty.jsonl"), "folder": str(root / "folder"), "missing": str(root / "missing.jsonl"),
+        "list_yaml": str(root / "list.yaml"), "broken_yaml": str(root / "broken.yaml"), "model": str(tiny_causal_path),
+        "other_adapter": str(_adapter_for(tiny_seq2seq_path, root / "seq2seq_adapter")),
+        "never": str(root / "never"),  # the out folder of the shared config files: no case may create it
+    }
+    config = _base_config(paths, paths["never"])
+    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (root / "study.yaml").write_text(yaml.safe_dump({**config, "sweep": {"train_sizes": [4, 8]}}, sort_keys=False))
+    paths.update(config=str(root / "config.yaml"), study_config=str(root / "study.yaml"))
+    return paths
+
+
+def _adapter_for(base_path: Path, folder: Path) -> Path:
+    """A LoRA adapter saved for a different base model than the causal one the cases load."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForSeq2SeqLM
+
+    model = get_peft_model(AutoModelForSeq2SeqLM.from_pretrained(base_path), LoraConfig(r=2, target_modules=["q", "v"]))
+    model.save_pretrained(folder)
+    return folder
+
+
+def _base_config(paths: dict[str, str], out: str) -> dict[str, Any]:
+    return {
+        "model": paths["model"],
+        "task": "extractive",
+        "data": {"source": paths["qa"], "split": {"test": 6, "validation": 2, "seed": 0}},
+        "lora": {"r": 2, "alpha": 4},
+        "training": {"epochs": 1, "batch_size": 4},
+        "decoding": {"batch_size": 4, "max_new_tokens": 4},
+        "out": out,
+    }
+
+
+def _fill(text: str, paths: dict[str, str], out: Path) -> str:
+    return text.format(out=out, **paths)
+
+
+def _invoke(argv: list[str]) -> Any:
+    return runner.invoke(app, argv, env={"COLUMNS": "200"})
+
+
+def _check(result: Any, fragment: str, *outs: Path) -> None:
+    output = " ".join(result.output.split())  # rich may wrap a long message
+    assert result.exit_code == 2, f"exit {result.exit_code}, exception {result.exception!r}:\n{result.output}"
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert fragment in output, f"{fragment!r} not in: {output}"
+    for out in outs:
+        assert not out.exists(), f"a failed command left {sorted(p.name for p in out.rglob('*'))} in {out}"
+
+
+@pytest.mark.parametrize(("case", "argv", "fragment"), OPTION_CASES, ids=[c[0] for c in OPTION_CASES])
+def test_bad_option(files: dict[str, str], tmp_path: Path, case: str, argv: str, fragment: str) -> None:
+    out = tmp_path / "out"
+    result = _invoke([_fill(a, files, out) for a in argv.split()])
+    _check(result, _fill(fragment, files, out), out, Path(files["never"]))
+
+
+def _set(config: dict[str, Any], dotted: str, value: Any) -> None:
+    node = config
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+
+
+def _resolve(value: Any, paths: dict[str, str], out: Path) -> Any:
+    if isinstance(value, str):
+        return _fill(value, paths, out)
+    if isinstance(value, dict):
+        return {k: _resolve(v, paths, out) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, paths, out) for v in value]
+    return value
+
+
+def _line_of(text: str, dotted: str) -> int:
+    """1-based line of a dotted key (list items by index) in YAML written by yaml.safe_dump."""
+    lines, line, indent = text.splitlines(), 0, ""
+    for key in dotted.split("."):
+        if key.isdigit():  # block sequence items follow their key, one per line
+            line += int(key) + 1
+            continue
+        pattern = re.compile(rf"^{indent}{re.escape(key)}:")
+        line = next(i for i in range(line, len(lines)) if pattern.match(lines[i])) + 1
+        indent += "  "
+    return line
+
+
+def _expected(fragment: str, text: str) -> str:
+    """`:{line}: a.b` becomes `:<line of a.b>: a.b`."""
+    match = re.search(r"\{line\}: ([\w.]+)", fragment)
+    return fragment if match is None else fragment.replace("{line}", str(_line_of(text, match.group(1))))
+
+
+def _config_case(files: dict[str, str], tmp_path: Path, dotted: str, value: Any, sweep: dict | None) -> tuple[Path, Path, str]:
+    out = tmp_path / "out"
+    config = _base_config(files, str(out))
+    if sweep is not None:
+        config["sweep"] = sweep
+    _set(config, dotted, _resolve(value, files, out))
+    path = tmp_path / "case.yaml"
+    text = yaml.safe_dump(config, sort_keys=False)
+    path.write_text(text)
+    return path, out, text
+
+
+@pytest.mark.parametrize("command", ["run", "train", "study"])
+@pytest.mark.parametrize(("case", "dotted", "value", "fragment"), CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_bad_config_value(files, tmp_path, command: str, case: str, dotted: str, value: Any, fragment: str) -> None:
+    sweep = {"seeds": [0]} if command == "study" else None
+    path, out, text = _config_case(files, tmp_path, dotted, value, sweep)
+    result = _invoke([command, str(path)])
+    _check(result, _fill(_expected(fragment, text), files, out), out)
+
+
+@pytest.mark.parametrize(("case", "dotted", "value", "fragment"), SWEEP_CASES, ids=[c[0] for c in SWEEP_CASES])
+def test_bad_sweep(files, tmp_path, case: str, dotted: str, value: Any, fragment: str) -> None:
+    path, out, text = _config_case(files, tmp_path, dotted, value, {"seeds": [0]})
+    result = _invoke(["study", str(path)])
+    _check(result, _fill(_expected(fragment, text), files, out), out)
+
+
+def test_corpus_covers_every_command() -> None:
+    commands = {c.name or c.callback.__name__ for c in app.registered_commands}
+    covered = {argv.split()[0] for _, argv, _ in OPTION_CASES}
+    assert commands <= covered, f"no bad-input case for {sorted(commands - covered)}"
+
+
+def test_an_internal_error_keeps_its_traceback(monkeypatch, files) -> None:
+    """A bug is not a user mistake: it must not be dressed up as one."""
+    import lorabench.scorefile
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(lorabench.scorefile, "score_file", broken)
+    result = _invoke(["score", files["preds"], "--task", "extractive"])
+    assert result.exit_code == 1 and isinstance(result.exception, KeyError)
