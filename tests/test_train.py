@@ -408,3 +408,15 @@ def test_whole_run_loss_weighs_each_logged_mean_by_its_steps():
     # A checkpoint at step 6 that no row logged: steps 5-6 are unknown, so they are left out.
     assert whole_run_loss(history[:3] + [{"loss": 1.0, "step": 10}], resumed_at=6) == pytest.approx((3 + 6 + 4) / 8)
     assert whole_run_loss([]) is None
+
+
+def test_validation_caveat_asks_for_more_items_only_where_more_would_be_enough():
+    from lorabench.data.records import TaskKind
+    from lorabench.train import TrainSettings, validation_caveat
+
+    few = validation_caveat(9, TaskKind.extractive, TrainSettings(val_metric_items=8))
+    assert "scored on 8 of its 9 items" in few and "larger data.split.validation, and raise training.val_metric_items" in few
+    many = validation_caveat(200, TaskKind.extractive, TrainSettings(val_metric_items=8))
+    assert many.endswith("raise training.val_metric_items") and "data.split.validation" not in many
+    assert validation_caveat(200, TaskKind.extractive, TrainSettings(val_metric_items=200)) is None
+    assert "validation has 1 item:" in validation_caveat(1, TaskKind.extractive, TrainSettings())

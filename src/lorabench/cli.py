@@ -142,7 +142,8 @@ def leakage(
     ngram: Annotated[int, typer.Option(min=1, help="Word n-gram size for near-duplicate questions.")] = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Check two data files for overlap: same ids, questions, contexts, near-duplicate questions.
+    """Check two data files for overlap: same questions, contexts, near-duplicate questions (ids
+    shared by different records are reported apart: they are not leakage).
 
     Exits with code 1 when leakage is found.
     """

@@ -702,7 +702,11 @@ def validation_caveat(n_validation: int, task: TaskKind, training: TrainSettings
     fix = "give data.validation or a larger data.split.validation"
     if metric_items < n_validation:
         what = f"validation is scored on {metric_items} of its {n_validation} items (training.val_metric_items)"
-        fix = "raise training.val_metric_items"
+        # Scoring all of them helps only if all of them would be enough.
+        whole_set_enough = n_validation >= MIN_VALIDATION_ITEMS and (
+            min_detectable_proportion(n_validation, 0, alpha) <= MAX_VALIDATION_DETECTABLE
+        )
+        fix = "raise training.val_metric_items" if whole_set_enough else f"{fix}, and raise training.val_metric_items"
     use = "early stopping on it is noise" if training.early_stopping_patience else "its numbers are noise"
     if not training.val_metric_items:
         return f"{what}: too few for its loss to tell a better adapter from luck; {use}; {fix}"

@@ -35,7 +35,8 @@ def finished_run(tiny_causal_path, tmp_path_factory) -> Path:
         "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
         "training": {"epochs": 2, "batch_size": 4, "lr": 5e-3, "val_metric_items": 2, "logging_steps": 1},
         "decoding": {"max_new_tokens": 4, "batch_size": 4},
-        "metrics": {"bootstrap_resamples": 200},
+        # Golds of one token are "short": some test items are, some are not, so the subset is a real one.
+        "metrics": {"bootstrap_resamples": 200, "short_thresh": 1},
         "out": str(root / "run"),
     })
     run_pipeline(config, say=lambda _: None)
@@ -104,7 +105,8 @@ def test_report_shows_the_short_answer_subset(finished_run):
     short = summary["base"]["short"]
     html = (finished_run / "report.html").read_text()
     markdown = (finished_run / "report.md").read_text()
-    title = f"Short answers: gold of at most 3 tokens ({short['n']} of {summary['sizes']['test']} items)"
+    assert 0 < short["n"] < summary["sizes"]["test"]
+    title = f"Short answers: gold of at most 1 tokens ({short['n']} of {summary['sizes']['test']} items)"
     assert title in html and f"### {title}" in markdown
     table = markdown.split(f"### {title}")[1].split("\n\n")[1].splitlines()
     assert [line.split(" | ")[0].lstrip("| ") for line in table[2:]] == [c["metric"] for c in summary["comparison"]]
@@ -137,7 +139,8 @@ def choice_run(tiny_causal_path, tmp_path_factory) -> Path:
         "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
         "training": {"epochs": 1, "batch_size": 4, "lr": 5e-3, "val_metric_items": 0, "logging_steps": 1},
         "decoding": {"choice_mode": "logprob"},
-        "metrics": {"bootstrap_resamples": 200},
+        # Golds of one token are "short": some test items are, some are not, so the subset is a real one.
+        "metrics": {"bootstrap_resamples": 200, "short_thresh": 1},
         "out": str(root / "run"),
     })
     run_pipeline(config, say=lambda _: None)
@@ -168,7 +171,7 @@ def test_run_console_shows_the_short_subset_below_the_table_and_reused_stages(fi
     text, bars = _live_rerun(finished_run)
     n, short_n = summary["sizes"]["test"], summary["base"]["short"]["n"]
     main = text.index(f"base vs tuned on {n} items (%, 95% CI; paired tests)")
-    short = text.index(f"short answers (gold <= 3 tokens): base vs tuned on {short_n} items")
+    short = text.index(f"short answers (gold <= 1 tokens): base vs tuned on {short_n} items")
     assert main < short < text.index("evaluation prompts equal training prompts")
     short_table = text[short:].split("\n\n")[0]
     em = summary["base"]["short"]
@@ -182,3 +185,22 @@ def test_choice_run_console_has_no_generation_guards(choice_run):
     text, _ = _live_rerun(choice_run)
     assert "evaluation prompts equal training prompts" in text
     assert "max_new_tokens" not in text and "stops on its own" not in text and "short answers" not in text
+
+
+def test_a_short_subset_that_is_the_whole_test_set_is_not_shown_twice(finished_run, tmp_path):
+    import shutil
+
+    import yaml
+
+    from lorabench.report.write import write_report
+
+    run = shutil.copytree(finished_run, tmp_path / "run")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["metrics"]["short_thresh"] = 50  # every gold is short now
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    write_report(run)
+    markdown = (run / "report.md").read_text()
+    n = json.loads((run / "summary.json").read_text())["sizes"]["test"]
+    assert f"Short answers: gold of at most 50 tokens ({n} of {n} items)" in markdown
+    assert "the subset is the whole test set" in markdown
+    assert markdown.count("| exact_match |") == 1 and "on short answers" not in markdown

@@ -97,7 +97,9 @@ def _print_short_subset(config, result, console: Console) -> None:  # noqa: ANN0
         return
     subset = f"short answers (gold <= {short.thresh} tokens)"
     before, after = result.base.metrics.short, result.tuned.metrics.short
-    if short.comparisons and before is not None and after is not None:
+    if short.n == result.base.metrics.n:
+        console.print(f"{subset}: all {short.n} test items, so the table above is theirs", highlight=False)
+    elif short.comparisons and before is not None and after is not None:
         console.print(comparison_table(short.comparisons, before, after, subset=subset))
     else:
         console.print(f"{subset}: none of the {result.base.metrics.n} test items", highlight=False)

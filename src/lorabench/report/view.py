@@ -162,7 +162,9 @@ def _leakage_counts(leakage: dict[str, Any]) -> dict[str, Any]:
     for pair, report in leakage.items():
         out[f"{pair} leakage"] = report.get("has_leakage")
         for kind, found in (report.get("kinds") or {}).items():
-            out[f"{pair} {kind.replace('_', ' ')}"] = found.get("count") if isinstance(found, dict) else found
+            # An id shared by records whose contents differ is counted, but it is not leakage.
+            label = "id collisions (not leakage)" if kind == "same_id" else kind.replace("_", " ")
+            out[f"{pair} {label}"] = found.get("count") if isinstance(found, dict) else found
     return out
 
 
@@ -191,6 +193,10 @@ def metric_row(c: MetricComparison, base: tuple[float | None, ...], tuned: tuple
 
 
 def _short_view(data: ReportData, short: ShortSubset, n: int) -> dict[str, Any]:
+    title = f"Short answers: gold of at most {short.thresh} tokens ({short.n} of {n} items)"
+    if short.n == n:  # the same items: a second copy of the table above would only look like news
+        return {"title": title, "rows": [], "note": f"Every test item has a gold answer of at most {short.thresh} "
+                "tokens, so the subset is the whole test set: the table above is its table."}
     rows = []
     for c in short.comparisons:
         # Intervals as metrics.json stored them; a summary without a `short` block shows values only.
@@ -198,7 +204,7 @@ def _short_view(data: ReportData, short: ShortSubset, n: int) -> dict[str, Any]:
         rows.append(metric_row(c, base if base[0] is not None else (c.base, None, None),
                                tuned if tuned[0] is not None else (c.tuned, None, None)))
     return {
-        "title": f"Short answers: gold of at most {short.thresh} tokens ({short.n} of {n} items)",
+        "title": title,
         "rows": rows,
         "note": "" if rows else f"No test item has a gold answer of at most {short.thresh} tokens.",
     }
@@ -222,7 +228,7 @@ def build_view(data: ReportData) -> ReportView:
         verdicts += [
             {"label": f"{c.metric} on short answers ({data.short.n} items): {c.verdict}",
              "css": VERDICT_CSS.get(c.verdict, "ns"), "text": verdict_detail(c)}
-            for c in data.short.comparisons if c.metric == primary
+            for c in data.short.comparisons if c.metric == primary and data.short.n < n
         ]
     groups = []
     for key, title, open_ in ITEM_GROUPS:
@@ -235,7 +241,10 @@ def build_view(data: ReportData) -> ReportView:
     run_blocks = [
         _block("Model", {k: model.get(k) for k in ("name", "kind", "revision", "gguf_file", "sha256", "dtype", "device",
                                                    "load_in_4bit", "has_chat_template", "pad_token")}),
-        _block("Data", {"task": summary.get("task"), **{f"{k} items": v for k, v in sizes.items()}, "config": config.get("data")}),
+        _block("Data", {"task": summary.get("task"), **{f"{k} items": v for k, v in sizes.items()},
+                        "validation from": (summary.get("validation") or {}).get("from"),
+                        "validation warning": (summary.get("validation") or {}).get("warning"),
+                        "config": config.get("data")}),
         _block("Prompt", config.get("prompt")),
         _block("Decoding", applicable_decoding(data.task, config.get("decoding"))),
         _block("LoRA", config.get("lora")),
