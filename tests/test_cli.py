@@ -72,3 +72,23 @@ def test_help_at_80_columns_shows_every_option_name_whole():
                 for flag in param.opts:
                     assert flag in result.output, f"{name} --help at 80 columns lacks {flag}"
         assert "…" not in result.output
+
+
+def test_eval_with_an_adapter_names_it_in_the_table_title(tiny_causal_path, tmp_path, monkeypatch):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from lorabench.data.records import save_records
+    from lorabench.data.synth import synthesize
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_causal_path)
+    get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")).save_pretrained(
+        tmp_path / "adapter"
+    )
+    save_records(synthesize("extractive", 4, seed=1), tmp_path / "qa.jsonl")
+    monkeypatch.chdir(tmp_path)
+    argv = ["eval", "-m", str(tiny_causal_path), "-d", "qa.jsonl", "-t", "extractive", "--adapter", "adapter",
+            "--max-new-tokens", "2", "--out", "run"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert "+ adapter adapter on qa.jsonl" in " ".join(result.output.split())  # the table title may wrap
