@@ -65,3 +65,23 @@ def test_bad_yaml_and_missing_file(tmp_path):
         load_config(tmp_path / "missing.yaml")
     with pytest.raises(LorabenchError, match="key.subkey=value"):
         load_config(_write(tmp_path, GOOD), ["nonsense"])
+
+
+def test_a_bad_config_is_refused_without_importing_torch(tmp_path):
+    """Validating a config must not wait for torch: the schemas live in torch-free modules."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "run.yaml"
+    config.write_text("model: x\ntask: extractive\ndata: {source: qa.jsonl}\ntraining: {lr: -1}\n")
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from lorabench.cli import app\n"
+        f"for command in ('run', 'train', 'study'):\n"
+        f"    result = CliRunner().invoke(app, [command, {str(config)!r}])\n"
+        "    assert result.exit_code == 2, result.output\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -191,7 +191,7 @@ def eval_command(
     from lorabench.models import ModelSpec
     from lorabench.prompts import PromptSettings
     from lorabench.report.console import metrics_table
-    from lorabench.report.live import progress_bars
+    from lorabench.live import progress_bars
     from lorabench.runs import ensure_run_folder
 
     with options_named({"name": "--model", "path": "--data", "format": "--format"}):
@@ -239,9 +239,11 @@ def run(
 ) -> None:
     """Leakage check, base eval, LoRA training, tuned eval, paired comparison: one command."""
     from lorabench.config import load_config
-    from lorabench.report.live import run_pipeline_live
 
+    # The config is checked before torch is imported: a mistake is reported in a fraction of a second.
     config = load_config(config_path, overrides or [])
+    from lorabench.live import run_pipeline_live
+
     result = run_pipeline_live(config, console, err_console, force=force)
     console.print(f"run folder: {result.out}")
 
@@ -257,14 +259,15 @@ def train(
 ) -> None:
     """Train a LoRA adapter only (no base/tuned evaluation); `run` does the whole pipeline."""
     from lorabench.config import load_config
+
+    config = load_config(config_path, overrides or [])  # before torch is imported, as in `run`
     from lorabench.metrics.scoring import ScoreSettings
     from lorabench.models import load_model
     from lorabench.pipeline import save_splits, split_data
-    from lorabench.report.live import train_log_printer
+    from lorabench.live import train_log_printer
     from lorabench.runs import ensure_run_folder
     from lorabench.train import check_target_modules, train_adapter
 
-    config = load_config(config_path, overrides or [])
     folder = out or Path(config.out) / "train"
     ensure_run_folder(Path(config.out), "out")
     ensure_run_folder(folder, "--out")
@@ -296,11 +299,12 @@ def study(
     plan: Annotated[bool, typer.Option(help="Only list the runs the sweep expands to, and which are finished.")] = False,
 ) -> None:
     """Run a grid of runs (models x training sizes x strategies x seeds) on the same test items, then the study page."""
-    from lorabench.report.live import run_study_live
     from lorabench.study.grid import load_study
+
+    loaded = load_study(config_path, overrides or [])  # before torch is imported, as in `run`
+    from lorabench.live import run_study_live
     from lorabench.study.runner import is_finished
 
-    loaded = load_study(config_path, overrides or [])
     if plan:
         for point in loaded.points:
             state = "finished" if is_finished(point, loaded.sweep.eval_each_epoch) else "to run"

@@ -16,9 +16,8 @@ from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.errors import LorabenchError
 from lorabench.evaluate.settings import DecodingSettings
-from lorabench.models import ModelSpec
 from lorabench.prompts import PromptSettings
-from lorabench.train import LoraSettings, TrainSettings
+from lorabench.settings import LoraSettings, MetricSettings, ModelSpec, TrainSettings  # noqa: F401 - MetricSettings re-exported
 
 _SOURCES = ("source", "train", "validation", "test")
 
@@ -54,15 +53,6 @@ class PipelineData(BaseModel):
         if self.source is None and not (self.train and self.test):
             raise ValueError("give 'source' (split here) or both 'train' and 'test'")
         return self
-
-
-class MetricSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    short_thresh: int = Field(3, ge=1, description="Gold answers of at most this many tokens are 'short'.")
-    rouge_threshold: float = Field(0.5, ge=0, le=1, description="ROUGE-L F at or above this counts for rouge_l_acc.")
-    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the paired tests.")
-    bootstrap_resamples: int = Field(10_000, ge=100, description="Resamples of the paired bootstrap.")
 
 
 class RunConfig(BaseModel):

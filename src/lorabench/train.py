@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from transformers import (
     EarlyStoppingCallback,
     PrinterCallback,
@@ -43,6 +42,7 @@ from lorabench.metrics.scoring import LOWER_IS_BETTER, TASK_METRICS, ScoreSettin
 from lorabench.models import LoadedModel, ModelSpec, load_model
 from lorabench.prompts import PromptSettings, fit_to_model, model_context_length, uses_chat_template
 from lorabench.runs import write_json
+from lorabench.settings import LoraSettings, TrainSettings  # noqa: F401 - re-exported
 from lorabench.train_data import (
     IGNORE_INDEX,
     ExampleDataset,
@@ -55,82 +55,6 @@ logger = logging.getLogger(__name__)
 
 LogHook = Callable[[dict[str, Any]], None]
 ADAPTER_META = "lorabench.json"
-
-
-class LoraSettings(BaseModel):
-    """The LoRA adapter's shape. Saved with the adapter."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    r: int = Field(16, gt=0, description="Rank of the low-rank update matrices.")
-    alpha: int = Field(32, gt=0, description="Scaling numerator: the update is multiplied by alpha / r.")
-    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the adapter's input during training.")
-    target_modules: list[str] | Literal["all-linear"] = Field(
-        "all-linear",
-        description="Module names to adapt (e.g. [q_proj, v_proj]), or 'all-linear' for every linear layer "
-        "except the output head.",
-    )
-
-
-class TrainSettings(BaseModel):
-    """How the adapter is trained. Saved with the adapter."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    epochs: float = Field(1, gt=0, description="Passes over the training set (fractions allowed); max_steps wins.")
-    max_steps: int | None = Field(None, gt=0, description="Stop after this many optimizer steps, whatever epochs says.")
-    batch_size: int = Field(8, gt=0, description="Examples per device per forward pass.")
-    grad_accum: int = Field(1, gt=0, description="Forward passes accumulated per optimizer step.")
-    lr: float = Field(2e-4, gt=0, description="Peak learning rate (AdamW).")
-    schedule: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
-        "linear", description="Learning-rate schedule after warmup."
-    )
-    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of the steps spent warming the rate up from 0.")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay on the adapter weights.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradients are clipped to this global norm.")
-    seed: int = Field(0, description="Seeds adapter initialisation, dropout and data order.")
-    grad_checkpointing: bool = Field(False, description="Recompute activations in backward: less memory, ~20% slower.")
-    logging_steps: int = Field(
-        5, gt=0, description="Write a training-loss row every this many optimizer steps, at most: a run of under "
-        "20 x this many steps logs every max(1, steps // 20) steps instead, so even a short run draws a loss curve "
-        "(an 8-step run logs all 8). Checkpoint steps and the last step are always logged.",
-    )
-    eval_every: Literal["epoch"] | PositiveInt = Field(
-        "epoch", description="Validate (loss + the task's metric) every epoch or every N optimizer steps."
-    )
-    val_metric_items: int = Field(
-        32, ge=0, description="Validation items scored by generation at each validation (0 = loss only)."
-    )
-    early_stopping_patience: int | None = Field(
-        None, gt=0, description="Stop after this many validations without a better validation metric; "
-        "the best adapter is kept. Needs save_every equal to eval_every.",
-    )
-    save_every: Literal["epoch"] | PositiveInt = Field(
-        "epoch", description="Checkpoint every epoch or every N optimizer steps."
-    )
-    save_total_limit: int = Field(2, gt=0, description="Checkpoints kept on disk (the best one is never deleted).")
-    answer_only_logits: bool = Field(
-        True, description="Causal models: compute LM-head logits only at answer positions (same loss, less memory)."
-    )
-    report_to: list[str] = Field(
-        default_factory=list, description="Experiment trackers to report to: wandb, mlflow, tensorboard, ..."
-    )
-    bf16: Literal["auto", True, False] = Field(
-        "auto", description="bf16 mixed precision; auto: on CUDA GPUs that support it."
-    )
-
-    @model_validator(mode="after")
-    def _checkpoints_follow_validation(self) -> "TrainSettings":
-        # Keeping the best adapter needs a checkpoint at every validation.
-        if self.early_stopping_patience is None:
-            return self
-        every_epoch = self.eval_every == "epoch" and self.save_every == "epoch"
-        steps = isinstance(self.eval_every, int) and isinstance(self.save_every, int)
-        if not (every_epoch or (steps and self.save_every == self.eval_every)):
-            raise ValueError(
-                "early_stopping_patience needs save_every equal to eval_every (both 'epoch' or the same N)"
-            )
-        return self
 
 
 @dataclass

@@ -17,7 +17,7 @@ from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
 from lorabench.pipeline import run_pipeline
 from lorabench.report import browser
-from lorabench.report.live import run_pipeline_live
+from lorabench.live import run_pipeline_live
 from lorabench.report.write import write_report
 
 ATTACK = "<script>alert('pwned')</script>"

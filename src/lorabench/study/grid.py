@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lorabench.config import RunConfig, parse_config, parse_settings, read_yaml
 from lorabench.errors import LorabenchError
-from lorabench.models import ModelSpec
+from lorabench.settings import ModelSpec
 from lorabench.prompts import Strategy
 
 # The dimensions a sweep can vary, in the order run names list them.

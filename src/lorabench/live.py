@@ -1,4 +1,8 @@
-"""What long jobs show while they run: progress bars and one line per training log."""
+"""What long jobs show while they run: progress bars, one line per training log, the tables at the end.
+
+The command layer (cli.py, demo.py) uses this; it runs the pipeline and the study, so the report
+package, which only reads run folders, must not import it.
+"""
 
 from __future__ import annotations
 

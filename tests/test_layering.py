@@ -1,0 +1,41 @@
+"""Each layer imports only the layers below it (see the layout in the README)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "lorabench"
+
+# package (or module) -> lorabench modules it must never import, directly or inside a function
+FORBIDDEN = {
+    "report": ("lorabench.live", "lorabench.cli", "lorabench.pipeline", "lorabench.study", "lorabench.demo", "lorabench.train"),
+    "settings.py": ("lorabench.models", "lorabench.train", "lorabench.evaluate.runner", "lorabench.pipeline"),
+    "config.py": ("lorabench.models", "lorabench.train", "lorabench.evaluate.runner", "lorabench.pipeline"),
+    "metrics": ("lorabench.evaluate", "lorabench.models", "lorabench.train", "lorabench.pipeline", "lorabench.report"),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_nothing_above_it(layer: str) -> None:
+    target = SRC / layer
+    files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    offending = [
+        f"{path.relative_to(SRC)} imports {name}"
+        for path in files
+        for name in _imports(path)
+        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer])
+    ]
+    assert not offending, offending
