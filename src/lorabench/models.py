@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import re
 import time
 import warnings
@@ -157,12 +158,22 @@ def _assemble_packaged_gguf(package: PackagedModel, cache_dir: str | None) -> tu
     return path, module.EXPECTED_SHA256
 
 
+def _launched_gpu() -> str:
+    """'cuda', or under `accelerate launch` / `torchrun` this process's own GPU: every rank on
+    'cuda' would mean every rank on GPU 0."""
+    local_rank = os.environ.get("LOCAL_RANK")
+    return f"cuda:{int(local_rank) % max(torch.cuda.device_count(), 1)}" if local_rank is not None else "cuda"
+
+
 def resolve_device(device: str) -> str:
-    """Turn 'auto' into the best available device, and check an explicit one exists."""
+    """Turn 'auto' (and a bare 'cuda' under a multi-process launch) into this process's device,
+    and check an explicit one exists."""
     if device == "auto":
         if torch.cuda.is_available():
-            return "cuda"
+            return _launched_gpu()
         return "mps" if torch.backends.mps.is_available() else "cpu"
+    if device == "cuda" and torch.cuda.is_available():
+        device = _launched_gpu()
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise LorabenchError(f"device '{device}' requested but CUDA is not available; use device: cpu")
