@@ -9,12 +9,21 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "lorabench"
 
+from lorabench.tasks.registry import KINDS  # noqa: E402
+
+_TASK_MODULES = tuple(f"lorabench.tasks.{module}" for module in KINDS.values())
+
 # package (or module) -> lorabench modules it must never import, directly or inside a function
 FORBIDDEN = {
     "report": ("lorabench.live", "lorabench.cli", "lorabench.pipeline", "lorabench.study", "lorabench.demo", "lorabench.train"),
     "settings.py": ("lorabench.models", "lorabench.train", "lorabench.evaluate.runner", "lorabench.pipeline"),
     "config.py": ("lorabench.models", "lorabench.train", "lorabench.evaluate.runner", "lorabench.pipeline"),
     "metrics": ("lorabench.evaluate", "lorabench.models", "lorabench.train", "lorabench.pipeline", "lorabench.report"),
+    # Below the task modules: they may ask the registry (lorabench.tasks.registry), never a kind's module.
+    "data": _TASK_MODULES,
+    "prompts.py": _TASK_MODULES,
+    "evaluate/settings.py": _TASK_MODULES,
+    "tasks/registry.py": ("lorabench.data", "lorabench.metrics", "lorabench.prompts", "lorabench.evaluate", "lorabench.models"),
 }
 
 

@@ -13,14 +13,10 @@ from typing import Any
 
 from lorabench.data.records import TaskKind
 from lorabench.metrics.squad import answer_tokens, normalize_answer
+from lorabench.tasks.registry import ByKind, get_task
 
-# The metric that decides right/wrong for an item, per task.
-PRIMARY_METRIC: dict[TaskKind, str] = {
-    TaskKind.extractive: "exact_match",
-    TaskKind.open: "rouge_l_acc",
-    TaskKind.choice: "accuracy",
-    TaskKind.math: "numeric_match",
-}
+# The metric that decides right/wrong for an item, per task (each kind's module declares it).
+PRIMARY_METRIC: ByKind[str] = ByKind("primary_metric")
 
 # In the order they are tested: the first that applies names the error.
 CATEGORIES: dict[str, str] = {
@@ -59,18 +55,18 @@ def error_category(task: TaskKind | str, row: Mapping[str, Any], other_golds: Se
     task = TaskKind(task)
     if _is_correct(task, row):
         return None
+    spec = get_task(task)
     prediction = str(row.get("prediction") or "")
     golds = _golds(row)
-    if task is TaskKind.extractive and not golds:
+    if spec.unanswerable and not golds:
         return "answered_unanswerable"
     if not prediction.strip():
         return "empty"
     if row.get("hit_max_new_tokens"):
         return "cut"
-    format_flag = {TaskKind.math: "no_number", TaskKind.choice: "no_choice"}.get(task)
-    if format_flag and float(row["scores"].get(format_flag, 0.0)) >= 1.0:
+    if spec.format_flag and float(row["scores"].get(spec.format_flag, 0.0)) >= 1.0:
         return "format"
-    if task in (TaskKind.choice, TaskKind.math):
+    if not spec.text_answers:
         return "wrong"
     if normalize_answer(prediction) in {normalize_answer(g) for g in other_golds if g.strip()}:
         return "other_question"

@@ -12,35 +12,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
-from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord, OpenRecord, Record, TaskKind
+from lorabench.data.records import ChoiceRecord, OpenRecord, Record, TaskKind
 from lorabench.errors import LorabenchError
+from lorabench.tasks.registry import ByKind, get_task
 
 NO_ANSWER = "unanswerable"
 
 Strategy = Literal["single", "batch", "sequential"]
 
-INSTRUCTIONS: dict[TaskKind, str] = {
-    TaskKind.extractive: "Answer the question with a short span copied from the context.",
-    TaskKind.open: "Follow the instruction.",
-    TaskKind.choice: "Answer with the letter of the correct option.",
-    TaskKind.math: "Solve the problem step by step. End with a final line of the form '#### <number>'.",
-}
-
-# In plain (no chat template) prompts, the cue after which the model writes its answer.
-_CUES: dict[TaskKind, str] = {
-    TaskKind.extractive: "Answer:",
-    TaskKind.open: "Response:",
-    TaskKind.choice: "Answer:",
-    TaskKind.math: "Answer:",
-}
-
-# Where a plain-prompt model starts a new item instead of stopping: cut the answer there.
-STOP_STRINGS: dict[TaskKind, tuple[str, ...]] = {
-    TaskKind.extractive: ("\n",),
-    TaskKind.choice: ("\n",),
-    TaskKind.open: ("\n\nInstruction:", "\nInstruction:", "\n\nContext:"),
-    TaskKind.math: ("\n\nQuestion:", "\nQuestion:"),
-}
+# Per kind (each kind's module declares them): the prompt's first line, the cue that ends a plain
+# (no chat template) prompt, and where a plain-prompt model starts a new item instead of stopping.
+INSTRUCTIONS: ByKind[str] = ByKind("instruction")
+_CUES: ByKind[str] = ByKind("cue")
+STOP_STRINGS: ByKind[tuple[str, ...]] = ByKind("stop_strings")
 
 
 class PromptSettings(BaseModel):
@@ -121,7 +105,7 @@ def user_message(record: Record, settings: PromptSettings, context: str | None =
     """The task text a user would type: instruction, context, question (and options)."""
     task = record.task
     instruction = settings.instruction or INSTRUCTIONS[task]
-    if task is TaskKind.extractive and settings.unanswerable_hint:
+    if settings.unanswerable_hint and get_task(task).unanswerable:
         instruction += f' If the context does not contain the answer, reply "{NO_ANSWER}".'
     context = record.context_text if context is None else context
     parts = [instruction]
@@ -140,15 +124,8 @@ def user_message(record: Record, settings: PromptSettings, context: str | None =
 
 
 def target_text(record: Record) -> str:
-    """The answer the model is trained to write (the first gold answer for extractive QA)."""
-    if isinstance(record, ExtractiveRecord):
-        return record.answers[0] if record.answers else NO_ANSWER
-    if isinstance(record, OpenRecord):
-        return record.response
-    if isinstance(record, ChoiceRecord):
-        return record.answer
-    assert isinstance(record, MathRecord)
-    return record.answer
+    """The answer the model is trained to write (for extractive QA the first gold answer)."""
+    return get_task(record.task).target(record)
 
 
 def plain_cue(task: TaskKind) -> str:
@@ -250,5 +227,4 @@ def cut_at_stops(task: TaskKind, generated: str) -> str:
 
 def answer_from_generation(task: TaskKind, generated: str) -> str:
     """The answer a generation gives: cut at the task's stop strings, trimmed; 'unanswerable' -> ''."""
-    text = cut_at_stops(task, generated)
-    return no_answer_to_empty(text) if TaskKind(task) is TaskKind.extractive else text
+    return get_task(task).clean_answer(cut_at_stops(task, generated))

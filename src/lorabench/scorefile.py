@@ -14,6 +14,7 @@ from typing import Any
 from lorabench.data.readers import read_jsonl
 from lorabench.data.records import TaskKind
 from lorabench.errors import DataError
+from lorabench.tasks.registry import get_task
 from lorabench.metrics.scoring import ScoreInput, ScoreSettings, TaskMetrics, score_all, score_item
 
 
@@ -38,10 +39,10 @@ def _golds(raw: Any, where: str, task: TaskKind) -> list[str]:
         if not raw.strip():
             raise DataError(where, "is empty", field="gold")
         return [raw]
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and task is TaskKind.math:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and get_task(task).numeric_gold:
         return [str(raw)]
     if isinstance(raw, list) and all(isinstance(g, str) for g in raw):
-        if not raw and task is not TaskKind.extractive:
+        if not raw and not get_task(task).unanswerable:
             raise DataError(where, "is an empty list (only extractive QA has unanswerable questions)", field="gold")
         if any(not g.strip() for g in raw):
             raise DataError(where, "contains an empty answer", field="gold")

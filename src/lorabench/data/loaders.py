@@ -23,6 +23,7 @@ from lorabench.data.readers import Row
 from lorabench.data.records import Record, TaskKind, option_labels, record_type
 from lorabench.data.spec import FIELD_ALIASES, ID_ALIASES, DataSpec, slice_range
 from lorabench.errors import DataError
+from lorabench.tasks.registry import get_task
 
 _OPTIONAL_TEXT = {"title", "category"}  # an empty cell here means "none", not an invalid record
 _LABEL_PREFIX = re.compile(r"^\(?([A-Za-z])[).:]\s")
@@ -122,7 +123,8 @@ def _maybe_json(value: Any) -> Any:
     return value
 
 
-def _answers(value: Any) -> Any:
+def answer_list(value: Any) -> Any:
+    """Gold answers in any common shape (a string, a list, a JSON list, HF squad's {"text": [...]}) as a list."""
     value = _maybe_json(value)
     if isinstance(value, dict):  # HF squad: {"text": [...], "answer_start": [...]}
         value = value.get("text", [])
@@ -205,19 +207,30 @@ def _fields(row: Row, where: str, spec: DataSpec, mapping: dict[str, list[str]])
                                 name)
             continue
         data[name], columns[name] = value, column or name
-    if spec.task is TaskKind.extractive:
-        if "answers" in data:
-            data["answers"] = _answers(data["answers"])
-        if "unanswerable" in data:
-            data["unanswerable"] = _flag(data["unanswerable"], where)
-        elif data.get("answers") == []:
-            data["unanswerable"] = True  # HF squad_v2 marks unanswerable only by empty answers
-    if spec.task is TaskKind.choice:
-        data["options"], labels = _options(data["options"], where)
-        data["answer"] = _choice_answer(data["answer"], data["options"], labels, where)
+    prepare = get_task(spec.task).prepare_fields
+    if prepare is not None:
+        data = prepare(data, where)
     if isinstance(data.get("id"), float) and data["id"].is_integer():
         data["id"] = int(data["id"])  # pandas turns integer id columns with gaps into floats
     return data, columns
+
+
+def prepare_extractive_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Answers in any common shape (a string, a list, HF squad's dict) and the unanswerable flag."""
+    if "answers" in data:
+        data["answers"] = answer_list(data["answers"])
+    if "unanswerable" in data:
+        data["unanswerable"] = _flag(data["unanswerable"], where)
+    elif data.get("answers") == []:
+        data["unanswerable"] = True  # HF squad_v2 marks unanswerable only by empty answers
+    return data
+
+
+def prepare_choice_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Options as a list (or option columns), and the answer as a label whatever the source used."""
+    data["options"], labels = _options(data["options"], where)
+    data["answer"] = _choice_answer(data["answer"], data["options"], labels, where)
+    return data
 
 
 def _content_id(stem: str, task: TaskKind, data: dict[str, Any]) -> str:

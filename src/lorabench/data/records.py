@@ -9,18 +9,12 @@ from __future__ import annotations
 import hashlib
 import string
 from pathlib import Path
-from enum import Enum
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from lorabench.metrics.numeric import extract_final_number
-
-class TaskKind(str, Enum):
-    extractive = "extractive"
-    open = "open"
-    choice = "choice"
-    math = "math"
+from lorabench.tasks.registry import ByKind, TaskKind, get_task
 
 
 def _require_text(value: str, name: str) -> str:
@@ -240,18 +234,16 @@ class MathRecord(_Record):
         return [self.answer]
 
 
-Record = Union[ExtractiveRecord, OpenRecord, ChoiceRecord, MathRecord]
+# Any kind's record. The base class, since each kind's module may define its own record type.
+Record = _Record
+BaseRecord = _Record
 
-RECORD_TYPES: dict[TaskKind, type[_Record]] = {
-    TaskKind.extractive: ExtractiveRecord,
-    TaskKind.open: OpenRecord,
-    TaskKind.choice: ChoiceRecord,
-    TaskKind.math: MathRecord,
-}
+# Each kind's record class, as its task module declares it.
+RECORD_TYPES: ByKind[type[_Record]] = ByKind("record_type")
 
 
 def record_type(task: TaskKind | str) -> type[_Record]:
-    return RECORD_TYPES[TaskKind(task)]
+    return get_task(task).record_type
 
 
 def record_to_row(record: _Record) -> dict[str, Any]:

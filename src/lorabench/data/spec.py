@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lorabench.data.records import TaskKind, record_type
+from lorabench.tasks.registry import ByKind
 
 Format = Literal["auto", "jsonl", "json", "csv", "parquet", "squad", "qa_folder", "gsm8k", "hf"]
 
@@ -24,29 +25,9 @@ _FORMAT_TASK: dict[str, TaskKind] = {
 }
 
 # Column names that common data sets use for each record field, tried in order after the field's
-# own name when `fields` does not map it. Public so docs and error messages can list them.
-FIELD_ALIASES: dict[TaskKind, dict[str, tuple[str, ...]]] = {
-    TaskKind.extractive: {
-        "context": ("context", "passage", "paragraph"),
-        "question": ("question", "query"),
-        "answers": ("answers", "answer", "answer_text"),
-        "title": ("title",),
-        "unanswerable": ("unanswerable", "is_impossible"),
-    },
-    TaskKind.open: {  # Dolly (instruction/context/response) and Alpaca (instruction/input/output)
-        "instruction": ("instruction", "prompt", "question"),
-        "context": ("context", "input"),
-        "response": ("response", "output", "answer", "completion"),
-        "category": ("category",),
-    },
-    TaskKind.choice: {
-        "question": ("question", "stem", "prompt"),
-        "options": ("options", "choices"),
-        "answer": ("answer", "label", "answerKey", "ground_truth_correct_option", "correct_option"),
-        "context": ("context", "passage"),
-    },
-    TaskKind.math: {"question": ("question", "problem"), "answer": ("answer", "solution"), "final": ("final",)},
-}
+# own name when `fields` does not map it (each kind's module declares its own). Public so docs and
+# error messages can list them.
+FIELD_ALIASES: ByKind[dict[str, tuple[str, ...]]] = ByKind("field_aliases")
 ID_ALIASES = ("id", "_id", "qid", "question_id", "uid")
 _BOUND = r"\s*(-?\d+%?)?\s*"
 _SLICE_RE = re.compile(r"^\[?" + _BOUND + ":" + _BOUND + r"\]?$")

@@ -22,6 +22,7 @@ from lorabench.data.records import (
     option_labels,
     save_records,
 )
+from lorabench.tasks.registry import get_task
 
 _SYLLABLES = (
     "vel", "mor", "tar", "quin", "os", "bre", "vik", "dra", "lun", "sel", "ka", "rin", "tho",
@@ -366,9 +367,6 @@ def _math(rng: random.Random, n: int, tag: str) -> list[Record]:
     return records
 
 
-_GENERATORS = {TaskKind.extractive: _extractive, TaskKind.choice: _choice, TaskKind.open: _open, TaskKind.math: _math}
-
-
 def synthesize(task: TaskKind | str, n: int, seed: int = 0, short_passages: bool = False) -> list[Record]:
     """Exactly `n` validated records of `task` about a fictional world; same (task, n, seed), same output.
 
@@ -388,11 +386,12 @@ def synthesize(task: TaskKind | str, n: int, seed: int = 0, short_passages: bool
     # seed do not share passages. String seeds go through SHA-512, not hash(), so this is stable.
     # The seed is part of every id, so sets made with different seeds can be mixed without id clashes.
     rng = random.Random(f"lorabench-synth:{kind.value}:{seed}")
-    if kind is TaskKind.extractive:
-        return _extractive(rng, n, f"s{seed}", short_passages)
+    task = get_task(kind)
+    if task.passage_lengths:
+        return task.synthesize(rng, n, f"s{seed}", short_passages)
     if short_passages:
         raise ValueError("synthesize: short_passages applies to extractive data only")
-    return _GENERATORS[kind](rng, n, f"s{seed}")
+    return task.synthesize(rng, n, f"s{seed}")
 
 
 def write_synth(task: TaskKind | str, n: int, seed: int, path: str | Path, short_passages: bool = False) -> Path:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
 from lorabench.data.records import TaskKind
+from lorabench.tasks.registry import ByKind
 
-# Long enough for each task's expected answer; a cut answer is flagged per item, not hidden.
-DEFAULT_MAX_NEW_TOKENS: dict[TaskKind, int] = {
-    TaskKind.extractive: 32,
-    TaskKind.open: 256,
-    TaskKind.choice: 8,
-    TaskKind.math: 320,
-}
+# Long enough for each task's expected answer (each kind's module declares it); a cut answer is
+# flagged per item, not hidden.
+DEFAULT_MAX_NEW_TOKENS: ByKind[int] = ByKind("max_new_tokens")
 
 
 class DecodingSettings(BaseModel):
@@ -23,7 +20,7 @@ class DecodingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_new_tokens: int | None = Field(
-        None, gt=0, description="Per-task default when unset (extractive 32, open 256, choice 8, math 320)."
+        None, gt=0, description="Per-task default when unset (each task module declares one: extractive 32, open 256, ...)."
     )
     batch_size: int = Field(8, gt=0, description="Items per generate call; items are sorted by length to cut padding.")
     choice_mode: Literal["logprob", "letter", "generate"] = Field(
@@ -34,6 +31,20 @@ class DecodingSettings(BaseModel):
     choice_normalization: Literal["sum", "mean", "char"] = Field(
         "mean", description="'logprob' mode: total, per-token or per-character log-probability of an option."
     )
+    backend: Literal["hf", "vllm"] = Field(
+        "hf",
+        description="Engine that runs the model: transformers in this process ('hf'), or vLLM ('vllm': needs "
+        "pip install 'lorabench[vllm]' and a CUDA GPU). Validation during training always uses 'hf'.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_default_backend(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        # Saved configs and training fingerprints from before backends existed must still match an
+        # 'hf' run, so the default is left out; loading a config without it gives 'hf' again.
+        data = handler(self)
+        if self.backend == "hf":
+            data.pop("backend", None)
+        return data
 
     def max_new_tokens_for(self, task: TaskKind) -> int:
         return self.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[TaskKind(task)]

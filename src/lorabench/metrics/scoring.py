@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lorabench.data.records import TaskKind, option_labels
+from lorabench.tasks.registry import ByKind, KindsWhere, get_task
 from lorabench.metrics.choice import parse_choice
 from lorabench.metrics.intervals import bootstrap_mean_interval, wilson_interval
 from lorabench.metrics.numeric import extract_final_number, numbers_match
@@ -32,15 +33,10 @@ PROPORTIONS = frozenset(
     {"exact_match", "relaxed_match", "lenient_match", "rouge_l_acc", "numeric_match", "no_number", "accuracy", "no_choice"}
 )
 
-TASK_METRICS: dict[TaskKind, tuple[str, ...]] = {
-    TaskKind.extractive: ("exact_match", "f1", "relaxed_match", "lenient_match", "token_f1", "rouge_l", "rouge_l_acc"),
-    TaskKind.open: ("exact_match", "relaxed_match", "lenient_match", "token_f1", "rouge_l", "rouge_l_acc"),
-    TaskKind.choice: ("accuracy", "no_choice"),
-    TaskKind.math: ("numeric_match", "no_number"),
-}
-
+# Metric names per kind, in table order (each kind's module declares them).
+TASK_METRICS: ByKind[tuple[str, ...]] = ByKind("metrics")
 # Tasks whose gold is text of varying length, so that "short answers" is a meaningful subset.
-HAS_SHORT_SUBSET = frozenset({TaskKind.extractive, TaskKind.open})
+HAS_SHORT_SUBSET = KindsWhere("short_subset")
 
 # Lower is better for these: they count format failures.
 LOWER_IS_BETTER = frozenset({"no_number", "no_choice"})
@@ -99,28 +95,37 @@ def _text_scores(prediction: str, golds: list[str], settings: ScoreSettings) -> 
     }
 
 
-def score_item(task: TaskKind, item: ScoreInput, settings: ScoreSettings = ScoreSettings()) -> dict[str, float]:
-    """All of the task's metrics for one item, each in [0, 1]. Raises ValueError for an unusable gold."""
-    task = TaskKind(task)
+def score_extractive(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
+    # The official metrics get the raw text: they normalize it themselves, as the SQuAD script does.
     pred, golds = item.prediction, item.golds
-    if task is TaskKind.extractive:
-        # The official metrics get the raw text: they normalize it themselves, as the SQuAD script does.
-        return {"exact_match": exact_match(pred, golds), "f1": f1_score(pred, golds), **_text_scores(pred, golds, settings)}
-    if task is TaskKind.open:
-        return {"exact_match": exact_match(pred, golds), **_text_scores(pred, golds, settings)}
-    if task is TaskKind.choice:
-        labels = option_labels(len(item.options)) if item.options else [chr(ord("A") + i) for i in range(26)]
-        gold = _gold_label(golds, labels, item.options)
-        predicted = parse_choice(pred, labels, item.options)
-        return {"accuracy": float(predicted == gold), "no_choice": float(predicted is None)}
-    gold_number = _gold_number(golds)
-    predicted_number = extract_final_number(pred)
+    return {"exact_match": exact_match(pred, golds), "f1": f1_score(pred, golds), **_text_scores(pred, golds, settings)}
+
+
+def score_open(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
+    return {"exact_match": exact_match(item.prediction, item.golds), **_text_scores(item.prediction, item.golds, settings)}
+
+
+def score_choice(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
+    labels = option_labels(len(item.options)) if item.options else [chr(ord("A") + i) for i in range(26)]
+    gold = _gold_label(item.golds, labels, item.options)
+    predicted = parse_choice(item.prediction, labels, item.options)
+    return {"accuracy": float(predicted == gold), "no_choice": float(predicted is None)}
+
+
+def score_math(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
+    gold_number = _gold_number(item.golds)
+    predicted_number = extract_final_number(item.prediction)
     return {
         "numeric_match": float(
             numbers_match(predicted_number, gold_number, settings.numeric_rel_tol, settings.numeric_abs_tol)
         ),
         "no_number": float(predicted_number is None),
     }
+
+
+def score_item(task: TaskKind, item: ScoreInput, settings: ScoreSettings = ScoreSettings()) -> dict[str, float]:
+    """All of the task's metrics for one item, each in [0, 1]. Raises ValueError for an unusable gold."""
+    return get_task(task).score(item, settings)
 
 
 def in_short_subset(task: TaskKind, golds: list[str], short_thresh: int) -> bool:

@@ -16,6 +16,7 @@ from lorabench.guards import applicable
 from lorabench.items import CATEGORIES, PRIMARY_METRIC, ItemPair, change_counts
 from lorabench.report.collect import ReportData, ShortSubset
 from lorabench.report.verdicts import verdict_detail
+from lorabench.tasks.registry import ByKind
 
 ITEM_GROUPS = (
     ("improved", "Improved: wrong before, right after", True),
@@ -114,12 +115,7 @@ def cost_note(columns: list[str]) -> str:
 
 # The error categories each task's wrong answers can fall in (see items.error_category); the
 # first three need generated text: a scored choice always names an option, in full.
-TASK_CATEGORIES = {
-    TaskKind.extractive: ("answered_unanswerable", "empty", "cut", "other_question", "verbose", "partial", "wrong"),
-    TaskKind.open: ("empty", "cut", "verbose", "partial", "wrong"),
-    TaskKind.choice: ("empty", "cut", "format", "wrong"),
-    TaskKind.math: ("empty", "cut", "format", "wrong"),
-}
+TASK_CATEGORIES: ByKind[tuple[str, ...]] = ByKind("error_categories")
 GENERATION_CATEGORIES = ("empty", "cut", "format")
 
 
