@@ -16,6 +16,7 @@ from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
@@ -40,7 +41,8 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except LorabenchError as error:
-            err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            # Escaped: a message may hold brackets (pip install 'lorabench[vllm]') that are not markup.
+            err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -178,6 +180,7 @@ def eval_command(
     chat_template: Annotated[str, typer.Option(help="auto | on | off")] = "auto",
     system: Annotated[Optional[str], typer.Option(help="System message (chat template only).")] = None,
     choice_mode: Annotated[str, typer.Option(help="Multiple choice: logprob | letter | generate.")] = "logprob",
+    backend: Annotated[str, typer.Option(help="hf | vllm (vllm needs pip install 'lorabench[vllm]' and a CUDA GPU).")] = "hf",
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16.")] = "auto",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps.")] = "auto",
     trust_remote_code: Annotated[bool, typer.Option(help="Run code shipped with the model (off unless you trust it).")] = False,
@@ -201,7 +204,9 @@ def eval_command(
             data=DataSpec(path=data, task=task, format=data_format),
             limit=limit,
             prompt=PromptSettings(chat_template=chat_template, system=system),
-            decoding=DecodingSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, choice_mode=choice_mode),
+            decoding=DecodingSettings(
+                max_new_tokens=max_new_tokens, batch_size=batch_size, choice_mode=choice_mode, backend=backend
+            ),
         )
     out = out or Path("runs") / f"eval-{_slug(model)}-{_slug(data)}-{task.value}"
     ensure_run_folder(out, "--out")

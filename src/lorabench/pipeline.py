@@ -184,7 +184,8 @@ def _train_fingerprint(config: RunConfig, loaded: LoadedModel, splits: DataSplit
         "prompt": config.prompt.model_dump(mode="json"),
         "lora": config.lora.model_dump(mode="json"),
         "training": config.training.model_dump(mode="json"),
-        "decoding": config.decoding.model_dump(mode="json"),
+        # Validation during training always runs on 'hf', so the evaluation backend is not part of it.
+        "decoding": config.decoding.model_dump(mode="json", exclude={"backend"}),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -33,6 +33,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 import lorabench
+from lorabench.backends import get_backend
 from lorabench.compare import min_detectable_proportion
 from lorabench.data.records import Record, TaskKind
 from lorabench.errors import LorabenchError
@@ -653,7 +654,9 @@ def _metric_fn(
         was_training = model.training
         model.eval()
         try:
-            outcome = evaluate_records(replace(loaded, model=model), records, prompt_settings, decoding, score_settings)
+            # The model being trained lives in this process: only the hf backend can run it.
+            backend = get_backend("hf", replace(loaded, model=model))
+            outcome = evaluate_records(backend, records, prompt_settings, decoding, score_settings)
         finally:
             model.train(was_training)
         return float(outcome.metrics.metrics[name].value)

@@ -9,73 +9,16 @@ Token ids come from `encode_prompt` / `encode_target`, exactly the tokens traini
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from transformers.modeling_outputs import BaseModelOutput
 
-from lorabench.data.records import ChoiceRecord
+# Defined with the backend interface (every backend encodes options alike); importable from here too.
+from lorabench.backends.base import NORMALIZATIONS, OptionScores, encode_options, option_continuations  # noqa: F401
 from lorabench.errors import LorabenchError
 from lorabench.evaluate import model_api
 from lorabench.prompts import Prompt, encode_prompt, encode_target
-
-NORMALIZATIONS = ("sum", "mean", "char")
-
-
-@dataclass(frozen=True)
-class OptionScores:
-    """Log-probabilities of each option given the prompt, with the lengths to normalize them by."""
-
-    record_id: str
-    labels: list[str]
-    sum_logprob: list[float]
-    n_tokens: list[int]
-    n_chars: list[int]
-
-    @property
-    def mean_logprob(self) -> list[float]:
-        """Per token: removes the bias of `sum` towards options that tokenize short."""
-        return [s / n for s, n in zip(self.sum_logprob, self.n_tokens)]
-
-    @property
-    def char_logprob(self) -> list[float]:
-        """Per character: independent of the tokenizer (lm-eval-harness's `acc_norm`)."""
-        return [s / max(n, 1) for s, n in zip(self.sum_logprob, self.n_chars)]
-
-    def scores(self, normalization: str = "sum") -> list[float]:
-        if normalization not in NORMALIZATIONS:
-            raise LorabenchError(f"unknown normalization {normalization!r}; use one of {', '.join(NORMALIZATIONS)}")
-        return {"sum": self.sum_logprob, "mean": self.mean_logprob, "char": self.char_logprob}[normalization]
-
-    def prediction(self, normalization: str = "sum") -> str:
-        """The label of the best-scoring option; a tie goes to the earlier label."""
-        values = self.scores(normalization)
-        return self.labels[max(range(len(values)), key=values.__getitem__)]
-
-
-def option_continuations(record: ChoiceRecord, prompt: Prompt) -> list[str]:
-    """The option texts as they would follow the prompt.
-
-    Whitespace is stripped because `encode_target` adds the separating space itself in plain
-    mode (and a chat answer starts right after the assistant header).
-    """
-    if prompt.record_id != record.id:
-        raise LorabenchError(f"record {record.id}: the prompt was built for record {prompt.record_id}")
-    return [text.strip() for text in record.options]
-
-
-def _encode_options(
-    record_id: str, continuations: list[str], labels: list[str], tokenizer: Any, chat: bool
-) -> list[list[int]]:
-    if len(continuations) != len(labels):
-        raise LorabenchError(f"record {record_id}: {len(continuations)} options but {len(labels)} labels")
-    encoded = [encode_target(text, tokenizer, chat) for text in continuations]
-    for label, text, ids in zip(labels, continuations, encoded):
-        # A blank option would score only the separating space in plain mode: reject it there too.
-        if not ids or not text.strip():
-            raise LorabenchError(f"record {record_id}: option {label} is empty (no tokens to score)")
-    return encoded
 
 
 def _right_pad(options: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,7 +131,7 @@ def score_options(
     model: Any, tokenizer: Any, prompt: Prompt, continuations: list[str], labels: list[str], is_seq2seq: bool = False
 ) -> OptionScores:
     """log P(option | prompt) for every option: the prompt runs once, the options in one batch."""
-    options = _encode_options(prompt.record_id, continuations, labels, tokenizer, prompt.chat)
+    options = encode_options(prompt.record_id, continuations, labels, tokenizer, prompt.chat)
     with torch.inference_mode():
         prompt_ids = _prompt_ids(prompt, tokenizer, model.device)
         shared = _seq2seq_shared if is_seq2seq else _causal_shared
@@ -200,7 +143,7 @@ def score_options_naive(
     model: Any, tokenizer: Any, prompt: Prompt, continuations: list[str], labels: list[str], is_seq2seq: bool = False
 ) -> OptionScores:
     """The same scores from one full forward per option, sharing nothing: the reference."""
-    options = _encode_options(prompt.record_id, continuations, labels, tokenizer, prompt.chat)
+    options = encode_options(prompt.record_id, continuations, labels, tokenizer, prompt.chat)
     sums = []
     with torch.inference_mode():
         prompt_ids = _prompt_ids(prompt, tokenizer, model.device)

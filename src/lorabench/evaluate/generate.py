@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
+from lorabench.backends.base import Generation  # the result type lives with the backend interface
 from lorabench.evaluate import prefix
 from lorabench.prompts import Prompt, encode_prompt
 
@@ -37,17 +38,6 @@ class GenerationSettings:
             raise ValueError("max_new_tokens and batch_size must be at least 1")
         if any(not stop for stop in self.stop_strings):
             raise ValueError("stop_strings must not contain an empty string")
-
-
-@dataclass(frozen=True)
-class Generation:
-    record_id: str
-    text: str  # decoded continuation, special tokens skipped, NOT yet cut at stop strings
-    prompt_tokens: int
-    generated_tokens: int  # up to and including the stop (EOS / stop string), excluding padding
-    latency_s: float  # this item's share of its batch's wall time
-    hit_max_new_tokens: bool  # generation ended because of max_new_tokens (answer possibly cut)
-    stop_reason: str  # "eos" | "stop_string" | "max_new_tokens"
 
 
 def stop_token_ids(tokenizer: Any, model: Any) -> list[int]:

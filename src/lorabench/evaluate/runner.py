@@ -17,11 +17,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 import lorabench
+from lorabench.backends import Backend, get_backend
+from lorabench.backends.base import Generation, GenerationRequest, LetterRequest, OptionRequest, option_continuations
 from lorabench.data.loaders import load_records
 from lorabench.data.records import ChoiceRecord, Record, TaskKind, record_to_row
 from lorabench.data.spec import DataSpec
-from lorabench.evaluate.choice import option_continuations, score_letters, score_options
-from lorabench.evaluate.generate import Generation, GenerationSettings, generate
 from lorabench.evaluate.settings import DecodingSettings
 from lorabench.metrics.scoring import (
     HAS_SHORT_SUBSET,
@@ -98,16 +98,17 @@ def _generation_row(
 
 
 def _choice_row(
-    loaded: LoadedModel, record: ChoiceRecord, prompt: Prompt, decoding: DecodingSettings, settings: ScoreSettings
+    backend: Backend, record: ChoiceRecord, prompt: Prompt, decoding: DecodingSettings, settings: ScoreSettings
 ) -> dict[str, Any]:
+    # One record per call, so each row is written (and resumable) as soon as it is scored.
     start = time.perf_counter()
     if decoding.choice_mode == "letter":
-        logprobs = score_letters(loaded.model, loaded.tokenizer, prompt, record.labels)
-        label = max(logprobs, key=logprobs.get)
-        detail: dict[str, Any] = {"letter_logprob": logprobs}
+        letters = backend.score_letters([LetterRequest(prompt, tuple(record.labels))])[0]
+        label = letters.prediction()
+        detail: dict[str, Any] = {"letter_logprob": letters.logprobs}
     else:
-        continuations = option_continuations(record, prompt)
-        scores = score_options(loaded.model, loaded.tokenizer, prompt, continuations, record.labels, loaded.is_seq2seq)
+        request = OptionRequest(prompt, tuple(option_continuations(record, prompt)), tuple(record.labels))
+        scores = backend.score_options([request])[0]
         label = scores.prediction(decoding.choice_normalization)
         detail = {"option_logprob": dict(zip(record.labels, scores.sum_logprob)), "option_tokens": scores.n_tokens}
     return {
@@ -127,7 +128,7 @@ def _choice_row(
 
 
 def evaluate_records(
-    loaded: LoadedModel,
+    model: Backend | LoadedModel,
     records: Sequence[Record],
     prompt_settings: PromptSettings,
     decoding: DecodingSettings,
@@ -141,10 +142,14 @@ def evaluate_records(
     question. The batch and sequential strategies answer a context as a whole, so on resume a context
     is done only when all its questions are: a partly written one is redone, its new rows appended
     after the old ones (`RunFolder.completed` keeps the last row of an id).
+
+    `model` is a backend, or a loaded model to serve through the backend `decoding.backend` names.
     """
+    backend = model if isinstance(model, Backend) else get_backend(decoding.backend, model)
     done = run.completed() if run else {}
     if records:
-        prompt_settings = fit_to_model(prompt_settings, loaded.model, decoding.max_new_tokens_for(records[0].task))
+        # fit_to_model reads the context window off `.config`, which a backend has as a model does.
+        prompt_settings = fit_to_model(prompt_settings, backend, decoding.max_new_tokens_for(records[0].task))
     fresh: dict[str, dict[str, Any]] = {}
 
     def keep(row: dict[str, Any]) -> None:
@@ -156,13 +161,13 @@ def evaluate_records(
 
     strategy = prompt_settings.strategy
     if strategy == "single":
-        for row in _single_rows(loaded, records, done, prompt_settings, decoding, score_settings):
+        for row in _single_rows(backend, records, done, prompt_settings, decoding, score_settings):
             keep(row)
     else:
         groups = extractive_groups(records, strategy)
         todo = [group for group in groups if not all(r.id in done for r in group)]
         rows_of = batch_rows if strategy == "batch" else sequential_rows
-        for row in rows_of(loaded, todo, prompt_settings, decoding, score_settings):
+        for row in rows_of(backend, todo, prompt_settings, decoding, score_settings):
             keep(row)
 
     rows = [fresh.get(r.id) or done[r.id] for r in records]
@@ -171,7 +176,7 @@ def evaluate_records(
 
 
 def _single_rows(
-    loaded: LoadedModel,
+    backend: Backend,
     records: Sequence[Record],
     done: dict[str, dict[str, Any]],
     prompt_settings: PromptSettings,
@@ -182,20 +187,17 @@ def _single_rows(
     todo = [r for r in records if r.id not in done]
     if not todo:
         return
-    prompts = {r.id: build_prompt(r, loaded.tokenizer, prompt_settings) for r in todo}
+    prompts = {r.id: build_prompt(r, backend.tokenizer, prompt_settings) for r in todo}
     by_id = {r.id: r for r in todo}
     task = todo[0].task
     if task is TaskKind.choice and decoding.choice_mode != "generate":
         for record in todo:
-            yield _choice_row(loaded, record, prompts[record.id], decoding, score_settings)  # type: ignore[arg-type]
+            yield _choice_row(backend, record, prompts[record.id], decoding, score_settings)  # type: ignore[arg-type]
         return
     questions = {r.id: len(group) for group in context_groups(records) for r in group}
-    gen_settings = GenerationSettings(
-        max_new_tokens=decoding.max_new_tokens_for(task),
-        batch_size=decoding.batch_size,
-        stop_strings=STOP_STRINGS[task],
-    )
-    for gen in generate(loaded.model, loaded.tokenizer, list(prompts.values()), gen_settings, loaded.is_seq2seq):
+    max_new_tokens, stops = decoding.max_new_tokens_for(task), STOP_STRINGS[task]
+    requests = [GenerationRequest(prompt, max_new_tokens, stops) for prompt in prompts.values()]
+    for gen in backend.generate(requests, decoding.batch_size):
         record = by_id[gen.record_id]
         yield _generation_row(record, prompts[gen.record_id], gen, score_settings, questions[record.id])
 
@@ -251,11 +253,12 @@ def run_eval(
     """Load data and model, evaluate into `out` (resuming), and write metrics.json."""
     records = load_eval_records(config)
     loaded = load_model(config.model, adapter=config.adapter)
+    backend = get_backend(config.decoding.backend, loaded)
     run = RunFolder.open(out, run_config(config, loaded, records), force=force)
     progress = progress_factory(len(records), len(run.completed())) if progress_factory else None
     started = time.perf_counter()
     outcome = evaluate_records(
-        loaded, records, config.prompt, config.decoding, config.score_settings(), run=run, progress=progress
+        backend, records, config.prompt, config.decoding, config.score_settings(), run=run, progress=progress
     )
     summary = outcome.metrics.to_dict()
     summary["timing"] = {"seconds_this_session": round(time.perf_counter() - started, 2), "resumed_items": outcome.resumed}

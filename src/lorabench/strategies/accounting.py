@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from lorabench.evaluate.generate import Generation
+from lorabench.backends.base import Generation
 from lorabench.prompts import Strategy
 
 

@@ -11,18 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from lorabench.backends.base import Backend, Generation, GenerationRequest
 from lorabench.data.records import ExtractiveRecord, TaskKind
-from lorabench.evaluate.generate import Generation, GenerationSettings, generate
 from lorabench.evaluate.settings import DecodingSettings
 from lorabench.metrics.scoring import TASK_METRICS, ScoreInput, ScoreSettings, score_item
-from lorabench.models import LoadedModel
 from lorabench.prompts import (
     STOP_STRINGS,
     Prompt,
     PromptSettings,
     answer_from_generation,
     cut_at_stops,
-    model_context_length,
     no_answer_to_empty,
 )
 from lorabench.strategies.accounting import ContextCost, batch_cost, sequential_cost
@@ -32,23 +30,12 @@ from lorabench.strategies.sequential import start_conversation, turn_prompt
 EXTRACTIVE = TaskKind.extractive
 
 
-def _budget(loaded: LoadedModel, prompt: Prompt, wanted: int) -> int:
+def _request(backend: Backend, prompt: Prompt, wanted: int, stop_strings: tuple[str, ...]) -> GenerationRequest:
     """`wanted` new tokens, fewer if a causal model's window would overflow: a batch's budget grows
     with its question count, and a conversation's prompt with every turn."""
-    window = None if loaded.is_seq2seq else model_context_length(loaded.model)
-    return wanted if window is None else max(1, min(wanted, window - prompt.n_tokens))
-
-
-def _generate_each(
-    loaded: LoadedModel, requests: Sequence[tuple[Prompt, int]], batch_size: int, stop_strings: tuple[str, ...]
-) -> Iterator[Generation]:
-    """Generations for prompts with their own max_new_tokens: one `generate` pass per distinct budget."""
-    by_budget: dict[int, list[Prompt]] = {}
-    for prompt, budget in requests:
-        by_budget.setdefault(budget, []).append(prompt)
-    for budget, prompts in by_budget.items():
-        settings = GenerationSettings(max_new_tokens=budget, batch_size=batch_size, stop_strings=stop_strings)
-        yield from generate(loaded.model, loaded.tokenizer, prompts, settings, loaded.is_seq2seq)
+    window = backend.context_window
+    budget = wanted if window is None else max(1, min(wanted, window - prompt.n_tokens))
+    return GenerationRequest(prompt, budget, stop_strings)
 
 
 def _row(
@@ -82,15 +69,17 @@ def _row(
 
 
 def batch_rows(
-    loaded: LoadedModel, groups: Sequence[Sequence[ExtractiveRecord]], settings: PromptSettings,
+    backend: Backend, groups: Sequence[Sequence[ExtractiveRecord]], settings: PromptSettings,
     decoding: DecodingSettings, score_settings: ScoreSettings,
 ) -> Iterator[dict[str, Any]]:
     """One prompt per context, answered with up to max_new_tokens x its question count; rows come out
     context by context, as each generation batch finishes."""
     per_question = decoding.max_new_tokens_for(EXTRACTIVE)
-    prompts = {group[0].id: (build_batch_prompt(group, loaded.tokenizer, settings), group) for group in groups}
-    requests = [(prompt, _budget(loaded, prompt, per_question * len(group))) for prompt, group in prompts.values()]
-    for gen in _generate_each(loaded, requests, decoding.batch_size, BATCH_STOP_STRINGS):
+    prompts = {group[0].id: (build_batch_prompt(group, backend.tokenizer, settings), group) for group in groups}
+    requests = [
+        _request(backend, prompt, per_question * len(group), BATCH_STOP_STRINGS) for prompt, group in prompts.values()
+    ]
+    for gen in backend.generate(requests, decoding.batch_size):
         prompt, group = prompts[gen.record_id]
         parsed = parse_numbered_answers(cut_batch_output(gen.text), len(group))
         cost = batch_cost(gen, len(group))
@@ -105,23 +94,23 @@ def batch_rows(
 
 
 def sequential_rows(
-    loaded: LoadedModel, groups: Sequence[Sequence[ExtractiveRecord]], settings: PromptSettings,
+    backend: Backend, groups: Sequence[Sequence[ExtractiveRecord]], settings: PromptSettings,
     decoding: DecodingSettings, score_settings: ScoreSettings,
 ) -> Iterator[dict[str, Any]]:
-    """Turn k of every context in one `generate` pass, the model's own answers as history; a
+    """Turn k of every context in one `generate` call, the model's own answers as history; a
     context's rows come out once its last turn is answered (the accounting needs every turn)."""
     per_question = decoding.max_new_tokens_for(EXTRACTIVE)
-    conversations = [start_conversation(group, loaded.tokenizer, settings) for group in groups]
+    conversations = [start_conversation(group, backend.tokenizer, settings) for group in groups]
     said: list[list[str]] = [[] for _ in groups]
     turns: list[list[tuple[Prompt, Generation]]] = [[] for _ in groups]
     for k in range(max((len(group) for group in groups), default=0)):
         active = [i for i, group in enumerate(groups) if len(group) > k]
         asked = {}
         for i in active:
-            prompt = turn_prompt(conversations[i], loaded.tokenizer, said[i])
+            prompt = turn_prompt(conversations[i], backend.tokenizer, said[i])
             asked[prompt.record_id] = (i, prompt)
-        requests = [(prompt, _budget(loaded, prompt, per_question)) for _, prompt in asked.values()]
-        for gen in _generate_each(loaded, requests, decoding.batch_size, STOP_STRINGS[EXTRACTIVE]):
+        requests = [_request(backend, prompt, per_question, STOP_STRINGS[EXTRACTIVE]) for _, prompt in asked.values()]
+        for gen in backend.generate(requests, decoding.batch_size):
             i, prompt = asked[gen.record_id]
             # The history shows what the model said ('unanswerable' included), as the gold history does.
             said[i].append(cut_at_stops(EXTRACTIVE, gen.text))
