@@ -210,10 +210,15 @@ def eval_command(
         )
     out = out or Path("runs") / f"eval-{_slug(model)}-{_slug(data)}-{task.value}"
     ensure_run_folder(out, "--out")
+    from lorabench.evaluate.sharding import current_shard
+
+    shard = current_shard()
     bars, factory = progress_bars(err_console)
-    bars.disable = as_json
+    bars.disable = as_json or shard.distributed  # several processes would draw over each other
     with bars:
         outcome = run_eval(config, out, force=force, progress_factory=lambda total, done: factory(f"eval {task.value}", total, done))
+    if not shard.main:
+        return  # rank 0 merged the shards and reports for all of them
     if as_json:
         sys.stdout.write(json.dumps(outcome.metrics.to_dict()) + "\n")
         return

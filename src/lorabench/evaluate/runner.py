@@ -22,7 +22,9 @@ from lorabench.backends.base import Generation, GenerationRequest, LetterRequest
 from lorabench.data.loaders import load_records
 from lorabench.data.records import ChoiceRecord, Record, TaskKind, record_to_row
 from lorabench.data.spec import DataSpec
+from lorabench.evaluate import sharding
 from lorabench.evaluate.settings import DecodingSettings
+from lorabench.evaluate.sharding import current_shard
 from lorabench.metrics.scoring import (
     HAS_SHORT_SUBSET,
     SCORING_VERSION,
@@ -250,16 +252,38 @@ def run_eval(
     force: bool = False,
     progress_factory: Callable[[int, int], Progress] | None = None,
 ) -> EvalOutcome:
-    """Load data and model, evaluate into `out` (resuming), and write metrics.json."""
+    """Load data and model, evaluate into `out` (resuming), and write metrics.json.
+
+    Under a multi-process launch each process evaluates its shard (see `sharding`) and rank 0
+    merges them; the other processes return their own shard's outcome and write nothing else.
+    """
+    shard = current_shard()
     records = load_eval_records(config)
     loaded = load_model(config.model, adapter=config.adapter)
     backend = get_backend(config.decoding.backend, loaded)
-    run = RunFolder.open(out, run_config(config, loaded, records), force=force)
-    progress = progress_factory(len(records), len(run.completed())) if progress_factory else None
+    settings = run_config(config, loaded, records)
+    # Rank 0 creates (or, with --force, clears) the folder before any process writes into it.
+    run = RunFolder.open(out, settings, force=force) if shard.main else None
+    sharding.barrier(shard)
+    run = run or RunFolder.open(out, settings)
+    mine = sharding.shard_records(records, shard)
+    part = sharding.ShardFolder(out, shard) if shard.distributed else run
+    already = part.completed().keys() & {r.id for r in mine}
+    progress = progress_factory(len(mine), len(already)) if progress_factory else None
     started = time.perf_counter()
     outcome = evaluate_records(
-        backend, records, config.prompt, config.decoding, config.score_settings(), run=run, progress=progress
+        backend, mine, config.prompt, config.decoding, config.score_settings(), run=part, progress=progress
     )
+    sharding.barrier(shard)
+    if not shard.main:
+        return outcome
+    if shard.distributed:
+        merged = sharding.merged_rows(run)
+        rows = [merged[r.id] for r in records]
+        metrics = _metrics(records[0].task, records, rows, config.score_settings()) if records else outcome.metrics
+        outcome = EvalOutcome(run, rows, metrics, outcome.resumed)
+    # One file in item order, whatever order the batches (or the processes) finished in.
+    sharding.finish(run, records, {row["id"]: row for row in outcome.rows})
     summary = outcome.metrics.to_dict()
     summary["timing"] = {"seconds_this_session": round(time.perf_counter() - started, 2), "resumed_items": outcome.resumed}
     summary["flags"] = {
