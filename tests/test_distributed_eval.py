@@ -79,3 +79,12 @@ def test_a_shard_counts_every_file_as_done_and_appends_to_its_own(tmp_path: Path
     folder.append([{"id": "d"}])
     assert set(folder.completed()) == {"a", "b", "d"}
     assert (tmp_path / "predictions.shard-0.jsonl").read_text() == '{"id": "d"}\n'
+
+
+def test_a_process_dealt_no_items_still_finishes_the_launch(tiny_causal_path, tmp_path: Path) -> None:
+    records = synthesize("extractive", 3, seed=5, short_passages=True)
+    assert len({r.group_id for r in records}) == 1  # one context: rank 1 gets nothing
+    data = save_records(records, tmp_path / "qa.jsonl")
+    done = _eval(tiny_causal_path, data, tmp_path / "two", 2)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert len(_rows(tmp_path / "two")) == 3 and json.loads((tmp_path / "two" / "metrics.json").read_text())["n"] == 3

@@ -38,6 +38,7 @@ from lorabench.compare import min_detectable_proportion
 from lorabench.data.records import Record, TaskKind
 from lorabench.errors import LorabenchError
 from lorabench.evaluate.runner import evaluate_records
+from lorabench.evaluate.sharding import current_shard, shard_records
 from lorabench.evaluate.settings import DecodingSettings
 from lorabench.metrics.scoring import LOWER_IS_BETTER, TASK_METRICS, ScoreSettings
 from lorabench.models import LoadedModel, ModelSpec, load_model
@@ -647,19 +648,29 @@ def _metric_fn(
 ) -> Callable[[Any], float]:
     """The task metric of a model on `records`, by generation exactly as evaluation does it.
 
-    Every data-parallel rank computes the same greedy metric, so early-stopping decisions agree.
+    Under data parallelism each rank generates for its shard of the items (whole context groups, as
+    in data-parallel evaluation) and the per-item scores are gathered, so every rank gets the same
+    value (early-stopping decisions agree) and no item is generated twice.
     """
 
     def compute(model: Any) -> float:
+        shard = current_shard()
         was_training = model.training
         model.eval()
         try:
             # The model being trained lives in this process: only the hf backend can run it.
             backend = get_backend("hf", replace(loaded, model=model))
-            outcome = evaluate_records(backend, records, prompt_settings, decoding, score_settings)
+            mine = shard_records(records, shard)  # empty when there are fewer context groups than ranks
+            rows = evaluate_records(backend, mine, prompt_settings, decoding, score_settings).rows if mine else []
         finally:
             model.train(was_training)
-        return float(outcome.metrics.metrics[name].value)
+        values = [float(row["scores"][name]) for row in rows]
+        if shard.distributed and torch.distributed.is_initialized():
+            parts: list[Any] = [None] * shard.world
+            torch.distributed.all_gather_object(parts, values)
+            values = [value for part in parts for value in part]
+        # Every metric of a task is the mean of its per-item scores (see metrics.scoring.aggregate).
+        return sum(values) / len(values) if values else float("nan")
 
     return compute
 

@@ -271,9 +271,12 @@ def run_eval(
     already = part.completed().keys() & {r.id for r in mine}
     progress = progress_factory(len(mine), len(already)) if progress_factory else None
     started = time.perf_counter()
-    outcome = evaluate_records(
-        backend, mine, config.prompt, config.decoding, config.score_settings(), run=part, progress=progress
-    )
+    if mine:
+        outcome = evaluate_records(
+            backend, mine, config.prompt, config.decoding, config.score_settings(), run=part, progress=progress
+        )
+    else:  # dealt nothing (fewer context groups than processes): it still meets the barriers
+        outcome = EvalOutcome(part, [], _metrics(records[0].task, [], [], config.score_settings()), 0)
     sharding.barrier(shard)
     if not shard.main:
         return outcome
