@@ -17,7 +17,8 @@ from lorabench.data.records import (
     record_to_row,
     record_type,
 )
-from lorabench.data.synth import _ORG_KINDS, _REAL_WORDS, _Namer, synthesize, write_synth
+from lorabench.data.synth import _ORG_KINDS, _REAL_WORDS, synthesize, write_synth
+from lorabench.data.synth import Namer as _Namer
 
 TASKS = [kind.value for kind in TaskKind]
 

@@ -12,16 +12,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from lorabench.data.records import (
-    ChoiceRecord,
-    ExtractiveRecord,
-    MathRecord,
-    OpenRecord,
-    Record,
-    TaskKind,
-    option_labels,
-    save_records,
-)
+from lorabench.data.records import Record, TaskKind, save_records
 from lorabench.tasks.registry import get_task
 
 _SYLLABLES = (
@@ -32,11 +23,11 @@ _SURNAME_ENDS = ("et", "ik", "ard", "ow", "en", "is")
 _TOWN_ENDS = ("mora", "holt", "by", "stead", "ane", "vik")
 _RIVER_ENDS = ("a", "e", "in", "esh")
 _ORG_KINDS = ("Guild", "Company", "Society", "Circle", "League", "Assembly")
-_PROFESSIONS = ("cartographer", "clockmaker", "glassblower", "shipwright", "bookbinder", "beekeeper")
+PROFESSIONS = ("cartographer", "clockmaker", "glassblower", "shipwright", "bookbinder", "beekeeper")
 _CRAFTS = ("instrument makers", "river pilots", "weavers", "stonecutters", "lamp makers", "rope makers")
-_THINGS = ("tide clock", "glass loom", "salt engine", "wind ledger", "lantern press", "star compass",
+THINGS = ("tide clock", "glass loom", "salt engine", "wind ledger", "lantern press", "star compass",
            "rope organ", "water abacus")
-_ITEMS = ("dromberries", "sellow plums", "varnick stones", "ombrel feathers", "quellnuts",
+ITEMS = ("dromberries", "sellow plums", "varnick stones", "ombrel feathers", "quellnuts",
           "tassen cakes", "glimmel beads")
 
 # Syllable names can collide with English; such words would make a "fictional" answer guessable.
@@ -48,7 +39,7 @@ _REAL_WORDS = frozenset(
 )
 
 _PERSON_KEYS = ("P", "Q", "Z")
-_KIND_OF_KEY = {
+KIND_OF_KEY = {
     "P": "person", "Q": "person", "Z": "person", "T": "place", "V": "place", "D": "place",
     "R": "river", "O": "org", "O2": "org", "Y1": "year", "Y2": "year", "N1": "number",
     "N2": "number", "X": "thing", "prof": "profession",
@@ -67,7 +58,7 @@ class _Topic:
 
 
 # Full names are repeated in every sentence (no pronouns) so any order of sentences reads correctly.
-_TOPICS: dict[str, _Topic] = {
+TOPICS: dict[str, _Topic] = {
     "origin": _Topic(
         ("{P} grew up in {T}, a small town on the banks of the {R} river, where most families "
          "worked the ferries and the orchards.",
@@ -147,10 +138,10 @@ _TOPICS: dict[str, _Topic] = {
         "closed_qa",
     ),
 }
-_TOPIC_ORDER = tuple(_TOPICS)  # dict order is insertion order, so sampling from it is deterministic
+_TOPIC_ORDER = tuple(TOPICS)  # dict order is insertion order, so sampling from it is deterministic
 
 
-class _Namer:
+class Namer:
     """Invents syllable names, never repeating one within a passage and never a common word."""
 
     def __init__(self, rng: random.Random) -> None:
@@ -185,7 +176,7 @@ class _Namer:
         return self._fresh(lambda: f"{self._stem(2)}{self.rng.choice(_SURNAME_ENDS)} {self.rng.choice(_ORG_KINDS)}")
 
 
-def _cast(rng: random.Random, namer: _Namer) -> dict[str, str]:
+def _cast(rng: random.Random, namer: Namer) -> dict[str, str]:
     """The entities and numbers one passage talks about, keyed by their template field."""
     year = rng.randint(1420, 1860)
     return {
@@ -193,178 +184,40 @@ def _cast(rng: random.Random, namer: _Namer) -> dict[str, str]:
         "T": namer.place(), "V": namer.place(), "D": namer.place(), "R": namer.river(),
         "O": namer.org(), "O2": namer.org(), "Y1": str(year), "Y2": str(year + rng.randint(3, 30)),
         "N1": str(rng.randint(24, 480)), "N2": str(rng.randint(3, 40)),
-        "X": rng.choice(_THINGS), "prof": rng.choice(_PROFESSIONS), "craft": rng.choice(_CRAFTS),
+        "X": rng.choice(THINGS), "prof": rng.choice(PROFESSIONS), "craft": rng.choice(_CRAFTS),
     }
 
 
 @dataclass(frozen=True)
-class _Passage:
+class Passage:
     cast: dict[str, str]
     topics: list[str]
     text: str
     facts: list[tuple[str, str]]  # (answer key, question), each answer exactly once in the text
 
 
-def _passage(rng: random.Random, sentences: tuple[int, int], words: tuple[int, int] = (60, 150)) -> _Passage:
+def passage(rng: random.Random, sentences: tuple[int, int], words: tuple[int, int] = (60, 150)) -> Passage:
     """A passage of shuffled topic sentences, keeping only facts whose answer is an unambiguous span."""
     for _ in range(1000):
-        namer = _Namer(rng)
+        namer = Namer(rng)
         cast = _cast(rng, namer)
         topics = rng.sample(_TOPIC_ORDER, rng.randint(*sentences))
-        text = " ".join(rng.choice(_TOPICS[t].texts).format(**cast) for t in topics)
+        text = " ".join(rng.choice(TOPICS[t].texts).format(**cast) for t in topics)
         if not words[0] <= len(text.split()) <= words[1]:
             continue
         facts = []
         for topic in topics:
-            for key, questions in _TOPICS[topic].facts:
+            for key, questions in TOPICS[topic].facts:
                 # A span found twice (e.g. a name reused, "17" inside "1712") would make the gold ambiguous.
                 if text.count(cast[key]) == 1:
                     facts.append((key, rng.choice(questions).format(**cast)))
         if len(facts) >= 3:
-            return _Passage(cast, topics, text, facts)
+            return Passage(cast, topics, text, facts)
     raise RuntimeError("synth: could not build a passage with three unambiguous facts")
 
 
 # Sentences and words per passage. Short passages halve the prompt, which is what CPU time is spent on.
-_PASSAGE_SHAPE = {False: ((3, 6), (60, 150)), True: ((2, 3), (20, 80))}
-
-
-def _extractive(rng: random.Random, n: int, tag: str, short_passages: bool = False) -> list[Record]:
-    records: list[Record] = []
-    index = 0
-    sentences, words = _PASSAGE_SHAPE[short_passages]
-    while len(records) < n:
-        passage = _passage(rng, sentences, words)
-        k = min(rng.randint(3, min(8, len(passage.facts))), n - len(records))
-        for q, (key, question) in enumerate(rng.sample(passage.facts, k)):
-            records.append(ExtractiveRecord(
-                id=f"synth-{tag}-ex-{index:05d}-q{q}", context=passage.text, question=question,
-                answers=[passage.cast[key]], title=passage.cast["P"],
-            ))
-        index += 1
-    return records
-
-
-def _distractors(rng: random.Random, key: str, cast: dict[str, str], question: str) -> list[str]:
-    """Three wrong options of the same type as the answer, none equal to it or named in the question."""
-    answer, kind = cast[key], _KIND_OF_KEY[key]
-    namer = _Namer(rng)
-    namer.used = list(cast.values())
-    if kind == "year":
-        pool = [str(int(answer) + d) for d in rng.sample([*range(-12, 0), *range(1, 13)], 8)]
-    elif kind == "number":
-        value = int(answer)
-        spread = max(3, value // 2)
-        near = range(max(1, value - spread), value + spread + 1)
-        pool = [str(v) for v in rng.sample(near, min(8, len(near)))]
-    elif kind in ("thing", "profession"):
-        pool = rng.sample(_THINGS if kind == "thing" else _PROFESSIONS, 5)
-    else:
-        same = [cast[k] for k, v in _KIND_OF_KEY.items() if v == kind]
-        fresh = {"person": namer.person, "place": namer.place, "river": namer.river, "org": namer.org}[kind]
-        pool = rng.sample(same, len(same)) + [fresh() for _ in range(3)]
-    options: list[str] = []
-    for candidate in pool:
-        if candidate != answer and candidate not in options and candidate not in question:
-            options.append(candidate)
-    if len(options) < 3:
-        raise RuntimeError(f"synth: too few distractors for {kind} {answer!r}")
-    return options[:3]
-
-
-def _choice(rng: random.Random, n: int, tag: str) -> list[Record]:
-    records: list[Record] = []
-    for i in range(n):
-        passage = _passage(rng, (3, 4), words=(50, 120))
-        key, question = rng.choice(passage.facts)
-        options = _distractors(rng, key, passage.cast, question)
-        position = rng.randrange(4)  # uniform over A-D, so a position bias cannot score above chance
-        options.insert(position, passage.cast[key])
-        records.append(ChoiceRecord(
-            id=f"synth-{tag}-ch-{i:05d}", question=question, options=options,
-            answer=option_labels(4)[position], context=passage.text,
-        ))
-    return records
-
-
-def _open(rng: random.Random, n: int, tag: str) -> list[Record]:
-    records: list[Record] = []
-    for i in range(n):
-        passage = _passage(rng, (3, 5))
-        cast = passage.cast
-        if rng.random() < 0.25:
-            # Summaries restate the first two sentences so the response is checkable against the context.
-            instruction = f"In one or two sentences, summarise what the passage says about {cast['P']}."
-            response = " ".join(_TOPICS[t].summary.format(**cast) for t in passage.topics[:2])
-            category = "summarization"
-        else:
-            topic = _TOPICS[rng.choice(passage.topics)]
-            instruction = rng.choice(topic.instructions).format(**cast)
-            response, category = topic.summary.format(**cast), topic.category
-        records.append(OpenRecord(
-            id=f"synth-{tag}-open-{i:05d}", instruction=instruction, context=passage.text,
-            response=response, category=category,
-        ))
-    return records
-
-
-def _math_problem(rng: random.Random) -> tuple[str, list[str], int]:
-    """(question, one solution line per step, result) for one of five 2-3 step problem shapes."""
-    namer = _Namer(rng)
-    p, q = namer.person().split()[0], namer.person().split()[0]
-    while q == p:
-        q = namer.person().split()[0]
-    town = namer.place()
-    item = rng.choice(_ITEMS)
-    shape = rng.randrange(5)
-    if shape == 0:
-        a, d = rng.randint(3, 25), rng.randint(2, 9)
-        g = rng.randint(1, a * d - 1)
-        return (f"{p} gathers {a} {item} each day for {d} days near {town}, then gives {g} of them to {q}. "
-                f"How many {item} does {p} have left?",
-                [f"{p} gathers {a} * {d} = {a * d} {item}.", f"After giving some away, {p} has {a * d} - {g} = {a * d - g}."],
-                a * d - g)
-    if shape == 1:
-        k, share = rng.randint(2, 8), rng.randint(2, 15)
-        b = rng.randint(1, k * share - 1)
-        a = k * share - b
-        return (f"{p} has {a} {item} and buys {b} more at the {town} market. {p} then shares them equally "
-                f"among {k} friends. How many {item} does each friend get?",
-                [f"{p} has {a} + {b} = {a + b} {item}.", f"Each friend gets {a + b} / {k} = {share}."],
-                share)
-    if shape == 2:
-        c, m = rng.randint(6, 24), rng.randint(3, 12)
-        r = rng.randint(1, m - 1)
-        return (f"A crate holds {c} {item}. {p} orders {m} crates for {town}, and {q} orders {r} fewer crates "
-                f"than {p}. How many {item} did they order together?",
-                [f"{p} orders {m} * {c} = {m * c} {item}.", f"{q} orders {m - r} * {c} = {(m - r) * c} {item}.",
-                 f"Together they order {m * c} + {(m - r) * c} = {m * c + (m - r) * c}."],
-                m * c + (m - r) * c)
-    if shape == 3:
-        price, a, b = rng.randint(2, 9), rng.randint(4, 30), rng.randint(4, 30)
-        s = rng.randint(1, (a + b) * price - 1)
-        return (f"{p} sells {item} in {town} for {price} marks each. {p} sells {a} on Monday and {b} on Tuesday, "
-                f"then spends {s} marks on a new cart wheel. How many marks does {p} have left?",
-                [f"{p} sells {a} + {b} = {a + b} {item}.", f"That earns {a + b} * {price} = {(a + b) * price} marks.",
-                 f"After the wheel, {p} has {(a + b) * price} - {s} = {(a + b) * price - s} marks."],
-                (a + b) * price - s)
-    d, per, extra, days = rng.randint(2, 8), rng.randint(3, 15), rng.randint(1, 6), rng.randint(2, 7)
-    return (f"{p} walks {d * per} leagues to {town} over {d} days, the same distance each day. {q} walks "
-            f"{extra} leagues more per day than {p}. How many leagues does {q} walk in {days} days?",
-            [f"{p} walks {d * per} / {d} = {per} leagues a day.", f"{q} walks {per} + {extra} = {per + extra} leagues a day.",
-             f"In {days} days {q} walks {per + extra} * {days} = {(per + extra) * days} leagues."],
-            (per + extra) * days)
-
-
-def _math(rng: random.Random, n: int, tag: str) -> list[Record]:
-    records: list[Record] = []
-    for i in range(n):
-        question, steps, result = _math_problem(rng)
-        record = MathRecord(id=f"synth-{tag}-math-{i:05d}", question=question, answer="\n".join([*steps, f"#### {result}"]))
-        if record.final != result:  # the parser and the generator must agree, or the gold is wrong
-            raise RuntimeError(f"synth: math answer parsed as {record.final}, expected {result}")
-        records.append(record)
-    return records
+PASSAGE_SHAPE = {False: ((3, 6), (60, 150)), True: ((2, 3), (20, 80))}
 
 
 def synthesize(task: TaskKind | str, n: int, seed: int = 0, short_passages: bool = False) -> list[Record]:

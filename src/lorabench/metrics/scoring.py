@@ -15,13 +15,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.data.records import TaskKind, option_labels
-from lorabench.tasks.registry import ByKind, KindsWhere, get_task
-from lorabench.metrics.choice import parse_choice
+from lorabench.data.records import TaskKind
 from lorabench.metrics.intervals import bootstrap_mean_interval, wilson_interval
-from lorabench.metrics.numeric import extract_final_number, numbers_match
-from lorabench.metrics.squad import exact_match, f1_score, normalize_answer
+from lorabench.metrics.squad import normalize_answer
 from lorabench.metrics.text import is_short, lenient_match, relaxed_match, rouge_l, token_f1
+from lorabench.tasks.registry import ByKind, KindsWhere, get_task
 
 # Bumped whenever a metric's definition changes (2: one normalization for every text metric, and
 # relaxed match for open answers). Run folders record it, so scores made under another definition
@@ -63,25 +61,7 @@ class ScoreInput:
     options: list[str] | None = None
 
 
-def _gold_number(golds: list[str]) -> float:
-    for gold in golds:
-        number = extract_final_number(gold)
-        if number is not None:
-            return number
-    raise ValueError(f"gold {golds!r} contains no number")
-
-
-def _gold_label(golds: list[str], labels: list[str], options: list[str] | None) -> str:
-    gold = golds[0].strip()
-    if gold.upper() in labels:
-        return gold.upper()
-    label = parse_choice(gold, labels, options)
-    if label is None:
-        raise ValueError(f"gold {gold!r} is neither an option label ({''.join(labels)}) nor an option's text")
-    return label
-
-
-def _text_scores(prediction: str, golds: list[str], settings: ScoreSettings) -> dict[str, float]:
+def text_scores(prediction: str, golds: list[str], settings: ScoreSettings) -> dict[str, float]:
     """The looser text metrics, all on the task normalization (module docstring)."""
     pred, refs = normalize_answer(prediction), [normalize_answer(g) for g in golds]
     # An unanswerable question (no golds) is answered right only by an empty prediction.
@@ -92,34 +72,6 @@ def _text_scores(prediction: str, golds: list[str], settings: ScoreSettings) -> 
         "token_f1": token_f1(pred, refs),
         "rouge_l": r,
         "rouge_l_acc": float(r >= settings.rouge_threshold),
-    }
-
-
-def score_extractive(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
-    # The official metrics get the raw text: they normalize it themselves, as the SQuAD script does.
-    pred, golds = item.prediction, item.golds
-    return {"exact_match": exact_match(pred, golds), "f1": f1_score(pred, golds), **_text_scores(pred, golds, settings)}
-
-
-def score_open(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
-    return {"exact_match": exact_match(item.prediction, item.golds), **_text_scores(item.prediction, item.golds, settings)}
-
-
-def score_choice(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
-    labels = option_labels(len(item.options)) if item.options else [chr(ord("A") + i) for i in range(26)]
-    gold = _gold_label(item.golds, labels, item.options)
-    predicted = parse_choice(item.prediction, labels, item.options)
-    return {"accuracy": float(predicted == gold), "no_choice": float(predicted is None)}
-
-
-def score_math(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
-    gold_number = _gold_number(item.golds)
-    predicted_number = extract_final_number(item.prediction)
-    return {
-        "numeric_match": float(
-            numbers_match(predicted_number, gold_number, settings.numeric_rel_tol, settings.numeric_abs_tol)
-        ),
-        "no_number": float(predicted_number is None),
     }
 
 

@@ -1,9 +1,39 @@
 """Open instruction answers (Dolly / Alpaca style): an instruction, an optional context, a free-text response."""
 
+import random
+
 from lorabench.data import synth
 from lorabench.data.records import OpenRecord
-from lorabench.metrics.scoring import score_open
+from lorabench.metrics.scoring import ScoreInput, ScoreSettings, text_scores
+from lorabench.metrics.squad import exact_match
 from lorabench.tasks.registry import Task, TaskKind
+
+
+def score(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
+    return {"exact_match": exact_match(item.prediction, item.golds), **text_scores(item.prediction, item.golds, settings)}
+
+
+def synthesize(rng: random.Random, n: int, tag: str) -> list[OpenRecord]:
+    """Instructions about a passage (a quarter of them summaries), answered from the passage."""
+    records: list[OpenRecord] = []
+    for i in range(n):
+        passage = synth.passage(rng, (3, 5))
+        cast = passage.cast
+        if rng.random() < 0.25:
+            # Summaries restate the first two sentences so the response is checkable against the context.
+            instruction = f"In one or two sentences, summarise what the passage says about {cast['P']}."
+            response = " ".join(synth.TOPICS[t].summary.format(**cast) for t in passage.topics[:2])
+            category = "summarization"
+        else:
+            topic = synth.TOPICS[rng.choice(passage.topics)]
+            instruction = rng.choice(topic.instructions).format(**cast)
+            response, category = topic.summary.format(**cast), topic.category
+        records.append(OpenRecord(
+            id=f"synth-{tag}-open-{i:05d}", instruction=instruction, context=passage.text,
+            response=response, category=category,
+        ))
+    return records
+
 
 TASK = Task(
     kind=TaskKind.open,
@@ -21,9 +51,9 @@ TASK = Task(
     max_new_tokens=256,
     metrics=("exact_match", "relaxed_match", "lenient_match", "token_f1", "rouge_l", "rouge_l_acc"),
     primary_metric="rouge_l_acc",
-    score=score_open,
+    score=score,
     target=lambda record: record.response,
-    synthesize=synth._open,
+    synthesize=synthesize,
     error_categories=("empty", "cut", "verbose", "partial", "wrong"),
     short_subset=True,
 )

@@ -84,7 +84,7 @@ def synthesize(rng: random.Random, n: int, tag: str) -> list[ShortRecord]:
     teaches a base model first."""
     records = []
     for i in range(n):
-        passage = synth._passage(rng, (1, 2), words=(10, 60))
+        passage = synth.passage(rng, (1, 2), words=(10, 60))
         key, question = rng.choice(passage.facts)
         records.append(ShortRecord(
             id=f"synth-{tag}-short-{i:05d}", question=f"{passage.text} {question}",
