@@ -254,8 +254,11 @@ def run(
     config = load_config(config_path, overrides or [])
     from lorabench.live import run_pipeline_live
 
+    from lorabench.evaluate.sharding import current_shard
+
     result = run_pipeline_live(config, console, err_console, force=force)
-    console.print(f"run folder: {result.out}")
+    if current_shard().main:
+        console.print(f"run folder: {result.out}")
 
 
 @app.command()

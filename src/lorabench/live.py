@@ -71,12 +71,18 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
     from lorabench.report.console import comparison_table, findings_lines
     from lorabench.report.verdicts import verdict_sentence
 
+    from lorabench.evaluate.sharding import current_shard
+
+    main = current_shard().main  # under a multi-process launch only rank 0 shows anything
     bars, factory = progress_bars(bar_console)
+    bars.disable = not main
     with bars:
         result = run_pipeline(
             config, force=force, say=lambda m: console.print(m, highlight=False), progress=factory,
             on_train_log=train_log_printer(console),
         )
+    if not main:
+        return result
     console.print(comparison_table(result.comparisons, result.base.metrics, result.tuned.metrics))
     _print_short_subset(config, result, console)
     generated_text = generated(result.base.rows) or generated(result.tuned.rows)

@@ -24,13 +24,15 @@ from lorabench.data.loaders import load_records
 from lorabench.data.records import Record, save_records
 from lorabench.data.splits import split_records
 from lorabench.errors import LorabenchError
-from lorabench.evaluate.runner import EvalOutcome, evaluate_records, records_digest
+from lorabench.backends import get_backend
+from lorabench.evaluate.runner import EvalOutcome, evaluate_in_folder, records_digest
+from lorabench.evaluate.sharding import barrier, current_shard
 from lorabench.guards import Finding, adapter_applied, format_mismatch, generation_guards
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models import LoadedModel, load_model
 from lorabench.prompts import PromptSettings, fit_to_model
 from lorabench.report.write import write_report
-from lorabench.runs import RunFolder, csv_text, ensure_run_folder, write_atomic, write_json
+from lorabench.runs import csv_text, ensure_run_folder, write_atomic, write_json
 from lorabench.strategies.accounting import row_cost
 from lorabench.train import TrainResult, check_target_modules, train_adapter, validation_caveat
 
@@ -162,13 +164,19 @@ def eval_stage(
         "metrics": config.metrics.model_dump(mode="json"),
         "scoring_version": SCORING_VERSION,
     }
-    run = RunFolder.open(out / name, stage_config, force=force)
-    done = run.completed()
-    # A stage found finished shows what it took when it ran, not this session's near-zero time.
-    recorded = eval_seconds(list(done.values())) if len(done) >= len(records) else None
-    bar = progress(f"eval {name}", len(records), len(done), recorded) if progress else None
-    outcome = evaluate_records(loaded, records, config.prompt, config.decoding, _score_settings(config), run, bar)
-    write_json(run.metrics_path, outcome.metrics.to_dict())
+
+    def bar(total: int, done: list[dict[str, Any]]) -> Callable[[int], None]:
+        # A stage found finished shows what it took when it ran, not this session's near-zero time.
+        recorded = eval_seconds(done) if len(done) >= total else None
+        return progress(f"eval {name}", total, len(done), recorded)  # type: ignore[misc]
+
+    backend = get_backend(config.decoding.backend, loaded)
+    outcome = evaluate_in_folder(
+        backend, records, config.prompt, config.decoding, _score_settings(config), out / name, stage_config, force,
+        bar if progress else None,
+    )
+    if current_shard().main:
+        write_json(outcome.run.metrics_path, outcome.metrics.to_dict())
     return outcome
 
 
@@ -201,18 +209,22 @@ def _train_stage(
         say("train: adapter for these settings exists, skipping (use --force to retrain)")
         return train_dir / "adapter", None
     resume = not force and (train_dir / "checkpoints").exists() and _same_pending(train_dir, fingerprint)
-    if not resume and train_dir.exists():
-        shutil.rmtree(train_dir)  # outputs of other settings: never resume or mix them
-    write_json(train_dir / "pending.json", {"fingerprint": fingerprint})
+    shard = current_shard()
+    if shard.main:
+        if not resume and train_dir.exists():
+            shutil.rmtree(train_dir)  # outputs of other settings: never resume or mix them
+        write_json(train_dir / "pending.json", {"fingerprint": fingerprint})
+    barrier(shard)
     result = train_adapter(
         loaded, splits.train, splits.validation, train_dir, config.prompt, config.lora, config.training,
         config.decoding, _score_settings(config), resume=resume, on_log=on_log,
     )
-    write_json(stamp, {
-        "fingerprint": fingerprint, "steps": result.steps, "train_seconds": result.train_seconds,
-        "training": training_figures(result),
-    })
-    (train_dir / "pending.json").unlink(missing_ok=True)
+    if shard.main:
+        write_json(stamp, {
+            "fingerprint": fingerprint, "steps": result.steps, "train_seconds": result.train_seconds,
+            "training": training_figures(result),
+        })
+        (train_dir / "pending.json").unlink(missing_ok=True)
     return result.adapter_dir, result
 
 
@@ -285,6 +297,11 @@ def run_pipeline(
 ) -> PipelineResult:
     out = Path(config.out)
     timings: dict[str, float] = {}
+    # Under accelerate launch / torchrun every process runs this: training is data-parallel, each
+    # evaluation stage is sharded, and rank 0 alone writes the run folder's files and speaks.
+    shard = current_shard()
+    if not shard.main:
+        say, on_train_log = (lambda _: None), None
 
     # Everything that can refuse the config runs before the first file is written.
     start = time.perf_counter()
@@ -294,9 +311,11 @@ def run_pipeline(
     check_target_modules(loaded.model, config.lora.target_modules)
     timings["load_seconds"] = round(time.perf_counter() - start, 2)
     say(f"model: {loaded.describe()['name']} on {loaded.device} ({str(loaded.dtype).removeprefix('torch.')})")
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "config.yaml", config.to_yaml())
-    save_splits(splits, out)
+    if shard.main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "config.yaml", config.to_yaml())
+        save_splits(splits, out)
+    barrier(shard)
 
     start = time.perf_counter()
     base = eval_stage("base", loaded, splits.test, config, out, force, progress)
@@ -304,6 +323,7 @@ def run_pipeline(
 
     start = time.perf_counter()
     adapter_dir, train_result = _train_stage(config, loaded, splits, out, force, say, on_train_log)
+    barrier(shard)  # rank 0 saves the adapter that every process loads next
     timings["train_seconds"] = round(time.perf_counter() - start, 2)
 
     # Evaluate what was saved, not the in-memory model: a loading error must show up here.
@@ -312,6 +332,8 @@ def run_pipeline(
     tuned = eval_stage("tuned", tuned_model, splits.test, config, out, force, progress)
     timings["tuned_eval_seconds"] = round(time.perf_counter() - start, 2)
 
+    if not shard.main:
+        return PipelineResult(out, base, tuned, [], [], train_result, {}, out / "report.html")
     comparisons = compare_rows(
         config.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples
     )

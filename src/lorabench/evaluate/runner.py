@@ -246,6 +246,50 @@ def load_eval_records(config: EvalConfig) -> list[Record]:
     return records[: config.limit] if config.limit else records
 
 
+def evaluate_in_folder(
+    backend: Backend,
+    records: Sequence[Record],
+    prompt_settings: PromptSettings,
+    decoding: DecodingSettings,
+    score_settings: ScoreSettings,
+    out: Path,
+    folder_config: dict[str, Any],
+    force: bool = False,
+    progress_factory: Callable[[int, list[dict[str, Any]]], Progress] | None = None,
+) -> EvalOutcome:
+    """Evaluate `records` into the run folder `out` (created, or resumed when its config equals
+    `folder_config`), leaving `predictions.jsonl` in item order.
+
+    Under a multi-process launch each process evaluates its shard (see `sharding`) and rank 0
+    merges them: rank 0 gets the outcome of all items, the other processes their shard's.
+    `progress_factory(items, rows already done)` makes this process's progress callback.
+    """
+    shard = current_shard()
+    # Rank 0 creates (or, with --force, clears) the folder before any process writes into it.
+    run = RunFolder.open(out, folder_config, force=force) if shard.main else None
+    sharding.barrier(shard)
+    run = run or RunFolder.open(out, folder_config)
+    mine = sharding.shard_records(records, shard)
+    part = sharding.ShardFolder(out, shard) if shard.distributed else run
+    done = part.completed()
+    already = [done[r.id] for r in mine if r.id in done]
+    progress = progress_factory(len(mine), already) if progress_factory else None
+    if mine:
+        outcome = evaluate_records(backend, mine, prompt_settings, decoding, score_settings, run=part, progress=progress)
+    else:  # dealt nothing (fewer context groups than processes): it still meets the barriers
+        outcome = EvalOutcome(part, [], _metrics(records[0].task, [], [], score_settings), 0)
+    sharding.barrier(shard)
+    if not shard.main:
+        return outcome
+    if shard.distributed:
+        merged = sharding.merged_rows(run)
+        rows = [merged[r.id] for r in records]
+        outcome = EvalOutcome(run, rows, _metrics(records[0].task, records, rows, score_settings), outcome.resumed)
+    # One file in item order, whatever order the batches (or the processes) finished in.
+    sharding.finish(run, records, {row["id"]: row for row in outcome.rows})
+    return outcome
+
+
 def run_eval(
     config: EvalConfig,
     out: Path,
@@ -255,43 +299,24 @@ def run_eval(
     """Load data and model, evaluate into `out` (resuming), and write metrics.json.
 
     Under a multi-process launch each process evaluates its shard (see `sharding`) and rank 0
-    merges them; the other processes return their own shard's outcome and write nothing else.
+    merges them and writes metrics.json; the other processes return their own shard's outcome.
     """
-    shard = current_shard()
     records = load_eval_records(config)
     loaded = load_model(config.model, adapter=config.adapter)
     backend = get_backend(config.decoding.backend, loaded)
-    settings = run_config(config, loaded, records)
-    # Rank 0 creates (or, with --force, clears) the folder before any process writes into it.
-    run = RunFolder.open(out, settings, force=force) if shard.main else None
-    sharding.barrier(shard)
-    run = run or RunFolder.open(out, settings)
-    mine = sharding.shard_records(records, shard)
-    part = sharding.ShardFolder(out, shard) if shard.distributed else run
-    already = part.completed().keys() & {r.id for r in mine}
-    progress = progress_factory(len(mine), len(already)) if progress_factory else None
     started = time.perf_counter()
-    if mine:
-        outcome = evaluate_records(
-            backend, mine, config.prompt, config.decoding, config.score_settings(), run=part, progress=progress
-        )
-    else:  # dealt nothing (fewer context groups than processes): it still meets the barriers
-        outcome = EvalOutcome(part, [], _metrics(records[0].task, [], [], config.score_settings()), 0)
-    sharding.barrier(shard)
-    if not shard.main:
+    outcome = evaluate_in_folder(
+        backend, records, config.prompt, config.decoding, config.score_settings(), out,
+        run_config(config, loaded, records), force,
+        (lambda total, done: progress_factory(total, len(done))) if progress_factory else None,
+    )
+    if not current_shard().main:
         return outcome
-    if shard.distributed:
-        merged = sharding.merged_rows(run)
-        rows = [merged[r.id] for r in records]
-        metrics = _metrics(records[0].task, records, rows, config.score_settings()) if records else outcome.metrics
-        outcome = EvalOutcome(run, rows, metrics, outcome.resumed)
-    # One file in item order, whatever order the batches (or the processes) finished in.
-    sharding.finish(run, records, {row["id"]: row for row in outcome.rows})
     summary = outcome.metrics.to_dict()
     summary["timing"] = {"seconds_this_session": round(time.perf_counter() - started, 2), "resumed_items": outcome.resumed}
     summary["flags"] = {
         "hit_max_new_tokens": sum(bool(r.get("hit_max_new_tokens")) for r in outcome.rows),
         "prompt_shortened": sum(bool(r.get("prompt_shortened")) for r in outcome.rows),
     }
-    write_json(run.metrics_path, summary)
+    write_json(outcome.run.metrics_path, summary)
     return outcome
