@@ -90,6 +90,15 @@ def test_score_command(tmp_path: Path) -> None:
     assert "short" not in payload  # no short-answer subset: every answer of this kind is short
 
 
+def _config(model: Path, data: Path, out: Path, val_metric_items: int) -> str:
+    """A run config for the tiny model on short answers (a study adds its `sweep:`)."""
+    return (
+        f"model: {model}\ntask: short\ndata: {{source: {data}, split: {{test: 8, validation: 4}}}}\n"
+        f"lora: {{r: 2, alpha: 4}}\ntraining: {{epochs: 1, batch_size: 4, val_metric_items: {val_metric_items}}}\n"
+        f"decoding: {{batch_size: 4, max_new_tokens: 4}}\nmetrics: {{bootstrap_resamples: 200}}\nout: {out}\n"
+    )
+
+
 @pytest.fixture(scope="module")
 def short_run(tiny_causal_path, tmp_path_factory) -> Path:
     """`lorabench run` on synthetic short answers with a tiny model, through the CLI."""
@@ -97,13 +106,7 @@ def short_run(tiny_causal_path, tmp_path_factory) -> Path:
     result = runner.invoke(app, ["synth", "--task", "short", "-n", "24", "--seed", "1", "--out", str(root / "short.jsonl")])
     assert result.exit_code == 0, result.output
     config = root / "run.yaml"
-    config.write_text(
-        f"model: {tiny_causal_path}\ntask: short\n"
-        f"data: {{source: {root / 'short.jsonl'}, split: {{test: 8, validation: 4}}}}\n"
-        "lora: {r: 2, alpha: 4}\ntraining: {epochs: 1, batch_size: 4, val_metric_items: 2}\n"
-        "decoding: {batch_size: 4, max_new_tokens: 4}\nmetrics: {bootstrap_resamples: 200}\n"
-        f"out: {root / 'run'}\n"
-    )
+    config.write_text(_config(tiny_causal_path, root / "short.jsonl", root / "run", val_metric_items=2))
     result = runner.invoke(app, ["run", str(config)])
     assert result.exit_code == 0, result.output
     return root / "run"
@@ -131,13 +134,8 @@ def test_eval_and_compare_on_the_run(short_run: Path, tiny_causal_path, tmp_path
 
 def test_study_over_training_sizes(short_run: Path, tiny_causal_path, tmp_path: Path) -> None:
     config = tmp_path / "study.yaml"
-    config.write_text(
-        f"model: {tiny_causal_path}\ntask: short\n"
-        f"data: {{source: {short_run.parent / 'short.jsonl'}, split: {{test: 8, validation: 4}}}}\n"
-        "lora: {r: 2, alpha: 4}\ntraining: {epochs: 1, batch_size: 4, val_metric_items: 0}\n"
-        "decoding: {batch_size: 4, max_new_tokens: 4}\nmetrics: {bootstrap_resamples: 200}\n"
-        f"out: {tmp_path / 'study'}\nsweep: {{train_sizes: [4, 8]}}\n"
-    )
+    config.write_text(_config(tiny_causal_path, short_run.parent / "short.jsonl", tmp_path / "study", val_metric_items=0)
+                      + "sweep: {train_sizes: [4, 8]}\n")
     result = runner.invoke(app, ["study", str(config)])
     assert result.exit_code == 0, result.output
     import csv
