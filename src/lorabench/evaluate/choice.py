@@ -94,7 +94,7 @@ def _causal_shared(model: Any, prompt_ids: torch.Tensor, options: list[list[int]
     cache.batch_repeat_interleave(k)
     positions = torch.arange(n_prompt, n_prompt + inputs.shape[1], device=device).unsqueeze(0).expand(k, -1)
     attention = torch.cat([torch.ones((k, n_prompt), dtype=torch.long, device=device), mask[:, :-1]], dim=1)
-    cache_kwarg = {model_api.cache_argument(model) or model_api.CACHE_NAMES[-1]: cache}
+    cache_kwarg = {model_api.cache_keyword(model): cache}
     logits = model(input_ids=inputs, attention_mask=attention, position_ids=positions, use_cache=True, **cache_kwarg).logits
     return sums + _target_logprobs(logits, targets, target_mask)
 

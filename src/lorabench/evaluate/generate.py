@@ -18,7 +18,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from lorabench.backends.base import Generation  # the result type lives with the backend interface
-from lorabench.evaluate import prefix
+from lorabench.evaluate import model_api, prefix
 from lorabench.prompts import Prompt, encode_prompt
 
 # End-of-turn markers of common chat templates: an instruct model ends its answer with one of these,
@@ -153,7 +153,7 @@ def _run_batch(
         input_ids, attention_mask = _pad_batch(sequences, pad_id, left=not is_seq2seq)
     else:
         input_ids, attention_mask = prefix.layout(sequences, plan, pad_id)
-        extra[prefix.cache_argument(model)] = prefix.prefill(model, plan, pad_id, device)
+        extra[model_api.cache_keyword(model)] = prefix.prefill(model, plan, pad_id, device)
     criteria = StoppingCriteriaList()
     # Causal output repeats the padded prompt; seq2seq output starts with the decoder start token.
     prompt_width = 1 if is_seq2seq else input_ids.shape[1]

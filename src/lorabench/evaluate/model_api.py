@@ -30,6 +30,14 @@ def cache_argument(model: Any) -> str | None:
     return next((name for name in CACHE_NAMES if name in parameters), None)
 
 
+def cache_keyword(model: Any) -> str:
+    """`cache_argument` for a model that must take a cache (a caller that has checked it does)."""
+    name = cache_argument(model)
+    if name is None:
+        raise ValueError(f"{type(_base(model)).__name__}.forward takes no key/value cache")
+    return name
+
+
 def returned_cache(output: Any) -> Any:
     """The cache a forward with `use_cache=True` returned, read without the deprecated attribute."""
     for name in CACHE_NAMES:

@@ -176,14 +176,6 @@ def supports_shared_prefix(model: Any) -> bool:
     return all(type(layer) is DynamicLayer for layer in cache.layers)
 
 
-def cache_argument(model: Any) -> str:
-    """The keyword a prefilled cache is handed to this model's forward and generate by."""
-    name = model_api.cache_argument(model)
-    if name is None:
-        raise ValueError("this model takes no key/value cache; check supports_shared_prefix first")
-    return name
-
-
 def prefill(model: Any, plan: BatchPlan, pad_id: int, device: torch.device) -> DynamicCache:
     """Run the groups' prefixes once (left-padded into one batch) and give each row its group's cache."""
     width = max(len(ids) for ids in plan.prefixes)
@@ -194,7 +186,7 @@ def prefill(model: Any, plan: BatchPlan, pad_id: int, device: torch.device) -> D
     cache = DynamicCache(config=model.config)
     # Only the cache is wanted; keeping one position skips most of the vocabulary projection.
     extra: dict[str, Any] = {"logits_to_keep": 1} if model_api.accepts(model, "logits_to_keep") else {}
-    extra[cache_argument(model)] = cache
+    extra[model_api.cache_keyword(model)] = cache
     model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **extra)
     cache.batch_select_indices(torch.tensor(plan.row_group, dtype=torch.long, device=device))
     return cache

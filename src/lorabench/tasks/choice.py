@@ -72,7 +72,6 @@ def synthesize(rng: random.Random, n: int, tag: str) -> list[ChoiceRecord]:
 
 TASK = Task(
     kind=TaskKind.choice,
-    description="multiple choice: options A, B, C, ... and the correct label",
     record_type=ChoiceRecord,
     field_aliases={
         "question": ("question", "stem", "prompt"),

@@ -38,7 +38,6 @@ def synthesize(rng: random.Random, n: int, tag: str, short_passages: bool = Fals
 
 TASK = Task(
     kind=TaskKind.extractive,
-    description="extractive QA: answer spans from a context (SQuAD v1.1/v2.0)",
     record_type=ExtractiveRecord,
     field_aliases={
         "context": ("context", "passage", "paragraph"),

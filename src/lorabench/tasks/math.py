@@ -90,7 +90,6 @@ def synthesize(rng: random.Random, n: int, tag: str) -> list[MathRecord]:
 
 TASK = Task(
     kind=TaskKind.math,
-    description="math word problems: worked answer ending in '#### N' or '\\boxed{N}'",
     record_type=MathRecord,
     field_aliases={"question": ("question", "problem"), "answer": ("answer", "solution"), "final": ("final",)},
     instruction="Solve the problem step by step. End with a final line of the form '#### <number>'.",

@@ -37,7 +37,6 @@ def synthesize(rng: random.Random, n: int, tag: str) -> list[OpenRecord]:
 
 TASK = Task(
     kind=TaskKind.open,
-    description="open answers: an instruction (and context) with a free-text response",
     record_type=OpenRecord,
     field_aliases={  # Dolly (instruction/context/response) and Alpaca (instruction/input/output)
         "instruction": ("instruction", "prompt", "question"),

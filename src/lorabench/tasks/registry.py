@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 from typing import Any, Generic, TypeVar
@@ -40,7 +40,6 @@ class Task:
     """
 
     kind: Any  # a TaskKind member
-    description: str
     record_type: type  # the kind's record class (a pydantic model from lorabench.data.records or its module)
     field_aliases: Mapping[str, tuple[str, ...]]  # record field -> column names tried in order
     instruction: str  # the first line of every prompt, unless prompt.instruction replaces it
@@ -61,7 +60,6 @@ class Task:
     numeric_gold: bool = False  # a score file's gold may be a bare number
     unanswerable: bool = False  # a record may have no gold answer at all (SQuAD v2)
     passage_lengths: bool = False  # synthesize takes short_passages
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @cache
@@ -110,6 +108,3 @@ class KindsWhere:
             return bool(getattr(get_task(TaskKind(kind)), self.attribute))
         except ValueError:
             return False
-
-    def __iter__(self) -> Iterator[Any]:
-        return (k for k in TaskKind if k in self)

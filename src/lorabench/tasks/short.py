@@ -95,7 +95,6 @@ def synthesize(rng: random.Random, n: int, tag: str) -> list[ShortRecord]:
 
 TASK = Task(
     kind=TaskKind.short,
-    description="closed-book short answers: a question and its acceptable answers (aliases), no context",
     record_type=ShortRecord,
     field_aliases={
         "question": ("question", "query", "prompt"),
