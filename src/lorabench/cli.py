@@ -197,7 +197,7 @@ def eval_command(
     from lorabench.live import progress_bars
     from lorabench.runs import ensure_run_folder
 
-    with options_named({"name": "--model", "path": "--data", "format": "--format"}):
+    with options_named({"name": "--model", "path": "--data"}):
         config = EvalConfig(
             model=ModelSpec(name=model, dtype=dtype, device=device, trust_remote_code=trust_remote_code),
             adapter=adapter,

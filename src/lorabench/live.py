@@ -66,12 +66,11 @@ def train_log_printer(console: Console) -> Callable[[dict], None]:
 def run_pipeline_live(config, console: Console, bar_console: Console, force: bool = False):  # noqa: ANN001, ANN201
     """`run_pipeline` with progress bars and training lines, then the comparison table, the same
     on the short-answer subset below it, the guard lines that apply, and the verdicts."""
+    from lorabench.evaluate.sharding import current_shard
     from lorabench.guards import applicable, generated
     from lorabench.pipeline import run_pipeline
     from lorabench.report.console import comparison_table, findings_lines
     from lorabench.report.verdicts import verdict_sentence
-
-    from lorabench.evaluate.sharding import current_shard
 
     main = current_shard().main  # under a multi-process launch only rank 0 shows anything
     bars, factory = progress_bars(bar_console)
