@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.errors import LorabenchError
 from lorabench.evaluate.settings import DecodingSettings
-from lorabench.prompts import PromptSettings
+from lorabench.prompts import PromptSettings, choice_scoring_conflict
 from lorabench.settings import LoraSettings, MetricSettings, ModelSpec, TrainSettings  # noqa: F401 - MetricSettings re-exported
 
 _SOURCES = ("source", "train", "validation", "test")
@@ -66,9 +66,18 @@ class RunConfig(BaseModel):
     prompt: PromptSettings = Field(default_factory=PromptSettings)
     lora: LoraSettings = Field(default_factory=LoraSettings)
     training: TrainSettings = Field(default_factory=TrainSettings)
-    decoding: DecodingSettings = Field(default_factory=DecodingSettings)
+    decoding: DecodingSettings = Field(default_factory=DecodingSettings, validate_default=True)
     metrics: MetricSettings = Field(default_factory=MetricSettings)
     out: str = Field("runs/run", description="Run folder; rerunning the same config resumes it.")
+
+    @field_validator("decoding")
+    @classmethod
+    def _choice_scoring_fits_prompt(cls, decoding: DecodingSettings, info: ValidationInfo) -> DecodingSettings:
+        if "task" in info.data and "prompt" in info.data:
+            conflict = choice_scoring_conflict(info.data["task"], info.data["prompt"], decoding.choice_mode)
+            if conflict:
+                raise ValueError(conflict)
+        return decoding
 
     def to_yaml(self) -> str:
         """The run folder's config.yaml text."""
@@ -191,6 +200,15 @@ def read_yaml(path: Path, overrides: list[str] | None = None) -> tuple[dict[str,
     if overrides:
         raw = apply_overrides(raw, overrides)
     return raw, document
+
+
+def load_prompt_settings(path: Path) -> PromptSettings:
+    """Prompt settings from a YAML (or JSON) file: the `prompt:` section of a run config or of an
+    adapter's lorabench.json, or a file of prompt settings alone."""
+    raw, document = read_yaml(path)
+    if isinstance(raw, dict) and isinstance(raw.get("prompt"), dict):
+        return parse_settings(PromptSettings, raw["prompt"], str(path), document, ("prompt",))
+    return parse_settings(PromptSettings, raw, str(path), document)
 
 
 def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:

@@ -42,7 +42,7 @@ from lorabench.evaluate.sharding import current_shard, shard_records
 from lorabench.evaluate.settings import DecodingSettings
 from lorabench.metrics.scoring import LOWER_IS_BETTER, TASK_METRICS, ScoreSettings
 from lorabench.models import LoadedModel, ModelSpec, load_model
-from lorabench.prompts import PromptSettings, fit_to_model, model_context_length, uses_chat_template
+from lorabench.prompts import PromptSettings, fit_to_model, model_context_length, prompt_sha256, uses_chat_template
 from lorabench.runs import write_json
 from lorabench.settings import LoraSettings, TrainSettings  # noqa: F401 - re-exported
 from lorabench.train_data import (
@@ -678,13 +678,21 @@ def _metric_fn(
 def adapter_metadata(
     loaded: LoadedModel, task: TaskKind, prompt_settings: PromptSettings, lora: LoraSettings,
     training: TrainSettings, n_train: int, n_val: int, max_prompt_tokens_used: int,
+    probe_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What `lorabench.json` records: everything that must match for the adapter's numbers to hold."""
+    """What `lorabench.json` records: everything that must match for the adapter's numbers to hold.
+
+    The prompt settings include templates and the few-shot examples (ids and texts); `prompt_sha256`
+    hashes how they render a fixed probe item (see prompts.prompt_sha256; `probe_extra` gives it the
+    data's other columns, which a template may read).
+    """
     template = getattr(loaded.tokenizer, "chat_template", None) or ""
+    fitted = prompt_settings.model_copy(update={"max_prompt_tokens": max_prompt_tokens_used})
     return {
         "lorabench": lorabench.__version__,
         "task": task.value,
         "prompt": prompt_settings.model_dump(mode="json"),
+        "prompt_sha256": prompt_sha256(task, loaded.tokenizer, fitted, probe_extra),
         "max_prompt_tokens_used": max_prompt_tokens_used,
         "chat_template": {
             "used": uses_chat_template(loaded.tokenizer, prompt_settings),
@@ -751,6 +759,11 @@ def train_adapter(
         raise LorabenchError("early stopping needs a validation split, and it is empty")
     if merge:
         check_mergeable(loaded.model, lora.target_modules)
+    # Made before training, so that a prompt it cannot render fails before the work, not after.
+    meta = adapter_metadata(
+        loaded, task, prompt_settings, lora, training, len(train_records), len(val_records),
+        fitted.max_prompt_tokens, train_records[0].extra,
+    )
 
     args = _training_arguments(
         training, loaded, checkpoints, bool(val_examples), metric_name or "loss", len(train_examples)
@@ -791,10 +804,6 @@ def train_adapter(
         figures = _run(trainer, checkpoints, resume_from)
         if trainer.is_world_process_zero():
             peft_model.save_pretrained(adapter_dir, safe_serialization=True, save_embedding_layers=False)
-            meta = adapter_metadata(
-                loaded, task, prompt_settings, lora, training, len(train_records), len(val_records),
-                fitted.max_prompt_tokens,
-            )
             write_json(adapter_dir / ADAPTER_META, meta)
     finally:
         if answer_only is not None:

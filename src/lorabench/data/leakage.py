@@ -260,10 +260,13 @@ def _near_duplicate(
     return best_id
 
 
-def ensure_no_leakage(report: LeakageReport, allow: bool, what: str) -> None:
+_REMEDY = "Remove the overlapping items, or set data.allow_leakage: true to run anyway."
+
+
+def ensure_no_leakage(report: LeakageReport, allow: bool, what: str, remedy: str = _REMEDY) -> None:
     """Raise LeakageError describing the overlap, unless there is none or `allow` is set.
 
-    `what` names the comparison for the message, e.g. "train vs test".
+    `what` names the comparison for the message, e.g. "train vs test"; `remedy` says what to do.
     """
     if allow or not report.has_leakage:
         return
@@ -277,6 +280,5 @@ def ensure_no_leakage(report: LeakageReport, allow: bool, what: str) -> None:
                 part += f" (e.g. {ex.b_id} ~ {ex.a_id}: {ex.snippet})"
             parts.append(part)
     raise LeakageError(
-        f"{what}: {report.size_b} items checked against {report.size_a} overlap: {'; '.join(parts)}. "
-        "Remove the overlapping items, or set data.allow_leakage: true to run anyway."
+        f"{what}: {report.size_b} items checked against {report.size_a} overlap: {'; '.join(parts)}. {remedy}"
     )

@@ -198,6 +198,8 @@ def _fields(row: Row, where: str, spec: DataSpec, mapping: dict[str, list[str]])
     data: dict[str, Any] = {}
     columns: dict[str, str] = {}
     for name, info in model.model_fields.items():
+        if name == "extra":
+            continue
         column, value = _lookup(name, row, spec.task, mapping)
         if _missing(value) or (name in _OPTIONAL_TEXT and value == ""):
             needed = info.is_required() and name not in ("id", "final")
@@ -212,7 +214,23 @@ def _fields(row: Row, where: str, spec: DataSpec, mapping: dict[str, list[str]])
         data = prepare(data, where)
     if isinstance(data.get("id"), float) and data["id"].is_integer():
         data["id"] = int(data["id"])  # pandas turns integer id columns with gaps into floats
+    extra = _extra_columns(row, columns)
+    if extra:
+        data["extra"] = extra
     return data, columns
+
+
+def _extra_columns(row: Row, columns: dict[str, str]) -> dict[str, Any]:
+    """The row's columns no record field took, for prompt templates. A saved split keeps them
+    under "extra" (see records.record_to_row), which reads back as they were."""
+    used = {part for column in columns.values() for part in column.split(",")}
+    extra = {k: None if _missing(v) else v for k, v in row.items() if k not in used and k != "extra"}
+    saved = row.get("extra")
+    if isinstance(saved, dict):
+        extra.update(saved)
+    elif saved is not None:
+        extra["extra"] = saved
+    return extra
 
 
 def prepare_extractive_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
@@ -235,7 +253,7 @@ def prepare_choice_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
 
 def _content_id(stem: str, task: TaskKind, data: dict[str, Any]) -> str:
     # Hash the content, not the position, so ids survive reordering and re-slicing of the source.
-    content = {k: v for k, v in data.items() if k not in ("id", "final")}
+    content = {k: v for k, v in data.items() if k not in ("id", "final", "extra")}
     text = json.dumps({"task": task.value, **content}, sort_keys=True, ensure_ascii=False, default=str)
     return f"{stem}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"
 

@@ -11,7 +11,7 @@ import string
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lorabench.metrics.numeric import extract_final_number
 from lorabench.tasks.registry import ByKind, TaskKind, get_task
@@ -28,6 +28,9 @@ class _Record(BaseModel):
     task: ClassVar[TaskKind]
 
     id: str
+    # The source row's other columns, for prompt templates ({{ difficulty }}). Left out of dumps, so
+    # ids, item fingerprints and prompts of records are the same with or without them.
+    extra: dict[str, Any] | None = Field(None, exclude=True)
 
     @field_validator("id", mode="before")
     @classmethod
@@ -246,11 +249,16 @@ def record_type(task: TaskKind | str) -> type[_Record]:
     return get_task(task).record_type
 
 
-def record_to_row(record: _Record) -> dict[str, Any]:
-    """The canonical JSON form of a record: its own field names, which the loaders read back as is."""
+def record_to_row(record: _Record, extra: bool = False) -> dict[str, Any]:
+    """The canonical JSON form of a record: its own field names, which the loaders read back as is.
+
+    `extra` adds the source's other columns under "extra" (when it has any), as saved splits keep them.
+    """
     row = record.model_dump(exclude_none=True)
     if isinstance(record, ExtractiveRecord) and not record.unanswerable:
         row.pop("unanswerable", None)
+    if extra and record.extra:
+        row["extra"] = dict(record.extra)
     return row
 
 
@@ -269,7 +277,7 @@ def save_records(records: "list[Record]", path: "str | Path") -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             for record in records:
-                handle.write(json.dumps(record_to_row(record), ensure_ascii=False) + "\n")
+                handle.write(json.dumps(record_to_row(record, extra=True), ensure_ascii=False, default=str) + "\n")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
