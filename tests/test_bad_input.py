@@ -76,6 +76,23 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("eval-adapter-not-adapter", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {folder}", "folder"),
     ("eval-adapter-other-base", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {other_adapter}", "adapter"),
     ("eval-out-is-file", "eval -m {model} -d {qa} -t extractive --out {qa}", "--out"),
+    ("eval-prompt-missing", "eval -m {model} -d {qa} -t extractive --out {out} --prompt {missing}", "--prompt"),
+    ("eval-prompt-unknown-key", "eval -m {model} -d {qa} -t extractive --out {out} --prompt {bad_prompt}",
+     "bad_prompt.yaml:2: prompt.temperature: unknown key"),
+    ("eval-prompt-undefined", "eval -m {model} -d {qa} -t extractive --out {out} --prompt {undefined_prompt}",
+     "prompt.template: record"),
+    ("eval-few-shot-from-unused", "eval -m {model} -d {qa} -t extractive --out {out} --few-shot-from {qa}",
+     "--few-shot-from"),
+    ("eval-few-shot-from-missing", "eval -m {model} -d {qa} -t extractive --out {out} --few-shot-from {missing}",
+     "--few-shot-from"),
+    ("eval-few-shot-no-examples", "eval -m {model} -d {qa} -t extractive --out {out} --prompt {few_shot_prompt}",
+     "--few-shot-from FILE"),
+    ("eval-few-shot-from-the-items", "eval -m {model} -d {qa} -t extractive --out {out} --prompt {few_shot_prompt} "
+     "--few-shot-from {qa}", "few-shot examples vs evaluation items"),
+    ("eval-adapter-other-prompt", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {prompted_adapter}",
+     "prompt settings differ from the adapter's training"),
+    ("eval-choice-target-template", "eval -m {model} -d {choice_file} -t choice --out {out} --prompt {target_prompt}",
+     "--choice-mode"),
     # run / train / study: the config file itself
     ("run-missing-config", "run {missing}", "missing.jsonl"),
     ("run-config-is-folder", "run {folder}", "folder"),
@@ -97,6 +114,11 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("study-missing-config", "study {missing}", "missing.jsonl"),
     ("study-config-is-list", "study {list_yaml}", "list.yaml"),
     ("study-no-sweep", "study {config}", "sweep"),
+    # prompts
+    ("prompts-missing-config", "prompts {missing}", "missing.jsonl"),
+    ("prompts-n-0", "prompts {config} --n 0", "--n"),
+    ("prompts-split", "prompts {config} --split validation", "--split"),
+    ("prompts-bad-value", "prompts {config} --set prompt.few_shot.k=0", "prompt.few_shot.k"),
     # compare / report / demo
     ("compare-missing-a", "compare {missing} {folder}", "missing.jsonl"),
     ("compare-not-eval-folder", "compare {folder} {folder}", "folder"),
@@ -140,6 +162,20 @@ CONFIG_CASES: list[tuple[str, str, Any, str]] = [
     ("prompt-chat-template", "prompt.chat_template", "maybe", ":{line}: prompt.chat_template"),
     ("prompt-strategy", "prompt.strategy", "parallel", ":{line}: prompt.strategy"),
     ("prompt-max-tokens", "prompt.max_prompt_tokens", 4, ":{line}: prompt.max_prompt_tokens"),
+    # Braces are doubled: every value goes through str.format to fill in paths.
+    ("prompt-template-syntax", "prompt.template", "{{{{ question ", ":{line}: prompt.template: template syntax error"),
+    ("prompt-template-undefined", "prompt.template", "{{{{ question }}}} {{{{ level }}}}",
+     "prompt.template: record synth-s0-ex-"),
+    ("prompt-template-shows-gold", "prompt.template", "{{{{ answers }}}}", "only available to prompt.target_template"),
+    ("prompt-target-template-syntax", "prompt.target_template", "{{{{ answer ", ":{line}: prompt.target_template"),
+    ("prompt-answer-prefix-space", "prompt.answer_prefix", "Answer: ", ":{line}: prompt.answer_prefix"),
+    ("prompt-answer-prefix-empty", "prompt.answer_prefix", "", ":{line}: prompt.answer_prefix"),
+    ("prompt-few-shot-k-zero", "prompt.few_shot", {"k": 0}, ":{line}: prompt.few_shot.k"),
+    ("prompt-few-shot-unknown-key", "prompt.few_shot", {"k": 1, "shots": 2}, ":{line}: prompt.few_shot.shots: unknown key"),
+    ("prompt-few-shot-style", "prompt.few_shot", {"k": 1, "style": "turns"}, ":{line}: prompt.few_shot.style"),
+    ("prompt-few-shot-too-many", "prompt.few_shot", {"k": 40}, "prompt.few_shot.k: 40 shots need at least 41"),
+    ("prompt-template-with-batch", "prompt", {"strategy": "batch", "answer_prefix": "A:"},
+     ":{line}: prompt: Value error, prompt.answer_prefix: only with prompt.strategy 'single'"),
     ("lora-r-zero", "lora.r", 0, ":{line}: lora.r"),
     ("lora-dropout", "lora.dropout", 1.5, ":{line}: lora.dropout"),
     ("lora-targets", "lora.target_modules", "attention", ":{line}: lora.target_modules"),
@@ -186,7 +222,16 @@ def files(tmp_path_factory: pytest.TempPathFactory, tiny_causal_path: Path, tiny
     (root / "folder").mkdir()
     (root / "list.yaml").write_text("- model: x\n- task: extractive\n")
     (root / "broken.yaml").write_text("model: x\ntask: [extractive\n")
+    prompt_files = {
+        "bad_prompt": "prompt:\n  temperature: 0.2\n", "few_shot_prompt": "few_shot: {k: 1}\n",
+        "undefined_prompt": "template: '{{ level }}'\n", "target_prompt": "target_template: 'So: {{ answer }}'\n",
+    }
+    for name, text in prompt_files.items():
+        (root / f"{name}.yaml").write_text(text)
     paths = {
+        **{name: str(root / f"{name}.yaml") for name in prompt_files},
+        "choice_file": str(write_synth(TaskKind.choice, 4, 0, root / "choice.jsonl")),
+        "prompted_adapter": str(_prompted_adapter(tiny_causal_path, root / "prompted_adapter")),
         "qa": str(qa), "math_file": str(math_file), "preds": str(preds), "badjson": str(bad),
         "empty": str(root / "empty.jsonl"), "folder": str(root / "folder"), "missing": str(root / "missing.jsonl"),
         "list_yaml": str(root / "list.yaml"), "broken_yaml": str(root / "broken.yaml"), "model": str(tiny_causal_path),
@@ -207,6 +252,20 @@ def _adapter_for(base_path: Path, folder: Path) -> Path:
 
     model = get_peft_model(AutoModelForSeq2SeqLM.from_pretrained(base_path), LoraConfig(r=2, target_modules=["q", "v"]))
     model.save_pretrained(folder)
+    return folder
+
+
+def _prompted_adapter(base_path: Path, folder: Path) -> Path:
+    """A LoRA adapter for the causal model whose lorabench.json says it was trained with an answer prefix."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from lorabench.prompts import PromptSettings
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_path), LoraConfig(r=2, target_modules=["q_proj"]))
+    model.save_pretrained(folder)
+    prompt = PromptSettings(answer_prefix="The answer is").model_dump(mode="json")
+    (folder / "lorabench.json").write_text(json.dumps({"prompt": prompt}))
     return folder
 
 

@@ -178,3 +178,17 @@ def test_seq2seq_sequential_gives_one_example_per_turn(seq2seq):
 def test_multi_question_strategies_are_for_extractive_qa_only(causal, strategy):
     with pytest.raises(LorabenchError, match="extractive QA only"):
         encode_examples(synthesize("math", 2, seed=0), causal.tokenizer, PromptSettings(strategy=strategy), False)
+
+
+@pytest.mark.parametrize("chat_template", ["auto", "off"])
+def test_labels_cover_exactly_the_rendered_target_and_the_end_token(causal, record, chat_template):
+    settings = SETTINGS.model_copy(update={
+        "chat_template": chat_template, "answer_prefix": "Reply:", "target_template": "{{ answer }} (from the text)",
+    })
+    tokenizer = causal.tokenizer
+    example = encode_example(record, tokenizer, settings, is_seq2seq=False)
+    learned = [t for t in example.labels if t != IGNORE_INDEX]
+    assert tokenizer.decode(learned[:-1]) == f" {record.answers[0]} (from the text)"  # after the prefix's space
+    assert learned[-1] == tokenizer.eos_token_id
+    prompt_text = tokenizer.decode(example.input_ids[: example.prompt_tokens])
+    assert prompt_text.endswith("Reply:") and "(from the text)" not in prompt_text

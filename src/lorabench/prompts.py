@@ -356,7 +356,7 @@ def build_prompt(record: Record, tokenizer: Any, settings: PromptSettings) -> Pr
         tokenizer,
         chat,
         settings.max_prompt_tokens,
-        f"record {record.id}" + (f" (with {len(shots)} few-shot examples)" if shots else ""),
+        f"record {record.id}" + (f" (with {len(shots)} few-shot example(s), which are never shortened)" if shots else ""),
     )
     frame = AnswerFrame()
     if settings.target_template is not None:
