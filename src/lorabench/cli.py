@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
+from lorabench.settings import ScoringSettings
 
 app = typer.Typer(
     help="Fine-tune small language models with LoRA on QA data and find out, honestly, whether it helped.",
@@ -81,6 +82,8 @@ def input_file(path: Path, option: str) -> Path:
 
 
 TaskOption = Annotated[TaskKind, typer.Option("--task", "-t", help="Task kind.")]
+# Help and defaults of the scoring options come from their one declaration.
+_SCORING = ScoringSettings.model_fields
 
 
 @app.command()
@@ -90,8 +93,10 @@ def score(
     task: TaskOption,
     out: Annotated[Optional[Path], typer.Option(help="Folder for metrics.json (default: beside the input).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
-    short_thresh: Annotated[int, typer.Option(min=1, help="Gold answers of at most this many tokens are 'short'.")] = 3,
-    rouge_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="ROUGE-L F at or above this counts for rouge_l_acc.")] = 0.5,
+    short_thresh: Annotated[int, typer.Option(help=_SCORING["short_thresh"].description)] = _SCORING["short_thresh"].default,
+    rouge_threshold: Annotated[
+        float, typer.Option(help=_SCORING["rouge_threshold"].description)
+    ] = _SCORING["rouge_threshold"].default,
     skip_invalid: Annotated[bool, typer.Option(help="Skip bad rows (reported) instead of stopping.")] = False,
 ) -> None:
     """Score predictions made elsewhere: every metric of the task, with 95% intervals."""
@@ -102,7 +107,8 @@ def score(
 
     input_file(predictions, "PREDICTIONS")
     ensure_run_folder(out or predictions.parent, "--out")
-    settings = ScoreSettings(short_thresh=short_thresh, rouge_threshold=rouge_threshold)
+    with options_named():
+        settings = ScoreSettings.of(ScoringSettings(short_thresh=short_thresh, rouge_threshold=rouge_threshold))
     result = score_file(predictions, task, settings, skip_invalid)
     metrics_path = write_metrics(result, out or predictions.parent, predictions)
     if as_json:
@@ -290,7 +296,7 @@ def train(
     save_splits(splits, Path(config.out))
     result = train_adapter(
         loaded, splits.train, splits.validation, folder, config.prompt, config.lora, config.training, config.decoding,
-        ScoreSettings(short_thresh=config.metrics.short_thresh, rouge_threshold=config.metrics.rouge_threshold),
+        ScoreSettings.of(config.metrics),
         resume=resume, merge=merge, on_log=train_log_printer(console),
     )
     console.print(

@@ -181,7 +181,7 @@ def eval_stage(
 
 
 def _score_settings(config: RunConfig) -> ScoreSettings:
-    return ScoreSettings(short_thresh=config.metrics.short_thresh, rouge_threshold=config.metrics.rouge_threshold)
+    return ScoreSettings.of(config.metrics)
 
 
 def _train_fingerprint(config: RunConfig, loaded: LoadedModel, splits: DataSplits) -> str:

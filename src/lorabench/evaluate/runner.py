@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 import lorabench
 from lorabench.backends import Backend, get_backend
@@ -38,6 +38,7 @@ from lorabench.metrics.scoring import (
 from lorabench.models import LoadedModel, ModelSpec, load_model
 from lorabench.prompts import STOP_STRINGS, Prompt, PromptSettings, answer_from_generation, build_prompt, fit_to_model
 from lorabench.runs import RunFolder, write_json
+from lorabench.settings import ScoringSettings
 from lorabench.strategies.accounting import single_cost
 from lorabench.strategies.evaluation import batch_rows, sequential_rows
 from lorabench.strategies.grouping import context_groups, extractive_groups
@@ -45,8 +46,12 @@ from lorabench.strategies.grouping import context_groups, extractive_groups
 Progress = Callable[[int], None]
 
 
-class EvalConfig(BaseModel):
-    """Everything that determines an evaluation's numbers; saved as the run's config.yaml."""
+class EvalConfig(ScoringSettings):
+    """Everything that determines an evaluation's numbers; saved as the run's config.yaml.
+
+    The scoring knobs (`short_thresh`, `rouge_threshold`) sit at its top level, where saved eval
+    folders have always had them, so those folders still resume.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -56,11 +61,9 @@ class EvalConfig(BaseModel):
     limit: int | None = Field(None, gt=0, description="Evaluate only the first N items (after slicing/sampling).")
     prompt: PromptSettings = Field(default_factory=PromptSettings)
     decoding: DecodingSettings = Field(default_factory=DecodingSettings)
-    short_thresh: int = Field(3, ge=1, description="Gold answers of at most this many tokens are 'short'.")
-    rouge_threshold: float = Field(0.5, ge=0, le=1, description="ROUGE-L F at or above this counts for rouge_l_acc.")
 
     def score_settings(self) -> ScoreSettings:
-        return ScoreSettings(short_thresh=self.short_thresh, rouge_threshold=self.rouge_threshold)
+        return ScoreSettings.of(self)
 
 
 @dataclass
