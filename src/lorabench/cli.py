@@ -230,10 +230,10 @@ def eval_command(
         return
     applied = f" + adapter {adapter}" if adapter else ""
     console.print(metrics_table(outcome.metrics, title=f"{model}{applied} on {data} ({task.value}, %, 95% CI)"))
-    cut = sum(bool(r.get("hit_max_new_tokens")) for r in outcome.rows)
+    cut = sum(r["hit_max_new_tokens"] for r in outcome.rows)
     if cut:
         err_console.print(f"[yellow]{cut} of {len(outcome.rows)} answers hit max_new_tokens (possibly cut)[/]")
-    shortened = sum(bool(r.get("prompt_shortened")) for r in outcome.rows)
+    shortened = sum(r["prompt_shortened"] for r in outcome.rows)
     if shortened:
         err_console.print(f"[yellow]{shortened} prompt(s) were shortened in their context to fit the model[/]")
     if outcome.resumed:

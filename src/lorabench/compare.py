@@ -18,6 +18,7 @@ from scipy import stats
 from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
 from lorabench.metrics.scoring import LOWER_IS_BETTER, PROPORTIONS, TASK_METRICS
+from lorabench.predictions import PredictionRow
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,8 @@ def compare_metric(
 
 def compare_rows(
     task: TaskKind,
-    base_rows: Sequence[dict[str, Any]],
-    tuned_rows: Sequence[dict[str, Any]],
+    base_rows: Sequence[PredictionRow],
+    tuned_rows: Sequence[PredictionRow],
     alpha: float = 0.05,
     resamples: int = 10_000,
     seed: int = 0,

@@ -30,6 +30,7 @@ from lorabench.evaluate.sharding import barrier, current_shard
 from lorabench.guards import Finding, adapter_applied, format_mismatch, generation_guards
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models import LoadedModel, load_model
+from lorabench.predictions import PredictionRow
 from lorabench.prompts import PromptSettings, fit_to_model
 from lorabench.report.write import write_report
 from lorabench.runs import csv_text, ensure_run_folder, write_atomic, write_json
@@ -165,7 +166,7 @@ def eval_stage(
         "scoring_version": SCORING_VERSION,
     }
 
-    def bar(total: int, done: list[dict[str, Any]]) -> Callable[[int], None]:
+    def bar(total: int, done: list[PredictionRow]) -> Callable[[int], None]:
         # A stage found finished shows what it took when it ran, not this session's near-zero time.
         recorded = eval_seconds(done) if len(done) >= total else None
         return progress(f"eval {name}", total, len(done), recorded)  # type: ignore[misc]
@@ -247,7 +248,7 @@ def _guards(config: RunConfig, loaded: LoadedModel, splits: DataSplits, adapter_
     ]
 
 
-def eval_seconds(rows: list[dict[str, Any]]) -> float:
+def eval_seconds(rows: list[PredictionRow]) -> float:
     """Generation time of an evaluation from its rows (each holds its share of its batch's time)."""
     return round(sum(row_cost(r).latency for r in rows), 2)
 

@@ -22,6 +22,7 @@ from lorabench.guards import generated
 from lorabench.items import ItemPair, category_counts, pair_items, sibling_golds
 from lorabench.metrics.scoring import HAS_SHORT_SUBSET, in_short_subset
 from lorabench.paired_runs import read_eval
+from lorabench.predictions import PredictionRow
 from lorabench.runs import read_jsonl
 from lorabench.strategies.accounting import accounting_summary
 
@@ -37,8 +38,8 @@ class ShortSubset:
 
 def short_subset(
     task: TaskKind,
-    base_rows: Sequence[dict[str, Any]],
-    tuned_rows: Sequence[dict[str, Any]],
+    base_rows: Sequence[PredictionRow],
+    tuned_rows: Sequence[PredictionRow],
     thresh: int,
     alpha: float = 0.05,
     resamples: int = 10_000,
@@ -47,7 +48,7 @@ def short_subset(
     `metrics.json`'s `short` block); None for tasks without one (choice, math)."""
     if TaskKind(task) not in HAS_SHORT_SUBSET:
         return None
-    ids = {r["id"] for r in base_rows if in_short_subset(task, [str(g) for g in r.get("gold") or []], thresh)}
+    ids = {r["id"] for r in base_rows if in_short_subset(task, [str(g) for g in r["gold"]], thresh)}
     base = [r for r in base_rows if r["id"] in ids]
     tuned = [r for r in tuned_rows if r["id"] in ids]
     return ShortSubset(thresh, len(ids), compare_rows(task, base, tuned, alpha, resamples) if ids else [])

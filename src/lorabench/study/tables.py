@@ -14,6 +14,7 @@ from lorabench.guards import generated
 from lorabench.items import PRIMARY_METRIC
 from lorabench.metrics.scoring import TASK_METRICS
 from lorabench.paired_runs import read_eval
+from lorabench.predictions import PredictionRow
 from lorabench.report.collect import ShortSubset, comparison_from_dict, short_subset
 from lorabench.report.view import cost_columns
 from lorabench.runs import read_jsonl
@@ -29,8 +30,8 @@ QUALITY = {"EM": "exact_match", "F1": "f1", "Lenient": "lenient_match"}  # accou
 class FinishedRun:
     point: GridPoint
     summary: dict[str, Any]
-    base_rows: list[dict[str, Any]]
-    tuned_rows: list[dict[str, Any]]
+    base_rows: list[PredictionRow]
+    tuned_rows: list[PredictionRow]
     comparisons: list[MetricComparison]
     epochs: list[dict[str, Any]]  # test metrics per epoch (eval_each_epoch), else empty
     train_log: list[dict[str, Any]]
