@@ -255,7 +255,9 @@ def run(
 ) -> None:
     """Leakage check, base eval, LoRA training, tuned eval, paired comparison: one command."""
     from lorabench.config import load_config
+    from lorabench.evaluate.sharding import refuse_weight_sharding
 
+    refuse_weight_sharding("run")
     # The config is checked before torch is imported: a mistake is reported in a fraction of a second.
     config = load_config(config_path, overrides or [])
     from lorabench.live import run_pipeline_live
@@ -318,8 +320,10 @@ def study(
     plan: Annotated[bool, typer.Option(help="Only list the runs the sweep expands to, and which are finished.")] = False,
 ) -> None:
     """Run a grid of runs (models x training sizes x strategies x seeds) on the same test items, then the study page."""
+    from lorabench.evaluate.sharding import refuse_weight_sharding
     from lorabench.study.grid import load_study
 
+    refuse_weight_sharding("study")
     loaded = load_study(config_path, overrides or [])  # before torch is imported, as in `run`
     from lorabench.live import run_study_live
     from lorabench.study.runner import is_finished

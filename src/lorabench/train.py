@@ -789,8 +789,15 @@ def train_adapter(
         )
         trainer.remove_callback(PrinterCallback)  # our log rows replace its prints
         figures = _run(trainer, checkpoints, resume_from)
-        if trainer.is_world_process_zero():
+        if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+            # Each rank holds a shard of the weights: the Trainer gathers them (a collective every rank
+            # joins) and rank 0 writes the adapter, as save_pretrained would unsharded.
+            trainer.save_model(str(adapter_dir))
+            if trainer.is_world_process_zero():
+                (adapter_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle; lorabench.json says it all
+        elif trainer.is_world_process_zero():
             peft_model.save_pretrained(adapter_dir, safe_serialization=True, save_embedding_layers=False)
+        if trainer.is_world_process_zero():
             meta = adapter_metadata(
                 loaded, task, prompt_settings, lora, training, len(train_records), len(val_records),
                 fitted.max_prompt_tokens,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lorabench.data.records import Record
+from lorabench.errors import LorabenchError
 from lorabench.predictions import PredictionRow, dump_row, parse_row
 from lorabench.runs import PREDICTIONS, RunFolder, write_atomic
 
@@ -40,6 +41,18 @@ def current_shard() -> Shard:
     """This process's place in a launch (the launchers set RANK and WORLD_SIZE), or a lone process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     return Shard(int(os.environ.get("RANK", "0")), world) if world > 1 else Shard()
+
+
+def refuse_weight_sharding(command: str) -> None:
+    """`run` and `study` go on from training to evaluation in the same processes, which needs whole
+    weights on each; under FSDP or DeepSpeed each process holds a shard, so train and evaluate apart."""
+    for variable, name in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
+        if os.environ.get(variable, "").lower() in {"true", "1"}:
+            raise LorabenchError(
+                f"`lorabench {command}` cannot run under an accelerate {name} launch: train with "
+                f"`accelerate launch --config_file ... -m lorabench train CONFIG`, then evaluate with "
+                "`lorabench eval --adapter RUN/train/adapter` (data-parallel under a plain multi-GPU launch)"
+            )
 
 
 def shard_records(records: Sequence[Record], shard: Shard) -> list[Record]:
