@@ -17,7 +17,7 @@ from typing import Any
 
 
 import lorabench
-from lorabench.compare import MetricComparison, compare_rows
+from lorabench.compare import MetricComparison, ShortSubset, compare_rows, short_subset
 from lorabench.config import RunConfig
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.loaders import load_records
@@ -62,6 +62,7 @@ class PipelineResult:
     train: TrainResult | None
     summary: dict[str, Any]
     report: Path
+    short: ShortSubset | None = None  # base vs tuned on the short-answer subset (tasks that have one)
 
 
 def split_data(config: RunConfig, say: Say) -> DataSplits:
@@ -338,6 +339,8 @@ def run_pipeline(
     comparisons = compare_rows(
         config.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples
     )
+    metrics = config.metrics
+    short = short_subset(config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples)
     findings = _guards(config, loaded, splits, adapter_dir, base, tuned)
     summary = {
         "lorabench": lorabench.__version__,
@@ -348,6 +351,7 @@ def run_pipeline(
         "base": base.metrics.to_dict(),
         "tuned": tuned.metrics.to_dict(),
         "comparison": [c.to_dict() for c in comparisons],
+        "short_comparison": short.to_dict() if short is not None else None,
         "guards": [f.to_dict() for f in findings],
         "leakage": splits.leakage,
         "timings": timings,
@@ -363,4 +367,4 @@ def run_pipeline(
     write_json(out / "summary.json", summary)
     write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))
     report = write_report(out)
-    return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary, report.html)
+    return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary, report.html, short)

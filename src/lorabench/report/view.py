@@ -14,7 +14,8 @@ from lorabench.data.records import TaskKind
 from lorabench.evaluate.settings import DEFAULT_MAX_NEW_TOKENS
 from lorabench.guards import applicable
 from lorabench.items import CATEGORIES, PRIMARY_METRIC, ItemPair, change_counts
-from lorabench.report.collect import ReportData, ShortSubset
+from lorabench.compare import ShortSubset
+from lorabench.report.collect import ReportData
 from lorabench.report.verdicts import verdict_detail
 from lorabench.tasks.registry import ByKind
 

@@ -15,7 +15,7 @@ from lorabench.items import PRIMARY_METRIC
 from lorabench.metrics.scoring import TASK_METRICS
 from lorabench.paired_runs import read_eval
 from lorabench.predictions import PredictionRow
-from lorabench.report.collect import ShortSubset, comparison_from_dict, short_subset
+from lorabench.compare import ShortSubset, comparison_from_dict, short_subset
 from lorabench.report.view import cost_columns
 from lorabench.runs import read_jsonl
 from lorabench.strategies.accounting import accounting_summary, row_cost
@@ -52,8 +52,13 @@ class FinishedRun:
         return int(self.summary["sizes"]["train"])
 
     def short(self) -> ShortSubset | None:
-        """base vs tuned on the run's short-answer subset, as its report shows it."""
+        """base vs tuned on the run's short-answer subset, as its report shows it (stored by the run)."""
         metrics = self.point.config.metrics
+        stored = self.summary.get("short_comparison")
+        if stored is not None and (stored["thresh"], stored["alpha"], stored["resamples"]) == (
+            metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples
+        ):
+            return ShortSubset.from_dict(stored)
         return short_subset(self.task, self.base_rows, self.tuned_rows, metrics.short_thresh, metrics.alpha,
                             metrics.bootstrap_resamples)
 
