@@ -115,7 +115,7 @@ def canonical_names(raw: Any) -> tuple[Any, dict[KeyPath, KeyPath]]:
 def drop_spellings(raw: dict[str, Any], path: KeyPath) -> None:
     """Remove from `raw` every name of the setting `path` names: an override replaces the file's
     value whichever names the file and the override use."""
-    paths = next((paths for paths in _SPELLINGS if path in paths), [])
+    paths = next((paths for paths in _SPELLINGS if path in paths), []) if isinstance(raw, dict) else []
     if paths and isinstance(raw.get("model"), str) and ("model", "name") in paths:
         del raw["model"]  # `model: NAME` holds nothing but the name
     for other in paths:
