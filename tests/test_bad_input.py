@@ -83,12 +83,14 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("run-config-is-list", "run {list_yaml}", "list.yaml"),
     ("run-config-not-yaml", "run {broken_yaml}", "broken.yaml:3: not valid YAML"),
     ("run-set-without-equals", "run {config} --set training.lr", "training.lr"),
-    ("run-set-unknown-key", "run {config} --set training.learning_rate=0.1", "training.learning_rate"),
+    ("run-set-unknown-key", "run {config} --set training.lr_decay=0.1", "training.lr_decay"),
     ("run-set-bad-value", "run {config} --set training.epochs=0", "training.epochs"),
     ("run-set-into-scalar", "run {config} --set task.kind=open", "task"),
     ("run-with-sweep", "run {study_config}", "lorabench study"),
     ("run-set-bad-yaml-value", "run {config} --set training.lr=[1", "training.lr"),
     ("run-set-empty-key", "run {config} --set =3", "=3"),
+    ("run-set-alias-bad-value", "run {config} --set learning_rate=-1", "learning_rate: Input should be greater than 0"),
+    ("run-set-trainer-arg-unknown", "run {config} --set training.trainer_args.optimm=sgd", "training.trainer_args.optimm"),
     ("train-out-is-file", "train {config} --out {qa}", "--out"),
     ("study-plan-bad-config", "study {list_yaml} --plan", "list.yaml"),
     ("train-missing-config", "train {missing}", "missing.jsonl"),
@@ -115,7 +117,7 @@ OPTION_CASES: list[tuple[str, str, str]] = [
 # to the YAML file so the message can name its line. Each is run through `run`, `train` and `study`.
 CONFIG_CASES: list[tuple[str, str, Any, str]] = [
     ("unknown-top-key", "epochs", 3, ":{line}: epochs: unknown key"),
-    ("unknown-nested-key", "training.learning_rate", 0.1, ":{line}: training.learning_rate: unknown key"),
+    ("unknown-nested-key", "training.lr_decay", 0.1, ":{line}: training.lr_decay: unknown key"),
     ("task-unknown", "task", "trivia", ":{line}: task"),
     ("model-empty", "model", "", ":{line}: model"),
     ("model-unknown-alias", "model", "smollm3-tiny", "smollm3-tiny"),
@@ -159,6 +161,20 @@ CONFIG_CASES: list[tuple[str, str, Any, str]] = [
     ("metrics-short-zero", "metrics.short_thresh", 0, ":{line}: metrics.short_thresh"),
     ("metrics-resamples", "metrics.bootstrap_resamples", 5, ":{line}: metrics.bootstrap_resamples"),
     ("out-is-file", "out", "{qa}", "out"),
+    # other tools' names (vocabulary.py) and training.trainer_args
+    ("alias-bad-value", "learning_rate", -1e-3, ":{line}: learning_rate: Input should be greater than 0"),
+    ("alias-in-section-bad-value", "training.gradient_accumulation_steps", 0, ":{line}: training.gradient_accumulation_steps"),
+    ("alias-given-twice", "lora_r", 8, ":{line}: lora_r: given twice, also as lora.r (line "),
+    ("alias-given-twice-in-section", "training.num_train_epochs", 2, ":{line}: training.num_train_epochs: given twice"),
+    ("alias-scheduler", "lr_scheduler_type", "cosine_with_restarts", ":{line}: lr_scheduler_type: Input should be 'linear'"),
+    ("alias-max-length-too-short", "max_length", 20, ":{line}: max_length: 20 tokens for prompt + answer"),
+    ("alias-lora-target-not-in-model", "lora_target", "q_proj,no_such_proj", "no_such_proj"),
+    ("trainer-args-unknown", "training.trainer_args.optimm", "sgd", ":{line}: training.trainer_args.optimm: not a TrainingArguments field"),
+    ("trainer-args-lorabench-key", "training.trainer_args.learning_rate", 0.1, ":{line}: training.trainer_args.learning_rate: lorabench sets"),
+    ("trainer-args-bad-value", "training.trainer_args.optim", "adam_of_my_own", ":{line}: training.trainer_args.optim: adam_of_my_own"),
+    ("trainer-args-scheduler-kwargs", "training.trainer_args.lr_scheduler_kwargs", {"num_cycles": 2},
+     ":{line}: training.trainer_args.lr_scheduler_kwargs: the linear schedule"),
+    ("trainer-args-is-list", "training.trainer_args", ["optim"], ":{line}: training.trainer_args"),
 ]
 
 # (case id, dotted key under sweep, value, fragment): bad sweep sections, through `study`.

@@ -40,7 +40,10 @@ class PromptSettings(BaseModel):
     unanswerable_hint: bool = Field(
         False, description=f"Tell the model to reply '{NO_ANSWER}' when the context lacks the answer (SQuAD v2)."
     )
-    max_prompt_tokens: int = Field(1024, gt=16, description="Longer prompts are shortened in the context only.")
+    max_prompt_tokens: int = Field(
+        1024, gt=16, description="Longer prompts are shortened in the context only. A config's `max_length` (TRL, "
+        "LLaMA-Factory: prompt + answer) sets this to max_length minus decoding.max_new_tokens.",
+    )
     strategy: Strategy = Field(
         "single",
         description="Extractive QA with several questions on one context: one question per prompt ('single'), "

@@ -511,6 +511,18 @@ def total_steps(n_examples: int, training: TrainSettings, world_size: int) -> in
     return math.ceil(training.epochs * max(math.ceil(batches / training.grad_accum), 1))
 
 
+def _with_trainer_args(trainer_args: dict[str, Any], **ours: Any) -> TrainingArguments:
+    """TrainingArguments from lorabench's own fields plus the config's training.trainer_args (which
+    never repeat them: the config check refuses those)."""
+    try:
+        return TrainingArguments(**ours, **trainer_args)
+    except (ValueError, TypeError) as error:
+        if not trainer_args:
+            raise  # lorabench's own fields: a bug, not a user mistake
+        # Each field passed the check alone when the config was read; lorabench's own fields refuse it.
+        raise LorabenchError(f"training.trainer_args: TrainingArguments refuses them with this run's settings: {' '.join(str(error).split())}") from None
+
+
 def _training_arguments(
     training: TrainSettings, loaded: LoadedModel, checkpoints: Path, validate: bool, best_metric: str | None,
     n_examples: int,
@@ -519,7 +531,8 @@ def _training_arguments(
     save_strategy, save_steps = _strategy(training.save_every)
     early = training.early_stopping_patience is not None
     bf16 = _use_bf16(training.bf16, loaded)
-    args = TrainingArguments(
+    args = _with_trainer_args(
+        training.trainer_args,
         output_dir=str(checkpoints),
         num_train_epochs=training.epochs,
         max_steps=training.max_steps or -1,
