@@ -51,6 +51,8 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("leakage-missing-test", "leakage {qa} {missing} --task extractive", "missing.jsonl"),
     ("leakage-empty-file", "leakage {qa} {empty} --task extractive", "empty.jsonl"),
     ("leakage-wrong-task", "leakage {qa} {qa} --task choice", "field"),
+    ("leakage-no-shape", "leakage {noshape} {qa} --task open", "noshape.jsonl:1: no known shape: tried chat"),
+    ("leakage-chat-bad-row", "leakage {chat_bad} {qa} --task open", "chat_bad.jsonl:1: field 'messages'"),
     # eval
     ("eval-batch-size-0", "eval -m {model} -d {qa} -t extractive --out {out} --batch-size 0", "--batch-size"),
     ("eval-batch-size-negative", "eval -m {model} -d {qa} -t extractive --out {out} --batch-size -4", "--batch-size"),
@@ -65,6 +67,10 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("eval-adapter-is-model", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {model}", "adapter"),
     ("eval-max-new-tokens-0", "eval -m {model} -d {qa} -t extractive --out {out} --max-new-tokens 0", "--max-new-tokens"),
     ("eval-format", "eval -m {model} -d {qa} -t extractive --out {out} --format xml", "--format"),
+    ("eval-preset", "eval -m {model} -d {qa} -t extractive --out {out} --preset chatml", "--preset"),
+    ("eval-preset-column-absent", "eval -m {model} -d {qa} -t open --out {out} --preset chat", "qa.jsonl:1: preset 'chat'"),
+    ("eval-no-shape", "eval -m {model} -d {noshape} -t open --out {out}", "noshape.jsonl:1: no known shape"),
+    ("eval-chat-bad-row", "eval -m {model} -d {chat_bad} -t open --out {out}", "chat_bad.jsonl:1: field 'messages'"),
     ("eval-unknown-task", "eval -m {model} -d {qa} -t trivia --out {out}", "--task"),
     ("eval-missing-data", "eval -m {model} -d {missing} -t extractive --out {out}", "missing.jsonl"),
     ("eval-empty-data", "eval -m {model} -d {empty} -t extractive --out {out}", "empty.jsonl"),
@@ -129,6 +135,10 @@ CONFIG_CASES: list[tuple[str, str, Any, str]] = [
     ("data-empty-file", "data.source", "{empty}", "empty.jsonl"),
     ("data-wrong-task-file", "data.source", "{math_file}", "field"),
     ("data-format", "data.source", {"path": "{qa}", "format": "xml"}, ":{line}: data.source.format"),
+    ("data-preset", "data.source", {"path": "{qa}", "preset": "chatml"}, ":{line}: data.source.preset"),
+    ("data-preset-column-absent", "data.source", {"path": "{qa}", "preset": "alpaca"}, "qa.jsonl:1: preset 'alpaca'"),
+    ("data-no-shape", "data.source", "{noshape}", "noshape.jsonl:1: no known shape"),
+    ("data-chat-bad-row", "data.source", "{chat_bad}", "chat_bad.jsonl:1: field 'messages'"),
     ("data-source-and-train", "data.train", "{qa}", ":{line}: data"),
     ("data-nothing", "data", {}, ":{line}: data"),
     ("data-is-list", "data", ["{qa}"], ":{line}: data"),
@@ -199,12 +209,16 @@ def files(tmp_path_factory: pytest.TempPathFactory, tiny_causal_path: Path, tiny
     bad = root / "bad.jsonl"
     bad.write_text(json.dumps({"gold": "x", "prediction": "x"}) + "\n{not json\n")
     (root / "empty.jsonl").write_text("")
+    (root / "noshape.jsonl").write_text(json.dumps({"query": "Q?", "reply": "A."}) + "\n")
+    good_chat = {"messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]}
+    (root / "chat_bad.jsonl").write_text(json.dumps({"messages": good_chat["messages"][:1]}) + "\n" + json.dumps(good_chat) + "\n")
     (root / "folder").mkdir()
     (root / "list.yaml").write_text("- model: x\n- task: extractive\n")
     (root / "broken.yaml").write_text("model: x\ntask: [extractive\n")
     paths = {
         "qa": str(qa), "math_file": str(math_file), "preds": str(preds), "badjson": str(bad),
-        "empty": str(root / "empty.jsonl"), "folder": str(root / "folder"), "missing": str(root / "missing.jsonl"),
+        "empty": str(root / "empty.jsonl"), "noshape": str(root / "noshape.jsonl"),
+        "chat_bad": str(root / "chat_bad.jsonl"), "folder": str(root / "folder"), "missing": str(root / "missing.jsonl"),
         "list_yaml": str(root / "list.yaml"), "broken_yaml": str(root / "broken.yaml"), "model": str(tiny_causal_path),
         "other_adapter": str(_adapter_for(tiny_seq2seq_path, root / "seq2seq_adapter")),
         "never": str(root / "never"),  # the out folder of the shared config files: no case may create it

@@ -181,6 +181,7 @@ def eval_command(
     limit: Annotated[Optional[int], typer.Option(help="Evaluate only the first N items.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/eval-<model>-<data>-<task>).")] = None,
     data_format: Annotated[str, typer.Option("--format", help="Data format; 'auto' detects it.")] = "auto",
+    preset: Annotated[str, typer.Option(help="Row shape: auto | none | chat | prompt_completion | alpaca.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Items per generate call.")] = 8,
     max_new_tokens: Annotated[Optional[int], typer.Option(help="Per-task default when unset.")] = None,
     chat_template: Annotated[str, typer.Option(help="auto | on | off")] = "auto",
@@ -207,7 +208,7 @@ def eval_command(
         config = EvalConfig(
             model=ModelSpec(name=model, dtype=dtype, device=device, trust_remote_code=trust_remote_code),
             adapter=adapter,
-            data=DataSpec(path=data, task=task, format=data_format),
+            data=DataSpec(path=data, task=task, format=data_format, preset=preset),
             limit=limit,
             prompt=PromptSettings(chat_template=chat_template, system=system),
             decoding=DecodingSettings(

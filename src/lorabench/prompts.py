@@ -6,13 +6,13 @@ evaluated on are, by construction, the tokens it was trained on up to the answer
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
-from lorabench.data.records import ChoiceRecord, OpenRecord, Record, TaskKind
+from lorabench.data.records import ChoiceRecord, OpenRecord, Record, TaskKind, Turn
 from lorabench.errors import LorabenchError
 from lorabench.tasks.registry import ByKind, get_task
 
@@ -135,18 +135,26 @@ def plain_cue(task: TaskKind) -> str:
     return _CUES[TaskKind(task)]
 
 
-def render_user_turn(message: str, cue: str, tokenizer: Any, settings: PromptSettings, chat: bool) -> str:
-    """One user message as prompt text: through the chat template, or as plain text ending in `cue`."""
+def render_user_turn(
+    message: str, cue: str, tokenizer: Any, settings: PromptSettings, chat: bool, history: Sequence[Turn] = ()
+) -> str:
+    """One user message as prompt text: through the chat template, or as plain text ending in `cue`.
+
+    `history` (a chat record's earlier turns) comes first, as it was. A system message of its own
+    wins over `settings.system`, which is a default for the records that have none. Without a chat
+    template each earlier turn is a paragraph "System: ...", "User: ..." or "Assistant: ...".
+    """
     if not chat:
-        return f"{message}\n{cue}"
-    conversation = [{"role": "user", "content": message}]
-    if settings.system:
+        return "".join(f"{turn.role.capitalize()}: {turn.content}\n\n" for turn in history) + f"{message}\n{cue}"
+    conversation = [turn.model_dump() for turn in history] + [{"role": "user", "content": message}]
+    if settings.system and not any(turn.role == "system" for turn in history):
         conversation.insert(0, {"role": "system", "content": settings.system})
     return tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
 
 
 def _render(record: Record, tokenizer: Any, settings: PromptSettings, chat: bool, context: str | None) -> str:
-    return render_user_turn(user_message(record, settings, context), _CUES[record.task], tokenizer, settings, chat)
+    message = user_message(record, settings, context)
+    return render_user_turn(message, _CUES[record.task], tokenizer, settings, chat, record.history or ())
 
 
 def encode_prompt(text: str, tokenizer: Any, chat: bool) -> list[int]:
