@@ -125,6 +125,7 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("merge-data-wrong-task", "merge {lb_adapter} --out {out} --data {math_file}", "field"),
     ("merge-model-not-a-model", "merge {lb_adapter} --out {out} --model {folder}", "folder"),
     ("merge-unknown-alias", "merge {lb_adapter} --out {out} --model smollm3-tiny", "smollm3-tiny"),
+    ("merge-dtype", "merge {lb_adapter} --out {out} --dtype float8", "--dtype"),
 ]
 
 # (case id, dotted key, value, fragment): one key of a valid run config set to a bad value, written

@@ -128,10 +128,15 @@ def test_different_answers_fail_and_leave_no_folder(adapter, tmp_path, monkeypat
 
     monkeypatch.setattr(lorabench.merge, "greedy_answers", drifting)
     out = tmp_path / "nested" / "merged"
-    result = _merge(str(adapter), "--out", str(out), "--check-items", "3")
-    output = _exit_2(result, "answers 1 of 3 check items differently")
-    assert next(iter(calls[0])) in output and "drift" in output
+    result = _merge(str(adapter), "--out", str(out), "--check-items", "3", "--dtype", "float32")
+    output = _exit_2(result, "merged model (float32) answers 1 of 3 check items differently")
+    assert next(iter(calls[0])) in output and "drift" in output and "Keep using the adapter unmerged" in output
     assert list(tmp_path.iterdir()) == []  # neither the folder, nor its staging copy, nor the parent made for it
+
+
+def test_a_16_bit_mismatch_suggests_merging_in_float32(tmp_path):
+    with pytest.raises(LorabenchError, match=r"\(bfloat16\).*'a' before, 'b' merged.*Merge with --dtype float32"):
+        lorabench.merge._check_identical({"q1": "a"}, {"q1": "b"}, tmp_path / "merged", "bfloat16")
 
 
 def test_broken_or_foreign_adapters_are_refused(adapter, tiny_causal_path, tmp_path):

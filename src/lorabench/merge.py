@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from lorabench.adapter_folder import ADAPTER_META, read_adapter_meta
 from lorabench.config import parse_settings
@@ -36,6 +36,7 @@ from lorabench.tasks.registry import get_task
 
 DEFAULT_CHECK_ITEMS = 8
 _SHOWN_DIFFERENCES = 3
+DTYPES: tuple[str, ...] = get_args(ModelSpec.model_fields["dtype"].annotation)
 
 
 @dataclass(frozen=True)
@@ -86,12 +87,13 @@ def merge_adapter(
     check_items: int = DEFAULT_CHECK_ITEMS,
     data: str | None = None,
     model: str | None = None,
+    dtype: str | None = None,
     force: bool = False,
 ) -> MergeResult:
     """Merge the lorabench adapter folder `adapter` into its base and write the merged model to `out`.
 
     The base is the one `lorabench.json` names (`model` overrides it), loaded unquantized on the
-    CPU in the dtype the adapter was trained in. The check items are the first `check_items` of
+    CPU in `dtype`, by default the one the adapter was trained in. The check items are the first `check_items` of
     `data`, else synthetic items of the adapter's task, prompted with the adapter's own prompt
     settings. `out` must be absent or empty unless `force`.
     """
@@ -100,7 +102,9 @@ def merge_adapter(
     meta_path = str(adapter / ADAPTER_META)
     task = _task(meta["task"], meta_path)
     prompt = parse_settings(PromptSettings, meta["prompt"], meta_path, prefix=("prompt",))
-    spec = _base_spec(meta, model, meta_path)
+    if dtype is not None and dtype not in DTYPES:
+        raise LorabenchError(f"--dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
+    spec = _base_spec(meta, model, meta_path, dtype)
     _check_out(out, force, [adapter])
     records, items_from = _check_records(task, data, check_items)
 
@@ -116,7 +120,7 @@ def merge_adapter(
         gc.collect()
         merged = load_model(ModelSpec(name=str(staging), dtype=spec.dtype, device="cpu"))
         got = greedy_answers(merged, records, prompt)
-        _check_identical(expected, got, out)
+        _check_identical(expected, got, out, spec.dtype)
     return MergeResult(out, spec.name, len(expected), items_from)
 
 
@@ -135,14 +139,15 @@ def _task(name: Any, meta_path: str) -> TaskKind:
         raise LorabenchError(f"{meta_path}: task: {name!r} is not a task kind this lorabench knows") from None
 
 
-def _base_spec(meta: dict[str, Any], model: str | None, meta_path: str) -> ModelSpec:
-    """The recorded base, or `model`. A local base is tried as it was named, then at the absolute
-    path it resolved to, so a relative name still works from another directory."""
+def _base_spec(meta: dict[str, Any], model: str | None, meta_path: str, dtype: str | None) -> ModelSpec:
+    """The recorded base, or `model`, in the recorded dtype unless `dtype` is given. A local base is
+    tried as it was named, then at the absolute path it resolved to, so a relative name still works
+    from another directory."""
     recorded = meta["base_model"]
     name = model or recorded["name"]
     if model is None and recorded.get("kind") in ("folder", "gguf") and not Path(name).expanduser().exists():
         name = recorded.get("path") or name
-    raw = {"name": name, "dtype": recorded.get("dtype") or "auto"}
+    raw = {"name": name, "dtype": dtype or recorded.get("dtype") or "auto"}
     if model is None and recorded.get("revision"):
         raw["revision"] = recorded["revision"]
     return unquantized_spec(parse_settings(ModelSpec, raw, meta_path, prefix=("base_model",)), raw["dtype"])
@@ -179,7 +184,7 @@ def _check_records(task: TaskKind, data: str | None, n: int) -> tuple[list[Recor
     return records, f"the first {len(records)} items of {data}"
 
 
-def _check_identical(expected: dict[str, str], got: dict[str, str], out: Path) -> None:
+def _check_identical(expected: dict[str, str], got: dict[str, str], out: Path, dtype: str) -> None:
     differing = [item for item, answer in expected.items() if got.get(item) != answer]
     if not differing:
         return
@@ -187,9 +192,11 @@ def _check_identical(expected: dict[str, str], got: dict[str, str], out: Path) -
         f"{item}: {expected[item]!r} before, {got.get(item)!r} merged" for item in differing[:_SHOWN_DIFFERENCES]
     )
     more = f"; and {len(differing) - _SHOWN_DIFFERENCES} more" if len(differing) > _SHOWN_DIFFERENCES else ""
+    # A 16-bit merge rounds the weight plus its update, which the unmerged model never does.
+    fix = "Keep using the adapter unmerged" if dtype == "float32" else "Merge with --dtype float32, or keep the adapter unmerged"
     raise LorabenchError(
-        f"the merged model answers {len(differing)} of {len(expected)} check items differently from base + adapter "
-        f"({shown}{more}); nothing was written to {out}. Keep using the adapter unmerged"
+        f"the merged model ({dtype}) answers {len(differing)} of {len(expected)} check items differently from "
+        f"base + adapter ({shown}{more}); nothing was written to {out}. {fix}"
     )
 
 

@@ -115,11 +115,10 @@ _ENVIRONMENT.filters["md"] = cell
 def write_model_card(adapter_dir: Path, run_dir: Path | None = None) -> Path:
     """(Re)write `adapter_dir/README.md`; with `run_dir` (a finished run folder), with its results."""
     meta = read_adapter_meta(Path(adapter_dir))
-    summary_path = Path(run_dir) / "summary.json" if run_dir is not None else None
     results = None
-    if summary_path is not None and summary_path.is_file():
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        results = run_results(summary, _alpha(Path(run_dir)))  # type: ignore[arg-type]
+    if run_dir is not None and (Path(run_dir) / "summary.json").is_file():
+        summary = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+        results = run_results(summary, _alpha(Path(run_dir)))
     return write_atomic(Path(adapter_dir) / CARD_FILE, card_text(meta, results))
 
 
