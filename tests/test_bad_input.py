@@ -117,6 +117,23 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("report-file", "report {qa}", "qa.jsonl"),
     ("report-not-run-folder", "report {folder}", "folder"),
     ("demo-out-is-file", "demo --out {qa}", "--out"),
+    # merge
+    ("merge-missing-adapter", "merge {missing} --out {out}", "missing.jsonl"),
+    ("merge-adapter-is-file", "merge {qa} --out {out}", "qa.jsonl"),
+    ("merge-not-an-adapter", "merge {folder} --out {out}", "not a LoRA adapter"),
+    ("merge-adapter-is-model", "merge {model} --out {out}", "base model folder"),
+    ("merge-plain-peft-adapter", "merge {other_adapter} --out {out}", "lorabench.json"),
+    ("merge-no-out", "merge {lb_adapter}", "--out"),
+    ("merge-check-items-0", "merge {lb_adapter} --out {out} --check-items 0", "--check-items"),
+    ("merge-check-items-text", "merge {lb_adapter} --out {out} --check-items few", "--check-items"),
+    ("merge-out-is-file", "merge {lb_adapter} --out {qa}", "--out"),
+    ("merge-out-not-empty", "merge {lb_adapter} --out {full}", "--force"),
+    ("merge-out-holds-adapter", "merge {lb_adapter} --out {lb_run} --force", "--out"),
+    ("merge-missing-data", "merge {lb_adapter} --out {out} --data {missing}", "missing.jsonl"),
+    ("merge-data-wrong-task", "merge {lb_adapter} --out {out} --data {math_file}", "field"),
+    ("merge-model-not-a-model", "merge {lb_adapter} --out {out} --model {folder}", "folder"),
+    ("merge-unknown-alias", "merge {lb_adapter} --out {out} --model smollm3-tiny", "smollm3-tiny"),
+    ("merge-dtype", "merge {lb_adapter} --out {out} --dtype float8", "--dtype"),
 ]
 
 # (case id, dotted key, value, fragment): one key of a valid run config set to a bad value, written
@@ -213,6 +230,8 @@ def files(tmp_path_factory: pytest.TempPathFactory, tiny_causal_path: Path, tiny
     good_chat = {"messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]}
     (root / "chat_bad.jsonl").write_text(json.dumps({"messages": good_chat["messages"][:1]}) + "\n" + json.dumps(good_chat) + "\n")
     (root / "folder").mkdir()
+    (root / "full").mkdir()
+    (root / "full" / "kept.txt").write_text("not a model")
     (root / "list.yaml").write_text("- model: x\n- task: extractive\n")
     (root / "broken.yaml").write_text("model: x\ntask: [extractive\n")
     paths = {
@@ -221,6 +240,8 @@ def files(tmp_path_factory: pytest.TempPathFactory, tiny_causal_path: Path, tiny
         "chat_bad": str(root / "chat_bad.jsonl"), "folder": str(root / "folder"), "missing": str(root / "missing.jsonl"),
         "list_yaml": str(root / "list.yaml"), "broken_yaml": str(root / "broken.yaml"), "model": str(tiny_causal_path),
         "other_adapter": str(_adapter_for(tiny_seq2seq_path, root / "seq2seq_adapter")),
+        "lb_adapter": str(_lorabench_adapter(tiny_causal_path, root / "lb_run" / "adapter")),
+        "lb_run": str(root / "lb_run"), "full": str(root / "full"),
         "never": str(root / "never"),  # the out folder of the shared config files: no case may create it
     }
     config = _base_config(paths, paths["never"])
@@ -237,6 +258,19 @@ def _adapter_for(base_path: Path, folder: Path) -> Path:
 
     model = get_peft_model(AutoModelForSeq2SeqLM.from_pretrained(base_path), LoraConfig(r=2, target_modules=["q", "v"]))
     model.save_pretrained(folder)
+    return folder
+
+
+def _lorabench_adapter(base_path: Path, folder: Path) -> Path:
+    """An adapter with the lorabench.json that `lorabench merge` reads (untrained: no case gets to merging)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    targets = ["q_proj", "v_proj"]
+    get_peft_model(AutoModelForCausalLM.from_pretrained(base_path), LoraConfig(r=2, target_modules=targets)).save_pretrained(folder)
+    base = {"name": str(base_path), "kind": "folder", "path": str(base_path), "dtype": "float32"}
+    meta = {"task": "extractive", "prompt": {}, "lora": {"target_modules": targets}, "base_model": base}
+    (folder / "lorabench.json").write_text(json.dumps(meta))
     return folder
 
 

@@ -283,10 +283,12 @@ def train(
     from lorabench.config import load_config
 
     config = load_config(config_path, overrides or [])  # before torch is imported, as in `run`
+    from lorabench.evaluate.sharding import current_shard
     from lorabench.metrics.scoring import ScoreSettings
     from lorabench.models import load_model
     from lorabench.pipeline import save_splits, split_data
     from lorabench.live import train_log_printer
+    from lorabench.report.model_card import write_model_card
     from lorabench.runs import ensure_run_folder
     from lorabench.train import check_target_modules, train_adapter
 
@@ -306,9 +308,31 @@ def train(
         f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.train_seconds:.0f} s, "
         f"{result.tokens_per_second:.0f} tokens/s"
     )
+    if current_shard().main:
+        write_model_card(result.adapter_dir)  # without results: `run` adds them after its tuned evaluation
     console.print(f"adapter: {result.adapter_dir}")
     if result.merged_dir:
         console.print(f"merged model: {result.merged_dir}")
+
+
+@app.command()
+@user_errors
+def merge(
+    adapter: Annotated[Path, typer.Argument(metavar="ADAPTER", help="Adapter folder saved by lorabench (train/adapter of a run).")],
+    out: Annotated[Path, typer.Option(help="Folder for the merged model: safetensors, tokenizer, lorabench.json.")],
+    check_items: Annotated[int, typer.Option(min=1, help="Items whose greedy answers must not change by merging.")] = 8,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Check on the first items of this data file (default: synthetic items of the adapter's task).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Base model, when not where the adapter's lorabench.json says.")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="float32 | bfloat16 | float16 (default: the dtype it was trained in).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace --out when it exists and is not empty.")] = False,
+) -> None:
+    """Merge an adapter into its base model; the merged model must answer the check items exactly as base + adapter."""
+    from lorabench.merge import merge_adapter
+
+    with options_named({"path": "--data", "name": "--model"}):
+        result = merge_adapter(adapter, out, check_items=check_items, data=data, model=model, dtype=dtype, force=force)
+    console.print(f"merged model: {result.out}", highlight=False)
+    console.print(f"{result.checked}/{result.checked} greedy answers identical ({result.items_from})", highlight=False)
 
 
 @app.command()

@@ -32,6 +32,7 @@ from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models import LoadedModel, load_model
 from lorabench.predictions import PredictionRow
 from lorabench.prompts import PromptSettings, fit_to_model
+from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
 from lorabench.runs import csv_text, ensure_run_folder, write_atomic, write_json
 from lorabench.strategies.accounting import row_cost
@@ -325,6 +326,8 @@ def run_pipeline(
 
     start = time.perf_counter()
     adapter_dir, train_result = _train_stage(config, loaded, splits, out, force, say, on_train_log)
+    if shard.main and train_result is not None:
+        write_model_card(adapter_dir)  # until the tuned evaluation adds its results below
     barrier(shard)  # rank 0 saves the adapter that every process loads next
     timings["train_seconds"] = round(time.perf_counter() - start, 2)
 
@@ -366,5 +369,6 @@ def run_pipeline(
     }
     write_json(out / "summary.json", summary)
     write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))
+    write_model_card(adapter_dir, out)
     report = write_report(out)
     return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary, report.html, short)
