@@ -94,6 +94,21 @@ def test_eval_with_an_adapter_names_it_in_the_table_title(tiny_causal_path, tmp_
     assert "+ adapter adapter on qa.jsonl" in " ".join(result.output.split())  # the table title may wrap
 
 
+def test_eval_and_leakage_read_a_chat_file_without_options(tiny_causal_path, tmp_path):
+    from tests.test_pipeline import write_chat_file
+
+    chat_file = write_chat_file(tmp_path / "chat.jsonl", 3, seed=1)
+    argv = ["eval", "-m", str(tiny_causal_path), "-d", str(chat_file), "-t", "open", "--max-new-tokens", "2",
+            "--out", str(tmp_path / "run")]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and "Welcome, reader 0." in rows[0]["prompt"]
+    other = write_chat_file(tmp_path / "other.jsonl", 3, seed=2)
+    assert runner.invoke(app, ["leakage", str(chat_file), str(other), "--task", "open"]).exit_code == 0
+    assert runner.invoke(app, ["leakage", str(chat_file), str(chat_file), "--task", "open"]).exit_code == 1
+
+
 def test_eval_refuses_an_adapter_trained_with_other_prompts_unless_allowed(tiny_causal_path, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

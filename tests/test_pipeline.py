@@ -16,11 +16,11 @@ from lorabench.errors import LeakageError
 from lorabench.pipeline import run_pipeline, split_data
 
 
-def _config(model_path, data_path, out, **data) -> RunConfig:
+def _config(model_path, data_path, out, task="extractive", **data) -> RunConfig:
     return RunConfig.model_validate(
         {
             "model": str(model_path),
-            "task": "extractive",
+            "task": task,
             "data": {"source": str(data_path), "split": {"test": 8, "validation": 4, "seed": 0}, **data},
             "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
             "training": {"epochs": 1, "batch_size": 4, "lr": 5e-3, "val_metric_items": 2, "logging_steps": 1},
@@ -182,6 +182,35 @@ def test_summary_reports_where_validation_came_from_and_the_whole_runs_training(
     # A rerun that finds the adapter trained still reports its figures.
     again = run_pipeline(config, say=lambda m: None)
     assert again.train is None and again.summary["training"] == training
+
+
+def write_chat_file(path, n, seed):
+    """Conversations that end in a synthetic short question, after a greeting of their own."""
+    rows = []
+    for i, record in enumerate(synthesize("short", n, seed=seed)):
+        rows.append({"messages": [
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": f"Hello, I am reader {i}."},
+            {"role": "assistant", "content": f"Welcome, reader {i}."},
+            {"role": "user", "content": record.question},
+            {"role": "assistant", "content": record.answers[0]},
+        ]})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_a_chat_file_runs_end_to_end_with_its_history_in_every_prompt(tiny_causal_path, tmp_path):
+    chat_file = write_chat_file(tmp_path / "chat.jsonl", 24, seed=3)
+    result = run_pipeline(_config(tiny_causal_path, chat_file, tmp_path / "run", task="open"), say=lambda m: None)
+    out = tmp_path / "run"
+    saved = [json.loads(line) for line in (out / "data" / "train.jsonl").read_text().splitlines()]
+    assert all(len(row["history"]) == 3 for row in saved)
+    base = [json.loads(line) for line in (out / "base" / "predictions.jsonl").read_text().splitlines()]
+    assert len(base) == result.base.metrics.n == 8
+    assert all(row["prompt"].startswith("<|im_start|>system\nAnswer briefly.<|im_end|>\n<|im_start|>user\nHello, I am reader")
+               for row in base)
+    assert next(g for g in result.summary["guards"] if g["name"] == "format_mismatch")["ok"] is True
+    assert "preset" not in (out / "config.yaml").read_text()
 
 
 def test_a_changed_prompt_is_refused_then_evaluated_anyway_and_flagged_red(tiny_causal_path, tmp_path):

@@ -132,6 +132,35 @@ def test_fit_to_model_reserves_room_for_the_answer():
         fit_to_model(PromptSettings(), causal, 500)
 
 
+CHAT = OpenRecord(
+    id="h1", instruction="And how long is it?", response="About 40 km.",
+    history=[{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Name a river."},
+             {"role": "assistant", "content": "The Oslet."}],
+)
+FINAL_TURN = "Follow the instruction.\n\nInstruction: And how long is it?"
+
+
+def test_chat_history_goes_through_the_chat_template_before_the_final_turn(chat_tokenizer):
+    prompt = build_prompt(CHAT, chat_tokenizer, PromptSettings(system="Ignored: the record has its own."))
+    assert prompt.text == (
+        "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nName a river.<|im_end|>\n"
+        "<|im_start|>assistant\nThe Oslet.<|im_end|>\n"
+        f"<|im_start|>user\n{FINAL_TURN}<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert prompt.target == "About 40 km."
+    without_system = CHAT.model_copy(update={"history": CHAT.history[1:]})
+    text = build_prompt(without_system, chat_tokenizer, PromptSettings(system="Be kind.")).text
+    assert text.startswith("<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nName a river.")
+
+
+def test_chat_history_without_a_template_is_labelled_paragraphs(chat_tokenizer, plain_tokenizer):
+    expected = f"System: You are terse.\n\nUser: Name a river.\n\nAssistant: The Oslet.\n\n{FINAL_TURN}\nResponse:"
+    assert build_prompt(CHAT, plain_tokenizer, PromptSettings()).text == expected
+    assert build_prompt(CHAT, chat_tokenizer, PromptSettings(chat_template="off")).text == expected
+    plain = OpenRecord(id="p", instruction="And how long is it?", response="About 40 km.")
+    assert build_prompt(plain, plain_tokenizer, PromptSettings()).text == f"{FINAL_TURN}\nResponse:"
+
+
 def test_default_settings_dump_and_render_as_before_the_opt_in_keys(chat_tokenizer):
     # Saved configs and adapter fingerprints of configs without templates must not change.
     assert list(PromptSettings().model_dump(mode="json")) == [

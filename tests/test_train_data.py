@@ -53,6 +53,19 @@ def test_causal_example_is_eval_prompt_then_learned_answer_and_end(causal, recor
     assert example.learned_tokens == len(answer) and not example.answer_truncated
 
 
+@pytest.mark.parametrize("chat_template", ["auto", "off"])
+def test_a_chat_record_learns_only_its_final_assistant_turn(causal, chat_template):
+    from lorabench.data.records import OpenRecord
+
+    record = OpenRecord(id="c1", instruction="And its length?", response="About 40 km.", history=[
+        {"role": "user", "content": "Name a river."}, {"role": "assistant", "content": "The Oslet."}])
+    settings = SETTINGS.model_copy(update={"chat_template": chat_template})
+    example = encode_example(record, causal.tokenizer, settings, is_seq2seq=False)
+    learned = [label for label in example.labels if label != IGNORE_INDEX]
+    assert causal.tokenizer.decode(learned).strip() == "About 40 km.<|im_end|>"
+    assert "The Oslet." in causal.tokenizer.decode(example.input_ids[: example.prompt_tokens])
+
+
 def test_seq2seq_example_is_prompt_in_answer_plus_eos_out(seq2seq, record):
     tokenizer = seq2seq.tokenizer
     prompt = build_prompt(record, tokenizer, SETTINGS)

@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
+from lorabench.settings import ScoringSettings
 
 app = typer.Typer(
     help="Fine-tune small language models with LoRA on QA data and find out, honestly, whether it helped.",
@@ -81,6 +82,8 @@ def input_file(path: Path, option: str) -> Path:
 
 
 TaskOption = Annotated[TaskKind, typer.Option("--task", "-t", help="Task kind.")]
+# Help and defaults of the scoring options come from their one declaration.
+_SCORING = ScoringSettings.model_fields
 
 
 @app.command()
@@ -90,8 +93,10 @@ def score(
     task: TaskOption,
     out: Annotated[Optional[Path], typer.Option(help="Folder for metrics.json (default: beside the input).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
-    short_thresh: Annotated[int, typer.Option(min=1, help="Gold answers of at most this many tokens are 'short'.")] = 3,
-    rouge_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="ROUGE-L F at or above this counts for rouge_l_acc.")] = 0.5,
+    short_thresh: Annotated[int, typer.Option(help=_SCORING["short_thresh"].description)] = _SCORING["short_thresh"].default,
+    rouge_threshold: Annotated[
+        float, typer.Option(help=_SCORING["rouge_threshold"].description)
+    ] = _SCORING["rouge_threshold"].default,
     skip_invalid: Annotated[bool, typer.Option(help="Skip bad rows (reported) instead of stopping.")] = False,
 ) -> None:
     """Score predictions made elsewhere: every metric of the task, with 95% intervals."""
@@ -102,7 +107,8 @@ def score(
 
     input_file(predictions, "PREDICTIONS")
     ensure_run_folder(out or predictions.parent, "--out")
-    settings = ScoreSettings(short_thresh=short_thresh, rouge_threshold=rouge_threshold)
+    with options_named():
+        settings = ScoreSettings.of(ScoringSettings(short_thresh=short_thresh, rouge_threshold=rouge_threshold))
     result = score_file(predictions, task, settings, skip_invalid)
     metrics_path = write_metrics(result, out or predictions.parent, predictions)
     if as_json:
@@ -175,6 +181,7 @@ def eval_command(
     limit: Annotated[Optional[int], typer.Option(help="Evaluate only the first N items.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/eval-<model>-<data>-<task>).")] = None,
     data_format: Annotated[str, typer.Option("--format", help="Data format; 'auto' detects it.")] = "auto",
+    preset: Annotated[str, typer.Option(help="Row shape: auto | none | chat | prompt_completion | alpaca.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Items per generate call.")] = 8,
     max_new_tokens: Annotated[Optional[int], typer.Option(help="Per-task default when unset.")] = None,
     prompt_file: Annotated[Optional[Path], typer.Option("--prompt", help="Prompt settings (templates, answer prefix, few_shot) from a YAML file: a run config's `prompt:` section, an adapter's lorabench.json, or the settings alone.")] = None,
@@ -209,7 +216,7 @@ def eval_command(
         config = EvalConfig(
             model=ModelSpec(name=model, dtype=dtype, device=device, trust_remote_code=trust_remote_code),
             adapter=adapter,
-            data=DataSpec(path=data, task=task, format=data_format),
+            data=DataSpec(path=data, task=task, format=data_format, preset=preset),
             limit=limit,
             prompt=PromptSettings(**{**base_prompt.model_dump(), **{k: v for k, v in given.items() if v is not None}}),
             decoding=DecodingSettings(
@@ -238,10 +245,10 @@ def eval_command(
         return
     applied = f" + adapter {adapter}" if adapter else ""
     console.print(metrics_table(outcome.metrics, title=f"{model}{applied} on {data} ({task.value}, %, 95% CI)"))
-    cut = sum(bool(r.get("hit_max_new_tokens")) for r in outcome.rows)
+    cut = sum(r["hit_max_new_tokens"] for r in outcome.rows)
     if cut:
         err_console.print(f"[yellow]{cut} of {len(outcome.rows)} answers hit max_new_tokens (possibly cut)[/]")
-    shortened = sum(bool(r.get("prompt_shortened")) for r in outcome.rows)
+    shortened = sum(r["prompt_shortened"] for r in outcome.rows)
     if shortened:
         err_console.print(f"[yellow]{shortened} prompt(s) were shortened in their context to fit the model[/]")
     if outcome.resumed:
@@ -264,7 +271,9 @@ def run(
 ) -> None:
     """Leakage check, base eval, LoRA training, tuned eval, paired comparison: one command."""
     from lorabench.config import load_config
+    from lorabench.evaluate.sharding import refuse_weight_sharding
 
+    refuse_weight_sharding("run")
     # The config is checked before torch is imported: a mistake is reported in a fraction of a second.
     config = load_config(config_path, overrides or [])
     from lorabench.live import run_pipeline_live
@@ -289,10 +298,12 @@ def train(
     from lorabench.config import load_config
 
     config = load_config(config_path, overrides or [])  # before torch is imported, as in `run`
+    from lorabench.evaluate.sharding import current_shard
     from lorabench.metrics.scoring import ScoreSettings
     from lorabench.models import load_model
     from lorabench.pipeline import save_splits, split_data
     from lorabench.live import train_log_printer
+    from lorabench.report.model_card import write_model_card
     from lorabench.runs import ensure_run_folder
     from lorabench.train import check_target_modules, train_adapter
 
@@ -305,16 +316,38 @@ def train(
     save_splits(splits, Path(config.out))
     result = train_adapter(
         loaded, splits.train, splits.validation, folder, splits.prompt, config.lora, config.training, config.decoding,
-        ScoreSettings(short_thresh=config.metrics.short_thresh, rouge_threshold=config.metrics.rouge_threshold),
+        ScoreSettings.of(config.metrics),
         resume=resume, merge=merge, on_log=train_log_printer(console),
     )
     console.print(
         f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.train_seconds:.0f} s, "
         f"{result.tokens_per_second:.0f} tokens/s"
     )
+    if current_shard().main:
+        write_model_card(result.adapter_dir)  # without results: `run` adds them after its tuned evaluation
     console.print(f"adapter: {result.adapter_dir}")
     if result.merged_dir:
         console.print(f"merged model: {result.merged_dir}")
+
+
+@app.command()
+@user_errors
+def merge(
+    adapter: Annotated[Path, typer.Argument(metavar="ADAPTER", help="Adapter folder saved by lorabench (train/adapter of a run).")],
+    out: Annotated[Path, typer.Option(help="Folder for the merged model: safetensors, tokenizer, lorabench.json.")],
+    check_items: Annotated[int, typer.Option(min=1, help="Items whose greedy answers must not change by merging.")] = 8,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Check on the first items of this data file (default: synthetic items of the adapter's task).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Base model, when not where the adapter's lorabench.json says.")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="float32 | bfloat16 | float16 (default: the dtype it was trained in).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace --out when it exists and is not empty.")] = False,
+) -> None:
+    """Merge an adapter into its base model; the merged model must answer the check items exactly as base + adapter."""
+    from lorabench.merge import merge_adapter
+
+    with options_named({"path": "--data", "name": "--model"}):
+        result = merge_adapter(adapter, out, check_items=check_items, data=data, model=model, dtype=dtype, force=force)
+    console.print(f"merged model: {result.out}", highlight=False)
+    console.print(f"{result.checked}/{result.checked} greedy answers identical ({result.items_from})", highlight=False)
 
 
 @app.command()
@@ -349,8 +382,10 @@ def study(
     plan: Annotated[bool, typer.Option(help="Only list the runs the sweep expands to, and which are finished.")] = False,
 ) -> None:
     """Run a grid of runs (models x training sizes x strategies x seeds) on the same test items, then the study page."""
+    from lorabench.evaluate.sharding import refuse_weight_sharding
     from lorabench.study.grid import load_study
 
+    refuse_weight_sharding("study")
     loaded = load_study(config_path, overrides or [])  # before torch is imported, as in `run`
     from lorabench.live import run_study_live
     from lorabench.study.runner import is_finished

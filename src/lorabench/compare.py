@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,8 @@ from scipy import stats
 
 from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
-from lorabench.metrics.scoring import LOWER_IS_BETTER, PROPORTIONS, TASK_METRICS
+from lorabench.metrics.scoring import HAS_SHORT_SUBSET, LOWER_IS_BETTER, PROPORTIONS, TASK_METRICS, in_short_subset
+from lorabench.predictions import PredictionRow
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,8 @@ def compare_metric(
 
 def compare_rows(
     task: TaskKind,
-    base_rows: Sequence[dict[str, Any]],
-    tuned_rows: Sequence[dict[str, Any]],
+    base_rows: Sequence[PredictionRow],
+    tuned_rows: Sequence[PredictionRow],
     alpha: float = 0.05,
     resamples: int = 10_000,
     seed: int = 0,
@@ -176,3 +177,50 @@ def compare_rows(
         )
         for metric in TASK_METRICS[TaskKind(task)]
     ]
+
+
+def comparison_from_dict(payload: dict[str, Any]) -> MetricComparison:
+    """Rebuild a stored comparison; fields added in later versions take their defaults."""
+    known = {f.name for f in fields(MetricComparison)}
+    return MetricComparison(**{k: v for k, v in payload.items() if k in known})
+
+
+@dataclass(frozen=True)
+class ShortSubset:
+    """base vs tuned, paired, on the items whose gold answer has at most `thresh` tokens."""
+
+    thresh: int
+    n: int
+    comparisons: list[MetricComparison]  # empty when no item is short
+    alpha: float = 0.05
+    resamples: int = 10_000
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "thresh": self.thresh, "n": self.n, "alpha": self.alpha, "resamples": self.resamples,
+            "comparison": [c.to_dict() for c in self.comparisons],
+        }
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> "ShortSubset":
+        comparisons = [comparison_from_dict(c) for c in payload["comparison"]]
+        return cls(payload["thresh"], payload["n"], comparisons, payload["alpha"], payload["resamples"])
+
+
+def short_subset(
+    task: TaskKind,
+    base_rows: Sequence[PredictionRow],
+    tuned_rows: Sequence[PredictionRow],
+    thresh: int,
+    alpha: float = 0.05,
+    resamples: int = 10_000,
+) -> ShortSubset | None:
+    """The paired comparison restricted to the short-answer subset (the same items and tests as
+    `metrics.json`'s `short` block); None for tasks without one (choice, math)."""
+    if TaskKind(task) not in HAS_SHORT_SUBSET:
+        return None
+    ids = {r["id"] for r in base_rows if in_short_subset(task, [str(g) for g in r["gold"]], thresh)}
+    base = [r for r in base_rows if r["id"] in ids]
+    tuned = [r for r in tuned_rows if r["id"] in ids]
+    comparisons = compare_rows(task, base, tuned, alpha, resamples) if ids else []
+    return ShortSubset(thresh, len(ids), comparisons, alpha, resamples)

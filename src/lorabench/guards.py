@@ -17,6 +17,7 @@ from safetensors import safe_open
 
 from lorabench.data.records import Record
 from lorabench.errors import LorabenchError
+from lorabench.predictions import PredictionRow
 from lorabench.prompts import Prompt, PromptSettings, build_prompt, fit_to_model
 from lorabench.strategies.batch import build_batch_prompt
 from lorabench.strategies.grouping import extractive_groups
@@ -175,7 +176,7 @@ def adapter_is_zero(adapter_dir: Path) -> bool:
     return True
 
 
-def adapter_applied(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[str, Any]], adapter_dir: Path | None) -> Finding:
+def adapter_applied(base_rows: Sequence[PredictionRow], tuned_rows: Sequence[PredictionRow], adapter_dir: Path | None) -> Finding:
     if adapter_dir is not None and adapter_is_zero(adapter_dir):
         return Finding("adapter_applied", False, f"every LoRA B matrix in {adapter_dir} is zero: training did not change the adapter")
     tuned = {r["id"]: r.get("raw", r["prediction"]) for r in tuned_rows}
@@ -200,10 +201,10 @@ CUT_WARN_SHARE = 0.05
 GENERATION_GUARDS = ("answers_cut", "eos_learned")
 
 
-def generated(rows: Sequence[dict[str, Any]]) -> bool:
+def generated(rows: Sequence[PredictionRow]) -> bool:
     """Whether an evaluation produced its answers by generating text, so that max_new_tokens,
     stopping and generated-token counts mean something (not so for log-prob or letter choice)."""
-    return any(r.get("stop_reason") not in SCORED_STOP_REASONS for r in rows)
+    return any(r["stop_reason"] not in SCORED_STOP_REASONS for r in rows)
 
 
 def applicable(findings: Sequence[Any], generated_text: bool) -> list[Any]:
@@ -214,11 +215,11 @@ def applicable(findings: Sequence[Any], generated_text: bool) -> list[Any]:
     return [f for f in findings if (f["name"] if isinstance(f, dict) else f.name) not in GENERATION_GUARDS]
 
 
-def _cut_share(rows: Sequence[dict[str, Any]]) -> float:
-    return sum(bool(r.get("hit_max_new_tokens")) for r in rows) / len(rows) if rows else 0.0
+def _cut_share(rows: Sequence[PredictionRow]) -> float:
+    return sum(r["hit_max_new_tokens"] for r in rows) / len(rows) if rows else 0.0
 
 
-def answers_cut(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[str, Any]], max_new_tokens: int) -> Finding:
+def answers_cut(base_rows: Sequence[PredictionRow], tuned_rows: Sequence[PredictionRow], max_new_tokens: int) -> Finding:
     """Answers that hit max_new_tokens may be cut: report the share before and after."""
     base, tuned = _cut_share(base_rows), _cut_share(tuned_rows)
     ok = base <= CUT_WARN_SHARE and tuned <= CUT_WARN_SHARE
@@ -228,7 +229,7 @@ def answers_cut(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[s
     return Finding("answers_cut", ok, message, {"base_share": base, "tuned_share": tuned})
 
 
-def eos_learned(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[str, Any]]) -> Finding:
+def eos_learned(base_rows: Sequence[PredictionRow], tuned_rows: Sequence[PredictionRow]) -> Finding:
     """A tuned model that runs to max_new_tokens far more often than base never learned to stop.
 
     When the tuned model's own cut share is one `answers_cut` warns about, the limit cuts too many
@@ -258,7 +259,7 @@ def eos_learned(base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[s
 
 
 def generation_guards(
-    base_rows: Sequence[dict[str, Any]], tuned_rows: Sequence[dict[str, Any]], max_new_tokens: int
+    base_rows: Sequence[PredictionRow], tuned_rows: Sequence[PredictionRow], max_new_tokens: int
 ) -> list[Finding]:
     """`answers_cut` and `eos_learned`, or nothing when neither evaluation generated text."""
     if not (generated(base_rows) or generated(tuned_rows)):

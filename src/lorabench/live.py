@@ -7,10 +7,14 @@ package, which only reads run folders, must not import it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
+
+if TYPE_CHECKING:  # imported when a run starts: torch must not load for `--help`
+    from lorabench.pipeline import PipelineResult
 
 
 class StageTimeColumn(TimeElapsedColumn):
@@ -83,7 +87,7 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
     if not main:
         return result
     console.print(comparison_table(result.comparisons, result.base.metrics, result.tuned.metrics))
-    _print_short_subset(config, result, console)
+    _print_short_subset(result, console)
     generated_text = generated(result.base.rows) or generated(result.tuned.rows)
     for line in findings_lines(applicable(result.findings, generated_text)):
         console.print(line, highlight=False)
@@ -93,15 +97,12 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
     return result
 
 
-def _print_short_subset(config, result, console: Console) -> None:  # noqa: ANN001
+def _print_short_subset(result: PipelineResult, console: Console) -> None:
     """The paired table on the items with short gold answers, as report.html shows it (nothing
     for tasks without such a subset)."""
-    from lorabench.report.collect import short_subset
     from lorabench.report.console import comparison_table
 
-    metrics = config.metrics
-    short = short_subset(config.task, result.base.rows, result.tuned.rows, metrics.short_thresh, metrics.alpha,
-                         metrics.bootstrap_resamples)
+    short = result.short
     if short is None:
         return
     subset = f"short answers (gold <= {short.thresh} tokens)"

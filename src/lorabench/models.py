@@ -403,6 +403,7 @@ def _add_pad_token(model: Any, tokenizer: Any) -> str:
 def attach_adapter(model: Any, adapter: str, base_name: str) -> Any:
     """Wrap `model` with the LoRA adapter in folder `adapter`; LorabenchError if it does not fit."""
     from peft import PeftModel
+    from safetensors import SafetensorError
 
     folder = Path(adapter).expanduser()
     config_file = folder / "adapter_config.json"
@@ -418,6 +419,8 @@ def attach_adapter(model: Any, adapter: str, base_name: str) -> Any:
             # peft probes a property transformers 5 deprecated; the warning is noise to a user.
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             return PeftModel.from_pretrained(model, str(folder), is_trainable=False)
+    except SafetensorError as error:
+        raise LorabenchError(f"adapter {folder}: its weights are not readable ({_first_line(error)}); the folder is damaged") from None
     except (RuntimeError, ValueError, KeyError) as error:
         reason = _first_line(error)
         mismatch = _SIZE_MISMATCH.search(str(error))

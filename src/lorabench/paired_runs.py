@@ -20,7 +20,8 @@ from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
 from lorabench.items import ItemPair, pair_items
 from lorabench.metrics.scoring import SCORING_VERSION, TASK_METRICS, ScoreSettings, TaskMetrics, aggregate
-from lorabench.runs import CONFIG, METRICS, PREDICTIONS, read_jsonl
+from lorabench.predictions import PredictionRow, read_predictions
+from lorabench.runs import CONFIG, METRICS, PREDICTIONS
 
 
 @dataclass
@@ -30,7 +31,7 @@ class FinishedEval:
     path: Path
     task: TaskKind
     name: str  # model (and adapter) as the folder's config describes it
-    rows: list[dict[str, Any]]
+    rows: list[PredictionRow]
     prompt: dict[str, Any]
     decoding: dict[str, Any]
     scoring_version: int = SCORING_VERSION
@@ -47,9 +48,9 @@ def read_eval(folder: str | Path) -> FinishedEval:
     metrics = json.loads((path / METRICS).read_text(encoding="utf-8"))
     # `lorabench eval` keeps the request under "request"; a `run` stage keeps the settings at the top.
     settings = config.get("request", config)
-    rows = read_jsonl(path / PREDICTIONS)
+    rows = read_predictions(path / PREDICTIONS)
     task = TaskKind(metrics["task"])
-    lacking = sorted({m for r in rows for m in TASK_METRICS[task] if m not in r.get("scores", {})})
+    lacking = sorted({m for r in rows for m in TASK_METRICS[task] if m not in r["scores"]})
     if lacking:
         raise LorabenchError(
             f"{path}: its rows have no {', '.join(lacking)} (scored by an older lorabench); "
@@ -94,8 +95,8 @@ def differences(a: FinishedEval, b: FinishedEval) -> list[str]:
         found.append(f"items: {len(only_a)} only in {a.path} (e.g. {only_a[:2]}), {len(only_b)} only in {b.path} (e.g. {only_b[:2]})")
     found += _setting_differences("prompt", a.prompt, b.prompt)
     found += _setting_differences("decoding", a.decoding, b.decoding)
-    prompts_b = {r["id"]: r.get("prompt") for r in b.rows}
-    differing = [r["id"] for r in a.rows if r["id"] in prompts_b and r.get("prompt") != prompts_b[r["id"]]]
+    prompts_b = {r["id"]: r["prompt"] for r in b.rows}
+    differing = [r["id"] for r in a.rows if r["id"] in prompts_b and r["prompt"] != prompts_b[r["id"]]]
     if differing:
         found.append(f"prompt text differs on {len(differing)} items (first: {differing[0]})")
     return found
@@ -121,7 +122,7 @@ def compare_evals(
         raise LorabenchError(f"{a.path} and {b.path} share no items; there is nothing to compare")
     settings = ScoreSettings()
 
-    def metrics_of(rows: list[dict[str, Any]]) -> TaskMetrics:
+    def metrics_of(rows: list[PredictionRow]) -> TaskMetrics:
         per_item = [r["scores"] for r in rows]
         return TaskMetrics(a.task, len(rows), aggregate(a.task, per_item, settings), settings=settings)
 

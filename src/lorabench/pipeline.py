@@ -18,7 +18,7 @@ from typing import Any
 from rich.markup import escape
 
 import lorabench
-from lorabench.compare import MetricComparison, compare_rows
+from lorabench.compare import MetricComparison, ShortSubset, compare_rows, short_subset
 from lorabench.config import RunConfig
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.loaders import load_records
@@ -40,7 +40,9 @@ from lorabench.guards import (
 )
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models import LoadedModel, load_model
+from lorabench.predictions import PredictionRow
 from lorabench.prompts import PromptSettings, check_templates, fit_to_model
+from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
 from lorabench.runs import csv_text, ensure_run_folder, write_atomic, write_json
 from lorabench.strategies.accounting import row_cost
@@ -73,6 +75,7 @@ class PipelineResult:
     train: TrainResult | None
     summary: dict[str, Any]
     report: Path
+    short: ShortSubset | None = None  # base vs tuned on the short-answer subset (tasks that have one)
 
 
 def split_data(config: RunConfig, say: Say) -> DataSplits:
@@ -191,7 +194,7 @@ def eval_stage(
         "scoring_version": SCORING_VERSION,
     }
 
-    def bar(total: int, done: list[dict[str, Any]]) -> Callable[[int], None]:
+    def bar(total: int, done: list[PredictionRow]) -> Callable[[int], None]:
         # A stage found finished shows what it took when it ran, not this session's near-zero time.
         recorded = eval_seconds(done) if len(done) >= total else None
         return progress(f"eval {name}", total, len(done), recorded)  # type: ignore[misc]
@@ -207,7 +210,7 @@ def eval_stage(
 
 
 def _score_settings(config: RunConfig) -> ScoreSettings:
-    return ScoreSettings(short_thresh=config.metrics.short_thresh, rouge_threshold=config.metrics.rouge_threshold)
+    return ScoreSettings.of(config.metrics)
 
 
 def _train_fingerprint(config: RunConfig, loaded: LoadedModel, splits: DataSplits, prompt: bool = True) -> str:
@@ -290,7 +293,7 @@ def _guards(
     ]
 
 
-def eval_seconds(rows: list[dict[str, Any]]) -> float:
+def eval_seconds(rows: list[PredictionRow]) -> float:
     """Generation time of an evaluation from its rows (each holds its share of its batch's time)."""
     return round(sum(row_cost(r).latency for r in rows), 2)
 
@@ -396,6 +399,8 @@ def run_pipeline(
     adapter_dir, train_result = _train_stage(
         config, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None
     )
+    if shard.main and train_result is not None:
+        write_model_card(adapter_dir)  # until the tuned evaluation adds its results below
     barrier(shard)  # rank 0 saves the adapter that every process loads next
     timings["train_seconds"] = round(time.perf_counter() - start, 2)
 
@@ -410,6 +415,8 @@ def run_pipeline(
     comparisons = compare_rows(
         config.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples
     )
+    metrics = config.metrics
+    short = short_subset(config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples)
     findings = _guards(config, loaded, splits, adapter_dir, base, tuned, prompt_change)
     summary = {
         "lorabench": lorabench.__version__,
@@ -420,6 +427,7 @@ def run_pipeline(
         "base": base.metrics.to_dict(),
         "tuned": tuned.metrics.to_dict(),
         "comparison": [c.to_dict() for c in comparisons],
+        "short_comparison": short.to_dict() if short is not None else None,
         "guards": [f.to_dict() for f in findings],
         "leakage": splits.leakage,
         "timings": timings,
@@ -436,5 +444,6 @@ def run_pipeline(
         summary["prompt_change"] = {**prompt_change.to_dict(), "allowed_by": "--allow-prompt-change"}
     write_json(out / "summary.json", summary)
     write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))
+    write_model_card(adapter_dir, out)
     report = write_report(out)
-    return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary, report.html)
+    return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary, report.html, short)

@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from lorabench.data.records import ChoiceRecord, OpenRecord, Record, TaskKind
+from lorabench.data.records import ChoiceRecord, OpenRecord, Record, TaskKind, Turn
 from lorabench.errors import LorabenchError
 from lorabench.few_shot import FewShotSettings, shots_for
 from lorabench.prompt_template import AnswerFrame, answer_frame, prompt_variables, render, syntax_problem, target_variables
@@ -54,7 +54,10 @@ class PromptSettings(BaseModel):
     unanswerable_hint: bool = Field(
         False, description=f"Tell the model to reply '{NO_ANSWER}' when the context lacks the answer (SQuAD v2)."
     )
-    max_prompt_tokens: int = Field(1024, gt=16, description="Longer prompts are shortened in the context only.")
+    max_prompt_tokens: int = Field(
+        1024, gt=16, description="Longer prompts are shortened in the context only. A config's `max_length` (TRL, "
+        "LLaMA-Factory: prompt + answer) sets this to max_length minus decoding.max_new_tokens.",
+    )
     strategy: Strategy = Field(
         "single",
         description="Extractive QA with several questions on one context: one question per prompt ('single'), "
@@ -258,20 +261,34 @@ Shot = tuple[str, str]  # a few-shot example's user message and its answer
 
 
 def render_user_turn(
-    message: str, cue: str, tokenizer: Any, settings: PromptSettings, chat: bool, shots: Sequence[Shot] = ()
+    message: str, cue: str, tokenizer: Any, settings: PromptSettings, chat: bool, history: Sequence[Turn] = (),
+    shots: Sequence[Shot] = (),
 ) -> str:
     """One user message as prompt text: through the chat template, or as plain text ending in `cue`
-    (or prompt.answer_prefix). `shots` come first: inline, each written as its own prompt followed by
-    its answer, or under a chat template as earlier turns when prompt.few_shot.style says so."""
+    (or prompt.answer_prefix, which under a chat template opens the assistant's turn).
+
+    `history` (a chat record's earlier turns) comes first, as it was. A system message of its own
+    wins over `settings.system`, which is a default for the records that have none. Without a chat
+    template each earlier turn is a paragraph "System: ...", "User: ..." or "Assistant: ...".
+    `shots` (few-shot examples) come before the history, after a system message: inline, each
+    written as its own prompt followed by its answer, or as earlier turns when prompt.few_shot.style
+    says so under a chat template.
+    """
     ending = _ending(settings, cue)
     inline = "".join(f"{_plain(m, ending)} {answer}\n\n" for m, answer in shots)
     if not chat:
-        return inline + _plain(message, ending)
-    conversation = [{"role": "system", "content": settings.system}] if settings.system else []
+        earlier = "".join(f"{turn.role.capitalize()}: {turn.content}\n\n" for turn in history)
+        return inline + earlier + _plain(message, ending)
+    conversation = [turn.model_dump() for turn in history]
+    if settings.system and not any(turn.role == "system" for turn in history):
+        conversation.insert(0, {"role": "system", "content": settings.system})
     if shots and _chat_shots(settings):
         prefix = f"{settings.answer_prefix} " if settings.answer_prefix else ""
-        for shot_message, answer in shots:
-            conversation += [{"role": "user", "content": shot_message}, {"role": "assistant", "content": prefix + answer}]
+        first = next((i for i, turn in enumerate(conversation) if turn["role"] != "system"), len(conversation))
+        conversation[first:first] = [
+            turn for m, answer in shots
+            for turn in ({"role": "user", "content": m}, {"role": "assistant", "content": prefix + answer})
+        ]
         inline = ""
     conversation.append({"role": "user", "content": inline + message})
     text = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
@@ -351,7 +368,8 @@ def build_prompt(record: Record, tokenizer: Any, settings: PromptSettings) -> Pr
     fitted = fit_context(
         record.context_text,
         lambda context: render_user_turn(
-            user_message(record, settings, context), _CUES[record.task], tokenizer, settings, chat, shots
+            user_message(record, settings, context), _CUES[record.task], tokenizer, settings, chat,
+            record.history or (), shots,
         ),
         tokenizer,
         chat,

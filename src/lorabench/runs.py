@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from lorabench.errors import LorabenchError
+from lorabench.predictions import PredictionRow, dump_row, parse_row
 
 CONFIG = "config.yaml"
 PREDICTIONS = "predictions.jsonl"
@@ -158,15 +159,15 @@ class RunFolder:
             if child.is_dir():
                 shutil.rmtree(child)
 
-    def completed(self) -> dict[str, dict[str, Any]]:
+    def completed(self) -> dict[str, PredictionRow]:
         """Predictions already made, by id. A last line cut by a crash is dropped and redone."""
-        done: dict[str, dict[str, Any]] = {}
+        done: dict[str, PredictionRow] = {}
         if not self.predictions_path.exists():
             return done
         lines = self.predictions_path.read_text(encoding="utf-8").splitlines(keepends=True)
         for number, line in enumerate(lines, start=1):
             try:
-                row = json.loads(line)
+                row = parse_row(line, f"{self.predictions_path}:{number}")
             except json.JSONDecodeError:
                 if number == len(lines) and not line.endswith("\n"):
                     self._truncate_to(lines[:-1])
@@ -178,11 +179,11 @@ class RunFolder:
     def _truncate_to(self, lines: list[str]) -> None:
         write_atomic(self.predictions_path, "".join(lines))
 
-    def append(self, rows: Iterable[dict[str, Any]]) -> None:
+    def append(self, rows: Iterable[PredictionRow]) -> None:
         """Append rows and push them to disk now: this is what makes resume lose nothing."""
         with self.predictions_path.open("a", encoding="utf-8") as handle:
             for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                handle.write(dump_row(row))
             handle.flush()
             os.fsync(handle.fileno())
 

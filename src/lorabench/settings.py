@@ -8,9 +8,10 @@ them from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SerializationInfo, SerializerFunctionWrapHandler
+from pydantic import model_serializer, model_validator
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,13 @@ class TrainSettings(BaseModel):
     bf16: Literal["auto", True, False] = Field(
         "auto", description="bf16 mixed precision; auto: on CUDA GPUs that support it."
     )
+    trainer_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Any other transformers.TrainingArguments field, passed to the Trainer as given (optim, "
+        "lr_scheduler_kwargs, torch_compile, deepspeed, fsdp, ...) and checked by TrainingArguments when the config "
+        "is read. A field lorabench sets from its own keys is refused, naming the key to write instead "
+        "(training.lr for learning_rate).",
+    )
 
     @model_validator(mode="after")
     def _checkpoints_follow_validation(self) -> "TrainSettings":
@@ -136,13 +144,31 @@ class TrainSettings(BaseModel):
             )
         return self
 
+    @model_serializer(mode="wrap")
+    def _omit_empty_trainer_args(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        # Saved configs and adapter fingerprints from before trainer_args existed must still match a
+        # run without any, so an empty mapping is left out; loading a config without it gives {} again.
+        data = handler(self)
+        if not self.trainer_args:
+            data.pop("trainer_args", None)
+        return data
 
-class MetricSettings(BaseModel):
-    """How answers are scored and runs compared: the short-answer subset, ROUGE-L accuracy, the tests."""
+
+class ScoringSettings(BaseModel):
+    """How answers are scored: the short-answer subset and ROUGE-L accuracy.
+
+    The one declaration of these knobs: `eval` keeps them at the top of its config (as its saved
+    folders always had them), `run` and `study` under `metrics`, `score` as options.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     short_thresh: int = Field(3, ge=1, description="Gold answers of at most this many tokens are 'short'.")
     rouge_threshold: float = Field(0.5, ge=0, le=1, description="ROUGE-L F at or above this counts for rouge_l_acc.")
+
+
+class MetricSettings(ScoringSettings):
+    """How answers are scored and runs compared: the scoring knobs plus the paired tests'."""
+
     alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the paired tests.")
     bootstrap_resamples: int = Field(10_000, ge=100, description="Resamples of the paired bootstrap.")

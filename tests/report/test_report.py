@@ -204,3 +204,28 @@ def test_a_short_subset_that_is_the_whole_test_set_is_not_shown_twice(finished_r
     assert f"Short answers: gold of at most 50 tokens ({n} of {n} items)" in markdown
     assert "the subset is the whole test set" in markdown
     assert markdown.count("| exact_match |") == 1 and "on short answers" not in markdown
+
+
+def test_the_short_subset_comparison_is_computed_once_and_read_back(finished_run, tmp_path, monkeypatch):
+    import shutil
+
+    from lorabench import compare
+    from lorabench.paired_runs import read_eval
+    from lorabench.report import collect
+    from lorabench.report.write import write_report
+
+    summary = json.loads((finished_run / "summary.json").read_text())
+    base, tuned = read_eval(finished_run / "base"), read_eval(finished_run / "tuned")
+    expected = compare.short_subset("extractive", base.rows, tuned.rows, 1, 0.05, 200)
+    assert summary["short_comparison"] == expected.to_dict()
+    # Rewriting the report reads the stored comparison instead of testing again.
+    run = shutil.copytree(finished_run, tmp_path / "run")
+    monkeypatch.setattr(collect, "short_subset", lambda *a, **k: pytest.fail("short subset computed again"))
+    write_report(run)
+    assert "on short answers" in (run / "report.md").read_text()
+    # A summary from before it was stored: the report computes it, as it always did.
+    del summary["short_comparison"]
+    (run / "summary.json").write_text(json.dumps(summary))
+    monkeypatch.setattr(collect, "short_subset", compare.short_subset)
+    write_report(run)
+    assert "on short answers" in (run / "report.md").read_text()

@@ -2,7 +2,9 @@
 
 Three kinds of overlap are leakage, each counted as the number of items in `b` affected:
 
-- same_question: normalized questions are identical.
+- same_question: normalized questions are identical. A chat record's question is its earlier
+  user and assistant turns followed by its last user message, so two conversations that end in
+  the same follow-up ("And in 1990?") are different questions.
 - same_context: normalized, non-empty contexts are identical.
 - near_duplicate_question: the questions share a word n-gram (default 8 words) after
   normalization, are not already identical, and are similar as word sequences overall
@@ -206,7 +208,7 @@ def check_leakage(
     grams: dict[str, list[tuple[str, str]]] = {}
     for rec in a:
         ids.setdefault(rec.id, _content(rec))
-        question = normalize_text(rec.question_text)
+        question = normalize_text(rec.conversation_text)
         if question:
             questions.setdefault(question, rec.id)
             for gram in _ngrams(question, ngram):
@@ -221,7 +223,7 @@ def check_leakage(
     for rec in b:
         if rec.id in ids and ids[rec.id] != _content(rec):
             found["same_id"].add(rec.id, rec.id, _snippet(rec.question_text))
-        question = normalize_text(rec.question_text)
+        question = normalize_text(rec.conversation_text)
         if question and question in questions:
             found["same_question"].add(questions[question], rec.id, _snippet(rec.question_text))
         elif question:
@@ -241,7 +243,7 @@ def check_leakage(
 
 
 def _content(record: Record) -> tuple[str, str]:
-    return normalize_text(record.question_text), normalize_text(record.context_text)
+    return normalize_text(record.conversation_text), normalize_text(record.context_text)
 
 
 def _near_duplicate(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import string
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,14 +23,35 @@ def _require_text(value: str, name: str) -> str:
     return value
 
 
+Role = Literal["system", "user", "assistant"]
+ROLES: tuple[str, ...] = ("system", "user", "assistant")
+
+
+class Turn(BaseModel):
+    """One earlier message of a conversation, in the OpenAI / Hugging Face chat format."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Role
+    content: str
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     task: ClassVar[TaskKind]
 
     id: str
+    # A chat record's turns before its question (a system message included), rendered before it.
+    # None rather than empty, so records without a conversation dump, hash and save as before.
+    history: tuple[Turn, ...] | None = None
     # The source row's other columns, for prompt templates ({{ difficulty }}). Left out of dumps, so
     # ids, item fingerprints and prompts of records are the same with or without them.
     extra: dict[str, Any] | None = Field(None, exclude=True)
+
+    @field_validator("history")
+    @classmethod
+    def _no_empty_history(cls, value: tuple[Turn, ...] | None) -> tuple[Turn, ...] | None:
+        return value or None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -58,6 +79,13 @@ class _Record(BaseModel):
     @property
     def context_text(self) -> str:
         return ""
+
+    @property
+    def conversation_text(self) -> str:
+        """The earlier user and assistant turns, then the question: what a leakage check compares.
+        System messages are left out: like the task's instruction line, they are the same for many rows."""
+        earlier = [turn.content for turn in self.history or () if turn.role != "system"]
+        return "\n".join([*earlier, self.question_text])
 
 
 def _context_group(context: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 import lorabench
 from lorabench.backends import Backend, get_backend
@@ -38,8 +38,10 @@ from lorabench.metrics.scoring import (
     score_item,
 )
 from lorabench.models import LoadedModel, ModelSpec, load_model
+from lorabench.evaluate.rows import generated_row
 from lorabench.few_shot import draw_examples, example_records
 from lorabench.guards import PromptDifference, adapter_prompt_difference, prompt_change_refusal, trained_prompt_settings
+from lorabench.predictions import PredictionRow
 from lorabench.prompts import (
     STOP_STRINGS,
     Prompt,
@@ -51,6 +53,7 @@ from lorabench.prompts import (
     fit_to_model,
 )
 from lorabench.runs import RunFolder, write_json
+from lorabench.settings import ScoringSettings
 from lorabench.strategies.accounting import single_cost
 from lorabench.strategies.evaluation import batch_rows, sequential_rows
 from lorabench.strategies.grouping import context_groups, extractive_groups
@@ -58,8 +61,12 @@ from lorabench.strategies.grouping import context_groups, extractive_groups
 Progress = Callable[[int], None]
 
 
-class EvalConfig(BaseModel):
-    """Everything that determines an evaluation's numbers; saved as the run's config.yaml."""
+class EvalConfig(ScoringSettings):
+    """Everything that determines an evaluation's numbers; saved as the run's config.yaml.
+
+    The scoring knobs (`short_thresh`, `rouge_threshold`) sit at its top level, where saved eval
+    folders have always had them, so those folders still resume.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -69,17 +76,15 @@ class EvalConfig(BaseModel):
     limit: int | None = Field(None, gt=0, description="Evaluate only the first N items (after slicing/sampling).")
     prompt: PromptSettings = Field(default_factory=PromptSettings)
     decoding: DecodingSettings = Field(default_factory=DecodingSettings)
-    short_thresh: int = Field(3, ge=1, description="Gold answers of at most this many tokens are 'short'.")
-    rouge_threshold: float = Field(0.5, ge=0, le=1, description="ROUGE-L F at or above this counts for rouge_l_acc.")
 
     def score_settings(self) -> ScoreSettings:
-        return ScoreSettings(short_thresh=self.short_thresh, rouge_threshold=self.rouge_threshold)
+        return ScoreSettings.of(self)
 
 
 @dataclass
 class EvalOutcome:
     run: RunFolder | None
-    rows: list[dict[str, Any]]
+    rows: list[PredictionRow]
     metrics: TaskMetrics
     resumed: int  # items found already done in the folder
     prompt_change: PromptDifference | None = None  # evaluated under prompts the adapter was not trained with
@@ -92,55 +97,44 @@ def score_input(record: Record, prediction: str) -> ScoreInput:
 
 def _generation_row(
     record: Record, prompt: Prompt, gen: Generation, settings: ScoreSettings, questions_in_context: int
-) -> dict[str, Any]:
+) -> PredictionRow:
     answer = answer_from_generation(record.task, gen.text, prompt.frame)
-    return {
-        "id": record.id,
-        "prompt": prompt.text,
-        "gold": list(record.golds),
-        "prediction": answer,
-        "raw": gen.text,
-        "scores": score_item(record.task, score_input(record, answer), settings),
-        "prompt_tokens": gen.prompt_tokens,
-        "generated_tokens": gen.generated_tokens,
-        "latency_s": round(gen.latency_s, 4),
-        "hit_max_new_tokens": gen.hit_max_new_tokens,
-        "stop_reason": gen.stop_reason,
-        "prompt_shortened": prompt.shortened,
-        **single_cost(gen).row_fields("single", questions_in_context),
-        "parse_failure": False,
-        "parse_error": None,
-    }
+    scores = score_item(record.task, score_input(record, answer), settings)
+    cost = single_cost(gen).row_fields("single", questions_in_context)
+    return generated_row(record.id, prompt, list(record.golds), answer, scores, gen, gen.hit_max_new_tokens, cost)
 
 
 def _choice_row(
     backend: Backend, record: ChoiceRecord, prompt: Prompt, decoding: DecodingSettings, settings: ScoreSettings
-) -> dict[str, Any]:
+) -> PredictionRow:
     # One record per call, so each row is written (and resumable) as soon as it is scored.
     start = time.perf_counter()
     if decoding.choice_mode == "letter":
         letters = backend.score_letters([LetterRequest(prompt, tuple(record.labels))])[0]
         label = letters.prediction()
-        detail: dict[str, Any] = {"letter_logprob": letters.logprobs}
     else:
         request = OptionRequest(prompt, tuple(option_continuations(record, prompt)), tuple(record.labels))
         scores = backend.score_options([request])[0]
         label = scores.prediction(decoding.choice_normalization)
-        detail = {"option_logprob": dict(zip(record.labels, scores.sum_logprob)), "option_tokens": scores.n_tokens}
-    return {
-        "id": record.id,
-        "prompt": prompt.text,
-        "gold": [record.answer],
-        "prediction": label,
-        "scores": score_item(record.task, score_input(record, label), settings),
-        "prompt_tokens": prompt.n_tokens,
-        "generated_tokens": 0,
-        "latency_s": round(time.perf_counter() - start, 4),
-        "hit_max_new_tokens": False,
-        "stop_reason": decoding.choice_mode,
-        "prompt_shortened": prompt.shortened,
-        **detail,
-    }
+    row = PredictionRow(
+        id=record.id,
+        prompt=prompt.text,
+        gold=[record.answer],
+        prediction=label,
+        scores=score_item(record.task, score_input(record, label), settings),
+        prompt_tokens=prompt.n_tokens,
+        generated_tokens=0,
+        latency_s=round(time.perf_counter() - start, 4),
+        hit_max_new_tokens=False,
+        stop_reason=decoding.choice_mode,
+        prompt_shortened=prompt.shortened,
+    )
+    if decoding.choice_mode == "letter":
+        row["letter_logprob"] = letters.logprobs
+    else:
+        row["option_logprob"] = dict(zip(record.labels, scores.sum_logprob))
+        row["option_tokens"] = scores.n_tokens
+    return row
 
 
 def evaluate_records(
@@ -166,9 +160,9 @@ def evaluate_records(
     if records:
         # fit_to_model reads the context window off `.config`, which a backend has as a model does.
         prompt_settings = fit_to_model(prompt_settings, backend, decoding.max_new_tokens_for(records[0].task))
-    fresh: dict[str, dict[str, Any]] = {}
+    fresh: dict[str, PredictionRow] = {}
 
-    def keep(row: dict[str, Any]) -> None:
+    def keep(row: PredictionRow) -> None:
         fresh[row["id"]] = row
         if run:
             run.append([row])
@@ -194,11 +188,11 @@ def evaluate_records(
 def _single_rows(
     backend: Backend,
     records: Sequence[Record],
-    done: dict[str, dict[str, Any]],
+    done: dict[str, PredictionRow],
     prompt_settings: PromptSettings,
     decoding: DecodingSettings,
     score_settings: ScoreSettings,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[PredictionRow]:
     """One prompt per record not yet done."""
     todo = [r for r in records if r.id not in done]
     if not todo:
@@ -219,7 +213,7 @@ def _single_rows(
 
 
 def _metrics(
-    task: TaskKind, records: Sequence[Record], rows: Sequence[dict[str, Any]], settings: ScoreSettings
+    task: TaskKind, records: Sequence[Record], rows: Sequence[PredictionRow], settings: ScoreSettings
 ) -> TaskMetrics:
     """Aggregates of the rows' own scores, as `score_all` would compute them from the predictions,
     except that a row the strategy could not parse keeps the zeros it was scored with."""
@@ -271,7 +265,7 @@ def evaluate_in_folder(
     out: Path,
     folder_config: dict[str, Any],
     force: bool = False,
-    progress_factory: Callable[[int, list[dict[str, Any]]], Progress] | None = None,
+    progress_factory: Callable[[int, list[PredictionRow]], Progress] | None = None,
 ) -> EvalOutcome:
     """Evaluate `records` into the run folder `out` (created, or resumed when its config equals
     `folder_config`), leaving `predictions.jsonl` in item order.
@@ -385,8 +379,8 @@ def run_eval(
     summary = outcome.metrics.to_dict()
     summary["timing"] = {"seconds_this_session": round(time.perf_counter() - started, 2), "resumed_items": outcome.resumed}
     summary["flags"] = {
-        "hit_max_new_tokens": sum(bool(r.get("hit_max_new_tokens")) for r in outcome.rows),
-        "prompt_shortened": sum(bool(r.get("prompt_shortened")) for r in outcome.rows),
+        "hit_max_new_tokens": sum(r["hit_max_new_tokens"] for r in outcome.rows),
+        "prompt_shortened": sum(r["prompt_shortened"] for r in outcome.rows),
     }
     if change is not None:
         summary["prompt_change"] = folder_config["prompt_change"]

@@ -10,14 +10,14 @@ found in any shard or in the merged file as done.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lorabench.data.records import Record
+from lorabench.errors import LorabenchError
+from lorabench.predictions import PredictionRow, dump_row, parse_row
 from lorabench.runs import PREDICTIONS, RunFolder, write_atomic
 
 SHARD_GLOB = "predictions.shard-*.jsonl"
@@ -43,6 +43,18 @@ def current_shard() -> Shard:
     return Shard(int(os.environ.get("RANK", "0")), world) if world > 1 else Shard()
 
 
+def refuse_weight_sharding(command: str) -> None:
+    """`run` and `study` go on from training to evaluation in the same processes, which needs whole
+    weights on each; under FSDP or DeepSpeed each process holds a shard, so train and evaluate apart."""
+    for variable, name in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
+        if os.environ.get(variable, "").lower() in {"true", "1"}:
+            raise LorabenchError(
+                f"`lorabench {command}` cannot run under an accelerate {name} launch: train with "
+                f"`accelerate launch --config_file ... -m lorabench train CONFIG`, then evaluate with "
+                "`lorabench eval --adapter RUN/train/adapter` (data-parallel under a plain multi-GPU launch)"
+            )
+
+
 def shard_records(records: Sequence[Record], shard: Shard) -> list[Record]:
     """This shard's records, in their original order: whole context groups, dealt round-robin."""
     if not shard.distributed:
@@ -65,7 +77,7 @@ class ShardFolder(RunFolder):
     def predictions_path(self) -> Path:
         return self.path / f"predictions.shard-{self.shard.rank}.jsonl"
 
-    def completed(self) -> dict[str, dict[str, Any]]:
+    def completed(self) -> dict[str, PredictionRow]:
         done = _rows(self.path / PREDICTIONS)
         for other in sorted(self.path.glob(SHARD_GLOB)):
             if other != self.predictions_path:
@@ -74,27 +86,26 @@ class ShardFolder(RunFolder):
         return done
 
 
-def _rows(path: Path) -> dict[str, dict[str, Any]]:
+def _rows(path: Path) -> dict[str, PredictionRow]:
     """Rows of another process's file; a last line still being written is not counted."""
     if not path.exists():
         return {}
     rows = {}
-    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(keepends=True), start=1):
         if line.endswith("\n"):
-            row = json.loads(line)
+            row = parse_row(line, f"{path}:{number}")
             rows[row["id"]] = row
     return rows
 
 
-def finish(run: RunFolder, records: Sequence[Record], rows: dict[str, dict[str, Any]]) -> None:
+def finish(run: RunFolder, records: Sequence[Record], rows: dict[str, PredictionRow]) -> None:
     """Write `predictions.jsonl` in item order from `rows` (every record's), and remove the shards."""
-    ordered = [rows[r.id] for r in records]
-    write_atomic(run.predictions_path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in ordered))
+    write_atomic(run.predictions_path, "".join(dump_row(rows[r.id]) for r in records))
     for shard_file in run.path.glob(SHARD_GLOB):
         shard_file.unlink()
 
 
-def merged_rows(run: RunFolder) -> dict[str, dict[str, Any]]:
+def merged_rows(run: RunFolder) -> dict[str, PredictionRow]:
     """Every row in the folder: the merged file, then each shard (after all processes wrote theirs)."""
     rows = _rows(run.predictions_path)
     for shard_file in sorted(run.path.glob(SHARD_GLOB)):

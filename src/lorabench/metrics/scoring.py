@@ -19,6 +19,7 @@ from lorabench.data.records import TaskKind
 from lorabench.metrics.intervals import bootstrap_mean_interval, wilson_interval
 from lorabench.metrics.squad import normalize_answer
 from lorabench.metrics.text import is_short, lenient_match, relaxed_match, rouge_l, token_f1
+from lorabench.settings import ScoringSettings
 from lorabench.tasks.registry import ByKind, KindsWhere, get_task
 
 # Bumped whenever a metric's definition changes (2: one normalization for every text metric, and
@@ -50,6 +51,11 @@ class ScoreSettings:
     numeric_abs_tol: float = 1e-6
     bootstrap_resamples: int = 2000
     seed: int = 0
+
+    @classmethod
+    def of(cls, settings: ScoringSettings) -> "ScoreSettings":
+        """The knobs a config or the command line set (`metrics:` of a run, the top of an eval config)."""
+        return cls(short_thresh=settings.short_thresh, rouge_threshold=settings.rouge_threshold)
 
 
 @dataclass(frozen=True)

@@ -6,51 +6,22 @@ run gives the same report as the run itself did.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from lorabench.compare import MetricComparison, compare_rows
+from lorabench.compare import MetricComparison, ShortSubset, comparison_from_dict, short_subset
 from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
 from lorabench.guards import generated
 from lorabench.items import ItemPair, category_counts, pair_items, sibling_golds
-from lorabench.metrics.scoring import HAS_SHORT_SUBSET, in_short_subset
 from lorabench.paired_runs import read_eval
+from lorabench.predictions import PredictionRow
 from lorabench.runs import read_jsonl
 from lorabench.strategies.accounting import accounting_summary
-
-
-@dataclass(frozen=True)
-class ShortSubset:
-    """base vs tuned, paired, on the items whose gold answer has at most `thresh` tokens."""
-
-    thresh: int
-    n: int
-    comparisons: list[MetricComparison]  # empty when no item is short
-
-
-def short_subset(
-    task: TaskKind,
-    base_rows: Sequence[dict[str, Any]],
-    tuned_rows: Sequence[dict[str, Any]],
-    thresh: int,
-    alpha: float = 0.05,
-    resamples: int = 10_000,
-) -> ShortSubset | None:
-    """The paired comparison restricted to the short-answer subset (the same items and tests as
-    `metrics.json`'s `short` block); None for tasks without one (choice, math)."""
-    if TaskKind(task) not in HAS_SHORT_SUBSET:
-        return None
-    ids = {r["id"] for r in base_rows if in_short_subset(task, [str(g) for g in r.get("gold") or []], thresh)}
-    base = [r for r in base_rows if r["id"] in ids]
-    tuned = [r for r in tuned_rows if r["id"] in ids]
-    return ShortSubset(thresh, len(ids), compare_rows(task, base, tuned, alpha, resamples) if ids else [])
 
 
 @dataclass
@@ -84,10 +55,18 @@ class ReportData:
         return block.get(metric), low, high
 
 
-def comparison_from_dict(payload: dict[str, Any]) -> MetricComparison:
-    """Rebuild a stored comparison; fields added in later versions take their defaults."""
-    known = {f.name for f in dataclasses.fields(MetricComparison)}
-    return MetricComparison(**{k: v for k, v in payload.items() if k in known})
+def _short(
+    summary: dict[str, Any], task: TaskKind, base_rows: list[PredictionRow], tuned_rows: list[PredictionRow],
+    metrics: dict[str, Any],
+) -> ShortSubset | None:
+    """The run's short-subset comparison as its summary stored it; computed again only when the
+    summary predates storing it or the config's thresholds changed since."""
+    thresh = int(metrics.get("short_thresh", 3))
+    alpha, resamples = float(metrics.get("alpha", 0.05)), int(metrics.get("bootstrap_resamples", 10_000))
+    stored = summary.get("short_comparison")
+    if stored is not None and (stored["thresh"], stored["alpha"], stored["resamples"]) == (thresh, alpha, resamples):
+        return ShortSubset.from_dict(stored)
+    return short_subset(task, base_rows, tuned_rows, thresh, alpha, resamples)
 
 
 def _questions(test: list[dict[str, Any]]) -> dict[str, str]:
@@ -124,6 +103,5 @@ def collect(run_dir: str | Path) -> ReportData:
         costs={"base": accounting_summary(base.rows), "tuned": accounting_summary(tuned.rows)},
         train_log=read_jsonl(run_dir / "train" / "train_log.jsonl"),
         generated=generated(base.rows) or generated(tuned.rows),
-        short=short_subset(task, base_rows, tuned.rows, int(metrics.get("short_thresh", 3)),
-                           float(metrics.get("alpha", 0.05)), int(metrics.get("bootstrap_resamples", 10_000))),
+        short=_short(summary, task, base_rows, tuned.rows, metrics),
     )

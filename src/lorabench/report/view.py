@@ -14,7 +14,8 @@ from lorabench.data.records import TaskKind
 from lorabench.evaluate.settings import DEFAULT_MAX_NEW_TOKENS
 from lorabench.guards import applicable
 from lorabench.items import CATEGORIES, PRIMARY_METRIC, ItemPair, change_counts
-from lorabench.report.collect import ReportData, ShortSubset
+from lorabench.compare import ShortSubset
+from lorabench.report.collect import ReportData
 from lorabench.report.verdicts import verdict_detail
 from lorabench.tasks.registry import ByKind
 
@@ -73,10 +74,15 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
         out.append((prefix, "-" if value is None else str(value)))
 
 
-def _block(title: str, payload: Any) -> dict[str, Any]:
+def settings_rows(payload: Any) -> list[tuple[str, str]]:
+    """(dotted key, value text) rows of nested settings, as the run's setting tables show them."""
     rows: list[tuple[str, str]] = []
     _flatten("", payload or {}, rows)
-    return {"title": title, "rows": rows}
+    return rows
+
+
+def _block(title: str, payload: Any) -> dict[str, Any]:
+    return {"title": title, "rows": settings_rows(payload)}
 
 
 def _item_row(pair: ItemPair, primary: str) -> dict[str, str]:

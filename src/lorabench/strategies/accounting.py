@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from lorabench.backends.base import Generation
+from lorabench.predictions import CostFields, PredictionRow
 from lorabench.prompts import Strategy
 
 
@@ -23,16 +24,16 @@ class ContextCost:
     api_prompt_tokens: int  # prompt tokens an API bills: each call re-sends its whole prompt
     latency_s: float
 
-    def row_fields(self, strategy: Strategy, questions_in_context: int) -> dict[str, Any]:
+    def row_fields(self, strategy: Strategy, questions_in_context: int) -> CostFields:
         n = self.questions
-        return {
-            "strategy": strategy,
-            "questions_in_context": questions_in_context,
-            "prompt_tokens_per_question": round(self.prompt_tokens / n, 4),
-            "generated_tokens_per_question": round(self.generated_tokens / n, 4),
-            "api_prompt_tokens": round(self.api_prompt_tokens / n, 4),
-            "latency_per_question_s": round(self.latency_s / n, 6),
-        }
+        return CostFields(
+            strategy=strategy,
+            questions_in_context=questions_in_context,
+            prompt_tokens_per_question=round(self.prompt_tokens / n, 4),
+            generated_tokens_per_question=round(self.generated_tokens / n, 4),
+            api_prompt_tokens=round(self.api_prompt_tokens / n, 4),
+            latency_per_question_s=round(self.latency_s / n, 6),
+        )
 
 
 def single_cost(gen: Generation) -> ContextCost:
@@ -81,7 +82,7 @@ class RowCost(NamedTuple):
     latency: float
 
 
-def row_cost(row: dict[str, Any]) -> RowCost:
+def row_cost(row: PredictionRow) -> RowCost:
     # Rows written before strategies existed are single-question rows without the share fields.
     prompt = row.get("prompt_tokens_per_question", row.get("prompt_tokens", 0))
     return RowCost(
@@ -93,14 +94,14 @@ def row_cost(row: dict[str, Any]) -> RowCost:
     )
 
 
-def accounting_summary(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def accounting_summary(rows: Iterable[PredictionRow]) -> dict[str, dict[str, float]]:
     """Per strategy: n rows, mean EM / F1 / Lenient, questions per context, and the mean per-question
     prompt tokens, generated tokens, API-billed prompt tokens and latency, plus the parse-failure share.
 
     Q/Ctx is questions / contexts (each row counts as 1/questions_in_context of a context), not the
     row mean of `questions_in_context`, which would weigh large contexts once per question.
     """
-    by_strategy: dict[str, list[dict[str, Any]]] = {}
+    by_strategy: dict[str, list[PredictionRow]] = {}
     for row in rows:
         by_strategy.setdefault(row.get("strategy", "single"), []).append(row)
     summary: dict[str, dict[str, float]] = {}

@@ -9,12 +9,13 @@ fields and `api_prompt_tokens` hold this question's share of the context's cost 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from lorabench.backends.base import Backend, Generation, GenerationRequest
 from lorabench.data.records import ExtractiveRecord, TaskKind
 from lorabench.evaluate.settings import DecodingSettings
 from lorabench.metrics.scoring import TASK_METRICS, ScoreInput, ScoreSettings, score_item
+from lorabench.evaluate.rows import generated_row
+from lorabench.predictions import PredictionRow
 from lorabench.prompts import (
     STOP_STRINGS,
     Prompt,
@@ -41,7 +42,7 @@ def _request(backend: Backend, prompt: Prompt, wanted: int, stop_strings: tuple[
 def _row(
     record: ExtractiveRecord, prompt: Prompt, gen: Generation, prediction: str, error: str | None, hit: bool,
     cost: ContextCost, strategy: str, questions: int, settings: ScoreSettings,
-) -> dict[str, Any]:
+) -> PredictionRow:
     # A question without a usable answer is wrong on every metric; scoring its empty prediction
     # would count it right whenever the gold is "unanswerable".
     scores = (
@@ -49,29 +50,14 @@ def _row(
         if error
         else score_item(EXTRACTIVE, ScoreInput(list(record.golds), prediction), settings)
     )
-    return {
-        "id": record.id,
-        "prompt": prompt.text,
-        "gold": list(record.golds),
-        "prediction": prediction,
-        "raw": gen.text,
-        "scores": scores,
-        "prompt_tokens": gen.prompt_tokens,
-        "generated_tokens": gen.generated_tokens,
-        "latency_s": round(gen.latency_s, 4),
-        "hit_max_new_tokens": hit,
-        "stop_reason": gen.stop_reason,
-        "prompt_shortened": prompt.shortened,
-        **cost.row_fields(strategy, questions),  # type: ignore[arg-type]
-        "parse_failure": error is not None,
-        "parse_error": error,
-    }
+    cost_fields = cost.row_fields(strategy, questions)  # type: ignore[arg-type]
+    return generated_row(record.id, prompt, list(record.golds), prediction, scores, gen, hit, cost_fields, error)
 
 
 def batch_rows(
     backend: Backend, groups: Sequence[Sequence[ExtractiveRecord]], settings: PromptSettings,
     decoding: DecodingSettings, score_settings: ScoreSettings,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[PredictionRow]:
     """One prompt per context, answered with up to max_new_tokens x its question count; rows come out
     context by context, as each generation batch finishes."""
     per_question = decoding.max_new_tokens_for(EXTRACTIVE)
@@ -96,7 +82,7 @@ def batch_rows(
 def sequential_rows(
     backend: Backend, groups: Sequence[Sequence[ExtractiveRecord]], settings: PromptSettings,
     decoding: DecodingSettings, score_settings: ScoreSettings,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[PredictionRow]:
     """Turn k of every context in one `generate` call, the model's own answers as history; a
     context's rows come out once its last turn is answered (the accounting needs every turn)."""
     per_question = decoding.max_new_tokens_for(EXTRACTIVE)
@@ -122,7 +108,7 @@ def sequential_rows(
 
 def _conversation_rows(
     group: Sequence[ExtractiveRecord], turns: list[tuple[Prompt, Generation]], score_settings: ScoreSettings
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[PredictionRow]:
     cost = sequential_cost([gen for _, gen in turns])
     for record, (prompt, gen) in zip(group, turns):
         prediction = answer_from_generation(EXTRACTIVE, gen.text)

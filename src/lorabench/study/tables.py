@@ -14,7 +14,8 @@ from lorabench.guards import generated
 from lorabench.items import PRIMARY_METRIC
 from lorabench.metrics.scoring import TASK_METRICS
 from lorabench.paired_runs import read_eval
-from lorabench.report.collect import ShortSubset, comparison_from_dict, short_subset
+from lorabench.predictions import PredictionRow
+from lorabench.compare import ShortSubset, comparison_from_dict, short_subset
 from lorabench.report.view import cost_columns
 from lorabench.runs import read_jsonl
 from lorabench.strategies.accounting import accounting_summary, row_cost
@@ -29,8 +30,8 @@ QUALITY = {"EM": "exact_match", "F1": "f1", "Lenient": "lenient_match"}  # accou
 class FinishedRun:
     point: GridPoint
     summary: dict[str, Any]
-    base_rows: list[dict[str, Any]]
-    tuned_rows: list[dict[str, Any]]
+    base_rows: list[PredictionRow]
+    tuned_rows: list[PredictionRow]
     comparisons: list[MetricComparison]
     epochs: list[dict[str, Any]]  # test metrics per epoch (eval_each_epoch), else empty
     train_log: list[dict[str, Any]]
@@ -51,8 +52,13 @@ class FinishedRun:
         return int(self.summary["sizes"]["train"])
 
     def short(self) -> ShortSubset | None:
-        """base vs tuned on the run's short-answer subset, as its report shows it."""
+        """base vs tuned on the run's short-answer subset, as its report shows it (stored by the run)."""
         metrics = self.point.config.metrics
+        stored = self.summary.get("short_comparison")
+        if stored is not None and (stored["thresh"], stored["alpha"], stored["resamples"]) == (
+            metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples
+        ):
+            return ShortSubset.from_dict(stored)
         return short_subset(self.task, self.base_rows, self.tuned_rows, metrics.short_thresh, metrics.alpha,
                             metrics.bootstrap_resamples)
 
