@@ -222,3 +222,16 @@ def test_prompt_sha256_follows_the_rendered_prompt_and_nothing_else(chat_tokeniz
     over_column = PromptSettings(template="{{ level }}: {{ question }}")
     assert prompt_sha256(TaskKind.extractive, chat_tokenizer, over_column, {"level": "a"}) != prompt_sha256(
         TaskKind.extractive, chat_tokenizer, over_column, {"level": "b"})
+
+
+def test_few_shot_turns_come_after_a_chat_records_system_message_and_before_its_history(chat_tokenizer):
+    from lorabench.few_shot import FewShotSettings, draw_examples
+
+    shots = [OpenRecord(id=f"s{i}", instruction=f"Name town {i}.", response=f"Town {i}.") for i in range(2)]
+    settings = PromptSettings(few_shot=draw_examples(shots, FewShotSettings(k=1)), answer_prefix="Reply:")
+    text = build_prompt(CHAT, chat_tokenizer, settings).text
+    order = ["<|im_start|>system\nYou are terse.", "<|im_start|>user\nFollow the instruction.\n\nInstruction: Name town",
+             "<|im_start|>assistant\nReply: Town", "<|im_start|>user\nName a river.", "<|im_start|>assistant\nThe Oslet.",
+             "<|im_start|>user\nFollow the instruction.\n\nInstruction: And how long is it?"]
+    positions = [text.index(part) for part in order]
+    assert positions == sorted(positions) and text.endswith("<|im_start|>assistant\nReply:")

@@ -159,3 +159,11 @@ def test_run_rewrites_the_card_with_its_results_also_when_resumed(tiny_causal_pa
     assert write_model_card(card_path.parent, tmp_path / "run").read_text() == card_text(
         json.loads((card_path.parent / "lorabench.json").read_text()), run_results(summary, 0.05)
     )
+
+
+def test_few_shot_examples_show_as_their_ids_and_templates_as_settings() -> None:
+    meta = _meta()
+    examples = [{"id": "shot-1", "context": "A long passage " * 20, "question": "q?", "answers": ["a"]}]
+    meta["prompt"] = {**meta["prompt"], "answer_prefix": "Answer:", "few_shot": {"k": 1, "seed": 0, "examples": examples}}
+    text = card_text(meta)
+    assert "shot-1" in text and "A long passage" not in text and "Answer:" in text

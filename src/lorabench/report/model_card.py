@@ -138,6 +138,9 @@ def card_text(meta: dict[str, Any], results: dict[str, Any] | None = None) -> st
         data["test items"] = results["n"]
     prompt = {**meta["prompt"], "max_prompt_tokens_used": meta.get("max_prompt_tokens_used"),
               "chat_template_used": (meta.get("chat_template") or {}).get("used")}
+    few_shot = prompt.get("few_shot")
+    if isinstance(few_shot, dict) and few_shot.get("examples"):  # their ids; the texts are in lorabench.json
+        prompt["few_shot"] = {**few_shot, "examples": [example.get("id") for example in few_shot["examples"]]}
     return _ENVIRONMENT.from_string(TEMPLATE).render(
         card_data=card_data.to_yaml(),
         base=name,
