@@ -399,6 +399,8 @@ def run_pipeline(
     adapter_dir, train_result = _train_stage(
         config, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None
     )
+    if train_result is not None:
+        prompt_change = None  # trained again (other settings changed too), under the new prompts
     if shard.main and train_result is not None:
         write_model_card(adapter_dir)  # until the tuned evaluation adds its results below
     barrier(shard)  # rank 0 saves the adapter that every process loads next

@@ -302,8 +302,8 @@ def evaluate_in_folder(
 
 def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_shot_from: Path | None) -> EvalConfig:
     """`config` with prompt.few_shot's examples in place: drawn from the training records in
-    `few_shot_from`, else the adapter's own (saved in its lorabench.json). None may be one of the
-    evaluation items."""
+    `few_shot_from`, else the adapter's own (saved in its lorabench.json). An example that is also
+    an evaluation item (by the train-vs-test leakage rules) is refused."""
     few_shot = config.prompt.few_shot
     if few_shot is None:
         if few_shot_from is not None:
