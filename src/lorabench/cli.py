@@ -325,9 +325,9 @@ def train(
     )
     if current_shard().main:
         write_model_card(result.adapter_dir)  # without results: `run` adds them after its tuned evaluation
-    console.print(f"adapter: {result.adapter_dir}")
+    console.print(f"adapter: {result.adapter_dir}", highlight=False, soft_wrap=True)
     if result.merged_dir:
-        console.print(f"merged model: {result.merged_dir}")
+        console.print(f"merged model: {result.merged_dir}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -346,7 +346,7 @@ def merge(
 
     with options_named({"path": "--data", "name": "--model"}):
         result = merge_adapter(adapter, out, check_items=check_items, data=data, model=model, dtype=dtype, force=force)
-    console.print(f"merged model: {result.out}", highlight=False)
+    console.print(f"merged model: {result.out}", highlight=False, soft_wrap=True)  # a path to copy, unbroken
     console.print(f"{result.checked}/{result.checked} greedy answers identical ({result.items_from})", highlight=False)
 
 
