@@ -268,6 +268,7 @@ def run(
     overrides: SetOption = None,
     force: Annotated[bool, typer.Option(help="Redo every stage instead of reusing finished ones.")] = False,
     allow_prompt_change: Annotated[bool, typer.Option(help="Keep the adapter this folder trained under other prompt settings and evaluate it under the new ones (flagged in red) instead of refusing.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Check config, data, splits, leakage, prompts and LoRA targets (no weights loaded), print the plan, write nothing.")] = False,
 ) -> None:
     """Leakage check, base eval, LoRA training, tuned eval, paired comparison: one command."""
     from lorabench.config import load_config
@@ -276,6 +277,13 @@ def run(
     refuse_weight_sharding("run")
     # The config is checked before torch is imported: a mistake is reported in a fraction of a second.
     config = load_config(config_path, overrides or [])
+    if dry_run:
+        from lorabench.dry_run import plan_lines, plan_run
+
+        plan = plan_run(config, lambda m: console.print(m, highlight=False))
+        for line in plan_lines(plan):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return
     from lorabench.live import run_pipeline_live
 
     from lorabench.evaluate.sharding import current_shard
@@ -369,7 +377,8 @@ def prompts(
 
     preview = preview_prompts(config, split, n, lambda m: err_console.print(m, highlight=False))  # type: ignore[arg-type]
     for renderable in render_preview(preview):
-        console.print(renderable, highlight=False)
+        # Not re-wrapped: the line breaks shown are the prompt's own.
+        console.print(renderable, highlight=False, soft_wrap=True)
 
 
 @app.command()
