@@ -38,6 +38,7 @@ from lorabench.metrics.scoring import (
 from lorabench.models import LoadedModel, ModelSpec, load_model
 from lorabench.prompts import STOP_STRINGS, Prompt, PromptSettings, answer_from_generation, build_prompt, fit_to_model
 from lorabench.evaluate.rows import generated_row
+from lorabench.lm_eval_results import write_lm_eval_results
 from lorabench.predictions import PredictionRow
 from lorabench.runs import RunFolder, write_json
 from lorabench.settings import ScoringSettings
@@ -313,4 +314,5 @@ def run_eval(
         "prompt_shortened": sum(r["prompt_shortened"] for r in outcome.rows),
     }
     write_json(outcome.run.metrics_path, summary)
+    write_lm_eval_results(out, outcome.metrics, outcome.rows, loaded.describe())
     return outcome
