@@ -144,3 +144,17 @@ def test_the_example_config_and_its_local_task_run(tiny_causal_path, tmp_path, m
     assert config.retention.tasks == ["examples/retention/arithmetic_mc.yaml"]
     run = read_lm_eval(library_run(tiny_causal_path, [Path(t) for t in config.retention.tasks], tmp_path / "out"))
     assert len(run.tasks["arithmetic_mc"].scores["acc"]) == 100
+
+
+def test_an_unknown_task_name_is_refused_before_anything_runs(monkeypatch, lm_eval_pair):
+    import lm_eval.tasks
+
+    class Registry:  # lm-eval's own index of its ~15,000 task files takes seconds to build
+        def __init__(self, include_defaults: bool) -> None:
+            self.all_tasks = ["arc_easy"] if include_defaults else []
+
+    monkeypatch.setattr(lm_eval.tasks, "TaskManager", Registry)
+    settings = RetentionSettings(tasks=["arc_easy", "arc_eazy", str(lm_eval_pair.tasks[0])])
+    with pytest.raises(LorabenchError, match=r"retention.tasks: arc_eazy: not an lm-eval task, group or tag"):
+        plan_retention(settings, ModelSpec(name="m"))
+    assert plan_retention(RetentionSettings(tasks=["arc_easy"]), ModelSpec(name="m")).tasks == ["arc_easy"]

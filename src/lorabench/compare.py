@@ -125,14 +125,8 @@ def _verdict(difference: float, p_value: float, lower_is_better: bool, alpha: fl
 
 
 def compare_metric(
-    metric: str,
-    base: Sequence[float],
-    tuned: Sequence[float],
-    alpha: float = 0.05,
-    resamples: int = 10_000,
-    seed: int = 0,
-    binary: bool | None = None,
-    lower_is_better: bool | None = None,
+    metric: str, base: Sequence[float], tuned: Sequence[float], alpha: float = 0.05, resamples: int = 10_000, seed: int = 0,
+    binary: bool | None = None, lower_is_better: bool | None = None,
 ) -> MetricComparison:
     """`binary` and `lower_is_better` default to what lorabench knows of its own metric names;
     metrics named elsewhere (lm-eval's `acc`) say them explicitly."""
