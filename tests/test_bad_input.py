@@ -52,6 +52,8 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("leakage-missing-test", "leakage {qa} {missing} --task extractive", "missing.jsonl"),
     ("leakage-empty-file", "leakage {qa} {empty} --task extractive", "empty.jsonl"),
     ("leakage-wrong-task", "leakage {qa} {qa} --task choice", "field"),
+    ("leakage-no-shape", "leakage {noshape} {qa} --task open", "noshape.jsonl:1: no known shape: tried chat"),
+    ("leakage-chat-bad-row", "leakage {chat_bad} {qa} --task open", "chat_bad.jsonl:1: field 'messages'"),
     # eval
     ("eval-batch-size-0", "eval -m {model} -d {qa} -t extractive --out {out} --batch-size 0", "--batch-size"),
     ("eval-batch-size-negative", "eval -m {model} -d {qa} -t extractive --out {out} --batch-size -4", "--batch-size"),
@@ -66,6 +68,10 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("eval-adapter-is-model", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {model}", "adapter"),
     ("eval-max-new-tokens-0", "eval -m {model} -d {qa} -t extractive --out {out} --max-new-tokens 0", "--max-new-tokens"),
     ("eval-format", "eval -m {model} -d {qa} -t extractive --out {out} --format xml", "--format"),
+    ("eval-preset", "eval -m {model} -d {qa} -t extractive --out {out} --preset chatml", "--preset"),
+    ("eval-preset-column-absent", "eval -m {model} -d {qa} -t open --out {out} --preset chat", "qa.jsonl:1: preset 'chat'"),
+    ("eval-no-shape", "eval -m {model} -d {noshape} -t open --out {out}", "noshape.jsonl:1: no known shape"),
+    ("eval-chat-bad-row", "eval -m {model} -d {chat_bad} -t open --out {out}", "chat_bad.jsonl:1: field 'messages'"),
     ("eval-unknown-task", "eval -m {model} -d {qa} -t trivia --out {out}", "--task"),
     ("eval-missing-data", "eval -m {model} -d {missing} -t extractive --out {out}", "missing.jsonl"),
     ("eval-empty-data", "eval -m {model} -d {empty} -t extractive --out {out}", "empty.jsonl"),
@@ -77,6 +83,23 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("eval-adapter-not-adapter", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {folder}", "folder"),
     ("eval-adapter-other-base", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {other_adapter}", "adapter"),
     ("eval-out-is-file", "eval -m {model} -d {qa} -t extractive --out {qa}", "--out"),
+    ("eval-prompt-missing", "eval -m {model} -d {qa} -t extractive --out {out} --prompt {missing}", "--prompt"),
+    ("eval-prompt-unknown-key", "eval -m {model} -d {qa} -t extractive --out {out} --prompt {bad_prompt}",
+     "bad_prompt.yaml:2: prompt.temperature: unknown key"),
+    ("eval-prompt-undefined", "eval -m {model} -d {qa} -t extractive --out {out} --prompt {undefined_prompt}",
+     "prompt.template: record"),
+    ("eval-few-shot-from-unused", "eval -m {model} -d {qa} -t extractive --out {out} --few-shot-from {qa}",
+     "--few-shot-from"),
+    ("eval-few-shot-from-missing", "eval -m {model} -d {qa} -t extractive --out {out} --few-shot-from {missing}",
+     "--few-shot-from"),
+    ("eval-few-shot-no-examples", "eval -m {model} -d {qa} -t extractive --out {out} --prompt {few_shot_prompt}",
+     "--few-shot-from FILE"),
+    ("eval-few-shot-from-the-items", "eval -m {model} -d {qa} -t extractive --out {out} --prompt {few_shot_prompt} "
+     "--few-shot-from {qa}", "few-shot examples vs evaluation items"),
+    ("eval-adapter-other-prompt", "eval -m {model} -d {qa} -t extractive --out {out} --adapter {prompted_adapter}",
+     "prompt settings differ from the adapter's training"),
+    ("eval-choice-target-template", "eval -m {model} -d {choice_file} -t choice --out {out} --prompt {target_prompt}",
+     "--choice-mode"),
     # run / train / study: the config file itself
     ("run-missing-config", "run {missing}", "missing.jsonl"),
     ("run-config-is-folder", "run {folder}", "folder"),
@@ -84,12 +107,14 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("run-config-is-list", "run {list_yaml}", "list.yaml"),
     ("run-config-not-yaml", "run {broken_yaml}", "broken.yaml:3: not valid YAML"),
     ("run-set-without-equals", "run {config} --set training.lr", "training.lr"),
-    ("run-set-unknown-key", "run {config} --set training.learning_rate=0.1", "training.learning_rate"),
+    ("run-set-unknown-key", "run {config} --set training.lr_decay=0.1", "training.lr_decay"),
     ("run-set-bad-value", "run {config} --set training.epochs=0", "training.epochs"),
     ("run-set-into-scalar", "run {config} --set task.kind=open", "task"),
     ("run-with-sweep", "run {study_config}", "lorabench study"),
     ("run-set-bad-yaml-value", "run {config} --set training.lr=[1", "training.lr"),
     ("run-set-empty-key", "run {config} --set =3", "=3"),
+    ("run-set-alias-bad-value", "run {config} --set learning_rate=-1", "learning_rate: Input should be greater than 0"),
+    ("run-set-trainer-arg-unknown", "run {config} --set training.trainer_args.optimm=sgd", "training.trainer_args.optimm"),
     ("train-out-is-file", "train {config} --out {qa}", "--out"),
     ("study-plan-bad-config", "study {list_yaml} --plan", "list.yaml"),
     ("train-missing-config", "train {missing}", "missing.jsonl"),
@@ -98,6 +123,11 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("study-missing-config", "study {missing}", "missing.jsonl"),
     ("study-config-is-list", "study {list_yaml}", "list.yaml"),
     ("study-no-sweep", "study {config}", "sweep"),
+    # prompts
+    ("prompts-missing-config", "prompts {missing}", "missing.jsonl"),
+    ("prompts-n-0", "prompts {config} --n 0", "--n"),
+    ("prompts-split", "prompts {config} --split validation", "--split"),
+    ("prompts-bad-value", "prompts {config} --set prompt.few_shot.k=0", "prompt.few_shot.k"),
     # compare / report / demo
     ("compare-missing-a", "compare {missing} {folder}", "missing.jsonl"),
     ("compare-not-eval-folder", "compare {folder} {folder}", "folder"),
@@ -115,13 +145,30 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("report-file", "report {qa}", "qa.jsonl"),
     ("report-not-run-folder", "report {folder}", "folder"),
     ("demo-out-is-file", "demo --out {qa}", "--out"),
+    # merge
+    ("merge-missing-adapter", "merge {missing} --out {out}", "missing.jsonl"),
+    ("merge-adapter-is-file", "merge {qa} --out {out}", "qa.jsonl"),
+    ("merge-not-an-adapter", "merge {folder} --out {out}", "not a LoRA adapter"),
+    ("merge-adapter-is-model", "merge {model} --out {out}", "base model folder"),
+    ("merge-plain-peft-adapter", "merge {other_adapter} --out {out}", "lorabench.json"),
+    ("merge-no-out", "merge {lb_adapter}", "--out"),
+    ("merge-check-items-0", "merge {lb_adapter} --out {out} --check-items 0", "--check-items"),
+    ("merge-check-items-text", "merge {lb_adapter} --out {out} --check-items few", "--check-items"),
+    ("merge-out-is-file", "merge {lb_adapter} --out {qa}", "--out"),
+    ("merge-out-not-empty", "merge {lb_adapter} --out {full}", "--force"),
+    ("merge-out-holds-adapter", "merge {lb_adapter} --out {lb_run} --force", "--out"),
+    ("merge-missing-data", "merge {lb_adapter} --out {out} --data {missing}", "missing.jsonl"),
+    ("merge-data-wrong-task", "merge {lb_adapter} --out {out} --data {math_file}", "field"),
+    ("merge-model-not-a-model", "merge {lb_adapter} --out {out} --model {folder}", "folder"),
+    ("merge-unknown-alias", "merge {lb_adapter} --out {out} --model smollm3-tiny", "smollm3-tiny"),
+    ("merge-dtype", "merge {lb_adapter} --out {out} --dtype float8", "--dtype"),
 ]
 
 # (case id, dotted key, value, fragment): one key of a valid run config set to a bad value, written
 # to the YAML file so the message can name its line. Each is run through `run`, `train` and `study`.
 CONFIG_CASES: list[tuple[str, str, Any, str]] = [
     ("unknown-top-key", "epochs", 3, ":{line}: epochs: unknown key"),
-    ("unknown-nested-key", "training.learning_rate", 0.1, ":{line}: training.learning_rate: unknown key"),
+    ("unknown-nested-key", "training.lr_decay", 0.1, ":{line}: training.lr_decay: unknown key"),
     ("task-unknown", "task", "trivia", ":{line}: task"),
     ("model-empty", "model", "", ":{line}: model"),
     ("model-unknown-alias", "model", "smollm3-tiny", "smollm3-tiny"),
@@ -133,6 +180,10 @@ CONFIG_CASES: list[tuple[str, str, Any, str]] = [
     ("data-empty-file", "data.source", "{empty}", "empty.jsonl"),
     ("data-wrong-task-file", "data.source", "{math_file}", "field"),
     ("data-format", "data.source", {"path": "{qa}", "format": "xml"}, ":{line}: data.source.format"),
+    ("data-preset", "data.source", {"path": "{qa}", "preset": "chatml"}, ":{line}: data.source.preset"),
+    ("data-preset-column-absent", "data.source", {"path": "{qa}", "preset": "alpaca"}, "qa.jsonl:1: preset 'alpaca'"),
+    ("data-no-shape", "data.source", "{noshape}", "noshape.jsonl:1: no known shape"),
+    ("data-chat-bad-row", "data.source", "{chat_bad}", "chat_bad.jsonl:1: field 'messages'"),
     ("data-source-and-train", "data.train", "{qa}", ":{line}: data"),
     ("data-nothing", "data", {}, ":{line}: data"),
     ("data-is-list", "data", ["{qa}"], ":{line}: data"),
@@ -146,6 +197,20 @@ CONFIG_CASES: list[tuple[str, str, Any, str]] = [
     ("prompt-chat-template", "prompt.chat_template", "maybe", ":{line}: prompt.chat_template"),
     ("prompt-strategy", "prompt.strategy", "parallel", ":{line}: prompt.strategy"),
     ("prompt-max-tokens", "prompt.max_prompt_tokens", 4, ":{line}: prompt.max_prompt_tokens"),
+    # Braces are doubled: every value goes through str.format to fill in paths.
+    ("prompt-template-syntax", "prompt.template", "{{{{ question ", ":{line}: prompt.template: template syntax error"),
+    ("prompt-template-undefined", "prompt.template", "{{{{ question }}}} {{{{ level }}}}",
+     "prompt.template: record synth-s0-ex-"),
+    ("prompt-template-shows-gold", "prompt.template", "{{{{ answers }}}}", "only available to prompt.target_template"),
+    ("prompt-target-template-syntax", "prompt.target_template", "{{{{ answer ", ":{line}: prompt.target_template"),
+    ("prompt-answer-prefix-space", "prompt.answer_prefix", "Answer: ", ":{line}: prompt.answer_prefix"),
+    ("prompt-answer-prefix-empty", "prompt.answer_prefix", "", ":{line}: prompt.answer_prefix"),
+    ("prompt-few-shot-k-zero", "prompt.few_shot", {"k": 0}, ":{line}: prompt.few_shot.k"),
+    ("prompt-few-shot-unknown-key", "prompt.few_shot", {"k": 1, "shots": 2}, ":{line}: prompt.few_shot.shots: unknown key"),
+    ("prompt-few-shot-style", "prompt.few_shot", {"k": 1, "style": "turns"}, ":{line}: prompt.few_shot.style"),
+    ("prompt-few-shot-too-many", "prompt.few_shot", {"k": 40}, "prompt.few_shot.k: 40 shots need at least 41"),
+    ("prompt-template-with-batch", "prompt", {"strategy": "batch", "answer_prefix": "A:"},
+     ":{line}: prompt: Value error, prompt.answer_prefix: only with prompt.strategy 'single'"),
     ("lora-r-zero", "lora.r", 0, ":{line}: lora.r"),
     ("lora-dropout", "lora.dropout", 1.5, ":{line}: lora.dropout"),
     ("lora-targets", "lora.target_modules", "attention", ":{line}: lora.target_modules"),
@@ -165,6 +230,20 @@ CONFIG_CASES: list[tuple[str, str, Any, str]] = [
     ("metrics-short-zero", "metrics.short_thresh", 0, ":{line}: metrics.short_thresh"),
     ("metrics-resamples", "metrics.bootstrap_resamples", 5, ":{line}: metrics.bootstrap_resamples"),
     ("out-is-file", "out", "{qa}", "out"),
+    # other tools' names (vocabulary.py) and training.trainer_args
+    ("alias-bad-value", "learning_rate", -1e-3, ":{line}: learning_rate: Input should be greater than 0"),
+    ("alias-in-section-bad-value", "training.gradient_accumulation_steps", 0, ":{line}: training.gradient_accumulation_steps"),
+    ("alias-given-twice", "lora_r", 8, ":{line}: lora_r: given twice, also as lora.r (line "),
+    ("alias-given-twice-in-section", "training.num_train_epochs", 2, ":{line}: training.num_train_epochs: given twice"),
+    ("alias-scheduler", "lr_scheduler_type", "cosine_with_restarts", ":{line}: lr_scheduler_type: Input should be 'linear'"),
+    ("alias-max-length-too-short", "max_length", 20, ":{line}: max_length: 20 tokens for prompt + answer"),
+    ("alias-lora-target-not-in-model", "lora_target", "q_proj,no_such_proj", "no_such_proj"),
+    ("trainer-args-unknown", "training.trainer_args.optimm", "sgd", ":{line}: training.trainer_args.optimm: not a TrainingArguments field"),
+    ("trainer-args-lorabench-key", "training.trainer_args.learning_rate", 0.1, ":{line}: training.trainer_args.learning_rate: lorabench sets"),
+    ("trainer-args-bad-value", "training.trainer_args.optim", "adam_of_my_own", ":{line}: training.trainer_args.optim: adam_of_my_own"),
+    ("trainer-args-scheduler-kwargs", "training.trainer_args.lr_scheduler_kwargs", {"num_cycles": 2},
+     ":{line}: training.trainer_args.lr_scheduler_kwargs: the linear schedule"),
+    ("trainer-args-is-list", "training.trainer_args", ["optim"], ":{line}: training.trainer_args"),
     ("retention-task-file-missing", "retention", {"tasks": ["{out}/task.yaml"]}, ":{line}: retention.tasks.0"),
     ("retention-not-a-list", "retention", "arc_easy", ":{line}: retention"),
     ("retention-batch-zero", "retention", {"tasks": [], "batch_size": 0}, ":{line}: retention.batch_size"),
@@ -214,14 +293,32 @@ def files(tmp_path_factory: pytest.TempPathFactory, tiny_causal_path: Path, tiny
     bad = root / "bad.jsonl"
     bad.write_text(json.dumps({"gold": "x", "prediction": "x"}) + "\n{not json\n")
     (root / "empty.jsonl").write_text("")
+    (root / "noshape.jsonl").write_text(json.dumps({"query": "Q?", "reply": "A."}) + "\n")
+    good_chat = {"messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]}
+    (root / "chat_bad.jsonl").write_text(json.dumps({"messages": good_chat["messages"][:1]}) + "\n" + json.dumps(good_chat) + "\n")
     (root / "folder").mkdir()
+    (root / "full").mkdir()
+    (root / "full" / "kept.txt").write_text("not a model")
     (root / "list.yaml").write_text("- model: x\n- task: extractive\n")
     (root / "broken.yaml").write_text("model: x\ntask: [extractive\n")
+    prompt_files = {
+        "bad_prompt": "prompt:\n  temperature: 0.2\n", "few_shot_prompt": "few_shot: {k: 1}\n",
+        "undefined_prompt": "template: '{{ level }}'\n", "target_prompt": "target_template: 'So: {{ answer }}'\n",
+    }
+    for name, text in prompt_files.items():
+        (root / f"{name}.yaml").write_text(text)
     paths = {
+        **{name: str(root / f"{name}.yaml") for name in prompt_files},
+        "choice_file": str(write_synth(TaskKind.choice, 4, 0, root / "choice.jsonl")),
+        "prompted_adapter": str(_lorabench_adapter(
+            tiny_causal_path, root / "prompted_adapter", {"answer_prefix": "The answer is"})),
         "qa": str(qa), "math_file": str(math_file), "preds": str(preds), "badjson": str(bad),
-        "empty": str(root / "empty.jsonl"), "folder": str(root / "folder"), "missing": str(root / "missing.jsonl"),
+        "empty": str(root / "empty.jsonl"), "noshape": str(root / "noshape.jsonl"),
+        "chat_bad": str(root / "chat_bad.jsonl"), "folder": str(root / "folder"), "missing": str(root / "missing.jsonl"),
         "list_yaml": str(root / "list.yaml"), "broken_yaml": str(root / "broken.yaml"), "model": str(tiny_causal_path),
         "other_adapter": str(_adapter_for(tiny_seq2seq_path, root / "seq2seq_adapter")),
+        "lb_adapter": str(_lorabench_adapter(tiny_causal_path, root / "lb_run" / "adapter")),
+        "lb_run": str(root / "lb_run"), "full": str(root / "full"),
         "never": str(root / "never"),  # the out folder of the shared config files: no case may create it
         **_lm_eval_cases(root),
     }
@@ -239,6 +336,20 @@ def _adapter_for(base_path: Path, folder: Path) -> Path:
 
     model = get_peft_model(AutoModelForSeq2SeqLM.from_pretrained(base_path), LoraConfig(r=2, target_modules=["q", "v"]))
     model.save_pretrained(folder)
+    return folder
+
+
+def _lorabench_adapter(base_path: Path, folder: Path, prompt: dict[str, Any] | None = None) -> Path:
+    """An adapter with the lorabench.json that `lorabench merge` reads (untrained: no case gets to merging),
+    trained, it says, with the prompt settings `prompt`."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    targets = ["q_proj", "v_proj"]
+    get_peft_model(AutoModelForCausalLM.from_pretrained(base_path), LoraConfig(r=2, target_modules=targets)).save_pretrained(folder)
+    base = {"name": str(base_path), "kind": "folder", "path": str(base_path), "dtype": "float32"}
+    meta = {"task": "extractive", "prompt": prompt or {}, "lora": {"target_modules": targets}, "base_model": base}
+    (folder / "lorabench.json").write_text(json.dumps(meta))
     return folder
 
 

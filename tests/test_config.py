@@ -41,8 +41,8 @@ def test_overrides(tmp_path):
 
 
 def test_unknown_key_names_key_and_line(tmp_path):
-    text = GOOD.replace("  lr: 0.001", "  lr: 0.001\n  learning_rate: 0.1")
-    with pytest.raises(LorabenchError, match=r"run\.yaml:8: training\.learning_rate: unknown key"):
+    text = GOOD.replace("  lr: 0.001", "  lr: 0.001\n  lr_decay: 0.1")
+    with pytest.raises(LorabenchError, match=r"run\.yaml:8: training\.lr_decay: unknown key"):
         load_config(_write(tmp_path, text))
 
 

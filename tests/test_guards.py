@@ -51,3 +51,23 @@ def test_applicable_hides_generation_guards_stored_by_older_runs():
     assert applicable(stored, generated_text=True) == stored
     findings = [Finding("answers_cut", True, "m"), Finding("format_mismatch", True, "m")]
     assert [f.name for f in applicable(findings, generated_text=False)] == ["format_mismatch"]
+
+
+def test_the_format_guard_names_the_first_differing_line_and_an_allowed_change():
+    from lorabench.data.synth import synthesize
+    from lorabench.guards import format_mismatch, prompt_difference
+    from lorabench.prompts import PromptSettings
+    from tests.tiny_models import build_seq2seq_tokenizer
+
+    tokenizer, records = build_seq2seq_tokenizer(), synthesize("math", 3, seed=0)
+    trained, now = PromptSettings(), PromptSettings(answer_prefix="The answer is")
+    difference = prompt_difference(records, tokenizer, trained, now)
+    assert (difference.record_id, difference.part, difference.line) == (records[0].id, "prompt", 4)
+    assert (difference.trained, difference.now) == ("Answer:", "The answer is")
+    assert difference.describe().startswith('first differing line: trained "Answer:" vs now "The answer is"')
+    target = prompt_difference(records, tokenizer, trained, PromptSettings(target_template="{{ answer }}\nDone."))
+    assert target.part == "target" and target.now == "Done." and target.trained.startswith("(no such line")
+    assert prompt_difference(records, tokenizer, trained, PromptSettings()) is None
+    finding = format_mismatch(records, tokenizer, trained, now, allowed=True)
+    assert not finding.ok and 'trained "Answer:" vs now "The answer is"' in finding.message
+    assert finding.message.endswith("evaluated anyway, as --allow-prompt-change asked") and finding.details["allowed"]

@@ -22,6 +22,8 @@ FORBIDDEN = {
     # Below the task modules: they may ask the registry (lorabench.tasks.registry), never a kind's module.
     "data": _TASK_MODULES,
     "prompts.py": _TASK_MODULES,
+    "prompt_template.py": _TASK_MODULES,
+    "few_shot.py": _TASK_MODULES,
     "evaluate/settings.py": _TASK_MODULES,
     "tasks/registry.py": ("lorabench.data", "lorabench.metrics", "lorabench.prompts", "lorabench.evaluate", "lorabench.models"),
     # `compare` reads lm-eval's files without lm-eval (or torch) installed.

@@ -16,11 +16,11 @@ from lorabench.errors import LeakageError
 from lorabench.pipeline import run_pipeline, split_data
 
 
-def _config(model_path, data_path, out, **data) -> RunConfig:
+def _config(model_path, data_path, out, task="extractive", **data) -> RunConfig:
     return RunConfig.model_validate(
         {
             "model": str(model_path),
-            "task": "extractive",
+            "task": task,
             "data": {"source": str(data_path), "split": {"test": 8, "validation": 4, "seed": 0}, **data},
             "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
             "training": {"epochs": 1, "batch_size": 4, "lr": 5e-3, "val_metric_items": 2, "logging_steps": 1},
@@ -182,3 +182,66 @@ def test_summary_reports_where_validation_came_from_and_the_whole_runs_training(
     # A rerun that finds the adapter trained still reports its figures.
     again = run_pipeline(config, say=lambda m: None)
     assert again.train is None and again.summary["training"] == training
+
+
+def write_chat_file(path, n, seed):
+    """Conversations that end in a synthetic short question, after a greeting of their own."""
+    rows = []
+    for i, record in enumerate(synthesize("short", n, seed=seed)):
+        rows.append({"messages": [
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": f"Hello, I am reader {i}."},
+            {"role": "assistant", "content": f"Welcome, reader {i}."},
+            {"role": "user", "content": record.question},
+            {"role": "assistant", "content": record.answers[0]},
+        ]})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_a_chat_file_runs_end_to_end_with_its_history_in_every_prompt(tiny_causal_path, tmp_path):
+    chat_file = write_chat_file(tmp_path / "chat.jsonl", 24, seed=3)
+    result = run_pipeline(_config(tiny_causal_path, chat_file, tmp_path / "run", task="open"), say=lambda m: None)
+    out = tmp_path / "run"
+    saved = [json.loads(line) for line in (out / "data" / "train.jsonl").read_text().splitlines()]
+    assert all(len(row["history"]) == 3 for row in saved)
+    base = [json.loads(line) for line in (out / "base" / "predictions.jsonl").read_text().splitlines()]
+    assert len(base) == result.base.metrics.n == 8
+    assert all(row["prompt"].startswith("<|im_start|>system\nAnswer briefly.<|im_end|>\n<|im_start|>user\nHello, I am reader")
+               for row in base)
+    assert next(g for g in result.summary["guards"] if g["name"] == "format_mismatch")["ok"] is True
+    assert "preset" not in (out / "config.yaml").read_text()
+
+
+def test_a_changed_prompt_is_refused_then_evaluated_anyway_and_flagged_red(tiny_causal_path, tmp_path):
+    from lorabench.errors import LorabenchError
+
+    qa_file = save_records(synthesize("extractive", 30, seed=7, short_passages=True), tmp_path / "qa.jsonl")
+    raw = _config(tiny_causal_path, qa_file, tmp_path / "run").model_dump(mode="json")
+    raw["prompt"] = {"template": "{{ task_instruction }}\nPassage: {{ context }}\nQ: {{ question }}",
+                     "answer_prefix": "A:", "few_shot": {"k": 1, "seed": 3}}
+    first = run_pipeline(RunConfig.model_validate(raw), say=lambda m: None)
+    meta = json.loads((tmp_path / "run" / "train" / "adapter" / "lorabench.json").read_text())
+    assert meta["prompt"]["template"] == raw["prompt"]["template"] and meta["prompt"]["answer_prefix"] == "A:"
+    shots = meta["prompt"]["few_shot"]["examples"]
+    assert len(shots) == 2 and all(s["question"] and s["answers"] for s in shots)  # ids and texts
+    assert len(meta["prompt_sha256"]) == 64
+    assert all(r["prompt"].endswith("\nA:") or r["prompt"].endswith("assistant\nA:") for r in first.base.rows)
+    assert (tmp_path / "run" / "config.yaml").read_text().count("examples") == 0  # the config as written
+
+    raw["prompt"]["answer_prefix"] = "Answer:"
+    changed = RunConfig.model_validate(raw)
+    with pytest.raises(LorabenchError, match=r'first differing line: trained ".*A: .*" vs now ".*Answer: .*"'):
+        run_pipeline(changed, say=lambda m: None)
+
+    messages: list[str] = []
+    anyway = run_pipeline(changed, say=messages.append, allow_prompt_change=True)
+    assert anyway.train is None  # the adapter was kept, not retrained
+    assert any("keeping the adapter" in m for m in messages)
+    guard = next(f for f in anyway.findings if f.name == "format_mismatch")
+    assert not guard.ok and "first differing line" in guard.message and "--allow-prompt-change" in guard.message
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["prompt_change"]["allowed_by"] == "--allow-prompt-change"
+    assert all(r["prompt"].endswith("Answer:") for r in anyway.tuned.rows)  # evaluated under the new prompt
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert '<span class="warn">WARNING</span> format_mismatch: evaluation prompts differ' in html

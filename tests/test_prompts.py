@@ -130,3 +130,108 @@ def test_fit_to_model_reserves_room_for_the_answer():
     assert fit_to_model(PromptSettings(), seq2seq, 32).max_prompt_tokens == 1024
     with pytest.raises(LorabenchError, match="leaves no room"):
         fit_to_model(PromptSettings(), causal, 500)
+
+
+CHAT = OpenRecord(
+    id="h1", instruction="And how long is it?", response="About 40 km.",
+    history=[{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Name a river."},
+             {"role": "assistant", "content": "The Oslet."}],
+)
+FINAL_TURN = "Follow the instruction.\n\nInstruction: And how long is it?"
+
+
+def test_chat_history_goes_through_the_chat_template_before_the_final_turn(chat_tokenizer):
+    prompt = build_prompt(CHAT, chat_tokenizer, PromptSettings(system="Ignored: the record has its own."))
+    assert prompt.text == (
+        "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nName a river.<|im_end|>\n"
+        "<|im_start|>assistant\nThe Oslet.<|im_end|>\n"
+        f"<|im_start|>user\n{FINAL_TURN}<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert prompt.target == "About 40 km."
+    without_system = CHAT.model_copy(update={"history": CHAT.history[1:]})
+    text = build_prompt(without_system, chat_tokenizer, PromptSettings(system="Be kind.")).text
+    assert text.startswith("<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nName a river.")
+
+
+def test_chat_history_without_a_template_is_labelled_paragraphs(chat_tokenizer, plain_tokenizer):
+    expected = f"System: You are terse.\n\nUser: Name a river.\n\nAssistant: The Oslet.\n\n{FINAL_TURN}\nResponse:"
+    assert build_prompt(CHAT, plain_tokenizer, PromptSettings()).text == expected
+    assert build_prompt(CHAT, chat_tokenizer, PromptSettings(chat_template="off")).text == expected
+    plain = OpenRecord(id="p", instruction="And how long is it?", response="About 40 km.")
+    assert build_prompt(plain, plain_tokenizer, PromptSettings()).text == f"{FINAL_TURN}\nResponse:"
+
+
+def test_default_settings_dump_and_render_as_before_the_opt_in_keys(chat_tokenizer):
+    # Saved configs and adapter fingerprints of configs without templates must not change.
+    assert list(PromptSettings().model_dump(mode="json")) == [
+        "chat_template", "system", "instruction", "unanswerable_hint", "max_prompt_tokens",
+    ]
+    prompt = build_prompt(EXTRACTIVE, chat_tokenizer, PromptSettings())
+    assert not prompt.prefixed and prompt.bare_answer and prompt.frame.lead == prompt.frame.tail == ""
+
+
+def test_answer_prefix_replaces_the_plain_cue_and_opens_the_chat_answer(chat_tokenizer, plain_tokenizer):
+    settings = PromptSettings(answer_prefix="The answer is")
+    plain = build_prompt(EXTRACTIVE, plain_tokenizer, settings)
+    assert plain.text.endswith("Question: When was Velmora founded?\nThe answer is") and "Answer:" not in plain.text
+    chat = build_prompt(EXTRACTIVE, chat_tokenizer, settings)
+    assert chat.text.endswith("<|im_start|>assistant\nThe answer is")
+    assert chat.prefixed and not chat.bare_answer  # the answer follows the prefix after a space
+    full = chat.text + chat_tokenizer.decode(encode_target(chat.target, chat_tokenizer, chat.bare_answer))
+    assert full.endswith("The answer is 1842")
+    # The prefix is in the prompt, so the model's answer is scored without it.
+    assert answer_from_generation(TaskKind.extractive, " 1842\n", chat.frame) == "1842"
+
+
+def test_a_template_without_prefix_is_the_whole_plain_prompt(plain_tokenizer):
+    prompt = build_prompt(MATH, plain_tokenizer, PromptSettings(template="Problem: {{ question }}"))
+    assert prompt.text == "Problem: 3 + 4?"
+
+
+def test_answer_prefix_must_not_end_in_a_space():
+    with pytest.raises(ValueError, match="ends in whitespace"):
+        PromptSettings(answer_prefix="Answer: ")
+
+
+def test_templates_and_few_shot_refuse_the_multi_question_strategies():
+    for opt_in in ({"template": "{{ question }}"}, {"answer_prefix": "A:"}, {"few_shot": {"k": 1}}):
+        with pytest.raises(ValueError, match=r"only with prompt.strategy 'single', not 'batch'"):
+            PromptSettings(strategy="batch", **opt_in)
+
+
+def test_a_target_template_needs_generated_choices():
+    from lorabench.prompts import choice_scoring_conflict
+
+    settings = PromptSettings(target_template="The answer is {{ answer }}")
+    assert "use choice_mode: generate" in choice_scoring_conflict(TaskKind.choice, settings, "logprob")
+    assert choice_scoring_conflict(TaskKind.choice, settings, "generate") is None
+    assert choice_scoring_conflict(TaskKind.extractive, settings, "logprob") is None
+    assert choice_scoring_conflict(TaskKind.choice, PromptSettings(answer_prefix="Answer:"), "letter") is None
+
+
+def test_prompt_sha256_follows_the_rendered_prompt_and_nothing_else(chat_tokenizer):
+    from lorabench.prompts import prompt_sha256
+
+    base = prompt_sha256(TaskKind.extractive, chat_tokenizer, PromptSettings())
+    assert len(base) == 64 and base == prompt_sha256(TaskKind.extractive, chat_tokenizer, PromptSettings())
+    changed = [PromptSettings(answer_prefix="So:"), PromptSettings(system="Be brief."),
+               PromptSettings(template="{{ question }}"), PromptSettings(target_template="A: {{ answer }}"),
+               PromptSettings(max_prompt_tokens=512)]
+    assert base not in {prompt_sha256(TaskKind.extractive, chat_tokenizer, s) for s in changed}
+    # A template over a data column hashes with that column's value from the data.
+    over_column = PromptSettings(template="{{ level }}: {{ question }}")
+    assert prompt_sha256(TaskKind.extractive, chat_tokenizer, over_column, {"level": "a"}) != prompt_sha256(
+        TaskKind.extractive, chat_tokenizer, over_column, {"level": "b"})
+
+
+def test_few_shot_turns_come_after_a_chat_records_system_message_and_before_its_history(chat_tokenizer):
+    from lorabench.few_shot import FewShotSettings, draw_examples
+
+    shots = [OpenRecord(id=f"s{i}", instruction=f"Name town {i}.", response=f"Town {i}.") for i in range(2)]
+    settings = PromptSettings(few_shot=draw_examples(shots, FewShotSettings(k=1)), answer_prefix="Reply:")
+    text = build_prompt(CHAT, chat_tokenizer, settings).text
+    order = ["<|im_start|>system\nYou are terse.", "<|im_start|>user\nFollow the instruction.\n\nInstruction: Name town",
+             "<|im_start|>assistant\nReply: Town", "<|im_start|>user\nName a river.", "<|im_start|>assistant\nThe Oslet.",
+             "<|im_start|>user\nFollow the instruction.\n\nInstruction: And how long is it?"]
+    positions = [text.index(part) for part in order]
+    assert positions == sorted(positions) and text.endswith("<|im_start|>assistant\nReply:")

@@ -53,6 +53,19 @@ def test_causal_example_is_eval_prompt_then_learned_answer_and_end(causal, recor
     assert example.learned_tokens == len(answer) and not example.answer_truncated
 
 
+@pytest.mark.parametrize("chat_template", ["auto", "off"])
+def test_a_chat_record_learns_only_its_final_assistant_turn(causal, chat_template):
+    from lorabench.data.records import OpenRecord
+
+    record = OpenRecord(id="c1", instruction="And its length?", response="About 40 km.", history=[
+        {"role": "user", "content": "Name a river."}, {"role": "assistant", "content": "The Oslet."}])
+    settings = SETTINGS.model_copy(update={"chat_template": chat_template})
+    example = encode_example(record, causal.tokenizer, settings, is_seq2seq=False)
+    learned = [label for label in example.labels if label != IGNORE_INDEX]
+    assert causal.tokenizer.decode(learned).strip() == "About 40 km.<|im_end|>"
+    assert "The Oslet." in causal.tokenizer.decode(example.input_ids[: example.prompt_tokens])
+
+
 def test_seq2seq_example_is_prompt_in_answer_plus_eos_out(seq2seq, record):
     tokenizer = seq2seq.tokenizer
     prompt = build_prompt(record, tokenizer, SETTINGS)
@@ -178,3 +191,17 @@ def test_seq2seq_sequential_gives_one_example_per_turn(seq2seq):
 def test_multi_question_strategies_are_for_extractive_qa_only(causal, strategy):
     with pytest.raises(LorabenchError, match="extractive QA only"):
         encode_examples(synthesize("math", 2, seed=0), causal.tokenizer, PromptSettings(strategy=strategy), False)
+
+
+@pytest.mark.parametrize("chat_template", ["auto", "off"])
+def test_labels_cover_exactly_the_rendered_target_and_the_end_token(causal, record, chat_template):
+    settings = SETTINGS.model_copy(update={
+        "chat_template": chat_template, "answer_prefix": "Reply:", "target_template": "{{ answer }} (from the text)",
+    })
+    tokenizer = causal.tokenizer
+    example = encode_example(record, tokenizer, settings, is_seq2seq=False)
+    learned = [t for t in example.labels if t != IGNORE_INDEX]
+    assert tokenizer.decode(learned[:-1]) == f" {record.answers[0]} (from the text)"  # after the prefix's space
+    assert learned[-1] == tokenizer.eos_token_id
+    prompt_text = tokenizer.decode(example.input_ids[: example.prompt_tokens])
+    assert prompt_text.endswith("Reply:") and "(from the text)" not in prompt_text

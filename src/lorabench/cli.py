@@ -181,10 +181,14 @@ def eval_command(
     limit: Annotated[Optional[int], typer.Option(help="Evaluate only the first N items.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/eval-<model>-<data>-<task>).")] = None,
     data_format: Annotated[str, typer.Option("--format", help="Data format; 'auto' detects it.")] = "auto",
+    preset: Annotated[str, typer.Option(help="Row shape: auto | none | chat | prompt_completion | alpaca.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Items per generate call.")] = 8,
     max_new_tokens: Annotated[Optional[int], typer.Option(help="Per-task default when unset.")] = None,
-    chat_template: Annotated[str, typer.Option(help="auto | on | off")] = "auto",
+    prompt_file: Annotated[Optional[Path], typer.Option("--prompt", help="Prompt settings (templates, answer prefix, few_shot) from a YAML file: a run config's `prompt:` section, an adapter's lorabench.json, or the settings alone.")] = None,
+    chat_template: Annotated[Optional[str], typer.Option(help="auto | on | off (default: auto, or --prompt's).")] = None,
     system: Annotated[Optional[str], typer.Option(help="System message (chat template only).")] = None,
+    few_shot_from: Annotated[Optional[Path], typer.Option(help="Training records to draw prompt.few_shot's examples from (default: the adapter's own).")] = None,
+    allow_prompt_change: Annotated[bool, typer.Option(help="Evaluate an adapter under prompts other than its training ones (recorded, and flagged).")] = False,
     choice_mode: Annotated[str, typer.Option(help="Multiple choice: logprob | letter | generate.")] = "logprob",
     backend: Annotated[str, typer.Option(help="hf | vllm (vllm needs pip install 'lorabench[vllm]' and a CUDA GPU).")] = "hf",
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16.")] = "auto",
@@ -194,6 +198,7 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print only the metrics JSON.")] = False,
 ) -> None:
     """Evaluate a model (optionally with an adapter) on a task; resumes an interrupted run."""
+    from lorabench.config import load_prompt_settings
     from lorabench.data.spec import DataSpec
     from lorabench.evaluate.runner import EvalConfig, run_eval
     from lorabench.evaluate.settings import DecodingSettings
@@ -203,13 +208,17 @@ def eval_command(
     from lorabench.live import progress_bars
     from lorabench.runs import ensure_run_folder
 
+    base_prompt = load_prompt_settings(input_file(prompt_file, "--prompt")) if prompt_file else PromptSettings()
+    given = {"chat_template": chat_template, "system": system}
+    if few_shot_from is not None:
+        input_file(few_shot_from, "--few-shot-from")
     with options_named({"name": "--model", "path": "--data"}):
         config = EvalConfig(
             model=ModelSpec(name=model, dtype=dtype, device=device, trust_remote_code=trust_remote_code),
             adapter=adapter,
-            data=DataSpec(path=data, task=task, format=data_format),
+            data=DataSpec(path=data, task=task, format=data_format, preset=preset),
             limit=limit,
-            prompt=PromptSettings(chat_template=chat_template, system=system),
+            prompt=PromptSettings(**{**base_prompt.model_dump(), **{k: v for k, v in given.items() if v is not None}}),
             decoding=DecodingSettings(
                 max_new_tokens=max_new_tokens, batch_size=batch_size, choice_mode=choice_mode, backend=backend
             ),
@@ -222,9 +231,15 @@ def eval_command(
     bars, factory = progress_bars(err_console)
     bars.disable = as_json or shard.distributed  # several processes would draw over each other
     with bars:
-        outcome = run_eval(config, out, force=force, progress_factory=lambda total, done: factory(f"eval {task.value}", total, done))
+        outcome = run_eval(
+            config, out, force=force, progress_factory=lambda total, done: factory(f"eval {task.value}", total, done),
+            allow_prompt_change=allow_prompt_change, few_shot_from=few_shot_from,
+        )
     if not shard.main:
         return  # rank 0 merged the shards and reports for all of them
+    if outcome.prompt_change is not None:
+        err_console.print(f"[bold red]evaluated under prompts the adapter was not trained with "
+                          f"(--allow-prompt-change): {escape(outcome.prompt_change.describe())}[/]", highlight=False)
     if as_json:
         sys.stdout.write(json.dumps(outcome.metrics.to_dict()) + "\n")
         return
@@ -252,6 +267,7 @@ def run(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="Run config (YAML); see examples/.")],
     overrides: SetOption = None,
     force: Annotated[bool, typer.Option(help="Redo every stage instead of reusing finished ones.")] = False,
+    allow_prompt_change: Annotated[bool, typer.Option(help="Keep the adapter this folder trained under other prompt settings and evaluate it under the new ones (flagged in red) instead of refusing.")] = False,
 ) -> None:
     """Leakage check, base eval, LoRA training, tuned eval, paired comparison: one command."""
     from lorabench.config import load_config
@@ -264,7 +280,7 @@ def run(
 
     from lorabench.evaluate.sharding import current_shard
 
-    result = run_pipeline_live(config, console, err_console, force=force)
+    result = run_pipeline_live(config, console, err_console, force=force, allow_prompt_change=allow_prompt_change)
     if current_shard().main:
         console.print(f"run folder: {result.out}")
 
@@ -282,10 +298,12 @@ def train(
     from lorabench.config import load_config
 
     config = load_config(config_path, overrides or [])  # before torch is imported, as in `run`
+    from lorabench.evaluate.sharding import current_shard
     from lorabench.metrics.scoring import ScoreSettings
     from lorabench.models import load_model
     from lorabench.pipeline import save_splits, split_data
     from lorabench.live import train_log_printer
+    from lorabench.report.model_card import write_model_card
     from lorabench.runs import ensure_run_folder
     from lorabench.train import check_target_modules, train_adapter
 
@@ -297,7 +315,7 @@ def train(
     check_target_modules(loaded.model, config.lora.target_modules)
     save_splits(splits, Path(config.out))
     result = train_adapter(
-        loaded, splits.train, splits.validation, folder, config.prompt, config.lora, config.training, config.decoding,
+        loaded, splits.train, splits.validation, folder, splits.prompt, config.lora, config.training, config.decoding,
         ScoreSettings.of(config.metrics),
         resume=resume, merge=merge, on_log=train_log_printer(console),
     )
@@ -305,9 +323,53 @@ def train(
         f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.train_seconds:.0f} s, "
         f"{result.tokens_per_second:.0f} tokens/s"
     )
-    console.print(f"adapter: {result.adapter_dir}")
+    if current_shard().main:
+        write_model_card(result.adapter_dir)  # without results: `run` adds them after its tuned evaluation
+    console.print(f"adapter: {result.adapter_dir}", highlight=False, soft_wrap=True)
     if result.merged_dir:
-        console.print(f"merged model: {result.merged_dir}")
+        console.print(f"merged model: {result.merged_dir}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def merge(
+    adapter: Annotated[Path, typer.Argument(metavar="ADAPTER", help="Adapter folder saved by lorabench (train/adapter of a run).")],
+    out: Annotated[Path, typer.Option(help="Folder for the merged model: safetensors, tokenizer, lorabench.json.")],
+    check_items: Annotated[int, typer.Option(min=1, help="Items whose greedy answers must not change by merging.")] = 8,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Check on the first items of this data file (default: synthetic items of the adapter's task).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Base model, when not where the adapter's lorabench.json says.")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="float32 | bfloat16 | float16 (default: the dtype it was trained in).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace --out when it exists and is not empty.")] = False,
+) -> None:
+    """Merge an adapter into its base model; the merged model must answer the check items exactly as base + adapter."""
+    from lorabench.merge import merge_adapter
+
+    with options_named({"path": "--data", "name": "--model"}):
+        result = merge_adapter(adapter, out, check_items=check_items, data=data, model=model, dtype=dtype, force=force)
+    console.print(f"merged model: {result.out}", highlight=False, soft_wrap=True)  # a path to copy, unbroken
+    console.print(f"{result.checked}/{result.checked} greedy answers identical ({result.items_from})", highlight=False)
+
+
+@app.command()
+@user_errors
+def prompts(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="Run config (YAML), as for `run`.")],
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="How many items to show.")] = 3,
+    split: Annotated[str, typer.Option(help="train | test: which split's first items.")] = "train",
+    overrides: SetOption = None,
+) -> None:
+    """Print exactly what the model sees for the first items: the training text with the learned
+    tokens highlighted, and how evaluation asks (stop strings, max_new_tokens). Loads the tokenizer only."""
+    from lorabench.config import load_config
+
+    if split not in ("train", "test"):
+        raise LorabenchError(f"--split: {split!r} is not a split; use train or test")
+    config = load_config(config_path, overrides or [])  # before torch is imported, as in `run`
+    from lorabench.prompt_preview import preview_prompts, render_preview
+
+    preview = preview_prompts(config, split, n, lambda m: err_console.print(m, highlight=False))  # type: ignore[arg-type]
+    for renderable in render_preview(preview):
+        console.print(renderable, highlight=False)
 
 
 @app.command()

@@ -1,11 +1,13 @@
 """The `lorabench run` configuration: one YAML file, validated, saved into every run folder.
 
 Errors name the key and its line in the file (`run.yaml:12: training.lr: ...`), and unknown keys
-are errors, not silently ignored typos.
+are errors, not silently ignored typos. Other tools' names for lorabench's keys (`learning_rate`,
+`lora_r`, ...) are read as lorabench's (see vocabulary.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,15 +18,17 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_serializer,
     model_validator,
 )
 
 from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
-from lorabench.errors import LorabenchError
+from lorabench.errors import ConfigKeyError, LorabenchError
 from lorabench.evaluate.settings import DecodingSettings
-from lorabench.prompts import PromptSettings
+from lorabench.prompts import PromptSettings, choice_scoring_conflict
 from lorabench.settings import (  # noqa: F401 - MetricSettings re-exported
     LoraSettings,
     MetricSettings,
@@ -32,6 +36,8 @@ from lorabench.settings import (  # noqa: F401 - MetricSettings re-exported
     RetentionSettings,
     TrainSettings,
 )
+from lorabench.trainer_args import check_trainer_args
+from lorabench.vocabulary import KeyPath, canonical_names, drop_spellings, settle_max_length
 
 _SOURCES = ("source", "train", "validation", "test")
 
@@ -80,7 +86,7 @@ class RunConfig(BaseModel):
     prompt: PromptSettings = Field(default_factory=PromptSettings)
     lora: LoraSettings = Field(default_factory=LoraSettings)
     training: TrainSettings = Field(default_factory=TrainSettings)
-    decoding: DecodingSettings = Field(default_factory=DecodingSettings)
+    decoding: DecodingSettings = Field(default_factory=DecodingSettings, validate_default=True)
     metrics: MetricSettings = Field(default_factory=MetricSettings)
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings,
@@ -96,6 +102,15 @@ class RunConfig(BaseModel):
         if not self.retention.tasks:
             data.pop("retention", None)
         return data
+
+    @field_validator("decoding")
+    @classmethod
+    def _choice_scoring_fits_prompt(cls, decoding: DecodingSettings, info: ValidationInfo) -> DecodingSettings:
+        if "task" in info.data and "prompt" in info.data:
+            conflict = choice_scoring_conflict(info.data["task"], info.data["prompt"], decoding.choice_mode)
+            if conflict:
+                raise ValueError(conflict)
+        return decoding
 
     def to_yaml(self) -> str:
         """The run folder's config.yaml text."""
@@ -140,6 +155,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     """`training.lr=1e-3` style overrides; values are parsed as YAML (numbers, booleans, lists)."""
     for text in overrides:
         path, value = _parse_override(text)
+        drop_spellings(raw, tuple(path))
         node = raw
         for key in path[:-1]:
             child = node.get(key)
@@ -168,6 +184,21 @@ def _key_line(document: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
     return line
 
 
+def _located(source: str, document: yaml.Node | None, path: tuple[Any, ...], message: str) -> LorabenchError:
+    line = _key_line(document, path)
+    where = f"{source}:{line}" if line else source
+    key = ".".join(str(p) for p in path) or "(top level)"
+    return LorabenchError(f"{where}: {key}: {message}")
+
+
+def _as_written(path: tuple[Any, ...], written: Mapping[KeyPath, KeyPath]) -> tuple[Any, ...]:
+    """The path the user wrote for a key an alias was moved to (`learning_rate` for training.lr)."""
+    for canonical, spelled in written.items():
+        if path[: len(canonical)] == canonical:
+            return spelled + path[len(canonical) :]
+    return path
+
+
 def _describe(error: dict[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
@@ -178,9 +209,11 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def parse_settings(
-    model: type[M], raw: Any, source: str = "config", document: yaml.Node | None = None, prefix: tuple[str, ...] = ()
+    model: type[M], raw: Any, source: str = "config", document: yaml.Node | None = None, prefix: tuple[str, ...] = (),
+    written: Mapping[KeyPath, KeyPath] | None = None,
 ) -> M:
-    """Validate `raw` as `model`; the first error names the file, line and dotted key."""
+    """Validate `raw` as `model`; the first error names the file, line and dotted key (as `written`
+    says the user wrote it, for keys moved from an alias)."""
     if not isinstance(raw, dict):
         line = _key_line(document, prefix) if prefix else (document.start_mark.line + 1 if document is not None else None)
         where = f"{source}:{line}" if line else source
@@ -192,15 +225,25 @@ def parse_settings(
         first = exc.errors()[0]
         # pydantic inserts union-member names ("int", "literal['epoch']") into the path; drop them.
         path = prefix + tuple(p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in {"int", "float", "str"})))
-        line = _key_line(document, path)
-        where = f"{source}:{line}" if line else source
-        key = ".".join(str(p) for p in path) or "(top level)"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise LorabenchError(f"{where}: {key}: {_describe(first)}{more}") from None
+        raise _located(source, document, _as_written(path, written or {}), f"{_describe(first)}{more}") from None
 
 
 def parse_config(raw: Any, source: str = "config", document: yaml.Node | None = None) -> RunConfig:
-    return parse_settings(RunConfig, raw, source, document)
+    """Validate a run config: aliases to lorabench's names, the schema, then the checks beyond it."""
+    written: dict[KeyPath, KeyPath] = {}
+    try:
+        raw, written = canonical_names(raw)
+        config = parse_settings(RunConfig, raw, source, document, written=written)
+        config = settle_max_length(config, written)
+        check_trainer_args(config.training.trainer_args, config.model.device, config.training.schedule)
+    except ConfigKeyError as error:
+        also = ""
+        if error.also:
+            line = _key_line(document, error.also)
+            also = f", also as {'.'.join(error.also)}" + (f" (line {line})" if line else "")
+        raise _located(source, document, _as_written(error.path, written), error.reason + also) from None
+    return config
 
 
 def read_yaml(path: Path, overrides: list[str] | None = None) -> tuple[dict[str, Any], yaml.Node | None]:
@@ -221,6 +264,15 @@ def read_yaml(path: Path, overrides: list[str] | None = None) -> tuple[dict[str,
     if overrides:
         raw = apply_overrides(raw, overrides)
     return raw, document
+
+
+def load_prompt_settings(path: Path) -> PromptSettings:
+    """Prompt settings from a YAML (or JSON) file: the `prompt:` section of a run config or of an
+    adapter's lorabench.json, or a file of prompt settings alone."""
+    raw, document = read_yaml(path)
+    if isinstance(raw, dict) and isinstance(raw.get("prompt"), dict):
+        return parse_settings(PromptSettings, raw["prompt"], str(path), document, ("prompt",))
+    return parse_settings(PromptSettings, raw, str(path), document)
 
 
 def load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:

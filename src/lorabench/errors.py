@@ -24,3 +24,14 @@ class DataError(LorabenchError):
 
 class LeakageError(LorabenchError):
     """Train and test data overlap, and the user did not allow it."""
+
+
+class ConfigKeyError(LorabenchError):
+    """A problem with one key of a config, raised where the file is not known; the config loader
+    adds the file and line. `also` is the other key of a setting given twice."""
+
+    def __init__(self, path: tuple[str, ...], message: str, also: tuple[str, ...] | None = None) -> None:
+        self.path = path
+        self.reason = message
+        self.also = also
+        super().__init__(f"{'.'.join(path)}: {message}" + (f", also as {'.'.join(also)}" if also else ""))

@@ -6,16 +6,19 @@ and stores in summary.json. They are pure functions of what is on disk.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from safetensors import safe_open
 
 from lorabench.data.records import Record
+from lorabench.errors import LorabenchError
 from lorabench.predictions import PredictionRow
-from lorabench.prompts import Prompt, PromptSettings, build_prompt
+from lorabench.prompts import Prompt, PromptSettings, build_prompt, fit_to_model
 from lorabench.strategies.batch import build_batch_prompt
 from lorabench.strategies.grouping import extractive_groups
 from lorabench.strategies.sequential import gold_history, start_conversation, turn_prompt
@@ -32,9 +35,42 @@ class Finding:
         return asdict(self)
 
 
-def _first_difference(a: str, b: str, width: int = 40) -> str:
+_SHOWN_CHARS = 120  # of a differing line, in messages
+
+
+def _quoted(line: str) -> str:
+    shown = line if len(line) <= _SHOWN_CHARS else line[: _SHOWN_CHARS - 3] + "..."
+    return json.dumps(shown, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class PromptDifference:
+    """Where an item's prompt (or target) under two prompt settings first differs, line by line."""
+
+    record_id: str
+    part: str  # "prompt" or "target"
+    line: int  # 1-based
+    trained: str
+    now: str
+
+    def describe(self) -> str:
+        return (f"first differing line: trained {_quoted(self.trained)} vs now {_quoted(self.now)} "
+                f"(item {self.record_id}, {self.part} line {self.line})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _first_line_difference(record_id: str, part: str, trained: str, now: str) -> PromptDifference | None:
+    if trained == now:
+        return None
+    a, b = trained.split("\n"), now.split("\n")
     index = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-    return f"at character {index}: training {a[index : index + width]!r} vs evaluation {b[index : index + width]!r}"
+    return PromptDifference(record_id, part, index + 1, _line(a, index), _line(b, index))
+
+
+def _line(lines: list[str], index: int) -> str:
+    return lines[index] if index < len(lines) else "(no such line: the text ends before it)"
 
 
 def strategy_prompts(records: Sequence[Record], tokenizer: Any, settings: PromptSettings) -> list[Prompt]:
@@ -53,30 +89,81 @@ def strategy_prompts(records: Sequence[Record], tokenizer: Any, settings: Prompt
     return prompts
 
 
-def format_mismatch(
+def prompt_difference(
     records: Sequence[Record], tokenizer: Any, train_prompt: PromptSettings, eval_prompt: PromptSettings
+) -> PromptDifference | None:
+    """The first line in which `records`' prompts (then their targets, which answers are read
+    against) differ between the two settings; None when they are all the same. Same strategy only."""
+    trained_prompts = strategy_prompts(records, tokenizer, train_prompt)
+    evaluated_prompts = strategy_prompts(records, tokenizer, eval_prompt)
+    for trained, evaluated in zip(trained_prompts, evaluated_prompts):
+        difference = (_first_line_difference(trained.record_id, "prompt", trained.text, evaluated.text)
+                      or _first_line_difference(trained.record_id, "target", trained.target, evaluated.target))
+        if difference:
+            return difference
+    return None
+
+
+def format_mismatch(
+    records: Sequence[Record], tokenizer: Any, train_prompt: PromptSettings, eval_prompt: PromptSettings,
+    allowed: bool = False,
 ) -> Finding:
-    """Every evaluation prompt must equal the prompt the adapter was trained with, up to the answer."""
+    """Every evaluation prompt must equal the prompt the adapter was trained with, up to the answer.
+    `allowed`: the user chose to evaluate anyway (--allow-prompt-change), which the message says."""
+    anyway = "; evaluated anyway, as --allow-prompt-change asked" if allowed else ""
     if train_prompt.strategy != eval_prompt.strategy:
         return Finding(
             "format_mismatch",
             False,
             f"the adapter was trained with prompt.strategy '{train_prompt.strategy}' but is evaluated with "
-            f"'{eval_prompt.strategy}'; the tuned model is tested in a format it never saw",
+            f"'{eval_prompt.strategy}'; the tuned model is tested in a format it never saw{anyway}",
             {"train_strategy": train_prompt.strategy, "eval_strategy": eval_prompt.strategy},
         )
-    trained_prompts = strategy_prompts(records, tokenizer, train_prompt)
-    evaluated_prompts = strategy_prompts(records, tokenizer, eval_prompt)
-    for trained, evaluated in zip(trained_prompts, evaluated_prompts):
-        if trained.text != evaluated.text:
-            return Finding(
-                "format_mismatch",
-                False,
-                f"item {trained.record_id}: the evaluation prompt differs from the training prompt "
-                f"{_first_difference(trained.text, evaluated.text)}; the tuned model is tested in a format it never saw",
-                {"record_id": trained.record_id},
-            )
+    difference = prompt_difference(records, tokenizer, train_prompt, eval_prompt)
+    if difference is not None:
+        return Finding(
+            "format_mismatch",
+            False,
+            f"evaluation prompts differ from the training ones, {difference.describe()}; "
+            f"the tuned model is tested in a format it never saw{anyway}",
+            {"record_id": difference.record_id, "difference": difference.to_dict(), "allowed": allowed},
+        )
     return Finding("format_mismatch", True, f"evaluation prompts equal training prompts on all {len(records)} items")
+
+
+def trained_prompt_settings(adapter_dir: Path) -> PromptSettings | None:
+    """The prompt settings an adapter was trained with (its lorabench.json), or None for an adapter
+    made elsewhere, which records none."""
+    meta = adapter_dir / "lorabench.json"
+    if not meta.is_file():
+        return None
+    try:
+        return PromptSettings.model_validate(json.loads(meta.read_text(encoding="utf-8"))["prompt"])
+    except (KeyError, ValueError, ValidationError) as error:
+        raise LorabenchError(f"{meta}: no readable prompt settings ({str(error).splitlines()[0]})") from None
+
+
+def adapter_prompt_difference(
+    adapter_dir: Path, records: Sequence[Record], tokenizer: Any, model: Any, eval_prompt: PromptSettings,
+    max_new_tokens: int,
+) -> PromptDifference | None:
+    """How `records` would be prompted differently from the adapter's training (each set of settings
+    fitted to `model`, as training and evaluation fit them), or None."""
+    trained = trained_prompt_settings(adapter_dir)
+    if trained is None or not records:
+        return None
+    train_prompt, now = (fit_to_model(s, model, max_new_tokens) for s in (trained, eval_prompt))
+    if train_prompt.strategy != now.strategy:
+        return PromptDifference(records[0].id, "prompt.strategy", 1, train_prompt.strategy, now.strategy)
+    return prompt_difference(records, tokenizer, train_prompt, now)
+
+
+def prompt_change_refusal(adapter_dir: Path, difference: PromptDifference, other_way: str = "") -> LorabenchError:
+    """The error that stops an evaluation of an adapter under prompts it was not trained with."""
+    return LorabenchError(
+        f"prompt settings differ from the adapter's training ({adapter_dir / 'lorabench.json'}): "
+        f"{difference.describe()}; pass --allow-prompt-change to evaluate anyway{other_way}"
+    )
 
 
 def adapter_is_zero(adapter_dir: Path) -> bool:

@@ -67,7 +67,7 @@ def train_log_printer(console: Console) -> Callable[[dict], None]:
     return show
 
 
-def run_pipeline_live(config, console: Console, bar_console: Console, force: bool = False):  # noqa: ANN001, ANN201
+def run_pipeline_live(config, console: Console, bar_console: Console, force: bool = False, allow_prompt_change: bool = False):  # noqa: ANN001, ANN201
     """`run_pipeline` with progress bars and training lines, then the comparison table, the same
     on the short-answer subset below it, the guard lines that apply, and the verdicts."""
     from lorabench.evaluate.sharding import current_shard
@@ -82,7 +82,7 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
     with bars:
         result = run_pipeline(
             config, force=force, say=lambda m: console.print(m, highlight=False), progress=factory,
-            on_train_log=train_log_printer(console),
+            on_train_log=train_log_printer(console), allow_prompt_change=allow_prompt_change,
         )
     if not main:
         return result

@@ -233,6 +233,52 @@ def load_model(spec: ModelSpec, adapter: str | None = None) -> LoadedModel:
     )
 
 
+@dataclass(frozen=True)
+class TokenizerAndConfig:
+    """A model's tokenizer and configuration without its weights: enough to build and count its
+    prompts (`config` gives the context window, like a loaded model's `.config`)."""
+
+    tokenizer: Any
+    config: Any
+
+    @property
+    def is_seq2seq(self) -> bool:
+        return bool(getattr(self.config, "is_encoder_decoder", False))
+
+
+def load_tokenizer(spec: ModelSpec) -> TokenizerAndConfig:
+    """The tokenizer and config `load_model` would give, in seconds: no weights are read. A GGUF's
+    come from its converted folder when it is cached, else straight from the file."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    source = resolve_source(spec.name, spec.cache_dir, spec.revision)
+    location, common = source.path, _hub_options(spec, source.kind == "hub")
+    if source.kind in ("alias", "gguf"):
+        if gguf_cache.is_cached(source.sha256, spec.cache_dir):
+            location = str(gguf_cache.gguf_cache_folder(source.sha256, spec.cache_dir))
+        else:
+            location, common = str(Path(source.path).parent), {**common, "gguf_file": Path(source.path).name}
+    try:
+        return TokenizerAndConfig(
+            AutoTokenizer.from_pretrained(location, **common), AutoConfig.from_pretrained(location, **common)
+        )
+    except (OSError, ValueError) as error:
+        raise _load_error(spec, error) from None
+
+
+def _hub_options(spec: ModelSpec, hub: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {"revision": spec.revision} if hub else {}
+    if spec.trust_remote_code:
+        options["trust_remote_code"] = True
+    return options
+
+
+def _load_error(spec: ModelSpec, error: Exception) -> LorabenchError:
+    if isinstance(error, ValueError) and "trust_remote_code" in str(error):
+        return LorabenchError(f"model '{spec.name}' ships its own code; set model.trust_remote_code: true if you trust it")
+    return LorabenchError(f"could not load model '{spec.name}': {_first_line(error)}")
+
+
 def _adapter_sha256(adapter: str | None) -> str | None:
     if adapter is None:
         return None
@@ -246,23 +292,15 @@ def _load_base(
     """Model and tokenizer from a folder or hub id, on `device` in `dtype`."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-    common: dict[str, Any] = {"revision": spec.revision} if hub else {}
-    if spec.trust_remote_code:
-        common["trust_remote_code"] = True
+    common = _hub_options(spec, hub)
     try:
         config = AutoConfig.from_pretrained(location, **common)
         model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
         weights = _weight_options(location, hub, device, dtype, four_bit)
         model = model_class.from_pretrained(location, **common, **weights)
         tokenizer = AutoTokenizer.from_pretrained(location, **common)
-    except OSError as error:
-        raise LorabenchError(f"could not load model '{spec.name}': {_first_line(error)}") from None
-    except ValueError as error:
-        if "trust_remote_code" in str(error):
-            raise LorabenchError(
-                f"model '{spec.name}' ships its own code; set model.trust_remote_code: true if you trust it"
-            ) from None
-        raise LorabenchError(f"could not load model '{spec.name}': {_first_line(error)}") from None
+    except (OSError, ValueError) as error:
+        raise _load_error(spec, error) from None
     if four_bit is None:
         model.to(device)
     return model, tokenizer
@@ -365,6 +403,7 @@ def _add_pad_token(model: Any, tokenizer: Any) -> str:
 def attach_adapter(model: Any, adapter: str, base_name: str) -> Any:
     """Wrap `model` with the LoRA adapter in folder `adapter`; LorabenchError if it does not fit."""
     from peft import PeftModel
+    from safetensors import SafetensorError
 
     folder = Path(adapter).expanduser()
     config_file = folder / "adapter_config.json"
@@ -380,6 +419,8 @@ def attach_adapter(model: Any, adapter: str, base_name: str) -> Any:
             # peft probes a property transformers 5 deprecated; the warning is noise to a user.
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             return PeftModel.from_pretrained(model, str(folder), is_trainable=False)
+    except SafetensorError as error:
+        raise LorabenchError(f"adapter {folder}: its weights are not readable ({_first_line(error)}); the folder is damaged") from None
     except (RuntimeError, ValueError, KeyError) as error:
         reason = _first_line(error)
         mismatch = _SIZE_MISMATCH.search(str(error))

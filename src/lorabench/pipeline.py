@@ -12,10 +12,11 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 
 import lorabench
 from lorabench.compare import MetricComparison, ShortSubset, compare_rows, short_subset
@@ -28,12 +29,22 @@ from lorabench.errors import LorabenchError
 from lorabench.backends import get_backend
 from lorabench.evaluate.runner import EvalOutcome, evaluate_in_folder, records_digest
 from lorabench.evaluate.sharding import barrier, current_shard
-from lorabench.guards import Finding, adapter_applied, format_mismatch, generation_guards
+from lorabench.few_shot import draw_examples, example_records
+from lorabench.guards import (
+    Finding,
+    PromptDifference,
+    adapter_applied,
+    adapter_prompt_difference,
+    format_mismatch,
+    generation_guards,
+    prompt_change_refusal,
+)
 from lorabench.lm_eval_results import write_lm_eval_results
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models import LoadedModel, load_model
 from lorabench.predictions import PredictionRow
-from lorabench.prompts import PromptSettings, fit_to_model
+from lorabench.prompts import PromptSettings, check_templates, fit_to_model
+from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
 from lorabench.retention import RetentionResult, plan_retention, run_retention
 from lorabench.runs import csv_text, ensure_run_folder, write_atomic, write_json
@@ -53,6 +64,8 @@ class DataSplits:
     leakage: dict[str, Any]
     validation_from: str = ""  # where the validation items came from, for the data line and summary.json
     validation_warning: str | None = None  # set when validation is too small to steer training
+    # The config's prompt settings with their few-shot examples drawn from this training split.
+    prompt: PromptSettings = field(default_factory=PromptSettings)
 
 
 @dataclass
@@ -93,6 +106,7 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
             validation_from = f"taken from train by split.validation={data.split.validation}"
         else:
             validation, validation_from = [], "none: split.validation is 0"
+    prompt = _draw_shots(config.prompt, train)
     if data.train_size:
         if data.train_size > len(train):
             raise LorabenchError(
@@ -104,22 +118,35 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
     if not test:
         raise LorabenchError("data.split.test: the test split is empty; give more data or a larger data.split.test")
 
-    train_test = check_leakage(train, test)
-    val_test = check_leakage(validation, test)
-    leakage = {"train_vs_test": train_test.to_dict(), "validation_vs_test": val_test.to_dict()}
-    for report, what in ((train_test, "train vs test"), (val_test, "validation vs test")):
+    checks = {"train_vs_test": (check_leakage(train, test), "train vs test"),
+              "validation_vs_test": (check_leakage(validation, test), "validation vs test")}
+    if prompt.few_shot is not None:  # the examples are training data in every prompt
+        shots = example_records(prompt.few_shot, config.task)
+        checks["few_shot_vs_test"] = (check_leakage(shots, test), "few-shot examples vs test")
+    leakage = {key: report.to_dict() for key, (report, _) in checks.items()}
+    for report, what in checks.values():
         if report.id_collisions:
             say(f"[yellow]{what}: {report.id_collision_warning()}[/]")
         if report.has_leakage:
             say(f"[{'yellow' if data.allow_leakage else 'red'}]{what}: {report.summary()}[/]")
         ensure_no_leakage(report, allow=data.allow_leakage, what=what)
+    for records in (train, validation, test):
+        check_templates(records, prompt)
     sizes = f"train {len(train)}, validation {len(validation)} ({validation_from}), test {len(test)}"
-    say(f"data: {sizes}; leakage check clean"
-        if not (train_test.has_leakage or val_test.has_leakage) else f"data: {sizes}; leakage allowed by config")
+    leaked = any(report.has_leakage for report, _ in checks.values())
+    say(f"data: {sizes}; leakage allowed by config" if leaked else f"data: {sizes}; leakage check clean")
     caveat = validation_caveat(len(validation), config.task, config.training, config.metrics.alpha)
     if caveat:
         say(f"[yellow]{caveat}[/]")
-    return DataSplits(train, validation, test, leakage, validation_from, caveat)
+    return DataSplits(train, validation, test, leakage, validation_from, caveat, prompt)
+
+
+def _draw_shots(prompt: PromptSettings, train: list[Record]) -> PromptSettings:
+    """The prompt settings with their few-shot examples drawn from the training split. Drawn before
+    data.train_size trims it, so that runs of every training size show the same examples."""
+    if prompt.few_shot is None or prompt.few_shot.drawn:
+        return prompt
+    return prompt.model_copy(update={"few_shot": draw_examples(train, prompt.few_shot)})
 
 
 def _split(records: list[Record], test: float | int, validation: float | int, seed: int) -> tuple[list[Record], list[Record], list[Record]]:
@@ -164,7 +191,7 @@ def eval_stage(
     stage_config = {
         "stage": name,
         "model": loaded.describe(),
-        "items": {"n": len(records), "sha256": records_digest(records)},
+        "items": {"n": len(records), "sha256": records_digest(records, extra=config.prompt.uses_templates)},
         "prompt": config.prompt.model_dump(mode="json"),
         "decoding": config.decoding.model_dump(mode="json"),
         "metrics": config.metrics.model_dump(mode="json"),
@@ -191,7 +218,9 @@ def _score_settings(config: RunConfig) -> ScoreSettings:
     return ScoreSettings.of(config.metrics)
 
 
-def _train_fingerprint(config: RunConfig, loaded: LoadedModel, splits: DataSplits) -> str:
+def _train_fingerprint(config: RunConfig, loaded: LoadedModel, splits: DataSplits, prompt: bool = True) -> str:
+    """What the adapter depends on; `prompt=False` leaves out the prompt settings (for reusing an
+    adapter under a changed prompt section, see --allow-prompt-change)."""
     payload = {
         "model": loaded.describe(),
         "train": records_digest(splits.train),
@@ -202,18 +231,29 @@ def _train_fingerprint(config: RunConfig, loaded: LoadedModel, splits: DataSplit
         # Validation during training always runs on 'hf', so the evaluation backend is not part of it.
         "decoding": config.decoding.model_dump(mode="json", exclude={"backend"}),
     }
+    if config.prompt.uses_templates:  # a template may read columns the items' fingerprint leaves out
+        payload["extra"] = records_digest([*splits.train, *splits.validation], extra=True)
+    if not prompt:
+        del payload["prompt"]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _train_stage(
-    config: RunConfig, loaded: LoadedModel, splits: DataSplits, out: Path, force: bool, say: Say, on_log: Callable[[dict], None] | None
+    config: RunConfig, loaded: LoadedModel, splits: DataSplits, out: Path, force: bool, say: Say,
+    on_log: Callable[[dict], None] | None, keep_prompt_change: bool = False,
 ) -> tuple[Path, TrainResult | None]:
-    """Train unless an adapter for exactly these settings and data is already there."""
+    """Train unless an adapter for exactly these settings and data is already there (with
+    `keep_prompt_change`, one that differs in the prompt settings alone is kept too)."""
     train_dir = out / "train"
     stamp = train_dir / "stage.json"
     fingerprint = _train_fingerprint(config, loaded, splits)
-    if not force and stamp.exists() and json.loads(stamp.read_text())["fingerprint"] == fingerprint:
+    without_prompt = _train_fingerprint(config, loaded, splits, prompt=False)
+    saved = json.loads(stamp.read_text()) if stamp.exists() and not force else {}
+    if saved.get("fingerprint") == fingerprint:
         say("train: adapter for these settings exists, skipping (use --force to retrain)")
+        return train_dir / "adapter", None
+    if keep_prompt_change and saved.get("fingerprint_without_prompt") == without_prompt:
+        say("[red]train: keeping the adapter trained with other prompt settings (--allow-prompt-change)[/]")
         return train_dir / "adapter", None
     resume = not force and (train_dir / "checkpoints").exists() and _same_pending(train_dir, fingerprint)
     shard = current_shard()
@@ -228,7 +268,8 @@ def _train_stage(
     )
     if shard.main:
         write_json(stamp, {
-            "fingerprint": fingerprint, "steps": result.steps, "train_seconds": result.train_seconds,
+            "fingerprint": fingerprint, "fingerprint_without_prompt": without_prompt,
+            "steps": result.steps, "train_seconds": result.train_seconds,
             "training": training_figures(result),
         })
         (train_dir / "pending.json").unlink(missing_ok=True)
@@ -241,14 +282,17 @@ def _same_pending(train_dir: Path, fingerprint: str) -> bool:
     return pending.exists() and json.loads(pending.read_text()).get("fingerprint") == fingerprint
 
 
-def _guards(config: RunConfig, loaded: LoadedModel, splits: DataSplits, adapter_dir: Path, base: EvalOutcome, tuned: EvalOutcome) -> list[Finding]:
+def _guards(
+    config: RunConfig, loaded: LoadedModel, splits: DataSplits, adapter_dir: Path, base: EvalOutcome,
+    tuned: EvalOutcome, prompt_change: PromptDifference | None,
+) -> list[Finding]:
     meta = json.loads((adapter_dir / "lorabench.json").read_text())
     max_new = config.decoding.max_new_tokens_for(config.task)
     trained_with = PromptSettings.model_validate(meta["prompt"])
     train_prompt = fit_to_model(trained_with, loaded.model, max_new)
     eval_prompt = fit_to_model(config.prompt, loaded.model, max_new)
     return [
-        format_mismatch(splits.test, loaded.tokenizer, train_prompt, eval_prompt),
+        format_mismatch(splits.test, loaded.tokenizer, train_prompt, eval_prompt, allowed=prompt_change is not None),
         adapter_applied(base.rows, tuned.rows, adapter_dir),
         *generation_guards(base.rows, tuned.rows, max_new),
     ]
@@ -295,13 +339,34 @@ def summary_csv(comparisons: list[MetricComparison], base: EvalOutcome, tuned: E
     return csv_text(rows, columns)
 
 
+def _prompt_change(
+    config: RunConfig, loaded: LoadedModel, splits: DataSplits, force: bool, allow: bool
+) -> PromptDifference | None:
+    """A finished training in the run folder whose prompts differ from this config's: refused,
+    unless `allow` (then returned, and the run evaluates that adapter under the new prompts)."""
+    train_dir = Path(config.out) / "train"
+    if force or not (train_dir / "stage.json").exists():
+        return None
+    max_new = config.decoding.max_new_tokens_for(config.task)
+    difference = adapter_prompt_difference(
+        train_dir / "adapter", splits.test, loaded.tokenizer, loaded.model, config.prompt, max_new
+    )
+    if difference is not None and not allow:
+        raise prompt_change_refusal(train_dir / "adapter", difference, ", or --force to train again")
+    return difference
+
+
 def run_pipeline(
     config: RunConfig,
     force: bool = False,
     say: Say = print,
     progress: ProgressFactory | None = None,
     on_train_log: Callable[[dict], None] | None = None,
+    allow_prompt_change: bool = False,
 ) -> PipelineResult:
+    """The whole run (see the module docstring). `allow_prompt_change`: when this folder holds an
+    adapter trained with other prompt settings, keep it and redo the evaluations under the new
+    ones, marked as a failed format guard, instead of refusing."""
     out = Path(config.out)
     timings: dict[str, float] = {}
     # Under accelerate launch / torchrun every process runs this: training is data-parallel, each
@@ -319,25 +384,38 @@ def run_pipeline(
     check_target_modules(loaded.model, config.lora.target_modules)
     timings["load_seconds"] = round(time.perf_counter() - start, 2)
     say(f"model: {loaded.describe()['name']} on {loaded.device} ({str(loaded.dtype).removeprefix('torch.')})")
+    saved_config = config
+    config = config.model_copy(update={"prompt": splits.prompt})  # the stages' prompts show the drawn examples
+    prompt_change = _prompt_change(config, loaded, splits, force, allow_prompt_change)
     if shard.main:
         out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / "config.yaml", config.to_yaml())
+        write_atomic(out / "config.yaml", saved_config.to_yaml())
         save_splits(splits, out)
     barrier(shard)
+    if prompt_change is not None:
+        say(f"[red]evaluating the adapter under changed prompt settings (--allow-prompt-change): "
+            f"{escape(prompt_change.describe())}[/]")
+    redo_evals = force or prompt_change is not None  # the saved evaluations used the old prompts
 
     start = time.perf_counter()
-    base = eval_stage("base", loaded, splits.test, config, out, force, progress)
+    base = eval_stage("base", loaded, splits.test, config, out, redo_evals, progress)
     timings["base_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     start = time.perf_counter()
-    adapter_dir, train_result = _train_stage(config, loaded, splits, out, force, say, on_train_log)
+    adapter_dir, train_result = _train_stage(
+        config, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None
+    )
+    if train_result is not None:
+        prompt_change = None  # trained again (other settings changed too), under the new prompts
+    if shard.main and train_result is not None:
+        write_model_card(adapter_dir)  # until the tuned evaluation adds its results below
     barrier(shard)  # rank 0 saves the adapter that every process loads next
     timings["train_seconds"] = round(time.perf_counter() - start, 2)
 
     # Evaluate what was saved, not the in-memory model: a loading error must show up here.
     tuned_model = load_model(config.model, adapter=str(adapter_dir))
     start = time.perf_counter()
-    tuned = eval_stage("tuned", tuned_model, splits.test, config, out, force, progress)
+    tuned = eval_stage("tuned", tuned_model, splits.test, config, out, redo_evals, progress)
     timings["tuned_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     if not shard.main:
@@ -354,7 +432,7 @@ def run_pipeline(
     )
     metrics = config.metrics
     short = short_subset(config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples)
-    findings = _guards(config, loaded, splits, adapter_dir, base, tuned)
+    findings = _guards(config, loaded, splits, adapter_dir, base, tuned, prompt_change)
     summary = {
         "lorabench": lorabench.__version__,
         "task": config.task.value,
@@ -377,9 +455,12 @@ def run_pipeline(
         },
         "training": _stage_training(out / "train") if train_result is None else training_figures(train_result),
     }
+    if prompt_change is not None:
+        summary["prompt_change"] = {**prompt_change.to_dict(), "allowed_by": "--allow-prompt-change"}
     if retention is not None:
         summary["retention"] = retention.to_dict()
     write_json(out / "summary.json", summary)
     write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))
+    write_model_card(adapter_dir, out)
     report = write_report(out)
     return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary, report.html, short, retention)

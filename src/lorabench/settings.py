@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, SerializationInfo
+from pydantic import SerializerFunctionWrapHandler, model_serializer, model_validator
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,13 @@ class TrainSettings(BaseModel):
     bf16: Literal["auto", True, False] = Field(
         "auto", description="bf16 mixed precision; auto: on CUDA GPUs that support it."
     )
+    trainer_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Any other transformers.TrainingArguments field, passed to the Trainer as given (optim, "
+        "lr_scheduler_kwargs, torch_compile, deepspeed, fsdp, ...) and checked by TrainingArguments when the config "
+        "is read. A field lorabench sets from its own keys is refused, naming the key to write instead "
+        "(training.lr for learning_rate).",
+    )
 
     @model_validator(mode="after")
     def _checkpoints_follow_validation(self) -> "TrainSettings":
@@ -136,6 +144,15 @@ class TrainSettings(BaseModel):
                 "early_stopping_patience needs save_every equal to eval_every (both 'epoch' or the same N)"
             )
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_trainer_args(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        # Saved configs and adapter fingerprints from before trainer_args existed must still match a
+        # run without any, so an empty mapping is left out; loading a config without it gives {} again.
+        data = handler(self)
+        if not self.trainer_args:
+            data.pop("trainer_args", None)
+        return data
 
 
 class ScoringSettings(BaseModel):

@@ -33,6 +33,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 import lorabench
+from lorabench.adapter_folder import ADAPTER_META, save_portable_files
 from lorabench.backends import get_backend
 from lorabench.compare import min_detectable_proportion
 from lorabench.data.records import Record, TaskKind
@@ -40,9 +41,10 @@ from lorabench.errors import LorabenchError
 from lorabench.evaluate.runner import evaluate_records
 from lorabench.evaluate.sharding import current_shard, shard_records
 from lorabench.evaluate.settings import DecodingSettings
+from lorabench.merge import check_mergeable, unquantized_spec, write_merged
 from lorabench.metrics.scoring import LOWER_IS_BETTER, TASK_METRICS, ScoreSettings
-from lorabench.models import LoadedModel, ModelSpec, load_model
-from lorabench.prompts import PromptSettings, fit_to_model, model_context_length, uses_chat_template
+from lorabench.models import LoadedModel, load_model
+from lorabench.prompts import PromptSettings, fit_to_model, model_context_length, prompt_sha256, uses_chat_template
 from lorabench.runs import write_json
 from lorabench.settings import LoraSettings, TrainSettings  # noqa: F401 - re-exported
 from lorabench.train_data import (
@@ -56,7 +58,6 @@ from lorabench.train_data import (
 logger = logging.getLogger(__name__)
 
 LogHook = Callable[[dict[str, Any]], None]
-ADAPTER_META = "lorabench.json"
 
 
 @dataclass
@@ -113,21 +114,6 @@ def check_target_modules(model: Any, targets: list[str] | str) -> None:
         raise LorabenchError(
             f"lora.target_modules {missing} match no layer of this model; its linear layers are named: "
             f"{shown} (or use 'all-linear')"
-        )
-
-
-def check_mergeable(model: Any, targets: list[str] | str) -> None:
-    """LorabenchError when merging would be wrong: an output head tied to the input embeddings shares
-    one weight matrix with them, so merging the head's update into it would change both."""
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    embed = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
-    if targets == "all-linear" or head is None or embed is None or head.weight is not embed.weight:
-        return
-    name = next(n for n, m in model.named_modules() if m is head)
-    if any(name == t or name.endswith("." + t) for t in targets):
-        raise LorabenchError(
-            f"cannot merge: lora.target_modules adapts '{name}', whose weights are tied to the input "
-            "embeddings, so merging would change those too; keep the adapter unmerged or leave it out"
         )
 
 
@@ -511,6 +497,18 @@ def total_steps(n_examples: int, training: TrainSettings, world_size: int) -> in
     return math.ceil(training.epochs * max(math.ceil(batches / training.grad_accum), 1))
 
 
+def _with_trainer_args(trainer_args: dict[str, Any], **ours: Any) -> TrainingArguments:
+    """TrainingArguments from lorabench's own fields plus the config's training.trainer_args (which
+    never repeat them: the config check refuses those)."""
+    try:
+        return TrainingArguments(**ours, **trainer_args)
+    except (ValueError, TypeError) as error:
+        if not trainer_args:
+            raise  # lorabench's own fields: a bug, not a user mistake
+        # Each field passed the check alone when the config was read; lorabench's own fields refuse it.
+        raise LorabenchError(f"training.trainer_args: TrainingArguments refuses them with this run's settings: {' '.join(str(error).split())}") from None
+
+
 def _training_arguments(
     training: TrainSettings, loaded: LoadedModel, checkpoints: Path, validate: bool, best_metric: str | None,
     n_examples: int,
@@ -519,7 +517,8 @@ def _training_arguments(
     save_strategy, save_steps = _strategy(training.save_every)
     early = training.early_stopping_patience is not None
     bf16 = _use_bf16(training.bf16, loaded)
-    args = TrainingArguments(
+    args = _with_trainer_args(
+        training.trainer_args,
         output_dir=str(checkpoints),
         num_train_epochs=training.epochs,
         max_steps=training.max_steps or -1,
@@ -678,13 +677,21 @@ def _metric_fn(
 def adapter_metadata(
     loaded: LoadedModel, task: TaskKind, prompt_settings: PromptSettings, lora: LoraSettings,
     training: TrainSettings, n_train: int, n_val: int, max_prompt_tokens_used: int,
+    probe_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What `lorabench.json` records: everything that must match for the adapter's numbers to hold."""
+    """What `lorabench.json` records: everything that must match for the adapter's numbers to hold.
+
+    The prompt settings include templates and the few-shot examples (ids and texts); `prompt_sha256`
+    hashes how they render a fixed probe item (see prompts.prompt_sha256; `probe_extra` gives it the
+    data's other columns, which a template may read).
+    """
     template = getattr(loaded.tokenizer, "chat_template", None) or ""
+    fitted = prompt_settings.model_copy(update={"max_prompt_tokens": max_prompt_tokens_used})
     return {
         "lorabench": lorabench.__version__,
         "task": task.value,
         "prompt": prompt_settings.model_dump(mode="json"),
+        "prompt_sha256": prompt_sha256(task, loaded.tokenizer, fitted, probe_extra),
         "max_prompt_tokens_used": max_prompt_tokens_used,
         "chat_template": {
             "used": uses_chat_template(loaded.tokenizer, prompt_settings),
@@ -703,12 +710,8 @@ def _save_merged(loaded: LoadedModel, adapter_dir: Path, merged_dir: Path) -> No
     Reloading leaves the caller's base model untouched and, for a 4-bit base, merges into
     unquantized weights (in the training dtype) instead of rounding the update into 4 bits.
     """
-    dtype = str(loaded.dtype).removeprefix("torch.")
-    spec = ModelSpec(**{**loaded.spec.model_dump(), "load_in_4bit": False, "device": "cpu", "dtype": dtype})
-    fresh = load_model(spec, adapter=str(adapter_dir))
-    merged = fresh.model.merge_and_unload()
-    merged.save_pretrained(merged_dir)
-    fresh.tokenizer.save_pretrained(merged_dir)
+    fresh = load_model(unquantized_spec(loaded.spec, str(loaded.dtype).removeprefix("torch.")), adapter=str(adapter_dir))
+    write_merged(fresh, merged_dir)
 
 
 def train_adapter(
@@ -729,8 +732,9 @@ def train_adapter(
     """Train a LoRA adapter on `train_records`, validating on `val_records`; write it to `out_dir/adapter`.
 
     `out_dir` gets `checkpoints/` (resumable with `resume=True`), `train_log.jsonl`, `adapter/`
-    (safetensors + lorabench.json) and, with `merge=True`, `merged/`. `loaded.model` is wrapped
-    during training and handed back as the plain base model afterwards (its weights never change).
+    (safetensors, tokenizer and lorabench.json; see adapter_folder) and, with `merge=True`, `merged/`.
+    `loaded.model` is wrapped during training and handed back as the plain base model afterwards
+    (its weights never change).
     `callbacks` are extra TrainerCallbacks (tests use them to interrupt or corrupt a run).
     """
     if not train_records:
@@ -751,6 +755,11 @@ def train_adapter(
         raise LorabenchError("early stopping needs a validation split, and it is empty")
     if merge:
         check_mergeable(loaded.model, lora.target_modules)
+    # Made before training, so that a prompt it cannot render fails before the work, not after.
+    meta = adapter_metadata(
+        loaded, task, prompt_settings, lora, training, len(train_records), len(val_records),
+        fitted.max_prompt_tokens, train_records[0].extra,
+    )
 
     args = _training_arguments(
         training, loaded, checkpoints, bool(val_examples), metric_name or "loss", len(train_examples)
@@ -798,10 +807,7 @@ def train_adapter(
         elif trainer.is_world_process_zero():
             peft_model.save_pretrained(adapter_dir, safe_serialization=True, save_embedding_layers=False)
         if trainer.is_world_process_zero():
-            meta = adapter_metadata(
-                loaded, task, prompt_settings, lora, training, len(train_records), len(val_records),
-                fitted.max_prompt_tokens,
-            )
+            save_portable_files(adapter_dir, loaded.tokenizer, loaded.source.name, loaded.spec.revision)
             write_json(adapter_dir / ADAPTER_META, meta)
     finally:
         if answer_only is not None:

@@ -85,7 +85,7 @@ def encode_example(
 def _prompt_example(prompt: Prompt, tokenizer: Any, is_seq2seq: bool, max_length: int | None) -> EncodedExample:
     """A prompt followed by its target and end token, the target alone learned."""
     prompt_ids = encode_prompt(prompt.text, tokenizer, prompt.chat)
-    answer_ids = encode_target(prompt.target, tokenizer, prompt.chat) + [answer_end_id(tokenizer, prompt.chat)]
+    answer_ids = encode_target(prompt.target, tokenizer, prompt.bare_answer) + [answer_end_id(tokenizer, prompt.chat)]
     full_answer = len(answer_ids)
     if is_seq2seq:
         if max_length is not None:
@@ -147,7 +147,7 @@ def encode_sequential_examples(
                 "use prompt.strategy 'batch' or 'single', or prompt.chat_template 'off'"
             )
         first_prompt = first_prompt or len(prompt_ids)
-        answer_ids = encode_target(prompt.target, tokenizer, prompt.chat) + [end_id]
+        answer_ids = encode_target(prompt.target, tokenizer, prompt.bare_answer) + [end_id]
         labels += [IGNORE_INDEX] * (len(prompt_ids) - len(input_ids)) + answer_ids
         input_ids = prompt_ids + answer_ids
     cut = max_length is not None and len(input_ids) > max_length

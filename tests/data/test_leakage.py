@@ -177,3 +177,17 @@ def test_qa_folders_numbered_alike_are_not_leakage_unless_their_questions_match(
 def test_same_id_on_the_same_record_is_counted_as_that_records_leakage_only():
     report = check_leakage([_math("x1", LONG_Q)], [_math("x1", LONG_Q.upper())])
     assert report.has_leakage and report.count("same_question") == 1 and report.id_collisions == 0
+
+
+def test_chat_records_compare_their_conversations_not_only_the_last_question() -> None:
+    def chat(id: str, *earlier: str, system: str = "Be terse.") -> OpenRecord:
+        turns = [{"role": "system", "content": system}] + [
+            {"role": role, "content": text} for role, text in zip(("user", "assistant") * 4, earlier)]
+        return OpenRecord(id=id, instruction="And what about the year after?", response="r", history=turns)
+
+    a = [chat("a1", "Who won the cup in 1986?", "Argentina.")]
+    b = [chat("b1", "Who won the cup in 1986?", "Argentina.", system="Answer in French."),  # the same conversation
+         chat("b2", "How tall was the tallest tower in 1986?", "300 m.")]  # the same follow-up only
+    report = check_leakage(a, b)
+    assert report.count("same_question") == 1 and report.examples("same_question")[0].b_id == "b1"
+    assert report.count("near_duplicate_question") == 0

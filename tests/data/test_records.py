@@ -64,3 +64,20 @@ def test_save_and_reload_canonical_rows(tmp_path):
     assert [record_type(TaskKind.extractive)(**row) for row in rows] == records
     assert record_to_row(records[0]) == rows[0]
     assert not list(tmp_path.joinpath("out").glob(".*tmp"))
+
+
+def test_history_is_optional_and_leaves_records_without_it_unchanged():
+    from lorabench.data.records import Turn
+
+    plain = OpenRecord(id="1", instruction="i", response="r")
+    assert OpenRecord(id="1", instruction="i", response="r", history=[]) == plain and plain.history is None
+    assert "history" not in record_to_row(plain) and plain.conversation_text == "i"
+    chat = OpenRecord(id="2", instruction="And in 1990?", response="r", history=[
+        {"role": "system", "content": "Be terse."}, {"role": "user", "content": "Who won in 1986?"},
+        {"role": "assistant", "content": "Argentina."}])
+    assert chat.history[1] == Turn(role="user", content="Who won in 1986?")
+    assert chat.conversation_text == "Who won in 1986?\nArgentina.\nAnd in 1990?"  # the system message is left out
+    assert record_to_row(chat)["history"][2] == {"role": "assistant", "content": "Argentina."}
+    assert hash(chat) != hash(plain)  # still frozen and hashable
+    with pytest.raises(ValidationError, match="history"):
+        OpenRecord(id="3", instruction="i", response="r", history=[{"role": "tool", "content": "x"}])

@@ -182,7 +182,7 @@ class VLLMBackend(Backend):
         options_of: list[list[list[int]]] = []
         for r in requests:
             prompt_ids = encode_prompt(r.prompt.text, self.tokenizer, r.prompt.chat)
-            options = encode_options(r.record_id, list(r.continuations), list(r.labels), self.tokenizer, r.prompt.chat)
+            options = encode_options(r.record_id, list(r.continuations), list(r.labels), self.tokenizer, r.prompt.bare_answer)
             spans.append((len(inputs), len(options)))
             inputs.extend(prompt_ids + ids for ids in options)
             prompt_lengths.extend([len(prompt_ids)] * len(options))

@@ -2,7 +2,9 @@
 
 Three kinds of overlap are leakage, each counted as the number of items in `b` affected:
 
-- same_question: normalized questions are identical.
+- same_question: normalized questions are identical. A chat record's question is its earlier
+  user and assistant turns followed by its last user message, so two conversations that end in
+  the same follow-up ("And in 1990?") are different questions.
 - same_context: normalized, non-empty contexts are identical.
 - near_duplicate_question: the questions share a word n-gram (default 8 words) after
   normalization, are not already identical, and are similar as word sequences overall
@@ -206,7 +208,7 @@ def check_leakage(
     grams: dict[str, list[tuple[str, str]]] = {}
     for rec in a:
         ids.setdefault(rec.id, _content(rec))
-        question = normalize_text(rec.question_text)
+        question = normalize_text(rec.conversation_text)
         if question:
             questions.setdefault(question, rec.id)
             for gram in _ngrams(question, ngram):
@@ -221,7 +223,7 @@ def check_leakage(
     for rec in b:
         if rec.id in ids and ids[rec.id] != _content(rec):
             found["same_id"].add(rec.id, rec.id, _snippet(rec.question_text))
-        question = normalize_text(rec.question_text)
+        question = normalize_text(rec.conversation_text)
         if question and question in questions:
             found["same_question"].add(questions[question], rec.id, _snippet(rec.question_text))
         elif question:
@@ -241,7 +243,7 @@ def check_leakage(
 
 
 def _content(record: Record) -> tuple[str, str]:
-    return normalize_text(record.question_text), normalize_text(record.context_text)
+    return normalize_text(record.conversation_text), normalize_text(record.context_text)
 
 
 def _near_duplicate(
@@ -260,10 +262,13 @@ def _near_duplicate(
     return best_id
 
 
-def ensure_no_leakage(report: LeakageReport, allow: bool, what: str) -> None:
+_REMEDY = "Remove the overlapping items, or set data.allow_leakage: true to run anyway."
+
+
+def ensure_no_leakage(report: LeakageReport, allow: bool, what: str, remedy: str = _REMEDY) -> None:
     """Raise LeakageError describing the overlap, unless there is none or `allow` is set.
 
-    `what` names the comparison for the message, e.g. "train vs test".
+    `what` names the comparison for the message, e.g. "train vs test"; `remedy` says what to do.
     """
     if allow or not report.has_leakage:
         return
@@ -277,6 +282,5 @@ def ensure_no_leakage(report: LeakageReport, allow: bool, what: str) -> None:
                 part += f" (e.g. {ex.b_id} ~ {ex.a_id}: {ex.snippet})"
             parts.append(part)
     raise LeakageError(
-        f"{what}: {report.size_b} items checked against {report.size_a} overlap: {'; '.join(parts)}. "
-        "Remove the overlapping items, or set data.allow_leakage: true to run anyway."
+        f"{what}: {report.size_b} items checked against {report.size_a} overlap: {'; '.join(parts)}. {remedy}"
     )

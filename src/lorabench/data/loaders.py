@@ -1,5 +1,10 @@
 """Turn a `DataSpec` into validated records: read rows, map columns to record fields, select.
 
+The first row decides how columns become fields: the task's own field names (and their aliases)
+when it has them, else one of the shapes in `lorabench.data.shapes` (chat messages, prompt /
+completion, Alpaca), or the one `data.preset` names. A first row that is none of these is an error
+listing what was tried.
+
 Every row either becomes a record, or fails with a `DataError` that names where it is and which
 record field is to blame; with `skip_invalid` the failure is kept in `LoadResult.skipped`.
 Nothing is dropped silently: excluded SQuAD v2 questions are counted too.
@@ -18,14 +23,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lorabench.data import readers
-from lorabench.data.readers import Row
+from lorabench.data import readers, shapes
+from lorabench.data.readers import Row, json_cell
+from lorabench.data.shapes import Shape
 from lorabench.data.records import Record, TaskKind, option_labels, record_type
 from lorabench.data.spec import FIELD_ALIASES, ID_ALIASES, DataSpec, slice_range
 from lorabench.errors import DataError
 from lorabench.tasks.registry import get_task
 
 _OPTIONAL_TEXT = {"title", "category"}  # an empty cell here means "none", not an invalid record
+_DERIVED = ("id", "final")  # required by the record, but made by the loader or the record itself
 _LABEL_PREFIX = re.compile(r"^\(?([A-Za-z])[).:]\s")
 
 
@@ -74,10 +81,11 @@ def _mapping(spec: DataSpec) -> dict[str, list[str]]:
     return mapping
 
 
-def _check_mapping(mapping: dict[str, list[str]], where: str, row: Row) -> None:
+def _check_mapping(mapping: dict[str, list[str]], where: str, row: Row, shape: Shape | None) -> None:
     """A mapped column absent from the first row is a config mistake, so it fails even with skip_invalid."""
+    made = shapes.MADE_COLUMNS if shape is not None else ()
     for name, columns in mapping.items():
-        absent = [c for c in columns if c not in row]
+        absent = [c for c in columns if c not in row and c not in made]
         if absent:
             raise DataError(
                 where, f"mapped to column '{absent[0]}', which is not in the data (columns: {', '.join(row)})", name
@@ -113,19 +121,20 @@ def _lookup(name: str, row: Row, task: TaskKind, mapping: dict[str, list[str]]) 
     return None, None
 
 
-def _maybe_json(value: Any) -> Any:
-    # CSV cells cannot hold lists, so lists arrive as JSON text.
-    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
+def _looked_for(name: str, task: TaskKind, mapping: dict[str, list[str]]) -> str:
+    looked = mapping.get(name) or (name, *FIELD_ALIASES[task].get(name, ()))
+    return f"looked for column {' or '.join(map(repr, dict.fromkeys(looked)))}"
+
+
+def _absent(row: Row, task: TaskKind, mapping: dict[str, list[str]]) -> list[str]:
+    """The required record fields that the row has no value for."""
+    return [name for name, info in record_type(task).model_fields.items()
+            if info.is_required() and name not in _DERIVED and _missing(_lookup(name, row, task, mapping)[1])]
 
 
 def answer_list(value: Any) -> Any:
     """Gold answers in any common shape (a string, a list, a JSON list, HF squad's {"text": [...]}) as a list."""
-    value = _maybe_json(value)
+    value = json_cell(value)
     if isinstance(value, dict):  # HF squad: {"text": [...], "answer_start": [...]}
         value = value.get("text", [])
     if isinstance(value, str):
@@ -149,7 +158,7 @@ def _flag(value: Any, where: str) -> bool:
 
 def _options(value: Any, where: str) -> tuple[Any, list[str] | None]:
     """Options as a list, plus the source's own labels when it has them (ARC labels choices 1-4)."""
-    value = _maybe_json(value)
+    value = json_cell(value)
     labels = None
     if isinstance(value, dict) and isinstance(value.get("text"), list):
         labels = [str(label).strip() for label in value.get("label") or []] or None
@@ -192,27 +201,48 @@ def _choice_answer(answer: Any, options: list[Any], source_labels: list[str] | N
     return answer
 
 
-def _fields(row: Row, where: str, spec: DataSpec, mapping: dict[str, list[str]]) -> tuple[dict, dict]:
+def _fields(
+    row: Row, where: str, spec: DataSpec, mapping: dict[str, list[str]], shape: Shape | None = None
+) -> tuple[dict, dict]:
     """The record's data from one row, and which column each field came from (for messages)."""
     model = record_type(spec.task)
     data: dict[str, Any] = {}
     columns: dict[str, str] = {}
     for name, info in model.model_fields.items():
+        if name == "extra":
+            continue
         column, value = _lookup(name, row, spec.task, mapping)
         if _missing(value) or (name in _OPTIONAL_TEXT and value == ""):
-            needed = info.is_required() and name not in ("id", "final")
-            if needed:
-                looked = mapping.get(name) or (name, *FIELD_ALIASES[spec.task].get(name, ()))
-                raise DataError(where, f"missing (looked for column {' or '.join(map(repr, dict.fromkeys(looked)))})",
-                                name)
+            if info.is_required() and name not in _DERIVED:
+                raise DataError(where, f"missing ({_looked_for(name, spec.task, mapping)})", name)
             continue
         data[name], columns[name] = value, column or name
+    if "history" in data:
+        data["history"] = shapes.turns(data["history"], where)
     prepare = get_task(spec.task).prepare_fields
     if prepare is not None:
         data = prepare(data, where)
     if isinstance(data.get("id"), float) and data["id"].is_integer():
         data["id"] = int(data["id"])  # pandas turns integer id columns with gaps into floats
+    extra = _extra_columns(row, columns, shape)
+    if extra:
+        data["extra"] = extra
     return data, columns
+
+
+def _extra_columns(row: Row, columns: dict[str, str], shape: Shape | None) -> dict[str, Any]:
+    """The row's columns no record field took, for prompt templates. A saved split keeps them
+    under "extra" (see records.record_to_row), which reads back as they were."""
+    used = {part for column in columns.values() for part in column.split(",")}
+    if shape is not None:  # the columns the shape made the record's text from
+        used |= {*shape.needs, *shapes.MADE_COLUMNS, *([shape.context] if shape.context else [])}
+    extra = {k: None if _missing(v) else v for k, v in row.items() if k not in used and k != "extra"}
+    saved = row.get("extra")
+    if isinstance(saved, dict):
+        extra.update(saved)
+    elif saved is not None:
+        extra["extra"] = saved
+    return extra
 
 
 def prepare_extractive_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
@@ -235,12 +265,20 @@ def prepare_choice_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
 
 def _content_id(stem: str, task: TaskKind, data: dict[str, Any]) -> str:
     # Hash the content, not the position, so ids survive reordering and re-slicing of the source.
-    content = {k: v for k, v in data.items() if k not in ("id", "final")}
+    content = {k: v for k, v in data.items() if k not in ("id", "final", "extra")}
     text = json.dumps({"task": task.value, **content}, sort_keys=True, ensure_ascii=False, default=str)
     return f"{stem}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]}"
 
 
-def _translate(exc: ValidationError, where: str, fields: list[str], columns: dict[str, str]) -> DataError:
+def _origin(column: str, shape: Shape | None) -> str:
+    """Where a field's value came from, for messages: a column, or a part of a conversation."""
+    made = shape.origins.get(column) if shape is not None else None
+    return made or f"column '{column}'"
+
+
+def _translate(
+    exc: ValidationError, where: str, fields: list[str], columns: dict[str, str], shape: Shape | None
+) -> DataError:
     """A pydantic error as a DataError naming the record field (model validators put it in the message)."""
     errors = exc.errors()
     first = errors[0]
@@ -252,7 +290,7 @@ def _translate(exc: ValidationError, where: str, fields: list[str], columns: dic
     if len(first["loc"]) > 1:
         message += f" (item {first['loc'][1]})"
     if name in columns and columns[name] != name:
-        message += f" (from column '{columns[name]}')"
+        message += f" (from {_origin(columns[name], shape)})"
     if len(errors) > 1:
         message += f"; and {len(errors) - 1} more problem(s)"
     return DataError(where, message, name)
@@ -282,10 +320,37 @@ def _select(records: list[Record], spec: DataSpec, source: str) -> tuple[list[Re
     return records, notes
 
 
+def _shape_of(spec: DataSpec, row: Row, where: str, mapping: dict[str, list[str]]) -> Shape | None:
+    """The shape the first row says the source has; None for the task's own fields.
+
+    The task's own fields win when the row has them, so files that loaded before any shape existed
+    load the same records; a prompt or completion that is a list of messages cannot be such a field.
+    """
+    if spec.preset == "none":
+        return None
+    if spec.preset != "auto":
+        return shapes.preset(spec.preset, row, where)
+    if shapes.conversational(row):
+        return shapes.SHAPES["prompt_completion"]
+    absent = _absent(row, spec.task, mapping)
+    if not absent:
+        return None
+    shape = shapes.matching(row)
+    if shape is None and not spec.skip_invalid:  # skipping reads the row as the task's own fields, as it always did
+        _check_mapping(mapping, where, row, None)  # a mistyped column has its own, sharper message
+        needed = [name for name, info in record_type(spec.task).model_fields.items()
+                  if info.is_required() and name not in _DERIVED]
+        lacking = "; ".join(f"no {name}: {_looked_for(name, spec.task, mapping)}" for name in absent)
+        own = f"{spec.task.value} records ({', '.join(needed)}; {lacking})"
+        raise shapes.no_shape(where, row, own)
+    return shape
+
+
 def load_records(spec: DataSpec) -> LoadResult:
     """Read, validate and select the records `spec` describes; see the module docstring for errors."""
     source, model, mapping = spec.source_name, record_type(spec.task), _mapping(spec)
     fields, stem = list(model.model_fields), _stem(spec)
+    shape: Shape | None = None
     records: list[Record] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
@@ -295,12 +360,17 @@ def load_records(spec: DataSpec) -> LoadResult:
     for where, row in readers.read_source(spec):
         rows += 1
         if isinstance(row, dict) and not checked:
-            _check_mapping(mapping, where, row)
+            shape = _shape_of(spec, row, where, mapping)
+            _check_mapping(mapping, where, row, shape)
+            if shape is not None:
+                mapping = {**shape.mapping(fields), **mapping}
             checked = True
         try:
             if isinstance(row, DataError):
                 raise row
-            data, columns = _fields(row, where, spec, mapping)
+            if shape is not None:
+                row = shape.conform(row, where, "context" in fields)
+            data, columns = _fields(row, where, spec, mapping, shape)
             base = None
             if "id" not in data:
                 base = _content_id(stem, spec.task, data)
@@ -309,7 +379,7 @@ def load_records(spec: DataSpec) -> LoadResult:
             try:
                 record = model(**data)
             except ValidationError as exc:
-                raise _translate(exc, where, fields, columns) from None
+                raise _translate(exc, where, fields, columns, shape) from None
             if record.id in seen:
                 raise DataError(where, f"duplicate id {record.id!r}, first used at {seen[record.id]}", "id")
         except DataError as exc:

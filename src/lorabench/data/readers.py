@@ -131,6 +131,19 @@ def read_squad(path: Path, document: Any | None = None) -> Iterator[RawRow]:
                 yield where, row
 
 
+def json_cell(value: Any) -> Any:
+    """A list or object given as JSON text, parsed; any other value as it is.
+
+    CSV cells cannot hold lists, so lists (answers, options, chat messages) arrive as JSON text.
+    """
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
 def read_csv(path: Path) -> Iterator[RawRow]:
     """CSV with a header row; `where` is the physical line where the row starts (quoted newlines count)."""
     text = _decode(path, read_bytes(path))

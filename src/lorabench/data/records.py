@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import string
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lorabench.metrics.numeric import extract_final_number
 from lorabench.tasks.registry import ByKind, TaskKind, get_task
@@ -23,11 +23,35 @@ def _require_text(value: str, name: str) -> str:
     return value
 
 
+Role = Literal["system", "user", "assistant"]
+ROLES: tuple[str, ...] = ("system", "user", "assistant")
+
+
+class Turn(BaseModel):
+    """One earlier message of a conversation, in the OpenAI / Hugging Face chat format."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Role
+    content: str
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     task: ClassVar[TaskKind]
 
     id: str
+    # A chat record's turns before its question (a system message included), rendered before it.
+    # None rather than empty, so records without a conversation dump, hash and save as before.
+    history: tuple[Turn, ...] | None = None
+    # The source row's other columns, for prompt templates ({{ difficulty }}). Left out of dumps, so
+    # ids, item fingerprints and prompts of records are the same with or without them.
+    extra: dict[str, Any] | None = Field(None, exclude=True)
+
+    @field_validator("history")
+    @classmethod
+    def _no_empty_history(cls, value: tuple[Turn, ...] | None) -> tuple[Turn, ...] | None:
+        return value or None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -55,6 +79,13 @@ class _Record(BaseModel):
     @property
     def context_text(self) -> str:
         return ""
+
+    @property
+    def conversation_text(self) -> str:
+        """The earlier user and assistant turns, then the question: what a leakage check compares.
+        System messages are left out: like the task's instruction line, they are the same for many rows."""
+        earlier = [turn.content for turn in self.history or () if turn.role != "system"]
+        return "\n".join([*earlier, self.question_text])
 
 
 def _context_group(context: str) -> str:
@@ -246,11 +277,16 @@ def record_type(task: TaskKind | str) -> type[_Record]:
     return get_task(task).record_type
 
 
-def record_to_row(record: _Record) -> dict[str, Any]:
-    """The canonical JSON form of a record: its own field names, which the loaders read back as is."""
+def record_to_row(record: _Record, extra: bool = False) -> dict[str, Any]:
+    """The canonical JSON form of a record: its own field names, which the loaders read back as is.
+
+    `extra` adds the source's other columns under "extra" (when it has any), as saved splits keep them.
+    """
     row = record.model_dump(exclude_none=True)
     if isinstance(record, ExtractiveRecord) and not record.unanswerable:
         row.pop("unanswerable", None)
+    if extra and record.extra:
+        row["extra"] = dict(record.extra)
     return row
 
 
@@ -269,7 +305,7 @@ def save_records(records: "list[Record]", path: "str | Path") -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             for record in records:
-                handle.write(json.dumps(record_to_row(record), ensure_ascii=False) + "\n")
+                handle.write(json.dumps(record_to_row(record, extra=True), ensure_ascii=False, default=str) + "\n")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -16,6 +16,8 @@ from lorabench.data.records import TaskKind, record_type
 from lorabench.tasks.registry import ByKind
 
 Format = Literal["auto", "jsonl", "json", "csv", "parquet", "squad", "qa_folder", "gsm8k", "hf"]
+# How a row's columns become record fields; see lorabench.data.shapes.
+Preset = Literal["auto", "none", "chat", "prompt_completion", "alpaca"]
 
 # Formats that only make sense for one task; a mismatch is almost always a config typo.
 _FORMAT_TASK: dict[str, TaskKind] = {
@@ -86,6 +88,16 @@ class DataSpec(BaseModel):
         description="How to read the source; 'auto' guesses from the extension and the file's shape.",
     )
     task: TaskKind = Field(description="The record type every row becomes: extractive, open, choice or math.")
+    preset: Preset = Field(
+        default="auto",
+        # Saved configs from before presets existed must still equal a new run's, so 'auto' is left out.
+        exclude_if=lambda value: value == "auto",
+        description=(
+            "The rows' shape: 'chat' (OpenAI / HF `messages`), 'prompt_completion' (TRL, plain or conversational), "
+            "'alpaca' (instruction / input / output), 'none' (the task's own fields only), or 'auto': the task's own "
+            "fields when the first row has them, else the first shape it matches."
+        ),
+    )
     fields: dict[str, str] = Field(
         default_factory=dict,
         description=(
@@ -140,6 +152,8 @@ class DataSpec(BaseModel):
             raise ValueError(f"format {self.format!r} reads local files; use 'path' instead of 'hf'")
         if self.path is not None and self.format == "hf":
             raise ValueError("format 'hf' needs 'hf' (a dataset name), not 'path'")
+        if self.preset not in ("auto", "none") and self.format in ("squad", "qa_folder"):
+            raise ValueError(f"preset {self.preset!r} reads rows of columns; format {self.format!r} has its own shape")
         required = _FORMAT_TASK.get(self.format)
         if required is not None and self.task != required:
             raise ValueError(f"format {self.format!r} holds {required.value} data, but task is {self.task.value!r}")

@@ -131,7 +131,7 @@ def score_options(
     model: Any, tokenizer: Any, prompt: Prompt, continuations: list[str], labels: list[str], is_seq2seq: bool = False
 ) -> OptionScores:
     """log P(option | prompt) for every option: the prompt runs once, the options in one batch."""
-    options = encode_options(prompt.record_id, continuations, labels, tokenizer, prompt.chat)
+    options = encode_options(prompt.record_id, continuations, labels, tokenizer, prompt.bare_answer)
     with torch.inference_mode():
         prompt_ids = _prompt_ids(prompt, tokenizer, model.device)
         shared = _seq2seq_shared if is_seq2seq else _causal_shared
@@ -143,7 +143,7 @@ def score_options_naive(
     model: Any, tokenizer: Any, prompt: Prompt, continuations: list[str], labels: list[str], is_seq2seq: bool = False
 ) -> OptionScores:
     """The same scores from one full forward per option, sharing nothing: the reference."""
-    options = encode_options(prompt.record_id, continuations, labels, tokenizer, prompt.chat)
+    options = encode_options(prompt.record_id, continuations, labels, tokenizer, prompt.bare_answer)
     sums = []
     with torch.inference_mode():
         prompt_ids = _prompt_ids(prompt, tokenizer, model.device)
@@ -174,7 +174,7 @@ def score_letters(
     The label is encoded as training encodes a target (" A" plain, "A" chat). A tokenizer that
     splits a label into several tokens gets the exact multi-token log-prob via `score_options`.
     """
-    letter_ids = [encode_target(label, tokenizer, prompt.chat) for label in labels]
+    letter_ids = [encode_target(label, tokenizer, prompt.bare_answer) for label in labels]
     if any(len(ids) != 1 for ids in letter_ids):
         scores = score_options(model, tokenizer, prompt, list(labels), labels, is_seq2seq)
         return dict(zip(labels, scores.sum_logprob))

@@ -10,7 +10,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,10 @@ import lorabench
 from lorabench.backends import Backend, get_backend
 from lorabench.backends.base import Generation, GenerationRequest, LetterRequest, OptionRequest, option_continuations
 from lorabench.data.loaders import load_records
+from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.records import ChoiceRecord, Record, TaskKind, record_to_row
 from lorabench.data.spec import DataSpec
+from lorabench.errors import LorabenchError
 from lorabench.evaluate import sharding
 from lorabench.evaluate.settings import DecodingSettings
 from lorabench.evaluate.sharding import current_shard
@@ -36,10 +38,21 @@ from lorabench.metrics.scoring import (
     score_item,
 )
 from lorabench.models import LoadedModel, ModelSpec, load_model
-from lorabench.prompts import STOP_STRINGS, Prompt, PromptSettings, answer_from_generation, build_prompt, fit_to_model
 from lorabench.evaluate.rows import generated_row
+from lorabench.few_shot import draw_examples, example_records
+from lorabench.guards import PromptDifference, adapter_prompt_difference, prompt_change_refusal, trained_prompt_settings
 from lorabench.lm_eval_results import write_lm_eval_results
 from lorabench.predictions import PredictionRow
+from lorabench.prompts import (
+    STOP_STRINGS,
+    Prompt,
+    PromptSettings,
+    answer_from_generation,
+    build_prompt,
+    check_templates,
+    choice_scoring_conflict,
+    fit_to_model,
+)
 from lorabench.runs import RunFolder, write_json
 from lorabench.settings import ScoringSettings
 from lorabench.strategies.accounting import single_cost
@@ -75,6 +88,7 @@ class EvalOutcome:
     rows: list[PredictionRow]
     metrics: TaskMetrics
     resumed: int  # items found already done in the folder
+    prompt_change: PromptDifference | None = None  # evaluated under prompts the adapter was not trained with
 
 
 def score_input(record: Record, prediction: str) -> ScoreInput:
@@ -85,7 +99,7 @@ def score_input(record: Record, prediction: str) -> ScoreInput:
 def _generation_row(
     record: Record, prompt: Prompt, gen: Generation, settings: ScoreSettings, questions_in_context: int
 ) -> PredictionRow:
-    answer = answer_from_generation(record.task, gen.text)
+    answer = answer_from_generation(record.task, gen.text, prompt.frame)
     scores = score_item(record.task, score_input(record, answer), settings)
     cost = single_cost(gen).row_fields("single", questions_in_context)
     return generated_row(record.id, prompt, list(record.golds), answer, scores, gen, gen.hit_max_new_tokens, cost)
@@ -212,11 +226,13 @@ def _metrics(
     return TaskMetrics(task, len(rows), aggregate(task, per_item, settings), short, settings)
 
 
-def records_digest(records: Sequence[Record]) -> str:
-    """A fingerprint of the exact items evaluated, so a resumed or compared run uses the same ones."""
+def records_digest(records: Sequence[Record], extra: bool = False) -> str:
+    """A fingerprint of the exact items evaluated, so a resumed or compared run uses the same ones.
+    `extra` counts the source's other columns too (which prompt templates read)."""
     digest = hashlib.sha256()
     for record in records:
-        digest.update(json.dumps(record_to_row(record), sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        row = record_to_row(record, extra=extra)
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -285,24 +301,78 @@ def evaluate_in_folder(
     return outcome
 
 
+def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_shot_from: Path | None) -> EvalConfig:
+    """`config` with prompt.few_shot's examples in place: drawn from the training records in
+    `few_shot_from`, else the adapter's own (saved in its lorabench.json). An example that is also
+    an evaluation item (by the train-vs-test leakage rules) is refused."""
+    few_shot = config.prompt.few_shot
+    if few_shot is None:
+        if few_shot_from is not None:
+            raise LorabenchError("--few-shot-from: the prompt settings have no few_shot; give them with --prompt FILE")
+        return config
+    if few_shot_from is not None:
+        pool = load_records(DataSpec(path=str(few_shot_from), task=config.data.task)).records
+        few_shot = draw_examples(pool, few_shot)
+    elif not few_shot.drawn:
+        trained = trained_prompt_settings(Path(config.adapter)) if config.adapter else None
+        if trained is None or trained.few_shot is None:
+            raise LorabenchError(
+                "prompt.few_shot: evaluation needs its examples: give --few-shot-from FILE (training records) "
+                "or an --adapter trained with few_shot"
+            )
+        few_shot = few_shot.model_copy(update={"examples": trained.few_shot.examples})
+    report = check_leakage(example_records(few_shot, config.data.task), records)
+    ensure_no_leakage(report, False, "few-shot examples vs evaluation items",
+                      "Draw the examples from data the evaluation items are not in.")
+    return config.model_copy(update={"prompt": config.prompt.model_copy(update={"few_shot": few_shot})})
+
+
+def _prompt_change(
+    config: EvalConfig, loaded: LoadedModel, records: Sequence[Record], allow: bool
+) -> PromptDifference | None:
+    """How the adapter would be prompted differently from its training: refused unless `allow`."""
+    if config.adapter is None:
+        return None
+    max_new = config.decoding.max_new_tokens_for(config.data.task)
+    difference = adapter_prompt_difference(
+        Path(config.adapter), records, loaded.tokenizer, loaded.model, config.prompt, max_new
+    )
+    if difference is not None and not allow:
+        hint = f", or --prompt {Path(config.adapter) / 'lorabench.json'} to use its training prompt"
+        raise prompt_change_refusal(Path(config.adapter), difference, hint)
+    return difference
+
+
 def run_eval(
     config: EvalConfig,
     out: Path,
     force: bool = False,
     progress_factory: Callable[[int, int], Progress] | None = None,
+    allow_prompt_change: bool = False,
+    few_shot_from: Path | None = None,
 ) -> EvalOutcome:
     """Load data and model, evaluate into `out` (resuming), and write metrics.json.
 
+    An adapter trained with other prompt settings (its lorabench.json) is refused unless
+    `allow_prompt_change`, which the folder's config.yaml and metrics.json then record.
     Under a multi-process launch each process evaluates its shard (see `sharding`) and rank 0
     merges them and writes metrics.json; the other processes return their own shard's outcome.
     """
+    conflict = choice_scoring_conflict(config.data.task, config.prompt, config.decoding.choice_mode)
+    if conflict:
+        raise LorabenchError(f"--choice-mode: {conflict}")
     records = load_eval_records(config)
+    config = with_few_shot_examples(config, records, few_shot_from)
+    check_templates(records, config.prompt)
     loaded = load_model(config.model, adapter=config.adapter)
+    change = _prompt_change(config, loaded, records, allow_prompt_change)
+    folder_config = run_config(config, loaded, records)
+    if change is not None:
+        folder_config["prompt_change"] = {**change.to_dict(), "allowed_by": "--allow-prompt-change"}
     backend = get_backend(config.decoding.backend, loaded)
     started = time.perf_counter()
     outcome = evaluate_in_folder(
-        backend, records, config.prompt, config.decoding, config.score_settings(), out,
-        run_config(config, loaded, records), force,
+        backend, records, config.prompt, config.decoding, config.score_settings(), out, folder_config, force,
         (lambda total, done: progress_factory(total, len(done))) if progress_factory else None,
     )
     if not current_shard().main:
@@ -313,6 +383,8 @@ def run_eval(
         "hit_max_new_tokens": sum(r["hit_max_new_tokens"] for r in outcome.rows),
         "prompt_shortened": sum(r["prompt_shortened"] for r in outcome.rows),
     }
+    if change is not None:
+        summary["prompt_change"] = folder_config["prompt_change"]
     write_json(outcome.run.metrics_path, summary)
     write_lm_eval_results(out, outcome.metrics, outcome.rows, loaded.describe())
-    return outcome
+    return replace(outcome, prompt_change=change)

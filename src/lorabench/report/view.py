@@ -75,10 +75,15 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
         out.append((prefix, "-" if value is None else str(value)))
 
 
-def _block(title: str, payload: Any) -> dict[str, Any]:
+def settings_rows(payload: Any) -> list[tuple[str, str]]:
+    """(dotted key, value text) rows of nested settings, as the run's setting tables show them."""
     rows: list[tuple[str, str]] = []
     _flatten("", payload or {}, rows)
-    return {"title": title, "rows": rows}
+    return rows
+
+
+def _block(title: str, payload: Any) -> dict[str, Any]:
+    return {"title": title, "rows": settings_rows(payload)}
 
 
 def _item_row(pair: ItemPair, primary: str) -> dict[str, str]:

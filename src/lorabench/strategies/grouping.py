@@ -28,4 +28,10 @@ def extractive_groups(records: Sequence[Record], strategy: Strategy) -> list[lis
             f"prompt.strategy '{strategy}' asks several questions about one context and works on extractive "
             f"QA only, but record {wrong.id} is a {wrong.task.value} item; use prompt.strategy 'single'"
         )
+    chat = next((r for r in records if r.history), None)
+    if chat is not None:  # its own conversation cannot also be a turn of the context's
+        raise LorabenchError(
+            f"prompt.strategy '{strategy}' asks a context's questions in a conversation of its own, but record "
+            f"{chat.id} continues a conversation (it has earlier turns); use prompt.strategy 'single'"
+        )
     return context_groups(records)  # type: ignore[return-value]

@@ -22,6 +22,7 @@ from lorabench.data.loaders import load_records
 from lorabench.data.spec import DataSpec
 from lorabench.items import PRIMARY_METRIC
 from lorabench.errors import LorabenchError
+from lorabench.guards import trained_prompt_settings
 from lorabench.models import load_model, resolve_source
 from lorabench.pipeline import ProgressFactory, eval_stage, run_pipeline, split_data
 from lorabench.report.verdicts import verdict_sentence
@@ -76,13 +77,16 @@ def evaluate_epochs(point: GridPoint, progress: ProgressFactory | None, say: Say
     out = Path(point.config.out)
     checkpoints = sorted((out / "train" / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
     test = load_records(DataSpec(path=out / "data" / "test.jsonl", task=point.config.task)).records
+    config = point.config
+    if config.prompt.few_shot is not None:  # evaluated with the examples the run drew, which its adapter keeps
+        config = config.model_copy(update={"prompt": trained_prompt_settings(out / "train" / "adapter")})
     done = []
     for checkpoint in checkpoints:
         state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
         epoch = round(float(state.get("epoch", 0.0)), 2)
         say(f"{point.name}: test evaluation of the epoch {epoch:g} adapter ({checkpoint.name})")
         loaded = load_model(point.config.model, adapter=str(checkpoint))
-        outcome = eval_stage(f"{EPOCHS_DIR}/epoch_{epoch:g}", loaded, test, point.config, out, False, progress)
+        outcome = eval_stage(f"{EPOCHS_DIR}/epoch_{epoch:g}", loaded, test, config, out, False, progress)
         done.append({"epoch": epoch, "step": int(checkpoint.name.rsplit("-", 1)[1]), "metrics": outcome.metrics.to_dict()})
     write_atomic(out / EPOCHS_DIR / "done.json", json.dumps(done, indent=2))
 
