@@ -12,6 +12,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import tiny_models`
 
+import lm_eval_runs  # noqa: E402
 import tiny_models  # noqa: E402
 
 # Tiny models gain nothing from threads, and with one test process per core, torch's thread pools
@@ -29,6 +30,12 @@ def tiny_causal_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_seq2seq_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Folder with a 2-layer T5-style seq2seq model; pad <pad>, eos </s>, unk <unk>."""
     return tiny_models.build_tiny_seq2seq(tmp_path_factory.mktemp("tiny_seq2seq"))
+
+
+@pytest.fixture(scope="session")
+def lm_eval_pair(tiny_causal_path: Path, tmp_path_factory: pytest.TempPathFactory) -> lm_eval_runs.LmEvalRuns:
+    """Two real lm-eval `--log_samples` runs (base, base + random adapter) on two local tasks, made once."""
+    return lm_eval_runs.make_runs(tiny_causal_path, tmp_path_factory.mktemp("lm_eval"))
 
 
 class _Collect(logging.Handler):

@@ -21,6 +21,7 @@ from lorabench.data.records import TaskKind
 from lorabench.data.synth import write_synth
 
 runner = CliRunner()
+LM_DATE = "2025-01-02T03-04-05.000006"  # the date stamp lm-eval puts in its file names
 
 # (case id, argv, fragment the error must contain). {out} is a folder that must not be created.
 OPTION_CASES: list[tuple[str, str, str]] = [
@@ -135,6 +136,11 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("compare-alpha-1", "compare {folder} {folder} --alpha 1", "--alpha"),
     ("compare-resamples-0", "compare {folder} {folder} --resamples 0", "--resamples"),
     ("compare-alpha-text", "compare {folder} {folder} --alpha high", "--alpha"),
+    ("compare-lm-eval-truncated", "compare {lm_ok} {lm_truncated}", f"samples_t_{LM_DATE}.jsonl:2: not valid JSON"),
+    ("compare-lm-eval-no-samples", "compare {lm_ok} {lm_no_samples}", "--log_samples"),
+    ("compare-lm-eval-task-in-one-run", "compare {lm_ok} {lm_other_task}", "task u: only in"),
+    ("compare-lm-eval-other-documents", "compare {lm_ok} {lm_other_docs}", "doc_hash differs"),
+    ("compare-lm-eval-vs-lorabench", "compare {lm_ok} {folder}", "is lm-eval output but"),
     ("report-missing", "report {missing}", "missing.jsonl"),
     ("report-file", "report {qa}", "qa.jsonl"),
     ("report-not-run-folder", "report {folder}", "folder"),
@@ -238,6 +244,9 @@ CONFIG_CASES: list[tuple[str, str, Any, str]] = [
     ("trainer-args-scheduler-kwargs", "training.trainer_args.lr_scheduler_kwargs", {"num_cycles": 2},
      ":{line}: training.trainer_args.lr_scheduler_kwargs: the linear schedule"),
     ("trainer-args-is-list", "training.trainer_args", ["optim"], ":{line}: training.trainer_args"),
+    ("retention-task-file-missing", "retention", {"tasks": ["{out}/task.yaml"]}, ":{line}: retention.tasks.0"),
+    ("retention-not-a-list", "retention", "arc_easy", ":{line}: retention"),
+    ("retention-batch-zero", "retention", {"tasks": [], "batch_size": 0}, ":{line}: retention.batch_size"),
 ]
 
 # (case id, dotted key under sweep, value, fragment): bad sweep sections, through `study`.
@@ -250,6 +259,28 @@ SWEEP_CASES: list[tuple[str, str, Any, str]] = [
     ("sweep-is-list", "sweep", ["single"], ":{line}: sweep"),
     ("sweep-sizes-too-many", "sweep.train_sizes", [10_000], "10000"),
 ]
+
+
+def _lm_eval_run(folder: Path, docs: dict[str, list[str]], samples: bool = True, cut: bool = False) -> str:
+    """A hand-written lm-eval output folder: task -> doc_hashes; `cut` truncates the last samples line."""
+    model = folder / "org__model"
+    model.mkdir(parents=True)
+    (model / f"results_{LM_DATE}.json").write_text(json.dumps({"results": {t: {} for t in docs}, "configs": {t: {} for t in docs}}))
+    for task, hashes in docs.items() if samples else ():
+        text = "".join(json.dumps({"doc_id": i, "doc_hash": h, "prompt_hash": "p", "metrics": ["acc"], "acc": 1.0}) + "\n"
+                       for i, h in enumerate(hashes))
+        (model / f"samples_{task}_{LM_DATE}.jsonl").write_text(text[:-12] if cut else text)
+    return str(folder)
+
+
+def _lm_eval_cases(root: Path) -> dict[str, str]:
+    return {
+        "lm_ok": _lm_eval_run(root / "lm_ok", {"t": ["a", "b"]}),
+        "lm_truncated": _lm_eval_run(root / "lm_truncated", {"t": ["a", "b"]}, cut=True),
+        "lm_no_samples": _lm_eval_run(root / "lm_no_samples", {"t": ["a", "b"]}, samples=False),
+        "lm_other_task": _lm_eval_run(root / "lm_other_task", {"t": ["a", "b"], "u": ["c"]}),
+        "lm_other_docs": _lm_eval_run(root / "lm_other_docs", {"t": ["a", "z"]}),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -289,6 +320,7 @@ def files(tmp_path_factory: pytest.TempPathFactory, tiny_causal_path: Path, tiny
         "lb_adapter": str(_lorabench_adapter(tiny_causal_path, root / "lb_run" / "adapter")),
         "lb_run": str(root / "lb_run"), "full": str(root / "full"),
         "never": str(root / "never"),  # the out folder of the shared config files: no case may create it
+        **_lm_eval_cases(root),
     }
     config = _base_config(paths, paths["never"])
     (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -26,6 +26,9 @@ FORBIDDEN = {
     "few_shot.py": _TASK_MODULES,
     "evaluate/settings.py": _TASK_MODULES,
     "tasks/registry.py": ("lorabench.data", "lorabench.metrics", "lorabench.prompts", "lorabench.evaluate", "lorabench.models"),
+    # `compare` reads lm-eval's files without lm-eval (or torch) installed.
+    "lm_eval_files.py": ("lm_eval", "torch", "lorabench.models", "lorabench.evaluate", "lorabench.pipeline"),
+    "lm_eval_compare.py": ("lm_eval", "torch", "lorabench.models", "lorabench.evaluate", "lorabench.pipeline"),
 }
 
 

@@ -117,32 +117,37 @@ def paired_bootstrap(
     return observed, float(low), float(high), min(1.0, p)
 
 
-def _verdict(difference: float, p_value: float, metric: str, alpha: float) -> str:
+def _verdict(difference: float, p_value: float, lower_is_better: bool, alpha: float) -> str:
     if p_value >= alpha or difference == 0:
         return "no significant difference"
-    better = difference < 0 if metric in LOWER_IS_BETTER else difference > 0
+    better = difference < 0 if lower_is_better else difference > 0
     return "better" if better else "worse"
 
 
 def compare_metric(
-    metric: str, base: Sequence[float], tuned: Sequence[float], alpha: float = 0.05, resamples: int = 10_000, seed: int = 0
+    metric: str, base: Sequence[float], tuned: Sequence[float], alpha: float = 0.05, resamples: int = 10_000, seed: int = 0,
+    binary: bool | None = None, lower_is_better: bool | None = None,
 ) -> MetricComparison:
+    """`binary` and `lower_is_better` default to what lorabench knows of its own metric names;
+    metrics named elsewhere (lm-eval's `acc`) say them explicitly."""
     if len(base) != len(tuned) or not base:
         raise ValueError("paired comparison needs two equally long, non-empty score lists")
     n = len(base)
     base_mean, tuned_mean = sum(base) / n, sum(tuned) / n
-    if metric in PROPORTIONS:
+    binary = metric in PROPORTIONS if binary is None else binary
+    lower = metric in LOWER_IS_BETTER if lower_is_better is None else lower_is_better
+    if binary:
         improved = sum(1 for b, t in zip(base, tuned) if t > b)
         regressed = sum(1 for b, t in zip(base, tuned) if t < b)
         p = mcnemar_exact(improved, regressed)
         diff = tuned_mean - base_mean
         return MetricComparison(
-            metric, n, base_mean, tuned_mean, diff, p, "mcnemar_exact", _verdict(diff, p, metric, alpha), improved, regressed,
+            metric, n, base_mean, tuned_mean, diff, p, "mcnemar_exact", _verdict(diff, p, lower, alpha), improved, regressed,
             unchanged=n - improved - regressed, min_detectable=min_detectable_proportion(n, improved + regressed, alpha),
         )
     diff, low, high, p = paired_bootstrap(base, tuned, resamples, seed)
     return MetricComparison(
-        metric, n, base_mean, tuned_mean, diff, p, "paired_bootstrap", _verdict(diff, p, metric, alpha), ci_low=low, ci_high=high,
+        metric, n, base_mean, tuned_mean, diff, p, "paired_bootstrap", _verdict(diff, p, lower, alpha), ci_low=low, ci_high=high,
         min_detectable=min_detectable_mean([t - b for b, t in zip(base, tuned)], alpha),
     )
 

@@ -12,14 +12,30 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.errors import ConfigKeyError, LorabenchError
 from lorabench.evaluate.settings import DecodingSettings
 from lorabench.prompts import PromptSettings, choice_scoring_conflict
-from lorabench.settings import LoraSettings, MetricSettings, ModelSpec, TrainSettings  # noqa: F401 - MetricSettings re-exported
+from lorabench.settings import (  # noqa: F401 - MetricSettings re-exported
+    LoraSettings,
+    MetricSettings,
+    ModelSpec,
+    RetentionSettings,
+    TrainSettings,
+)
 from lorabench.trainer_args import check_trainer_args
 from lorabench.vocabulary import KeyPath, canonical_names, drop_spellings, settle_max_length
 
@@ -72,7 +88,20 @@ class RunConfig(BaseModel):
     training: TrainSettings = Field(default_factory=TrainSettings)
     decoding: DecodingSettings = Field(default_factory=DecodingSettings, validate_default=True)
     metrics: MetricSettings = Field(default_factory=MetricSettings)
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings,
+        description="lm-eval tasks evaluated before and after (`retention: [arc_easy, my_task.yaml]` is short for "
+        "`retention: {tasks: [...]}`); needs pip install 'lorabench[lm-eval]'.",
+    )
     out: str = Field("runs/run", description="Run folder; rerunning the same config resumes it.")
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_retention(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A run without retention tasks saves the config.yaml it saved before the key existed.
+        data = handler(self)
+        if not self.retention.tasks:
+            data.pop("retention", None)
+        return data
 
     @field_validator("decoding")
     @classmethod
@@ -90,12 +119,15 @@ class RunConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _shorthands(cls, raw: Any) -> Any:
-        """`model: NAME` for `model: {name: NAME}`; the top-level `task` fills every data source's task."""
+        """`model: NAME` for `model: {name: NAME}`, `retention: [TASK, ...]` for `retention: {tasks: [...]}`;
+        the top-level `task` fills every data source's task."""
         if not isinstance(raw, dict):
             return raw
         raw = dict(raw)
         if isinstance(raw.get("model"), str):
             raw["model"] = {"name": raw["model"]}
+        if isinstance(raw.get("retention"), list):
+            raw["retention"] = {"tasks": raw["retention"]}
         data = raw.get("data")
         if isinstance(data, dict) and "task" in raw:
             data = dict(data)

@@ -93,8 +93,30 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
         console.print(line, highlight=False)
     for comparison in result.comparisons:
         console.print(verdict_sentence(comparison), highlight=False)
+    _print_retention(result, console)
     console.print(f"report: {result.report.resolve()}")
     return result
+
+
+def _print_retention(result: PipelineResult, console: Console) -> None:
+    """The retention section: one verdict line per lm-eval task and metric, its notes, and the
+    trade-off when a gain on the target task came with a loss elsewhere (nothing without retention)."""
+    from rich.markup import escape
+
+    from lorabench.report.verdicts import RETENTION_TITLE, tradeoff_sentence, verdict_sentence
+
+    if result.retention is None:
+        return
+    retention = result.retention.comparison
+    items = ", ".join(f"{task} {n}" for task, n in retention.items.items())
+    console.print(f"[bold]{RETENTION_TITLE}[/] (lm-eval, base vs tuned, paired by doc_id; documents: {escape(items)})")
+    for comparison in retention.comparisons:
+        console.print(escape(verdict_sentence(comparison)), highlight=False)
+    for note in retention.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    tradeoff = tradeoff_sentence(result.comparisons, retention.comparisons)
+    if tradeoff:
+        console.print(f"[bold red]trade-off:[/] {escape(tradeoff)}", highlight=False)
 
 
 def _print_short_subset(result: PipelineResult, console: Console) -> None:

@@ -1,4 +1,5 @@
-"""`lorabench run`: leakage check -> base eval -> train -> tuned eval -> paired comparison.
+"""`lorabench run`: leakage check -> base eval -> train -> tuned eval -> paired comparison, and
+the retention check (lm-eval tasks before and after) when the config lists tasks.
 
 Each stage leaves its outputs in the run folder and is skipped on a rerun when they exist for
 the same settings, so a crash or a closed laptop costs only the unfinished stage.
@@ -38,12 +39,14 @@ from lorabench.guards import (
     generation_guards,
     prompt_change_refusal,
 )
+from lorabench.lm_eval_results import write_lm_eval_results
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models import LoadedModel, load_model
 from lorabench.predictions import PredictionRow
 from lorabench.prompts import PromptSettings, check_templates, fit_to_model
 from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
+from lorabench.retention import RetentionResult, plan_retention, run_retention
 from lorabench.runs import csv_text, ensure_run_folder, write_atomic, write_json
 from lorabench.strategies.accounting import row_cost
 from lorabench.train import TrainResult, check_target_modules, train_adapter, validation_caveat
@@ -76,6 +79,7 @@ class PipelineResult:
     summary: dict[str, Any]
     report: Path
     short: ShortSubset | None = None  # base vs tuned on the short-answer subset (tasks that have one)
+    retention: RetentionResult | None = None  # lm-eval tasks base vs tuned, when the config lists some
 
 
 def split_data(config: RunConfig, say: Say) -> DataSplits:
@@ -206,6 +210,7 @@ def eval_stage(
     )
     if current_shard().main:
         write_json(outcome.run.metrics_path, outcome.metrics.to_dict())
+        write_lm_eval_results(out / name, outcome.metrics, outcome.rows, loaded.describe())
     return outcome
 
 
@@ -374,6 +379,7 @@ def run_pipeline(
     start = time.perf_counter()
     ensure_run_folder(out, "out")
     splits = split_data(config, say)
+    retention_plan = plan_retention(config.retention, config.model) if config.retention.tasks else None
     loaded = load_model(config.model)
     check_target_modules(loaded.model, config.lora.target_modules)
     timings["load_seconds"] = round(time.perf_counter() - start, 2)
@@ -414,6 +420,13 @@ def run_pipeline(
 
     if not shard.main:
         return PipelineResult(out, base, tuned, [], [], train_result, {}, out / "report.html")
+    retention = None
+    if retention_plan is not None:
+        start = time.perf_counter()
+        retention = run_retention(
+            retention_plan, loaded, adapter_dir, out, force, say, config.metrics.alpha, config.metrics.bootstrap_resamples
+        )
+        timings["retention_seconds"] = round(time.perf_counter() - start, 2)
     comparisons = compare_rows(
         config.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples
     )
@@ -444,8 +457,10 @@ def run_pipeline(
     }
     if prompt_change is not None:
         summary["prompt_change"] = {**prompt_change.to_dict(), "allowed_by": "--allow-prompt-change"}
+    if retention is not None:
+        summary["retention"] = retention.to_dict()
     write_json(out / "summary.json", summary)
     write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))
     write_model_card(adapter_dir, out)
     report = write_report(out)
-    return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary, report.html, short)
+    return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary, report.html, short, retention)

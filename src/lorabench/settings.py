@@ -8,10 +8,11 @@ them from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SerializationInfo, SerializerFunctionWrapHandler
-from pydantic import model_serializer, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, SerializationInfo
+from pydantic import SerializerFunctionWrapHandler, model_serializer, model_validator
 
 
 @dataclass(frozen=True)
@@ -172,3 +173,34 @@ class MetricSettings(ScoringSettings):
 
     alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the paired tests.")
     bootstrap_resamples: int = Field(10_000, ge=100, description="Resamples of the paired bootstrap.")
+
+
+def is_task_file(task: str) -> bool:
+    """A retention entry naming a local lm-eval task file rather than a registry name (lm-eval's own rule)."""
+    return task.endswith((".yaml", ".yml"))
+
+
+def _existing_task(task: str) -> str:
+    if not task.strip():
+        raise ValueError("a task name is empty")
+    if is_task_file(task) and not Path(task).expanduser().is_file():
+        raise ValueError(f"no such lm-eval task file: {task}")
+    return task
+
+
+class RetentionSettings(BaseModel):
+    """lm-eval tasks run on the base model and on base + adapter: did the fine-tune hurt general ability?
+
+    Empty by default, and then left out of the saved config.yaml: runs without it are unchanged.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[Annotated[str, AfterValidator(_existing_task)]] = Field(
+        default_factory=list,
+        description="lm-eval task or group names (arc_easy, mmlu), or paths of local task YAML files; "
+        "a YAML file's data paths are read by lm-eval (absolute, or relative to where lorabench runs).",
+    )
+    limit: int | None = Field(None, gt=0, description="Only the first N documents of each task (lm-eval's --limit).")
+    num_fewshot: int | None = Field(None, ge=0, description="Few-shot examples per prompt; each task's own default when unset.")
+    batch_size: int = Field(8, gt=0, description="lm-eval's --batch_size.")

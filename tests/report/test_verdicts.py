@@ -15,3 +15,16 @@ def test_a_significant_result_gives_its_evidence_without_the_power_note():
     line = verdict_sentence(c, before="A", after="B")
     assert line.startswith("f1: better, A 0.0% -> B 60.0%, +60.0 points (95% CI [")
     assert "paired bootstrap p = " in line and "detects only" not in line
+
+
+def test_a_gain_with_a_loss_elsewhere_is_said_and_nothing_else_is():
+    from lorabench.report.verdicts import tradeoff_sentence
+
+    gain = compare_metric("exact_match", [0.0] * 20, [1.0] * 20)
+    loss = compare_metric("arc_easy/acc", [1.0] * 20, [0.0] * 20, binary=True)
+    same = compare_metric("arc_easy/acc", [1.0] * 20, [1.0] * 20, binary=True)
+    sentence = tradeoff_sentence([gain], [loss, same])
+    assert sentence is not None and sentence.startswith("the gain on the target task (exact_match) came with a significant loss")
+    assert "arc_easy/acc 100.0% -> 0.0%" in sentence
+    assert tradeoff_sentence([gain], [same]) is None
+    assert tradeoff_sentence([compare_metric("exact_match", [0.0] * 20, [0.0] * 20)], [loss]) is None

@@ -41,6 +41,7 @@ from lorabench.models import LoadedModel, ModelSpec, load_model
 from lorabench.evaluate.rows import generated_row
 from lorabench.few_shot import draw_examples, example_records
 from lorabench.guards import PromptDifference, adapter_prompt_difference, prompt_change_refusal, trained_prompt_settings
+from lorabench.lm_eval_results import write_lm_eval_results
 from lorabench.predictions import PredictionRow
 from lorabench.prompts import (
     STOP_STRINGS,
@@ -385,4 +386,5 @@ def run_eval(
     if change is not None:
         summary["prompt_change"] = folder_config["prompt_change"]
     write_json(outcome.run.metrics_path, summary)
+    write_lm_eval_results(out, outcome.metrics, outcome.rows, loaded.describe())
     return replace(outcome, prompt_change=change)

@@ -7,7 +7,7 @@ run gives the same report as the run itself did.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,22 @@ from lorabench.strategies.accounting import accounting_summary
 
 
 @dataclass
+class RetentionData:
+    """The retention check as summary.json stored it: lm-eval tasks, base vs tuned."""
+
+    comparisons: list[MetricComparison]  # each named TASK/METRIC
+    items: dict[str, int]  # task -> documents paired
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_summary(cls, payload: dict[str, Any] | None) -> "RetentionData | None":
+        if not payload:
+            return None
+        return cls([comparison_from_dict(c) for c in payload["comparison"]], dict(payload.get("items") or {}),
+                   list(payload.get("notes") or []))
+
+
+@dataclass
 class ReportData:
     run_dir: Path
     task: TaskKind
@@ -37,6 +53,7 @@ class ReportData:
     train_log: list[dict[str, Any]]
     generated: bool  # answers were generated text (not log-prob or letter choice scoring)
     short: ShortSubset | None
+    retention: RetentionData | None = None  # only for runs whose config lists retention tasks
 
     @property
     def metric_names(self) -> list[str]:
@@ -104,4 +121,5 @@ def collect(run_dir: str | Path) -> ReportData:
         train_log=read_jsonl(run_dir / "train" / "train_log.jsonl"),
         generated=generated(base.rows) or generated(tuned.rows),
         short=_short(summary, task, base_rows, tuned.rows, metrics),
+        retention=RetentionData.from_summary(summary.get("retention")),
     )

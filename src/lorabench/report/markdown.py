@@ -43,10 +43,18 @@ def _metric_table(rows: Sequence[dict[str, str]]) -> list[str]:
                   for m in rows])
 
 
+def _verdict_lines(verdicts: Sequence[dict[str, str]]) -> list[str]:
+    return [f"- **{cell(v['label'])}**: {cell(v['text'])}" for v in verdicts]
+
+
 def render_markdown(view: ReportView) -> str:
     out = [f"# {cell(view.title)}", "", cell(view.subtitle), "",
            f"## Did the fine-tune help? ({view.n} held-out items, paired tests at alpha {view.alpha})", ""]
-    out += [f"- **{cell(v['label'])}**: {cell(v['text'])}" for v in view.verdicts]
+    out += _verdict_lines(view.verdicts)
+    if view.retention is not None:
+        out += ["", f"## {cell(view.retention['title'])}", "", cell(view.retention["intro"]), ""]
+        out += _verdict_lines(view.retention["verdicts"])
+        out += [f"- note: {cell(note)}" for note in view.retention["notes"]]
     out += ["", "## Guards", ""]
     out += [f"- {'ok' if g['ok'] else '**WARNING**'} {cell(g['name'])}: {cell(g['message'])}" for g in view.guards]
     out += ["", "## Metrics (%, 95% intervals)", ""]

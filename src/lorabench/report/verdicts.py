@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lorabench.compare import POWER, MetricComparison
 
 
@@ -40,3 +42,16 @@ def verdict_detail(c: MetricComparison, before: str = "base", after: str = "tune
 def verdict_sentence(c: MetricComparison, before: str = "base", after: str = "tuned") -> str:
     """One line per metric, e.g. 'exact_match: better, base 0.0% -> tuned 80.0%, +80.0 points (...)'."""
     return f"{c.metric}: {c.verdict}, {verdict_detail(c, before, after)}"
+
+
+RETENTION_TITLE = "Did the fine-tune hurt general ability?"
+
+
+def tradeoff_sentence(target: Sequence[MetricComparison], retention: Sequence[MetricComparison]) -> str | None:
+    """Said out loud when a significant gain on the target task came with a significant loss on a retention task."""
+    gains = [c.metric for c in target if c.verdict == "better"]
+    losses = [c for c in retention if c.verdict == "worse"]
+    if not (gains and losses):
+        return None
+    lost = "; ".join(f"{c.metric} {100 * c.base:.1f}% -> {100 * c.tuned:.1f}% (p = {c.p_value:.2g})" for c in losses)
+    return f"the gain on the target task ({', '.join(gains)}) came with a significant loss elsewhere: {lost}"

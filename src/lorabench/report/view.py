@@ -15,8 +15,8 @@ from lorabench.evaluate.settings import DEFAULT_MAX_NEW_TOKENS
 from lorabench.guards import applicable
 from lorabench.items import CATEGORIES, PRIMARY_METRIC, ItemPair, change_counts
 from lorabench.compare import ShortSubset
-from lorabench.report.collect import ReportData
-from lorabench.report.verdicts import verdict_detail
+from lorabench.report.collect import ReportData, RetentionData
+from lorabench.report.verdicts import RETENTION_TITLE, tradeoff_sentence, verdict_detail
 from lorabench.tasks.registry import ByKind
 
 ITEM_GROUPS = (
@@ -61,6 +61,7 @@ class ReportView:
     short: dict[str, Any] | None = None  # title, rows (as metric_rows), note; None where the task has no subset
     plots: list[dict[str, str]] = field(default_factory=list)  # caption, file name, data URI (HTML)
     missing_plots: list[str] = field(default_factory=list)
+    retention: dict[str, Any] | None = None  # title, intro, verdicts (as `verdicts`), notes; None without retention
 
 
 def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
@@ -212,6 +213,20 @@ def _short_view(data: ReportData, short: ShortSubset, n: int) -> dict[str, Any]:
     }
 
 
+def _verdict_item(c: MetricComparison, label: str | None = None) -> dict[str, str]:
+    return {"label": label or f"{c.metric}: {c.verdict}", "css": VERDICT_CSS.get(c.verdict, "ns"), "text": verdict_detail(c)}
+
+
+def _retention_view(retention: RetentionData) -> dict[str, Any]:
+    items = ", ".join(f"{task} ({n} documents)" for task, n in retention.items.items())
+    return {
+        "title": RETENTION_TITLE,
+        "intro": f"lm-eval tasks, base vs tuned, paired by doc_id: {items}. Files in retention/base and retention/tuned.",
+        "verdicts": [_verdict_item(c) for c in retention.comparisons],
+        "notes": retention.notes,
+    }
+
+
 def build_view(data: ReportData) -> ReportView:
     summary, config = data.summary, data.config
     primary = PRIMARY_METRIC[data.task]
@@ -219,19 +234,18 @@ def build_view(data: ReportData) -> ReportView:
     model = summary.get("model", {})
     sizes = summary.get("sizes", {})
     n = int(sizes.get("test") or len(data.pairs))
-    verdicts = [
-        {"label": f"{c.metric}: {c.verdict}", "css": VERDICT_CSS.get(c.verdict, "ns"), "text": verdict_detail(c)}
-        for c in data.comparisons
-    ]
+    verdicts = [_verdict_item(c) for c in data.comparisons]
     metric_rows = [metric_row(c, data.interval("base", c.metric), data.interval("tuned", c.metric)) for c in data.comparisons]
     short = None
     if data.short is not None:
         short = _short_view(data, data.short, n)
         verdicts += [
-            {"label": f"{c.metric} on short answers ({data.short.n} items): {c.verdict}",
-             "css": VERDICT_CSS.get(c.verdict, "ns"), "text": verdict_detail(c)}
+            _verdict_item(c, f"{c.metric} on short answers ({data.short.n} items): {c.verdict}")
             for c in data.short.comparisons if c.metric == primary and data.short.n < n
         ]
+    tradeoff = tradeoff_sentence(data.comparisons, data.retention.comparisons) if data.retention else None
+    if tradeoff:
+        verdicts.append({"label": "trade-off", "css": "worse", "text": tradeoff})
     groups = []
     for key, title, open_ in ITEM_GROUPS:
         members = [p for p in data.pairs if p.change == key]
@@ -276,4 +290,5 @@ def build_view(data: ReportData) -> ReportView:
                    for which, by_strategy in data.costs.items() for strategy, values in by_strategy.items()],
         cost_note=cost_note(costs),
         short=short,
+        retention=_retention_view(data.retention) if data.retention else None,
     )
