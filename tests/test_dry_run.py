@@ -86,3 +86,13 @@ def test_dry_run_says_which_stages_a_rerun_would_reuse(tiny_causal_path, qa_file
     run_pipeline(config, say=lambda _: None)
     plan = plan_run(config, lambda _: None)
     assert set(plan.stages.values()) == {"finished (reused unless --force)"}
+
+
+def test_dry_run_checks_and_lists_the_retention_tasks(tiny_causal_path, qa_file, tmp_path):
+    from pathlib import Path
+
+    task = Path(__file__).resolve().parents[1] / "examples" / "retention" / "arithmetic_mc.yaml"
+    raw = {**_raw(tiny_causal_path, qa_file, tmp_path / "run"), "retention": {"tasks": [str(task)]}}
+    result = CliRunner().invoke(app, ["run", str(_write(tmp_path, raw)), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"retention (lm-eval, base and tuned): {task}" in result.output.replace("\n", "")

@@ -21,6 +21,7 @@ from lorabench.data.records import Record
 from lorabench.models import TokenizerAndConfig, load_tokenizer
 from lorabench.pipeline import DataSplits, split_data
 from lorabench.prompts import STOP_STRINGS, Prompt, PromptSettings, build_prompt, fit_to_model, model_context_length
+from lorabench.retention import plan_retention
 from lorabench.train import check_target_modules, total_steps
 from lorabench.train_data import encode_example
 
@@ -50,6 +51,7 @@ class RunPlan:
     train_target: str
     stages: dict[str, str]  # stage -> "to run" | "finished (reused)"
     writes: list[str]
+    retention: list[str]  # lm-eval tasks checked on base and tuned (lm-eval installed, names known)
 
 
 def _counts(prompts: Sequence[Prompt]) -> TokenCounts:
@@ -94,6 +96,7 @@ def _stages(out: Path) -> dict[str, str]:
 def plan_run(config: RunConfig, say: Callable[[str], None]) -> RunPlan:
     """Check the config, data and model as `run` would and describe the run, writing nothing."""
     splits = split_data(config, say)
+    retention = plan_retention(config.retention, config.model).tasks if config.retention.tasks else []
     model = load_tokenizer(config.model)
     meta = meta_model(model, config.model.trust_remote_code)
     check_target_modules(meta, config.lora.target_modules)
@@ -125,7 +128,9 @@ def plan_run(config: RunConfig, say: Callable[[str], None]) -> RunPlan:
             f"{out}/base/ and {out}/tuned/: predictions.jsonl, metrics.json, config.yaml",
             f"{out}/train/: checkpoints/, train_log.jsonl, adapter/ (LoRA weights, tokenizer, lorabench.json, README.md)",
             f"{out}/summary.json, summary.csv, report.html, report.md, plots/, tables/",
+            *([f"{out}/retention/base/ and retention/tuned/: lm-eval results and samples"] if retention else []),
         ],
+        retention=retention,
     )
 
 
@@ -164,6 +169,7 @@ def plan_lines(plan: RunPlan) -> list[str]:
         + (f"choice scored by {decoding.choice_mode}" if config.task.value == "choice" and decoding.choice_mode != "generate"
            else f"greedy up to {decoding.max_new_tokens_for(config.task)} new tokens, stops {stops}"),
         *(f"{stage}: {state}" for stage, state in plan.stages.items()),
+        *([f"retention (lm-eval, base and tuned): {', '.join(plan.retention)}"] if plan.retention else []),
         "writes:",
         *(f"  {line}" for line in plan.writes),
         f"first training prompt ({train_prompt.record_id}, {train_prompt.n_tokens} tokens), then its target:",
