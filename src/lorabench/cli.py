@@ -467,16 +467,17 @@ def _compare_lm_eval(run_a: Path, run_b: Path, anyway: bool, alpha: float, resam
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
+    # One line per fact, never wrapped: scripts and readers grep for "TASK/METRIC: ".
+    say = functools.partial(console.print, highlight=False, soft_wrap=True)
     for difference in result.differences:
-        console.print(f"[bold yellow]compared anyway despite[/] {escape(difference)}", highlight=False)
+        say(f"[bold yellow]compared anyway despite[/] {escape(difference)}")
     for run, label in ((result.a, "A"), (result.b, "B")):
-        console.print(f"{label} = {escape(run.model)} ({run.results or run.path})", highlight=False)
-    console.print("paired by doc_id: " + ", ".join(f"{task} {n} documents" for task, n in result.items.items()), highlight=False)
+        say(f"{label} = {escape(run.model)} ({escape(str(run.results or run.path))})")
+    say("paired by doc_id: " + ", ".join(f"{task} {n} documents" for task, n in result.items.items()))
     for c in result.comparisons:
-        console.print(escape(verdict_sentence(c, before="A", after="B")), highlight=False)
+        say(escape(verdict_sentence(c, before="A", after="B")))
     for note in result.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-
+        say(f"[yellow]note:[/] {escape(note)}")
 
 @app.command()
 @user_errors
