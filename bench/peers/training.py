@@ -95,10 +95,11 @@ def run(n_items: int, batch_size: int, epochs: float, seed: int, trl_checkpointi
         trl_output, trl_seconds = timed(trainer.train)
         matching = same_tokens(trainer, examples)
         del trainer
-        result = train_adapter(
+        # Timed inside: train_seconds is its training loop alone, as trainer.train() is TRL's.
+        result, _ = timed(lambda: train_adapter(
             loaded, records, [], Path(tmp) / "lorabench", PromptSettings(), LORA, training, DecodingSettings(),
             ScoreSettings(),
-        )
+        ))
     tokens = sum(len(e.input_ids) for e in examples) * epochs
     n = len(records)
     return CaseResult(
