@@ -16,19 +16,15 @@ from lorabench.models import ModelSpec, load_model, load_tokenizer
 from lorabench.pipeline import run_pipeline, split_data
 from lorabench.prompts import build_prompt, fit_to_model
 from lorabench.train import total_steps
+from tests.test_pipeline import _config
 
 
 def _raw(model_path, data_path, out, **lora):
-    return {
-        "model": str(model_path),
-        "task": "extractive",
-        "data": {"source": str(data_path), "split": {"test": 8, "validation": 4, "seed": 0}},
-        "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"], **lora},
-        "training": {"epochs": 2, "batch_size": 4, "lr": 5e-3, "val_metric_items": 2, "logging_steps": 1},
-        "decoding": {"max_new_tokens": 4, "batch_size": 4},
-        "metrics": {"bootstrap_resamples": 200},
-        "out": str(out),
-    }
+    """test_pipeline's run config as the YAML a user writes (2 epochs, so the step count is not 1 epoch's)."""
+    raw = _config(model_path, data_path, out).model_dump(mode="json")
+    raw["training"]["epochs"] = 2
+    raw["lora"].update(lora)
+    return raw
 
 
 @pytest.fixture(scope="module")
