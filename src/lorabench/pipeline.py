@@ -218,9 +218,9 @@ def _score_settings(config: RunConfig) -> ScoreSettings:
     return ScoreSettings.of(config.metrics)
 
 
-def _train_fingerprint(config: RunConfig, loaded: LoadedModel, splits: DataSplits, prompt: bool = True) -> str:
-    """What the adapter depends on; `prompt=False` leaves out the prompt settings (for reusing an
-    adapter under a changed prompt section, see --allow-prompt-change)."""
+def _train_fingerprints(config: RunConfig, loaded: LoadedModel, splits: DataSplits) -> tuple[str, str]:
+    """What the adapter depends on, and the same without the prompt settings (for reusing an
+    adapter under a changed prompt section, see --allow-prompt-change). The items are digested once."""
     payload = {
         "model": loaded.describe(),
         "train": records_digest(splits.train),
@@ -233,8 +233,11 @@ def _train_fingerprint(config: RunConfig, loaded: LoadedModel, splits: DataSplit
     }
     if config.prompt.uses_templates:  # a template may read columns the items' fingerprint leaves out
         payload["extra"] = records_digest([*splits.train, *splits.validation], extra=True)
-    if not prompt:
-        del payload["prompt"]
+    without_prompt = {key: value for key, value in payload.items() if key != "prompt"}
+    return _sha256_of(payload), _sha256_of(without_prompt)
+
+
+def _sha256_of(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -246,8 +249,7 @@ def _train_stage(
     `keep_prompt_change`, one that differs in the prompt settings alone is kept too)."""
     train_dir = out / "train"
     stamp = train_dir / "stage.json"
-    fingerprint = _train_fingerprint(config, loaded, splits)
-    without_prompt = _train_fingerprint(config, loaded, splits, prompt=False)
+    fingerprint, without_prompt = _train_fingerprints(config, loaded, splits)
     saved = json.loads(stamp.read_text()) if stamp.exists() and not force else {}
     if saved.get("fingerprint") == fingerprint:
         say("train: adapter for these settings exists, skipping (use --force to retrain)")
