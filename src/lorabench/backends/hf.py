@@ -1,8 +1,9 @@
 """The `hf` backend: a transformers model in this process.
 
-It is a thin adapter over lorabench.evaluate's HF code: `generate.generate` (length-sorted padded
-batches, the shared-prefix KV reuse of `prefix`), `choice.score_options` (one prompt pass shared
-by every option) and `choice.score_letters`. Those modules stay where they are; this file only
+It is a thin adapter over lorabench.evaluate's HF code: `continuous.generate` (continuous batching
+over a slot cache, for the causal models it supports) or else `generate.generate` (length-sorted
+padded batches, the shared-prefix KV reuse of `prefix`), `choice.score_options` (one prompt pass
+shared by every option) and `choice.score_letters`. Those modules stay where they are; this file only
 turns requests into their calls.
 """
 
@@ -21,7 +22,7 @@ from lorabench.backends.base import (
     OptionScores,
     Progress,
 )
-from lorabench.evaluate import choice
+from lorabench.evaluate import choice, continuous
 from lorabench.evaluate.generate import GenerationSettings, generate
 from lorabench.models import LoadedModel
 from lorabench.prompts import Prompt
@@ -47,14 +48,18 @@ class HFBackend(Backend):
     def generate(
         self, requests: Sequence[GenerationRequest], batch_size: int, progress: Progress | None = None
     ) -> Iterator[Generation]:
-        """One `generate` pass per distinct (max_new_tokens, stop strings), in first-seen order:
-        a pass batches its prompts by length (or shared prefix) across all of them."""
+        """One generation pass per distinct (max_new_tokens, stop strings), in first-seen order:
+        a pass orders its prompts by shared prefix (or length) across all of them."""
         passes: dict[tuple[int, tuple[str, ...]], list[Prompt]] = {}
         for request in requests:
             passes.setdefault((request.max_new_tokens, request.stop_strings), []).append(request.prompt)
+        slots = not self.is_seq2seq and continuous.supported(self.model)
         for (max_new_tokens, stop_strings), prompts in passes.items():
             settings = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, stop_strings=stop_strings)
-            yield from generate(self.model, self.tokenizer, prompts, settings, self.is_seq2seq, progress)
+            if slots:
+                yield from continuous.generate(self.model, self.tokenizer, prompts, settings, progress)
+            else:
+                yield from generate(self.model, self.tokenizer, prompts, settings, self.is_seq2seq, progress)
 
     def score_options(self, requests: Sequence[OptionRequest]) -> list[OptionScores]:
         return [

@@ -83,17 +83,24 @@ def _stop_window(stop_strings: tuple[str, ...]) -> int:
     return 4 * max((len(stop) for stop in stop_strings), default=0) + 4
 
 
+def ends_generation(ids: list[int], stop_ids: set[int], stop_strings: tuple[str, ...], tokenizer: Any) -> str | None:
+    """Why generation ends at the last token of `ids` ("eos" or "stop_string"), or None when it goes on."""
+    if ids[-1] in stop_ids:
+        return "eos"
+    if stop_strings:
+        # Only the tail can hold a stop string that this token completed; an earlier one would have ended it.
+        tail = tokenizer.decode(ids[-_stop_window(stop_strings) :], skip_special_tokens=True)
+        if any(stop in tail for stop in stop_strings):
+            return "stop_string"
+    return None
+
+
 def _stop_position(ids: list[int], stop_ids: set[int], stop_strings: tuple[str, ...], tokenizer: Any) -> tuple[int, str]:
     """How many generated tokens count, and why generation ended there."""
-    window = _stop_window(stop_strings)
-    for count, token in enumerate(ids, start=1):
-        if token in stop_ids:
-            return count, "eos"
-        if stop_strings:
-            # Only the tail can hold a stop string that this token completed; an earlier one would have returned.
-            tail = tokenizer.decode(ids[max(0, count - window) : count], skip_special_tokens=True)
-            if any(stop in tail for stop in stop_strings):
-                return count, "stop_string"
+    for count in range(1, len(ids) + 1):
+        reason = ends_generation(ids[:count], stop_ids, stop_strings, tokenizer)
+        if reason is not None:
+            return count, reason
     return len(ids), "max_new_tokens"
 
 
@@ -188,7 +195,7 @@ def _run_batch(
     return results
 
 
-def _encode_all(tokenizer: Any, prompts: Sequence[Prompt]) -> list[tuple[Prompt, list[int]]]:
+def encode_all(tokenizer: Any, prompts: Sequence[Prompt]) -> list[tuple[Prompt, list[int]]]:
     return [(prompt, encode_prompt(prompt.text, tokenizer, prompt.chat)) for prompt in prompts]
 
 
@@ -198,14 +205,14 @@ def batch_order(
     """`prompts` in the order `generate` batches them: consecutive runs of `settings.batch_size`
     are its batches (the benchmark times the same batches one by one)."""
     share_prefix = _shares_prefix(model, is_seq2seq)
-    return [prompt for prompt, _ in _ordered(_encode_all(tokenizer, prompts), settings, share_prefix)]
+    return [prompt for prompt, _ in ordered(encode_all(tokenizer, prompts), settings, share_prefix)]
 
 
 def _shares_prefix(model: Any, is_seq2seq: bool) -> bool:
     return not is_seq2seq and prefix.supports_shared_prefix(model)
 
 
-def _ordered(
+def ordered(
     encoded: list[tuple[Prompt, list[int]]], settings: GenerationSettings, share_prefix: bool
 ) -> list[tuple[Prompt, list[int]]]:
     if not settings.sort_by_length:
@@ -236,7 +243,7 @@ def generate(
     model.eval()
     stop_ids = stop_token_ids(tokenizer, model)
     share_prefix = _shares_prefix(model, is_seq2seq)
-    encoded = _ordered(_encode_all(tokenizer, prompts), settings, share_prefix)
+    encoded = ordered(encode_all(tokenizer, prompts), settings, share_prefix)
     for start in range(0, len(encoded), settings.batch_size):
         batch = encoded[start : start + settings.batch_size]
         results = _run_batch(model, tokenizer, batch, settings, is_seq2seq, stop_ids, share_prefix)
@@ -256,6 +263,6 @@ def generate_naive(
     that batched generation is timed against and must agree with. `settings.batch_size` is ignored."""
     model.eval()
     stop_ids = stop_token_ids(tokenizer, model)
-    for item in _encode_all(tokenizer, prompts):
+    for item in encode_all(tokenizer, prompts):
         yield from _run_batch(model, tokenizer, [item], settings, is_seq2seq, stop_ids)
 
