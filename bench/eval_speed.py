@@ -8,6 +8,9 @@ Compared, on the same loaded model and the same synthetic items, in one run:
    prefix (chat template, instruction, passage): `generate` batches them together, runs each
    group's prefix once and hands its key/value cache to the group's rows, so only the questions
    are prefilled per item; batches without such sharing are length-sorted and left-padded.
+   Then `continuous.generate` (what the hf backend runs for such a model: --batch-size slots
+   refilled as answers finish, prompt-lookup guesses) on all items at once, against the same
+   naive total: continuous batching needs the whole queue, so it is not timed chunk by chunk.
 2. Multiple choice (4 options, contexts lengthened to 150+ tokens): `score_options_naive` (one full
    forward of prompt + option per option) against `score_options` (the prompt once, then the
    options as one batch on its repeated key/value cache).
@@ -32,6 +35,7 @@ import torch
 
 from lorabench.data.records import ChoiceRecord, TaskKind
 from lorabench.data.synth import synthesize
+from lorabench.evaluate import continuous
 from lorabench.evaluate.choice import OptionScores, option_continuations, score_options, score_options_naive
 from lorabench.evaluate.generate import Generation, GenerationSettings, batch_order, generate, generate_naive
 from lorabench.evaluate.prefix import plan_batch, supports_shared_prefix
@@ -80,7 +84,7 @@ def interleaved(
     return out["naive"], seconds["naive"], out["fast"], seconds["fast"]
 
 
-def bench_generation(loaded: LoadedModel, n: int, batch_size: int, seed: int) -> tuple[Row, float]:
+def bench_generation(loaded: LoadedModel, n: int, batch_size: int, seed: int) -> tuple[list[Row], float]:
     tok, model = loaded.tokenizer, loaded.model
     records = synthesize(TaskKind.extractive, n, seed)
     prompts = [build_prompt(r, tok, PromptSettings()) for r in records]
@@ -99,16 +103,29 @@ def bench_generation(loaded: LoadedModel, n: int, batch_size: int, seed: int) ->
         lambda part: list(generate_naive(model, tok, part, naive_settings)),
         lambda part: list(generate(model, tok, part, fast_settings)),
     )
+    rows = [_generation_row("generation (extractive), padded batches", records, naive, naive_s, fast, fast_s)]
+    encoded = [encode_prompt(p.text, tok, p.chat) for p in ordered]
+    stats = _generation_stats(fast, encoded, batch_size, supports_shared_prefix(model))
+    print(f"generation: {stats}")
+    if continuous.supported(model):
+        list(continuous.generate(model, tok, prompts[:2], fast_settings))  # warm-up, untimed
+        started = time.perf_counter()
+        slots = list(continuous.generate(model, tok, prompts, fast_settings))
+        slots_s = time.perf_counter() - started
+        rows.append(_generation_row("generation (extractive), continuous", records, naive, naive_s, slots, slots_s))
+    mean_tokens = sum(p.n_tokens for p in prompts) / len(prompts)
+    return rows, mean_tokens
+
+
+def _generation_row(
+    task: str, records: list[Any], naive: list[Generation], naive_s: float, fast: list[Generation], fast_s: float
+) -> Row:
     answers = lambda gens: {g.record_id: answer_from_generation(TaskKind.extractive, g.text) for g in gens}
     a_naive, a_fast = answers(naive), answers(fast)
     same = sum(a_naive[r.id] == a_fast[r.id] for r in records)
     diff = next((r.id for r in records if a_naive[r.id] != a_fast[r.id]), None)
-    note = "" if diff is None else f"e.g. {diff}: naive {a_naive[diff]!r} vs batched {a_fast[diff]!r}"
-    encoded = [encode_prompt(p.text, tok, p.chat) for p in ordered]
-    stats = _generation_stats(fast, encoded, batch_size, supports_shared_prefix(model))
-    print(f"generation: {stats}")
-    mean_tokens = sum(p.n_tokens for p in prompts) / len(prompts)
-    return Row("generation (extractive)", n, naive_s, fast_s, same, note), mean_tokens
+    note = "" if diff is None else f"e.g. {diff}: naive {a_naive[diff]!r} vs lorabench {a_fast[diff]!r}"
+    return Row(task, len(records), naive_s, fast_s, same, note)
 
 
 def _generation_stats(gens: list[Generation], encoded: list[list[int]], batch_size: int, share: bool) -> str:
@@ -209,7 +226,7 @@ def main() -> None:
     started = time.perf_counter()
     loaded = load_model(ModelSpec(name=args.model, device="cpu"))
     print(f"model {args.model} loaded in {loaded.load_seconds:.1f}s ({loaded.dtype}, {loaded.device})")
-    gen_row, gen_tokens = bench_generation(loaded, args.items, args.batch_size, args.seed)
+    gen_rows, gen_tokens = bench_generation(loaded, args.items, args.batch_size, args.seed)
     choice_row, choice_tokens, context_tokens = bench_choice(loaded, args.items, args.seed)
     header = [
         f"model {args.model} | torch {torch.__version__}, {torch.get_num_threads()} threads | "
@@ -217,7 +234,7 @@ def main() -> None:
         f"mean prompt tokens: generation {gen_tokens:.0f}, choice {choice_tokens:.0f} "
         f"(context {context_tokens:.0f})",
     ]
-    show([gen_row, choice_row], header)
+    show([*gen_rows, choice_row], header)
     print(f"total {time.perf_counter() - started:.0f}s")
 
 
