@@ -182,7 +182,7 @@ def eval_command(
     out: Annotated[Optional[Path], typer.Option(help="Run folder (default: runs/eval-<model>-<data>-<task>).")] = None,
     data_format: Annotated[str, typer.Option("--format", help="Data format; 'auto' detects it.")] = "auto",
     preset: Annotated[str, typer.Option(help="Row shape: auto | none | chat | prompt_completion | alpaca.")] = "auto",
-    batch_size: Annotated[int, typer.Option(help="Items per generate call.")] = 8,
+    batch_size: Annotated[int, typer.Option(help="Answers generated at once (continuous batching slots).")] = 8,
     max_new_tokens: Annotated[Optional[int], typer.Option(help="Per-task default when unset.")] = None,
     prompt_file: Annotated[Optional[Path], typer.Option("--prompt", help="Prompt settings (templates, answer prefix, few_shot) from a YAML file: a run config's `prompt:` section, an adapter's lorabench.json, or the settings alone.")] = None,
     chat_template: Annotated[Optional[str], typer.Option(help="auto | on | off (default: auto, or --prompt's).")] = None,

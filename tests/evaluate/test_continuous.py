@@ -206,6 +206,9 @@ def test_a_model_that_bypasses_the_engine_falls_back_to_padded_batches(tiny_caus
 def test_supported_models(tiny_causal_path, tiny_seq2seq_path):
     model, _ = _causal(tiny_causal_path)
     assert continuous.supported(model)
+    model.generation_config.suppress_tokens = [5]  # model.generate would never write token 5; argmax might
+    assert not continuous.supported(model)
+    model.generation_config.suppress_tokens = None
     model.config._attn_implementation = "flex_attention"
     assert not continuous.supported(model)
     seq2seq, _ = _seq2seq(tiny_seq2seq_path)

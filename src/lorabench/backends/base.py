@@ -49,7 +49,7 @@ class Generation:
     text: str  # decoded continuation, special tokens skipped, NOT yet cut at stop strings
     prompt_tokens: int
     generated_tokens: int  # up to and including the stop (EOS / stop string), excluding padding
-    latency_s: float  # this item's share of its batch's wall time
+    latency_s: float  # this item's share of the wall time of the batch (or forwards) it took part in
     hit_max_new_tokens: bool  # generation ended because of max_new_tokens (answer possibly cut)
     stop_reason: str  # "eos" | "stop_string" | "max_new_tokens"
 

@@ -112,11 +112,23 @@ def slot_attention(
 AttentionInterface.register(ATTENTION_NAME, slot_attention)
 
 
+# generation_config fields that change greedy choices and that `generate._greedy_kwargs` leaves on:
+# `model.generate` would apply them, this engine's plain argmax would not.
+GREEDY_CHANGING = (
+    "suppress_tokens", "begin_suppress_tokens", "bad_words_ids", "sequence_bias", "forced_bos_token_id",
+    "forced_eos_token_id", "min_new_tokens", "exponential_decay_length_penalty",
+)
+
+
 def supported(model: Any) -> bool:
     """Whether this engine runs `model` exactly: a causal model whose every layer attends to the
     whole sequence (a prefilled cache works, see `prefix.supports_shared_prefix`) through SDPA or
-    eager attention, which `slot_attention` stands in for."""
+    eager attention, which `slot_attention` stands in for, and whose generation config changes no
+    greedy choice."""
     if not prefix.supports_shared_prefix(model):
+        return False
+    generation_config = getattr(model, "generation_config", None)
+    if any(getattr(generation_config, name, None) for name in GREEDY_CHANGING):
         return False
     config = model.config
     if getattr(config, "_attn_implementation", None) not in ATTENTION_BEFORE or getattr(config, "sub_configs", None):

@@ -22,7 +22,11 @@ class DecodingSettings(BaseModel):
     max_new_tokens: int | None = Field(
         None, gt=0, description="Per-task default when unset (each task module declares one: extractive 32, open 256, ...)."
     )
-    batch_size: int = Field(8, gt=0, description="Items per generate call; items are sorted by length to cut padding.")
+    batch_size: int = Field(
+        8, gt=0,
+        description="Answers generated at once: continuous batching keeps this many slots busy, refilling one as its"
+        " answer ends; models it does not support generate padded batches of this size, sorted by length.",
+    )
     choice_mode: Literal["logprob", "letter", "generate"] = Field(
         "logprob",
         description="Multiple choice: score each option's text ('logprob'), read the next-token "
