@@ -18,20 +18,13 @@ from tests.evaluate.test_generate import (
     _by_id,
     _causal,
     _first_generated_ids,
+    _one_thread,  # noqa: F401  (its autouse fixture: one torch thread for these tiny models)
     _outcome,
     _prompts,
     _seq2seq,
     _sharpen,
     _shared_prefix_prompts,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)

@@ -133,7 +133,7 @@ def supported(model: Any) -> bool:
     config = model.config
     if getattr(config, "_attn_implementation", None) not in ATTENTION_BEFORE or getattr(config, "sub_configs", None):
         return False
-    return model_api.accepts(model, "position_ids") and model_api.accepts(model, "logits_to_keep")
+    return model_api.accepts(model, "logits_to_keep")
 
 
 class SlotCache:
@@ -261,7 +261,8 @@ class _Engine:
         self.cache_keyword = model_api.cache_keyword(model)
         config = model.config
         self.groups = config.num_attention_heads // (getattr(config, "num_key_value_heads", None) or config.num_attention_heads)
-        self.dtype = next(model.parameters()).dtype
+        # The compute dtype: a quantized model's first parameter may be packed integers.
+        self.dtype = model.dtype
 
     @property
     def done(self) -> bool:
@@ -276,9 +277,10 @@ class _Engine:
         copies: list[tuple[int, int, int]] = []
         while self.queue and len(self.active) < self.slots:
             rows.append(self._admit(self.queue.popleft(), copies))
-        logits, last = self._forward(rows, copies, running)
+        logits, greedy = self._forward(rows, copies, running)
         if check:
-            self._check(self.active[running], last[running])
+            # The first joining row's last position follows the running rows' guesses and tokens.
+            self._check(self.active[running], logits[sum(len(row.drafted) + 1 for row in rows[:running])])
         for slot in range(running, len(self.active)):
             group = self.active[slot].group
             if group is not None and group.source == slot:
@@ -286,7 +288,7 @@ class _Engine:
                     group.saved = self.cache.save_prefix(slot, group.length)
                 group.source = None
         share = (time.perf_counter() - started) / len(rows)
-        finished = [slot for slot, (row, greedy) in enumerate(zip(rows, logits)) if self._take(slot, row, greedy, share)]
+        finished = [slot for slot, (row, chosen) in enumerate(zip(rows, greedy)) if self._take(slot, row, chosen, share)]
         return [self._retire(slot) for slot in sorted(finished, reverse=True)]
 
     def _running_row(self, slot: int) -> _Row:
@@ -320,10 +322,10 @@ class _Engine:
 
     def _forward(
         self, rows: list[_Row], copies: list[tuple[int, int, int]], running: int
-    ) -> tuple[list[list[int]], torch.Tensor]:
-        """One packed forward of `rows` (row r is slot r): per row, the greedy token after each of
-        its guesses and after its last token (a joining row: after its last token only), and the
-        logits after each row's last token (`[rows, vocab]`)."""
+    ) -> tuple[torch.Tensor, list[list[int]]]:
+        """One packed forward of `rows` (row r is slot r): the logits kept (`[positions, vocab]`,
+        row by row: after each of its guesses and after its last token; a joining row's after its
+        last token only), and per row the greedy tokens read from them."""
         tokens = [token for row in rows for token in row.tokens]
         slots = [slot for slot, row in enumerate(rows) for _ in row.tokens]
         columns = [row.start + i for row in rows for i in range(len(row.tokens))]
@@ -354,12 +356,12 @@ class _Engine:
             _LAYOUT.reset(context)
         logits = output.logits[0]
         greedy = logits.argmax(dim=-1).tolist()
-        result, ends, at = [], [], 0
+        result, at = [], 0
         for row in rows:
-            at += len(row.drafted) + 1
-            result.append(greedy[at - len(row.drafted) - 1 : at])
-            ends.append(at - 1)
-        return result, logits[ends]
+            count = len(row.drafted) + 1
+            result.append(greedy[at : at + count])
+            at += count
+        return logits, result
 
     def _check(self, item: _Item, logits: torch.Tensor) -> None:
         """Raise `Mismatch` unless `logits` (the engine's, after `item`'s whole prompt) equal a plain

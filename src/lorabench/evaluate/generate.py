@@ -97,8 +97,10 @@ def ends_generation(ids: list[int], stop_ids: set[int], stop_strings: tuple[str,
 
 def _stop_position(ids: list[int], stop_ids: set[int], stop_strings: tuple[str, ...], tokenizer: Any) -> tuple[int, str]:
     """How many generated tokens count, and why generation ended there."""
+    window = _stop_window(stop_strings)
     for count in range(1, len(ids) + 1):
-        reason = ends_generation(ids[:count], stop_ids, stop_strings, tokenizer)
+        # ends_generation reads only the last `window` tokens; a longer slice would be copied for nothing.
+        reason = ends_generation(ids[max(0, count - window) : count], stop_ids, stop_strings, tokenizer)
         if reason is not None:
             return count, reason
     return len(ids), "max_new_tokens"
