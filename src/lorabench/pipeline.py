@@ -234,6 +234,8 @@ def _train_fingerprints(config: RunConfig, loaded: LoadedModel, splits: DataSpli
     if config.prompt.uses_templates:  # a template may read columns the items' fingerprint leaves out
         payload["extra"] = records_digest([*splits.train, *splits.validation], extra=True)
     without_prompt = {key: value for key, value in payload.items() if key != "prompt"}
+    # A multiple-choice mode is part of the prompt too (what a choice answer is: prompt.choice_answer).
+    without_prompt["decoding"] = {k: v for k, v in payload["decoding"].items() if k != "choice_mode"}
     return _sha256_of(payload), _sha256_of(without_prompt)
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 import lorabench
 from lorabench.backends import Backend, get_backend
@@ -52,6 +52,7 @@ from lorabench.prompts import (
     check_templates,
     choice_scoring_conflict,
     fit_to_model,
+    follow_choice_mode,
 )
 from lorabench.runs import RunFolder, write_json
 from lorabench.settings import ScoringSettings
@@ -77,6 +78,13 @@ class EvalConfig(ScoringSettings):
     limit: int | None = Field(None, gt=0, description="Evaluate only the first N items (after slicing/sampling).")
     prompt: PromptSettings = Field(default_factory=PromptSettings)
     decoding: DecodingSettings = Field(default_factory=DecodingSettings)
+
+    @model_validator(mode="after")
+    def _choice_target_follows_scoring(self) -> "EvalConfig":
+        # The evaluation's choice_mode decides what a choice answer is; an adapter trained for the
+        # other one is then refused by the prompt check (its lorabench.json says what it learned).
+        self.prompt = follow_choice_mode(self.data.task, self.prompt, self.decoding.choice_mode)
+        return self
 
     def score_settings(self) -> ScoreSettings:
         return ScoreSettings.of(self)
@@ -339,6 +347,11 @@ def _prompt_change(
     )
     if difference is not None and not allow:
         hint = f", or --prompt {Path(config.adapter) / 'lorabench.json'} to use its training prompt"
+        trained = trained_prompt_settings(Path(config.adapter))
+        if trained is not None and trained.choice_answer != config.prompt.choice_answer:
+            modes = "logprob" if trained.choice_answer == "text" else "letter or generate"
+            hint = (f", or --choice-mode {modes}: the adapter was trained to write the option's {trained.choice_answer}, "
+                    f"and --choice-mode {config.decoding.choice_mode} scores its {config.prompt.choice_answer}")
         raise prompt_change_refusal(Path(config.adapter), difference, hint)
     return difference
 
