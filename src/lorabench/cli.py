@@ -191,6 +191,7 @@ def eval_command(
     allow_prompt_change: Annotated[bool, typer.Option(help="Evaluate an adapter under prompts other than its training ones (recorded, and flagged).")] = False,
     choice_mode: Annotated[str, typer.Option(help="Multiple choice: logprob | letter | generate.")] = "logprob",
     backend: Annotated[str, typer.Option(help="hf | vllm (vllm needs pip install 'lorabench[vllm]' and a CUDA GPU).")] = "hf",
+    engine: Annotated[str, typer.Option(help="How hf generates: auto (continuous batching where the model supports it) | continuous | padded.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16.")] = "auto",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps.")] = "auto",
     trust_remote_code: Annotated[bool, typer.Option(help="Run code shipped with the model (off unless you trust it).")] = False,
@@ -220,7 +221,8 @@ def eval_command(
             limit=limit,
             prompt=PromptSettings(**{**base_prompt.model_dump(), **{k: v for k, v in given.items() if v is not None}}),
             decoding=DecodingSettings(
-                max_new_tokens=max_new_tokens, batch_size=batch_size, choice_mode=choice_mode, backend=backend
+                max_new_tokens=max_new_tokens, batch_size=batch_size, choice_mode=choice_mode, backend=backend,
+                engine=engine,
             ),
         )
     out = out or Path("runs") / f"eval-{_slug(model)}-{_slug(data)}-{task.value}"
@@ -443,12 +445,15 @@ def compare(
     if as_json:
         payload = {
             "a": str(run_a), "b": str(run_b), "n": result.n, "forced_despite": result.differences,
+            "warnings": result.warnings,
             "comparison": [c.to_dict() for c in result.comparisons], "items": change_counts(result.pairs),
         }
         typer.echo(json.dumps(payload, indent=2))
         return
     for difference in result.differences:
         console.print(f"[bold yellow]compared anyway despite[/] {difference}", highlight=False)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print(comparison_table(result.comparisons, result.metrics_a, result.metrics_b, names=("A", "B")))
     console.print(f"A = {result.a.name} ({run_a}); B = {result.b.name} ({run_b})", highlight=False)
     for c in result.comparisons:

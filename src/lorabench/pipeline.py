@@ -27,7 +27,7 @@ from lorabench.data.records import Record, save_records
 from lorabench.data.splits import split_records
 from lorabench.errors import LorabenchError
 from lorabench.backends import get_backend
-from lorabench.evaluate.runner import EvalOutcome, evaluate_in_folder, records_digest
+from lorabench.evaluate.runner import EvalOutcome, evaluate_in_folder, how_made, records_digest
 from lorabench.evaluate.sharding import barrier, current_shard
 from lorabench.few_shot import draw_examples, example_records
 from lorabench.guards import (
@@ -47,7 +47,7 @@ from lorabench.prompts import PromptSettings, check_templates, fit_to_model
 from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
 from lorabench.retention import RetentionResult, plan_retention, run_retention
-from lorabench.runs import csv_text, ensure_run_folder, write_atomic, write_json
+from lorabench.runs import csv_text, ensure_run_folder, library_versions, write_atomic, write_json
 from lorabench.strategies.accounting import row_cost
 from lorabench.train import TrainResult, check_target_modules, train_adapter, validation_caveat
 
@@ -196,6 +196,7 @@ def eval_stage(
         "decoding": config.decoding.model_dump(mode="json"),
         "metrics": config.metrics.model_dump(mode="json"),
         "scoring_version": SCORING_VERSION,
+        "versions": library_versions(),
     }
 
     def bar(total: int, done: list[PredictionRow]) -> Callable[[int], None]:
@@ -209,7 +210,7 @@ def eval_stage(
         bar if progress else None,
     )
     if current_shard().main:
-        write_json(outcome.run.metrics_path, outcome.metrics.to_dict())
+        write_json(outcome.run.metrics_path, {**outcome.metrics.to_dict(), **how_made(outcome)})
         write_lm_eval_results(out / name, outcome.metrics, outcome.rows, loaded.describe())
     return outcome
 
@@ -228,8 +229,9 @@ def _train_fingerprints(config: RunConfig, loaded: LoadedModel, splits: DataSpli
         "prompt": config.prompt.model_dump(mode="json"),
         "lora": config.lora.model_dump(mode="json"),
         "training": config.training.model_dump(mode="json"),
-        # Validation during training always runs on 'hf', so the evaluation backend is not part of it.
-        "decoding": config.decoding.model_dump(mode="json", exclude={"backend"}),
+        # Validation during training always runs on 'hf', so the evaluation backend is not part of it;
+        # the engine changes how answers are generated, never what they are.
+        "decoding": config.decoding.model_dump(mode="json", exclude={"backend", "engine"}),
     }
     if config.prompt.uses_templates:  # a template may read columns the items' fingerprint leaves out
         payload["extra"] = records_digest([*splits.train, *splits.validation], extra=True)

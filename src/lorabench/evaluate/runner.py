@@ -10,7 +10,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,14 @@ from pydantic import ConfigDict, Field, model_validator
 
 import lorabench
 from lorabench.backends import Backend, get_backend
-from lorabench.backends.base import Generation, GenerationRequest, LetterRequest, OptionRequest, option_continuations
+from lorabench.backends.base import (
+    Generation,
+    GenerationRequest,
+    LetterRequest,
+    OptionRequest,
+    engines_used,
+    option_continuations,
+)
 from lorabench.data.loaders import load_records
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.records import ChoiceRecord, Record, TaskKind, record_to_row
@@ -54,7 +61,7 @@ from lorabench.prompts import (
     fit_to_model,
     follow_choice_mode,
 )
-from lorabench.runs import RunFolder, write_json
+from lorabench.runs import RunFolder, library_versions, write_json
 from lorabench.settings import ScoringSettings
 from lorabench.strategies.accounting import single_cost
 from lorabench.strategies.evaluation import batch_rows, sequential_rows
@@ -97,6 +104,7 @@ class EvalOutcome:
     metrics: TaskMetrics
     resumed: int  # items found already done in the folder
     prompt_change: PromptDifference | None = None  # evaluated under prompts the adapter was not trained with
+    engines: list[dict[str, Any]] = field(default_factory=list)  # this session's generation passes (backends.base.engines_used)
 
 
 def score_input(record: Record, prediction: str) -> ScoreInput:
@@ -165,6 +173,8 @@ def evaluate_records(
     `model` is a backend, or a loaded model to serve through the backend `decoding.backend` names.
     """
     backend = model if isinstance(model, Backend) else get_backend(decoding.backend, model)
+    backend.use_engine(decoding.engine)
+    passes_before = len(backend.engine_passes())
     done = run.completed() if run else {}
     if records:
         # fit_to_model reads the context window off `.config`, which a backend has as a model does.
@@ -191,7 +201,8 @@ def evaluate_records(
 
     rows = [fresh.get(r.id) or done[r.id] for r in records]
     metrics = _metrics(records[0].task, records, rows, score_settings)
-    return EvalOutcome(run, rows, metrics, resumed=sum(r.id not in fresh for r in records))
+    engines = engines_used(backend.engine_passes()[passes_before:])
+    return EvalOutcome(run, rows, metrics, resumed=sum(r.id not in fresh for r in records), engines=engines)
 
 
 def _single_rows(
@@ -257,6 +268,7 @@ def run_config(config: EvalConfig, loaded: LoadedModel, records: Sequence[Record
             "chat_template_sha256": hashlib.sha256(chat_template.encode("utf-8")).hexdigest() if chat_template else None,
         },
         "scoring": {**asdict(config.score_settings()), "version": SCORING_VERSION},
+        "versions": library_versions(),
     }
 
 
@@ -306,7 +318,13 @@ def evaluate_in_folder(
         outcome = EvalOutcome(run, rows, _metrics(records[0].task, records, rows, score_settings), outcome.resumed)
     # One file in item order, whatever order the batches (or the processes) finished in.
     sharding.finish(run, records, {row["id"]: row for row in outcome.rows})
-    return outcome
+    return replace(outcome, engines=run.record_engines(outcome.engines))
+
+
+def how_made(outcome: EvalOutcome) -> dict[str, Any]:
+    """What metrics.json says about how the answers were made: the engine of each generation pass
+    (and why it was not the continuous one) and the library versions."""
+    return {"engines": outcome.engines, "versions": library_versions()}
 
 
 def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_shot_from: Path | None) -> EvalConfig:
@@ -398,6 +416,7 @@ def run_eval(
     }
     if change is not None:
         summary["prompt_change"] = folder_config["prompt_change"]
+    summary.update(how_made(outcome))
     write_json(outcome.run.metrics_path, summary)
     write_lm_eval_results(out, outcome.metrics, outcome.rows, loaded.describe())
     return replace(outcome, prompt_change=change)

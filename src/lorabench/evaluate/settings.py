@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from lorabench.data.records import TaskKind
 from lorabench.tasks.registry import ByKind
@@ -41,13 +49,29 @@ class DecodingSettings(BaseModel):
         "pip install 'lorabench[vllm]' and a CUDA GPU). Validation during training always uses 'hf'.",
     )
 
+    engine: Literal["auto", "continuous", "padded"] = Field(
+        "auto",
+        description="How the hf backend generates: 'auto' uses continuous batching where the model supports it "
+        "(else padded batches, the reason recorded), 'continuous' asks for it (a model that cannot use it still "
+        "generates padded, with a warning), 'padded' always uses length-sorted padded batches. Both give the same "
+        "greedy answers; the engine each pass used is recorded in the eval folder.",
+    )
+
+    @model_validator(mode="after")
+    def _engine_of_hf(self) -> "DecodingSettings":
+        if self.engine != "auto" and self.backend != "hf":
+            raise ValueError(f"engine '{self.engine}' applies to the hf backend only, not '{self.backend}'; leave it auto")
+        return self
+
     @model_serializer(mode="wrap")
     def _omit_default_backend(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
-        # Saved configs and training fingerprints from before backends existed must still match an
-        # 'hf' run, so the default is left out; loading a config without it gives 'hf' again.
+        # Saved configs and training fingerprints from before backends (and engines) existed must
+        # still match an 'hf' / 'auto' run, so the defaults are left out; loading gives them again.
         data = handler(self)
         if self.backend == "hf":
             data.pop("backend", None)
+        if self.engine == "auto":
+            data.pop("engine", None)
         return data
 
     def max_new_tokens_for(self, task: TaskKind) -> int:
