@@ -423,14 +423,16 @@ def compare(
     anyway: Annotated[bool, typer.Option(help="Compare the common items even when items, prompts or decoding differ.")] = False,
     alpha: Annotated[float, typer.Option(help="Significance level of the verdicts, between 0 and 1.")] = 0.05,
     resamples: Annotated[int, typer.Option(min=100, help="Paired bootstrap resamples for continuous metrics.")] = 10_000,
+    correction: Annotated[str, typer.Option(help="none | holm: Holm-adjust the secondary metrics' p-values (the task's primary metric is the verdict).")] = "none",
     as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
 ) -> None:
     """Paired comparison of two evaluations of the same items: verdict per metric, changed items."""
     from lorabench.items import change_counts
     from lorabench.lm_eval_files import is_lm_eval_output
+    from lorabench.compare import CORRECTIONS
     from lorabench.paired_runs import compare_evals, read_eval
     from lorabench.report.console import comparison_table
-    from lorabench.report.verdicts import verdict_sentence
+    from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
 
     if not 0 < alpha < 1:
         raise LorabenchError(f"--alpha: {alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
@@ -441,7 +443,11 @@ def compare(
             raise LorabenchError(f"{lm} is lm-eval output but {other} is not; compare two lm-eval runs or two lorabench runs")
         _compare_lm_eval(run_a, run_b, anyway, alpha, resamples, as_json)
         return
-    result = compare_evals(read_eval(run_a), read_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples)
+    if correction not in CORRECTIONS:
+        raise LorabenchError(f"--correction: {correction!r} is not one of {', '.join(CORRECTIONS)}")
+    result = compare_evals(
+        read_eval(run_a), read_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples, correction=correction
+    )
     if as_json:
         payload = {
             "a": str(run_a), "b": str(run_b), "n": result.n, "forced_despite": result.differences,
@@ -458,6 +464,7 @@ def compare(
     console.print(f"A = {result.a.name} ({run_a}); B = {result.b.name} ({run_b})", highlight=False)
     for c in result.comparisons:
         console.print(verdict_sentence(c, before="A", after="B"), highlight=False)
+    console.print(multiplicity_sentence(result.comparisons, alpha, correction), highlight=False)
     counts = change_counts(result.pairs)
     console.print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()), highlight=False)
 

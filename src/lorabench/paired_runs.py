@@ -141,7 +141,8 @@ def how_made_warnings(a: FinishedEval, b: FinishedEval) -> list[str]:
 
 
 def compare_evals(
-    a: FinishedEval, b: FinishedEval, anyway: bool = False, alpha: float = 0.05, resamples: int = 10_000, seed: int = 0
+    a: FinishedEval, b: FinishedEval, anyway: bool = False, alpha: float = 0.05, resamples: int = 10_000, seed: int = 0,
+    correction: str = "none",
 ) -> RunComparison:
     """Paired comparison of b against a (b - a) on the items both answered."""
     found = differences(a, b)
@@ -166,7 +167,7 @@ def compare_evals(
 
     return RunComparison(
         a=a, b=b, n=len(rows_a),
-        comparisons=compare_rows(a.task, rows_a, rows_b, alpha=alpha, resamples=resamples, seed=seed),
+        comparisons=compare_rows(a.task, rows_a, rows_b, alpha=alpha, resamples=resamples, seed=seed, correction=correction),
         metrics_a=metrics_of(rows_a), metrics_b=metrics_of(rows_b),
         pairs=pair_items(a.task, rows_a, rows_b), differences=found, warnings=how_made_warnings(a, b),
     )

@@ -19,7 +19,7 @@ from typing import Any
 from rich.markup import escape
 
 import lorabench
-from lorabench.compare import MetricComparison, ShortSubset, compare_rows, short_subset
+from lorabench.compare import MetricComparison, ShortSubset, compare_rows, run_verdict, short_subset
 from lorabench.config import RunConfig
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.loaders import load_records
@@ -434,10 +434,13 @@ def run_pipeline(
         )
         timings["retention_seconds"] = round(time.perf_counter() - start, 2)
     comparisons = compare_rows(
-        config.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples
+        config.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples,
+        correction=config.metrics.correction,
     )
     metrics = config.metrics
-    short = short_subset(config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples)
+    short = short_subset(
+        config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples, metrics.correction
+    )
     findings = _guards(config, loaded, splits, adapter_dir, base, tuned, prompt_change)
     summary = {
         "lorabench": lorabench.__version__,
@@ -448,6 +451,7 @@ def run_pipeline(
         "base": base.metrics.to_dict(),
         "tuned": tuned.metrics.to_dict(),
         "comparison": [c.to_dict() for c in comparisons],
+        "verdict": run_verdict(comparisons, metrics.alpha, metrics.correction),
         "short_comparison": short.to_dict() if short is not None else None,
         "guards": [f.to_dict() for f in findings],
         "leakage": splits.leakage,

@@ -118,6 +118,18 @@ def library_versions() -> dict[str, str | None]:
     return found
 
 
+def merge_engines(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Engine records (`{engine, items, reason?}`) summed by engine and reason, in first-seen order."""
+    merged: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for entry in entries:
+        key = (entry["engine"], entry.get("reason"))
+        if key in merged:
+            merged[key]["items"] += entry["items"]
+        else:
+            merged[key] = dict(entry)
+    return list(merged.values())
+
+
 def _recorded_on_resume(saved: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """What a resumed folder keeps of its saved record: the engines earlier sessions used, and the
     library versions its earlier items were made with when they differ from this session's."""
@@ -191,20 +203,12 @@ class RunFolder:
         return run
 
     def record_engines(self, engines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Add this session's generation passes (`backends.base.engines_used`) to config.yaml's
-        `engines`, merged by engine and reason; the whole record comes back."""
+        """Add this session's generation passes (`backends.base.engines_used`, from every process of
+        a launch) to config.yaml's `engines`, merged by engine and reason; the whole record comes back."""
         config = yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
         if not engines:  # nothing generated this session (scored choices, or all items resumed)
             return list(config.get("engines") or [])
-        merged = {(e["engine"], e.get("reason")): dict(e) for e in config.get("engines") or []}
-        for entry in engines:
-            key = (entry["engine"], entry.get("reason"))
-            if key in merged:
-                merged[key]["passes"] += entry["passes"]
-                merged[key]["items"] += entry["items"]
-            else:
-                merged[key] = dict(entry)
-        config["engines"] = list(merged.values())
+        config["engines"] = merge_engines([*(config.get("engines") or []), *engines])
         write_atomic(self.config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         return config["engines"]
 

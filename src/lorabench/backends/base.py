@@ -40,11 +40,11 @@ class EnginePass:
 
 
 def engines_used(passes: Sequence[EnginePass]) -> list[dict[str, Any]]:
-    """Passes summed by engine and reason, in first-seen order: what a run folder records."""
+    """Items per engine and reason, in first-seen order: what a run folder records (the same
+    whether one process or several generated them)."""
     summary: dict[tuple[str, str | None], dict[str, Any]] = {}
     for one in passes:
-        entry = summary.setdefault((one.engine, one.reason), {"engine": one.engine, "passes": 0, "items": 0})
-        entry["passes"] += 1
+        entry = summary.setdefault((one.engine, one.reason), {"engine": one.engine, "items": 0})
         entry["items"] += one.items
         if one.reason is not None:
             entry["reason"] = one.reason

@@ -309,6 +309,7 @@ def evaluate_in_folder(
         outcome = evaluate_records(backend, mine, prompt_settings, decoding, score_settings, run=part, progress=progress)
     else:  # dealt nothing (fewer context groups than processes): it still meets the barriers
         outcome = EvalOutcome(part, [], _metrics(records[0].task, [], [], score_settings), 0)
+    engines = [entry for part_engines in sharding.gathered(shard, outcome.engines) for entry in part_engines]
     sharding.barrier(shard)
     if not shard.main:
         return outcome
@@ -318,7 +319,7 @@ def evaluate_in_folder(
         outcome = EvalOutcome(run, rows, _metrics(records[0].task, records, rows, score_settings), outcome.resumed)
     # One file in item order, whatever order the batches (or the processes) finished in.
     sharding.finish(run, records, {row["id"]: row for row in outcome.rows})
-    return replace(outcome, engines=run.record_engines(outcome.engines))
+    return replace(outcome, engines=run.record_engines(engines))
 
 
 def how_made(outcome: EvalOutcome) -> dict[str, Any]:
