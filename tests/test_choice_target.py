@@ -91,6 +91,11 @@ def test_prompts_shows_the_option_text_as_the_learned_tokens_under_logprob(tiny_
     assert f"learned tokens: {learned}\n" in outputs["logprob"]
     assert f"<|im_start|>assistant\n{record.answer_text.strip()}<|im_end|>" in outputs["logprob"]
     assert f"learned tokens: '{record.answer}' '<|im_end|>'\n" in outputs["letter"]
+    # Each mode asks for what it trains, and says how it reads the answer.
+    assert "Answer with the text of the correct option." in outputs["logprob"]
+    assert "Answer with the letter of the correct option." in outputs["letter"]
+    assert f"scores the options after the prompt: {' | '.join(record.options)}" in outputs["logprob"]
+    assert "compares the probabilities of the labels as the next token: A | B | C | D" in outputs["letter"]
 
 
 def test_a_logprob_run_learns_option_texts_and_the_other_mode_is_refused(tiny_causal_path, tmp_path):
@@ -110,19 +115,20 @@ def test_a_logprob_run_learns_option_texts_and_the_other_mode_is_refused(tiny_ca
     refused = runner.invoke(app, [*argv, "--out", str(tmp_path / "refused")])
     said = " ".join(refused.output.split())
     assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output
-    assert "first differing line: trained" in said and "target line 1" in said
+    assert ('first differing line: trained "Answer with the text of the correct option." vs now "Answer with the '
+            'letter of the correct option."') in said
     assert "--choice-mode logprob: the adapter was trained to write the option's text" in said
     assert not (tmp_path / "refused").exists()
     anyway = runner.invoke(app, [*argv, "--out", str(tmp_path / "anyway"), "--allow-prompt-change"])
     assert anyway.exit_code == 0, anyway.output
     recorded = json.loads((tmp_path / "anyway" / "metrics.json").read_text())["prompt_change"]
-    assert recorded["part"] == "target" and recorded["allowed_by"] == "--allow-prompt-change"
+    assert recorded["trained"] == "Answer with the text of the correct option." and recorded["allowed_by"] == "--allow-prompt-change"
     same = runner.invoke(app, [*argv[:-2], "--out", str(tmp_path / "same")])  # logprob, as trained
     assert same.exit_code == 0, same.output
 
     # The run folder under the other mode: refused, then evaluated anyway with the guard in red.
     letter = _choice_config(tiny_causal_path, data, out, choice_mode="letter")
-    with pytest.raises(LorabenchError, match="first differing line: trained .* target line 1"):
+    with pytest.raises(LorabenchError, match='first differing line: trained "Answer with the text of the correct option."'):
         run_pipeline(letter, say=lambda m: None)
     kept = run_pipeline(letter, say=lambda m: None, allow_prompt_change=True)
     assert kept.train is None  # the adapter was kept, not retrained

@@ -238,6 +238,9 @@ def uses_chat_template(tokenizer: Any, settings: PromptSettings) -> bool:
 def task_instruction(record: Record, settings: PromptSettings) -> str:
     """The prompt's first line: the task's instruction, or prompt.instruction, and the unanswerable hint."""
     instruction = settings.instruction or INSTRUCTIONS[record.task]
+    if settings.instruction is None and settings.choice_answer == "text" and isinstance(record, ChoiceRecord):
+        # Trained to write the option's text, so asked for it (not for its letter).
+        instruction = get_task(record.task).text_instruction or instruction
     if settings.unanswerable_hint and get_task(record.task).unanswerable:
         instruction += f' If the context does not contain the answer, reply "{NO_ANSWER}".'
     return instruction
