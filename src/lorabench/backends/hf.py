@@ -44,6 +44,7 @@ class HFBackend(Backend):
         self.engine = "auto"
         self.use_engine(engine)
         self.passes: list[EnginePass] = []
+        self.warned = False
 
     @property
     def model(self) -> Any:
@@ -72,8 +73,10 @@ class HFBackend(Backend):
         if unsupported is None:
             return "continuous", None
         if self.engine == "continuous":
-            logger.warning("decoding.engine is continuous but this model cannot use it (%s); generating in padded batches",
-                           unsupported)
+            if not self.warned:  # once per backend, not once per pass (sequential questions run many)
+                logger.warning("decoding.engine is continuous but this model cannot use it (%s); generating in padded "
+                               "batches", unsupported)
+                self.warned = True
             return "padded", f"decoding.engine continuous asked, but: {unsupported}"
         return "padded", unsupported
 
