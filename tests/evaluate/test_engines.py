@@ -204,3 +204,14 @@ def test_eval_folders_record_engines_and_versions_and_compare_warns(tiny_causal_
     compared = runner.invoke(app, ["compare", str(tmp_path / "auto"), str(tmp_path / "padded"), "--json"])
     warnings = json.loads(compared.output)["warnings"]
     assert any(w.startswith("made with different transformers versions: A ") and "5.0.0" in w for w in warnings)
+
+
+def test_the_engine_setting_is_the_hf_backends_and_left_out_of_saved_settings_when_auto():
+    from pydantic import ValidationError
+
+    from lorabench.evaluate.settings import DecodingSettings
+
+    assert "engine" not in DecodingSettings().model_dump()  # saved configs and fingerprints as before
+    assert DecodingSettings(engine="padded").model_dump()["engine"] == "padded"
+    with pytest.raises(ValidationError, match="'padded' applies to the hf backend only, not 'vllm'"):
+        DecodingSettings(engine="padded", backend="vllm")

@@ -10,8 +10,9 @@ from pydantic import (
     Field,
     SerializationInfo,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
     model_serializer,
-    model_validator,
 )
 
 from lorabench.data.records import TaskKind
@@ -57,11 +58,13 @@ class DecodingSettings(BaseModel):
         "greedy answers; the engine each pass used is recorded in the eval folder.",
     )
 
-    @model_validator(mode="after")
-    def _engine_of_hf(self) -> "DecodingSettings":
-        if self.engine != "auto" and self.backend != "hf":
-            raise ValueError(f"engine '{self.engine}' applies to the hf backend only, not '{self.backend}'; leave it auto")
-        return self
+    @field_validator("engine")
+    @classmethod
+    def _engine_of_hf(cls, engine: str, info: ValidationInfo) -> str:
+        backend = info.data.get("backend", "hf")
+        if engine != "auto" and backend != "hf":
+            raise ValueError(f"'{engine}' applies to the hf backend only, not '{backend}'; leave it auto")
+        return engine
 
     @model_serializer(mode="wrap")
     def _omit_default_backend(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
