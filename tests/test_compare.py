@@ -119,3 +119,66 @@ def test_comparisons_carry_the_detectable_difference():
     assert small.min_detectable == pytest.approx(6 / 15)
     f1 = compare_metric("f1", [0.1, 0.5, 0.2, 0.9], [0.3, 0.5, 0.1, 1.0], resamples=200)
     assert f1.min_detectable is not None and f1.min_detectable > 0
+
+
+def test_the_bootstrap_interval_is_at_the_runs_alpha():
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0, 1, 60)
+    tuned = base + rng.normal(0.1, 0.2, 60)
+    _, low95, high95, p95 = paired_bootstrap(base, tuned, resamples=2000, seed=0)
+    _, low99, high99, p99 = paired_bootstrap(base, tuned, resamples=2000, seed=0, alpha=0.01)
+    _, low80, high80, _ = paired_bootstrap(base, tuned, resamples=2000, seed=0, alpha=0.2)
+    assert low99 < low95 < low80 and high80 < high95 < high99  # wider at a smaller alpha
+    assert p95 == p99  # the p-value does not depend on the interval's level
+    diffs = tuned - base
+    rng = np.random.default_rng(0)  # the same resamples paired_bootstrap drew
+    means = diffs[rng.integers(0, 60, size=(2000, 60))].mean(axis=1)
+    assert (low99, high99) == pytest.approx(tuple(np.percentile(means, [0.5, 99.5])))
+    comparison = compare_metric("f1", list(base), list(tuned), alpha=0.01, resamples=2000)
+    assert (comparison.ci_low, comparison.ci_high) == pytest.approx((low99, high99))
+    assert comparison.confidence == pytest.approx(0.99)
+    from lorabench.report.verdicts import evidence
+
+    assert "99% CI [" in evidence(comparison)
+
+
+def _rows(scores_by_metric: dict[str, list[float]]) -> list[dict]:
+    n = len(next(iter(scores_by_metric.values())))
+    return [{"id": f"q{i}", "scores": {m: v[i] for m, v in scores_by_metric.items()}} for i in range(n)]
+
+
+def test_the_primary_metric_is_the_verdict_and_holm_adjusts_only_the_secondary_ones():
+    from lorabench.compare import false_better_chance, run_verdict, with_roles
+    from lorabench.metrics.multiplicity import holm_adjust
+    from lorabench.metrics.scoring import TASK_METRICS
+
+    metrics = TASK_METRICS["extractive"]
+    n = 40
+    # exact_match clearly better; each other metric 6 items up, none down (McNemar p = 2 / 2**6 = 0.031).
+    base = {m: [0.0] * n for m in metrics}
+    tuned = {m: [1.0 if i < (12 if m == "exact_match" else 6) else 0.0 for i in range(n)] for m in metrics}
+    raw = compare_rows("extractive", _rows(base), _rows(tuned), resamples=500)
+    assert [c.role for c in raw] == ["primary"] + ["secondary"] * (len(metrics) - 1)
+    assert raw[0].metric == "exact_match" and all(c.p_adjusted is None for c in raw)
+    holm = compare_rows("extractive", _rows(base), _rows(tuned), resamples=500, correction="holm")
+    assert holm[0].p_value == raw[0].p_value and holm[0].p_adjusted is None  # the primary is tested alone
+    expected = holm_adjust([c.p_value for c in raw[1:]])
+    assert [c.p_adjusted for c in holm[1:]] == pytest.approx(expected)
+    # A secondary metric significant raw but not after adjustment loses its verdict.
+    flipped = [h for r, h in zip(raw[1:], holm[1:]) if r.verdict != h.verdict]
+    assert flipped and all(h.verdict == "no significant difference" and h.p_adjusted >= 0.05 > h.p_value for h in flipped)
+    with pytest.raises(LorabenchError, match="unknown correction"):
+        with_roles(raw, "exact_match", "bonferroni")
+
+    assert false_better_chance(7, 0.05) == pytest.approx(1 - 0.975**7)  # about 16%
+    verdict = run_verdict(raw, 0.05)
+    assert verdict == {"primary_metric": "exact_match", "verdict": raw[0].verdict, "metrics_tested": 7, "alpha": 0.05,
+                       "correction": "none", "false_better_chance": pytest.approx(0.1624, abs=1e-4)}
+    from lorabench.report.verdicts import multiplicity_sentence
+
+    sentence = multiplicity_sentence(raw, 0.05)
+    assert sentence.startswith(f"verdict: {raw[0].verdict} on exact_match, the task's primary metric; the other 6 are "
+                               "secondary, not adjusted for multiple testing")
+    assert sentence.endswith('7 metrics tested at alpha 0.05: with no real change, the chance of at least one false '
+                             '"better" among them is up to 16%')
+    assert "Holm-adjusted (metrics.correction: holm)" in multiplicity_sentence(holm, 0.05, "holm")

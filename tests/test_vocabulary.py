@@ -33,6 +33,7 @@ CASES: list[tuple[str, str, Any]] = [
     ("lora_dropout", "lora.dropout", 0.1),
     ("lora_target", "lora.target_modules", ["q_proj", "v_proj"]),
     ("target_modules", "lora.target_modules", ["q_proj", "v_proj"]),
+    ("choice_scoring", "decoding.choice_normalization", "sum"),
 ]
 
 

@@ -233,3 +233,42 @@ def _add_tokenizer(writer, tokenizer: PreTrainedTokenizerFast) -> None:
     writer.add_unk_token_id(tokenizer.unk_token_id)
     writer.add_pad_token_id(tokenizer.pad_token_id)
     writer.add_chat_template(tokenizer.chat_template)
+
+
+# Tiny configs of other families transformers ships, for the generation engines' architecture
+# matrix: 2 layers, hidden 32, grouped-query attention where the family has it. DeepSeek-V3 is the
+# multi-head latent attention case: its values are narrower (v_head_dim 6) than its keys (12).
+FAMILY_CONFIGS: dict[str, dict] = {
+    "llama": {},
+    "qwen2": {},
+    "qwen3": {"head_dim": 8},
+    "phi3": {},
+    "mistral": {},  # a sliding window: the continuous engine does not take it
+    "gemma3_text": {"head_dim": 8, "sliding_window": 8, "query_pre_attn_scalar": 8},  # sliding layers too
+    "deepseek_v3": {
+        "num_key_value_heads": 4, "kv_lora_rank": 16, "q_lora_rank": None, "qk_rope_head_dim": 4,
+        "qk_nope_head_dim": 8, "v_head_dim": 6, "n_routed_experts": 4, "num_experts_per_tok": 2,
+        "first_k_dense_replace": 2, "moe_intermediate_size": 16, "n_group": 1, "topk_group": 1,
+    },
+}
+
+
+def build_tiny_family(model_type: str, tokenizer: PreTrainedTokenizerFast, dtype: torch.dtype = torch.float32):
+    """An in-memory random-weight causal LM of `model_type` (a key of FAMILY_CONFIGS) for `tokenizer`,
+    with large weights so that it writes prompt-dependent text rather than one repeated token."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch.manual_seed(SEED)
+    shape = {
+        "vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256,
+        "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
+    }
+    config = AutoConfig.for_model(model_type, **{**shape, **FAMILY_CONFIGS[model_type]})
+    model = AutoModelForCausalLM.from_config(config).eval()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() == 2:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    return model.to(dtype)

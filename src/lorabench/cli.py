@@ -191,6 +191,7 @@ def eval_command(
     allow_prompt_change: Annotated[bool, typer.Option(help="Evaluate an adapter under prompts other than its training ones (recorded, and flagged).")] = False,
     choice_mode: Annotated[str, typer.Option(help="Multiple choice: logprob | letter | generate.")] = "logprob",
     backend: Annotated[str, typer.Option(help="hf | vllm (vllm needs pip install 'lorabench[vllm]' and a CUDA GPU).")] = "hf",
+    engine: Annotated[str, typer.Option(help="How hf generates: auto (continuous batching where the model supports it) | continuous | padded.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16.")] = "auto",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps.")] = "auto",
     trust_remote_code: Annotated[bool, typer.Option(help="Run code shipped with the model (off unless you trust it).")] = False,
@@ -220,7 +221,8 @@ def eval_command(
             limit=limit,
             prompt=PromptSettings(**{**base_prompt.model_dump(), **{k: v for k, v in given.items() if v is not None}}),
             decoding=DecodingSettings(
-                max_new_tokens=max_new_tokens, batch_size=batch_size, choice_mode=choice_mode, backend=backend
+                max_new_tokens=max_new_tokens, batch_size=batch_size, choice_mode=choice_mode, backend=backend,
+                engine=engine,
             ),
         )
     out = out or Path("runs") / f"eval-{_slug(model)}-{_slug(data)}-{task.value}"
@@ -421,14 +423,16 @@ def compare(
     anyway: Annotated[bool, typer.Option(help="Compare the common items even when items, prompts or decoding differ.")] = False,
     alpha: Annotated[float, typer.Option(help="Significance level of the verdicts, between 0 and 1.")] = 0.05,
     resamples: Annotated[int, typer.Option(min=100, help="Paired bootstrap resamples for continuous metrics.")] = 10_000,
+    correction: Annotated[str, typer.Option(help="none | holm: Holm-adjust the secondary metrics' p-values (the task's primary metric is the verdict).")] = "none",
     as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
 ) -> None:
     """Paired comparison of two evaluations of the same items: verdict per metric, changed items."""
     from lorabench.items import change_counts
     from lorabench.lm_eval_files import is_lm_eval_output
+    from lorabench.compare import CORRECTIONS
     from lorabench.paired_runs import compare_evals, read_eval
     from lorabench.report.console import comparison_table
-    from lorabench.report.verdicts import verdict_sentence
+    from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
 
     if not 0 < alpha < 1:
         raise LorabenchError(f"--alpha: {alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
@@ -439,20 +443,28 @@ def compare(
             raise LorabenchError(f"{lm} is lm-eval output but {other} is not; compare two lm-eval runs or two lorabench runs")
         _compare_lm_eval(run_a, run_b, anyway, alpha, resamples, as_json)
         return
-    result = compare_evals(read_eval(run_a), read_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples)
+    if correction not in CORRECTIONS:
+        raise LorabenchError(f"--correction: {correction!r} is not one of {', '.join(CORRECTIONS)}")
+    result = compare_evals(
+        read_eval(run_a), read_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples, correction=correction
+    )
     if as_json:
         payload = {
             "a": str(run_a), "b": str(run_b), "n": result.n, "forced_despite": result.differences,
+            "warnings": result.warnings,
             "comparison": [c.to_dict() for c in result.comparisons], "items": change_counts(result.pairs),
         }
         typer.echo(json.dumps(payload, indent=2))
         return
     for difference in result.differences:
         console.print(f"[bold yellow]compared anyway despite[/] {difference}", highlight=False)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print(comparison_table(result.comparisons, result.metrics_a, result.metrics_b, names=("A", "B")))
     console.print(f"A = {result.a.name} ({run_a}); B = {result.b.name} ({run_b})", highlight=False)
     for c in result.comparisons:
         console.print(verdict_sentence(c, before="A", after="B"), highlight=False)
+    console.print(multiplicity_sentence(result.comparisons, alpha, correction), highlight=False)
     counts = change_counts(result.pairs)
     console.print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()), highlight=False)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,9 @@ from scipy import stats
 from lorabench.data.records import TaskKind
 from lorabench.errors import LorabenchError
 from lorabench.metrics.scoring import HAS_SHORT_SUBSET, LOWER_IS_BETTER, PROPORTIONS, TASK_METRICS, in_short_subset
+from lorabench.metrics.multiplicity import holm_adjust
 from lorabench.predictions import PredictionRow
+from lorabench.tasks.registry import get_task
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,14 @@ class MetricComparison:
     # The smallest true difference this test set would detect with POWER (see min_detectable_*);
     # None when the data cannot tell (every paired difference identical).
     min_detectable: float | None = None
+    alpha: float = 0.05  # the verdict's significance level; the interval is at 1 - alpha
+    role: str | None = None  # "primary" (the task's primary metric: the run's verdict) or "secondary"
+    p_adjusted: float | None = None  # secondary metrics under metrics.correction: holm; the verdict reads it
+
+    @property
+    def confidence(self) -> float:
+        """The interval's level: 0.95 at alpha 0.05."""
+        return 1 - self.alpha
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
@@ -93,9 +103,10 @@ def mcnemar_exact(improved: int, regressed: int) -> float:
 
 
 def paired_bootstrap(
-    base: Sequence[float], tuned: Sequence[float], resamples: int = 10_000, seed: int = 0
+    base: Sequence[float], tuned: Sequence[float], resamples: int = 10_000, seed: int = 0, alpha: float = 0.05
 ) -> tuple[float, float, float, float]:
-    """Mean difference (tuned - base), its 95% percentile interval and a two-sided bootstrap p-value.
+    """Mean difference (tuned - base), its 1 - alpha percentile interval (95% at alpha 0.05) and a
+    two-sided bootstrap p-value.
 
     Items are resampled as pairs, which keeps the correlation between the two models' scores.
     """
@@ -110,7 +121,7 @@ def paired_bootstrap(
         stop = min(resamples, start + chunk)
         idx = rng.integers(0, len(diffs), size=(stop - start, len(diffs)))
         means[start:stop] = diffs[idx].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
+    low, high = np.percentile(means, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     # (k + 1) / (B + 1): B resamples cannot show a p-value below 1 / (B + 1), so never report 0.
     tail = min(int(np.sum(means <= 0)), int(np.sum(means >= 0)))
     p = 2 * (tail + 1) / (resamples + 1)
@@ -144,12 +155,60 @@ def compare_metric(
         return MetricComparison(
             metric, n, base_mean, tuned_mean, diff, p, "mcnemar_exact", _verdict(diff, p, lower, alpha), improved, regressed,
             unchanged=n - improved - regressed, min_detectable=min_detectable_proportion(n, improved + regressed, alpha),
+            alpha=alpha,
         )
-    diff, low, high, p = paired_bootstrap(base, tuned, resamples, seed)
+    diff, low, high, p = paired_bootstrap(base, tuned, resamples, seed, alpha)
     return MetricComparison(
         metric, n, base_mean, tuned_mean, diff, p, "paired_bootstrap", _verdict(diff, p, lower, alpha), ci_low=low, ci_high=high,
-        min_detectable=min_detectable_mean([t - b for b, t in zip(base, tuned)], alpha),
+        min_detectable=min_detectable_mean([t - b for b, t in zip(base, tuned)], alpha), alpha=alpha,
     )
+
+
+CORRECTIONS = ("none", "holm")
+
+
+def with_roles(
+    comparisons: Sequence[MetricComparison], primary: str, correction: str = "none"
+) -> list[MetricComparison]:
+    """The task's primary metric marked as the verdict, every other as secondary. Under
+    `correction: holm` the secondary metrics' p-values are Holm-adjusted as one family (the
+    primary one, chosen before looking, is tested alone) and their verdicts read the adjusted value."""
+    if correction not in CORRECTIONS:
+        raise LorabenchError(f"unknown correction {correction!r}; use one of {', '.join(CORRECTIONS)}")
+    secondary = [c for c in comparisons if c.metric != primary]
+    adjusted = dict(zip((c.metric for c in secondary), holm_adjust([c.p_value for c in secondary]))) if correction == "holm" else {}
+    marked = []
+    for c in comparisons:
+        if c.metric == primary:
+            marked.append(replace(c, role="primary"))
+        elif c.metric in adjusted:
+            p = adjusted[c.metric]
+            lower = c.metric in LOWER_IS_BETTER
+            marked.append(replace(c, role="secondary", p_adjusted=p, verdict=_verdict(c.difference, p, lower, c.alpha)))
+        else:
+            marked.append(replace(c, role="secondary"))
+    return marked
+
+
+def false_better_chance(k: int, alpha: float) -> float:
+    """The chance that at least one of k two-sided tests at alpha calls "better" when nothing
+    changed, were the tests independent (each does with probability alpha / 2). Metrics of one run
+    share items, so their tests are positively correlated and the true chance is lower: an upper
+    figure, to read the secondary verdicts by."""
+    return 1 - (1 - alpha / 2) ** k
+
+
+def run_verdict(comparisons: Sequence[MetricComparison], alpha: float, correction: str = "none") -> dict[str, Any]:
+    """What a run concludes: its primary metric's verdict, and how many metrics were tested beside it."""
+    primary = next((c for c in comparisons if c.role == "primary"), None)
+    return {
+        "primary_metric": primary.metric if primary else None,
+        "verdict": primary.verdict if primary else None,
+        "metrics_tested": len(comparisons),
+        "alpha": alpha,
+        "correction": correction,
+        "false_better_chance": false_better_chance(len(comparisons), alpha),
+    }
 
 
 def compare_rows(
@@ -159,8 +218,10 @@ def compare_rows(
     alpha: float = 0.05,
     resamples: int = 10_000,
     seed: int = 0,
+    correction: str = "none",
 ) -> list[MetricComparison]:
-    """Compare every metric of the task over prediction rows matched by id."""
+    """Compare every metric of the task over prediction rows matched by id; the task's primary
+    metric is marked as the verdict, the others as secondary (see `with_roles`)."""
     base_by_id = {r["id"]: r for r in base_rows}
     tuned_by_id = {r["id"]: r for r in tuned_rows}
     if set(base_by_id) != set(tuned_by_id):
@@ -171,7 +232,7 @@ def compare_rows(
             "a paired comparison needs the same items"
         )
     ids = [r["id"] for r in base_rows]
-    return [
+    comparisons = [
         compare_metric(
             metric,
             [base_by_id[i]["scores"][metric] for i in ids],
@@ -182,6 +243,7 @@ def compare_rows(
         )
         for metric in TASK_METRICS[TaskKind(task)]
     ]
+    return with_roles(comparisons, get_task(task).primary_metric, correction)
 
 
 def comparison_from_dict(payload: dict[str, Any]) -> MetricComparison:
@@ -219,6 +281,7 @@ def short_subset(
     thresh: int,
     alpha: float = 0.05,
     resamples: int = 10_000,
+    correction: str = "none",
 ) -> ShortSubset | None:
     """The paired comparison restricted to the short-answer subset (the same items and tests as
     `metrics.json`'s `short` block); None for tasks without one (choice, math)."""
@@ -227,5 +290,5 @@ def short_subset(
     ids = {r["id"] for r in base_rows if in_short_subset(task, [str(g) for g in r["gold"]], thresh)}
     base = [r for r in base_rows if r["id"] in ids]
     tuned = [r for r in tuned_rows if r["id"] in ids]
-    comparisons = compare_rows(task, base, tuned, alpha, resamples) if ids else []
+    comparisons = compare_rows(task, base, tuned, alpha, resamples, correction=correction) if ids else []
     return ShortSubset(thresh, len(ids), comparisons, alpha, resamples)

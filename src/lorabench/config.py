@@ -28,7 +28,7 @@ from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.errors import ConfigKeyError, LorabenchError
 from lorabench.evaluate.settings import DecodingSettings
-from lorabench.prompts import PromptSettings, choice_scoring_conflict
+from lorabench.prompts import PromptSettings, choice_answer_conflict, choice_scoring_conflict, follow_choice_mode
 from lorabench.settings import (  # noqa: F401 - MetricSettings re-exported
     LoraSettings,
     MetricSettings,
@@ -107,10 +107,20 @@ class RunConfig(BaseModel):
     @classmethod
     def _choice_scoring_fits_prompt(cls, decoding: DecodingSettings, info: ValidationInfo) -> DecodingSettings:
         if "task" in info.data and "prompt" in info.data:
-            conflict = choice_scoring_conflict(info.data["task"], info.data["prompt"], decoding.choice_mode)
+            task, prompt = info.data["task"], info.data["prompt"]
+            conflict = choice_scoring_conflict(task, prompt, decoding.choice_mode) or choice_answer_conflict(
+                task, prompt, decoding.choice_mode
+            )
             if conflict:
                 raise ValueError(conflict)
         return decoding
+
+    @model_validator(mode="after")
+    def _choice_target_follows_scoring(self) -> "RunConfig":
+        # Multiple choice is trained to write what its choice_mode scores (the option text under
+        # logprob), so training and evaluation measure the same thing.
+        self.prompt = follow_choice_mode(self.task, self.prompt, self.decoding.choice_mode)
+        return self
 
     def to_yaml(self) -> str:
         """The run folder's config.yaml text."""

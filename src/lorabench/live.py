@@ -74,7 +74,7 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
     from lorabench.guards import applicable, generated
     from lorabench.pipeline import run_pipeline
     from lorabench.report.console import comparison_table, findings_lines
-    from lorabench.report.verdicts import verdict_sentence
+    from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
 
     main = current_shard().main  # under a multi-process launch only rank 0 shows anything
     bars, factory = progress_bars(bar_console)
@@ -93,6 +93,7 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
         console.print(line, highlight=False)
     for comparison in result.comparisons:
         console.print(verdict_sentence(comparison), highlight=False)
+    console.print(multiplicity_sentence(result.comparisons, config.metrics.alpha, config.metrics.correction), highlight=False)
     _print_retention(result, console)
     console.print(f"report: {result.report.resolve()}")
     return result

@@ -19,7 +19,7 @@ from typing import Any
 from rich.markup import escape
 
 import lorabench
-from lorabench.compare import MetricComparison, ShortSubset, compare_rows, short_subset
+from lorabench.compare import MetricComparison, ShortSubset, compare_rows, run_verdict, short_subset
 from lorabench.config import RunConfig
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.loaders import load_records
@@ -27,7 +27,7 @@ from lorabench.data.records import Record, save_records
 from lorabench.data.splits import split_records
 from lorabench.errors import LorabenchError
 from lorabench.backends import get_backend
-from lorabench.evaluate.runner import EvalOutcome, evaluate_in_folder, records_digest
+from lorabench.evaluate.runner import EvalOutcome, evaluate_in_folder, how_made, records_digest
 from lorabench.evaluate.sharding import barrier, current_shard
 from lorabench.few_shot import draw_examples, example_records
 from lorabench.guards import (
@@ -47,7 +47,7 @@ from lorabench.prompts import PromptSettings, check_templates, fit_to_model
 from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
 from lorabench.retention import RetentionResult, plan_retention, run_retention
-from lorabench.runs import csv_text, ensure_run_folder, write_atomic, write_json
+from lorabench.runs import csv_text, ensure_run_folder, library_versions, write_atomic, write_json
 from lorabench.strategies.accounting import row_cost
 from lorabench.train import TrainResult, check_target_modules, train_adapter, validation_caveat
 
@@ -196,6 +196,7 @@ def eval_stage(
         "decoding": config.decoding.model_dump(mode="json"),
         "metrics": config.metrics.model_dump(mode="json"),
         "scoring_version": SCORING_VERSION,
+        "versions": library_versions(),
     }
 
     def bar(total: int, done: list[PredictionRow]) -> Callable[[int], None]:
@@ -209,7 +210,7 @@ def eval_stage(
         bar if progress else None,
     )
     if current_shard().main:
-        write_json(outcome.run.metrics_path, outcome.metrics.to_dict())
+        write_json(outcome.run.metrics_path, {**outcome.metrics.to_dict(), **how_made(outcome)})
         write_lm_eval_results(out / name, outcome.metrics, outcome.rows, loaded.describe())
     return outcome
 
@@ -228,12 +229,15 @@ def _train_fingerprints(config: RunConfig, loaded: LoadedModel, splits: DataSpli
         "prompt": config.prompt.model_dump(mode="json"),
         "lora": config.lora.model_dump(mode="json"),
         "training": config.training.model_dump(mode="json"),
-        # Validation during training always runs on 'hf', so the evaluation backend is not part of it.
-        "decoding": config.decoding.model_dump(mode="json", exclude={"backend"}),
+        # Validation during training always runs on 'hf', so the evaluation backend is not part of it;
+        # the engine changes how answers are generated, never what they are.
+        "decoding": config.decoding.model_dump(mode="json", exclude={"backend", "engine"}),
     }
     if config.prompt.uses_templates:  # a template may read columns the items' fingerprint leaves out
         payload["extra"] = records_digest([*splits.train, *splits.validation], extra=True)
     without_prompt = {key: value for key, value in payload.items() if key != "prompt"}
+    # A multiple-choice mode is part of the prompt too (what a choice answer is: prompt.choice_answer).
+    without_prompt["decoding"] = {k: v for k, v in payload["decoding"].items() if k != "choice_mode"}
     return _sha256_of(payload), _sha256_of(without_prompt)
 
 
@@ -430,10 +434,13 @@ def run_pipeline(
         )
         timings["retention_seconds"] = round(time.perf_counter() - start, 2)
     comparisons = compare_rows(
-        config.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples
+        config.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples,
+        correction=config.metrics.correction,
     )
     metrics = config.metrics
-    short = short_subset(config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples)
+    short = short_subset(
+        config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples, metrics.correction
+    )
     findings = _guards(config, loaded, splits, adapter_dir, base, tuned, prompt_change)
     summary = {
         "lorabench": lorabench.__version__,
@@ -444,6 +451,7 @@ def run_pipeline(
         "base": base.metrics.to_dict(),
         "tuned": tuned.metrics.to_dict(),
         "comparison": [c.to_dict() for c in comparisons],
+        "verdict": run_verdict(comparisons, metrics.alpha, metrics.correction),
         "short_comparison": short.to_dict() if short is not None else None,
         "guards": [f.to_dict() for f in findings],
         "leakage": splits.leakage,

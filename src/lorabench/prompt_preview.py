@@ -42,6 +42,7 @@ class ItemView:
     max_new_tokens: int
     stop_strings: tuple[str, ...]
     scored_options: tuple[str, ...]  # multiple choice scored by log-probability: what is compared
+    scored_labels: tuple[str, ...] = ()  # multiple choice read by letter: the labels whose probabilities are compared
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def _view(record: Record, model: TokenizerAndConfig, settings: PromptSettings, c
     max_length = None if model.is_seq2seq else model_context_length(model)
     example = encode_example(record, tokenizer, settings, model.is_seq2seq, max_length)
     learned = [token for token in example.labels if token != IGNORE_INDEX]
-    scored = isinstance(record, ChoiceRecord) and config.decoding.choice_mode != "generate"
+    mode = config.decoding.choice_mode if isinstance(record, ChoiceRecord) else None
     return ItemView(
         record_id=record.id,
         prompt=prompt.text,
@@ -83,7 +84,8 @@ def _view(record: Record, model: TokenizerAndConfig, settings: PromptSettings, c
         answer_truncated=example.answer_truncated,
         max_new_tokens=max_new,
         stop_strings=STOP_STRINGS[record.task],
-        scored_options=tuple(record.options) if scored else (),  # type: ignore[attr-defined]
+        scored_options=tuple(record.options) if mode == "logprob" else (),  # type: ignore[attr-defined]
+        scored_labels=tuple(record.labels) if mode == "letter" else (),  # type: ignore[attr-defined]
     )
 
 
@@ -110,6 +112,8 @@ def _item(view: ItemView, number: int, split: Split) -> RenderableType:
     )
     if view.scored_options:
         asked = f"scores the options after the prompt: {' | '.join(view.scored_options)}"
+    elif view.scored_labels:
+        asked = f"compares the probabilities of the labels as the next token: {' | '.join(view.scored_labels)}"
     else:
         stops = ", ".join(repr(stop) for stop in view.stop_strings)
         asked = f"generates up to max_new_tokens={view.max_new_tokens}, cut at the end token or at {stops}"

@@ -33,6 +33,7 @@ from lorabench.tasks.registry import ByKind, get_task
 NO_ANSWER = "unanswerable"
 
 Strategy = Literal["single", "batch", "sequential"]
+ChoiceAnswer = Literal["label", "text"]
 
 # Per kind (each kind's module declares them): the prompt's first line, the cue that ends a plain
 # (no chat template) prompt, and where a plain-prompt model starts a new item instead of stopping.
@@ -89,6 +90,13 @@ class PromptSettings(BaseModel):
         description="Solved training examples shown before every item ({k, seed, style}), the same in "
         "training and evaluation; counted in prompt tokens, never shortened (only the item's context is).",
     )
+    choice_answer: ChoiceAnswer = Field(
+        "label",
+        description="Multiple choice: what training teaches the model to write, the correct option's 'label' "
+        "(C) or its 'text'. Follows decoding.choice_mode (set for you: 'text' under logprob, which scores "
+        "option texts; 'label' under letter and generate) and is saved with the adapter, so an adapter "
+        "evaluated under the other mode is refused like any prompt change.",
+    )
 
     @field_validator("template", "target_template")
     @classmethod
@@ -126,6 +134,8 @@ class PromptSettings(BaseModel):
         for name in _PROMPT_FEATURES:
             if data.get(name) is None:
                 data.pop(name, None)
+        if self.choice_answer == "label":
+            data.pop("choice_answer", None)
         return data
 
     @property
@@ -154,6 +164,33 @@ class Prompt:
     def bare_answer(self) -> bool:
         """Whether the answer starts right after the prompt (a chat assistant turn), not after a space."""
         return self.chat and not self.prefixed
+
+
+def choice_answer_for(choice_mode: str) -> ChoiceAnswer:
+    """What a multiple-choice model is trained to write so that `choice_mode` scores what it learned:
+    log-probability scoring compares option texts, the other modes read a label."""
+    return "text" if choice_mode == "logprob" else "label"
+
+
+def follow_choice_mode(task: Any, settings: PromptSettings, choice_mode: str) -> PromptSettings:
+    """`settings` with `choice_answer` set for `choice_mode` (multiple choice only; other tasks unchanged)."""
+    if TaskKind(task) is not TaskKind.choice:
+        return settings
+    wanted = choice_answer_for(choice_mode)
+    return settings if settings.choice_answer == wanted else settings.model_copy(update={"choice_answer": wanted})
+
+
+def choice_answer_conflict(task: Any, settings: PromptSettings, choice_mode: str) -> str | None:
+    """Why a `choice_answer` written into a config disagrees with `choice_mode`, or None."""
+    if TaskKind(task) is not TaskKind.choice or "choice_answer" not in settings.model_fields_set:
+        return None
+    wanted = choice_answer_for(choice_mode)
+    if settings.choice_answer == wanted:
+        return None
+    return (
+        f"prompt.choice_answer '{settings.choice_answer}' but decoding.choice_mode '{choice_mode}' scores the "
+        f"option's {wanted}; leave choice_answer out (it follows choice_mode)"
+    )
 
 
 def choice_scoring_conflict(task: Any, settings: PromptSettings, choice_mode: str) -> str | None:
@@ -201,6 +238,9 @@ def uses_chat_template(tokenizer: Any, settings: PromptSettings) -> bool:
 def task_instruction(record: Record, settings: PromptSettings) -> str:
     """The prompt's first line: the task's instruction, or prompt.instruction, and the unanswerable hint."""
     instruction = settings.instruction or INSTRUCTIONS[record.task]
+    if settings.instruction is None and settings.choice_answer == "text" and isinstance(record, ChoiceRecord):
+        # Trained to write the option's text, so asked for it (not for its letter).
+        instruction = get_task(record.task).text_instruction or instruction
     if settings.unanswerable_hint and get_task(record.task).unanswerable:
         instruction += f' If the context does not contain the answer, reply "{NO_ANSWER}".'
     return instruction
@@ -232,6 +272,9 @@ def target_text(record: Record, settings: PromptSettings | None = None) -> str:
     """The answer the model is trained to write (for extractive QA the first gold answer), through
     prompt.target_template when there is one."""
     target = get_task(record.task).target(record)
+    if settings is not None and settings.choice_answer == "text" and isinstance(record, ChoiceRecord):
+        # Trained on exactly the text log-probability scoring reads (backends.base.option_continuations).
+        target = record.answer_text.strip()
     if settings is None or settings.target_template is None:
         return target
     key = "prompt.target_template"

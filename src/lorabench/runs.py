@@ -97,6 +97,53 @@ def write_json(path: Path, payload: Any) -> Path:
     return write_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 
 
+# What a folder's config.yaml records about how its results were made, beside the settings that
+# decide them: not compared when a run resumes (a library upgrade must not strand a half-done
+# folder), but kept, so `compare` can warn about two folders made differently.
+RECORDED = ("versions", "earlier_versions", "engines")
+LIBRARIES = ("lorabench", "torch", "transformers", "peft")
+
+
+def library_versions() -> dict[str, str | None]:
+    """The installed versions of the libraries that decide what a model writes (read from package
+    metadata: nothing is imported)."""
+    from importlib import metadata
+
+    found: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def merge_engines(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Engine records (`{engine, items, reason?}`) summed by engine and reason, in first-seen order."""
+    merged: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for entry in entries:
+        key = (entry["engine"], entry.get("reason"))
+        if key in merged:
+            merged[key]["items"] += entry["items"]
+        else:
+            merged[key] = dict(entry)
+    return list(merged.values())
+
+
+def _recorded_on_resume(saved: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """What a resumed folder keeps of its saved record: the engines earlier sessions used, and the
+    library versions its earlier items were made with when they differ from this session's."""
+    kept: dict[str, Any] = {}
+    if saved.get("engines"):
+        kept["engines"] = saved["engines"]
+    earlier = list(saved.get("earlier_versions") or [])
+    if saved.get("versions") and config.get("versions") and saved["versions"] != config["versions"]:
+        earlier.append(saved["versions"])
+    if earlier:
+        kept["earlier_versions"] = earlier
+    return kept
+
+
 def _first_difference(saved: Any, current: Any, prefix: str = "") -> str | None:
     """The dotted key where two configs first differ, with both values."""
     if isinstance(saved, dict) and isinstance(current, dict):
@@ -138,7 +185,8 @@ class RunFolder:
         run = cls(Path(path))
         if run.config_path.exists():
             saved = yaml.safe_load(run.config_path.read_text(encoding="utf-8"))
-            difference = _first_difference(saved, config)
+            settings = {k: v for k, v in saved.items() if k not in RECORDED} if isinstance(saved, dict) else saved
+            difference = _first_difference(settings, {k: v for k, v in config.items() if k not in RECORDED})
             if difference and not force:
                 raise LorabenchError(
                     f"{run.path} holds a run with other settings ({difference}); "
@@ -146,11 +194,23 @@ class RunFolder:
                 )
             if force:
                 run.clear()
+            elif isinstance(saved, dict):
+                config = {**config, **_recorded_on_resume(saved, config)}
         elif run.path.exists() and any(run.path.iterdir()) and not force:
             raise LorabenchError(f"{run.path} exists and is not a lorabench run folder; choose another output folder")
         run.path.mkdir(parents=True, exist_ok=True)
         write_atomic(run.config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         return run
+
+    def record_engines(self, engines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Add this session's generation passes (`backends.base.engines_used`, from every process of
+        a launch) to config.yaml's `engines`, merged by engine and reason; the whole record comes back."""
+        config = yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
+        if not engines:  # nothing generated this session (scored choices, or all items resumed)
+            return list(config.get("engines") or [])
+        config["engines"] = merge_engines([*(config.get("engines") or []), *engines])
+        write_atomic(self.config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        return config["engines"]
 
     def clear(self) -> None:
         for name in (PREDICTIONS, METRICS):

@@ -171,8 +171,24 @@ class ScoringSettings(BaseModel):
 class MetricSettings(ScoringSettings):
     """How answers are scored and runs compared: the scoring knobs plus the paired tests'."""
 
-    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the paired tests.")
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="Significance level of the paired tests; intervals of the change are at 1 - alpha."
+    )
     bootstrap_resamples: int = Field(10_000, ge=100, description="Resamples of the paired bootstrap.")
+    correction: Literal["none", "holm"] = Field(
+        "none",
+        description="Multiple testing: the task's primary metric (exact_match, accuracy, ...) is the run's verdict, "
+        "tested alone at alpha; 'holm' adjusts the p-values of the secondary metrics (Holm's step-down, as one "
+        "family) so that all of them together have at most alpha chance of any false verdict; 'none' leaves them raw.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_no_correction(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        # Saved configs and eval folders from before the key existed must still match a run without it.
+        data = handler(self)
+        if self.correction == "none":
+            data.pop("correction", None)
+        return data
 
 
 def is_task_file(task: str) -> bool:

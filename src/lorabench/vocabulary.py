@@ -36,6 +36,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "lora.alpha": ("lora_alpha",),
     "lora.dropout": ("lora_dropout",),
     "lora.target_modules": ("lora_target", "target_modules"),
+    # The name the multiple-choice scoring rule goes by in the issue that asked for it (sum | mean).
+    "decoding.choice_normalization": ("choice_scoring",),
     # TRL's max_length bounds prompt + answer, max_prompt_tokens the prompt alone: see settle_max_length.
     "prompt.max_prompt_tokens": ("max_length",),
 }

@@ -24,6 +24,31 @@ from lorabench.prompts import Prompt, encode_target, model_context_length
 
 Progress = Callable[[int], None]
 NORMALIZATIONS = ("sum", "mean", "char")
+# decoding.engine: how the hf backend generates. 'auto' takes continuous batching where the model
+# supports it (evaluate/continuous.py), 'padded' always the length-sorted padded batches.
+ENGINES = ("auto", "continuous", "padded")
+
+
+@dataclass(frozen=True)
+class EnginePass:
+    """One generation pass: the engine that generated its items and, when that is not the one
+    asked for or the continuous one, why."""
+
+    engine: str  # "continuous", "padded", or a backend's own engine
+    items: int
+    reason: str | None = None
+
+
+def engines_used(passes: Sequence[EnginePass]) -> list[dict[str, Any]]:
+    """Items per engine and reason, in first-seen order: what a run folder records (the same
+    whether one process or several generated them)."""
+    summary: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for one in passes:
+        entry = summary.setdefault((one.engine, one.reason), {"engine": one.engine, "items": 0})
+        entry["items"] += one.items
+        if one.reason is not None:
+            entry["reason"] = one.reason
+    return list(summary.values())
 
 
 @dataclass(frozen=True)
@@ -159,6 +184,15 @@ class Backend(ABC):
         """Tokens a prompt and its answer share, or None: unknown, or an encoder-decoder whose
         answer does not count against the encoder's window."""
         return None if self.is_seq2seq else model_context_length(self)
+
+    def use_engine(self, engine: str) -> None:
+        """decoding.engine. Only the hf backend has more than one way to generate."""
+        if engine != "auto":
+            raise LorabenchError(f"decoding.engine '{engine}' applies to the hf backend only, not '{self.name}'; use auto")
+
+    def engine_passes(self) -> list[EnginePass]:
+        """The generation passes run so far and how each ran; [] for a backend with one engine."""
+        return []
 
     @abstractmethod
     def generate(

@@ -9,11 +9,14 @@ turns requests into their calls.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from lorabench.backends.base import (
+    ENGINES,
     Backend,
+    EnginePass,
     Generation,
     GenerationRequest,
     LetterRequest,
@@ -22,19 +25,26 @@ from lorabench.backends.base import (
     OptionScores,
     Progress,
 )
+from lorabench.errors import LorabenchError
 from lorabench.evaluate import choice, continuous
 from lorabench.evaluate.generate import GenerationSettings, generate
 from lorabench.models import LoadedModel
 from lorabench.prompts import Prompt
 
+logger = logging.getLogger(__name__)
+
 
 class HFBackend(Backend):
     name = "hf"
 
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel, engine: str = "auto") -> None:
         self.loaded = loaded
         self.tokenizer = loaded.tokenizer
         self.is_seq2seq = loaded.is_seq2seq
+        self.engine = "auto"
+        self.use_engine(engine)
+        self.passes: list[EnginePass] = []
+        self.warned = False
 
     @property
     def model(self) -> Any:
@@ -45,21 +55,51 @@ class HFBackend(Backend):
         # Read through the model: training hands in a PEFT wrapper whose config is its base's.
         return getattr(self.loaded.model, "config", None)
 
+    def use_engine(self, engine: str) -> None:
+        if engine not in ENGINES:
+            raise LorabenchError(f"decoding.engine '{engine}': use one of {', '.join(ENGINES)}")
+        self.engine = engine
+
+    def engine_passes(self) -> list[EnginePass]:
+        return list(self.passes)
+
+    def _engine(self) -> tuple[str, str | None]:
+        """The engine a pass starts on, and why it is not the continuous one."""
+        if self.is_seq2seq:
+            return "padded", "encoder-decoder model"
+        if self.engine == "padded":
+            return "padded", "decoding.engine: padded"
+        unsupported = continuous.unsupported_reason(self.model)
+        if unsupported is None:
+            return "continuous", None
+        if self.engine == "continuous":
+            if not self.warned:  # once per backend, not once per pass (sequential questions run many)
+                logger.warning("decoding.engine is continuous but this model cannot use it (%s); generating in padded "
+                               "batches", unsupported)
+                self.warned = True
+            return "padded", f"decoding.engine continuous asked, but: {unsupported}"
+        return "padded", unsupported
+
     def generate(
         self, requests: Sequence[GenerationRequest], batch_size: int, progress: Progress | None = None
     ) -> Iterator[Generation]:
         """One generation pass per distinct (max_new_tokens, stop strings), in first-seen order:
-        a pass orders its prompts by shared prefix (or length) across all of them."""
+        a pass orders its prompts by shared prefix (or length) across all of them. Each pass is
+        recorded (`engine_passes`) once it is done."""
         passes: dict[tuple[int, tuple[str, ...]], list[Prompt]] = {}
         for request in requests:
             passes.setdefault((request.max_new_tokens, request.stop_strings), []).append(request.prompt)
-        slots = not self.is_seq2seq and continuous.supported(self.model)
         for (max_new_tokens, stop_strings), prompts in passes.items():
             settings = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, stop_strings=stop_strings)
-            if slots:
-                yield from continuous.generate(self.model, self.tokenizer, prompts, settings, progress)
+            engine, reason = self._engine()
+            if engine == "continuous":
+                fallback: list[str] = []
+                yield from continuous.generate(self.model, self.tokenizer, prompts, settings, progress, fallback.append)
+                if fallback:
+                    engine, reason = "padded", f"fell back from continuous: {fallback[0]}"
             else:
                 yield from generate(self.model, self.tokenizer, prompts, settings, self.is_seq2seq, progress)
+            self.passes.append(EnginePass(engine, len(prompts), reason))
 
     def score_options(self, requests: Sequence[OptionRequest]) -> list[OptionScores]:
         return [

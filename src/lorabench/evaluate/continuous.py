@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -66,8 +67,19 @@ class _Block:
     slots: slice
     gather: torch.Tensor  # [rows * width] index into the packed tokens (padding repeats a real one)
     real: torch.Tensor  # [rows * width] bool: not padding
-    mask: torch.Tensor  # [rows, 1, groups * width, visible] additive: 0 where a query sees a column, -inf elsewhere
+    mask: torch.Tensor  # [rows, 1, width, visible] additive: 0 where a query sees a column, -inf elsewhere
     visible: int
+    grouped: dict[int, torch.Tensor] = field(default_factory=dict)  # queries per key head -> mask repeated that often
+
+    def mask_for(self, groups: int) -> torch.Tensor:
+        """The mask for `groups` queries per key/value head side by side, built once per forward:
+        the layers' own tensors say how many (an MLA model repeats its keys for every head)."""
+        if groups not in self.grouped:
+            rows, _, width, visible = self.mask.shape
+            self.grouped[groups] = self.mask[:, :, None].expand(rows, 1, groups, width, visible).reshape(
+                rows, 1, groups * width, visible
+            )
+        return self.grouped[groups]
 
 
 @dataclass(frozen=True)
@@ -94,17 +106,21 @@ def slot_attention(
     layout = _LAYOUT.get()
     _, heads, tokens, dim = query.shape
     kv_heads = key.shape[1]
+    value_dim = value.shape[-1]  # MLA-style models give values a head size of their own
     groups = heads // kv_heads
     packed = query[0].transpose(0, 1)  # [tokens, heads, dim]
-    output = query.new_empty(tokens, heads, dim)
+    output = query.new_empty(tokens, heads, value_dim)
     for block in layout.blocks:
         rows = block.slots.stop - block.slots.start
         width = block.gather.numel() // rows
         q = packed[block.gather].view(rows, width, kv_heads, groups, dim).permute(0, 2, 3, 1, 4)
         q = q.reshape(rows, kv_heads, groups * width, dim)
         keys, values = key[block.slots, :, : block.visible], value[block.slots, :, : block.visible]
-        out = torch.nn.functional.scaled_dot_product_attention(q, keys, values, attn_mask=block.mask, scale=scaling)
-        out = out.view(rows, kv_heads, groups, width, dim).permute(0, 3, 1, 2, 4).reshape(rows * width, heads, dim)
+        out = torch.nn.functional.scaled_dot_product_attention(
+            q, keys, values, attn_mask=block.mask_for(groups), scale=scaling
+        )
+        out = out.view(rows, kv_heads, groups, width, value_dim).permute(0, 3, 1, 2, 4)
+        out = out.reshape(rows * width, heads, value_dim)
         output[block.gather[block.real]] = out[block.real]
     return output[None], None
 
@@ -112,28 +128,65 @@ def slot_attention(
 AttentionInterface.register(ATTENTION_NAME, slot_attention)
 
 
-# generation_config fields that change greedy choices and that `generate._greedy_kwargs` leaves on:
-# `model.generate` would apply them, this engine's plain argmax would not.
-GREEDY_CHANGING = (
-    "suppress_tokens", "begin_suppress_tokens", "bad_words_ids", "sequence_bias", "forced_bos_token_id",
-    "forced_eos_token_id", "min_new_tokens", "exponential_decay_length_penalty",
-)
+# generation_config fields known not to change a greedy choice: the ones `generate._greedy_kwargs`
+# overrides for both engines, sampling- and beam-only ones (greedy decoding never applies them),
+# token ids and output bookkeeping. A checkpoint setting any other field (suppress_tokens,
+# sequence_bias, dola_layers, watermarking, anything a later transformers adds) leaves the model
+# on `generate.generate`, where `model.generate` applies it: this engine's argmax would not.
+GREEDY_NEUTRAL = frozenset({
+    # overridden by _greedy_kwargs
+    "do_sample", "num_beams", "temperature", "top_p", "top_k", "repetition_penalty", "no_repeat_ngram_size",
+    "min_length", "stop_strings", "max_new_tokens", "eos_token_id", "pad_token_id",
+    # sampling only
+    "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff", "top_h",
+    # beam search only
+    "length_penalty", "early_stopping", "low_memory",
+    # ids, limits the budget overrides, output and compilation bookkeeping
+    "bos_token_id", "decoder_start_token_id", "max_length", "use_cache", "renormalize_logits",
+    "output_attentions", "output_hidden_states", "output_scores", "output_logits", "return_dict_in_generate",
+    "compile_config", "disable_compile", "transformers_version", "_from_model_config",
+})
+
+
+def _greedy_changing(generation_config: Any) -> str | None:
+    """The first generation-config field set away from its default that is not known to leave
+    greedy choices alone, as `name=value`; None when there is none."""
+    if generation_config is None:
+        return None
+    try:
+        changed = generation_config.to_diff_dict()
+    except Exception:  # a config object transformers cannot diff: not known to be neutral
+        return "generation_config (unreadable)"
+    for name, value in changed.items():
+        if name not in GREEDY_NEUTRAL and value is not None:
+            return f"generation_config.{name}={value!r}"
+    return None
+
+
+def unsupported_reason(model: Any) -> str | None:
+    """Why this engine cannot run `model` exactly, or None when it can: it needs a causal model
+    whose every layer attends to the whole sequence (a prefilled cache works, see
+    `prefix.supports_shared_prefix`) through SDPA or eager attention, which `slot_attention` stands
+    in for, and whose generation config changes no greedy choice."""
+    if not prefix.supports_shared_prefix(model):
+        return "not a causal model with full attention in every layer and a plain cache"
+    changing = _greedy_changing(getattr(model, "generation_config", None))
+    if changing:
+        return f"{changing} may change greedy choices"
+    config = model.config
+    attention = getattr(config, "_attn_implementation", None)
+    if attention not in ATTENTION_BEFORE:
+        return f"attention implementation {attention!r} (sdpa or eager needed)"
+    if getattr(config, "sub_configs", None):
+        return "a composite config (sub-models)"
+    if not model_api.accepts(model, "logits_to_keep"):
+        return "its forward takes no logits_to_keep"
+    return None
 
 
 def supported(model: Any) -> bool:
-    """Whether this engine runs `model` exactly: a causal model whose every layer attends to the
-    whole sequence (a prefilled cache works, see `prefix.supports_shared_prefix`) through SDPA or
-    eager attention, which `slot_attention` stands in for, and whose generation config changes no
-    greedy choice."""
-    if not prefix.supports_shared_prefix(model):
-        return False
-    generation_config = getattr(model, "generation_config", None)
-    if any(getattr(generation_config, name, None) for name in GREEDY_CHANGING):
-        return False
-    config = model.config
-    if getattr(config, "_attn_implementation", None) not in ATTENTION_BEFORE or getattr(config, "sub_configs", None):
-        return False
-    return model_api.accepts(model, "logits_to_keep")
+    """Whether this engine runs `model` exactly (see `unsupported_reason`)."""
+    return unsupported_reason(model) is None
 
 
 class SlotCache:
@@ -149,9 +202,9 @@ class SlotCache:
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args: Any, **kwargs: Any):
         layout = _LAYOUT.get()
         if layer_idx == len(self.keys):
-            shape = (self.slots, key_states.shape[1], self.width, key_states.shape[-1])
-            self.keys.append(key_states.new_zeros(shape))
-            self.values.append(value_states.new_zeros(shape))
+            # Each with its own head count and size: values may be narrower than keys (MLA).
+            self.keys.append(key_states.new_zeros((self.slots, key_states.shape[1], self.width, key_states.shape[-1])))
+            self.values.append(value_states.new_zeros((self.slots, value_states.shape[1], self.width, value_states.shape[-1])))
         keys, values = self.keys[layer_idx], self.values[layer_idx]
         # [1, heads, tokens, dim] -> [tokens, heads, dim], the layout advanced indexing writes.
         keys[layout.slots, :, layout.columns] = key_states[0].transpose(0, 1)
@@ -259,8 +312,7 @@ class _Engine:
         self.cache = SlotCache(self.slots, max(len(item.ids) for item in items) + settings.max_new_tokens)
         self.stop_ids = set(stop_token_ids(tokenizer, model))
         self.cache_keyword = model_api.cache_keyword(model)
-        config = model.config
-        self.groups = config.num_attention_heads // (getattr(config, "num_key_value_heads", None) or config.num_attention_heads)
+        self.steps = 0  # forwards run, for messages
         # The compute dtype: a quantized model's first parameter may be packed integers.
         self.dtype = model.dtype
 
@@ -269,18 +321,27 @@ class _Engine:
         return not self.queue and not self.active
 
     @torch.inference_mode()
-    def step(self, check: bool = False) -> list[Generation]:
-        """One forward; with `check`, first make sure it gives the logits a plain forward gives."""
+    def step(self, check: bool = False, check_all: bool = False) -> list[Generation]:
+        """One forward. `check`: make sure its logits after the first joining prompt equal a plain
+        forward's; `check_all`: every logit it keeps, row by row (slow; LORABENCH_CHECK_ENGINE=1)."""
         started = time.perf_counter()
+        self.steps += 1
         running = len(self.active)
         rows = [self._running_row(i) for i in range(running)]
         copies: list[tuple[int, int, int]] = []
         while self.queue and len(self.active) < self.slots:
             rows.append(self._admit(self.queue.popleft(), copies))
         logits, greedy = self._forward(rows, copies, running)
-        if check:
+        if check_all:
+            at = 0
+            for slot, row in enumerate(rows):
+                count = len(row.drafted) + 1
+                self._check(self.active[slot], row, logits[at : at + count])
+                at += count
+        elif check:
             # The first joining row's last position follows the running rows' guesses and tokens.
-            self._check(self.active[running], logits[sum(len(row.drafted) + 1 for row in rows[:running])])
+            at = sum(len(row.drafted) + 1 for row in rows[:running])
+            self._check(self.active[running], rows[running], logits[at : at + 1])
         for slot in range(running, len(self.active)):
             group = self.active[slot].group
             if group is not None and group.source == slot:
@@ -363,16 +424,24 @@ class _Engine:
             at += count
         return logits, result
 
-    def _check(self, item: _Item, logits: torch.Tensor) -> None:
-        """Raise `Mismatch` unless `logits` (the engine's, after `item`'s whole prompt) equal a plain
-        forward's: a model that reaches attention some other way would fail here, not silently."""
-        plain = self.model(input_ids=torch.tensor([item.ids], device=self.model.device), use_cache=False, logits_to_keep=1)
-        expected = plain.logits[0, -1].float()
+    def _check(self, item: _Item, row: _Row, logits: torch.Tensor) -> None:
+        """Raise `Mismatch` unless `logits` (the engine's for `row`: after each of its guesses and
+        after its last token) equal a plain forward's over the same sequence: a model that reaches
+        attention some other way would fail here, not silently."""
+        # The sequence so far: the prompt, what was generated (its last token is this row's first), the guesses.
+        sequence = [*item.ids, *item.generated, *row.drafted]
+        plain = self.model(
+            input_ids=torch.tensor([sequence], device=self.model.device), use_cache=False, logits_to_keep=len(logits)
+        )
+        expected = plain.logits[0].float()
         scale = max(1.0, expected.abs().max().item())
         tolerance = (1e-3 if self.dtype == torch.float32 else 3e-2) * scale
         gap = (logits.float() - expected).abs().max().item()
-        if gap > tolerance or logits.argmax().item() != expected.argmax().item():
-            raise Mismatch(f"{type(self.model).__name__}: logits differ from a plain forward by {gap:.3g}")
+        if gap > tolerance or not torch.equal(logits.argmax(dim=-1), expected.argmax(dim=-1)):
+            raise Mismatch(
+                f"{type(self.model).__name__}: logits differ from a plain forward by {gap:.3g} "
+                f"(forward {self.steps}, item {item.prompt.record_id}, {len(sequence)} tokens)"
+            )
 
     def _blocks(self, rows: list[_Row], offsets: list[int], running: int) -> list[_Block]:
         """Attention blocks: the running slots together (their few queries each), then the joining
@@ -402,14 +471,13 @@ class _Engine:
             # A query sees its slot's columns up to its own; padding sees column 0, so no row is empty.
             limits.append([rows[s].start + i for i in range(n)] + [0] * (width - n))
         limit = torch.tensor(limits)  # [rows, width]
-        allowed = torch.arange(visible)[None, None, :] <= limit[:, :, None]
-        allowed = allowed[:, None, None].expand(len(slots), 1, self.groups, width, visible)
+        allowed = (torch.arange(visible)[None, None, :] <= limit[:, :, None])[:, None]  # [rows, 1, width, visible]
         # An additive mask: SDPA turns a boolean one into this at every call, i.e. in every layer.
         mask = torch.zeros(allowed.shape, dtype=self.dtype).masked_fill_(~allowed, float("-inf"))
         device = self.model.device
         return _Block(
             slice(slots[0], slots[-1] + 1), torch.tensor(gather, device=device), torch.tensor(real, device=device),
-            mask.reshape(len(slots), 1, self.groups * width, visible).to(device), visible,
+            mask.to(device), visible,
         )
 
     def _take(self, slot: int, row: _Row, greedy: list[int], share: float) -> bool:
@@ -478,25 +546,45 @@ def _items(encoded: list[tuple[Prompt, list[int]]]) -> list[_Item]:
     return [_Item(prompt, ids, group_of.get(index)) for index, (prompt, ids) in enumerate(encoded)]
 
 
+# Set to 1 to check every forward's logits against a plain forward (slow: for bug reports).
+CHECK_ENV = "LORABENCH_CHECK_ENGINE"
+
+
+def check_every_forward() -> bool:
+    return os.environ.get(CHECK_ENV, "") == "1"
+
+
 def generate(
     model: Any,
     tokenizer: Any,
     prompts: Sequence[Prompt],
     settings: GenerationSettings,
     progress: Callable[[int], None] | None = None,
+    fell_back: Callable[[str], None] | None = None,
 ) -> Iterator[Generation]:
     """Greedy continuations of `prompts`, up to `settings.batch_size` decoded at once, yielded as
     each finishes (match them to records by `record_id`). Prompts are admitted in the order
     `generate.batch_order` gives with prefix sharing, so a passage's questions run close together;
-    `progress(k)` gets the number each forward finished."""
+    `progress(k)` gets the number each forward finished.
+
+    Anything that goes wrong in the first forward (its logits differ from a plain forward's, or
+    the model raises) sends the whole pass to `generate.generate` with one warning line, and
+    `fell_back(reason)` is told why. Under LORABENCH_CHECK_ENGINE=1 every later forward is checked
+    too, and a difference there raises `Mismatch` (answers were already given: nothing to fall back to).
+    """
     if not prompts:
         return
     model.eval()
-    engine = _Engine(model, tokenizer, _items(ordered(encode_all(tokenizer, prompts), settings, share_prefix=True)), settings)
+    check_all = check_every_forward()
     try:
-        finished = engine.step(check=True)
-    except Mismatch as error:
-        logger.warning("continuous batching is off for this model (%s); generating in padded batches", error)
+        engine = _Engine(model, tokenizer, _items(ordered(encode_all(tokenizer, prompts), settings, share_prefix=True)), settings)
+        finished = engine.step(check=True, check_all=check_all)
+    except Exception as error:  # noqa: BLE001 - any failure of the first forward: the padded path is the reference
+        first_line = (str(error).splitlines() or [""])[0]
+        reason = first_line if isinstance(error, Mismatch) else f"{type(error).__name__}: {first_line}"
+        logger.warning("continuous batching is off for this model (%s); generating in padded batches", reason)
+        if fell_back is not None:
+            fell_back(reason)
         yield from batched.generate(model, tokenizer, prompts, settings, progress=progress)
         return
     while True:
@@ -505,4 +593,4 @@ def generate(
         yield from finished
         if engine.done:
             return
-        finished = engine.step()
+        finished = engine.step(check_all=check_all)

@@ -10,15 +10,22 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 import lorabench
 from lorabench.backends import Backend, get_backend
-from lorabench.backends.base import Generation, GenerationRequest, LetterRequest, OptionRequest, option_continuations
+from lorabench.backends.base import (
+    Generation,
+    GenerationRequest,
+    LetterRequest,
+    OptionRequest,
+    engines_used,
+    option_continuations,
+)
 from lorabench.data.loaders import load_records
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.records import ChoiceRecord, Record, TaskKind, record_to_row
@@ -52,8 +59,9 @@ from lorabench.prompts import (
     check_templates,
     choice_scoring_conflict,
     fit_to_model,
+    follow_choice_mode,
 )
-from lorabench.runs import RunFolder, write_json
+from lorabench.runs import RunFolder, library_versions, write_json
 from lorabench.settings import ScoringSettings
 from lorabench.strategies.accounting import single_cost
 from lorabench.strategies.evaluation import batch_rows, sequential_rows
@@ -78,6 +86,13 @@ class EvalConfig(ScoringSettings):
     prompt: PromptSettings = Field(default_factory=PromptSettings)
     decoding: DecodingSettings = Field(default_factory=DecodingSettings)
 
+    @model_validator(mode="after")
+    def _choice_target_follows_scoring(self) -> "EvalConfig":
+        # The evaluation's choice_mode decides what a choice answer is; an adapter trained for the
+        # other one is then refused by the prompt check (its lorabench.json says what it learned).
+        self.prompt = follow_choice_mode(self.data.task, self.prompt, self.decoding.choice_mode)
+        return self
+
     def score_settings(self) -> ScoreSettings:
         return ScoreSettings.of(self)
 
@@ -89,6 +104,7 @@ class EvalOutcome:
     metrics: TaskMetrics
     resumed: int  # items found already done in the folder
     prompt_change: PromptDifference | None = None  # evaluated under prompts the adapter was not trained with
+    engines: list[dict[str, Any]] = field(default_factory=list)  # this session's generation passes (backends.base.engines_used)
 
 
 def score_input(record: Record, prediction: str) -> ScoreInput:
@@ -157,6 +173,8 @@ def evaluate_records(
     `model` is a backend, or a loaded model to serve through the backend `decoding.backend` names.
     """
     backend = model if isinstance(model, Backend) else get_backend(decoding.backend, model)
+    backend.use_engine(decoding.engine)
+    passes_before = len(backend.engine_passes())
     done = run.completed() if run else {}
     if records:
         # fit_to_model reads the context window off `.config`, which a backend has as a model does.
@@ -183,7 +201,8 @@ def evaluate_records(
 
     rows = [fresh.get(r.id) or done[r.id] for r in records]
     metrics = _metrics(records[0].task, records, rows, score_settings)
-    return EvalOutcome(run, rows, metrics, resumed=sum(r.id not in fresh for r in records))
+    engines = engines_used(backend.engine_passes()[passes_before:])
+    return EvalOutcome(run, rows, metrics, resumed=sum(r.id not in fresh for r in records), engines=engines)
 
 
 def _single_rows(
@@ -249,6 +268,7 @@ def run_config(config: EvalConfig, loaded: LoadedModel, records: Sequence[Record
             "chat_template_sha256": hashlib.sha256(chat_template.encode("utf-8")).hexdigest() if chat_template else None,
         },
         "scoring": {**asdict(config.score_settings()), "version": SCORING_VERSION},
+        "versions": library_versions(),
     }
 
 
@@ -289,6 +309,7 @@ def evaluate_in_folder(
         outcome = evaluate_records(backend, mine, prompt_settings, decoding, score_settings, run=part, progress=progress)
     else:  # dealt nothing (fewer context groups than processes): it still meets the barriers
         outcome = EvalOutcome(part, [], _metrics(records[0].task, [], [], score_settings), 0)
+    engines = [entry for part_engines in sharding.gathered(shard, outcome.engines) for entry in part_engines]
     sharding.barrier(shard)
     if not shard.main:
         return outcome
@@ -298,7 +319,13 @@ def evaluate_in_folder(
         outcome = EvalOutcome(run, rows, _metrics(records[0].task, records, rows, score_settings), outcome.resumed)
     # One file in item order, whatever order the batches (or the processes) finished in.
     sharding.finish(run, records, {row["id"]: row for row in outcome.rows})
-    return outcome
+    return replace(outcome, engines=run.record_engines(engines))
+
+
+def how_made(outcome: EvalOutcome) -> dict[str, Any]:
+    """What metrics.json says about how the answers were made: the engine of each generation pass
+    (and why it was not the continuous one) and the library versions."""
+    return {"engines": outcome.engines, "versions": library_versions()}
 
 
 def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_shot_from: Path | None) -> EvalConfig:
@@ -339,6 +366,11 @@ def _prompt_change(
     )
     if difference is not None and not allow:
         hint = f", or --prompt {Path(config.adapter) / 'lorabench.json'} to use its training prompt"
+        trained = trained_prompt_settings(Path(config.adapter))
+        if trained is not None and trained.choice_answer != config.prompt.choice_answer:
+            modes = "logprob" if trained.choice_answer == "text" else "letter or generate"
+            hint = (f", or --choice-mode {modes}: the adapter was trained to write the option's {trained.choice_answer}, "
+                    f"and --choice-mode {config.decoding.choice_mode} scores its {config.prompt.choice_answer}")
         raise prompt_change_refusal(Path(config.adapter), difference, hint)
     return difference
 
@@ -385,6 +417,7 @@ def run_eval(
     }
     if change is not None:
         summary["prompt_change"] = folder_config["prompt_change"]
+    summary.update(how_made(outcome))
     write_json(outcome.run.metrics_path, summary)
     write_lm_eval_results(out, outcome.metrics, outcome.rows, loaded.describe())
     return replace(outcome, prompt_change=change)

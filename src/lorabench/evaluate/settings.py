@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
 from lorabench.data.records import TaskKind
 from lorabench.tasks.registry import ByKind
@@ -41,13 +50,31 @@ class DecodingSettings(BaseModel):
         "pip install 'lorabench[vllm]' and a CUDA GPU). Validation during training always uses 'hf'.",
     )
 
+    engine: Literal["auto", "continuous", "padded"] = Field(
+        "auto",
+        description="How the hf backend generates: 'auto' uses continuous batching where the model supports it "
+        "(else padded batches, the reason recorded), 'continuous' asks for it (a model that cannot use it still "
+        "generates padded, with a warning), 'padded' always uses length-sorted padded batches. Both give the same "
+        "greedy answers; the engine each pass used is recorded in the eval folder.",
+    )
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_of_hf(cls, engine: str, info: ValidationInfo) -> str:
+        backend = info.data.get("backend", "hf")
+        if engine != "auto" and backend != "hf":
+            raise ValueError(f"'{engine}' applies to the hf backend only, not '{backend}'; leave it auto")
+        return engine
+
     @model_serializer(mode="wrap")
     def _omit_default_backend(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
-        # Saved configs and training fingerprints from before backends existed must still match an
-        # 'hf' run, so the default is left out; loading a config without it gives 'hf' again.
+        # Saved configs and training fingerprints from before backends (and engines) existed must
+        # still match an 'hf' / 'auto' run, so the defaults are left out; loading gives them again.
         data = handler(self)
         if self.backend == "hf":
             data.pop("backend", None)
+        if self.engine == "auto":
+            data.pop("engine", None)
         return data
 
     def max_new_tokens_for(self, task: TaskKind) -> int:

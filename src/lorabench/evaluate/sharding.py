@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,3 +124,15 @@ def barrier(shard: Shard) -> None:
         # Only barriers go through this group, so gloo serves GPU launches too (no device to pin).
         dist.init_process_group("gloo")
     dist.barrier()
+
+
+def gathered(shard: Shard, value: Any) -> list[Any]:
+    """`value` from every process of the launch, in rank order (`[value]` in a lone process)."""
+    if not shard.distributed:
+        return [value]
+    import torch.distributed as dist
+
+    barrier(shard)  # makes sure the process group exists
+    values: list[Any] = [None] * shard.world
+    dist.all_gather_object(values, value)
+    return values

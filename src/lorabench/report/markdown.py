@@ -51,6 +51,8 @@ def render_markdown(view: ReportView) -> str:
     out = [f"# {cell(view.title)}", "", cell(view.subtitle), "",
            f"## Did the fine-tune help? ({view.n} held-out items, paired tests at alpha {view.alpha})", ""]
     out += _verdict_lines(view.verdicts)
+    if view.multiplicity:
+        out += ["", cell(view.multiplicity)]
     if view.retention is not None:
         out += ["", f"## {cell(view.retention['title'])}", "", cell(view.retention["intro"]), ""]
         out += _verdict_lines(view.retention["verdicts"])

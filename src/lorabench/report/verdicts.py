@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lorabench.compare import POWER, MetricComparison
+from lorabench.compare import POWER, MetricComparison, false_better_chance
 
 
 def _points(value: float) -> str:
@@ -17,8 +17,11 @@ def evidence(c: MetricComparison) -> str:
         unchanged = "" if c.unchanged is None else f", {c.unchanged} unchanged"
         detail = f"{c.improved} items improved, {c.regressed} regressed{unchanged}; McNemar exact p = {c.p_value:.2g}"
     else:
-        interval = "" if c.ci_low is None else f"95% CI [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]; "
+        level = f"{100 * c.confidence:.3g}% CI"
+        interval = "" if c.ci_low is None else f"{level} [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]; "
         detail = f"{interval}paired bootstrap p = {c.p_value:.2g}"
+    if c.p_adjusted is not None:
+        detail += f", Holm-adjusted p = {c.p_adjusted:.2g}"
     return f"{_points(c.difference)} ({detail})"
 
 
@@ -42,6 +45,23 @@ def verdict_detail(c: MetricComparison, before: str = "base", after: str = "tune
 def verdict_sentence(c: MetricComparison, before: str = "base", after: str = "tuned") -> str:
     """One line per metric, e.g. 'exact_match: better, base 0.0% -> tuned 80.0%, +80.0 points (...)'."""
     return f"{c.metric}: {c.verdict}, {verdict_detail(c, before, after)}"
+
+
+def multiplicity_sentence(comparisons: Sequence[MetricComparison], alpha: float, correction: str = "none") -> str:
+    """Which metric decides the verdict, and how far to trust the others: with k metrics tested,
+    one of them can come out "better" by chance alone."""
+    k = len(comparisons)
+    primary = next((c for c in comparisons if c.role == "primary"), None)
+    if primary is None or k == 0:
+        return ""
+    head = f"verdict: {primary.verdict} on {primary.metric}, the task's primary metric"
+    if k == 1:
+        return head
+    chance = false_better_chance(k, alpha)
+    how = ("their p-values are Holm-adjusted (metrics.correction: holm)" if correction == "holm"
+           else "not adjusted for multiple testing (metrics.correction: holm adjusts them)")
+    return (f"{head}; the other {k - 1} are secondary, {how}. {k} metrics tested at alpha {alpha:g}: "
+            f"with no real change, the chance of at least one false \"better\" among them is up to {100 * chance:.0f}%")
 
 
 RETENTION_TITLE = "Did the fine-tune hurt general ability?"

@@ -9,14 +9,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.compare import POWER, MetricComparison
+from lorabench.compare import POWER, MetricComparison, with_roles
 from lorabench.data.records import TaskKind
 from lorabench.evaluate.settings import DEFAULT_MAX_NEW_TOKENS
 from lorabench.guards import applicable
 from lorabench.items import CATEGORIES, PRIMARY_METRIC, ItemPair, change_counts
 from lorabench.compare import ShortSubset
 from lorabench.report.collect import ReportData, RetentionData
-from lorabench.report.verdicts import RETENTION_TITLE, tradeoff_sentence, verdict_detail
+from lorabench.report.verdicts import RETENTION_TITLE, multiplicity_sentence, tradeoff_sentence, verdict_detail
 from lorabench.tasks.registry import ByKind
 
 ITEM_GROUPS = (
@@ -62,6 +62,7 @@ class ReportView:
     plots: list[dict[str, str]] = field(default_factory=list)  # caption, file name, data URI (HTML)
     missing_plots: list[str] = field(default_factory=list)
     retention: dict[str, Any] | None = None  # title, intro, verdicts (as `verdicts`), notes; None without retention
+    multiplicity: str = ""  # which metric decides, and how many were tested (verdicts.multiplicity_sentence)
 
 
 def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
@@ -234,7 +235,11 @@ def build_view(data: ReportData) -> ReportView:
     model = summary.get("model", {})
     sizes = summary.get("sizes", {})
     n = int(sizes.get("test") or len(data.pairs))
-    verdicts = [_verdict_item(c) for c in data.comparisons]
+    correction = str((config.get("metrics") or {}).get("correction", "none"))
+    # Summaries from before roles were stored get them here (no correction existed then).
+    comparisons = data.comparisons if any(c.role for c in data.comparisons) else with_roles(data.comparisons, primary)
+    verdicts = [_verdict_item(c, f"{c.metric} (primary metric): {c.verdict}" if c.role == "primary" else None)
+                for c in comparisons]
     metric_rows = [metric_row(c, data.interval("base", c.metric), data.interval("tuned", c.metric)) for c in data.comparisons]
     short = None
     if data.short is not None:
@@ -278,6 +283,7 @@ def build_view(data: ReportData) -> ReportView:
         power=round(100 * POWER),
         primary=primary,
         verdicts=verdicts,
+        multiplicity=multiplicity_sentence(comparisons, alpha, correction),
         guards=applicable(list(summary.get("guards") or []), data.generated),
         metric_rows=metric_rows,
         category_rows=[{"name": name.replace("_", " "), "meaning": CATEGORIES[name], "base": data.categories["base"][name],

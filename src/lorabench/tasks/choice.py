@@ -80,6 +80,7 @@ TASK = Task(
         "context": ("context", "passage"),
     },
     instruction="Answer with the letter of the correct option.",
+    text_instruction="Answer with the text of the correct option.",
     cue="Answer:",
     stop_strings=("\n",),
     max_new_tokens=8,

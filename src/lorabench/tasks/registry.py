@@ -60,6 +60,8 @@ class Task:
     numeric_gold: bool = False  # a score file's gold may be a bare number
     unanswerable: bool = False  # a record may have no gold answer at all (SQuAD v2)
     passage_lengths: bool = False  # synthesize takes short_passages
+    # Multiple choice trained to write the option's text (prompt.choice_answer: text): the instruction then.
+    text_instruction: str | None = None
 
 
 @cache
