@@ -26,7 +26,7 @@ from lorabench.data.loaders import load_records
 from lorabench.data.records import Record, save_records
 from lorabench.data.splits import split_records
 from lorabench.errors import LorabenchError
-from lorabench.backends import get_backend
+from lorabench.backends import check_can_serve, get_backend
 from lorabench.evaluate.runner import EvalOutcome, evaluate_in_folder, records_digest
 from lorabench.evaluate.sharding import barrier, current_shard
 from lorabench.few_shot import draw_examples, example_records
@@ -203,7 +203,7 @@ def eval_stage(
         recorded = eval_seconds(done) if len(done) >= total else None
         return progress(f"eval {name}", total, len(done), recorded)  # type: ignore[misc]
 
-    backend = get_backend(config.decoding.backend, loaded)
+    backend = get_backend(config.decoding.backend, loaded, config.decoding)
     outcome = evaluate_in_folder(
         backend, records, config.prompt, config.decoding, _score_settings(config), out / name, stage_config, force,
         bar if progress else None,
@@ -379,6 +379,7 @@ def run_pipeline(
 
     # Everything that can refuse the config runs before the first file is written.
     start = time.perf_counter()
+    check_can_serve(config.decoding, config.task, with_adapter=True)  # the tuned stage serves the adapter
     ensure_run_folder(out, "out")
     splits = split_data(config, say)
     retention_plan = plan_retention(config.retention, config.model) if config.retention.tasks else None

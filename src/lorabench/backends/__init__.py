@@ -13,30 +13,40 @@ from lorabench.backends.base import Backend
 from lorabench.errors import LorabenchError
 
 if TYPE_CHECKING:
+    from lorabench.evaluate.settings import DecodingSettings
     from lorabench.models import LoadedModel
 
 
-def _hf(loaded: LoadedModel) -> Backend:
+def _hf(loaded: LoadedModel, decoding: DecodingSettings | None) -> Backend:
     from lorabench.backends.hf import HFBackend
 
     return HFBackend(loaded)
 
 
-def _vllm(loaded: LoadedModel) -> Backend:
+def _vllm(loaded: LoadedModel, decoding: DecodingSettings | None) -> Backend:
     from lorabench.backends.vllm import VLLMBackend
 
-    return VLLMBackend(loaded)
+    return VLLMBackend(loaded, decoding.vllm if decoding is not None else None)
 
 
-BACKENDS: dict[str, Callable[[LoadedModel], Backend]] = {"hf": _hf, "vllm": _vllm}
+BACKENDS: dict[str, Callable[[LoadedModel, "DecodingSettings | None"], Backend]] = {"hf": _hf, "vllm": _vllm}
 
 
-def get_backend(name: str, loaded: LoadedModel) -> Backend:
-    """The backend `name` serving `loaded` (its tokenizer builds the prompts, in every backend)."""
+def get_backend(name: str, loaded: LoadedModel, decoding: DecodingSettings | None = None) -> Backend:
+    """The backend `name` serving `loaded` (its tokenizer builds the prompts, in every backend),
+    sized by `decoding`'s section for it (decoding.vllm) when given."""
     factory = BACKENDS.get(name)
     if factory is None:
         raise LorabenchError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")
-    return factory(loaded)
+    return factory(loaded, decoding)
 
 
-__all__ = ["BACKENDS", "Backend", "get_backend"]
+def check_can_serve(decoding: DecodingSettings, task: str, with_adapter: bool) -> None:
+    """Refuse, before any model loads, an evaluation `decoding.backend` would fail part way through."""
+    if decoding.backend == "vllm":
+        from lorabench.backends.vllm import check_can_serve as check_vllm
+
+        check_vllm(decoding, task, with_adapter)
+
+
+__all__ = ["BACKENDS", "Backend", "check_can_serve", "get_backend"]
