@@ -69,6 +69,9 @@ _LORA_IDS: dict[str, int] = {}
 
 
 def _import_vllm() -> Any:
+    # vLLM logs every engine step's setup at INFO to stdout, burying lorabench's progress and
+    # tables; its warnings still show, and a user's own setting wins.
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     try:
         import vllm
     except ImportError as error:
