@@ -26,7 +26,7 @@ from lorabench.data.loaders import load_records
 from lorabench.data.records import Record, save_records
 from lorabench.data.splits import split_records
 from lorabench.errors import LorabenchError
-from lorabench.backends import check_can_serve, get_backend
+from lorabench.backends import check_can_serve, get_backend, release_engines
 from lorabench.evaluate.runner import EvalOutcome, evaluate_in_folder, records_digest
 from lorabench.evaluate.sharding import barrier, current_shard
 from lorabench.few_shot import draw_examples, example_records
@@ -208,6 +208,7 @@ def eval_stage(
         backend, records, config.prompt, config.decoding, _score_settings(config), out / name, stage_config, force,
         bar if progress else None,
     )
+    release_engines()  # the next stage trains, or serves the adapter from an engine of its own
     if current_shard().main:
         write_json(outcome.run.metrics_path, outcome.metrics.to_dict())
         write_lm_eval_results(out / name, outcome.metrics, outcome.rows, loaded.describe())

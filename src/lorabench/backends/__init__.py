@@ -6,6 +6,7 @@ called, so naming a backend never imports an engine that is not installed (vLLM 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -49,4 +50,12 @@ def check_can_serve(decoding: DecodingSettings, task: str, with_adapter: bool) -
         check_vllm(decoding, task, with_adapter)
 
 
-__all__ = ["BACKENDS", "Backend", "check_can_serve", "get_backend"]
+def release_engines() -> None:
+    """Free what a backend keeps between calls (vLLM's engine holds its share of GPU memory, or its
+    CPU KV cache), so training after an evaluation gets the memory. Imports nothing new."""
+    module = sys.modules.get("lorabench.backends.vllm")
+    if module is not None:
+        module.release_engines()
+
+
+__all__ = ["BACKENDS", "Backend", "check_can_serve", "get_backend", "release_engines"]

