@@ -18,6 +18,8 @@ from lorabench.study.report import write_study_report
 from lorabench.study.runner import run_study
 
 ray = pytest.importorskip("ray")
+# One Ray session for the module: under `make test` (-n 2 --dist loadgroup) its tests share a worker.
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +98,10 @@ def test_seeds_spread_keep_going_and_resume_on_ray(local_ray, tiny_causal_path, 
     # batch_size 64 cannot fit 10 training examples: that cell fails in training, after its base evaluation.
     path = _study(tmp_path, tiny_causal_path, qa_file, "kg", params="training.batch_size: [2, 64]",
                   extra="  seeds: [0, 1]\n")
+    # Without --keep-going the first failure stops the study (tasks still queued or running are cancelled).
+    stopped = CliRunner().invoke(app, ["study", str(path), "--executor", "ray"])
+    assert stopped.exit_code == 2 and "error: batch_size64__seed" in stopped.output, stopped.output
+    # Rerun: what finished is kept, the rest resumes; the bad cell is recorded and the good one finishes.
     result = CliRunner().invoke(app, ["study", str(path), "--executor", "ray", "--keep-going"])
     assert result.exit_code == 2, result.output
     assert "2 run(s) failed" in result.output and "batch_size64__seed0" in result.output

@@ -53,6 +53,8 @@ def _in_worker(work: str, study: Study, name: str, force: bool, cwd: str) -> dic
     """What a Ray task runs: one point's run (`work` = "run") or its shared base evaluation ("base").
     Failures come back as values, so the driver decides whether the study goes on."""
     os.chdir(cwd)  # the study's relative paths (data, out) mean what they mean for the driver
+    # Progress bars forwarded line by line from several workers are noise in the driver's output.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     point = next(p for p in study.points if p.name == name)
     say = _worker_say(name)
     started = time.perf_counter()
