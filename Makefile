@@ -54,7 +54,7 @@ demo: $(SMOLLM_STAMP)
 	$(BIN)/lorabench demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-slow: $(MODELS_STAMP)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
@@ -68,7 +68,7 @@ test-latest:
 	$(LATEST)/bin/python -m pip install --quiet $(TORCH)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade -e '.[dev]'
 	$(LATEST)/bin/python -m pip list --format=freeze | grep -iE '^(transformers|peft|accelerate|datasets)=='
-	$(LATEST)/bin/python -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
+	$(LATEST)/bin/python -m pytest -m "not slow" -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # Writes constraints.txt from the venv that just passed `make test-latest`.
 constraints:

@@ -390,23 +390,30 @@ def study(
     overrides: SetOption = None,
     force: Annotated[bool, typer.Option(help="Redo every run instead of keeping finished ones.")] = False,
     keep_going: Annotated[bool, typer.Option(help="Record a failed run and go on with the next one.")] = False,
-    plan: Annotated[bool, typer.Option(help="Only list the runs the sweep expands to, and which are finished.")] = False,
+    plan: Annotated[bool, typer.Option(help="Only list the runs the sweep expands to, what they share, and which are finished.")] = False,
+    executor: Annotated[Optional[str], typer.Option(
+        help="local: runs one after another in this process; ray: runs as parallel Ray tasks (pip install "
+        "'lorabench[ray]'). Default: sweep.executor, else local.")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(
+        help="Ray cluster to run on (`auto`: the one running here); default: sweep.ray_address, else a local Ray "
+        "started for the study.")] = None,
 ) -> None:
-    """Run a grid of runs (models x training sizes x strategies x seeds) on the same test items, then the study page."""
+    """Run a grid of runs (models x training sizes x strategies x any sweep.params key x seeds) on the same test items, then the study page."""
     from lorabench.evaluate.sharding import refuse_weight_sharding
     from lorabench.study.grid import load_study
 
+    if executor not in (None, "local", "ray"):
+        raise LorabenchError(f"--executor: {executor!r} is not an executor; use local or ray")
     refuse_weight_sharding("study")
     loaded = load_study(config_path, overrides or [])  # before torch is imported, as in `run`
     from lorabench.live import run_study_live
-    from lorabench.study.runner import is_finished
+    from lorabench.study.runner import plan_lines
 
     if plan:
-        for point in loaded.points:
-            state = "finished" if is_finished(point, loaded.sweep.eval_each_epoch) else "to run"
-            console.print(f"{point.name}: {state} -> {point.config.out}", highlight=False)
+        for line in plan_lines(loaded):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         return
-    statuses, _ = run_study_live(loaded, console, force=force, keep_going=keep_going)
+    statuses, _ = run_study_live(loaded, console, force=force, keep_going=keep_going, executor=executor, ray_address=ray_address)
     failed = [s for s in statuses if s.state == "failed"]
     if failed:
         raise LorabenchError(f"{len(failed)} run(s) failed: " + "; ".join(f"{s.point.name}: {s.error}" for s in failed))

@@ -165,16 +165,22 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     """`training.lr=1e-3` style overrides; values are parsed as YAML (numbers, booleans, lists)."""
     for text in overrides:
         path, value = _parse_override(text)
-        drop_spellings(raw, tuple(path))
-        node = raw
-        for key in path[:-1]:
-            child = node.get(key)
-            if isinstance(child, str) and key == "model":
-                child = {"name": child}
-            node[key] = child if isinstance(child, dict) else {}
-            node = node[key]
-        node[path[-1]] = value
+        set_key(raw, path, value)
     return raw
+
+
+def set_key(raw: dict[str, Any], path: list[str] | tuple[str, ...], value: Any) -> None:
+    """Set one dotted key in a raw config mapping, in place, as `--set` does: any other name of the
+    same setting (an alias) is dropped first, so the value given here wins."""
+    drop_spellings(raw, tuple(path))
+    node = raw
+    for key in path[:-1]:
+        child = node.get(key)
+        if isinstance(child, str) and key == "model":
+            child = {"name": child}
+        node[key] = child if isinstance(child, dict) else {}
+        node = node[key]
+    node[path[-1]] = value
 
 
 def _key_line(document: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
@@ -192,6 +198,9 @@ def _key_line(document: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
         else:
             return line
     return line
+
+
+key_line = _key_line  # for other config sections' own checks (a study's sweep.params)
 
 
 def _located(source: str, document: yaml.Node | None, path: tuple[Any, ...], message: str) -> LorabenchError:

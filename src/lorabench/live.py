@@ -138,7 +138,10 @@ def _print_short_subset(result: PipelineResult, console: Console) -> None:
         console.print(f"{subset}: none of the {result.base.metrics.n} test items", highlight=False)
 
 
-def run_study_live(study, console: Console, force: bool = False, keep_going: bool = False):  # noqa: ANN001, ANN201
+def run_study_live(  # noqa: ANN201
+    study, console: Console, force: bool = False, keep_going: bool = False, executor: str | None = None,  # noqa: ANN001
+    ray_address: str | None = None,
+):
     """`run_study` with progress bars, then the study tables and page rebuilt from disk."""
     from lorabench.study.report import write_study_report
     from lorabench.study.runner import run_study
@@ -148,7 +151,8 @@ def run_study_live(study, console: Console, force: bool = False, keep_going: boo
         with bars:
             statuses = run_study(
                 study, force=force, say=lambda m: console.print(m, highlight=False), progress=factory,
-                on_train_log=train_log_printer(console), keep_going=keep_going,
+                on_train_log=train_log_printer(console), keep_going=keep_going, executor=executor,
+                ray_address=ray_address,
             )
     finally:
         # Also after an interruption: the page shows what is finished and says what is not. A study

@@ -114,6 +114,12 @@ def canonical_names(raw: Any) -> tuple[Any, dict[KeyPath, KeyPath]]:
     return raw, written
 
 
+def canonical_key(path: KeyPath) -> KeyPath:
+    """lorabench's own path for a setting written under any of its names (`learning_rate` and
+    `training.learning_rate` are training.lr); a path that is no alias comes back as it is."""
+    return next((paths[0] for paths in _SPELLINGS if tuple(path) in paths), tuple(path))
+
+
 def drop_spellings(raw: dict[str, Any], path: KeyPath) -> None:
     """Remove from `raw` every name of the setting `path` names: an override replaces the file's
     value whichever names the file and the override use."""

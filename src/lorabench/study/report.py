@@ -16,6 +16,7 @@ from lorabench.report.verdicts import verdict_detail
 from lorabench.report.view import VERDICT_CSS, change_text, cost_note, percent, with_interval
 from lorabench.runs import csv_text, write_atomic
 from lorabench.study import tables
+from lorabench.study.choice_view import CELL_HEADER, COMPARISON_HEADER, choice_view
 from lorabench.study.grid import Study
 from lorabench.study.tables import QUALITY, CrossComparison, FinishedRun, strategy_columns
 
@@ -128,6 +129,12 @@ def write_study_report(study: Study, alpha: float | None = None) -> StudyFiles:
         for name, rows in (("runs.csv", tables.run_rows(runs)), ("epochs.csv", epochs),
                            ("strategies.csv", strategy_rows), ("comparisons.csv", tables.cross_rows(found)))
     ]
+    choice = choice_view(study, runs, found, alpha or study.base.metrics.alpha) if study.chooses else None
+    if choice is not None:
+        table_paths += [
+            write_atomic(out / "tables" / name, csv_text(rows, None if rows else ["cell"]))
+            for name, rows in (("cells.csv", choice.cells_csv), ("test_comparisons.csv", choice.comparisons_csv))
+        ]
     made: list[tuple[str, str, bytes]] = []
     if runs:
         names = [r.point.name for r in runs]
@@ -157,6 +164,7 @@ def write_study_report(study: Study, alpha: float | None = None) -> StudyFiles:
         "strategy_table": _strategy_table(strategy_rows, columns),
         "strategy_note": cost_note(columns),
         "plots": [{"caption": caption, "uri": data_uri(png), "file": f"plots/{name}"} for name, caption, png in made],
+        "choice": choice, "cell_header": CELL_HEADER, "comparison_header": COMPARISON_HEADER,
     }
     html = write_atomic(out / "study.html", render_template("study.html.j2", view))
     markdown = write_atomic(out / "study.md", render_study_markdown(view))
@@ -167,6 +175,14 @@ def render_study_markdown(view: dict[str, Any]) -> str:
     lines = [f"# {cell(view['title'])}", "", cell(view["subtitle"]), ""]
     if view["pending"]:
         lines += [f"**Not finished**: {len(view['pending'])} of {view['total']} runs have no results yet.", ""]
+    choice = view.get("choice")
+    if choice is not None:
+        lines += ["## Chosen on validation (the headline)", "", f"**{cell(choice.headline)}**", "", cell(choice.reason), ""]
+        lines += [f"## Cells ({view['primary']} in %; spread across seeds)", ""]
+        lines += table(view["cell_header"], [r["cells"] for r in choice.cell_rows])
+        lines += ["", "## Every test comparison (Holm-adjusted across the study)", ""]
+        lines += table(view["comparison_header"], [r["cells"] for r in choice.comparison_rows])
+        lines += ["", cell(choice.note), ""]
     lines += [f"## Paired comparisons between runs ({view['primary']}, tuned models)", ""]
     lines += [f"- **{cell(v['label'])}**: {cell(v['text'])}" for v in view["cross"]] or ["- none"]
     lines += ["", f"## Runs ({view['primary']} in %, 95% intervals)", ""]

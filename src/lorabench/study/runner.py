@@ -32,6 +32,8 @@ from lorabench.train import check_target_modules
 
 Say = Callable[[str], None]
 EPOCHS_DIR = "epochs"
+# The tuned adapter scored on the validation split: what a study over sweep.params chooses its cell by.
+VALIDATION_DIR = "validation"
 
 
 @dataclass
@@ -42,32 +44,39 @@ class PointStatus:
     error: str | None = None
 
 
-def is_finished(point: GridPoint, eval_each_epoch: bool) -> bool:
+def is_finished(point: GridPoint, eval_each_epoch: bool, validation: bool = False) -> bool:
     out = Path(point.config.out)
     if not (out / "summary.json").exists() or not (out / "config.yaml").exists():
         return False
     if (out / "config.yaml").read_text(encoding="utf-8") != point.config.to_yaml():
         return False
+    if validation and not (out / VALIDATION_DIR / "metrics.json").exists():
+        return False
     return not eval_each_epoch or (out / EPOCHS_DIR / "done.json").exists()
 
 
-def _base_eval_key(config: RunConfig) -> str:
+def point_finished(study: Study, point: GridPoint) -> bool:
+    """Everything the study needs of this point is on disk for its current settings."""
+    return is_finished(point, study.sweep.eval_each_epoch, study.chooses)
+
+
+def base_eval_key(config: RunConfig) -> str:
     """What a base evaluation depends on: the training size and seed are not part of it."""
     data = config.data.model_copy(update={"train_size": None})
     parts = (config.model, config.task, data, config.prompt, config.decoding, config.metrics)
     return json.dumps([p.model_dump(mode="json") if hasattr(p, "model_dump") else str(p) for p in parts], sort_keys=True)
 
 
-def _share_base_eval(point: GridPoint, points: list[GridPoint]) -> None:
+def share_base_eval(point: GridPoint, points: list[GridPoint]) -> None:
     """Copy a finished base evaluation made under the same settings, if one exists. The copied
     folder's config.yaml is still checked against this run's when the stage opens it."""
     target = Path(point.config.out) / "base"
     if target.exists():
         return
-    key = _base_eval_key(point.config)
+    key = base_eval_key(point.config)
     for other in points:
         source = Path(other.config.out) / "base"
-        if other is not point and (source / "metrics.json").exists() and _base_eval_key(other.config) == key:
+        if other is not point and (source / "metrics.json").exists() and base_eval_key(other.config) == key:
             shutil.copytree(source, target)
             return
 
@@ -76,10 +85,8 @@ def evaluate_epochs(point: GridPoint, progress: ProgressFactory | None, say: Say
     """Evaluate each epoch's checkpoint on the test split into <run>/epochs/epoch_<k>/."""
     out = Path(point.config.out)
     checkpoints = sorted((out / "train" / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
-    test = load_records(DataSpec(path=out / "data" / "test.jsonl", task=point.config.task)).records
-    config = point.config
-    if config.prompt.few_shot is not None:  # evaluated with the examples the run drew, which its adapter keeps
-        config = config.model_copy(update={"prompt": trained_prompt_settings(out / "train" / "adapter")})
+    test = _saved_split(point, "test")
+    config = _trained_config(point)
     done = []
     for checkpoint in checkpoints:
         state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
@@ -89,6 +96,57 @@ def evaluate_epochs(point: GridPoint, progress: ProgressFactory | None, say: Say
         outcome = eval_stage(f"{EPOCHS_DIR}/epoch_{epoch:g}", loaded, test, config, out, False, progress)
         done.append({"epoch": epoch, "step": int(checkpoint.name.rsplit("-", 1)[1]), "metrics": outcome.metrics.to_dict()})
     write_atomic(out / EPOCHS_DIR / "done.json", json.dumps(done, indent=2))
+
+
+def _saved_split(point: GridPoint, split: str) -> list:
+    out = Path(point.config.out)
+    return load_records(DataSpec(path=out / "data" / f"{split}.jsonl", task=point.config.task)).records
+
+
+def _trained_config(point: GridPoint) -> RunConfig:
+    config = point.config
+    if config.prompt.few_shot is not None:  # evaluated with the examples the run drew, which its adapter keeps
+        config = config.model_copy(update={"prompt": trained_prompt_settings(Path(config.out) / "train" / "adapter")})
+    return config
+
+
+def evaluate_validation(point: GridPoint, force: bool, progress: ProgressFactory | None, say: Say) -> None:
+    """Score the run's tuned adapter (the one its test evaluation used) on the whole validation
+    split into <run>/validation/, with the test evaluation's prompts and decoding. A study over
+    sweep.params chooses its cell on these numbers, never on test."""
+    out = Path(point.config.out)
+    validation = _saved_split(point, "validation")
+    say(f"{point.name}: validation evaluation of the tuned adapter ({len(validation)} items; the study chooses on it)")
+    loaded = load_model(point.config.model, adapter=str(out / "train" / "adapter"))
+    eval_stage(VALIDATION_DIR, loaded, validation, _trained_config(point), out, force, progress)
+
+
+def evaluate_base(point: GridPoint, say: Say) -> None:
+    """The base evaluation alone, into the point's folder, as its run would make it: the parallel
+    executor runs it once for the points that share it before their runs start (which copy it)."""
+    config = point.config
+    out = Path(config.out)
+    ensure_run_folder(out, "out")
+    splits = split_data(config, say)
+    loaded = load_model(config.model)
+    say(f"{point.name}: base evaluation, shared by every run with the same model, items and prompts")
+    eval_stage("base", loaded, splits.test, config.model_copy(update={"prompt": splits.prompt}), out, False, None)
+
+
+def run_point(
+    study: Study, point: GridPoint, force: bool, say: Say, progress: ProgressFactory | None,
+    on_train_log: Callable[[dict], None] | None,
+) -> None:
+    """One grid point: its run (resuming stage by stage), then what the study adds to it."""
+    if not force:
+        share_base_eval(point, study.points)
+    result = run_pipeline(point.config, force=force, say=say, progress=progress, on_train_log=on_train_log)
+    primary = next(c for c in result.comparisons if c.metric == PRIMARY_METRIC[point.config.task])
+    say(f"{point.name}: {verdict_sentence(primary)}")
+    if study.sweep.eval_each_epoch:
+        evaluate_epochs(point, progress, say)
+    if study.chooses:
+        evaluate_validation(point, force, progress, say)
 
 
 def preflight(study: Study) -> None:
@@ -101,6 +159,11 @@ def preflight(study: Study) -> None:
         if size > len(splits.train):
             key = "sweep.train_sizes" if study.sweep.train_sizes else "data.train_size"
             raise LorabenchError(f"{key}: {size} asks for more than the {len(splits.train)} training items there are")
+    if study.chooses and not splits.validation:
+        raise LorabenchError(
+            "sweep.params: the study chooses its best cell on the validation split, which is empty; "
+            "set data.split.validation (e.g. 16) or data.validation"
+        )
     for spec in {p.config.model for p in study.points}:
         key = "sweep.models" if study.sweep.models else "model"
         try:
@@ -119,29 +182,30 @@ def run_study(
     progress: ProgressFactory | None = None,
     on_train_log: Callable[[dict], None] | None = None,
     keep_going: bool = False,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> list[PointStatus]:
-    """Run the missing grid points in order. With `keep_going`, a failed point is recorded and the
-    study moves on (its error is in the status list); otherwise the first failure stops the study."""
+    """Run the missing grid points: in order in this process, or as parallel Ray tasks (`executor`,
+    else sweep.executor). With `keep_going`, a failed point is recorded and the study moves on (its
+    error is in the status list); otherwise the first failure stops the study."""
     preflight(study)
     study.out.mkdir(parents=True, exist_ok=True)
     write_atomic(study.out / "study.yaml", yaml.safe_dump(
         {**study.base.model_dump(mode="json"), "sweep": study.sweep.model_dump(mode="json")}, sort_keys=False, allow_unicode=True))
+    if (executor or study.sweep.executor) == "ray":
+        from lorabench.study.ray_executor import run_on_ray
+
+        return run_on_ray(study, force, say, keep_going, ray_address or study.sweep.ray_address)
     statuses = []
     for index, point in enumerate(study.points, start=1):
-        if not force and is_finished(point, study.sweep.eval_each_epoch):
+        if not force and point_finished(study, point):
             say(f"[{index}/{len(study.points)}] {point.name}: finished earlier, kept")
             statuses.append(PointStatus(point, "done", 0.0))
             continue
         say(f"[{index}/{len(study.points)}] {point.name}")
         started = time.perf_counter()
         try:
-            if not force:
-                _share_base_eval(point, study.points)
-            result = run_pipeline(point.config, force=force, say=say, progress=progress, on_train_log=on_train_log)
-            primary = next(c for c in result.comparisons if c.metric == PRIMARY_METRIC[point.config.task])
-            say(f"{point.name}: {verdict_sentence(primary)}")
-            if study.sweep.eval_each_epoch:
-                evaluate_epochs(point, progress, say)
+            run_point(study, point, force, say, progress, on_train_log)
         except Exception as error:  # noqa: BLE001 - recorded per point when keep_going, re-raised otherwise
             if not keep_going:
                 raise
@@ -150,3 +214,35 @@ def run_study(
             continue
         statuses.append(PointStatus(point, "ran", time.perf_counter() - started))
     return statuses
+
+
+def plan_lines(study: Study) -> list[str]:
+    """`study --plan`: every run, whether it is finished, and what it shares with other runs."""
+    cells = list(dict.fromkeys(p.cell for p in study.points))
+    seeds = len(study.sweep.seeds or [0])
+    head = f"{len(study.points)} runs: {len(cells)} cell(s) x {seeds} seed(s), all scored on the same test items"
+    if study.sweep.search == "random":
+        head += f"; random search: {len(cells)} of {study.grid_size // seeds} combinations (search_seed {study.sweep.search_seed})"
+    lines = [head]
+    first_of: dict[str, GridPoint] = {}
+    for point in study.points:
+        first_of.setdefault(base_eval_key(point.config), point)
+    sharing: dict[str, int] = {}
+    for point in study.points:
+        key = first_of[base_eval_key(point.config)].name
+        sharing[key] = sharing.get(key, 0) + 1
+    for point in study.points:
+        state = "finished" if point_finished(study, point) else "to run"
+        leader = first_of[base_eval_key(point.config)]
+        if leader is not point:
+            shares = f"base evaluation shared with {leader.name}"
+        elif sharing[point.name] > 1:
+            shares = f"base evaluation made here, shared with {sharing[point.name] - 1} other run(s)"
+        else:
+            shares = "base evaluation of its own"
+        lines.append(f"{point.name}: {state} -> {point.config.out}; {shares}")
+    if study.chooses:
+        metric = PRIMARY_METRIC[study.base.task]
+        lines.append(f"choice: the cell with the best mean validation {metric} over its seeds; its test comparison with "
+                     "the base model is the headline, every other test comparison is exploratory (Holm-adjusted)")
+    return lines

@@ -20,7 +20,7 @@ from lorabench.report.view import cost_columns
 from lorabench.runs import read_jsonl
 from lorabench.strategies.accounting import accounting_summary, row_cost
 from lorabench.study.grid import DIMENSIONS, GridPoint, Study
-from lorabench.study.runner import EPOCHS_DIR
+from lorabench.study.runner import EPOCHS_DIR, VALIDATION_DIR
 
 ACCOUNTING = ("EM", "F1", "Lenient", "Q/Ctx", "PromptTok", "GenTok", "PromptTok_API", "Latency", "ParseFail")
 QUALITY = {"EM": "exact_match", "F1": "f1", "Lenient": "lenient_match"}  # accounting_summary's names
@@ -35,6 +35,7 @@ class FinishedRun:
     comparisons: list[MetricComparison]
     epochs: list[dict[str, Any]]  # test metrics per epoch (eval_each_epoch), else empty
     train_log: list[dict[str, Any]]
+    validation: dict[str, Any] | None = None  # the tuned adapter's metrics.json on validation (studies over params)
 
     @property
     def task(self) -> TaskKind:
@@ -72,12 +73,14 @@ def finished_runs(study: Study) -> list[FinishedRun]:
             continue
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         epochs_file = out / EPOCHS_DIR / "done.json"
+        validation_file = out / VALIDATION_DIR / "metrics.json"
         runs.append(FinishedRun(
             point=point, summary=summary,
             base_rows=read_eval(out / "base").rows, tuned_rows=read_eval(out / "tuned").rows,
             comparisons=[comparison_from_dict(c) for c in summary["comparison"]],
             epochs=json.loads(epochs_file.read_text(encoding="utf-8")) if epochs_file.exists() else [],
             train_log=read_jsonl(out / "train" / "train_log.jsonl"),
+            validation=json.loads(validation_file.read_text(encoding="utf-8")) if validation_file.exists() else None,
         ))
     return runs
 
@@ -210,8 +213,9 @@ def cross_comparisons(runs: list[FinishedRun], dimensions: list[str], alpha: flo
     """Tuned vs tuned, paired on the shared test items, for runs that differ in exactly one swept
     dimension: consecutive values of that dimension (e.g. 200 -> 1000 examples), others held fixed."""
     found = []
+    every = [*DIMENSIONS, *(k for k in (runs[0].point.values if runs else {}) if k not in DIMENSIONS)]
     for dimension in dimensions:
-        others = [d for d in DIMENSIONS if d != dimension]
+        others = [d for d in every if d != dimension]
         groups: dict[str, list[FinishedRun]] = {}
         for run in runs:
             groups.setdefault(json.dumps([str(run.point.values[d]) for d in others]), []).append(run)
