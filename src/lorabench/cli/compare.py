@@ -29,7 +29,7 @@ def compare(
     from lorabench.items import change_counts
     from lorabench.lm_eval_files import is_lm_eval_output
     from lorabench.paired_runs import compare_evals, read_eval
-    from lorabench.report.console import comparison_table
+    from lorabench.cli.tables import comparison_table
     from lorabench.report.verdicts import verdict_sentence
 
     if not 0 < alpha < 1:

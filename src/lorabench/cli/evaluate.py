@@ -18,7 +18,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from lorabench.cli.common import FLAGS, JsonOption, console, err_console, input_file, options_named, user_errors
+from lorabench.cli.common import FLAGS, console, err_console, input_file, options_named, user_errors
 from lorabench.cli.settings_options import SettingsOption, given, key_flags, renames, scalar_fields, with_options
 from lorabench.data.spec import DataSpec
 from lorabench.evaluate.settings import DecodingSettings
@@ -67,7 +67,7 @@ def eval_command(
     from lorabench.config import load_prompt_settings
     from lorabench.evaluate.runner import EvalConfig, run_eval
     from lorabench.evaluate.sharding import current_shard
-    from lorabench.report.console import metrics_table
+    from lorabench.cli.tables import metrics_table
     from lorabench.runs import ensure_run_folder
 
     sections = given(EVAL_OPTIONS, settings)

@@ -75,7 +75,7 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
     from lorabench.evaluate.sharding import current_shard
     from lorabench.guards import applicable, generated
     from lorabench.pipeline import run_pipeline
-    from lorabench.report.console import comparison_table, findings_lines
+    from lorabench.cli.tables import comparison_table, findings_lines
     from lorabench.report.verdicts import verdict_sentence
 
     main = current_shard().main  # under a multi-process launch only rank 0 shows anything
@@ -124,7 +124,7 @@ def _print_retention(result: PipelineResult, console: Console) -> None:
 def _print_short_subset(result: PipelineResult, console: Console) -> None:
     """The paired table on the items with short gold answers, as report.html shows it (nothing
     for tasks without such a subset)."""
-    from lorabench.report.console import comparison_table
+    from lorabench.cli.tables import comparison_table
 
     short = result.short
     if short is None:

@@ -30,7 +30,7 @@ def score(
 ) -> None:
     """Score predictions made elsewhere: every metric of the task, with 95% intervals."""
     from lorabench.metrics.scoring import ScoreSettings
-    from lorabench.report.console import metrics_table
+    from lorabench.cli.tables import metrics_table
     from lorabench.runs import ensure_run_folder
     from lorabench.scorefile import score_file, write_metrics
 
