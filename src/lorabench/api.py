@@ -171,7 +171,7 @@ def eval_config(
     else:
         raw = {"path": str(data)} if isinstance(data, (str, Path)) else dict(data)
         if task is not None:
-            raw.setdefault("task", TaskKind(task) if task in TaskKind._value2member_map_ else task)
+            raw.setdefault("task", task)
         if "task" not in raw:
             raise LorabenchError("task: give the task kind (extractive, open, choice, math, short)")
         source = _settings(DataSpec, raw, "data")
@@ -282,7 +282,7 @@ def score(
     path = Path(predictions)
     if not path.is_file():
         raise LorabenchError(f"{path}: no such file" if not path.exists() else f"{path} is a folder; give a file")
-    if task not in TaskKind._value2member_map_ and not isinstance(task, TaskKind):
+    if (task.value if isinstance(task, TaskKind) else task) not in {kind.value for kind in TaskKind}:
         raise LorabenchError(f"task: {task!r} is not a task kind; use one of {', '.join(t.value for t in TaskKind)}")
     settings = ScoreSettings.of(_settings(ScoringSettings, scoring, "scoring"))
     result = score_file(path, TaskKind(task), settings, skip_invalid)

@@ -76,6 +76,12 @@ def test_a_field_added_to_a_settings_model_is_an_option_with_nothing_else_to_wri
     assert "--mode fast|careful How to go. [default: fast]" in text and "--steps <int> How many." in text
 
 
+def test_an_option_of_a_nested_section_lands_one_level_down():
+    options = [SettingsOption("decoding", DecodingSettings, "batch_size"), SettingsOption("decoding.inner", Toy, "steps")]
+    values = {"decoding_batch_size": 4, "decoding_inner_steps": 2}
+    assert given(options, values) == {"decoding": {"batch_size": 4, "inner": {"steps": 2}}}
+
+
 def test_a_required_option_has_no_default():
     option = SettingsOption("model", DecodingSettings, "batch_size", required=True)
     assert SettingsOption("x", Toy, "steps").flag == "--steps" and option.parameter == "model_batch_size"

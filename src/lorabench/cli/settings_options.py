@@ -30,7 +30,7 @@ _SCALARS = (str, int, float, bool)
 class SettingsOption:
     """One option that sets `model.field` (in the settings section `section`)."""
 
-    section: str  # where the value goes: "model", "data", "decoding", "prompt", ...
+    section: str  # where the value goes: "model", "data", "decoding", "prompt", or nested: "decoding.vllm"
     model: type[BaseModel]
     field: str
     names: tuple[str, ...] = ()  # default: --field-name
@@ -46,7 +46,7 @@ class SettingsOption:
 
     @property
     def parameter(self) -> str:
-        return f"{self.section}_{self.field}"
+        return f"{self.section.replace('.', '_')}_{self.field}"
 
 
 def command_line_type(annotation: Any) -> type | None:
@@ -110,12 +110,16 @@ def parameter(option: SettingsOption) -> inspect.Parameter:
 
 
 def given(options: Iterable[SettingsOption], values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The values given on the command line, by section (`{"decoding": {"batch_size": 4}}`)."""
+    """The values given on the command line, by section (`{"decoding": {"batch_size": 4}}`); a
+    nested section's values go one level down (`decoding.vllm` -> `{"decoding": {"vllm": {...}}}`)."""
     sections: dict[str, dict[str, Any]] = {}
     for option in options:
         value = values.get(option.parameter)
         if value is not None:
-            sections.setdefault(option.section, {})[option.field] = value
+            node = sections
+            for part in option.section.split("."):
+                node = node.setdefault(part, {})
+            node[option.field] = value
     return sections
 
 
