@@ -3,8 +3,8 @@
 From Python::
 
     import lorabench
-    result = lorabench.run("examples/run.yaml")      # or a RunConfig, or a dict
-    result.summary.verdict("exact_match").verdict    # 'better', 'worse' or 'no significant difference'
+    result = lorabench.run("examples/extractive.yaml")   # or a RunConfig, or a dict
+    result.verdict("exact_match").verdict               # 'better', 'worse' or 'no significant difference'
 
 `run`, `evaluate`, `train`, `compare`, `score` and `study` are in lorabench.api; the settings models
 and the result types are importable from here too. Everything loads on first use: `import lorabench`
