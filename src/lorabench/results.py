@@ -221,7 +221,8 @@ def verdict_table_html(
     comparisons: list[MetricVerdict], before: MetricScores | None, after: MetricScores | None,
     names: tuple[str, str] = ("base", "tuned"),
 ) -> str:
-    """The paired table as HTML: each metric before and after (%, 95% CI), the difference, p and verdict."""
+    """The paired table as HTML: each metric before and after (%, 95% CI), the difference (with its
+    95% interval for bootstrapped metrics), p and verdict."""
     head = "".join(f"<th>{escape(h)}</th>" for h in ("metric", f"{names[0]} %", f"{names[1]} %", "diff (pts)", "p", "verdict", "improved / regressed"))
     rows = []
     for c in comparisons:
@@ -230,6 +231,8 @@ def verdict_table_html(
         changed = f"{c.improved} / {c.regressed}" if c.improved is not None else ""
         p = "" if c.p_value is None else f"{c.p_value:.2g}"
         diff = "" if c.difference is None else f"{100 * c.difference:+.1f}"
+        if diff and c.ci_low is not None and c.ci_high is not None:  # the bootstrap's interval of the difference
+            diff += f" [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]"
         cells = [escape(c.metric), _with_interval(before, c.metric), _with_interval(after, c.metric), diff, p, verdict, changed]
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
