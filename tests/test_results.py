@@ -88,3 +88,13 @@ def test_notices_are_strings_with_a_level_that_the_default_say_logs(caplog):
         log("data: train 8")
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
         (logging.WARNING, "validation is small"), (logging.INFO, "data: train 8")]
+
+
+def test_a_short_subset_of_every_item_is_named_not_tabled_twice():
+    comparison = FIRST_RELEASE_SUMMARY["comparison"]
+    whole = {**FIRST_RELEASE_SUMMARY, "short_comparison": {"thresh": 3, "n": 50, "comparison": comparison}}
+    html = RunSummary.model_validate(whole)._repr_html_()
+    assert html.count("<table>") == 1 and "all 50 test items, so the table above is theirs" in html
+    part = {**FIRST_RELEASE_SUMMARY, "short_comparison": {"thresh": 3, "n": 20, "comparison": comparison}}
+    html = RunSummary.model_validate(part)._repr_html_()
+    assert html.count("<table>") == 2 and "short answers (gold &lt;= 3 tokens), 20 items" in html

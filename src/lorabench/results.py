@@ -190,8 +190,11 @@ class RunSummary(BaseModel):
         head = (f"<b>{model}</b>, task {escape(self.task)}: train {self.sizes.train}, validation "
                 f"{self.sizes.validation}, test {self.sizes.test} items")
         parts = [f"<p>{head}</p>", verdict_table_html(self.comparison, self.base, self.tuned)]
-        if self.short_comparison is not None and self.short_comparison.comparison:
-            short = self.short_comparison
+        short = self.short_comparison
+        if short is not None and short.n == self.base.n:
+            parts.append(f"<p>short answers (gold &lt;= {short.thresh} tokens): all {short.n} test items, "
+                         "so the table above is theirs</p>")
+        elif short is not None and short.comparison:
             parts.append(f"<p>short answers (gold &lt;= {short.thresh} tokens), {short.n} items</p>")
             parts.append(verdict_table_html(short.comparison, self.base.short, self.tuned.short))
         parts.append(guards_html(self.guards))
