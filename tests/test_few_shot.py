@@ -122,7 +122,7 @@ def test_eval_takes_shots_from_a_file_or_the_adapter_never_from_its_items(tmp_pa
     reused = with_few_shot_examples(_eval_config(data, adapter=str(adapter), k=2), items, None)
     assert reused.prompt.few_shot.examples == drawn.prompt.few_shot.examples
 
-    with pytest.raises(LorabenchError, match="--few-shot-from FILE"):
+    with pytest.raises(LorabenchError, match="few_shot_from=FILE"):
         with_few_shot_examples(_eval_config(data, k=2), items, None)
     assert items[0].id in shot_ids(draw_examples(records, FewShotSettings(k=2)))  # drawing from all takes an item
     with pytest.raises(LeakageError, match="few-shot examples vs evaluation items"):

@@ -15,7 +15,7 @@ _TASK_MODULES = tuple(f"lorabench.tasks.{module}" for module in KINDS.values())
 
 # package (or module) -> lorabench modules it must never import, directly or inside a function
 FORBIDDEN = {
-    "report": ("lorabench.live", "lorabench.cli", "lorabench.pipeline", "lorabench.study", "lorabench.demo", "lorabench.train"),
+    "report": ("lorabench.cli", "lorabench.pipeline", "lorabench.study", "lorabench.demo", "lorabench.train"),
     "settings.py": ("lorabench.models", "lorabench.train", "lorabench.evaluate.runner", "lorabench.pipeline"),
     "config.py": ("lorabench.models", "lorabench.train", "lorabench.evaluate.runner", "lorabench.pipeline"),
     "metrics": ("lorabench.evaluate", "lorabench.models", "lorabench.train", "lorabench.pipeline", "lorabench.report"),
@@ -29,7 +29,24 @@ FORBIDDEN = {
     # `compare` reads lm-eval's files without lm-eval (or torch) installed.
     "lm_eval_files.py": ("lm_eval", "torch", "lorabench.models", "lorabench.evaluate", "lorabench.pipeline"),
     "lm_eval_compare.py": ("lm_eval", "torch", "lorabench.models", "lorabench.evaluate", "lorabench.pipeline"),
+    # The result types read finished run folders in a notebook without loading a model.
+    "results.py": ("torch", "transformers", "lorabench.models", "lorabench.train", "lorabench.evaluate",
+                   "lorabench.pipeline", "lorabench.report", "lorabench.cli"),
+    "notices.py": ("lorabench.cli", "torch"),
+    "api.py": ("lorabench.cli",),
 }
+
+
+def test_only_the_command_line_renders_for_a_terminal() -> None:
+    """The library says plain text (lorabench.notices) and returns results; Rich and typer are the CLI's."""
+    offending = [
+        f"{path.relative_to(SRC)} imports {name}"
+        for path in sorted(SRC.rglob("*.py"))
+        if path.relative_to(SRC).parts[0] not in ("cli", "__main__.py")  # python -m lorabench runs the CLI
+        for name in _imports(path)
+        if name.split(".")[0] in ("rich", "typer") or name == "lorabench.cli" or name.startswith("lorabench.cli.")
+    ]
+    assert not offending, offending
 
 
 def _imports(path: Path) -> set[str]:

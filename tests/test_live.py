@@ -6,7 +6,7 @@ import time
 
 from rich.console import Console
 
-from lorabench.live import progress_bars
+from lorabench.cli.live import progress_bars
 
 
 def _rendered(bars) -> str:  # noqa: ANN001

@@ -20,7 +20,7 @@ def test_resume_keeps_rows_and_refuses_other_settings(tmp_path):
     run.append([{"id": "a", "prediction": "x"}, {"id": "b", "prediction": "y"}])
     again = RunFolder.open(tmp_path / "r", config)
     assert set(again.completed()) == {"a", "b"}
-    with pytest.raises(LorabenchError, match=r"model\.dtype: 'float32' -> 'bfloat16'.*--force"):
+    with pytest.raises(LorabenchError, match=r"model\.dtype: 'float32' -> 'bfloat16'.*force=True"):
         RunFolder.open(tmp_path / "r", {"model": {"name": "m", "dtype": "bfloat16"}})
     forced = RunFolder.open(tmp_path / "r", {"model": {"name": "m", "dtype": "bfloat16"}}, force=True)
     assert forced.completed() == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import warnings
 from pathlib import Path
@@ -13,7 +14,6 @@ import torch
 import yaml
 from transformers import TrainerCallback
 
-import lorabench.train
 from lorabench.config import load_config
 from lorabench.data.synth import synthesize
 from lorabench.errors import LorabenchError
@@ -94,7 +94,8 @@ def test_the_constant_schedule_takes_no_scheduler_kwargs(tmp_path) -> None:
 
 def test_every_field_lorabench_sets_is_refused_as_a_trainer_arg(monkeypatch, tmp_path) -> None:
     passed: dict[str, Any] = {}
-    monkeypatch.setattr(lorabench.train, "TrainingArguments", lambda **kwargs: passed.update(kwargs) or SimpleNamespace(world_size=1))
+    # `lorabench.train` is the public function; the module is reached by its dotted name.
+    monkeypatch.setattr(importlib.import_module("lorabench.train"), "TrainingArguments", lambda **kwargs: passed.update(kwargs) or SimpleNamespace(world_size=1))
     _training_arguments(TrainSettings(early_stopping_patience=2), CPU, tmp_path, True, "exact_match", 16)
     assert passed and set(passed) <= set(FROM_KEYS) | set(FIXED), sorted(set(passed) - set(FROM_KEYS) - set(FIXED))
 

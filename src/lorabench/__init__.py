@@ -1,3 +1,109 @@
-"""lorabench: LoRA fine-tuning of small language models on QA data, with honest before/after numbers."""
+"""lorabench: LoRA fine-tuning of small language models on QA data, with honest before/after numbers.
+
+From Python::
+
+    import lorabench
+    result = lorabench.run("examples/extractive.yaml")   # or a RunConfig, or a dict
+    result.verdict("exact_match").verdict               # 'better', 'worse' or 'no significant difference'
+
+`run`, `evaluate`, `train`, `compare`, `score` and `study` are in lorabench.api; the settings models
+and the result types are importable from here too. Everything loads on first use: `import lorabench`
+imports neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from pathlib import Path as _Path
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_PUBLIC = {
+    **dict.fromkeys(("run", "evaluate", "train", "compare", "score", "study"), "lorabench.api"),
+    **dict.fromkeys(("RunConfig", "PipelineData", "SplitSettings"), "lorabench.config"),
+    **dict.fromkeys(
+        ("ModelSpec", "LoraSettings", "TrainSettings", "MetricSettings", "ScoringSettings", "RetentionSettings"),
+        "lorabench.settings",
+    ),
+    "DataSpec": "lorabench.data.spec",
+    "TaskKind": "lorabench.data.records",
+    "PromptSettings": "lorabench.prompts",
+    "DecodingSettings": "lorabench.evaluate.settings",
+    "SweepSettings": "lorabench.study.grid",
+    **dict.fromkeys(
+        ("RunResult", "RunSummary", "EvalResult", "TrainResult", "Comparison", "ScoreResult", "StudyResult",
+         "StudyRun", "MetricScores", "MetricVerdict", "GuardResult"),
+        "lorabench.results",
+    ),
+    "LorabenchError": "lorabench.errors",
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'lorabench' has no attribute {name!r}")
+    return getattr(importlib.import_module(_PUBLIC[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})
+
+
+def _function_over_module(name: str) -> property:
+    def function(self: types.ModuleType) -> Any:
+        return __getattr__(name)
+
+    def keep_function(self: types.ModuleType, module: Any) -> None:
+        pass  # the import system setting the submodule as an attribute; sys.modules keeps it
+
+    return property(function, keep_function)
+
+
+# A public function named like a subpackage or module (`lorabench.study` the function, lorabench/study/
+# the package) stays the function: importing the submodule would otherwise replace the attribute with
+# the module. The submodule is still imported by name (`from lorabench.study import grid`); `import
+# lorabench.study.grid as grid` is what does not work for these names.
+_here = _Path(__file__).parent
+_shadowed = [name for name, home in _PUBLIC.items()
+             if home == "lorabench.api" and ((_here / name).is_dir() or (_here / f"{name}.py").is_file())]
+if _shadowed:
+    sys.modules[__name__].__class__ = type(
+        "_Package", (types.ModuleType,), {name: _function_over_module(name) for name in _shadowed}
+    )
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ imports on first use
+    from lorabench.api import compare, evaluate, run, score, study, train
+    from lorabench.config import PipelineData, RunConfig, SplitSettings
+    from lorabench.data.records import TaskKind
+    from lorabench.data.spec import DataSpec
+    from lorabench.errors import LorabenchError
+    from lorabench.evaluate.settings import DecodingSettings
+    from lorabench.prompts import PromptSettings
+    from lorabench.results import (
+        Comparison,
+        EvalResult,
+        GuardResult,
+        MetricScores,
+        MetricVerdict,
+        RunResult,
+        RunSummary,
+        ScoreResult,
+        StudyResult,
+        StudyRun,
+        TrainResult,
+    )
+    from lorabench.settings import (
+        LoraSettings,
+        MetricSettings,
+        ModelSpec,
+        RetentionSettings,
+        ScoringSettings,
+        TrainSettings,
+    )
+    from lorabench.study.grid import SweepSettings

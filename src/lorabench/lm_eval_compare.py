@@ -98,7 +98,7 @@ def compare_lm_eval(
     if found and not anyway:
         raise LorabenchError(
             "the lm-eval runs are not a paired comparison: " + "; ".join(found)
-            + ". Rerun both on the same tasks and documents, or pass --anyway to compare the common ones regardless"
+            + ". Rerun both on the same tasks and documents, or pass anyway=True to compare the common ones regardless"
         )
     comparisons: list[MetricComparison] = []
     items: dict[str, int] = {}

@@ -56,7 +56,7 @@ def read_eval(folder: str | Path) -> FinishedEval:
     if lacking:
         raise LorabenchError(
             f"{path}: its rows have no {', '.join(lacking)} (scored by an older lorabench); "
-            "rerun that evaluation with --force to score it with today's metrics"
+            "rerun that evaluation with force=True to score it with today's metrics"
         )
     model = config.get("model") or {}
     name = str(model.get("name", "?")) + (f" + adapter {model['adapter']}" if model.get("adapter") else "")
@@ -93,7 +93,7 @@ def differences(a: FinishedEval, b: FinishedEval) -> list[str]:
     if a.task is not b.task:
         found.append(f"task: {a.task.value} vs {b.task.value}")
     if a.scoring_version != b.scoring_version:
-        found.append(f"metric definitions: version {a.scoring_version} vs {b.scoring_version} (rerun the older one with --force)")
+        found.append(f"metric definitions: version {a.scoring_version} vs {b.scoring_version} (rerun the older one with force=True)")
     ids_a, ids_b = [r["id"] for r in a.rows], [r["id"] for r in b.rows]
     only_a, only_b = sorted(set(ids_a) - set(ids_b)), sorted(set(ids_b) - set(ids_a))
     if only_a or only_b:
@@ -151,7 +151,7 @@ def compare_evals(
     if found and not anyway:
         raise LorabenchError(
             "the runs are not a paired comparison: " + "; ".join(found)
-            + ". Rerun with the same items, prompts and decoding, or pass --anyway to compare the common items regardless"
+            + ". Rerun with the same items, prompts and decoding, or pass anyway=True to compare the common items regardless"
         )
     common = {r["id"] for r in b.rows}
     rows_a = [r for r in a.rows if r["id"] in common]

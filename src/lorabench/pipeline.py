@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
-
 import lorabench
 from lorabench.compare import MetricComparison, ShortSubset, compare_rows, run_verdict, short_subset
 from lorabench.config import RunConfig
@@ -40,18 +38,19 @@ from lorabench.guards import (
     prompt_change_refusal,
 )
 from lorabench.lm_eval_results import write_lm_eval_results
+from lorabench.notices import Say, alarm, log, warn
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models import LoadedModel, load_model
 from lorabench.predictions import PredictionRow
 from lorabench.prompts import PromptSettings, check_templates, fit_to_model
 from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
+from lorabench.results import RunSummary
 from lorabench.retention import RetentionResult, plan_retention, run_retention
 from lorabench.runs import csv_text, ensure_run_folder, library_versions, write_atomic, write_json
 from lorabench.strategies.accounting import row_cost
 from lorabench.train import TrainResult, check_target_modules, train_adapter, validation_caveat
 
-Say = Callable[[str], None]
 # (stage name, items, items already done, recorded seconds of a stage found finished) -> advance(k)
 ProgressFactory = Callable[[str, int, int, "float | None"], Callable[[int], None]]
 
@@ -76,7 +75,7 @@ class PipelineResult:
     comparisons: list[MetricComparison]
     findings: list[Finding]
     train: TrainResult | None
-    summary: dict[str, Any]
+    summary: RunSummary | None  # None on the processes other than rank 0 of a multi-process launch
     report: Path
     short: ShortSubset | None = None  # base vs tuned on the short-answer subset (tasks that have one)
     retention: RetentionResult | None = None  # lm-eval tasks base vs tuned, when the config lists some
@@ -126,9 +125,9 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
     leakage = {key: report.to_dict() for key, (report, _) in checks.items()}
     for report, what in checks.values():
         if report.id_collisions:
-            say(f"[yellow]{what}: {report.id_collision_warning()}[/]")
+            say(warn(f"{what}: {report.id_collision_warning()}"))
         if report.has_leakage:
-            say(f"[{'yellow' if data.allow_leakage else 'red'}]{what}: {report.summary()}[/]")
+            say((warn if data.allow_leakage else alarm)(f"{what}: {report.summary()}"))
         ensure_no_leakage(report, allow=data.allow_leakage, what=what)
     for records in (train, validation, test):
         check_templates(records, prompt)
@@ -137,7 +136,7 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
     say(f"data: {sizes}; leakage allowed by config" if leaked else f"data: {sizes}; leakage check clean")
     caveat = validation_caveat(len(validation), config.task, config.training, config.metrics.alpha)
     if caveat:
-        say(f"[yellow]{caveat}[/]")
+        say(warn(caveat))
     return DataSplits(train, validation, test, leakage, validation_from, caveat, prompt)
 
 
@@ -257,10 +256,10 @@ def _train_stage(
     fingerprint, without_prompt = _train_fingerprints(config, loaded, splits)
     saved = json.loads(stamp.read_text()) if stamp.exists() and not force else {}
     if saved.get("fingerprint") == fingerprint:
-        say("train: adapter for these settings exists, skipping (use --force to retrain)")
+        say("train: adapter for these settings exists, skipping (use force=True to retrain)")
         return train_dir / "adapter", None
     if keep_prompt_change and saved.get("fingerprint_without_prompt") == without_prompt:
-        say("[red]train: keeping the adapter trained with other prompt settings (--allow-prompt-change)[/]")
+        say(alarm("train: keeping the adapter trained with other prompt settings (allow_prompt_change=True)"))
         return train_dir / "adapter", None
     resume = not force and (train_dir / "checkpoints").exists() and _same_pending(train_dir, fingerprint)
     shard = current_shard()
@@ -359,14 +358,14 @@ def _prompt_change(
         train_dir / "adapter", splits.test, loaded.tokenizer, loaded.model, config.prompt, max_new
     )
     if difference is not None and not allow:
-        raise prompt_change_refusal(train_dir / "adapter", difference, ", or --force to train again")
+        raise prompt_change_refusal(train_dir / "adapter", difference, ", or force=True to train again")
     return difference
 
 
 def run_pipeline(
     config: RunConfig,
     force: bool = False,
-    say: Say = print,
+    say: Say = log,
     progress: ProgressFactory | None = None,
     on_train_log: Callable[[dict], None] | None = None,
     allow_prompt_change: bool = False,
@@ -401,8 +400,8 @@ def run_pipeline(
         save_splits(splits, out)
     barrier(shard)
     if prompt_change is not None:
-        say(f"[red]evaluating the adapter under changed prompt settings (--allow-prompt-change): "
-            f"{escape(prompt_change.describe())}[/]")
+        say(alarm(f"evaluating the adapter under changed prompt settings (allow_prompt_change=True): "
+                  f"{prompt_change.describe()}"))
     redo_evals = force or prompt_change is not None  # the saved evaluations used the old prompts
 
     start = time.perf_counter()
@@ -427,7 +426,7 @@ def run_pipeline(
     timings["tuned_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     if not shard.main:
-        return PipelineResult(out, base, tuned, [], [], train_result, {}, out / "report.html")
+        return PipelineResult(out, base, tuned, [], [], train_result, None, out / "report.html")
     retention = None
     if retention_plan is not None:
         start = time.perf_counter()
@@ -444,7 +443,7 @@ def run_pipeline(
         config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples, metrics.correction
     )
     findings = _guards(config, loaded, splits, adapter_dir, base, tuned, prompt_change)
-    summary = {
+    written = {
         "lorabench": lorabench.__version__,
         "task": config.task.value,
         "model": loaded.describe(),
@@ -468,10 +467,11 @@ def run_pipeline(
         "training": _stage_training(out / "train") if train_result is None else training_figures(train_result),
     }
     if prompt_change is not None:
-        summary["prompt_change"] = {**prompt_change.to_dict(), "allowed_by": "--allow-prompt-change"}
+        written["prompt_change"] = {**prompt_change.to_dict(), "allowed_by": "--allow-prompt-change"}
     if retention is not None:
-        summary["retention"] = retention.to_dict()
-    write_json(out / "summary.json", summary)
+        written["retention"] = retention.to_dict()
+    summary = RunSummary.model_validate(written)
+    write_json(out / "summary.json", summary.to_json_dict())
     write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))
     write_model_card(adapter_dir, out)
     report = write_report(out)

@@ -83,10 +83,10 @@ def parse_row(line: str, where: str, required: tuple[str, ...] = ("id",)) -> Pre
     """
     raw = json.loads(line)
     if not isinstance(raw, dict):
-        raise LorabenchError(f"{where}: not a prediction row (a JSON object); the run is damaged, rerun it with --force")
+        raise LorabenchError(f"{where}: not a prediction row (a JSON object); the run is damaged, rerun it with force=True")
     missing = [name for name in required if name not in raw]
     if missing:
-        raise LorabenchError(f"{where}: prediction row without {', '.join(missing)}; the run is damaged, rerun it with --force")
+        raise LorabenchError(f"{where}: prediction row without {', '.join(missing)}; the run is damaged, rerun it with force=True")
     if "scores" in required and not isinstance(raw["scores"], dict):
         raise LorabenchError(f"{where}: scores: expected an object of metric values")
     raw["id"] = str(raw["id"])

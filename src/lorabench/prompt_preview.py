@@ -12,20 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from rich.console import Group, RenderableType
-from rich.rule import Rule
-from rich.text import Text
-
 from lorabench.config import RunConfig
 from lorabench.data.records import ChoiceRecord, Record
-from lorabench.few_shot import shot_ids
 from lorabench.models import TokenizerAndConfig, load_tokenizer
 from lorabench.pipeline import split_data
 from lorabench.prompts import STOP_STRINGS, PromptSettings, build_prompt, fit_to_model, model_context_length
 from lorabench.train_data import IGNORE_INDEX, encode_example
 
 Split = Literal["train", "test"]
-LEARNED_STYLE = "bold black on green"
 
 
 @dataclass(frozen=True)
@@ -87,41 +81,3 @@ def _view(record: Record, model: TokenizerAndConfig, settings: PromptSettings, c
         scored_options=tuple(record.options) if mode == "logprob" else (),  # type: ignore[attr-defined]
         scored_labels=tuple(record.labels) if mode == "letter" else (),  # type: ignore[attr-defined]
     )
-
-
-def _header(preview: Preview) -> Text:
-    settings = preview.settings
-    lines = [
-        f"{len(preview.items)} of {preview.total} {preview.split} items; "
-        f"{'chat template' if preview.chat else 'plain prompts (no chat template)'}; "
-        f"prompts fit in {settings.max_prompt_tokens} tokens (only the context is shortened)",
-    ]
-    if settings.few_shot is not None:
-        lines.append(f"few-shot examples ({settings.few_shot.k}, drawn from train with seed {settings.few_shot.seed}; "
-                     f"the last stands in for a shot in its own prompt): {', '.join(shot_ids(settings.few_shot))}")
-    return Text("\n".join(lines))
-
-
-def _item(view: ItemView, number: int, split: Split) -> RenderableType:
-    training = Text.assemble(
-        (f"training: {view.prompt_tokens} prompt tokens{' (context shortened)' if view.shortened else ''}, "
-         f"{len(view.learned_tokens)} learned tokens (highlighted){'; answer cut to fit' if view.answer_truncated else ''}\n",
-         "bold"),
-        view.prompt, (view.learned_text, LEARNED_STYLE),
-        "\nlearned tokens: ", " ".join(repr(token) for token in view.learned_tokens),
-    )
-    if view.scored_options:
-        asked = f"scores the options after the prompt: {' | '.join(view.scored_options)}"
-    elif view.scored_labels:
-        asked = f"compares the probabilities of the labels as the next token: {' | '.join(view.scored_labels)}"
-    else:
-        stops = ", ".join(repr(stop) for stop in view.stop_strings)
-        asked = f"generates up to max_new_tokens={view.max_new_tokens}, cut at the end token or at {stops}"
-    evaluation = Text.assemble(("evaluation: ", "bold"), f"the same prompt, up to the highlighted part; {asked}")
-    return Group(Rule(Text(f"{split} item {number}: {view.record_id}"), align="left"), training, evaluation)
-
-
-def render_preview(preview: Preview) -> list[RenderableType]:
-    """The preview as rich renderables. Data text goes in as Text, never as markup, so brackets in
-    a question cannot restyle (or hide) what is printed."""
-    return [_header(preview), *(_item(view, i, preview.split) for i, view in enumerate(preview.items, start=1))]

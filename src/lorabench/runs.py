@@ -190,7 +190,7 @@ class RunFolder:
             if difference and not force:
                 raise LorabenchError(
                     f"{run.path} holds a run with other settings ({difference}); "
-                    "choose another output folder, or pass --force to discard it and start over"
+                    "choose another output folder, or pass force=True to discard it and start over"
                 )
             if force:
                 run.clear()
@@ -232,7 +232,7 @@ class RunFolder:
                 if number == len(lines) and not line.endswith("\n"):
                     self._truncate_to(lines[:-1])
                     break
-                raise LorabenchError(f"{self.predictions_path}:{number}: corrupt line; rerun with --force") from None
+                raise LorabenchError(f"{self.predictions_path}:{number}: corrupt line; rerun with force=True") from None
             done[row["id"]] = row
         return done
 

@@ -16,7 +16,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +46,7 @@ from lorabench.metrics.scoring import LOWER_IS_BETTER, TASK_METRICS, ScoreSettin
 from lorabench.models import LoadedModel, load_model
 from lorabench.prompts import PromptSettings, fit_to_model, model_context_length, prompt_sha256, uses_chat_template
 from lorabench.runs import write_json
+from lorabench.results import TrainResult  # noqa: F401 - returned by train_adapter; public as lorabench.TrainResult
 from lorabench.settings import LoraSettings, TrainSettings  # noqa: F401 - re-exported
 from lorabench.train_data import (
     IGNORE_INDEX,
@@ -59,22 +60,6 @@ from lorabench.trainer_args import checkpointing_field
 logger = logging.getLogger(__name__)
 
 LogHook = Callable[[dict[str, Any]], None]
-
-
-@dataclass
-class TrainResult:
-    """What a training run did. The figures are the whole run's, across an interruption and resume."""
-
-    adapter_dir: Path
-    log_path: Path
-    steps: int
-    epochs: float
-    train_loss: float | None  # mean per-step training loss over all steps
-    train_seconds: float  # wall time of training, validation included (see _RunTotals)
-    tokens_per_second: float  # non-padding input tokens per second of training (validation time excluded)
-    best_val_metric: float | None
-    stopped_early: bool
-    merged_dir: Path | None
 
 
 class _NonFiniteLoss(Exception):

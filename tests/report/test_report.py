@@ -17,7 +17,7 @@ from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
 from lorabench.pipeline import run_pipeline
 from lorabench.report import browser
-from lorabench.live import run_pipeline_live
+from lorabench.cli.live import run_pipeline_live
 from lorabench.report.write import write_report
 
 ATTACK = "<script>alert('pwned')</script>"
@@ -209,14 +209,14 @@ def test_a_short_subset_that_is_the_whole_test_set_is_not_shown_twice(finished_r
 def test_the_short_subset_comparison_is_computed_once_and_read_back(finished_run, tmp_path, monkeypatch):
     import shutil
 
-    from lorabench import compare
+    from lorabench.compare import short_subset
     from lorabench.paired_runs import read_eval
     from lorabench.report import collect
     from lorabench.report.write import write_report
 
     summary = json.loads((finished_run / "summary.json").read_text())
     base, tuned = read_eval(finished_run / "base"), read_eval(finished_run / "tuned")
-    expected = compare.short_subset("extractive", base.rows, tuned.rows, 1, 0.05, 200)
+    expected = short_subset("extractive", base.rows, tuned.rows, 1, 0.05, 200)
     assert summary["short_comparison"] == expected.to_dict()
     # Rewriting the report reads the stored comparison instead of testing again.
     run = shutil.copytree(finished_run, tmp_path / "run")
@@ -226,6 +226,6 @@ def test_the_short_subset_comparison_is_computed_once_and_read_back(finished_run
     # A summary from before it was stored: the report computes it, as it always did.
     del summary["short_comparison"]
     (run / "summary.json").write_text(json.dumps(summary))
-    monkeypatch.setattr(collect, "short_subset", compare.short_subset)
+    monkeypatch.setattr(collect, "short_subset", short_subset)
     write_report(run)
     assert "on short answers" in (run / "report.md").read_text()

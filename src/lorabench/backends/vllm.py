@@ -75,7 +75,7 @@ def _import_vllm() -> Any:
     try:
         import vllm
     except ImportError as error:
-        raise LorabenchError(f"the vllm backend needs vLLM: {INSTALL_HINT}; or use --backend hf") from error
+        raise LorabenchError(f"the vllm backend needs vLLM: {INSTALL_HINT}; or use decoding.backend=hf") from error
     return vllm
 
 
@@ -129,15 +129,15 @@ def _max_lora_rank(adapter: str | None) -> int:
     rank = max(MIN_LORA_RANK, _adapter_rank(adapter))
     fitting = [r for r in LORA_RANKS if r >= rank]
     if not fitting:
-        raise LorabenchError(f"LoRA rank {rank} is above the {LORA_RANKS[-1]} vLLM supports; use --backend hf")
+        raise LorabenchError(f"LoRA rank {rank} is above the {LORA_RANKS[-1]} vLLM supports; use decoding.backend=hf")
     return fitting[0]
 
 
 def _check_servable(loaded: LoadedModel) -> None:
     if loaded.is_seq2seq:
-        raise LorabenchError("the vllm backend runs decoder-only models; use --backend hf for encoder-decoder ones")
+        raise LorabenchError("the vllm backend runs decoder-only models; use decoding.backend=hf for encoder-decoder ones")
     if loaded.spec.load_in_4bit:
-        raise LorabenchError("the vllm backend does not load bitsandbytes 4-bit models; use --backend hf")
+        raise LorabenchError("the vllm backend does not load bitsandbytes 4-bit models; use decoding.backend=hf")
 
 
 def served_folder(loaded: LoadedModel) -> str:

@@ -335,7 +335,7 @@ def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_sh
     few_shot = config.prompt.few_shot
     if few_shot is None:
         if few_shot_from is not None:
-            raise LorabenchError("--few-shot-from: the prompt settings have no few_shot; give them with --prompt FILE")
+            raise LorabenchError("few_shot_from: the prompt settings have no few_shot; give them with prompt=FILE")
         return config
     if few_shot_from is not None:
         pool = load_records(DataSpec(path=str(few_shot_from), task=config.data.task)).records
@@ -344,8 +344,8 @@ def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_sh
         trained = trained_prompt_settings(Path(config.adapter)) if config.adapter else None
         if trained is None or trained.few_shot is None:
             raise LorabenchError(
-                "prompt.few_shot: evaluation needs its examples: give --few-shot-from FILE (training records) "
-                "or an --adapter trained with few_shot"
+                "prompt.few_shot: evaluation needs its examples: give few_shot_from=FILE (training records) "
+                "or an adapter= trained with few_shot"
             )
         few_shot = few_shot.model_copy(update={"examples": trained.few_shot.examples})
     report = check_leakage(example_records(few_shot, config.data.task), records)
@@ -365,12 +365,13 @@ def _prompt_change(
         Path(config.adapter), records, loaded.tokenizer, loaded.model, config.prompt, max_new
     )
     if difference is not None and not allow:
-        hint = f", or --prompt {Path(config.adapter) / 'lorabench.json'} to use its training prompt"
+        hint = f", or prompt={Path(config.adapter) / 'lorabench.json'} to use its training prompt"
         trained = trained_prompt_settings(Path(config.adapter))
         if trained is not None and trained.choice_answer != config.prompt.choice_answer:
             modes = "logprob" if trained.choice_answer == "text" else "letter or generate"
-            hint = (f", or --choice-mode {modes}: the adapter was trained to write the option's {trained.choice_answer}, "
-                    f"and --choice-mode {config.decoding.choice_mode} scores its {config.prompt.choice_answer}")
+            hint = (f", or decoding.choice_mode={modes}: the adapter was trained to write the option's "
+                    f"{trained.choice_answer}, and decoding.choice_mode={config.decoding.choice_mode} scores its "
+                    f"{config.prompt.choice_answer}")
         raise prompt_change_refusal(Path(config.adapter), difference, hint)
     return difference
 
@@ -392,7 +393,7 @@ def run_eval(
     """
     conflict = choice_scoring_conflict(config.data.task, config.prompt, config.decoding.choice_mode)
     if conflict:
-        raise LorabenchError(f"--choice-mode: {conflict}")
+        raise LorabenchError(f"decoding.choice_mode: {conflict}")
     check_can_serve(config.decoding, config.data.task, with_adapter=config.adapter is not None)
     records = load_eval_records(config)
     config = with_few_shot_examples(config, records, few_shot_from)

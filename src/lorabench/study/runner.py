@@ -24,13 +24,13 @@ from lorabench.items import PRIMARY_METRIC
 from lorabench.errors import LorabenchError
 from lorabench.guards import trained_prompt_settings
 from lorabench.models import load_model, resolve_source
+from lorabench.notices import Say, alarm, log
 from lorabench.pipeline import ProgressFactory, eval_stage, run_pipeline, split_data
 from lorabench.report.verdicts import verdict_sentence
 from lorabench.runs import ensure_run_folder, write_atomic
 from lorabench.study.grid import GridPoint, Study
 from lorabench.train import check_target_modules
 
-Say = Callable[[str], None]
 EPOCHS_DIR = "epochs"
 # The tuned adapter scored on the validation split: what a study over sweep.params chooses its cell by.
 VALIDATION_DIR = "validation"
@@ -178,7 +178,7 @@ def preflight(study: Study) -> None:
 def run_study(
     study: Study,
     force: bool = False,
-    say: Say = print,
+    say: Say = log,
     progress: ProgressFactory | None = None,
     on_train_log: Callable[[dict], None] | None = None,
     keep_going: bool = False,
@@ -209,7 +209,7 @@ def run_study(
         except Exception as error:  # noqa: BLE001 - recorded per point when keep_going, re-raised otherwise
             if not keep_going:
                 raise
-            say(f"[red]{point.name} failed: {error}[/]")
+            say(alarm(f"{point.name} failed: {error}"))
             statuses.append(PointStatus(point, "failed", time.perf_counter() - started, str(error)))
             continue
         statuses.append(PointStatus(point, "ran", time.perf_counter() - started))

@@ -1,7 +1,7 @@
 """What long jobs show while they run: progress bars, one line per training log, the tables at the end.
 
-The command layer (cli.py, demo.py) uses this; it runs the pipeline and the study, so the report
-package, which only reads run folders, must not import it.
+Part of the command layer (the `run`, `demo`, `eval`, `train` and `study` commands use it); it runs
+the pipeline, so the report package, which only reads run folders, must not import it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
+
+from lorabench.cli.common import say_on
 
 if TYPE_CHECKING:  # imported when a run starts: torch must not load for `--help`
     from lorabench.pipeline import PipelineResult
@@ -73,7 +75,7 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
     from lorabench.evaluate.sharding import current_shard
     from lorabench.guards import applicable, generated
     from lorabench.pipeline import run_pipeline
-    from lorabench.report.console import comparison_table, findings_lines
+    from lorabench.cli.tables import comparison_table, findings_lines
     from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
 
     main = current_shard().main  # under a multi-process launch only rank 0 shows anything
@@ -81,7 +83,7 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
     bars.disable = not main
     with bars:
         result = run_pipeline(
-            config, force=force, say=lambda m: console.print(m, highlight=False), progress=factory,
+            config, force=force, say=say_on(console), progress=factory,
             on_train_log=train_log_printer(console), allow_prompt_change=allow_prompt_change,
         )
     if not main:
@@ -123,7 +125,7 @@ def _print_retention(result: PipelineResult, console: Console) -> None:
 def _print_short_subset(result: PipelineResult, console: Console) -> None:
     """The paired table on the items with short gold answers, as report.html shows it (nothing
     for tasks without such a subset)."""
-    from lorabench.report.console import comparison_table
+    from lorabench.cli.tables import comparison_table
 
     short = result.short
     if short is None:
@@ -136,28 +138,3 @@ def _print_short_subset(result: PipelineResult, console: Console) -> None:
         console.print(comparison_table(short.comparisons, before, after, subset=subset))
     else:
         console.print(f"{subset}: none of the {result.base.metrics.n} test items", highlight=False)
-
-
-def run_study_live(  # noqa: ANN201
-    study, console: Console, force: bool = False, keep_going: bool = False, executor: str | None = None,  # noqa: ANN001
-    ray_address: str | None = None,
-):
-    """`run_study` with progress bars, then the study tables and page rebuilt from disk."""
-    from lorabench.study.report import write_study_report
-    from lorabench.study.runner import run_study
-
-    bars, factory = progress_bars(console)
-    try:
-        with bars:
-            statuses = run_study(
-                study, force=force, say=lambda m: console.print(m, highlight=False), progress=factory,
-                on_train_log=train_log_printer(console), keep_going=keep_going, executor=executor,
-                ray_address=ray_address,
-            )
-    finally:
-        # Also after an interruption: the page shows what is finished and says what is not. A study
-        # refused before its first write has no folder, and gets none.
-        files = write_study_report(study) if study.out.is_dir() else None
-        if files is not None:
-            console.print(f"study: {files.finished} of {files.total} runs finished; page: {files.html.resolve()}")
-    return statuses, files

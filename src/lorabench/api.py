@@ -1,0 +1,348 @@
+"""The functions `import lorabench` gives: run, evaluate, train, compare, score, study.
+
+Each takes settings as pydantic objects, plain dicts or a YAML path, does what the command of the
+same name does, and returns a typed result (lorabench.results) instead of printing. Progress goes
+to the callbacks given (else nowhere) and messages to `say` (else the `lorabench` logger). Errors a
+user can fix raise LorabenchError naming the config key or keyword argument to change.
+
+Importing this module is cheap: torch and transformers load when a function first needs a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from lorabench.config import RunConfig, load_config, load_prompt_settings, parse_config, parse_settings
+from lorabench.data.records import TaskKind
+from lorabench.data.spec import DataSpec
+from lorabench.errors import LorabenchError
+from lorabench.evaluate.settings import DecodingSettings
+from lorabench.notices import Say, log
+from lorabench.prompts import PromptSettings
+from lorabench.results import (
+    Comparison,
+    EvalResult,
+    MetricScores,
+    MetricVerdict,
+    RunResult,
+    ScoreResult,
+    StudyResult,
+    StudyRun,
+    TrainResult,
+)
+from lorabench.settings import ModelSpec, ScoringSettings
+
+if TYPE_CHECKING:
+    from lorabench.study.grid import Study
+
+# (stage name, items, items already done, recorded seconds of a stage found finished) -> advance(k)
+ProgressFactory = Callable[[str, int, int, "float | None"], Callable[[int], None]]
+TrainLog = Callable[[dict[str, Any]], None]
+ConfigLike = RunConfig | Mapping[str, Any] | str | Path
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def run_config(config: ConfigLike) -> RunConfig:
+    """A RunConfig from itself, a dict (as a YAML file would hold it) or a YAML file's path."""
+    if isinstance(config, RunConfig):
+        return config
+    if isinstance(config, (str, Path)):
+        return load_config(Path(config))
+    if isinstance(config, Mapping):
+        if "sweep" in config:
+            raise LorabenchError("config: has a 'sweep' section: run it with lorabench.study(config)")
+        return parse_config(dict(config))
+    raise LorabenchError(f"config: expected a RunConfig, a dict or a YAML path, got {type(config).__name__}")
+
+
+def _settings(model: type[M], value: M | Mapping[str, Any] | None, key: str) -> M:
+    """Settings given as the object or as a dict; a mistake names `key.field`."""
+    if isinstance(value, model):
+        return value
+    if value is not None and not isinstance(value, Mapping):
+        raise LorabenchError(f"{key}: expected {model.__name__} or a dict of its settings, got {type(value).__name__}")
+    try:
+        return model.model_validate(dict(value or {}))
+    except ValidationError as error:
+        raise _named(error, key) from None
+
+
+def _named(error: ValidationError, prefix: str = "") -> LorabenchError:
+    """The first problem, named by its dotted key (`decoding.batch_size: ...`)."""
+    first = error.errors()[0]
+    path = [str(p) for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in {"int", "float", "str"}))]
+    key = ".".join([prefix, *path] if prefix else path) or "(top level)"
+    message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    return LorabenchError(f"{key}: {message} (got {first['input']!r})")
+
+
+def run(
+    config: ConfigLike,
+    *,
+    force: bool = False,
+    allow_prompt_change: bool = False,
+    say: Say = log,
+    progress: ProgressFactory | None = None,
+    on_train_log: TrainLog | None = None,
+) -> RunResult:
+    """Leakage check, base evaluation, LoRA training, tuned evaluation and the paired comparison,
+    as `lorabench run`. Rerunning the same config reuses every finished stage (force=True redoes
+    them). `allow_prompt_change`: evaluate the adapter this folder trained under other prompt
+    settings under the new ones (flagged) instead of refusing."""
+    from lorabench.pipeline import run_pipeline
+
+    result = run_pipeline(
+        run_config(config), force=force, say=say, progress=progress, on_train_log=on_train_log,
+        allow_prompt_change=allow_prompt_change,
+    )
+    if result.summary is None:  # a non-main process of a multi-process launch: rank 0 wrote the folder
+        raise LorabenchError("run: this process is not rank 0 of the launch; read the result from rank 0's folder")
+    return RunResult(out=result.out, report=result.report, summary=result.summary)
+
+
+def train(
+    config: ConfigLike,
+    *,
+    out: str | Path | None = None,
+    resume: bool = False,
+    merge: bool = False,
+    say: Say = log,
+    on_log: TrainLog | None = None,
+) -> TrainResult:
+    """Train a LoRA adapter only (no evaluations), as `lorabench train`: into `out` (default
+    <config out>/train), resuming its last checkpoint with resume=True; merge=True also writes the
+    base model with the adapter merged in."""
+    config = run_config(config)
+    from lorabench.evaluate.sharding import current_shard
+    from lorabench.metrics.scoring import ScoreSettings
+    from lorabench.models import load_model
+    from lorabench.pipeline import save_splits, split_data
+    from lorabench.report.model_card import write_model_card
+    from lorabench.runs import ensure_run_folder
+    from lorabench.train import check_target_modules, train_adapter
+
+    folder = Path(out) if out is not None else Path(config.out) / "train"
+    ensure_run_folder(Path(config.out), "out")
+    ensure_run_folder(folder, "out")
+    splits = split_data(config, say)
+    loaded = load_model(config.model)
+    check_target_modules(loaded.model, config.lora.target_modules)
+    save_splits(splits, Path(config.out))
+    result = train_adapter(
+        loaded, splits.train, splits.validation, folder, splits.prompt, config.lora, config.training, config.decoding,
+        ScoreSettings.of(config.metrics), resume=resume, merge=merge, on_log=on_log,
+    )
+    if current_shard().main:
+        write_model_card(result.adapter_dir)  # without results: `run` adds them after its tuned evaluation
+    return result
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(text).name.removesuffix(".gguf"))[:60]
+
+
+def default_eval_folder(model: str, data: str, task: TaskKind | str) -> Path:
+    """runs/eval-<model>-<data>-<task>: where an evaluation goes when no folder is given."""
+    return Path("runs") / f"eval-{_slug(model)}-{_slug(data)}-{TaskKind(task).value}"
+
+
+def eval_config(
+    model: str | ModelSpec | Mapping[str, Any],
+    data: str | Path | DataSpec | Mapping[str, Any],
+    task: TaskKind | str | None = None,
+    *,
+    adapter: str | Path | None = None,
+    limit: int | None = None,
+    prompt: PromptSettings | Mapping[str, Any] | str | Path | None = None,
+    decoding: DecodingSettings | Mapping[str, Any] | None = None,
+    scoring: ScoringSettings | Mapping[str, Any] | None = None,
+) -> Any:
+    """The EvalConfig `evaluate` runs (model and data as a name / path, a dict or the settings object)."""
+    from lorabench.evaluate.runner import EvalConfig
+
+    spec = ModelSpec(name=model) if isinstance(model, str) else _settings(ModelSpec, model, "model")
+    if isinstance(data, DataSpec):
+        source = data
+    else:
+        raw = {"path": str(data)} if isinstance(data, (str, Path)) else dict(data)
+        if task is not None:
+            raw.setdefault("task", task)
+        if "task" not in raw:
+            raise LorabenchError("task: give the task kind (extractive, open, choice, math, short)")
+        source = _settings(DataSpec, raw, "data")
+    if isinstance(prompt, (str, Path)):
+        prompt_settings = load_prompt_settings(Path(prompt))
+    else:
+        prompt_settings = _settings(PromptSettings, prompt, "prompt")
+    scores = _settings(ScoringSettings, scoring, "scoring")
+    try:
+        return EvalConfig(
+            model=spec, adapter=None if adapter is None else str(adapter), data=source, limit=limit,
+            prompt=prompt_settings, decoding=_settings(DecodingSettings, decoding, "decoding"), **scores.model_dump(),
+        )
+    except ValidationError as error:
+        raise _named(error) from None
+
+
+def evaluate(
+    model: str | ModelSpec | Mapping[str, Any],
+    data: str | Path | DataSpec | Mapping[str, Any],
+    task: TaskKind | str | None = None,
+    *,
+    adapter: str | Path | None = None,
+    out: str | Path | None = None,
+    limit: int | None = None,
+    prompt: PromptSettings | Mapping[str, Any] | str | Path | None = None,
+    decoding: DecodingSettings | Mapping[str, Any] | None = None,
+    scoring: ScoringSettings | Mapping[str, Any] | None = None,
+    few_shot_from: str | Path | None = None,
+    allow_prompt_change: bool = False,
+    force: bool = False,
+    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+) -> EvalResult:
+    """Evaluate a model (with an adapter if given) on a data set, as `lorabench eval`: into the run
+    folder `out` (default runs/eval-<model>-<data>-<task>), resuming an interrupted evaluation.
+    `prompt` is PromptSettings, a dict, or a YAML file (a run config's `prompt:` section or an
+    adapter's lorabench.json); `progress(total, already_done)` returns an `advance(k)`."""
+    config = eval_config(model, data, task, adapter=adapter, limit=limit, prompt=prompt, decoding=decoding, scoring=scoring)
+    from lorabench.evaluate.runner import run_eval
+    from lorabench.runs import ensure_run_folder
+
+    folder = Path(out) if out is not None else default_eval_folder(config.model.name, config.data.path, config.data.task)
+    ensure_run_folder(folder, "out")
+    outcome = run_eval(
+        config, folder, force=force, progress_factory=progress, allow_prompt_change=allow_prompt_change,
+        few_shot_from=None if few_shot_from is None else Path(few_shot_from),
+    )
+    return EvalResult(
+        out=folder, model=config.model.name, adapter=config.adapter, data=str(config.data.path),
+        task=config.data.task.value, metrics=MetricScores.model_validate(outcome.metrics.to_dict()),
+        resumed=outcome.resumed, hit_max_new_tokens=sum(r["hit_max_new_tokens"] for r in outcome.rows),
+        prompt_shortened=sum(r["prompt_shortened"] for r in outcome.rows),
+        prompt_change=None if outcome.prompt_change is None else outcome.prompt_change.to_dict(),
+    )
+
+
+def _folder_of(run: str | Path | EvalResult) -> Path:
+    return run.out if isinstance(run, EvalResult) else Path(run)
+
+
+def compare(
+    a: str | Path | EvalResult,
+    b: str | Path | EvalResult,
+    *,
+    anyway: bool = False,
+    alpha: float = 0.05,
+    resamples: int = 10_000,
+) -> Comparison:
+    """Paired comparison of two evaluations of the same items (B - A), as `lorabench compare`:
+    eval folders (`runs/x/base`, `runs/x/tuned`, an `evaluate` result). Items, prompts or decoding
+    that differ are refused unless anyway=True (then the common items are compared, and the
+    differences listed in `forced_despite`)."""
+    from lorabench.items import change_counts
+    from lorabench.lm_eval_files import is_lm_eval_output
+    from lorabench.paired_runs import compare_evals, read_eval
+
+    if not 0 < alpha < 1:
+        raise LorabenchError(f"alpha: {alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
+    path_a, path_b = _folder_of(a), _folder_of(b)
+    for path in (path_a, path_b):
+        if is_lm_eval_output(path):
+            raise LorabenchError(f"{path} is lm-eval output: lorabench.compare reads lorabench eval folders; "
+                                 "compare lm-eval runs with `lorabench compare`")
+    result = compare_evals(read_eval(path_a), read_eval(path_b), anyway=anyway, alpha=alpha, resamples=resamples)
+    return Comparison(
+        a=str(path_a), b=str(path_b), name_a=result.a.name, name_b=result.b.name, n=result.n,
+        comparisons=[MetricVerdict.model_validate(c.to_dict()) for c in result.comparisons],
+        metrics_a=MetricScores.model_validate(result.metrics_a.to_dict()),
+        metrics_b=MetricScores.model_validate(result.metrics_b.to_dict()),
+        items=change_counts(result.pairs), forced_despite=result.differences,
+    )
+
+
+def score(
+    predictions: str | Path,
+    task: TaskKind | str,
+    *,
+    scoring: ScoringSettings | Mapping[str, Any] | None = None,
+    skip_invalid: bool = False,
+    out: str | Path | None = None,
+) -> ScoreResult:
+    """Score predictions made elsewhere (JSON Lines with `gold` and `prediction` per line) with every
+    metric of the task and 95% intervals, as `lorabench score`; writes metrics.json and scores.jsonl
+    into `out` when given. skip_invalid=True skips bad rows (listed in `skipped`) instead of stopping."""
+    from lorabench.metrics.scoring import ScoreSettings
+    from lorabench.scorefile import score_file, write_metrics
+
+    path = Path(predictions)
+    if not path.is_file():
+        raise LorabenchError(f"{path}: no such file" if not path.exists() else f"{path} is a folder; give a file")
+    if (task.value if isinstance(task, TaskKind) else task) not in {kind.value for kind in TaskKind}:
+        raise LorabenchError(f"task: {task!r} is not a task kind; use one of {', '.join(t.value for t in TaskKind)}")
+    settings = ScoreSettings.of(_settings(ScoringSettings, scoring, "scoring"))
+    result = score_file(path, TaskKind(task), settings, skip_invalid)
+    metrics_path = write_metrics(result, Path(out), path) if out is not None else None
+    return ScoreResult(
+        task=TaskKind(task).value, metrics=MetricScores.model_validate(result.metrics.to_dict()),
+        skipped=[str(error) for error in result.skipped], metrics_path=metrics_path,
+    )
+
+
+def load_study_config(config: str | Path | Mapping[str, Any]) -> Study:
+    """A study (run settings plus `sweep:`) from a YAML path or a dict."""
+    from lorabench.study.grid import Study, SweepSettings, expand, load_study
+
+    if isinstance(config, (str, Path)):
+        return load_study(Path(config))
+    if not isinstance(config, Mapping) or "sweep" not in config:
+        raise LorabenchError("config: no 'sweep' section; a single run is lorabench.run(config)")
+    raw = dict(config)
+    sweep = parse_settings(SweepSettings, raw.pop("sweep") or {}, "config", prefix=("sweep",))
+    base = parse_config(raw)
+    return Study(base, sweep, expand(base, sweep))
+
+
+def study(
+    config: str | Path | Mapping[str, Any] | Study,
+    *,
+    force: bool = False,
+    keep_going: bool = False,
+    say: Say = log,
+    progress: ProgressFactory | None = None,
+    on_train_log: TrainLog | None = None,
+    executor: str | None = None,
+    ray_address: str | None = None,
+) -> StudyResult:
+    """A grid of runs on the same test items (models x training sizes x strategies x any
+    sweep.params key x seeds), then the study page, as `lorabench study`. Finished runs are kept
+    unless force=True; with keep_going=True a failed run is recorded (state "failed", its error) and
+    the next one starts. executor "ray" (default: sweep.executor) runs the cells as Ray tasks, on
+    ray_address (default: sweep.ray_address, else a local Ray started for the study)."""
+    from lorabench.study.grid import Study
+    from lorabench.study.report import write_study_report
+    from lorabench.study.runner import run_study
+
+    loaded = config if isinstance(config, Study) else load_study_config(config)
+    try:
+        statuses = run_study(
+            loaded, force=force, say=say, progress=progress, on_train_log=on_train_log, keep_going=keep_going,
+            executor=executor, ray_address=ray_address,
+        )
+    finally:
+        # Also after a failure or an interruption: the page shows what is finished and says what is
+        # not. A study refused before its first write has no folder, and gets none.
+        files = write_study_report(loaded) if loaded.out.is_dir() else None
+        if files is not None:
+            say(f"study: {files.finished} of {files.total} runs finished; page: {files.html.resolve()}")
+    return StudyResult(
+        out=loaded.out,
+        runs=[StudyRun(name=s.point.name, state=s.state, seconds=s.seconds, out=Path(s.point.config.out), error=s.error)
+              for s in statuses],
+        page=None if files is None else files.html,
+        finished=0 if files is None else files.finished,
+    )

@@ -1,0 +1,92 @@
+"""`lorabench compare`: two evaluations of the same items, paired; lorabench folders or lm-eval output."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from lorabench.cli.common import console
+from lorabench.errors import LorabenchError
+
+
+def compare(
+    run_a: Annotated[Path, typer.Argument(
+        metavar="RUN_A", help="Finished eval folder (e.g. runs/x/base), or lm-eval output: its --output_path folder, "
+        "a results_*.json or a samples_<task>_*.jsonl file (--log_samples).",
+    )],
+    run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="The same kind of run, compared against RUN_A (B - A).")],
+    anyway: Annotated[bool, typer.Option(help="Compare the common items even when items, prompts or decoding differ.")] = False,
+    alpha: Annotated[float, typer.Option(help="Significance level of the verdicts, between 0 and 1.")] = 0.05,
+    resamples: Annotated[int, typer.Option(min=100, help="Paired bootstrap resamples for continuous metrics.")] = 10_000,
+    correction: Annotated[str, typer.Option(help="none | holm: Holm-adjust the secondary metrics' p-values (the task's primary metric is the verdict).")] = "none",
+    as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
+) -> None:
+    """Paired comparison of two evaluations of the same items: verdict per metric, changed items."""
+    from lorabench.compare import CORRECTIONS
+    from lorabench.items import change_counts
+    from lorabench.lm_eval_files import is_lm_eval_output
+    from lorabench.paired_runs import compare_evals, read_eval
+    from lorabench.cli.tables import comparison_table
+    from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
+
+    if not 0 < alpha < 1:
+        raise LorabenchError(f"--alpha: {alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
+    lm_eval = [is_lm_eval_output(run_a), is_lm_eval_output(run_b)]
+    if any(lm_eval):
+        if not all(lm_eval):
+            lm, other = (run_a, run_b) if lm_eval[0] else (run_b, run_a)
+            raise LorabenchError(f"{lm} is lm-eval output but {other} is not; compare two lm-eval runs or two lorabench runs")
+        _compare_lm_eval(run_a, run_b, anyway, alpha, resamples, as_json)
+        return
+    if correction not in CORRECTIONS:
+        raise LorabenchError(f"--correction: {correction!r} is not one of {', '.join(CORRECTIONS)}")
+    result = compare_evals(
+        read_eval(run_a), read_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples, correction=correction
+    )
+    if as_json:
+        payload = {
+            "a": str(run_a), "b": str(run_b), "n": result.n, "forced_despite": result.differences,
+            "warnings": result.warnings,
+            "comparison": [c.to_dict() for c in result.comparisons], "items": change_counts(result.pairs),
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    for difference in result.differences:
+        console.print(f"[bold yellow]compared anyway despite[/] {difference}", highlight=False)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    console.print(comparison_table(result.comparisons, result.metrics_a, result.metrics_b, names=("A", "B")))
+    console.print(f"A = {result.a.name} ({run_a}); B = {result.b.name} ({run_b})", highlight=False)
+    for c in result.comparisons:
+        console.print(verdict_sentence(c, before="A", after="B"), highlight=False)
+    console.print(multiplicity_sentence(result.comparisons, alpha, correction), highlight=False)
+    counts = change_counts(result.pairs)
+    console.print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()), highlight=False)
+
+
+def _compare_lm_eval(run_a: Path, run_b: Path, anyway: bool, alpha: float, resamples: int, as_json: bool) -> None:
+    """`compare` on two lm-eval runs: one verdict line per task and metric, as for lorabench runs."""
+    from lorabench.lm_eval_compare import compare_lm_eval
+    from lorabench.lm_eval_files import read_lm_eval
+    from lorabench.report.verdicts import verdict_sentence
+
+    result = compare_lm_eval(read_lm_eval(run_a), read_lm_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    # One line per fact, never wrapped: scripts and readers grep for "TASK/METRIC: ".
+    say = functools.partial(console.print, highlight=False, soft_wrap=True)
+    for difference in result.differences:
+        say(f"[bold yellow]compared anyway despite[/] {escape(difference)}")
+    for run, label in ((result.a, "A"), (result.b, "B")):
+        say(f"{label} = {escape(run.model)} ({escape(str(run.results or run.path))})")
+    say("paired by doc_id: " + ", ".join(f"{task} {n} documents" for task, n in result.items.items()))
+    for c in result.comparisons:
+        say(escape(verdict_sentence(c, before="A", after="B")))
+    for note in result.notes:
+        say(f"[yellow]note:[/] {escape(note)}")

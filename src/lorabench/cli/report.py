@@ -1,0 +1,30 @@
+"""`lorabench report`: the report files, rewritten from a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lorabench.cli.common import console
+from lorabench.errors import LorabenchError
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A finished `lorabench run` folder.")],
+    screenshot: Annotated[bool, typer.Option(help="Also load the page in headless Chromium and save report.png.")] = False,
+) -> None:
+    """(Re)write report.html, report.md, plots/ and tables/ from a run folder's files."""
+    from lorabench.report.write import write_report
+
+    files = write_report(run_dir)
+    console.print(f"report: {files.html.resolve()}")
+    console.print(f"markdown: {files.markdown.resolve()}")
+    if screenshot:
+        from lorabench.report.browser import check_page
+
+        check = check_page(files.html, run_dir / "report.png")
+        console.print(f"screenshot: {(run_dir / 'report.png').resolve()}")
+        if not check.ok:
+            raise LorabenchError(f"the report did not render cleanly: {check}")
