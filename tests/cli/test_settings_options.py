@@ -25,10 +25,18 @@ def _help(command: str) -> str:
 
 def test_every_decoding_setting_is_an_eval_flag_with_the_schemas_help_and_default():
     text = _help("eval")
-    for name, field in DecodingSettings.model_fields.items():
-        flag = "--" + name.replace("_", "-")
-        assert flag in text, f"decoding.{name} has no eval flag"
-        assert " ".join(field.description.split()) in text, f"{flag} help is not decoding.{name}'s description"
+    # A nested section (decoding.vllm) gives one flag per field of its own.
+    fields = [
+        (f"decoding.{name}.{sub}" if isinstance(field.default_factory, type) else f"decoding.{name}", sub_field)
+        for name, field in DecodingSettings.model_fields.items()
+        for sub, sub_field in (
+            field.default_factory.model_fields.items() if isinstance(field.default_factory, type) else [(name, field)]
+        )
+    ]
+    for key, field in fields:
+        flag = "--" + key.rsplit(".", 1)[-1].replace("_", "-")
+        assert flag in text, f"{key} has no eval flag"
+        assert " ".join(field.description.split()) in text, f"{flag} help is not {key}'s description"
     assert "--batch-size <int>" in text and "[default: 8]" in text
     assert "--choice-mode logprob|letter|generate" in text
 

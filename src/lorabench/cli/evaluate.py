@@ -21,7 +21,7 @@ from rich.markup import escape
 from lorabench.cli.common import FLAGS, console, err_console, input_file, options_named, user_errors
 from lorabench.cli.settings_options import SettingsOption, given, key_flags, renames, scalar_fields, with_options
 from lorabench.data.spec import DataSpec
-from lorabench.evaluate.settings import DecodingSettings
+from lorabench.evaluate.settings import DecodingSettings, VLLMSettings
 from lorabench.prompts import PromptSettings
 from lorabench.settings import ModelSpec
 
@@ -32,6 +32,7 @@ EVAL_OPTIONS: list[SettingsOption] = [
     SettingsOption("data", DataSpec, "format"),
     SettingsOption("data", DataSpec, "preset"),
     *scalar_fields(DecodingSettings, "decoding"),
+    *scalar_fields(VLLMSettings, "decoding.vllm"),
     SettingsOption("prompt", PromptSettings, "chat_template"),
     SettingsOption("prompt", PromptSettings, "system"),
     SettingsOption("model", ModelSpec, "dtype"),

@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.errors import MarkupError
-from rich.text import Text
-
 from lorabench.errors import LorabenchError
+from lorabench.notices import alarm, warn
 from lorabench.study.grid import GridPoint, Study
 from lorabench.study.runner import PointStatus, Say, base_eval_key, evaluate_base, point_finished, run_point
 
@@ -37,16 +35,9 @@ def _import_ray() -> Any:
     return ray
 
 
-def _plain(message: str) -> str:
-    """A console message without rich markup: a worker's output is forwarded as plain text."""
-    try:
-        return Text.from_markup(message).plain
-    except MarkupError:
-        return message
-
-
 def _worker_say(name: str) -> Say:
-    return lambda message: print(_plain(message) if message.startswith(name) else f"{name}: {_plain(message)}", flush=True)
+    # The library's messages are plain text, so a worker's output is forwarded as it is, named.
+    return lambda message: print(message if message.startswith(name) else f"{name}: {message}", flush=True)
 
 
 def _in_worker(work: str, study: Study, name: str, force: bool, cwd: str) -> dict[str, Any]:
@@ -140,7 +131,7 @@ def _run(ray: Any, study: Study, force: bool, say: Say, keep_going: bool) -> lis
             status = PointStatus(point, outcome["state"], outcome["seconds"], outcome.get("error"))
             results[point.name] = status
             if status.state == "failed":
-                say(f"[red]{point.name} failed: {status.error}[/]")
+                say(alarm(f"{point.name} failed: {status.error}"))
                 if not keep_going:
                     raise (LorabenchError if outcome["user_error"] else RuntimeError)(f"{point.name}: {status.error}")
             else:
@@ -149,6 +140,6 @@ def _run(ray: Any, study: Study, force: bool, say: Say, keep_going: bool) -> lis
         for ref in pending:
             ray.cancel(ref, force=True)
         if pending:
-            say(f"[yellow]stopped: {len(pending)} Ray task(s) cancelled; rerun the study to resume them[/]")
+            say(warn(f"stopped: {len(pending)} Ray task(s) cancelled; rerun the study to resume them"))
         raise
     return [results.get(p.name) or PointStatus(p, "done", 0.0) for p in study.points]
