@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 
 from lorabench.data.synth import synthesize
-from lorabench.evaluate.settings import DecodingSettings
+from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
-from lorabench.models import ModelSpec, load_model
-from lorabench.prompts import PromptSettings
-from lorabench.train import LoraSettings, TrainSettings, train_adapter
+from lorabench.models.load import ModelSpec, load_model
+from lorabench.prompts.build import PromptSettings
+from lorabench.training.train import LoraSettings, TrainSettings, train_adapter
 
 # 24 training items: 6 steps of 4 per epoch. (With 16, length groups of 2 and of 4 happen to give the
 # same order, which would hide a sampler that groups by the per-device batch instead of the global one.)

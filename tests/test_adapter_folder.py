@@ -11,14 +11,14 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from lorabench.adapter_folder import read_adapter_meta, set_base_reference
+from lorabench.models.adapter_folder import read_adapter_meta, set_base_reference
 from lorabench.data.synth import synthesize
-from lorabench.errors import LorabenchError
-from lorabench.evaluate.settings import DecodingSettings
+from lorabench.core.errors import LorabenchError
+from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
-from lorabench.models import ModelSpec, load_model, resolve_source
-from lorabench.prompts import PromptSettings
-from lorabench.train import LoraSettings, TrainSettings, train_adapter
+from lorabench.models.load import ModelSpec, load_model, resolve_source
+from lorabench.prompts.build import PromptSettings
+from lorabench.training.train import LoraSettings, TrainSettings, train_adapter
 
 
 @pytest.fixture(scope="module")

@@ -115,7 +115,7 @@ def test_eval_refuses_an_adapter_trained_with_other_prompts_unless_allowed(tiny_
 
     from lorabench.data.records import save_records
     from lorabench.data.synth import synthesize
-    from lorabench.prompts import PromptSettings
+    from lorabench.prompts.build import PromptSettings
 
     adapter = tmp_path / "adapter"
     model = AutoModelForCausalLM.from_pretrained(tiny_causal_path)

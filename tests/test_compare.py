@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lorabench.compare import (
+from lorabench.comparison.paired import (
     compare_metric,
     compare_rows,
     mcnemar_exact,
@@ -10,7 +10,7 @@ from lorabench.compare import (
     min_discordant_for_significance,
     paired_bootstrap,
 )
-from lorabench.errors import LorabenchError
+from lorabench.core.errors import LorabenchError
 
 
 def test_mcnemar_exact_hand_computed():

@@ -1,7 +1,7 @@
 import pytest
 
-from lorabench.config import load_config
-from lorabench.errors import LorabenchError
+from lorabench.config.run import load_config
+from lorabench.core.errors import LorabenchError
 
 GOOD = """\
 model: smollm2-135m-instruct

@@ -27,7 +27,7 @@ from accelerate.data_loader import BatchSamplerShard
 from safetensors.torch import load_file
 from torch.utils.data import BatchSampler
 
-from lorabench.train import _LoraTrainer, _prepare_log
+from lorabench.training.train import _LoraTrainer, _prepare_log
 
 SCRIPT = Path(__file__).with_name("distributed_train_script.py")
 SRC = Path(__file__).resolve().parents[1] / "src"

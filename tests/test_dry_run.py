@@ -8,14 +8,14 @@ from peft import LoraConfig, get_peft_model
 from typer.testing import CliRunner
 
 from lorabench.cli import app
-from lorabench.config import RunConfig
+from lorabench.config.run import RunConfig
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.dry_run import lora_parameter_count, meta_model, plan_run
-from lorabench.models import ModelSpec, load_model, load_tokenizer
-from lorabench.pipeline import run_pipeline, split_data
-from lorabench.prompts import build_prompt, fit_to_model
-from lorabench.train import total_steps
+from lorabench.pipeline.dry_run import lora_parameter_count, meta_model, plan_run
+from lorabench.models.load import ModelSpec, load_model, load_tokenizer
+from lorabench.pipeline.run import run_pipeline, split_data
+from lorabench.prompts.build import build_prompt, fit_to_model
+from lorabench.training.train import total_steps
 from tests.test_pipeline import _config
 
 

@@ -7,16 +7,16 @@ import json
 
 import pytest
 
-from lorabench.config import RunConfig
+from lorabench.config.run import RunConfig
 from lorabench.data.records import save_records
 from lorabench.data.spec import DataSpec
 from lorabench.data.synth import synthesize
-from lorabench.errors import LeakageError, LorabenchError
-from lorabench.evaluate.runner import EvalConfig, with_few_shot_examples
-from lorabench.few_shot import FewShotSettings, draw_examples, shot_ids, shots_for
-from lorabench.models import ModelSpec
-from lorabench.pipeline import split_data
-from lorabench.prompts import PromptSettings, build_prompt
+from lorabench.core.errors import LeakageError, LorabenchError
+from lorabench.evaluation.runner import EvalConfig, with_few_shot_examples
+from lorabench.prompts.few_shot import FewShotSettings, draw_examples, shot_ids, shots_for
+from lorabench.models.load import ModelSpec
+from lorabench.pipeline.run import split_data
+from lorabench.prompts.build import PromptSettings, build_prompt
 from tests.tiny_models import build_causal_tokenizer, build_seq2seq_tokenizer
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lorabench.guards import CUT_WARN_SHARE, Finding, answers_cut, applicable, eos_learned, generated, generation_guards
+from lorabench.comparison.guards import CUT_WARN_SHARE, Finding, answers_cut, applicable, eos_learned, generated, generation_guards
 
 
 def _rows(n: int, cut: int, stop_reason: str = "eos") -> list[dict]:
@@ -55,8 +55,8 @@ def test_applicable_hides_generation_guards_stored_by_older_runs():
 
 def test_the_format_guard_names_the_first_differing_line_and_an_allowed_change():
     from lorabench.data.synth import synthesize
-    from lorabench.guards import format_mismatch, prompt_difference
-    from lorabench.prompts import PromptSettings
+    from lorabench.comparison.guards import format_mismatch, prompt_difference
+    from lorabench.prompts.build import PromptSettings
     from tests.tiny_models import build_seq2seq_tokenizer
 
     tokenizer, records = build_seq2seq_tokenizer(), synthesize("math", 3, seed=0)

@@ -1,4 +1,4 @@
-from lorabench.items import CATEGORIES, category_counts, change_counts, error_category, pair_items, sibling_golds
+from lorabench.comparison.items import CATEGORIES, category_counts, change_counts, error_category, pair_items, sibling_golds
 
 
 def _row(prediction, gold, em=0.0, cut=False, item_id="q", **scores):

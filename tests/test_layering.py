@@ -9,26 +9,26 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "lorabench"
 
-from lorabench.tasks.registry import KINDS  # noqa: E402
+from lorabench.core.kinds import KINDS  # noqa: E402
 
 _TASK_MODULES = tuple(f"lorabench.tasks.{module}" for module in KINDS.values())
 
 # package (or module) -> lorabench modules it must never import, directly or inside a function
 FORBIDDEN = {
-    "report": ("lorabench.live", "lorabench.cli", "lorabench.pipeline", "lorabench.study", "lorabench.demo", "lorabench.train"),
-    "settings.py": ("lorabench.models", "lorabench.train", "lorabench.evaluate.runner", "lorabench.pipeline"),
-    "config.py": ("lorabench.models", "lorabench.train", "lorabench.evaluate.runner", "lorabench.pipeline"),
-    "metrics": ("lorabench.evaluate", "lorabench.models", "lorabench.train", "lorabench.pipeline", "lorabench.report"),
-    # Below the task modules: they may ask the registry (lorabench.tasks.registry), never a kind's module.
+    "report": ("lorabench.live", "lorabench.cli", "lorabench.pipeline.run", "lorabench.study", "lorabench.demo", "lorabench.training.train"),
+    "config/settings.py": ("lorabench.models.load", "lorabench.training.train", "lorabench.evaluation.runner", "lorabench.pipeline.run"),
+    "config/run.py": ("lorabench.models.load", "lorabench.training.train", "lorabench.evaluation.runner", "lorabench.pipeline.run"),
+    "metrics": ("lorabench.evaluation", "lorabench.models.load", "lorabench.training.train", "lorabench.pipeline.run", "lorabench.report"),
+    # Below the task modules: they may ask the registry (lorabench.core.kinds), never a kind's module.
     "data": _TASK_MODULES,
-    "prompts.py": _TASK_MODULES,
-    "prompt_template.py": _TASK_MODULES,
-    "few_shot.py": _TASK_MODULES,
-    "evaluate/settings.py": _TASK_MODULES,
-    "tasks/registry.py": ("lorabench.data", "lorabench.metrics", "lorabench.prompts", "lorabench.evaluate", "lorabench.models"),
+    "prompts/build.py": _TASK_MODULES,
+    "prompts/template.py": _TASK_MODULES,
+    "prompts/few_shot.py": _TASK_MODULES,
+    "config/decoding.py": _TASK_MODULES,
+    "core/kinds.py": ("lorabench.data", "lorabench.metrics", "lorabench.prompts.build", "lorabench.evaluation", "lorabench.models.load"),
     # `compare` reads lm-eval's files without lm-eval (or torch) installed.
-    "lm_eval_files.py": ("lm_eval", "torch", "lorabench.models", "lorabench.evaluate", "lorabench.pipeline"),
-    "lm_eval_compare.py": ("lm_eval", "torch", "lorabench.models", "lorabench.evaluate", "lorabench.pipeline"),
+    "comparison/lm_eval_files.py": ("lm_eval", "torch", "lorabench.models.load", "lorabench.evaluation", "lorabench.pipeline.run"),
+    "comparison/lm_eval_compare.py": ("lm_eval", "torch", "lorabench.models.load", "lorabench.evaluation", "lorabench.pipeline.run"),
 }
 
 

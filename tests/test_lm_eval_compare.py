@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from lm_eval_runs import GEN_TASK, MC_TASK
 from lorabench.cli import app
-from lorabench.errors import LorabenchError
-from lorabench.lm_eval_compare import compare_lm_eval
-from lorabench.lm_eval_files import read_lm_eval
+from lorabench.core.errors import LorabenchError
+from lorabench.comparison.lm_eval_compare import compare_lm_eval
+from lorabench.comparison.lm_eval_files import read_lm_eval
 
 runner = CliRunner()
 

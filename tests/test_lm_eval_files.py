@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from lm_eval_runs import MC_TASK
-from lorabench.errors import LorabenchError
-from lorabench.lm_eval_files import is_lm_eval_output, read_lm_eval
+from lorabench.core.errors import LorabenchError
+from lorabench.comparison.lm_eval_files import is_lm_eval_output, read_lm_eval
 
 DATE = "2025-01-02T03-04-05.000006"
 

@@ -7,7 +7,7 @@ from lm_eval.api.metrics import mean_stderr as lm_eval_mean_stderr
 from lm_eval.utils import make_table
 
 from lorabench.data.records import TaskKind
-from lorabench.lm_eval_results import lm_eval_results, mean_stderr
+from lorabench.evaluation.lm_eval_results import lm_eval_results, mean_stderr
 from lorabench.metrics.scoring import TaskMetrics, aggregate
 
 SCORES = [{"accuracy": 1.0, "no_choice": 0.0}, {"accuracy": 0.0, "no_choice": 1.0}, {"accuracy": 1.0, "no_choice": 0.0}]
@@ -44,8 +44,8 @@ def test_every_eval_folder_gets_one_that_agrees_with_its_metrics(tiny_causal_pat
     from lorabench.data.records import save_records
     from lorabench.data.spec import DataSpec
     from lorabench.data.synth import synthesize
-    from lorabench.evaluate.runner import EvalConfig, run_eval
-    from lorabench.models import ModelSpec
+    from lorabench.evaluation.runner import EvalConfig, run_eval
+    from lorabench.models.load import ModelSpec
 
     data = save_records(synthesize("choice", 6, seed=3), tmp_path / "mc.jsonl")
     config = EvalConfig(model=ModelSpec(name=str(tiny_causal_path)), data=DataSpec(path=str(data), task="choice"))

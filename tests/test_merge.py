@@ -10,19 +10,19 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import lorabench.merge
+import lorabench.training.merge
 import tiny_models
-from lorabench import gguf_cache
+from lorabench.models import gguf as gguf_cache
 from lorabench.cli import app
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.errors import LorabenchError
-from lorabench.evaluate.settings import DecodingSettings
-from lorabench.merge import merge_adapter
+from lorabench.core.errors import LorabenchError
+from lorabench.config.decoding import DecodingSettings
+from lorabench.training.merge import merge_adapter
 from lorabench.metrics.scoring import ScoreSettings
-from lorabench.models import ModelSpec, load_model
-from lorabench.prompts import PromptSettings
-from lorabench.train import LoraSettings, TrainSettings, train_adapter
+from lorabench.models.load import ModelSpec, load_model
+from lorabench.prompts.build import PromptSettings
+from lorabench.training.train import LoraSettings, TrainSettings, train_adapter
 
 runner = CliRunner()
 
@@ -116,7 +116,7 @@ def test_force_never_deletes_the_adapter_it_reads(adapter, tmp_path):
 
 
 def test_different_answers_fail_and_leave_no_folder(adapter, tmp_path, monkeypatch):
-    real, calls = lorabench.merge.greedy_answers, []
+    real, calls = lorabench.training.merge.greedy_answers, []
 
     def drifting(loaded, records, prompt):
         answers = real(loaded, records, prompt)
@@ -126,7 +126,7 @@ def test_different_answers_fail_and_leave_no_folder(adapter, tmp_path, monkeypat
             answers = {**answers, first: answers[first] + " drift"}
         return answers
 
-    monkeypatch.setattr(lorabench.merge, "greedy_answers", drifting)
+    monkeypatch.setattr(lorabench.training.merge, "greedy_answers", drifting)
     out = tmp_path / "nested" / "merged"
     result = _merge(str(adapter), "--out", str(out), "--check-items", "3", "--dtype", "float32")
     output = _exit_2(result, "merged model (float32) answers 1 of 3 check items differently")
@@ -136,7 +136,7 @@ def test_different_answers_fail_and_leave_no_folder(adapter, tmp_path, monkeypat
 
 def test_a_16_bit_mismatch_suggests_merging_in_float32(tmp_path):
     with pytest.raises(LorabenchError, match=r"\(bfloat16\).*'a' before, 'b' merged.*Merge with --dtype float32"):
-        lorabench.merge._check_identical({"q1": "a"}, {"q1": "b"}, tmp_path / "merged", "bfloat16")
+        lorabench.training.merge._check_identical({"q1": "a"}, {"q1": "b"}, tmp_path / "merged", "bfloat16")
 
 
 def test_broken_or_foreign_adapters_are_refused(adapter, tiny_causal_path, tmp_path):

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 import tiny_models
-from lorabench import gguf_cache, models
-from lorabench.errors import LorabenchError
-from lorabench.models import ModelSpec, ensure_distinct_pad, load_model, resolve_source
+from lorabench.models import gguf as gguf_cache, load as models
+from lorabench.core.errors import LorabenchError
+from lorabench.models.load import ModelSpec, ensure_distinct_pad, load_model, resolve_source
 
 
 def _spec(name: str | Path, cache_dir: Path, **overrides) -> ModelSpec:
@@ -313,7 +313,7 @@ def test_each_launched_process_gets_its_own_gpu(monkeypatch: pytest.MonkeyPatch)
     """Under accelerate launch / torchrun, 'auto' and 'cuda' mean the process's LOCAL_RANK GPU."""
     import torch
 
-    from lorabench.models import resolve_device
+    from lorabench.models.load import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)

@@ -10,8 +10,8 @@ import yaml
 from typer.testing import CliRunner
 
 from lorabench.cli import app
-from lorabench.errors import LorabenchError
-from lorabench.paired_runs import compare_evals, read_eval
+from lorabench.core.errors import LorabenchError
+from lorabench.comparison.paired_runs import compare_evals, read_eval
 
 DECODING = {"max_new_tokens": 32, "batch_size": 8}
 PROMPT = {"chat_template": "auto", "system": None}

@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from lorabench.cli import app
-from lorabench.config import RunConfig
+from lorabench.config.run import RunConfig
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.errors import LeakageError
-from lorabench.pipeline import run_pipeline, split_data
+from lorabench.core.errors import LeakageError
+from lorabench.pipeline.run import run_pipeline, split_data
 
 
 def _config(model_path, data_path, out, task="extractive", **data) -> RunConfig:
@@ -214,7 +214,7 @@ def test_a_chat_file_runs_end_to_end_with_its_history_in_every_prompt(tiny_causa
 
 
 def test_a_changed_prompt_is_refused_then_evaluated_anyway_and_flagged_red(tiny_causal_path, tmp_path):
-    from lorabench.errors import LorabenchError
+    from lorabench.core.errors import LorabenchError
 
     qa_file = save_records(synthesize("extractive", 30, seed=7, short_passages=True), tmp_path / "qa.jsonl")
     raw = _config(tiny_causal_path, qa_file, tmp_path / "run").model_dump(mode="json")

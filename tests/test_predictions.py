@@ -9,12 +9,12 @@ from transformers import AutoTokenizer
 
 from tests.backends.fake import FakeBackend
 from lorabench.data.synth import synthesize
-from lorabench.errors import LorabenchError
-from lorabench.evaluate.runner import evaluate_records
-from lorabench.evaluate.settings import DecodingSettings
+from lorabench.core.errors import LorabenchError
+from lorabench.evaluation.runner import evaluate_records
+from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
-from lorabench.predictions import PredictionRow, dump_row, parse_row, read_predictions
-from lorabench.prompts import PromptSettings
+from lorabench.runs.predictions import PredictionRow, dump_row, parse_row, read_predictions
+from lorabench.prompts.build import PromptSettings
 
 DECLARED = set(PredictionRow.__annotations__)
 

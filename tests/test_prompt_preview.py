@@ -8,11 +8,11 @@ import yaml
 from typer.testing import CliRunner
 
 from lorabench.cli import app
-from lorabench.config import RunConfig
+from lorabench.config.run import RunConfig
 from lorabench.data.records import ChoiceRecord, save_records
 from lorabench.data.synth import synthesize
-from lorabench.prompt_preview import preview_prompts
-from lorabench.train_data import encode_example
+from lorabench.pipeline.preview import preview_prompts
+from lorabench.training.examples import encode_example
 
 runner = CliRunner()
 
@@ -44,7 +44,7 @@ def test_prints_the_training_text_with_learned_tokens_and_the_evaluation_request
     injected = next(v for v in preview.items if "[bold]society[/bold] did [/]" in v.prompt)
     assert f"Question: {injected.prompt.split('Question: ')[1]}" in out  # printed as is
     # The highlighted tokens are exactly the ones training learns.
-    from lorabench.models import load_tokenizer
+    from lorabench.models.load import load_tokenizer
 
     tokenizer = load_tokenizer(RunConfig.model_validate(yaml.safe_load(open(config))).model).tokenizer
     first = preview.items[0]

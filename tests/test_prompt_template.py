@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from lorabench.config import load_config
+from lorabench.config.run import load_config
 from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord
-from lorabench.errors import LorabenchError
-from lorabench.prompt_template import AnswerFrame, answer_frame, lettered, prompt_variables, render, syntax_problem
-from lorabench.prompts import PromptSettings, build_prompt, target_text, user_message
+from lorabench.core.errors import LorabenchError
+from lorabench.prompts.template import AnswerFrame, answer_frame, lettered, prompt_variables, render, syntax_problem
+from lorabench.prompts.build import PromptSettings, build_prompt, target_text, user_message
 from tests.tiny_models import build_causal_tokenizer
 
 F1 = ChoiceRecord(

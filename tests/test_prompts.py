@@ -1,8 +1,8 @@
 import pytest
 
 from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord, OpenRecord, TaskKind
-from lorabench.errors import LorabenchError
-from lorabench.prompts import (
+from lorabench.core.errors import LorabenchError
+from lorabench.prompts.build import (
     NO_ANSWER,
     PromptSettings,
     answer_from_generation,
@@ -121,7 +121,7 @@ def test_answer_from_generation(task, generated, answer):
 def test_fit_to_model_reserves_room_for_the_answer():
     from types import SimpleNamespace
 
-    from lorabench.prompts import fit_to_model
+    from lorabench.prompts.build import fit_to_model
 
     causal = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=512, is_encoder_decoder=False))
     assert fit_to_model(PromptSettings(), causal, 32).max_prompt_tokens == 480
@@ -200,7 +200,7 @@ def test_templates_and_few_shot_refuse_the_multi_question_strategies():
 
 
 def test_a_target_template_needs_generated_choices():
-    from lorabench.prompts import choice_scoring_conflict
+    from lorabench.prompts.build import choice_scoring_conflict
 
     settings = PromptSettings(target_template="The answer is {{ answer }}")
     assert "use choice_mode: generate" in choice_scoring_conflict(TaskKind.choice, settings, "logprob")
@@ -210,7 +210,7 @@ def test_a_target_template_needs_generated_choices():
 
 
 def test_prompt_sha256_follows_the_rendered_prompt_and_nothing_else(chat_tokenizer):
-    from lorabench.prompts import prompt_sha256
+    from lorabench.prompts.build import prompt_sha256
 
     base = prompt_sha256(TaskKind.extractive, chat_tokenizer, PromptSettings())
     assert len(base) == 64 and base == prompt_sha256(TaskKind.extractive, chat_tokenizer, PromptSettings())
@@ -225,7 +225,7 @@ def test_prompt_sha256_follows_the_rendered_prompt_and_nothing_else(chat_tokeniz
 
 
 def test_few_shot_turns_come_after_a_chat_records_system_message_and_before_its_history(chat_tokenizer):
-    from lorabench.few_shot import FewShotSettings, draw_examples
+    from lorabench.prompts.few_shot import FewShotSettings, draw_examples
 
     shots = [OpenRecord(id=f"s{i}", instruction=f"Name town {i}.", response=f"Town {i}.") for i in range(2)]
     settings = PromptSettings(few_shot=draw_examples(shots, FewShotSettings(k=1)), answer_prefix="Reply:")

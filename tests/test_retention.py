@@ -11,13 +11,13 @@ from typer.testing import CliRunner
 
 from lm_eval_runs import GEN_TASK, MC_TASK
 from lorabench.cli import app
-from lorabench.config import RunConfig
+from lorabench.config.run import RunConfig
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.errors import LorabenchError
-from lorabench.lm_eval_files import read_lm_eval
-from lorabench.retention import _task_identity, plan_retention
-from lorabench.settings import ModelSpec, RetentionSettings
+from lorabench.core.errors import LorabenchError
+from lorabench.comparison.lm_eval_files import read_lm_eval
+from lorabench.pipeline.retention import _task_identity, plan_retention
+from lorabench.config.settings import ModelSpec, RetentionSettings
 
 runner = CliRunner()
 
@@ -97,9 +97,9 @@ def test_a_config_without_retention_saves_no_retention_key(tmp_path):
 
 
 def test_lm_eval_not_installed_is_one_line_naming_the_extra(monkeypatch, lm_eval_pair):
-    import lorabench.retention
+    import lorabench.pipeline.retention
 
-    monkeypatch.setattr(lorabench.retention.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(lorabench.pipeline.retention.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(LorabenchError, match=r"pip install 'lorabench\[lm-eval\]'"):
         plan_retention(RetentionSettings(tasks=[str(lm_eval_pair.tasks[0])]), ModelSpec(name="m"))
 
@@ -117,7 +117,7 @@ def test_a_changed_task_data_file_changes_its_identity(tmp_path):
 def test_the_report_escapes_task_names_and_states_the_tradeoff(retention_run, tmp_path):
     import shutil
 
-    from lorabench.compare import compare_metric
+    from lorabench.comparison.paired import compare_metric
     from lorabench.report.write import write_report
 
     out = tmp_path / "run"
@@ -136,7 +136,7 @@ def test_the_report_escapes_task_names_and_states_the_tradeoff(retention_run, tm
 
 def test_the_example_config_and_its_local_task_run(tiny_causal_path, tmp_path, monkeypatch):
     from lm_eval_runs import library_run
-    from lorabench.config import load_config
+    from lorabench.config.run import load_config
 
     root = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(root)  # the example's paths are relative to the repository root, where users run it

@@ -3,8 +3,8 @@ import json
 import pytest
 import yaml
 
-from lorabench.errors import LorabenchError
-from lorabench.runs import RunFolder, write_json
+from lorabench.core.errors import LorabenchError
+from lorabench.runs.folder import RunFolder, write_json
 
 
 def test_open_creates_folder_and_config(tmp_path):

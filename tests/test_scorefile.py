@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from lorabench.errors import DataError
-from lorabench.scorefile import score_file, write_metrics
+from lorabench.core.errors import DataError
+from lorabench.evaluation.scorefile import score_file, write_metrics
 
 
 def _write(path, rows):

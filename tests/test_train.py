@@ -13,12 +13,12 @@ from safetensors.torch import load_file
 from transformers import Gemma2Config, Gemma2ForCausalLM, TrainerCallback, TrainerControl, TrainerState
 
 from lorabench.data.synth import synthesize
-from lorabench.errors import LorabenchError
-from lorabench.evaluate.settings import DecodingSettings
+from lorabench.core.errors import LorabenchError
+from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
-from lorabench.models import ModelSpec, load_model
-from lorabench.prompts import PromptSettings
-from lorabench.train import (
+from lorabench.models.load import ModelSpec, load_model
+from lorabench.prompts.build import PromptSettings
+from lorabench.training.train import (
     AnswerOnlyHead,
     LoraSettings,
     TrainSettings,
@@ -29,7 +29,7 @@ from lorabench.train import (
     whole_run_loss,
     wrap_with_lora,
 )
-from lorabench.train_data import PadCollator, encode_examples
+from lorabench.training.examples import PadCollator, encode_examples
 
 PROMPT = PromptSettings(max_prompt_tokens=128)
 DECODING = DecodingSettings(max_new_tokens=4, batch_size=4)
@@ -412,7 +412,7 @@ def test_whole_run_loss_weighs_each_logged_mean_by_its_steps():
 
 def test_validation_caveat_asks_for_more_items_only_where_more_would_be_enough():
     from lorabench.data.records import TaskKind
-    from lorabench.train import TrainSettings, validation_caveat
+    from lorabench.training.train import TrainSettings, validation_caveat
 
     few = validation_caveat(9, TaskKind.extractive, TrainSettings(val_metric_items=8))
     assert "scored on 8 of its 9 items" in few and "larger data.split.validation, and raise training.val_metric_items" in few

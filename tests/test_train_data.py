@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from lorabench.data.synth import synthesize
-from lorabench.errors import LorabenchError
-from lorabench.models import ModelSpec, load_model
-from lorabench.prompts import PromptSettings, build_prompt, encode_prompt, encode_target
-from lorabench.train_data import (
+from lorabench.core.errors import LorabenchError
+from lorabench.models.load import ModelSpec, load_model
+from lorabench.prompts.build import PromptSettings, build_prompt, encode_prompt, encode_target
+from lorabench.training.examples import (
     IGNORE_INDEX,
     LengthGroupedEpochSampler,
     PadCollator,
@@ -123,8 +123,8 @@ def test_length_grouped_order_depends_only_on_seed_and_epoch():
 # ---- multi-question strategies -------------------------------------------------------------------
 
 from lorabench.data.records import ExtractiveRecord  # noqa: E402
-from lorabench.strategies.sequential import start_conversation, turn_prompt  # noqa: E402
-from lorabench.train_data import encode_examples  # noqa: E402
+from lorabench.prompts.sequential import start_conversation, turn_prompt  # noqa: E402
+from lorabench.training.examples import encode_examples  # noqa: E402
 
 _CONTEXT = "Velmora lies on the Oslet river. It was founded in 1842 by Anna Brell."
 GROUP = [

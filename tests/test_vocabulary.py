@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from lorabench.config import load_config
-from lorabench.errors import LorabenchError
+from lorabench.config.run import load_config
+from lorabench.core.errors import LorabenchError
 from lorabench.study.grid import load_study
-from lorabench.vocabulary import ALIASES
+from lorabench.config.aliases import ALIASES
 
 BASE = {"model": "org/base", "task": "extractive", "data": {"source": "qa.jsonl"}, "out": "runs/x"}
 
@@ -195,8 +195,8 @@ def test_aliases_are_read_without_importing_torch(tmp_path) -> None:
     twice = _write(tmp_path, {**BASE, "lora_r": 4, "lora": {"r": 8}}, "twice.yaml")
     code = (
         "import sys\n"
-        "from lorabench.config import load_config\n"
-        "from lorabench.errors import LorabenchError\n"
+        "from lorabench.config.run import load_config\n"
+        "from lorabench.core.errors import LorabenchError\n"
         f"assert load_config(__import__('pathlib').Path({str(good)!r})).training.lr == 1e-4\n"
         "try:\n"
         f"    load_config(__import__('pathlib').Path({str(twice)!r}))\n"

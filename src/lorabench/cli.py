@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from lorabench.data.records import TaskKind
-from lorabench.errors import LorabenchError
-from lorabench.settings import ScoringSettings
+from lorabench.core.errors import LorabenchError
+from lorabench.config.settings import ScoringSettings
 
 app = typer.Typer(
     help="Fine-tune small language models with LoRA on QA data and find out, honestly, whether it helped.",
@@ -102,8 +102,8 @@ def score(
     """Score predictions made elsewhere: every metric of the task, with 95% intervals."""
     from lorabench.metrics.scoring import ScoreSettings
     from lorabench.report.console import metrics_table
-    from lorabench.runs import ensure_run_folder
-    from lorabench.scorefile import score_file, write_metrics
+    from lorabench.runs.folder import ensure_run_folder
+    from lorabench.evaluation.scorefile import score_file, write_metrics
 
     input_file(predictions, "PREDICTIONS")
     ensure_run_folder(out or predictions.parent, "--out")
@@ -133,7 +133,7 @@ def synth(
 ) -> None:
     """Write a deterministic dataset about a fictional world, so no model already knows the answers."""
     from lorabench.data.synth import write_synth
-    from lorabench.runs import ensure_output_file
+    from lorabench.runs.folder import ensure_output_file
 
     target = out or Path(f"synth_{task.value}_{n}_{seed}.jsonl")
     ensure_output_file(target, "--out")
@@ -198,15 +198,15 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print only the metrics JSON.")] = False,
 ) -> None:
     """Evaluate a model (optionally with an adapter) on a task; resumes an interrupted run."""
-    from lorabench.config import load_prompt_settings
+    from lorabench.config.run import load_prompt_settings
     from lorabench.data.spec import DataSpec
-    from lorabench.evaluate.runner import EvalConfig, run_eval
-    from lorabench.evaluate.settings import DecodingSettings
-    from lorabench.models import ModelSpec
-    from lorabench.prompts import PromptSettings
+    from lorabench.evaluation.runner import EvalConfig, run_eval
+    from lorabench.config.decoding import DecodingSettings
+    from lorabench.models.load import ModelSpec
+    from lorabench.prompts.build import PromptSettings
     from lorabench.report.console import metrics_table
     from lorabench.live import progress_bars
-    from lorabench.runs import ensure_run_folder
+    from lorabench.runs.folder import ensure_run_folder
 
     base_prompt = load_prompt_settings(input_file(prompt_file, "--prompt")) if prompt_file else PromptSettings()
     given = {"chat_template": chat_template, "system": system}
@@ -225,7 +225,7 @@ def eval_command(
         )
     out = out or Path("runs") / f"eval-{_slug(model)}-{_slug(data)}-{task.value}"
     ensure_run_folder(out, "--out")
-    from lorabench.evaluate.sharding import current_shard
+    from lorabench.evaluation.sharding import current_shard
 
     shard = current_shard()
     bars, factory = progress_bars(err_console)
@@ -271,14 +271,14 @@ def run(
     dry_run: Annotated[bool, typer.Option(help="Check config, data, splits, leakage, prompts and LoRA targets (no weights loaded), print the plan, write nothing.")] = False,
 ) -> None:
     """Leakage check, base eval, LoRA training, tuned eval, paired comparison: one command."""
-    from lorabench.config import load_config
-    from lorabench.evaluate.sharding import refuse_weight_sharding
+    from lorabench.config.run import load_config
+    from lorabench.evaluation.sharding import refuse_weight_sharding
 
     refuse_weight_sharding("run")
     # The config is checked before torch is imported: a mistake is reported in a fraction of a second.
     config = load_config(config_path, overrides or [])
     if dry_run:
-        from lorabench.dry_run import plan_lines, plan_run
+        from lorabench.pipeline.dry_run import plan_lines, plan_run
 
         plan = plan_run(config, lambda m: console.print(m, highlight=False))
         for line in plan_lines(plan):
@@ -286,7 +286,7 @@ def run(
         return
     from lorabench.live import run_pipeline_live
 
-    from lorabench.evaluate.sharding import current_shard
+    from lorabench.evaluation.sharding import current_shard
 
     result = run_pipeline_live(config, console, err_console, force=force, allow_prompt_change=allow_prompt_change)
     if current_shard().main:
@@ -303,17 +303,17 @@ def train(
     merge: Annotated[bool, typer.Option(help="Also write the base model with the adapter merged in.")] = False,
 ) -> None:
     """Train a LoRA adapter only (no base/tuned evaluation); `run` does the whole pipeline."""
-    from lorabench.config import load_config
+    from lorabench.config.run import load_config
 
     config = load_config(config_path, overrides or [])  # before torch is imported, as in `run`
-    from lorabench.evaluate.sharding import current_shard
+    from lorabench.evaluation.sharding import current_shard
     from lorabench.metrics.scoring import ScoreSettings
-    from lorabench.models import load_model
-    from lorabench.pipeline import save_splits, split_data
+    from lorabench.models.load import load_model
+    from lorabench.pipeline.run import save_splits, split_data
     from lorabench.live import train_log_printer
     from lorabench.report.model_card import write_model_card
-    from lorabench.runs import ensure_run_folder
-    from lorabench.train import check_target_modules, train_adapter
+    from lorabench.runs.folder import ensure_run_folder
+    from lorabench.training.train import check_target_modules, train_adapter
 
     folder = out or Path(config.out) / "train"
     ensure_run_folder(Path(config.out), "out")
@@ -350,7 +350,7 @@ def merge(
     force: Annotated[bool, typer.Option(help="Replace --out when it exists and is not empty.")] = False,
 ) -> None:
     """Merge an adapter into its base model; the merged model must answer the check items exactly as base + adapter."""
-    from lorabench.merge import merge_adapter
+    from lorabench.training.merge import merge_adapter
 
     with options_named({"path": "--data", "name": "--model"}):
         result = merge_adapter(adapter, out, check_items=check_items, data=data, model=model, dtype=dtype, force=force)
@@ -368,12 +368,12 @@ def prompts(
 ) -> None:
     """Print exactly what the model sees for the first items: the training text with the learned
     tokens highlighted, and how evaluation asks (stop strings, max_new_tokens). Loads the tokenizer only."""
-    from lorabench.config import load_config
+    from lorabench.config.run import load_config
 
     if split not in ("train", "test"):
         raise LorabenchError(f"--split: {split!r} is not a split; use train or test")
     config = load_config(config_path, overrides or [])  # before torch is imported, as in `run`
-    from lorabench.prompt_preview import preview_prompts, render_preview
+    from lorabench.pipeline.preview import preview_prompts, render_preview
 
     preview = preview_prompts(config, split, n, lambda m: err_console.print(m, highlight=False))  # type: ignore[arg-type]
     for renderable in render_preview(preview):
@@ -391,7 +391,7 @@ def study(
     plan: Annotated[bool, typer.Option(help="Only list the runs the sweep expands to, and which are finished.")] = False,
 ) -> None:
     """Run a grid of runs (models x training sizes x strategies x seeds) on the same test items, then the study page."""
-    from lorabench.evaluate.sharding import refuse_weight_sharding
+    from lorabench.evaluation.sharding import refuse_weight_sharding
     from lorabench.study.grid import load_study
 
     refuse_weight_sharding("study")
@@ -424,9 +424,9 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
 ) -> None:
     """Paired comparison of two evaluations of the same items: verdict per metric, changed items."""
-    from lorabench.items import change_counts
-    from lorabench.lm_eval_files import is_lm_eval_output
-    from lorabench.paired_runs import compare_evals, read_eval
+    from lorabench.comparison.items import change_counts
+    from lorabench.comparison.lm_eval_files import is_lm_eval_output
+    from lorabench.comparison.paired_runs import compare_evals, read_eval
     from lorabench.report.console import comparison_table
     from lorabench.report.verdicts import verdict_sentence
 
@@ -459,8 +459,8 @@ def compare(
 
 def _compare_lm_eval(run_a: Path, run_b: Path, anyway: bool, alpha: float, resamples: int, as_json: bool) -> None:
     """`compare` on two lm-eval runs: one verdict line per task and metric, as for lorabench runs."""
-    from lorabench.lm_eval_compare import compare_lm_eval
-    from lorabench.lm_eval_files import read_lm_eval
+    from lorabench.comparison.lm_eval_compare import compare_lm_eval
+    from lorabench.comparison.lm_eval_files import read_lm_eval
     from lorabench.report.verdicts import verdict_sentence
 
     result = compare_lm_eval(read_lm_eval(run_a), read_lm_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples)
@@ -508,7 +508,7 @@ def demo(
 ) -> None:
     """SmolLM2 fine-tuned with LoRA on synthetic QA, compared with its base: the whole product, offline."""
     from lorabench.demo import run_demo
-    from lorabench.runs import ensure_run_folder
+    from lorabench.runs.folder import ensure_run_folder
 
     ensure_run_folder(out, "--out")
     run_demo(out, console, force=force)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lorabench.config import PipelineData, RunConfig, SplitSettings
+from lorabench.config.run import PipelineData, RunConfig, SplitSettings
 from lorabench.data.spec import DataSpec
 from lorabench.data.synth import write_synth
 

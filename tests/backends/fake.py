@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from lorabench.backends.base import (
+from lorabench.inference.base import (
     Backend,
     Generation,
     GenerationRequest,

@@ -7,20 +7,20 @@ import torch
 from transformers import AutoTokenizer
 
 from tests.backends.fake import FakeBackend
-from lorabench.backends import get_backend
-from lorabench.backends.base import GenerationRequest, LetterRequest, OptionRequest, option_continuations
-from lorabench.backends.hf import HFBackend
+from lorabench.inference import get_backend
+from lorabench.inference.base import GenerationRequest, LetterRequest, OptionRequest, option_continuations
+from lorabench.inference.hf import HFBackend
 from lorabench.data.synth import synthesize
-from lorabench.errors import LorabenchError
-from lorabench.evaluate import choice, continuous
-from lorabench.evaluate.generate import GenerationSettings, generate
-from lorabench.evaluate.runner import evaluate_records
-from lorabench.evaluate.settings import DecodingSettings
+from lorabench.core.errors import LorabenchError
+from lorabench.inference import choice, continuous
+from lorabench.inference.generate import GenerationSettings, generate
+from lorabench.evaluation.runner import evaluate_records
+from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
-from lorabench.models import ModelSpec, load_model
-from lorabench.prompts import STOP_STRINGS, PromptSettings, build_prompt
-from lorabench.runs import RunFolder
-from lorabench.strategies.grouping import context_groups
+from lorabench.models.load import ModelSpec, load_model
+from lorabench.prompts.build import STOP_STRINGS, PromptSettings, build_prompt
+from lorabench.runs.folder import RunFolder
+from lorabench.prompts.grouping import context_groups
 
 EXTRACTIVE = synthesize("extractive", 6, seed=3)
 CHOICE = synthesize("choice", 4, seed=3)

@@ -10,15 +10,15 @@ import torch
 from typer.testing import CliRunner
 
 import tiny_models
-from lorabench.backends import get_backend
-from lorabench.backends.base import GenerationRequest, OptionRequest, option_continuations
-from lorabench.backends.hf import HFBackend
+from lorabench.inference import get_backend
+from lorabench.inference.base import GenerationRequest, OptionRequest, option_continuations
+from lorabench.inference.hf import HFBackend
 from lorabench.cli import app
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.errors import LorabenchError
-from lorabench.models import ModelSpec, load_model
-from lorabench.prompts import STOP_STRINGS, PromptSettings, build_prompt
+from lorabench.core.errors import LorabenchError
+from lorabench.models.load import ModelSpec, load_model
+from lorabench.prompts.build import STOP_STRINGS, PromptSettings, build_prompt
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 EXTRACTIVE = synthesize("extractive", 8, seed=3)
@@ -102,8 +102,8 @@ def test_the_runner_scores_an_adapter_through_vllm_as_through_hf(wide_causal_pat
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from lorabench.evaluate.runner import evaluate_records
-    from lorabench.evaluate.settings import DecodingSettings
+    from lorabench.evaluation.runner import evaluate_records
+    from lorabench.config.decoding import DecodingSettings
     from lorabench.metrics.scoring import ScoreSettings
 
     base = AutoModelForCausalLM.from_pretrained(wide_causal_path)

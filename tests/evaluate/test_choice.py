@@ -10,15 +10,15 @@ import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from lorabench.data.records import ChoiceRecord
-from lorabench.errors import LorabenchError
-from lorabench.evaluate.choice import (
+from lorabench.core.errors import LorabenchError
+from lorabench.inference.choice import (
     OptionScores,
     option_continuations,
     score_letters,
     score_options,
     score_options_naive,
 )
-from lorabench.prompts import PromptSettings, build_prompt, encode_prompt, encode_target
+from lorabench.prompts.build import PromptSettings, build_prompt, encode_prompt, encode_target
 
 # Options chosen so that, with the tiny tokenizer, they span 1 to 6 tokens (checked below).
 RECORDS = [

@@ -9,9 +9,9 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AttentionInterface, AutoModelForCausalLM
 
-from lorabench.evaluate import continuous
-from lorabench.evaluate.generate import GenerationSettings, generate, generate_naive
-from lorabench.prompts import Prompt, encode_prompt
+from lorabench.inference import continuous
+from lorabench.inference.generate import GenerationSettings, generate, generate_naive
+from lorabench.prompts.build import Prompt, encode_prompt
 from tests.evaluate.test_generate import (
     MAX_NEW,
     _ascii_pair,
@@ -190,7 +190,7 @@ def test_a_model_that_bypasses_the_engine_falls_back_to_padded_batches(tiny_caus
 
     monkeypatch.setitem(AttentionInterface._global_mapping, continuous.ATTENTION_NAME, ignores_history)
     settings = GenerationSettings(MAX_NEW, batch_size=4)
-    with caplog.at_level(logging.WARNING, logger="lorabench.evaluate.continuous"):
+    with caplog.at_level(logging.WARNING, logger="lorabench.inference.continuous"):
         ours = [_outcome(g) for g in continuous.generate(model, tokenizer, prompts, settings)]
     assert ours == [_outcome(g) for g in generate(model, tokenizer, prompts, settings)]
     assert "continuous batching is off for this model" in caplog.text

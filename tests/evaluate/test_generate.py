@@ -9,8 +9,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 import tiny_models
-from lorabench.evaluate import prefix
-from lorabench.evaluate.generate import (
+from lorabench.inference import prefix
+from lorabench.inference.generate import (
     Generation,
     GenerationSettings,
     batch_order,
@@ -18,7 +18,7 @@ from lorabench.evaluate.generate import (
     generate_naive,
     stop_token_ids,
 )
-from lorabench.prompts import Prompt, encode_prompt
+from lorabench.prompts.build import Prompt, encode_prompt
 
 # Word counts chosen so one batch of 4 mixes prompts from a handful to a few hundred tokens.
 PROMPT_WORDS = [1, 3, 7, 15, 30, 60, 120, 2, 5, 45, 90, 10]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, MistralConfig, MistralForCausalLM
 
-from lorabench.evaluate.prefix import (
+from lorabench.inference.prefix import (
     MIN_SHARED_PREFIX,
     PrefixGroup,
     layout,

@@ -12,10 +12,10 @@ from lorabench.cli import app
 from lorabench.data.records import save_records
 from lorabench.data.spec import DataSpec
 from lorabench.data.synth import synthesize
-from lorabench.errors import LorabenchError
-from lorabench.evaluate.runner import EvalConfig, evaluate_records, run_eval
-from lorabench.evaluate.settings import DecodingSettings
-from lorabench.models import ModelSpec, load_model
+from lorabench.core.errors import LorabenchError
+from lorabench.evaluation.runner import EvalConfig, evaluate_records, run_eval
+from lorabench.config.decoding import DecodingSettings
+from lorabench.models.load import ModelSpec, load_model
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_evaluate_records_without_a_folder(tiny_causal_path):
     loaded = load_model(ModelSpec(name=str(tiny_causal_path)))
     records = synthesize("math", 3, seed=0)
     from lorabench.metrics.scoring import ScoreSettings
-    from lorabench.prompts import PromptSettings
+    from lorabench.prompts.build import PromptSettings
 
     outcome = evaluate_records(loaded, records, PromptSettings(), DecodingSettings(max_new_tokens=4), ScoreSettings())
     assert [r["id"] for r in outcome.rows] == [r.id for r in records]
@@ -183,9 +183,9 @@ def test_smollm2_on_twenty_synthetic_extractive_items(tmp_path):
 # ---- multi-question strategies -------------------------------------------------------------------
 
 from lorabench.metrics.scoring import ScoreSettings  # noqa: E402
-from lorabench.prompts import PromptSettings, cut_at_stops  # noqa: E402
-from lorabench.runs import RunFolder  # noqa: E402
-from lorabench.strategies.grouping import context_groups  # noqa: E402
+from lorabench.prompts.build import PromptSettings, cut_at_stops  # noqa: E402
+from lorabench.runs.folder import RunFolder  # noqa: E402
+from lorabench.prompts.grouping import context_groups  # noqa: E402
 
 GROUPED = synthesize("extractive", 9, seed=2, short_passages=True)  # contexts of 4, 3 and 2 questions
 ACCOUNTING = ("strategy", "questions_in_context", "prompt_tokens_per_question", "generated_tokens_per_question",

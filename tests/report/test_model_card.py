@@ -11,10 +11,10 @@ import yaml
 from typer.testing import CliRunner
 
 from lorabench.cli import app
-from lorabench.config import RunConfig
+from lorabench.config.run import RunConfig
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.pipeline import run_pipeline
+from lorabench.pipeline.run import run_pipeline
 from lorabench.report.model_card import card_text, run_results, shareable, write_model_card
 
 

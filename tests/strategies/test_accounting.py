@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from lorabench.evaluate.generate import Generation
-from lorabench.strategies.accounting import (
+from lorabench.inference.generate import Generation
+from lorabench.evaluation.accounting import (
     ACCOUNTING_COLUMNS,
     accounting_summary,
     accounting_table,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lorabench.data.records import ExtractiveRecord
-from lorabench.prompts import NO_ANSWER, PromptSettings, build_prompt, no_answer_to_empty
-from lorabench.strategies.batch import (
+from lorabench.prompts.build import NO_ANSWER, PromptSettings, build_prompt, no_answer_to_empty
+from lorabench.prompts.batch import (
     batch_target,
     build_batch_prompt,
     cut_batch_output,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from lorabench.data.synth import synthesize
-from lorabench.errors import LorabenchError
-from lorabench.guards import format_mismatch, strategy_prompts
-from lorabench.prompts import PromptSettings
-from lorabench.strategies.grouping import context_groups
+from lorabench.core.errors import LorabenchError
+from lorabench.comparison.guards import format_mismatch, strategy_prompts
+from lorabench.prompts.build import PromptSettings
+from lorabench.prompts.grouping import context_groups
 from tests.tiny_models import build_causal_tokenizer
 
 

@@ -3,8 +3,8 @@
 import pytest
 
 from lorabench.data.records import ExtractiveRecord
-from lorabench.errors import LorabenchError
-from lorabench.strategies.grouping import extractive_groups
+from lorabench.core.errors import LorabenchError
+from lorabench.prompts.grouping import extractive_groups
 
 _CONTEXT = "Velmora lies on the Oslet river."
 

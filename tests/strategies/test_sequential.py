@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lorabench.data.records import ExtractiveRecord
-from lorabench.prompts import PromptSettings, build_prompt, encode_prompt, encode_target
-from lorabench.strategies.sequential import gold_history, start_conversation, turn_prompt
+from lorabench.prompts.build import PromptSettings, build_prompt, encode_prompt, encode_target
+from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt
 from tests.tiny_models import build_causal_tokenizer
 
 CONTEXT = "Velmora lies on the Oslet river. It was founded in 1842 by Anna Brell."
@@ -81,8 +81,8 @@ def test_long_context_is_shortened_once_for_every_turn(tokenizer):
 def test_kv_cache_prompt_tokens_are_the_tokens_the_model_did_not_write(tokenizer):
     """Hand count on two turns: the last prompt is turn 1's prompt, the model's answer and its end
     token, and the follow-up question; without the answer it wrote, that is what it read."""
-    from lorabench.evaluate.generate import Generation
-    from lorabench.strategies.accounting import sequential_cost
+    from lorabench.inference.generate import Generation
+    from lorabench.evaluation.accounting import sequential_cost
 
     conversation = start_conversation(GROUP[:2], tokenizer, PromptSettings())
     first = encode_prompt(turn_prompt(conversation, tokenizer, []).text, tokenizer, chat=True)

@@ -12,10 +12,10 @@ from lorabench.cli import app
 from lorabench.data.loaders import load_records
 from lorabench.data.spec import DataSpec
 from lorabench.data.synth import synthesize
-from lorabench.errors import DataError
-from lorabench.items import error_category
+from lorabench.core.errors import DataError
+from lorabench.comparison.items import error_category
 from lorabench.metrics.scoring import ScoreInput, score_item
-from lorabench.prompts import PromptSettings, answer_from_generation, target_text, user_message
+from lorabench.prompts.build import PromptSettings, answer_from_generation, target_text, user_message
 from lorabench.tasks import TaskKind
 from lorabench.tasks.short import ShortRecord
 

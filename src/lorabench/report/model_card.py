@@ -21,12 +21,12 @@ import yaml
 from huggingface_hub import ModelCardData
 
 import lorabench
-from lorabench.adapter_folder import CARD_FILE, read_adapter_meta
+from lorabench.models.adapter_folder import CARD_FILE, read_adapter_meta
 from lorabench.report.collect import comparison_from_dict
 from lorabench.report.markdown import cell, table
 from lorabench.report.verdicts import verdict_sentence
 from lorabench.report.view import metric_row, settings_rows
-from lorabench.runs import write_atomic
+from lorabench.runs.folder import write_atomic
 
 _RESULT_COLUMNS = ("metric", "base", "tuned", "change", "test", "p", "verdict")
 _BASE_FIELDS = ("name", "kind", "revision", "gguf_file", "sha256", "dtype", "load_in_4bit", "is_seq2seq")

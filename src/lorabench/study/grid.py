@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lorabench.config import RunConfig, parse_config, parse_settings, read_yaml
-from lorabench.errors import LorabenchError
-from lorabench.settings import ModelSpec
-from lorabench.prompts import Strategy
+from lorabench.config.run import RunConfig, parse_config, parse_settings, read_yaml
+from lorabench.core.errors import LorabenchError
+from lorabench.config.settings import ModelSpec
+from lorabench.prompts.build import Strategy
 
 # The dimensions a sweep can vary, in the order run names list them.
 DIMENSIONS = ("model", "train_size", "strategy", "seed")
