@@ -1,3 +1,5 @@
 """lorabench: LoRA fine-tuning of small language models on QA data, with honest before/after numbers."""
 
-__version__ = "0.1.0"
+from lorabench.core.version import __version__
+
+__all__ = ["__version__"]

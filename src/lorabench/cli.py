@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from lorabench.data.records import TaskKind
 from lorabench.core.errors import LorabenchError
-from lorabench.config.settings import ScoringSettings
+from lorabench.metrics.settings import ScoringSettings
 
 app = typer.Typer(
     help="Fine-tune small language models with LoRA on QA data and find out, honestly, whether it helped.",

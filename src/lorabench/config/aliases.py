@@ -10,15 +10,9 @@ config written with aliases is the same run as one written without. Torch-free, 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
+from typing import Any
 
 from lorabench.core.errors import ConfigKeyError
-from lorabench.prompts.build import PromptSettings
-
-if TYPE_CHECKING:
-    from lorabench.config.run import RunConfig
 
 KeyPath = tuple[str, ...]
 
@@ -36,7 +30,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "lora.alpha": ("lora_alpha",),
     "lora.dropout": ("lora_dropout",),
     "lora.target_modules": ("lora_target", "target_modules"),
-    # TRL's max_length bounds prompt + answer, max_prompt_tokens the prompt alone: see settle_max_length.
+    # TRL's max_length bounds prompt + answer, max_prompt_tokens the prompt alone: see config.run.settle_max_length.
     "prompt.max_prompt_tokens": ("max_length",),
 }
 
@@ -121,26 +115,3 @@ def drop_spellings(raw: dict[str, Any], path: KeyPath) -> None:
     for other in paths:
         if _holds(raw, other):
             _pop(raw, other)
-
-
-def settle_max_length(config: RunConfig, written: Mapping[KeyPath, KeyPath]) -> RunConfig:
-    """A config's `max_length` as lorabench's prompt limit.
-
-    TRL's and LLaMA-Factory's max_length bounds prompt + answer; lorabench bounds the prompt
-    (prompt.max_prompt_tokens) and lets answers run to decoding.max_new_tokens. So max_length N
-    becomes a prompt limit of N minus the task's max_new_tokens: a prompt and its longest generated
-    answer fit in N tokens, as they would in those tools. (Training answers are not cut.)
-    """
-    path = written.get(("prompt", "max_prompt_tokens"))
-    if path is None or path[-1] != "max_length":
-        return config
-    answer = config.decoding.max_new_tokens_for(config.task)
-    limit = config.prompt.max_prompt_tokens - answer
-    try:
-        prompt = PromptSettings.model_validate({**config.prompt.model_dump(), "max_prompt_tokens": limit})
-    except ValidationError:
-        raise ConfigKeyError(
-            path, f"{config.prompt.max_prompt_tokens} tokens for prompt + answer leave {limit} for the prompt once "
-            f"the answer's {answer} (decoding.max_new_tokens) are set aside; raise max_length or lower max_new_tokens",
-        ) from None
-    return config.model_copy(update={"prompt": prompt})

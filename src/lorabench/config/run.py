@@ -37,7 +37,7 @@ from lorabench.config.settings import (  # noqa: F401 - MetricSettings re-export
     TrainSettings,
 )
 from lorabench.config.trainer_args import check_trainer_args
-from lorabench.config.aliases import KeyPath, canonical_names, drop_spellings, settle_max_length
+from lorabench.config.aliases import KeyPath, canonical_names, drop_spellings
 
 _SOURCES = ("source", "train", "validation", "test")
 
@@ -227,6 +227,29 @@ def parse_settings(
         path = prefix + tuple(p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in {"int", "float", "str"})))
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise _located(source, document, _as_written(path, written or {}), f"{_describe(first)}{more}") from None
+
+
+def settle_max_length(config: RunConfig, written: Mapping[KeyPath, KeyPath]) -> RunConfig:
+    """A config's `max_length` as lorabench's prompt limit.
+
+    TRL's and LLaMA-Factory's max_length bounds prompt + answer; lorabench bounds the prompt
+    (prompt.max_prompt_tokens) and lets answers run to decoding.max_new_tokens. So max_length N
+    becomes a prompt limit of N minus the task's max_new_tokens: a prompt and its longest generated
+    answer fit in N tokens, as they would in those tools. (Training answers are not cut.)
+    """
+    path = written.get(("prompt", "max_prompt_tokens"))
+    if path is None or path[-1] != "max_length":
+        return config
+    answer = config.decoding.max_new_tokens_for(config.task)
+    limit = config.prompt.max_prompt_tokens - answer
+    try:
+        prompt = PromptSettings.model_validate({**config.prompt.model_dump(), "max_prompt_tokens": limit})
+    except ValidationError:
+        raise ConfigKeyError(
+            path, f"{config.prompt.max_prompt_tokens} tokens for prompt + answer leave {limit} for the prompt once "
+            f"the answer's {answer} (decoding.max_new_tokens) are set aside; raise max_length or lower max_new_tokens",
+        ) from None
+    return config.model_copy(update={"prompt": prompt})
 
 
 def parse_config(raw: Any, source: str = "config", document: yaml.Node | None = None) -> RunConfig:

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, SerializationInfo
 from pydantic import SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from lorabench.metrics.settings import ScoringSettings
+
 
 @dataclass(frozen=True)
 class PackagedModel:
@@ -155,21 +157,9 @@ class TrainSettings(BaseModel):
         return data
 
 
-class ScoringSettings(BaseModel):
-    """How answers are scored: the short-answer subset and ROUGE-L accuracy.
-
-    The one declaration of these knobs: `eval` keeps them at the top of its config (as its saved
-    folders always had them), `run` and `study` under `metrics`, `score` as options.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    short_thresh: int = Field(3, ge=1, description="Gold answers of at most this many tokens are 'short'.")
-    rouge_threshold: float = Field(0.5, ge=0, le=1, description="ROUGE-L F at or above this counts for rouge_l_acc.")
-
-
 class MetricSettings(ScoringSettings):
-    """How answers are scored and runs compared: the scoring knobs plus the paired tests'."""
+    """How answers are scored and runs compared: the scoring knobs (declared beside the metric
+    functions that read them, lorabench.metrics.settings) plus the paired tests'."""
 
     alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the paired tests.")
     bootstrap_resamples: int = Field(10_000, ge=100, description="Resamples of the paired bootstrap.")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lorabench
+from lorabench.core.version import __version__
 from lorabench.comparison.guards import generated
 from lorabench.metrics.scoring import LOWER_IS_BETTER, SCORING_VERSION, TaskMetrics
 from lorabench.runs.predictions import PredictionRow
@@ -45,7 +45,7 @@ def lm_eval_results(metrics: TaskMetrics, rows: Sequence[PredictionRow], model: 
         "configs": {task: {
             "task": task, "output_type": output_type, "num_fewshot": 0,
             "metric_list": [{"metric": name, "aggregation": "mean", "higher_is_better": up} for name, up in higher.items()],
-            "metadata": {"lorabench": lorabench.__version__, "scoring_version": SCORING_VERSION},
+            "metadata": {"lorabench": __version__, "scoring_version": SCORING_VERSION},
         }},
         "versions": {task: SCORING_VERSION},
         "n-shot": {task: 0},

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-import lorabench
+from lorabench.core.version import __version__
 from lorabench.inference import Backend, get_backend
 from lorabench.inference.base import Generation, GenerationRequest, LetterRequest, OptionRequest, option_continuations
 from lorabench.data.loaders import load_records
@@ -54,7 +54,7 @@ from lorabench.prompts.build import (
     fit_to_model,
 )
 from lorabench.runs.folder import RunFolder, write_json
-from lorabench.config.settings import ScoringSettings
+from lorabench.metrics.settings import ScoringSettings
 from lorabench.evaluation.accounting import single_cost
 from lorabench.evaluation.strategies import batch_rows, sequential_rows
 from lorabench.prompts.grouping import context_groups, extractive_groups
@@ -240,7 +240,7 @@ def run_config(config: EvalConfig, loaded: LoadedModel, records: Sequence[Record
     """config.yaml: the request plus what it resolved to (model hash, template, items), no secrets."""
     chat_template = getattr(loaded.tokenizer, "chat_template", None) or ""
     return {
-        "lorabench": lorabench.__version__,
+        "lorabench": __version__,
         "request": config.model_dump(mode="json"),
         "model": loaded.describe(),
         "data": {"n_items": len(records), "sha256": records_digest(records)},

@@ -15,11 +15,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.data.records import TaskKind
+from lorabench.core.kinds import TaskKind
 from lorabench.metrics.intervals import bootstrap_mean_interval, wilson_interval
 from lorabench.metrics.squad import normalize_answer
 from lorabench.metrics.text import is_short, lenient_match, relaxed_match, rouge_l, token_f1
-from lorabench.config.settings import ScoringSettings
+from lorabench.metrics.settings import ScoringSettings
 from lorabench.core.kinds import ByKind, KindsWhere, get_task
 
 # Bumped whenever a metric's definition changes (2: one normalization for every text metric, and

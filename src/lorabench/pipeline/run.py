@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.markup import escape
 
-import lorabench
+from lorabench.core.version import __version__
 from lorabench.comparison.paired import MetricComparison, ShortSubset, compare_rows, short_subset
 from lorabench.config.run import RunConfig
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
@@ -436,7 +436,7 @@ def run_pipeline(
     short = short_subset(config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples)
     findings = _guards(config, loaded, splits, adapter_dir, base, tuned, prompt_change)
     summary = {
-        "lorabench": lorabench.__version__,
+        "lorabench": __version__,
         "task": config.task.value,
         "model": loaded.describe(),
         "sizes": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},

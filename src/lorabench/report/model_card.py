@@ -20,7 +20,7 @@ import jinja2
 import yaml
 from huggingface_hub import ModelCardData
 
-import lorabench
+from lorabench.core.version import __version__
 from lorabench.models.adapter_folder import CARD_FILE, read_adapter_meta
 from lorabench.report.collect import comparison_from_dict
 from lorabench.report.markdown import cell, table
@@ -145,7 +145,7 @@ def card_text(meta: dict[str, Any], results: dict[str, Any] | None = None) -> st
         card_data=card_data.to_yaml(),
         base=name,
         task=meta["task"],
-        version=meta.get("lorabench", lorabench.__version__),
+        version=meta.get("lorabench", __version__),
         results=results,
         base_table=_settings_table({**{k: base.get(k) for k in _BASE_FIELDS}, "name": name}),
         data_table=_settings_table(data),

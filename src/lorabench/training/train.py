@@ -32,7 +32,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-import lorabench
+from lorabench.core.version import __version__
 from lorabench.models.adapter_folder import ADAPTER_META, save_portable_files
 from lorabench.inference import get_backend
 from lorabench.comparison.paired import min_detectable_proportion
@@ -688,7 +688,7 @@ def adapter_metadata(
     template = getattr(loaded.tokenizer, "chat_template", None) or ""
     fitted = prompt_settings.model_copy(update={"max_prompt_tokens": max_prompt_tokens_used})
     return {
-        "lorabench": lorabench.__version__,
+        "lorabench": __version__,
         "task": task.value,
         "prompt": prompt_settings.model_dump(mode="json"),
         "prompt_sha256": prompt_sha256(task, loaded.tokenizer, fitted, probe_extra),
