@@ -1,7 +1,7 @@
 """Data-parallel training: 2 CPU processes (torchrun, gloo) train as 1 process does with the same global batch.
 
 `train_adapter` is built on transformers' Trainer, so a distributed launcher needs no code of its own.
-The end-to-end check runs tests/distributed_train_script.py once as a single process at batch 2B and
+The end-to-end check runs tests/training/distributed_train_script.py once as a single process at batch 2B and
 once under `python -m torch.distributed.run --nproc_per_node 2` at batch B per process, and compares
 the per-step training losses and the adapters. The unit tests pin the two things train.py does
 differently for data parallelism: the length-grouped order is grouped by the global batch, and only
@@ -30,7 +30,7 @@ from torch.utils.data import BatchSampler
 from lorabench.training.train import _LoraTrainer, _prepare_log
 
 SCRIPT = Path(__file__).with_name("distributed_train_script.py")
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 B = 2  # per-process batch of the 2-process run; the 1-process run takes 2 * B
 MAX_STEPS = 4
 

@@ -1,7 +1,7 @@
 """FSDP and DeepSpeed ZeRO-2/3 LoRA training through the accelerate configs in examples/accelerate/.
 
 On a CPU machine the configs are checked as accelerate reads them, and `run` refuses a sharded
-launch (its evaluation stages need whole weights). The `gpu` tests launch tests/distributed_train_script.py
+launch (its evaluation stages need whole weights). The `gpu` tests launch tests/training/distributed_train_script.py
 under each config on 2 GPUs and compare it with one process at the same global batch: the sharded
 run must train (adapter moved), save an ordinary PEFT adapter, and log the one-process losses.
 """
@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from lorabench.cli import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "examples" / "accelerate"
 SCRIPT = Path(__file__).with_name("distributed_train_script.py")
 B, MAX_STEPS = 2, 4

@@ -12,7 +12,7 @@ from transformers import AttentionInterface, AutoModelForCausalLM
 from lorabench.inference import continuous
 from lorabench.inference.generate import GenerationSettings, generate, generate_naive
 from lorabench.prompts.build import Prompt, encode_prompt
-from tests.evaluate.test_generate import (
+from tests.inference.test_generate import (
     MAX_NEW,
     _ascii_pair,
     _by_id,

@@ -14,21 +14,12 @@ from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LeakageError
 from lorabench.pipeline.run import run_pipeline, split_data
+from tests.run_configs import tiny_run
 
 
 def _config(model_path, data_path, out, task="extractive", **data) -> RunConfig:
-    return RunConfig.model_validate(
-        {
-            "model": str(model_path),
-            "task": task,
-            "data": {"source": str(data_path), "split": {"test": 8, "validation": 4, "seed": 0}, **data},
-            "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
-            "training": {"epochs": 1, "batch_size": 4, "lr": 5e-3, "val_metric_items": 2, "logging_steps": 1},
-            "decoding": {"max_new_tokens": 4, "batch_size": 4},
-            "metrics": {"bootstrap_resamples": 200},
-            "out": str(out),
-        }
-    )
+    training = {"lr": 5e-3, "val_metric_items": 2, "logging_steps": 1}
+    return RunConfig.model_validate(tiny_run(model_path, data_path, out, task=task, training=training, data_extra=data))
 
 
 @pytest.fixture(scope="module")

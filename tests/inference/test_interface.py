@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from tests.backends.fake import FakeBackend
+from tests.inference.fake import FakeBackend
 from lorabench.inference import get_backend
 from lorabench.inference.base import GenerationRequest, LetterRequest, OptionRequest, option_continuations
 from lorabench.inference.hf import HFBackend

@@ -18,22 +18,14 @@ from lorabench.core.errors import LorabenchError
 from lorabench.comparison.lm_eval_files import read_lm_eval
 from lorabench.pipeline.retention import _task_identity, plan_retention
 from lorabench.config.settings import ModelSpec, RetentionSettings
+from tests.run_configs import tiny_run
 
 runner = CliRunner()
 
 
 def _config(model: Path, data: Path, out: Path, tasks: list[Path]) -> dict:
-    return {
-        "model": str(model),
-        "task": "extractive",
-        "data": {"source": str(data), "split": {"test": 6, "validation": 2, "seed": 0}},
-        "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
-        "training": {"epochs": 1, "batch_size": 4, "lr": 5e-3, "val_metric_items": 0},
-        "decoding": {"max_new_tokens": 4, "batch_size": 4},
-        "metrics": {"bootstrap_resamples": 200},
-        "retention": [str(t) for t in tasks],
-        "out": str(out),
-    }
+    training = {"lr": 5e-3, "val_metric_items": 0}
+    return tiny_run(model, data, out, test=6, validation=2, training=training, retention=[str(t) for t in tasks])
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +130,7 @@ def test_the_example_config_and_its_local_task_run(tiny_causal_path, tmp_path, m
     from lm_eval_runs import library_run
     from lorabench.config.run import load_config
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     monkeypatch.chdir(root)  # the example's paths are relative to the repository root, where users run it
     config = load_config(Path("examples/retention.yaml"))
     assert config.retention.tasks == ["examples/retention/arithmetic_mc.yaml"]

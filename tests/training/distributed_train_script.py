@@ -1,7 +1,7 @@
 """Train a LoRA adapter on the tiny causal model, single-process or under a distributed launcher.
 
-    python tests/distributed_train_script.py MODEL_DIR OUT_DIR --batch-size N [--max-steps S]
-    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/distributed_train_script.py ...
+    python tests/training/distributed_train_script.py MODEL_DIR OUT_DIR --batch-size N [--max-steps S]
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/training/distributed_train_script.py ...
 
 Everything but the per-device batch size is fixed here (seed, data, LoRA shape, schedule), so a run
 with 1 process and batch 2B and a run with 2 processes and batch B see the same global batches.

@@ -16,7 +16,7 @@ from lorabench.models.load import ModelSpec, load_model, load_tokenizer
 from lorabench.pipeline.run import run_pipeline, split_data
 from lorabench.prompts.build import build_prompt, fit_to_model
 from lorabench.training.train import total_steps
-from tests.test_pipeline import _config
+from tests.pipeline.test_run import _config
 
 
 def _raw(model_path, data_path, out, **lora):
@@ -87,7 +87,7 @@ def test_dry_run_says_which_stages_a_rerun_would_reuse(tiny_causal_path, qa_file
 def test_dry_run_checks_and_lists_the_retention_tasks(tiny_causal_path, qa_file, tmp_path):
     from pathlib import Path
 
-    task = Path(__file__).resolve().parents[1] / "examples" / "retention" / "arithmetic_mc.yaml"
+    task = Path(__file__).resolve().parents[2] / "examples" / "retention" / "arithmetic_mc.yaml"
     raw = {**_raw(tiny_causal_path, qa_file, tmp_path / "run"), "retention": {"tasks": [str(task)]}}
     result = CliRunner().invoke(app, ["run", str(_write(tmp_path, raw)), "--dry-run"])
     assert result.exit_code == 0, result.output

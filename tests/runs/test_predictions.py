@@ -7,7 +7,7 @@ import json
 import pytest
 from transformers import AutoTokenizer
 
-from tests.backends.fake import FakeBackend
+from tests.inference.fake import FakeBackend
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
 from lorabench.evaluation.runner import evaluate_records

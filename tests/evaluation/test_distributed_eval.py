@@ -13,7 +13,7 @@ from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
 from lorabench.evaluation.sharding import Shard, ShardFolder, shard_records
 from lorabench.runs.folder import write_atomic
-from tests.test_distributed import _env
+from tests.training.test_distributed import _env
 
 TIMING = {"latency_s", "latency_per_question_s"}  # what may differ between two runs of the same evaluation
 
