@@ -31,7 +31,8 @@ from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
 from lorabench.models.load import ModelSpec, load_model
 from lorabench.prompts.build import PromptSettings, fit_to_model
-from lorabench.training.train import LoraSettings, TrainSettings, train_adapter, wrap_with_lora
+from lorabench.training.train import LoraSettings, TrainSettings, train_adapter
+from lorabench.training.lora import wrap_with_lora
 from lorabench.training.examples import IGNORE_INDEX, encode_examples
 
 

@@ -313,7 +313,8 @@ def train(
     from lorabench.live import train_log_printer
     from lorabench.report.model_card import write_model_card
     from lorabench.runs.folder import ensure_run_folder
-    from lorabench.training.train import check_target_modules, train_adapter
+    from lorabench.training.lora import check_target_modules
+    from lorabench.training.train import train_adapter
 
     folder = out or Path(config.out) / "train"
     ensure_run_folder(Path(config.out), "out")

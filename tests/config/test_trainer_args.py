@@ -13,7 +13,7 @@ import torch
 import yaml
 from transformers import TrainerCallback
 
-import lorabench.training.train
+import lorabench.training.arguments
 from lorabench.config.run import load_config
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
@@ -22,7 +22,8 @@ from lorabench.metrics.scoring import ScoreSettings
 from lorabench.models.load import ModelSpec, load_model
 from lorabench.prompts.build import PromptSettings
 from lorabench.config.settings import LoraSettings, TrainSettings
-from lorabench.training.train import ADAPTER_META, _training_arguments, _with_trainer_args, train_adapter
+from lorabench.training.train import ADAPTER_META, train_adapter
+from lorabench.training.arguments import _training_arguments, _with_trainer_args
 from lorabench.config.trainer_args import FIXED, FROM_KEYS
 
 BASE = {"model": {"name": "org/base", "device": "cpu"}, "task": "extractive", "data": {"source": "qa.jsonl"}}
@@ -94,7 +95,7 @@ def test_the_constant_schedule_takes_no_scheduler_kwargs(tmp_path) -> None:
 
 def test_every_field_lorabench_sets_is_refused_as_a_trainer_arg(monkeypatch, tmp_path) -> None:
     passed: dict[str, Any] = {}
-    monkeypatch.setattr(lorabench.training.train, "TrainingArguments", lambda **kwargs: passed.update(kwargs) or SimpleNamespace(world_size=1))
+    monkeypatch.setattr(lorabench.training.arguments, "TrainingArguments", lambda **kwargs: passed.update(kwargs) or SimpleNamespace(world_size=1))
     _training_arguments(TrainSettings(early_stopping_patience=2), CPU, tmp_path, True, "exact_match", 16)
     assert passed and set(passed) <= set(FROM_KEYS) | set(FIXED), sorted(set(passed) - set(FROM_KEYS) - set(FIXED))
 

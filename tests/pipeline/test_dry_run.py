@@ -15,7 +15,7 @@ from lorabench.pipeline.dry_run import lora_parameter_count, meta_model, plan_ru
 from lorabench.models.load import ModelSpec, load_model, load_tokenizer
 from lorabench.pipeline.run import run_pipeline, split_data
 from lorabench.prompts.build import build_prompt, fit_to_model
-from lorabench.training.train import total_steps
+from lorabench.training.arguments import total_steps
 from tests.pipeline.test_run import _config
 
 

@@ -27,7 +27,8 @@ from accelerate.data_loader import BatchSamplerShard
 from safetensors.torch import load_file
 from torch.utils.data import BatchSampler
 
-from lorabench.training.train import _LoraTrainer, _prepare_log
+from lorabench.training.trainer import _LoraTrainer
+from lorabench.training.callbacks import _prepare_log
 
 SCRIPT = Path(__file__).with_name("distributed_train_script.py")
 SRC = Path(__file__).resolve().parents[2] / "src"

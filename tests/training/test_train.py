@@ -18,17 +18,11 @@ from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
 from lorabench.models.load import ModelSpec, load_model
 from lorabench.prompts.build import PromptSettings
-from lorabench.training.train import (
-    AnswerOnlyHead,
-    LoraSettings,
-    TrainSettings,
-    _LogAtCheckpoints,
-    effective_logging_steps,
-    total_steps,
-    train_adapter,
-    whole_run_loss,
-    wrap_with_lora,
-)
+from lorabench.training.loss import AnswerOnlyHead
+from lorabench.training.train import LoraSettings, TrainSettings, train_adapter
+from lorabench.training.callbacks import _LogAtCheckpoints, whole_run_loss
+from lorabench.training.arguments import effective_logging_steps, total_steps
+from lorabench.training.lora import wrap_with_lora
 from lorabench.training.examples import PadCollator, encode_examples
 
 PROMPT = PromptSettings(max_prompt_tokens=128)
@@ -412,7 +406,8 @@ def test_whole_run_loss_weighs_each_logged_mean_by_its_steps():
 
 def test_validation_caveat_asks_for_more_items_only_where_more_would_be_enough():
     from lorabench.data.records import TaskKind
-    from lorabench.training.train import TrainSettings, validation_caveat
+    from lorabench.training.train import TrainSettings
+    from lorabench.training.validation import validation_caveat
 
     few = validation_caveat(9, TaskKind.extractive, TrainSettings(val_metric_items=8))
     assert "scored on 8 of its 9 items" in few and "larger data.split.validation, and raise training.val_metric_items" in few

@@ -22,7 +22,8 @@ from lorabench.models.load import TokenizerAndConfig, load_tokenizer
 from lorabench.pipeline.run import DataSplits, split_data
 from lorabench.prompts.build import STOP_STRINGS, Prompt, PromptSettings, build_prompt, fit_to_model, model_context_length
 from lorabench.pipeline.retention import plan_retention
-from lorabench.training.train import check_target_modules, total_steps
+from lorabench.training.lora import check_target_modules
+from lorabench.training.arguments import total_steps
 from lorabench.training.examples import encode_example
 
 

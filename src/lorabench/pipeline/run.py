@@ -49,7 +49,9 @@ from lorabench.report.write import write_report
 from lorabench.pipeline.retention import RetentionResult, plan_retention, run_retention
 from lorabench.runs.folder import csv_text, ensure_run_folder, write_atomic, write_json
 from lorabench.evaluation.accounting import row_cost
-from lorabench.training.train import TrainResult, check_target_modules, train_adapter, validation_caveat
+from lorabench.training.train import TrainResult, train_adapter
+from lorabench.training.lora import check_target_modules
+from lorabench.training.validation import validation_caveat
 
 Say = Callable[[str], None]
 # (stage name, items, items already done, recorded seconds of a stage found finished) -> advance(k)

@@ -28,7 +28,7 @@ from lorabench.pipeline.run import ProgressFactory, eval_stage, run_pipeline, sp
 from lorabench.report.verdicts import verdict_sentence
 from lorabench.runs.folder import ensure_run_folder, write_atomic
 from lorabench.study.grid import GridPoint, Study
-from lorabench.training.train import check_target_modules
+from lorabench.training.lora import check_target_modules
 
 Say = Callable[[str], None]
 EPOCHS_DIR = "epochs"
