@@ -35,12 +35,12 @@ import torch
 
 from lorabench.data.records import ChoiceRecord, TaskKind
 from lorabench.data.synth import synthesize
-from lorabench.evaluate import continuous
-from lorabench.evaluate.choice import OptionScores, option_continuations, score_options, score_options_naive
-from lorabench.evaluate.generate import Generation, GenerationSettings, batch_order, generate, generate_naive
-from lorabench.evaluate.prefix import plan_batch, supports_shared_prefix
-from lorabench.models import LoadedModel, ModelSpec, load_model
-from lorabench.prompts import (
+from lorabench.inference import continuous
+from lorabench.inference.choice import OptionScores, option_continuations, score_options, score_options_naive
+from lorabench.inference.generate import Generation, GenerationSettings, batch_order, generate, generate_naive
+from lorabench.inference.prefix import plan_batch, supports_shared_prefix
+from lorabench.models.load import LoadedModel, ModelSpec, load_model
+from lorabench.prompts.build import (
     STOP_STRINGS,
     Prompt,
     PromptSettings,

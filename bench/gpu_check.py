@@ -51,7 +51,7 @@ def _models(root: Path) -> Path:
 
 
 def _load(folder: Path, adapter: str | None = None) -> Any:
-    from lorabench.models import ModelSpec, load_model
+    from lorabench.models.load import ModelSpec, load_model
 
     return load_model(ModelSpec(name=str(folder), device=RUN["device"], dtype=RUN["dtype"]), adapter=adapter)
 
@@ -71,9 +71,9 @@ def _timed_generations(run: Any) -> tuple[dict[str, Any], float]:
 
 def check_generation(folder: Path) -> dict[str, Any]:
     from lorabench.data.synth import synthesize
-    from lorabench.evaluate import continuous
-    from lorabench.evaluate.generate import GenerationSettings, generate, generate_naive
-    from lorabench.prompts import PromptSettings, build_prompt
+    from lorabench.inference import continuous
+    from lorabench.inference.generate import GenerationSettings, generate, generate_naive
+    from lorabench.prompts.build import PromptSettings, build_prompt
 
     loaded = _load(folder)
     records = synthesize("extractive", N_ITEMS, seed=0)
@@ -101,11 +101,11 @@ def check_generation(folder: Path) -> dict[str, Any]:
 
 def check_training(folder: Path, out: Path) -> dict[str, Any]:
     from lorabench.data.synth import synthesize
-    from lorabench.evaluate.settings import DecodingSettings
+    from lorabench.config.decoding import DecodingSettings
     from lorabench.metrics.scoring import ScoreSettings
-    from lorabench.prompts import PromptSettings
-    from lorabench.settings import LoraSettings, TrainSettings
-    from lorabench.train import train_adapter
+    from lorabench.prompts.build import PromptSettings
+    from lorabench.config.settings import LoraSettings, TrainSettings
+    from lorabench.training.train import train_adapter
 
     loaded = _load(folder)
     before = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
@@ -137,12 +137,12 @@ def check_vllm(folder: Path, adapter_dir: str) -> dict[str, Any]:
 
     if importlib.util.find_spec("vllm") is None:
         return {"skipped": "vLLM is not installed here (its CUDA wheels, ~1 GB with torch, cannot be carried)"}
-    from lorabench.backends import get_backend
-    from lorabench.backends.base import GenerationRequest, OptionRequest, option_continuations
-    from lorabench.backends.hf import HFBackend
+    from lorabench.inference import get_backend
+    from lorabench.inference.base import GenerationRequest, OptionRequest, option_continuations
+    from lorabench.inference.hf import HFBackend
     from lorabench.data.synth import synthesize
-    from lorabench.evaluate.settings import DecodingSettings, VLLMSettings
-    from lorabench.prompts import STOP_STRINGS, PromptSettings, build_prompt
+    from lorabench.config.decoding import DecodingSettings, VLLMSettings
+    from lorabench.prompts.build import STOP_STRINGS, PromptSettings, build_prompt
 
     decoding = DecodingSettings(backend="vllm", vllm=VLLMSettings(gpu_memory_utilization=0.5, kv_cache_gb=1, max_model_len=4096))
     results: dict[str, Any] = {}

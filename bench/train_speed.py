@@ -27,12 +27,13 @@ from rich.table import Table
 from transformers import Trainer, TrainingArguments
 
 from lorabench.data.synth import synthesize
-from lorabench.evaluate.settings import DecodingSettings
+from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
-from lorabench.models import ModelSpec, load_model
-from lorabench.prompts import PromptSettings, fit_to_model
-from lorabench.train import LoraSettings, TrainSettings, train_adapter, wrap_with_lora
-from lorabench.train_data import IGNORE_INDEX, encode_examples
+from lorabench.models.load import ModelSpec, load_model
+from lorabench.prompts.build import PromptSettings, fit_to_model
+from lorabench.training.train import LoraSettings, TrainSettings, train_adapter
+from lorabench.training.lora import wrap_with_lora
+from lorabench.training.examples import IGNORE_INDEX, encode_examples
 
 
 class PeakRss:

@@ -22,15 +22,15 @@ from collections.abc import Sequence
 import torch
 
 from bench.peers.model import load_lorabench, timed
-from lorabench.backends import get_backend
-from lorabench.backends.vllm import release_engines
+from lorabench.inference import get_backend
+from lorabench.inference.vllm import release_engines
 from lorabench.data.records import TaskKind
 from lorabench.data.synth import synthesize
-from lorabench.evaluate.runner import evaluate_records
-from lorabench.evaluate.settings import DecodingSettings, VLLMSettings
+from lorabench.evaluation.runner import evaluate_records
+from lorabench.config.decoding import DecodingSettings, VLLMSettings
 from lorabench.metrics.scoring import ScoreSettings
-from lorabench.predictions import PredictionRow
-from lorabench.prompts import PromptSettings
+from lorabench.runs.predictions import PredictionRow
+from lorabench.prompts.build import PromptSettings
 
 TASK = TaskKind.extractive
 COMPARED = ("prediction", "raw", "prompt_tokens", "generated_tokens", "stop_reason")

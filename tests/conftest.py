@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import torch
+# No test reaches the Hugging Face Hub: every model and tokenizer is built locally. Set before
+# transformers / huggingface_hub are imported, as they read it once.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import tiny_models`
 

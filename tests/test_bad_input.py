@@ -463,11 +463,11 @@ def test_corpus_covers_every_command() -> None:
 
 def test_an_internal_error_keeps_its_traceback(monkeypatch, files) -> None:
     """A bug is not a user mistake: it must not be dressed up as one."""
-    import lorabench.scorefile
+    import lorabench.evaluation.scorefile
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise KeyError("bug")
 
-    monkeypatch.setattr(lorabench.scorefile, "score_file", broken)
+    monkeypatch.setattr(lorabench.evaluation.scorefile, "score_file", broken)
     result = _invoke(["score", files["preds"], "--task", "extractive"])
     assert result.exit_code == 1 and isinstance(result.exception, KeyError)

@@ -10,13 +10,13 @@ import yaml
 from typer.testing import CliRunner
 
 from lorabench.cli import app
-from lorabench.config import RunConfig, parse_config
+from lorabench.config.run import RunConfig, parse_config
 from lorabench.data.records import ChoiceRecord, save_records
 from lorabench.data.synth import synthesize
-from lorabench.errors import LorabenchError
-from lorabench.few_shot import FewShotSettings, draw_examples
-from lorabench.pipeline import run_pipeline
-from lorabench.prompts import PromptSettings, build_prompt, follow_choice_mode, prompt_sha256, target_text
+from lorabench.core.errors import LorabenchError
+from lorabench.prompts.few_shot import FewShotSettings, draw_examples
+from lorabench.pipeline.run import run_pipeline
+from lorabench.prompts.build import PromptSettings, build_prompt, follow_choice_mode, prompt_sha256, target_text
 from tiny_models import build_causal_tokenizer
 
 runner = CliRunner()

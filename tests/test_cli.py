@@ -95,7 +95,7 @@ def test_eval_with_an_adapter_names_it_in_the_table_title(tiny_causal_path, tmp_
 
 
 def test_eval_and_leakage_read_a_chat_file_without_options(tiny_causal_path, tmp_path):
-    from tests.test_pipeline import write_chat_file
+    from tests.pipeline.test_run import write_chat_file
 
     chat_file = write_chat_file(tmp_path / "chat.jsonl", 3, seed=1)
     argv = ["eval", "-m", str(tiny_causal_path), "-d", str(chat_file), "-t", "open", "--max-new-tokens", "2",
@@ -115,7 +115,7 @@ def test_eval_refuses_an_adapter_trained_with_other_prompts_unless_allowed(tiny_
 
     from lorabench.data.records import save_records
     from lorabench.data.synth import synthesize
-    from lorabench.prompts import PromptSettings
+    from lorabench.prompts.build import PromptSettings
 
     adapter = tmp_path / "adapter"
     model = AutoModelForCausalLM.from_pretrained(tiny_causal_path)

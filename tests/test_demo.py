@@ -1,5 +1,5 @@
 from lorabench.data.loaders import load_records
-from lorabench.demo import DEMO_MODEL, demo_config
+from lorabench.config.demo import DEMO_MODEL, demo_config
 
 
 def test_demo_config_is_valid_and_its_data_is_generated(tmp_path):

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from lorabench.errors import LorabenchError
-from lorabench.notices import Notice, alarm, level_of, log, warn
-from lorabench.results import EvalResult, MetricScores, RunResult, RunSummary
+from lorabench.core.errors import LorabenchError
+from lorabench.core.notices import Notice, alarm, level_of, log, warn
+from lorabench.runs.results import EvalResult, MetricScores, RunResult, RunSummary
 
 # summary.json as the first release wrote it (commit a96b3ca): no validation, short_comparison,
 # work_seconds or min_detectable; training without train_loss and train_seconds.
@@ -81,8 +81,11 @@ def test_metric_scores_serialise_in_the_files_key_order():
     assert list(scores.model_dump(mode="json")) == ["task", "n", "exact_match", "f1", "ci95"]
 
 
-def test_notices_are_strings_with_a_level_that_the_default_say_logs(caplog):
+def test_notices_are_strings_with_a_level_that_the_default_say_logs(caplog, monkeypatch):
     assert warn("w") == "w" and isinstance(alarm("a"), Notice) and level_of("plain") == logging.INFO
+    # A library that configures logging with dictConfig (disable_existing_loggers) in the same test
+    # process switches existing loggers off; what is tested here is what lorabench sends.
+    monkeypatch.setattr(logging.getLogger("lorabench"), "disabled", False)
     with caplog.at_level(logging.INFO, logger="lorabench"):
         log(warn("validation is small"))
         log("data: train 8")

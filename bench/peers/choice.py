@@ -20,11 +20,11 @@ from bench.flops import choice_flops, model_shape
 from bench.peers.evaluation import lorabench_prompts, run_both
 from bench.peers.model import load_lorabench
 from bench.peers.result import CaseResult, Target
-from lorabench.backends.base import encode_options, option_continuations
+from lorabench.inference.base import encode_options, option_continuations
 from lorabench.data.records import ChoiceRecord, TaskKind
 from lorabench.data.synth import synthesize
-from lorabench.evaluate.settings import DecodingSettings
-from lorabench.prompts import Prompt, encode_prompt
+from lorabench.config.decoding import DecodingSettings
+from lorabench.prompts.build import Prompt, encode_prompt
 
 TARGET = Target(ratio=3.5, identical=1.0)
 OPTIONS = 4

@@ -13,11 +13,11 @@ from lm_eval.models.huggingface import HFLM
 from bench.peers.model import DEVICE, model_folder, timed
 from bench.peers.result import CaseResult, Target
 from lorabench.data.records import Record
-from lorabench.evaluate.runner import EvalOutcome, evaluate_records
-from lorabench.evaluate.settings import DecodingSettings
+from lorabench.evaluation.runner import EvalOutcome, evaluate_records
+from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
-from lorabench.models import LoadedModel
-from lorabench.prompts import Prompt, PromptSettings, build_prompt, fit_to_model
+from lorabench.models.load import LoadedModel
+from lorabench.prompts.build import Prompt, PromptSettings, build_prompt, fit_to_model
 
 
 def lorabench_prompts(loaded: LoadedModel, records: Sequence[Record], decoding: DecodingSettings) -> list[Prompt]:

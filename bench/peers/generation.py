@@ -19,9 +19,9 @@ from bench.peers.model import load_lorabench
 from bench.peers.result import CaseResult, Target
 from lorabench.data.records import Record, TaskKind
 from lorabench.data.synth import synthesize
-from lorabench.evaluate.settings import DecodingSettings
-from lorabench.prompts import STOP_STRINGS, answer_from_generation, encode_prompt
-from lorabench.strategies.grouping import context_groups
+from lorabench.config.decoding import DecodingSettings
+from lorabench.prompts.build import STOP_STRINGS, answer_from_generation, encode_prompt
+from lorabench.prompts.grouping import context_groups
 
 TARGET = Target(ratio=3.0, identical=0.95)
 TASK = TaskKind.extractive

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from lorabench import gguf_cache
-from lorabench.models import LoadedModel, ModelSpec, load_model, resolve_source
+from lorabench.models import gguf as gguf_cache
+from lorabench.models.load import LoadedModel, ModelSpec, load_model, resolve_source
 
 T = TypeVar("T")
 ALIAS = "smollm2-135m-instruct"

@@ -25,11 +25,11 @@ from bench.peers.model import load_lorabench, model_folder, timed
 from bench.peers.result import CaseResult, Target
 from lorabench.data.records import TaskKind
 from lorabench.data.synth import synthesize
-from lorabench.evaluate.settings import DecodingSettings
+from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
-from lorabench.prompts import PromptSettings, build_prompt, fit_to_model, model_context_length
-from lorabench.train import LoraSettings, TrainSettings, train_adapter
-from lorabench.train_data import EncodedExample, encode_examples
+from lorabench.prompts.build import PromptSettings, build_prompt, fit_to_model, model_context_length
+from lorabench.training.train import LoraSettings, TrainSettings, train_adapter
+from lorabench.training.examples import EncodedExample, encode_examples
 
 TARGET = Target(ratio=3.5, ceiling_share=0.65)
 TASK = TaskKind.extractive

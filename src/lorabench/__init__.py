@@ -19,27 +19,27 @@ import types
 from pathlib import Path as _Path
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from lorabench.core.version import __version__
 
 # public name -> module that defines it
 _PUBLIC = {
     **dict.fromkeys(("run", "evaluate", "train", "compare", "score", "study"), "lorabench.api"),
-    **dict.fromkeys(("RunConfig", "PipelineData", "SplitSettings"), "lorabench.config"),
+    **dict.fromkeys(("RunConfig", "PipelineData", "SplitSettings"), "lorabench.config.run"),
     **dict.fromkeys(
         ("ModelSpec", "LoraSettings", "TrainSettings", "MetricSettings", "ScoringSettings", "RetentionSettings"),
-        "lorabench.settings",
+        "lorabench.config.settings",
     ),
     "DataSpec": "lorabench.data.spec",
     "TaskKind": "lorabench.data.records",
-    "PromptSettings": "lorabench.prompts",
-    "DecodingSettings": "lorabench.evaluate.settings",
+    "PromptSettings": "lorabench.prompts.build",
+    "DecodingSettings": "lorabench.config.decoding",
     "SweepSettings": "lorabench.study.grid",
     **dict.fromkeys(
         ("RunResult", "RunSummary", "EvalResult", "TrainResult", "Comparison", "ScoreResult", "StudyResult",
          "StudyRun", "MetricScores", "MetricVerdict", "GuardResult"),
-        "lorabench.results",
+        "lorabench.runs.results",
     ),
-    "LorabenchError": "lorabench.errors",
+    "LorabenchError": "lorabench.core.errors",
 }
 
 __all__ = ["__version__", *_PUBLIC]
@@ -79,13 +79,13 @@ if _shadowed:
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ imports on first use
     from lorabench.api import compare, evaluate, run, score, study, train
-    from lorabench.config import PipelineData, RunConfig, SplitSettings
+    from lorabench.config.run import PipelineData, RunConfig, SplitSettings
     from lorabench.data.records import TaskKind
     from lorabench.data.spec import DataSpec
-    from lorabench.errors import LorabenchError
-    from lorabench.evaluate.settings import DecodingSettings
-    from lorabench.prompts import PromptSettings
-    from lorabench.results import (
+    from lorabench.core.errors import LorabenchError
+    from lorabench.config.decoding import DecodingSettings
+    from lorabench.prompts.build import PromptSettings
+    from lorabench.runs.results import (
         Comparison,
         EvalResult,
         GuardResult,
@@ -98,12 +98,6 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ impo
         StudyRun,
         TrainResult,
     )
-    from lorabench.settings import (
-        LoraSettings,
-        MetricSettings,
-        ModelSpec,
-        RetentionSettings,
-        ScoringSettings,
-        TrainSettings,
-    )
+    from lorabench.config.settings import LoraSettings, MetricSettings, ModelSpec, RetentionSettings, TrainSettings
+    from lorabench.metrics.settings import ScoringSettings
     from lorabench.study.grid import SweepSettings

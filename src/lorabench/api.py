@@ -1,7 +1,7 @@
 """The functions `import lorabench` gives: run, evaluate, train, compare, score, study.
 
 Each takes settings as pydantic objects, plain dicts or a YAML path, does what the command of the
-same name does, and returns a typed result (lorabench.results) instead of printing. Progress goes
+same name does, and returns a typed result (lorabench.runs.results) instead of printing. Progress goes
 to the callbacks given (else nowhere) and messages to `say` (else the `lorabench` logger). Errors a
 user can fix raise LorabenchError naming the config key or keyword argument to change.
 
@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from lorabench.config import RunConfig, load_config, load_prompt_settings, parse_config, parse_settings
+from lorabench.config.run import RunConfig, load_config, load_prompt_settings, parse_config, parse_settings
 from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
-from lorabench.errors import LorabenchError
-from lorabench.evaluate.settings import DecodingSettings
-from lorabench.notices import Say, log
-from lorabench.prompts import PromptSettings
-from lorabench.results import (
+from lorabench.core.errors import LorabenchError
+from lorabench.config.decoding import DecodingSettings
+from lorabench.core.notices import Say, log
+from lorabench.prompts.build import PromptSettings
+from lorabench.runs.results import (
     Comparison,
     EvalResult,
     MetricScores,
@@ -34,7 +34,8 @@ from lorabench.results import (
     StudyRun,
     TrainResult,
 )
-from lorabench.settings import ModelSpec, ScoringSettings
+from lorabench.config.settings import ModelSpec
+from lorabench.metrics.settings import ScoringSettings
 
 if TYPE_CHECKING:
     from lorabench.study.grid import Study
@@ -94,7 +95,7 @@ def run(
     as `lorabench run`. Rerunning the same config reuses every finished stage (force=True redoes
     them). `allow_prompt_change`: evaluate the adapter this folder trained under other prompt
     settings under the new ones (flagged) instead of refusing."""
-    from lorabench.pipeline import run_pipeline
+    from lorabench.pipeline.run import run_pipeline
 
     result = run_pipeline(
         run_config(config), force=force, say=say, progress=progress, on_train_log=on_train_log,
@@ -118,13 +119,14 @@ def train(
     <config out>/train), resuming its last checkpoint with resume=True; merge=True also writes the
     base model with the adapter merged in."""
     config = run_config(config)
-    from lorabench.evaluate.sharding import current_shard
+    from lorabench.evaluation.sharding import current_shard
     from lorabench.metrics.scoring import ScoreSettings
-    from lorabench.models import load_model
-    from lorabench.pipeline import save_splits, split_data
+    from lorabench.models.load import load_model
+    from lorabench.pipeline.run import save_splits, split_data
     from lorabench.report.model_card import write_model_card
-    from lorabench.runs import ensure_run_folder
-    from lorabench.train import check_target_modules, train_adapter
+    from lorabench.runs.folder import ensure_run_folder
+    from lorabench.training.lora import check_target_modules
+    from lorabench.training.train import train_adapter
 
     folder = Path(out) if out is not None else Path(config.out) / "train"
     ensure_run_folder(Path(config.out), "out")
@@ -163,7 +165,7 @@ def eval_config(
     scoring: ScoringSettings | Mapping[str, Any] | None = None,
 ) -> Any:
     """The EvalConfig `evaluate` runs (model and data as a name / path, a dict or the settings object)."""
-    from lorabench.evaluate.runner import EvalConfig
+    from lorabench.evaluation.runner import EvalConfig
 
     spec = ModelSpec(name=model) if isinstance(model, str) else _settings(ModelSpec, model, "model")
     if isinstance(data, DataSpec):
@@ -210,8 +212,8 @@ def evaluate(
     `prompt` is PromptSettings, a dict, or a YAML file (a run config's `prompt:` section or an
     adapter's lorabench.json); `progress(total, already_done)` returns an `advance(k)`."""
     config = eval_config(model, data, task, adapter=adapter, limit=limit, prompt=prompt, decoding=decoding, scoring=scoring)
-    from lorabench.evaluate.runner import run_eval
-    from lorabench.runs import ensure_run_folder
+    from lorabench.evaluation.runner import run_eval
+    from lorabench.runs.folder import ensure_run_folder
 
     folder = Path(out) if out is not None else default_eval_folder(config.model.name, config.data.path, config.data.task)
     ensure_run_folder(folder, "out")
@@ -244,16 +246,16 @@ def compare(
     eval folders (`runs/x/base`, `runs/x/tuned`, an `evaluate` result). Items, prompts or decoding
     that differ are refused unless anyway=True (then the common items are compared, and the
     differences listed in `forced_despite`)."""
-    from lorabench.items import change_counts
-    from lorabench.lm_eval_files import is_lm_eval_output
-    from lorabench.paired_runs import compare_evals, read_eval
+    from lorabench.comparison.items import change_counts
+    from lorabench.comparison.lm_eval_files import is_lm_eval_output
+    from lorabench.comparison.paired_runs import compare_evals, read_eval
 
     if not 0 < alpha < 1:
         raise LorabenchError(f"alpha: {alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
     path_a, path_b = _folder_of(a), _folder_of(b)
     for path in (path_a, path_b):
         if is_lm_eval_output(path):
-            raise LorabenchError(f"{path} is lm-eval output: lorabench.compare reads lorabench eval folders; "
+            raise LorabenchError(f"{path} is lm-eval output: lorabench.comparison.paired reads lorabench eval folders; "
                                  "compare lm-eval runs with `lorabench compare`")
     result = compare_evals(read_eval(path_a), read_eval(path_b), anyway=anyway, alpha=alpha, resamples=resamples)
     return Comparison(
@@ -277,7 +279,7 @@ def score(
     metric of the task and 95% intervals, as `lorabench score`; writes metrics.json and scores.jsonl
     into `out` when given. skip_invalid=True skips bad rows (listed in `skipped`) instead of stopping."""
     from lorabench.metrics.scoring import ScoreSettings
-    from lorabench.scorefile import score_file, write_metrics
+    from lorabench.evaluation.scorefile import score_file, write_metrics
 
     path = Path(predictions)
     if not path.is_file():

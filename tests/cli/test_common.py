@@ -6,7 +6,7 @@ from rich.console import Console
 
 from lorabench.cli.common import FLAGS, as_flags, say_on
 from lorabench.cli.evaluate import EVAL_FLAGS
-from lorabench.notices import alarm, warn
+from lorabench.core.notices import alarm, warn
 
 
 def test_library_keys_become_the_commands_options():

@@ -14,7 +14,7 @@ from lorabench.cli import app
 from lorabench.cli.common import options_named, user_errors
 from lorabench.cli.evaluate import EVAL_OPTIONS
 from lorabench.cli.settings_options import SettingsOption, given, renames, scalar_fields, with_options
-from lorabench.evaluate.settings import DecodingSettings
+from lorabench.config.decoding import DecodingSettings
 
 runner = CliRunner()
 

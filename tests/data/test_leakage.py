@@ -8,7 +8,7 @@ import pytest
 
 from lorabench.data.leakage import check_leakage, ensure_no_leakage, normalize_text
 from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord, OpenRecord
-from lorabench.errors import LeakageError
+from lorabench.core.errors import LeakageError
 
 LONG_Q = "In which year did the first crewed mission land on the surface of the moon?"
 

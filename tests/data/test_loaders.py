@@ -13,7 +13,7 @@ from lorabench.data.loaders import LoadResult, load_records
 from lorabench.data.readers import detect_format
 from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord, OpenRecord, save_records
 from lorabench.data.spec import DataSpec, parse_slice, slice_range
-from lorabench.errors import DataError
+from lorabench.core.errors import DataError
 
 
 def write_jsonl(path: Path, rows: list[Any]) -> Path:

@@ -11,11 +11,12 @@ import yaml
 from typer.testing import CliRunner
 
 from lorabench.cli import app
-from lorabench.config import RunConfig
+from lorabench.config.run import RunConfig
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.pipeline import run_pipeline
+from lorabench.pipeline.run import run_pipeline
 from lorabench.report.model_card import card_text, run_results, shareable, write_model_card
+from tests.run_configs import tiny_run
 
 
 def _meta(**base: Any) -> dict[str, Any]:
@@ -117,15 +118,7 @@ def test_seq2seq_base_gets_its_auto_class_and_pipeline() -> None:
 
 
 def _config(model: Path, data: Path, out: Path) -> dict[str, Any]:
-    return {
-        "model": str(model), "task": "extractive",
-        "data": {"source": str(data), "split": {"test": 6, "validation": 2, "seed": 0}},
-        "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
-        "training": {"epochs": 1, "batch_size": 4, "val_metric_items": 0},
-        "decoding": {"max_new_tokens": 4, "batch_size": 4},
-        "metrics": {"bootstrap_resamples": 200},
-        "out": str(out),
-    }
+    return tiny_run(model, data, out, test=6, validation=2, training={"val_metric_items": 0})
 
 
 @pytest.fixture(scope="module")

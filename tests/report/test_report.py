@@ -12,10 +12,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from lorabench.cli import app
-from lorabench.config import RunConfig, load_config
+from lorabench.config.run import RunConfig, load_config
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.pipeline import run_pipeline
+from lorabench.pipeline.run import run_pipeline
 from lorabench.report import browser
 from lorabench.cli.live import run_pipeline_live
 from lorabench.report.write import write_report
@@ -209,8 +209,8 @@ def test_a_short_subset_that_is_the_whole_test_set_is_not_shown_twice(finished_r
 def test_the_short_subset_comparison_is_computed_once_and_read_back(finished_run, tmp_path, monkeypatch):
     import shutil
 
-    from lorabench.compare import short_subset
-    from lorabench.paired_runs import read_eval
+    from lorabench.comparison.paired import short_subset
+    from lorabench.comparison.paired_runs import read_eval
     from lorabench.report import collect
     from lorabench.report.write import write_report
 

@@ -1,4 +1,4 @@
-from lorabench.compare import compare_metric
+from lorabench.comparison.paired import compare_metric
 from lorabench.report.verdicts import verdict_sentence
 
 

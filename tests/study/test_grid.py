@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lorabench.config import load_config
-from lorabench.errors import LorabenchError
+from lorabench.config.run import load_config
+from lorabench.core.errors import LorabenchError
 from lorabench.study.grid import load_study
 
 CONFIG = """\

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lorabench.cli import app
-from lorabench.errors import LorabenchError
+from lorabench.core.errors import LorabenchError
 from lorabench.study.grid import load_study
 
 CONFIG = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lorabench.compare import MetricComparison
+from lorabench.comparison.paired import MetricComparison
 from lorabench.metrics.multiplicity import holm_adjust
 from lorabench.study.selection import Cell, SeedRun, StudyComparison, across_seeds, choose_cell, holm_family, spread
 

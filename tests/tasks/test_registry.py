@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lorabench.items import CATEGORIES
+from lorabench.comparison.items import CATEGORIES
 from lorabench.metrics.scoring import PROPORTIONS, TASK_METRICS, score_item, ScoreInput
 from lorabench.tasks import KINDS, Task, TaskKind, get_task
 
@@ -38,8 +38,8 @@ def test_an_unknown_kind_is_refused_not_scored_as_another() -> None:
 @pytest.mark.parametrize("kind", list(TaskKind))
 def test_scores_are_in_range_and_named_as_declared(kind) -> None:
     from lorabench.data.synth import synthesize
-    from lorabench.evaluate.runner import score_input
-    from lorabench.prompts import target_text
+    from lorabench.evaluation.runner import score_input
+    from lorabench.prompts.build import target_text
 
     record = synthesize(kind, 1, seed=4)[0]
     right = score_item(kind, score_input(record, target_text(record)))

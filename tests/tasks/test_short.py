@@ -6,18 +6,20 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from lorabench.cli import app
 from lorabench.data.loaders import load_records
 from lorabench.data.spec import DataSpec
 from lorabench.data.synth import synthesize
-from lorabench.errors import DataError
-from lorabench.items import error_category
+from lorabench.core.errors import DataError
+from lorabench.comparison.items import error_category
 from lorabench.metrics.scoring import ScoreInput, score_item
-from lorabench.prompts import PromptSettings, answer_from_generation, target_text, user_message
+from lorabench.prompts.build import PromptSettings, answer_from_generation, target_text, user_message
 from lorabench.tasks import TaskKind
 from lorabench.tasks.short import ShortRecord
+from tests.run_configs import tiny_run
 
 runner = CliRunner()
 
@@ -92,11 +94,8 @@ def test_score_command(tmp_path: Path) -> None:
 
 def _config(model: Path, data: Path, out: Path, val_metric_items: int) -> str:
     """A run config for the tiny model on short answers (a study adds its `sweep:`)."""
-    return (
-        f"model: {model}\ntask: short\ndata: {{source: {data}, split: {{test: 8, validation: 4}}}}\n"
-        f"lora: {{r: 2, alpha: 4}}\ntraining: {{epochs: 1, batch_size: 4, val_metric_items: {val_metric_items}}}\n"
-        f"decoding: {{batch_size: 4, max_new_tokens: 4}}\nmetrics: {{bootstrap_resamples: 200}}\nout: {out}\n"
-    )
+    config = tiny_run(model, data, out, task="short", target_modules=None, training={"val_metric_items": val_metric_items})
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from rich.markup import escape
 from rich.text import Text
 
 from lorabench.data.records import TaskKind
-from lorabench.errors import LorabenchError
-from lorabench.notices import Say, level_of
+from lorabench.core.errors import LorabenchError
+from lorabench.core.notices import Say, level_of
 
 console = Console()
 err_console = Console(stderr=True)

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from lorabench.cli.common import console
-from lorabench.errors import LorabenchError
+from lorabench.core.errors import LorabenchError
 
 
 def compare(
@@ -27,10 +27,10 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
 ) -> None:
     """Paired comparison of two evaluations of the same items: verdict per metric, changed items."""
-    from lorabench.compare import CORRECTIONS
-    from lorabench.items import change_counts
-    from lorabench.lm_eval_files import is_lm_eval_output
-    from lorabench.paired_runs import compare_evals, read_eval
+    from lorabench.comparison.paired import CORRECTIONS
+    from lorabench.comparison.items import change_counts
+    from lorabench.comparison.lm_eval_files import is_lm_eval_output
+    from lorabench.comparison.paired_runs import compare_evals, read_eval
     from lorabench.cli.tables import comparison_table
     from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
 
@@ -71,8 +71,8 @@ def compare(
 
 def _compare_lm_eval(run_a: Path, run_b: Path, anyway: bool, alpha: float, resamples: int, as_json: bool) -> None:
     """`compare` on two lm-eval runs: one verdict line per task and metric, as for lorabench runs."""
-    from lorabench.lm_eval_compare import compare_lm_eval
-    from lorabench.lm_eval_files import read_lm_eval
+    from lorabench.comparison.lm_eval_compare import compare_lm_eval
+    from lorabench.comparison.lm_eval_files import read_lm_eval
     from lorabench.report.verdicts import verdict_sentence
 
     result = compare_lm_eval(read_lm_eval(run_a), read_lm_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples)

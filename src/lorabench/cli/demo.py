@@ -16,8 +16,8 @@ def demo(
 ) -> None:
     """SmolLM2 fine-tuned with LoRA on synthetic QA, compared with its base: the whole product, offline."""
     from lorabench.cli.live import run_pipeline_live
-    from lorabench.demo import DEMO_MODEL, demo_config
-    from lorabench.runs import ensure_run_folder
+    from lorabench.config.demo import DEMO_MODEL, demo_config
+    from lorabench.runs.folder import ensure_run_folder
 
     ensure_run_folder(out, "--out")
     out.mkdir(parents=True, exist_ok=True)

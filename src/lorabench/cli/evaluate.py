@@ -21,9 +21,9 @@ from rich.markup import escape
 from lorabench.cli.common import FLAGS, console, err_console, input_file, options_named, user_errors
 from lorabench.cli.settings_options import SettingsOption, given, key_flags, renames, scalar_fields, with_options
 from lorabench.data.spec import DataSpec
-from lorabench.evaluate.settings import DecodingSettings, VLLMSettings
-from lorabench.prompts import PromptSettings
-from lorabench.settings import ModelSpec
+from lorabench.config.decoding import DecodingSettings, VLLMSettings
+from lorabench.prompts.build import PromptSettings
+from lorabench.config.settings import ModelSpec
 
 EVAL_OPTIONS: list[SettingsOption] = [
     SettingsOption("model", ModelSpec, "name", ("--model", "-m"), required=True),
@@ -66,11 +66,11 @@ def eval_command(
     """Evaluate a model (optionally with an adapter) on a task; resumes an interrupted run."""
     from lorabench.api import default_eval_folder
     from lorabench.cli.live import progress_bars
-    from lorabench.config import load_prompt_settings
-    from lorabench.evaluate.runner import EvalConfig, run_eval
-    from lorabench.evaluate.sharding import current_shard
+    from lorabench.config.run import load_prompt_settings
+    from lorabench.evaluation.runner import EvalConfig, run_eval
+    from lorabench.evaluation.sharding import current_shard
     from lorabench.cli.tables import metrics_table
-    from lorabench.runs import ensure_run_folder
+    from lorabench.runs.folder import ensure_run_folder
 
     sections = given(EVAL_OPTIONS, settings)
     base_prompt = load_prompt_settings(input_file(prompt_file, "--prompt")) if prompt_file else PromptSettings()

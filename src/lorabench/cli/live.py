@@ -16,7 +16,7 @@ from rich.text import Text
 from lorabench.cli.common import say_on
 
 if TYPE_CHECKING:  # imported when a run starts: torch must not load for `--help`
-    from lorabench.pipeline import PipelineResult
+    from lorabench.pipeline.run import PipelineResult
 
 
 class StageTimeColumn(TimeElapsedColumn):
@@ -72,9 +72,9 @@ def train_log_printer(console: Console) -> Callable[[dict], None]:
 def run_pipeline_live(config, console: Console, bar_console: Console, force: bool = False, allow_prompt_change: bool = False):  # noqa: ANN001, ANN201
     """`run_pipeline` with progress bars and training lines, then the comparison table, the same
     on the short-answer subset below it, the guard lines that apply, and the verdicts."""
-    from lorabench.evaluate.sharding import current_shard
-    from lorabench.guards import applicable, generated
-    from lorabench.pipeline import run_pipeline
+    from lorabench.evaluation.sharding import current_shard
+    from lorabench.comparison.guards import applicable, generated
+    from lorabench.pipeline.run import run_pipeline
     from lorabench.cli.tables import comparison_table, findings_lines
     from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
 

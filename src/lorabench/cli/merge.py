@@ -20,7 +20,7 @@ def merge(
     force: Annotated[bool, typer.Option(help="Replace --out when it exists and is not empty.")] = False,
 ) -> None:
     """Merge an adapter into its base model; the merged model must answer the check items exactly as base + adapter."""
-    from lorabench.merge import merge_adapter
+    from lorabench.training.merge import merge_adapter
 
     with options_named({"path": "--data", "name": "--model"}):
         result = merge_adapter(adapter, out, check_items=check_items, data=data, model=model, dtype=dtype, force=force)

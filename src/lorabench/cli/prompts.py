@@ -11,10 +11,10 @@ from rich.rule import Rule
 from rich.text import Text
 
 from lorabench.cli.common import SetOption, console, err_console, say_on
-from lorabench.errors import LorabenchError
+from lorabench.core.errors import LorabenchError
 
 if TYPE_CHECKING:  # the preview module loads the tokenizer stack
-    from lorabench.prompt_preview import ItemView, Preview, Split
+    from lorabench.pipeline.preview import ItemView, Preview, Split
 
 LEARNED_STYLE = "bold black on green"
 
@@ -27,12 +27,12 @@ def prompts(
 ) -> None:
     """Print exactly what the model sees for the first items: the training text with the learned
     tokens highlighted, and how evaluation asks (stop strings, max_new_tokens). Loads the tokenizer only."""
-    from lorabench.config import load_config
+    from lorabench.config.run import load_config
 
     if split not in ("train", "test"):
         raise LorabenchError(f"--split: {split!r} is not a split; use train or test")
     config = load_config(config_path, overrides or [])  # before torch is imported, as in `run`
-    from lorabench.prompt_preview import preview_prompts
+    from lorabench.pipeline.preview import preview_prompts
 
     preview = preview_prompts(config, split, n, say_on(err_console))  # type: ignore[arg-type]
     for renderable in render_preview(preview):
@@ -41,7 +41,7 @@ def prompts(
 
 
 def _header(preview: Preview) -> Text:
-    from lorabench.few_shot import shot_ids
+    from lorabench.prompts.few_shot import shot_ids
 
     settings = preview.settings
     lines = [

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from lorabench.cli.common import console
-from lorabench.errors import LorabenchError
+from lorabench.core.errors import LorabenchError
 
 
 def report(

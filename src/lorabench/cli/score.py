@@ -11,7 +11,7 @@ import typer
 
 from lorabench.cli.common import JsonOption, TaskOption, console, err_console, input_file, options_named
 from lorabench.data.records import TaskKind
-from lorabench.settings import ScoringSettings
+from lorabench.metrics.settings import ScoringSettings
 
 # Help and defaults of the scoring options come from their one declaration.
 _SCORING = ScoringSettings.model_fields
@@ -31,8 +31,8 @@ def score(
     """Score predictions made elsewhere: every metric of the task, with 95% intervals."""
     from lorabench.metrics.scoring import ScoreSettings
     from lorabench.cli.tables import metrics_table
-    from lorabench.runs import ensure_run_folder
-    from lorabench.scorefile import score_file, write_metrics
+    from lorabench.runs.folder import ensure_run_folder
+    from lorabench.evaluation.scorefile import score_file, write_metrics
 
     input_file(predictions, "PREDICTIONS")
     ensure_run_folder(out or predictions.parent, "--out")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from lorabench.cli.common import SetOption, console, say_on
-from lorabench.errors import LorabenchError
+from lorabench.core.errors import LorabenchError
 
 
 def study(
@@ -25,7 +25,7 @@ def study(
         "started for the study.")] = None,
 ) -> None:
     """Run a grid of runs (models x training sizes x strategies x any sweep.params key x seeds) on the same test items, then the study page."""
-    from lorabench.evaluate.sharding import refuse_weight_sharding
+    from lorabench.evaluation.sharding import refuse_weight_sharding
     from lorabench.study.grid import load_study
 
     if executor not in (None, "local", "ray"):

@@ -19,7 +19,7 @@ def synth(
 ) -> None:
     """Write a deterministic dataset about a fictional world, so no model already knows the answers."""
     from lorabench.data.synth import write_synth
-    from lorabench.runs import ensure_output_file
+    from lorabench.runs.folder import ensure_output_file
 
     target = out or Path(f"synth_{task.value}_{n}_{seed}.jsonl")
     ensure_output_file(target, "--out")

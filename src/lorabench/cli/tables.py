@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich import box
 from rich.table import Table
 
-from lorabench.compare import MetricComparison
+from lorabench.comparison.paired import MetricComparison
 from lorabench.metrics.scoring import TaskMetrics
 
 

@@ -18,12 +18,12 @@ def train(
     merge: Annotated[bool, typer.Option(help="Also write the base model with the adapter merged in.")] = False,
 ) -> None:
     """Train a LoRA adapter only (no base/tuned evaluation); `run` does the whole pipeline."""
-    from lorabench.config import load_config
+    from lorabench.config.run import load_config
 
     config = load_config(config_path, overrides or [])  # before torch is imported, as in `run`
     from lorabench.api import train as train_adapter
     from lorabench.cli.live import train_log_printer
-    from lorabench.runs import ensure_run_folder
+    from lorabench.runs.folder import ensure_run_folder
 
     folder = out or Path(config.out) / "train"
     ensure_run_folder(Path(config.out), "out")

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lorabench.data.records import Record
-from lorabench.errors import LeakageError
+from lorabench.core.errors import LeakageError
 
 KINDS: dict[str, str] = {
     "same_id": "identical ids on different records",

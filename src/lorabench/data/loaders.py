@@ -28,8 +28,8 @@ from lorabench.data.readers import Row, json_cell
 from lorabench.data.shapes import Shape
 from lorabench.data.records import Record, TaskKind, option_labels, record_type
 from lorabench.data.spec import FIELD_ALIASES, ID_ALIASES, DataSpec, slice_range
-from lorabench.errors import DataError
-from lorabench.tasks.registry import get_task
+from lorabench.core.errors import DataError
+from lorabench.core.kinds import get_task
 
 _OPTIONAL_TEXT = {"title", "category"}  # an empty cell here means "none", not an invalid record
 _DERIVED = ("id", "final")  # required by the record, but made by the loader or the record itself

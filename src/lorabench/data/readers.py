@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lorabench.data.spec import DataSpec, slice_range
-from lorabench.errors import DataError
+from lorabench.core.errors import DataError
 
 Row = dict[str, Any]
 RawRow = tuple[str, "Row | DataError"]

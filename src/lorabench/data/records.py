@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lorabench.metrics.numeric import extract_final_number
-from lorabench.tasks.registry import ByKind, TaskKind, get_task
+from lorabench.core.kinds import ByKind, TaskKind, get_task
 
 
 def _require_text(value: str, name: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from lorabench.data.readers import json_cell
 from lorabench.data.records import ROLES
-from lorabench.errors import DataError
+from lorabench.core.errors import DataError
 
 Row = dict[str, Any]
 Message = dict[str, str]

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lorabench.data.records import TaskKind, record_type
-from lorabench.tasks.registry import ByKind
+from lorabench.core.kinds import ByKind
 
 Format = Literal["auto", "jsonl", "json", "csv", "parquet", "squad", "qa_folder", "gsm8k", "hf"]
 # How a row's columns become record fields; see lorabench.data.shapes.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lorabench.data.records import Record, TaskKind, save_records
-from lorabench.tasks.registry import get_task
+from lorabench.core.kinds import get_task
 
 _SYLLABLES = (
     "vel", "mor", "tar", "quin", "os", "bre", "vik", "dra", "lun", "sel", "ka", "rin", "tho",

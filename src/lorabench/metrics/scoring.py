@@ -15,12 +15,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.data.records import TaskKind
+from lorabench.core.kinds import TaskKind
 from lorabench.metrics.intervals import bootstrap_mean_interval, wilson_interval
 from lorabench.metrics.squad import normalize_answer
 from lorabench.metrics.text import is_short, lenient_match, relaxed_match, rouge_l, token_f1
-from lorabench.settings import ScoringSettings
-from lorabench.tasks.registry import ByKind, KindsWhere, get_task
+from lorabench.metrics.settings import ScoringSettings
+from lorabench.core.kinds import ByKind, KindsWhere, get_task
 
 # Bumped whenever a metric's definition changes (2: one normalization for every text metric, and
 # relaxed match for open answers). Run folders record it, so scores made under another definition

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lorabench.errors import LorabenchError
+from lorabench.core.errors import LorabenchError
 
 CHROMIUM_ENV = "LORABENCH_CHROMIUM"
 INSTALL_HINT = (

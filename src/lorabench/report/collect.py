@@ -13,15 +13,15 @@ from typing import Any
 
 import yaml
 
-from lorabench.compare import MetricComparison, ShortSubset, comparison_from_dict, short_subset
+from lorabench.comparison.paired import MetricComparison, ShortSubset, comparison_from_dict, short_subset
 from lorabench.data.records import TaskKind
-from lorabench.errors import LorabenchError
-from lorabench.guards import generated
-from lorabench.items import ItemPair, category_counts, pair_items, sibling_golds
-from lorabench.paired_runs import read_eval
-from lorabench.predictions import PredictionRow
-from lorabench.runs import read_jsonl
-from lorabench.strategies.accounting import accounting_summary
+from lorabench.core.errors import LorabenchError
+from lorabench.comparison.guards import generated
+from lorabench.comparison.items import ItemPair, category_counts, pair_items, sibling_golds
+from lorabench.comparison.paired_runs import read_eval
+from lorabench.runs.predictions import PredictionRow
+from lorabench.runs.folder import read_jsonl
+from lorabench.evaluation.accounting import accounting_summary
 
 
 @dataclass

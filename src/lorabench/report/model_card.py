@@ -20,13 +20,13 @@ import jinja2
 import yaml
 from huggingface_hub import ModelCardData
 
-import lorabench
-from lorabench.adapter_folder import CARD_FILE, read_adapter_meta
+from lorabench.core.version import __version__
+from lorabench.models.adapter_folder import CARD_FILE, read_adapter_meta
 from lorabench.report.collect import comparison_from_dict
 from lorabench.report.markdown import cell, table
 from lorabench.report.verdicts import verdict_sentence
 from lorabench.report.view import metric_row, settings_rows
-from lorabench.runs import write_atomic
+from lorabench.runs.folder import write_atomic
 
 _RESULT_COLUMNS = ("metric", "base", "tuned", "change", "test", "p", "verdict")
 _BASE_FIELDS = ("name", "kind", "revision", "gguf_file", "sha256", "dtype", "load_in_4bit", "is_seq2seq")
@@ -145,7 +145,7 @@ def card_text(meta: dict[str, Any], results: dict[str, Any] | None = None) -> st
         card_data=card_data.to_yaml(),
         base=name,
         task=meta["task"],
-        version=meta.get("lorabench", lorabench.__version__),
+        version=meta.get("lorabench", __version__),
         results=results,
         base_table=_settings_table({**{k: base.get(k) for k in _BASE_FIELDS}, "name": name}),
         data_table=_settings_table(data),

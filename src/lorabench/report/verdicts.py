@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lorabench.compare import POWER, MetricComparison, false_better_chance
+from lorabench.comparison.paired import POWER, MetricComparison, false_better_chance
 
 
 def _points(value: float) -> str:

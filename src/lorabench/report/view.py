@@ -9,15 +9,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.compare import POWER, MetricComparison, with_roles
+from lorabench.comparison.paired import POWER, MetricComparison, with_roles
 from lorabench.data.records import TaskKind
-from lorabench.evaluate.settings import DEFAULT_MAX_NEW_TOKENS
-from lorabench.guards import applicable
-from lorabench.items import CATEGORIES, PRIMARY_METRIC, ItemPair, change_counts
-from lorabench.compare import ShortSubset
+from lorabench.config.decoding import DEFAULT_MAX_NEW_TOKENS
+from lorabench.comparison.guards import applicable
+from lorabench.comparison.items import CATEGORIES, PRIMARY_METRIC, ItemPair, change_counts
+from lorabench.comparison.paired import ShortSubset
 from lorabench.report.collect import ReportData, RetentionData
 from lorabench.report.verdicts import RETENTION_TITLE, multiplicity_sentence, tradeoff_sentence, verdict_detail
-from lorabench.tasks.registry import ByKind
+from lorabench.core.kinds import ByKind
 
 ITEM_GROUPS = (
     ("improved", "Improved: wrong before, right after", True),

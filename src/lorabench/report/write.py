@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lorabench.items import CATEGORIES
+from lorabench.comparison.items import CATEGORIES
 from lorabench.report import plots
 from lorabench.report.collect import ReportData, collect
 from lorabench.report.html import data_uri, render_html
 from lorabench.report.markdown import render_markdown
 from lorabench.report.view import ReportView, build_view, error_categories
-from lorabench.runs import csv_text, write_atomic
+from lorabench.runs.folder import csv_text, write_atomic
 
 
 @dataclass

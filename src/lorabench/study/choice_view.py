@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.items import PRIMARY_METRIC
+from lorabench.comparison.items import PRIMARY_METRIC
 from lorabench.metrics.scoring import TASK_METRICS
 from lorabench.report.view import VERDICT_CSS, percent
 from lorabench.study.grid import Study

@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from lorabench.config import RunConfig, parse_config, set_key
-from lorabench.errors import LorabenchError
-from lorabench.vocabulary import canonical_key
+from lorabench.config.run import RunConfig, parse_config, set_key
+from lorabench.core.errors import LorabenchError
+from lorabench.config.aliases import canonical_key
 
 # Keys with a sweep list of their own: `sweep.params` entries for them are moved to that list.
 OWN_LISTS = {("model",): "models", ("model", "name"): "models", ("data", "train_size"): "train_sizes",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lorabench.errors import LorabenchError
-from lorabench.notices import alarm, warn
+from lorabench.core.errors import LorabenchError
+from lorabench.core.notices import alarm, warn
 from lorabench.study.grid import GridPoint, Study
 from lorabench.study.runner import PointStatus, Say, base_eval_key, evaluate_base, point_finished, run_point
 

@@ -8,13 +8,13 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from lorabench.items import PRIMARY_METRIC
+from lorabench.comparison.items import PRIMARY_METRIC
 from lorabench.report import plots
 from lorabench.report.html import data_uri, render_template
 from lorabench.report.markdown import cell, table
 from lorabench.report.verdicts import verdict_detail
 from lorabench.report.view import VERDICT_CSS, change_text, cost_note, percent, with_interval
-from lorabench.runs import csv_text, write_atomic
+from lorabench.runs.folder import csv_text, write_atomic
 from lorabench.study import tables
 from lorabench.study.choice_view import CELL_HEADER, COMPARISON_HEADER, choice_view
 from lorabench.study.grid import Study

@@ -17,19 +17,19 @@ from pathlib import Path
 
 import yaml
 
-from lorabench.config import RunConfig
+from lorabench.config.run import RunConfig
 from lorabench.data.loaders import load_records
 from lorabench.data.spec import DataSpec
-from lorabench.items import PRIMARY_METRIC
-from lorabench.errors import LorabenchError
-from lorabench.guards import trained_prompt_settings
-from lorabench.models import load_model, resolve_source
-from lorabench.notices import Say, alarm, log
-from lorabench.pipeline import ProgressFactory, eval_stage, run_pipeline, split_data
+from lorabench.comparison.items import PRIMARY_METRIC
+from lorabench.core.errors import LorabenchError
+from lorabench.comparison.guards import trained_prompt_settings
+from lorabench.models.load import load_model, resolve_source
+from lorabench.core.notices import Say, alarm, log
+from lorabench.pipeline.run import ProgressFactory, eval_stage, run_pipeline, split_data
 from lorabench.report.verdicts import verdict_sentence
-from lorabench.runs import ensure_run_folder, write_atomic
+from lorabench.runs.folder import ensure_run_folder, write_atomic
 from lorabench.study.grid import GridPoint, Study
-from lorabench.train import check_target_modules
+from lorabench.training.lora import check_target_modules
 
 EPOCHS_DIR = "epochs"
 # The tuned adapter scored on the validation split: what a study over sweep.params chooses its cell by.

@@ -8,17 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lorabench.compare import MetricComparison, compare_rows
+from lorabench.comparison.paired import MetricComparison, compare_rows
 from lorabench.data.records import TaskKind
-from lorabench.guards import generated
-from lorabench.items import PRIMARY_METRIC
+from lorabench.comparison.guards import generated
+from lorabench.comparison.items import PRIMARY_METRIC
 from lorabench.metrics.scoring import TASK_METRICS
-from lorabench.paired_runs import read_eval
-from lorabench.predictions import PredictionRow
-from lorabench.compare import ShortSubset, comparison_from_dict, short_subset
+from lorabench.comparison.paired_runs import read_eval
+from lorabench.runs.predictions import PredictionRow
+from lorabench.comparison.paired import ShortSubset, comparison_from_dict, short_subset
 from lorabench.report.view import cost_columns
-from lorabench.runs import read_jsonl
-from lorabench.strategies.accounting import accounting_summary, row_cost
+from lorabench.runs.folder import read_jsonl
+from lorabench.evaluation.accounting import accounting_summary, row_cost
 from lorabench.study.grid import DIMENSIONS, GridPoint, Study
 from lorabench.study.runner import EPOCHS_DIR, VALIDATION_DIR
 

@@ -3,6 +3,6 @@
 Adding a kind is one new module here (a `TASK = Task(...)`) plus its line in `registry.KINDS`.
 """
 
-from lorabench.tasks.registry import KINDS, ByKind, Task, TaskKind, get_task
+from lorabench.core.kinds import KINDS, ByKind, Task, TaskKind, get_task
 
 __all__ = ["KINDS", "ByKind", "Task", "TaskKind", "get_task"]

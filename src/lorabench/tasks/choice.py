@@ -7,7 +7,7 @@ from lorabench.data.loaders import prepare_choice_fields
 from lorabench.data.records import ChoiceRecord, option_labels
 from lorabench.metrics.choice import parse_choice
 from lorabench.metrics.scoring import ScoreInput, ScoreSettings
-from lorabench.tasks.registry import Task, TaskKind
+from lorabench.core.kinds import Task, TaskKind
 
 
 def _distractors(rng: random.Random, key: str, cast: dict[str, str], question: str) -> list[str]:

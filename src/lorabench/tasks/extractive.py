@@ -8,8 +8,8 @@ from lorabench.data.loaders import prepare_extractive_fields
 from lorabench.data.records import ExtractiveRecord
 from lorabench.metrics.scoring import ScoreInput, ScoreSettings, text_scores
 from lorabench.metrics.squad import exact_match, f1_score
-from lorabench.prompts import NO_ANSWER, no_answer_to_empty
-from lorabench.tasks.registry import Task, TaskKind
+from lorabench.prompts.build import NO_ANSWER, no_answer_to_empty
+from lorabench.core.kinds import Task, TaskKind
 
 
 def score(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:

@@ -6,7 +6,7 @@ from lorabench.data import synth
 from lorabench.data.records import MathRecord
 from lorabench.metrics.numeric import extract_final_number, numbers_match
 from lorabench.metrics.scoring import ScoreInput, ScoreSettings
-from lorabench.tasks.registry import Task, TaskKind
+from lorabench.core.kinds import Task, TaskKind
 
 
 def _problem(rng: random.Random) -> tuple[str, list[str], int]:

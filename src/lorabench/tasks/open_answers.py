@@ -6,7 +6,7 @@ from lorabench.data import synth
 from lorabench.data.records import OpenRecord
 from lorabench.metrics.scoring import ScoreInput, ScoreSettings, text_scores
 from lorabench.metrics.squad import exact_match
-from lorabench.tasks.registry import Task, TaskKind
+from lorabench.core.kinds import Task, TaskKind
 
 
 def score(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:

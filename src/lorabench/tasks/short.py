@@ -18,7 +18,7 @@ from lorabench.data.records import BaseRecord
 from lorabench.metrics.scoring import ScoreInput, ScoreSettings
 from lorabench.metrics.squad import exact_match, f1_score
 from lorabench.metrics.text import lenient_match
-from lorabench.tasks.registry import Task, TaskKind
+from lorabench.core.kinds import Task, TaskKind
 
 
 class ShortRecord(BaseRecord):

@@ -1,0 +1,267 @@
+"""Checks against the classic fine-tuning mistakes, run on every pipeline.
+
+Each returns a `Finding` (ok or not, one plain sentence, and numbers) that the pipeline prints
+and stores in summary.json. They are pure functions of what is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from safetensors import safe_open
+
+from lorabench.data.records import Record
+from lorabench.core.errors import LorabenchError
+from lorabench.runs.predictions import PredictionRow
+from lorabench.prompts.build import Prompt, PromptSettings, build_prompt, fit_to_model
+from lorabench.prompts.batch import build_batch_prompt
+from lorabench.prompts.grouping import extractive_groups
+from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    ok: bool
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_SHOWN_CHARS = 120  # of a differing line, in messages
+
+
+def _quoted(line: str) -> str:
+    shown = line if len(line) <= _SHOWN_CHARS else line[: _SHOWN_CHARS - 3] + "..."
+    return json.dumps(shown, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class PromptDifference:
+    """Where an item's prompt (or target) under two prompt settings first differs, line by line."""
+
+    record_id: str
+    part: str  # "prompt" or "target"
+    line: int  # 1-based
+    trained: str
+    now: str
+
+    def describe(self) -> str:
+        return (f"first differing line: trained {_quoted(self.trained)} vs now {_quoted(self.now)} "
+                f"(item {self.record_id}, {self.part} line {self.line})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _first_line_difference(record_id: str, part: str, trained: str, now: str) -> PromptDifference | None:
+    if trained == now:
+        return None
+    a, b = trained.split("\n"), now.split("\n")
+    index = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return PromptDifference(record_id, part, index + 1, _line(a, index), _line(b, index))
+
+
+def _line(lines: list[str], index: int) -> str:
+    return lines[index] if index < len(lines) else "(no such line: the text ends before it)"
+
+
+def strategy_prompts(records: Sequence[Record], tokenizer: Any, settings: PromptSettings) -> list[Prompt]:
+    """Every prompt `settings.strategy` shows a model for `records`: one per record (single), one per
+    context (batch), one per turn (sequential, with the gold answers as history, as in training)."""
+    if settings.strategy == "single":
+        return [build_prompt(record, tokenizer, settings) for record in records]
+    groups = extractive_groups(records, settings.strategy)
+    if settings.strategy == "batch":
+        return [build_batch_prompt(group, tokenizer, settings) for group in groups]
+    prompts = []
+    for group in groups:
+        conversation = start_conversation(group, tokenizer, settings)
+        golds = gold_history(conversation)
+        prompts += [turn_prompt(conversation, tokenizer, golds[:k]) for k in range(len(group))]
+    return prompts
+
+
+def prompt_difference(
+    records: Sequence[Record], tokenizer: Any, train_prompt: PromptSettings, eval_prompt: PromptSettings
+) -> PromptDifference | None:
+    """The first line in which `records`' prompts (then their targets, which answers are read
+    against) differ between the two settings; None when they are all the same. Same strategy only."""
+    trained_prompts = strategy_prompts(records, tokenizer, train_prompt)
+    evaluated_prompts = strategy_prompts(records, tokenizer, eval_prompt)
+    for trained, evaluated in zip(trained_prompts, evaluated_prompts):
+        difference = (_first_line_difference(trained.record_id, "prompt", trained.text, evaluated.text)
+                      or _first_line_difference(trained.record_id, "target", trained.target, evaluated.target))
+        if difference:
+            return difference
+    return None
+
+
+def format_mismatch(
+    records: Sequence[Record], tokenizer: Any, train_prompt: PromptSettings, eval_prompt: PromptSettings,
+    allowed: bool = False,
+) -> Finding:
+    """Every evaluation prompt must equal the prompt the adapter was trained with, up to the answer.
+    `allowed`: the user chose to evaluate anyway (--allow-prompt-change), which the message says."""
+    anyway = "; evaluated anyway, as --allow-prompt-change asked" if allowed else ""
+    if train_prompt.strategy != eval_prompt.strategy:
+        return Finding(
+            "format_mismatch",
+            False,
+            f"the adapter was trained with prompt.strategy '{train_prompt.strategy}' but is evaluated with "
+            f"'{eval_prompt.strategy}'; the tuned model is tested in a format it never saw{anyway}",
+            {"train_strategy": train_prompt.strategy, "eval_strategy": eval_prompt.strategy},
+        )
+    difference = prompt_difference(records, tokenizer, train_prompt, eval_prompt)
+    if difference is not None:
+        return Finding(
+            "format_mismatch",
+            False,
+            f"evaluation prompts differ from the training ones, {difference.describe()}; "
+            f"the tuned model is tested in a format it never saw{anyway}",
+            {"record_id": difference.record_id, "difference": difference.to_dict(), "allowed": allowed},
+        )
+    return Finding("format_mismatch", True, f"evaluation prompts equal training prompts on all {len(records)} items")
+
+
+def trained_prompt_settings(adapter_dir: Path) -> PromptSettings | None:
+    """The prompt settings an adapter was trained with (its lorabench.json), or None for an adapter
+    made elsewhere, which records none."""
+    meta = adapter_dir / "lorabench.json"
+    if not meta.is_file():
+        return None
+    try:
+        return PromptSettings.model_validate(json.loads(meta.read_text(encoding="utf-8"))["prompt"])
+    except (KeyError, ValueError, ValidationError) as error:
+        raise LorabenchError(f"{meta}: no readable prompt settings ({str(error).splitlines()[0]})") from None
+
+
+def adapter_prompt_difference(
+    adapter_dir: Path, records: Sequence[Record], tokenizer: Any, model: Any, eval_prompt: PromptSettings,
+    max_new_tokens: int,
+) -> PromptDifference | None:
+    """How `records` would be prompted differently from the adapter's training (each set of settings
+    fitted to `model`, as training and evaluation fit them), or None."""
+    trained = trained_prompt_settings(adapter_dir)
+    if trained is None or not records:
+        return None
+    train_prompt, now = (fit_to_model(s, model, max_new_tokens) for s in (trained, eval_prompt))
+    if train_prompt.strategy != now.strategy:
+        return PromptDifference(records[0].id, "prompt.strategy", 1, train_prompt.strategy, now.strategy)
+    return prompt_difference(records, tokenizer, train_prompt, now)
+
+
+def prompt_change_refusal(adapter_dir: Path, difference: PromptDifference, other_way: str = "") -> LorabenchError:
+    """The error that stops an evaluation of an adapter under prompts it was not trained with."""
+    return LorabenchError(
+        f"prompt settings differ from the adapter's training ({adapter_dir / 'lorabench.json'}): "
+        f"{difference.describe()}; pass allow_prompt_change=True to evaluate anyway{other_way}"
+    )
+
+
+def adapter_is_zero(adapter_dir: Path) -> bool:
+    """LoRA's B matrices start at zero: if all still are, the adapter changes nothing."""
+    path = adapter_dir / "adapter_model.safetensors"
+    with safe_open(str(path), framework="pt") as handle:
+        for name in handle.keys():
+            if "lora_B" in name and handle.get_tensor(name).abs().max().item() > 0:
+                return False
+    return True
+
+
+def adapter_applied(base_rows: Sequence[PredictionRow], tuned_rows: Sequence[PredictionRow], adapter_dir: Path | None) -> Finding:
+    if adapter_dir is not None and adapter_is_zero(adapter_dir):
+        return Finding("adapter_applied", False, f"every LoRA B matrix in {adapter_dir} is zero: training did not change the adapter")
+    tuned = {r["id"]: r.get("raw", r["prediction"]) for r in tuned_rows}
+    same = sum(1 for r in base_rows if tuned.get(r["id"]) == r.get("raw", r["prediction"]))
+    if base_rows and same == len(base_rows):
+        return Finding(
+            "adapter_applied",
+            False,
+            f"tuned answers are identical to base answers on all {same} items: the adapter was probably not loaded",
+            {"identical": same},
+        )
+    return Finding("adapter_applied", True, f"tuned answers differ from base on {len(base_rows) - same} of {len(base_rows)} items", {"identical": same})
+
+
+# Choice rows answered by scoring the options (not by generating text) carry their choice_mode as
+# stop_reason; nothing was generated for them, so nothing can be cut or fail to stop.
+SCORED_STOP_REASONS = frozenset({"logprob", "letter"})
+
+# A share of cut answers above this is worth a warning: they score as wrong whatever they said.
+CUT_WARN_SHARE = 0.05
+
+GENERATION_GUARDS = ("answers_cut", "eos_learned")
+
+
+def generated(rows: Sequence[PredictionRow]) -> bool:
+    """Whether an evaluation produced its answers by generating text, so that max_new_tokens,
+    stopping and generated-token counts mean something (not so for log-prob or letter choice)."""
+    return any(r["stop_reason"] not in SCORED_STOP_REASONS for r in rows)
+
+
+def applicable(findings: Sequence[Any], generated_text: bool) -> list[Any]:
+    """The findings (`Finding`s or their dicts) that apply: the generation guards only where answers
+    were generated. Also hides them in summaries written before `generation_guards` existed."""
+    if generated_text:
+        return list(findings)
+    return [f for f in findings if (f["name"] if isinstance(f, dict) else f.name) not in GENERATION_GUARDS]
+
+
+def _cut_share(rows: Sequence[PredictionRow]) -> float:
+    return sum(r["hit_max_new_tokens"] for r in rows) / len(rows) if rows else 0.0
+
+
+def answers_cut(base_rows: Sequence[PredictionRow], tuned_rows: Sequence[PredictionRow], max_new_tokens: int) -> Finding:
+    """Answers that hit max_new_tokens may be cut: report the share before and after."""
+    base, tuned = _cut_share(base_rows), _cut_share(tuned_rows)
+    ok = base <= CUT_WARN_SHARE and tuned <= CUT_WARN_SHARE
+    message = f"answers that hit max_new_tokens={max_new_tokens}: base {base:.0%}, tuned {tuned:.0%}"
+    if not ok:
+        message += "; cut answers score as wrong, so raise decoding.max_new_tokens or check the model stops"
+    return Finding("answers_cut", ok, message, {"base_share": base, "tuned_share": tuned})
+
+
+def eos_learned(base_rows: Sequence[PredictionRow], tuned_rows: Sequence[PredictionRow]) -> Finding:
+    """A tuned model that runs to max_new_tokens far more often than base never learned to stop.
+
+    When the tuned model's own cut share is one `answers_cut` warns about, the limit cuts too many
+    answers to tell whether it stops on its own: that is a warning too, not an "ok" that contradicts
+    the answers_cut line above it.
+    """
+    base, tuned = _cut_share(base_rows), _cut_share(tuned_rows)
+    details = {"base_share": base, "tuned_share": tuned}
+    if tuned >= base + 0.2 and tuned >= 2 * base:
+        return Finding(
+            "eos_learned",
+            False,
+            f"the tuned model hits max_new_tokens on {tuned:.0%} of items (base {base:.0%}): it did not learn to stop "
+            "(check that the EOS after each answer is trained and that pad is not EOS)",
+            details,
+        )
+    if tuned > CUT_WARN_SHARE:
+        return Finding(
+            "eos_learned",
+            False,
+            f"not judged: the tuned model hits max_new_tokens on {tuned:.0%} of items (base {base:.0%}), too many cut "
+            "answers to tell whether it learned to stop; raise decoding.max_new_tokens and rerun",
+            {**details, "judged": False},
+        )
+    how_often = "more often than base" if tuned < base else "as often as base"
+    return Finding("eos_learned", True, f"the tuned model stops on its own {how_often} ({tuned:.0%} vs {base:.0%} cut)", details)
+
+
+def generation_guards(
+    base_rows: Sequence[PredictionRow], tuned_rows: Sequence[PredictionRow], max_new_tokens: int
+) -> list[Finding]:
+    """`answers_cut` and `eos_learned`, or nothing when neither evaluation generated text."""
+    if not (generated(base_rows) or generated(tuned_rows)):
+        return []
+    return [answers_cut(base_rows, tuned_rows, max_new_tokens), eos_learned(base_rows, tuned_rows)]

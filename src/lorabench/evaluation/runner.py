@@ -1,0 +1,425 @@
+"""`lorabench eval`: one model on one task's items, written to a resumable run folder.
+
+`evaluate_records` is the reusable core (the pipeline runs it for the base and the tuned model
+with identical prompts and decoding); `run_eval` adds loading, the run folder and resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import ConfigDict, Field, model_validator
+
+from lorabench.core.version import __version__
+from lorabench.inference import Backend, check_can_serve, get_backend
+from lorabench.inference.base import (
+    Generation,
+    GenerationRequest,
+    LetterRequest,
+    OptionRequest,
+    engines_used,
+    option_continuations,
+)
+from lorabench.data.loaders import load_records
+from lorabench.data.leakage import check_leakage, ensure_no_leakage
+from lorabench.data.records import ChoiceRecord, Record, TaskKind, record_to_row
+from lorabench.data.spec import DataSpec
+from lorabench.core.errors import LorabenchError
+from lorabench.evaluation import sharding
+from lorabench.config.decoding import DecodingSettings
+from lorabench.evaluation.sharding import current_shard
+from lorabench.metrics.scoring import (
+    HAS_SHORT_SUBSET,
+    SCORING_VERSION,
+    ScoreInput,
+    ScoreSettings,
+    TaskMetrics,
+    aggregate,
+    in_short_subset,
+    score_item,
+)
+from lorabench.models.load import LoadedModel, ModelSpec, load_model
+from lorabench.evaluation.rows import generated_row
+from lorabench.prompts.few_shot import draw_examples, example_records
+from lorabench.comparison.guards import PromptDifference, adapter_prompt_difference, prompt_change_refusal, trained_prompt_settings
+from lorabench.evaluation.lm_eval_results import write_lm_eval_results
+from lorabench.runs.predictions import PredictionRow
+from lorabench.prompts.build import (
+    STOP_STRINGS,
+    Prompt,
+    PromptSettings,
+    answer_from_generation,
+    build_prompt,
+    check_templates,
+    choice_scoring_conflict,
+    fit_to_model,
+    follow_choice_mode,
+)
+from lorabench.runs.folder import RunFolder, library_versions, write_json
+from lorabench.metrics.settings import ScoringSettings
+from lorabench.evaluation.accounting import single_cost
+from lorabench.evaluation.strategies import batch_rows, sequential_rows
+from lorabench.prompts.grouping import context_groups, extractive_groups
+
+Progress = Callable[[int], None]
+
+
+class EvalConfig(ScoringSettings):
+    """Everything that determines an evaluation's numbers; saved as the run's config.yaml.
+
+    The scoring knobs (`short_thresh`, `rouge_threshold`) sit at its top level, where saved eval
+    folders have always had them, so those folders still resume.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: ModelSpec
+    adapter: str | None = Field(None, description="LoRA adapter folder applied on top of the model.")
+    data: DataSpec
+    limit: int | None = Field(None, gt=0, description="Evaluate only the first N items (after slicing/sampling).")
+    prompt: PromptSettings = Field(default_factory=PromptSettings)
+    decoding: DecodingSettings = Field(default_factory=DecodingSettings)
+
+    @model_validator(mode="after")
+    def _choice_target_follows_scoring(self) -> "EvalConfig":
+        # The evaluation's choice_mode decides what a choice answer is; an adapter trained for the
+        # other one is then refused by the prompt check (its lorabench.json says what it learned).
+        self.prompt = follow_choice_mode(self.data.task, self.prompt, self.decoding.choice_mode)
+        return self
+
+    def score_settings(self) -> ScoreSettings:
+        return ScoreSettings.of(self)
+
+
+@dataclass
+class EvalOutcome:
+    run: RunFolder | None
+    rows: list[PredictionRow]
+    metrics: TaskMetrics
+    resumed: int  # items found already done in the folder
+    prompt_change: PromptDifference | None = None  # evaluated under prompts the adapter was not trained with
+    engines: list[dict[str, Any]] = field(default_factory=list)  # this session's generation passes (backends.base.engines_used)
+
+
+def score_input(record: Record, prediction: str) -> ScoreInput:
+    options = record.options if isinstance(record, ChoiceRecord) else None
+    return ScoreInput(list(record.golds), prediction, options)
+
+
+def _generation_row(
+    record: Record, prompt: Prompt, gen: Generation, settings: ScoreSettings, questions_in_context: int
+) -> PredictionRow:
+    answer = answer_from_generation(record.task, gen.text, prompt.frame)
+    scores = score_item(record.task, score_input(record, answer), settings)
+    cost = single_cost(gen).row_fields("single", questions_in_context)
+    return generated_row(record.id, prompt, list(record.golds), answer, scores, gen, gen.hit_max_new_tokens, cost)
+
+
+def _choice_row(
+    backend: Backend, record: ChoiceRecord, prompt: Prompt, decoding: DecodingSettings, settings: ScoreSettings
+) -> PredictionRow:
+    # One record per call, so each row is written (and resumable) as soon as it is scored.
+    start = time.perf_counter()
+    if decoding.choice_mode == "letter":
+        letters = backend.score_letters([LetterRequest(prompt, tuple(record.labels))])[0]
+        label = letters.prediction()
+    else:
+        request = OptionRequest(prompt, tuple(option_continuations(record, prompt)), tuple(record.labels))
+        scores = backend.score_options([request])[0]
+        label = scores.prediction(decoding.choice_normalization)
+    row = PredictionRow(
+        id=record.id,
+        prompt=prompt.text,
+        gold=[record.answer],
+        prediction=label,
+        scores=score_item(record.task, score_input(record, label), settings),
+        prompt_tokens=prompt.n_tokens,
+        generated_tokens=0,
+        latency_s=round(time.perf_counter() - start, 4),
+        hit_max_new_tokens=False,
+        stop_reason=decoding.choice_mode,
+        prompt_shortened=prompt.shortened,
+    )
+    if decoding.choice_mode == "letter":
+        row["letter_logprob"] = letters.logprobs
+    else:
+        row["option_logprob"] = dict(zip(record.labels, scores.sum_logprob))
+        row["option_tokens"] = scores.n_tokens
+    return row
+
+
+def evaluate_records(
+    model: Backend | LoadedModel,
+    records: Sequence[Record],
+    prompt_settings: PromptSettings,
+    decoding: DecodingSettings,
+    score_settings: ScoreSettings,
+    run: RunFolder | None = None,
+    progress: Progress | None = None,
+) -> EvalOutcome:
+    """Predict and score every record (skipping those `run` already holds); rows come back in record order.
+
+    `prompt_settings.strategy` decides how questions are asked; every strategy writes one row per
+    question. The batch and sequential strategies answer a context as a whole, so on resume a context
+    is done only when all its questions are: a partly written one is redone, its new rows appended
+    after the old ones (`RunFolder.completed` keeps the last row of an id).
+
+    `model` is a backend, or a loaded model to serve through the backend `decoding.backend` names.
+    """
+    backend = model if isinstance(model, Backend) else get_backend(decoding.backend, model, decoding)
+    backend.use_engine(decoding.engine)
+    passes_before = len(backend.engine_passes())
+    done = run.completed() if run else {}
+    if records:
+        # fit_to_model reads the context window off `.config`, which a backend has as a model does.
+        prompt_settings = fit_to_model(prompt_settings, backend, decoding.max_new_tokens_for(records[0].task))
+    fresh: dict[str, PredictionRow] = {}
+
+    def keep(row: PredictionRow) -> None:
+        fresh[row["id"]] = row
+        if run:
+            run.append([row])
+        if progress and row["id"] not in done:  # a redone row was already counted as done
+            progress(1)
+
+    strategy = prompt_settings.strategy
+    if strategy == "single":
+        for row in _single_rows(backend, records, done, prompt_settings, decoding, score_settings):
+            keep(row)
+    else:
+        groups = extractive_groups(records, strategy)
+        todo = [group for group in groups if not all(r.id in done for r in group)]
+        rows_of = batch_rows if strategy == "batch" else sequential_rows
+        for row in rows_of(backend, todo, prompt_settings, decoding, score_settings):
+            keep(row)
+
+    rows = [fresh.get(r.id) or done[r.id] for r in records]
+    metrics = _metrics(records[0].task, records, rows, score_settings)
+    engines = engines_used(backend.engine_passes()[passes_before:])
+    return EvalOutcome(run, rows, metrics, resumed=sum(r.id not in fresh for r in records), engines=engines)
+
+
+def _single_rows(
+    backend: Backend,
+    records: Sequence[Record],
+    done: dict[str, PredictionRow],
+    prompt_settings: PromptSettings,
+    decoding: DecodingSettings,
+    score_settings: ScoreSettings,
+) -> Iterator[PredictionRow]:
+    """One prompt per record not yet done."""
+    todo = [r for r in records if r.id not in done]
+    if not todo:
+        return
+    prompts = {r.id: build_prompt(r, backend.tokenizer, prompt_settings) for r in todo}
+    by_id = {r.id: r for r in todo}
+    task = todo[0].task
+    if task is TaskKind.choice and decoding.choice_mode != "generate":
+        for record in todo:
+            yield _choice_row(backend, record, prompts[record.id], decoding, score_settings)  # type: ignore[arg-type]
+        return
+    questions = {r.id: len(group) for group in context_groups(records) for r in group}
+    max_new_tokens, stops = decoding.max_new_tokens_for(task), STOP_STRINGS[task]
+    requests = [GenerationRequest(prompt, max_new_tokens, stops) for prompt in prompts.values()]
+    for gen in backend.generate(requests, decoding.batch_size):
+        record = by_id[gen.record_id]
+        yield _generation_row(record, prompts[gen.record_id], gen, score_settings, questions[record.id])
+
+
+def _metrics(
+    task: TaskKind, records: Sequence[Record], rows: Sequence[PredictionRow], settings: ScoreSettings
+) -> TaskMetrics:
+    """Aggregates of the rows' own scores, as `score_all` would compute them from the predictions,
+    except that a row the strategy could not parse keeps the zeros it was scored with."""
+    per_item = [row["scores"] for row in rows]
+    short = None
+    if task in HAS_SHORT_SUBSET:
+        subset = [s for s, r in zip(per_item, records) if in_short_subset(task, list(r.golds), settings.short_thresh)]
+        short = TaskMetrics(task, len(subset), aggregate(task, subset, settings), settings=settings)
+    return TaskMetrics(task, len(rows), aggregate(task, per_item, settings), short, settings)
+
+
+def records_digest(records: Sequence[Record], extra: bool = False) -> str:
+    """A fingerprint of the exact items evaluated, so a resumed or compared run uses the same ones.
+    `extra` counts the source's other columns too (which prompt templates read)."""
+    digest = hashlib.sha256()
+    for record in records:
+        row = record_to_row(record, extra=extra)
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def run_config(config: EvalConfig, loaded: LoadedModel, records: Sequence[Record]) -> dict[str, Any]:
+    """config.yaml: the request plus what it resolved to (model hash, template, items), no secrets."""
+    chat_template = getattr(loaded.tokenizer, "chat_template", None) or ""
+    return {
+        "lorabench": __version__,
+        "request": config.model_dump(mode="json"),
+        "model": loaded.describe(),
+        "data": {"n_items": len(records), "sha256": records_digest(records)},
+        "template": {
+            "chat": bool(records) and build_prompt(records[0], loaded.tokenizer, config.prompt).chat,
+            "chat_template_sha256": hashlib.sha256(chat_template.encode("utf-8")).hexdigest() if chat_template else None,
+        },
+        "scoring": {**asdict(config.score_settings()), "version": SCORING_VERSION},
+        "versions": library_versions(),
+    }
+
+
+def load_eval_records(config: EvalConfig) -> list[Record]:
+    records = load_records(config.data).records
+    return records[: config.limit] if config.limit else records
+
+
+def evaluate_in_folder(
+    backend: Backend,
+    records: Sequence[Record],
+    prompt_settings: PromptSettings,
+    decoding: DecodingSettings,
+    score_settings: ScoreSettings,
+    out: Path,
+    folder_config: dict[str, Any],
+    force: bool = False,
+    progress_factory: Callable[[int, list[PredictionRow]], Progress] | None = None,
+) -> EvalOutcome:
+    """Evaluate `records` into the run folder `out` (created, or resumed when its config equals
+    `folder_config`), leaving `predictions.jsonl` in item order.
+
+    Under a multi-process launch each process evaluates its shard (see `sharding`) and rank 0
+    merges them: rank 0 gets the outcome of all items, the other processes their shard's.
+    `progress_factory(items, rows already done)` makes this process's progress callback.
+    """
+    shard = current_shard()
+    # Rank 0 creates (or, with --force, clears) the folder before any process writes into it.
+    run = RunFolder.open(out, folder_config, force=force) if shard.main else None
+    sharding.barrier(shard)
+    run = run or RunFolder.open(out, folder_config)
+    mine = sharding.shard_records(records, shard)
+    part = sharding.ShardFolder(out, shard) if shard.distributed else run
+    done = part.completed()
+    already = [done[r.id] for r in mine if r.id in done]
+    progress = progress_factory(len(mine), already) if progress_factory else None
+    if mine:
+        outcome = evaluate_records(backend, mine, prompt_settings, decoding, score_settings, run=part, progress=progress)
+    else:  # dealt nothing (fewer context groups than processes): it still meets the barriers
+        outcome = EvalOutcome(part, [], _metrics(records[0].task, [], [], score_settings), 0)
+    engines = [entry for part_engines in sharding.gathered(shard, outcome.engines) for entry in part_engines]
+    sharding.barrier(shard)
+    if not shard.main:
+        return outcome
+    if shard.distributed:
+        merged = sharding.merged_rows(run)
+        rows = [merged[r.id] for r in records]
+        outcome = EvalOutcome(run, rows, _metrics(records[0].task, records, rows, score_settings), outcome.resumed)
+    # One file in item order, whatever order the batches (or the processes) finished in.
+    sharding.finish(run, records, {row["id"]: row for row in outcome.rows})
+    return replace(outcome, engines=run.record_engines(engines))
+
+
+def how_made(outcome: EvalOutcome) -> dict[str, Any]:
+    """What metrics.json says about how the answers were made: the engine of each generation pass
+    (and why it was not the continuous one) and the library versions."""
+    return {"engines": outcome.engines, "versions": library_versions()}
+
+
+def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_shot_from: Path | None) -> EvalConfig:
+    """`config` with prompt.few_shot's examples in place: drawn from the training records in
+    `few_shot_from`, else the adapter's own (saved in its lorabench.json). An example that is also
+    an evaluation item (by the train-vs-test leakage rules) is refused."""
+    few_shot = config.prompt.few_shot
+    if few_shot is None:
+        if few_shot_from is not None:
+            raise LorabenchError("few_shot_from: the prompt settings have no few_shot; give them with prompt=FILE")
+        return config
+    if few_shot_from is not None:
+        pool = load_records(DataSpec(path=str(few_shot_from), task=config.data.task)).records
+        few_shot = draw_examples(pool, few_shot)
+    elif not few_shot.drawn:
+        trained = trained_prompt_settings(Path(config.adapter)) if config.adapter else None
+        if trained is None or trained.few_shot is None:
+            raise LorabenchError(
+                "prompt.few_shot: evaluation needs its examples: give few_shot_from=FILE (training records) "
+                "or an adapter= trained with few_shot"
+            )
+        few_shot = few_shot.model_copy(update={"examples": trained.few_shot.examples})
+    report = check_leakage(example_records(few_shot, config.data.task), records)
+    ensure_no_leakage(report, False, "few-shot examples vs evaluation items",
+                      "Draw the examples from data the evaluation items are not in.")
+    return config.model_copy(update={"prompt": config.prompt.model_copy(update={"few_shot": few_shot})})
+
+
+def _prompt_change(
+    config: EvalConfig, loaded: LoadedModel, records: Sequence[Record], allow: bool
+) -> PromptDifference | None:
+    """How the adapter would be prompted differently from its training: refused unless `allow`."""
+    if config.adapter is None:
+        return None
+    max_new = config.decoding.max_new_tokens_for(config.data.task)
+    difference = adapter_prompt_difference(
+        Path(config.adapter), records, loaded.tokenizer, loaded.model, config.prompt, max_new
+    )
+    if difference is not None and not allow:
+        hint = f", or prompt={Path(config.adapter) / 'lorabench.json'} to use its training prompt"
+        trained = trained_prompt_settings(Path(config.adapter))
+        if trained is not None and trained.choice_answer != config.prompt.choice_answer:
+            modes = "logprob" if trained.choice_answer == "text" else "letter or generate"
+            hint = (f", or decoding.choice_mode={modes}: the adapter was trained to write the option's "
+                    f"{trained.choice_answer}, and decoding.choice_mode={config.decoding.choice_mode} scores its "
+                    f"{config.prompt.choice_answer}")
+        raise prompt_change_refusal(Path(config.adapter), difference, hint)
+    return difference
+
+
+def run_eval(
+    config: EvalConfig,
+    out: Path,
+    force: bool = False,
+    progress_factory: Callable[[int, int], Progress] | None = None,
+    allow_prompt_change: bool = False,
+    few_shot_from: Path | None = None,
+) -> EvalOutcome:
+    """Load data and model, evaluate into `out` (resuming), and write metrics.json.
+
+    An adapter trained with other prompt settings (its lorabench.json) is refused unless
+    `allow_prompt_change`, which the folder's config.yaml and metrics.json then record.
+    Under a multi-process launch each process evaluates its shard (see `sharding`) and rank 0
+    merges them and writes metrics.json; the other processes return their own shard's outcome.
+    """
+    conflict = choice_scoring_conflict(config.data.task, config.prompt, config.decoding.choice_mode)
+    if conflict:
+        raise LorabenchError(f"decoding.choice_mode: {conflict}")
+    check_can_serve(config.decoding, config.data.task, with_adapter=config.adapter is not None)
+    records = load_eval_records(config)
+    config = with_few_shot_examples(config, records, few_shot_from)
+    check_templates(records, config.prompt)
+    loaded = load_model(config.model, adapter=config.adapter)
+    change = _prompt_change(config, loaded, records, allow_prompt_change)
+    folder_config = run_config(config, loaded, records)
+    if change is not None:
+        folder_config["prompt_change"] = {**change.to_dict(), "allowed_by": "--allow-prompt-change"}
+    backend = get_backend(config.decoding.backend, loaded, config.decoding)
+    started = time.perf_counter()
+    outcome = evaluate_in_folder(
+        backend, records, config.prompt, config.decoding, config.score_settings(), out, folder_config, force,
+        (lambda total, done: progress_factory(total, len(done))) if progress_factory else None,
+    )
+    if not current_shard().main:
+        return outcome
+    summary = outcome.metrics.to_dict()
+    summary["timing"] = {"seconds_this_session": round(time.perf_counter() - started, 2), "resumed_items": outcome.resumed}
+    summary["flags"] = {
+        "hit_max_new_tokens": sum(r["hit_max_new_tokens"] for r in outcome.rows),
+        "prompt_shortened": sum(r["prompt_shortened"] for r in outcome.rows),
+    }
+    if change is not None:
+        summary["prompt_change"] = folder_config["prompt_change"]
+    summary.update(how_made(outcome))
+    write_json(outcome.run.metrics_path, summary)
+    write_lm_eval_results(out, outcome.metrics, outcome.rows, loaded.describe())
+    return replace(outcome, prompt_change=change)

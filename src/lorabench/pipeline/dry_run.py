@@ -1,0 +1,182 @@
+"""`lorabench run CONFIG --dry-run`: everything `run` checks before its first file, and the plan.
+
+Loads and splits the data and checks leakage exactly as `run` does (same refusals), reads the
+model's tokenizer and config and builds the model on the meta device (no weights are read or
+allocated) to check the LoRA targets and count parameters, renders every prompt to count its
+tokens, and says what the run will do and write. It writes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lorabench.config.run import RunConfig
+from lorabench.data.records import Record
+from lorabench.models.load import TokenizerAndConfig, load_tokenizer
+from lorabench.pipeline.run import DataSplits, split_data
+from lorabench.prompts.build import STOP_STRINGS, Prompt, PromptSettings, build_prompt, fit_to_model, model_context_length
+from lorabench.pipeline.retention import plan_retention
+from lorabench.training.lora import check_target_modules
+from lorabench.training.arguments import total_steps
+from lorabench.training.examples import encode_example
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    items: int
+    mean: float
+    max: int
+    total: int
+    shortened: int  # prompts whose context was cut to fit
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    config: RunConfig
+    splits: DataSplits
+    model_type: str
+    parameters: int
+    lora_parameters: int
+    context_window: int | None
+    chat: bool
+    prompts: dict[str, TokenCounts]  # train / test
+    answer_tokens: TokenCounts  # learned tokens per training example (answer + end token)
+    steps: int
+    examples: tuple[Prompt, Prompt]  # the first training and the first test prompt
+    train_target: str
+    stages: dict[str, str]  # stage -> "to run" | "finished (reused)"
+    writes: list[str]
+    retention: list[str]  # lm-eval tasks checked on base and tuned (lm-eval installed, names known)
+
+
+def _counts(prompts: Sequence[Prompt]) -> TokenCounts:
+    tokens = [p.n_tokens for p in prompts]
+    return TokenCounts(
+        len(tokens), sum(tokens) / len(tokens) if tokens else 0.0, max(tokens, default=0), sum(tokens),
+        sum(p.shortened for p in prompts),
+    )
+
+
+def meta_model(spec_model: TokenizerAndConfig, trust_remote_code: bool) -> Any:
+    """The model's modules with no storage behind them: shapes and names, for checks and counts."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    auto = AutoModelForSeq2SeqLM if spec_model.is_seq2seq else AutoModelForCausalLM
+    with torch.device("meta"):
+        return auto.from_config(spec_model.config, trust_remote_code=trust_remote_code)
+
+
+def lora_parameter_count(model: Any, targets: list[str] | str, r: int) -> int:
+    """Trainable LoRA weights: r x (inputs + outputs) per adapted linear layer. 'all-linear' is every
+    linear layer but the output head, as peft reads it."""
+    head = model.get_output_embeddings()
+    total = 0
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Linear) or module is head:
+            continue
+        if targets == "all-linear" or any(name == t or name.endswith("." + t) for t in targets):
+            total += r * (module.in_features + module.out_features)
+    return total
+
+
+def _stages(out: Path) -> dict[str, str]:
+    done = {
+        "base evaluation": out / "base" / "metrics.json",
+        "training": out / "train" / "stage.json",
+        "tuned evaluation": out / "tuned" / "metrics.json",
+    }
+    return {stage: "finished (reused unless --force)" if path.exists() else "to run" for stage, path in done.items()}
+
+
+def plan_run(config: RunConfig, say: Callable[[str], None]) -> RunPlan:
+    """Check the config, data and model as `run` would and describe the run, writing nothing."""
+    splits = split_data(config, say)
+    retention = plan_retention(config.retention, config.model).tasks if config.retention.tasks else []
+    model = load_tokenizer(config.model)
+    meta = meta_model(model, config.model.trust_remote_code)
+    check_target_modules(meta, config.lora.target_modules)
+    task = config.task
+    max_new = config.decoding.max_new_tokens_for(task)
+    settings: PromptSettings = fit_to_model(splits.prompt, model, max_new)
+    train_prompts = [build_prompt(r, model.tokenizer, settings) for r in splits.train]
+    test_prompts = [build_prompt(r, model.tokenizer, settings) for r in splits.test]
+    max_length = None if model.is_seq2seq else model_context_length(model)
+    learned = [_learned(r, model, settings, max_length) for r in splits.train]
+    out = Path(config.out)
+    return RunPlan(
+        config=config,
+        splits=splits,
+        model_type=str(getattr(model.config, "model_type", "?")),
+        parameters=sum(p.numel() for p in meta.parameters()),
+        lora_parameters=lora_parameter_count(meta, config.lora.target_modules, config.lora.r),
+        context_window=model_context_length(model),
+        chat=bool(test_prompts) and test_prompts[0].chat,
+        prompts={"train": _counts(train_prompts), "test": _counts(test_prompts)},
+        answer_tokens=TokenCounts(len(learned), sum(learned) / len(learned) if learned else 0.0,
+                                  max(learned, default=0), sum(learned), 0),
+        steps=total_steps(len(splits.train), config.training, 1),
+        examples=(train_prompts[0], test_prompts[0]),
+        train_target=train_prompts[0].target,
+        stages=_stages(out),
+        writes=[
+            f"{out}/config.yaml, data/ (train, validation, test .jsonl)",
+            f"{out}/base/ and {out}/tuned/: predictions.jsonl, metrics.json, config.yaml",
+            f"{out}/train/: checkpoints/, train_log.jsonl, adapter/ (LoRA weights, tokenizer, lorabench.json, README.md)",
+            f"{out}/summary.json, summary.csv, report.html, report.md, plots/, tables/",
+            *([f"{out}/retention/base/ and retention/tuned/: lm-eval results and samples"] if retention else []),
+        ],
+        retention=retention,
+    )
+
+
+def _learned(record: Record, model: TokenizerAndConfig, settings: PromptSettings, max_length: int | None) -> int:
+    return encode_example(record, model.tokenizer, settings, model.is_seq2seq, max_length).learned_tokens
+
+
+def _tokens(counts: TokenCounts) -> str:
+    return f"mean {counts.mean:.0f}, max {counts.max}, total {counts.total:,}" + (
+        f"; {counts.shortened} shortened to fit" if counts.shortened else ""
+    )
+
+
+def plan_lines(plan: RunPlan) -> list[str]:
+    """The plan as plain lines (data text included verbatim: print them without markup)."""
+    config, splits = plan.config, plan.splits
+    training, decoding = config.training, config.decoding
+    epochs = f"max_steps {training.max_steps}" if training.max_steps else f"{training.epochs:g} epoch(s)"
+    window = f"{plan.context_window}-token context" if plan.context_window else "context length not stated"
+    share = 100 * plan.lora_parameters / plan.parameters if plan.parameters else math.nan
+    stops = ", ".join(repr(s) for s in STOP_STRINGS[config.task])
+    train_prompt, test_prompt = plan.examples
+    lines = [
+        f"dry run of {config.out}: nothing was trained, evaluated or written",
+        f"data: {len(splits.train)} train, {len(splits.validation)} validation ({splits.validation_from}), "
+        f"{len(splits.test)} test items",
+        f"model: {config.model.name} ({plan.model_type}, {plan.parameters / 1e6:.1f}M parameters, {window}); "
+        f"{'chat template' if plan.chat else 'plain prompts'}",
+        f"LoRA: r {config.lora.r}, alpha {config.lora.alpha}, targets {config.lora.target_modules}: "
+        f"{plan.lora_parameters:,} trainable parameters ({share:.2f}% of the base)",
+        f"prompt tokens: train {_tokens(plan.prompts['train'])}; test {_tokens(plan.prompts['test'])}",
+        f"learned tokens per training example: {_tokens(plan.answer_tokens)}",
+        f"training: {plan.steps} optimizer steps ({epochs}, batch {training.batch_size} x grad_accum "
+        f"{training.grad_accum}, lr {training.lr:g}, {training.schedule}), validation every {training.eval_every}",
+        f"evaluation: {len(splits.test)} test items, twice (base, then base + adapter), backend {decoding.backend}, "
+        + (f"choice scored by {decoding.choice_mode}" if config.task.value == "choice" and decoding.choice_mode != "generate"
+           else f"greedy up to {decoding.max_new_tokens_for(config.task)} new tokens, stops {stops}"),
+        *(f"{stage}: {state}" for stage, state in plan.stages.items()),
+        *([f"retention (lm-eval, base and tuned): {', '.join(plan.retention)}"] if plan.retention else []),
+        "writes:",
+        *(f"  {line}" for line in plan.writes),
+        f"first training prompt ({train_prompt.record_id}, {train_prompt.n_tokens} tokens), then its target:",
+        train_prompt.text,
+        f"-> {plan.train_target}",
+        f"first test prompt ({test_prompt.record_id}, {test_prompt.n_tokens} tokens):",
+        test_prompt.text,
+    ]
+    return lines

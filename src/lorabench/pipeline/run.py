@@ -1,0 +1,480 @@
+"""`lorabench run`: leakage check -> base eval -> train -> tuned eval -> paired comparison, and
+the retention check (lm-eval tasks before and after) when the config lists tasks.
+
+Each stage leaves its outputs in the run folder and is skipped on a rerun when they exist for
+the same settings, so a crash or a closed laptop costs only the unfinished stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lorabench.core.version import __version__
+from lorabench.comparison.paired import MetricComparison, ShortSubset, compare_rows, run_verdict, short_subset
+from lorabench.config.run import RunConfig
+from lorabench.data.leakage import check_leakage, ensure_no_leakage
+from lorabench.data.loaders import load_records
+from lorabench.data.records import Record, save_records
+from lorabench.data.splits import split_records
+from lorabench.core.errors import LorabenchError
+from lorabench.inference import check_can_serve, get_backend, release_engines
+from lorabench.evaluation.runner import EvalOutcome, evaluate_in_folder, how_made, records_digest
+from lorabench.evaluation.sharding import barrier, current_shard
+from lorabench.prompts.few_shot import draw_examples, example_records
+from lorabench.comparison.guards import (
+    Finding,
+    PromptDifference,
+    adapter_applied,
+    adapter_prompt_difference,
+    format_mismatch,
+    generation_guards,
+    prompt_change_refusal,
+)
+from lorabench.evaluation.lm_eval_results import write_lm_eval_results
+from lorabench.core.notices import Say, alarm, log, warn
+from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
+from lorabench.models.load import LoadedModel, load_model
+from lorabench.runs.predictions import PredictionRow
+from lorabench.prompts.build import PromptSettings, check_templates, fit_to_model
+from lorabench.report.model_card import write_model_card
+from lorabench.report.write import write_report
+from lorabench.runs.results import RunSummary
+from lorabench.pipeline.retention import RetentionResult, plan_retention, run_retention
+from lorabench.runs.folder import csv_text, ensure_run_folder, library_versions, write_atomic, write_json
+from lorabench.evaluation.accounting import row_cost
+from lorabench.training.train import TrainResult, train_adapter
+from lorabench.training.lora import check_target_modules
+from lorabench.training.validation import validation_caveat
+
+# (stage name, items, items already done, recorded seconds of a stage found finished) -> advance(k)
+ProgressFactory = Callable[[str, int, int, "float | None"], Callable[[int], None]]
+
+
+@dataclass
+class DataSplits:
+    train: list[Record]
+    validation: list[Record]
+    test: list[Record]
+    leakage: dict[str, Any]
+    validation_from: str = ""  # where the validation items came from, for the data line and summary.json
+    validation_warning: str | None = None  # set when validation is too small to steer training
+    # The config's prompt settings with their few-shot examples drawn from this training split.
+    prompt: PromptSettings = field(default_factory=PromptSettings)
+
+
+@dataclass
+class PipelineResult:
+    out: Path
+    base: EvalOutcome
+    tuned: EvalOutcome
+    comparisons: list[MetricComparison]
+    findings: list[Finding]
+    train: TrainResult | None
+    summary: RunSummary | None  # None on the processes other than rank 0 of a multi-process launch
+    report: Path
+    short: ShortSubset | None = None  # base vs tuned on the short-answer subset (tasks that have one)
+    retention: RetentionResult | None = None  # lm-eval tasks base vs tuned, when the config lists some
+
+
+def split_data(config: RunConfig, say: Say) -> DataSplits:
+    """Load, split (group-aware), trim to the configured sizes and check leakage, in memory only:
+    a mistake found here leaves no run folder behind."""
+    data = config.data
+    if data.source is not None:
+        loaded = load_records(data.source)
+        say(loaded.summary())
+        train, validation, test = _split(loaded.records, data.split.test, data.split.validation, data.split.seed)
+        validation_from = (f"split from the source by split.validation={data.split.validation}"
+                           if data.split.validation else "none: split.validation is 0")
+    else:
+        assert data.train is not None and data.test is not None
+        train_load, test_load = load_records(data.train), load_records(data.test)
+        say(train_load.summary())
+        say(test_load.summary())
+        train, test = train_load.records, test_load.records
+        if data.validation is not None:
+            validation_load = load_records(data.validation)
+            validation, validation_from = validation_load.records, f"from data.validation {validation_load.source}"
+        elif data.split.validation:
+            train, validation, _ = _split(train, 0, data.split.validation, data.split.seed)
+            validation_from = f"taken from train by split.validation={data.split.validation}"
+        else:
+            validation, validation_from = [], "none: split.validation is 0"
+    prompt = _draw_shots(config.prompt, train)
+    if data.train_size:
+        if data.train_size > len(train):
+            raise LorabenchError(
+                f"data.train_size: {data.train_size} asks for more than the {len(train)} training items there are"
+            )
+        train = train[: data.train_size]
+    if data.test_size:
+        test = test[: data.test_size]
+    if not test:
+        raise LorabenchError("data.split.test: the test split is empty; give more data or a larger data.split.test")
+
+    checks = {"train_vs_test": (check_leakage(train, test), "train vs test"),
+              "validation_vs_test": (check_leakage(validation, test), "validation vs test")}
+    if prompt.few_shot is not None:  # the examples are training data in every prompt
+        shots = example_records(prompt.few_shot, config.task)
+        checks["few_shot_vs_test"] = (check_leakage(shots, test), "few-shot examples vs test")
+    leakage = {key: report.to_dict() for key, (report, _) in checks.items()}
+    for report, what in checks.values():
+        if report.id_collisions:
+            say(warn(f"{what}: {report.id_collision_warning()}"))
+        if report.has_leakage:
+            say((warn if data.allow_leakage else alarm)(f"{what}: {report.summary()}"))
+        ensure_no_leakage(report, allow=data.allow_leakage, what=what)
+    for records in (train, validation, test):
+        check_templates(records, prompt)
+    sizes = f"train {len(train)}, validation {len(validation)} ({validation_from}), test {len(test)}"
+    leaked = any(report.has_leakage for report, _ in checks.values())
+    say(f"data: {sizes}; leakage allowed by config" if leaked else f"data: {sizes}; leakage check clean")
+    caveat = validation_caveat(len(validation), config.task, config.training, config.metrics.alpha)
+    if caveat:
+        say(warn(caveat))
+    return DataSplits(train, validation, test, leakage, validation_from, caveat, prompt)
+
+
+def _draw_shots(prompt: PromptSettings, train: list[Record]) -> PromptSettings:
+    """The prompt settings with their few-shot examples drawn from the training split. Drawn before
+    data.train_size trims it, so that runs of every training size show the same examples."""
+    if prompt.few_shot is None or prompt.few_shot.drawn:
+        return prompt
+    return prompt.model_copy(update={"few_shot": draw_examples(train, prompt.few_shot)})
+
+
+def _split(records: list[Record], test: float | int, validation: float | int, seed: int) -> tuple[list[Record], list[Record], list[Record]]:
+    """split_records with its refusals reported against the config keys that asked for them."""
+    if test == 0 and validation == 0:
+        return records, [], []
+    try:
+        if test == 0:  # only validation is carved out of a given train set
+            inner = split_records(records, test=validation, seed=seed)
+            return inner.train, inner.test, []
+        splits = split_records(records, test=test, validation=validation, seed=seed)
+    except ValueError as error:
+        raise LorabenchError(
+            f"data.split.test / data.split.validation ({test} / {validation}): {error}"
+        ) from None
+    return splits.train, splits.validation, splits.test
+
+
+def save_splits(splits: DataSplits, out: Path) -> None:
+    write_json(out / "data" / "leakage.json", splits.leakage)
+    for name, records in (("train", splits.train), ("validation", splits.validation), ("test", splits.test)):
+        save_records(records, out / "data" / f"{name}.jsonl")
+
+
+def prepare_data(config: RunConfig, out: Path, say: Say) -> DataSplits:
+    """split_data, then the splits and the leakage report saved into the run folder."""
+    splits = split_data(config, say)
+    save_splits(splits, out)
+    return splits
+
+
+def eval_stage(
+    name: str,
+    loaded: LoadedModel,
+    records: list[Record],
+    config: RunConfig,
+    out: Path,
+    force: bool,
+    progress: ProgressFactory | None,
+) -> EvalOutcome:
+    """Evaluate into out/<name>; the folder's config makes base and tuned provably comparable."""
+    stage_config = {
+        "stage": name,
+        "model": loaded.describe(),
+        "items": {"n": len(records), "sha256": records_digest(records, extra=config.prompt.uses_templates)},
+        "prompt": config.prompt.model_dump(mode="json"),
+        "decoding": config.decoding.model_dump(mode="json"),
+        "metrics": config.metrics.model_dump(mode="json"),
+        "scoring_version": SCORING_VERSION,
+        "versions": library_versions(),
+    }
+
+    def bar(total: int, done: list[PredictionRow]) -> Callable[[int], None]:
+        # A stage found finished shows what it took when it ran, not this session's near-zero time.
+        recorded = eval_seconds(done) if len(done) >= total else None
+        return progress(f"eval {name}", total, len(done), recorded)  # type: ignore[misc]
+
+    backend = get_backend(config.decoding.backend, loaded, config.decoding)
+    outcome = evaluate_in_folder(
+        backend, records, config.prompt, config.decoding, _score_settings(config), out / name, stage_config, force,
+        bar if progress else None,
+    )
+    release_engines()  # the next stage trains, or serves the adapter from an engine of its own
+    if current_shard().main:
+        write_json(outcome.run.metrics_path, {**outcome.metrics.to_dict(), **how_made(outcome)})
+        write_lm_eval_results(out / name, outcome.metrics, outcome.rows, loaded.describe())
+    return outcome
+
+
+def _score_settings(config: RunConfig) -> ScoreSettings:
+    return ScoreSettings.of(config.metrics)
+
+
+def _train_fingerprints(config: RunConfig, loaded: LoadedModel, splits: DataSplits) -> tuple[str, str]:
+    """What the adapter depends on, and the same without the prompt settings (for reusing an
+    adapter under a changed prompt section, see --allow-prompt-change). The items are digested once."""
+    payload = {
+        "model": loaded.describe(),
+        "train": records_digest(splits.train),
+        "validation": records_digest(splits.validation),
+        "prompt": config.prompt.model_dump(mode="json"),
+        "lora": config.lora.model_dump(mode="json"),
+        "training": config.training.model_dump(mode="json"),
+        # Validation during training always runs on 'hf', so the evaluation backend (and its vLLM sizes)
+        # is not part of it; the engine changes how answers are generated, never what they are.
+        "decoding": config.decoding.model_dump(mode="json", exclude={"backend", "engine", "vllm"}),
+    }
+    if config.prompt.uses_templates:  # a template may read columns the items' fingerprint leaves out
+        payload["extra"] = records_digest([*splits.train, *splits.validation], extra=True)
+    without_prompt = {key: value for key, value in payload.items() if key != "prompt"}
+    # A multiple-choice mode is part of the prompt too (what a choice answer is: prompt.choice_answer).
+    without_prompt["decoding"] = {k: v for k, v in payload["decoding"].items() if k != "choice_mode"}
+    return _sha256_of(payload), _sha256_of(without_prompt)
+
+
+def _sha256_of(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _train_stage(
+    config: RunConfig, loaded: LoadedModel, splits: DataSplits, out: Path, force: bool, say: Say,
+    on_log: Callable[[dict], None] | None, keep_prompt_change: bool = False,
+) -> tuple[Path, TrainResult | None]:
+    """Train unless an adapter for exactly these settings and data is already there (with
+    `keep_prompt_change`, one that differs in the prompt settings alone is kept too)."""
+    train_dir = out / "train"
+    stamp = train_dir / "stage.json"
+    fingerprint, without_prompt = _train_fingerprints(config, loaded, splits)
+    saved = json.loads(stamp.read_text()) if stamp.exists() and not force else {}
+    if saved.get("fingerprint") == fingerprint:
+        say("train: adapter for these settings exists, skipping (use force=True to retrain)")
+        return train_dir / "adapter", None
+    if keep_prompt_change and saved.get("fingerprint_without_prompt") == without_prompt:
+        say(alarm("train: keeping the adapter trained with other prompt settings (allow_prompt_change=True)"))
+        return train_dir / "adapter", None
+    resume = not force and (train_dir / "checkpoints").exists() and _same_pending(train_dir, fingerprint)
+    shard = current_shard()
+    if shard.main:
+        if not resume and train_dir.exists():
+            shutil.rmtree(train_dir)  # outputs of other settings: never resume or mix them
+        write_json(train_dir / "pending.json", {"fingerprint": fingerprint})
+    barrier(shard)
+    result = train_adapter(
+        loaded, splits.train, splits.validation, train_dir, config.prompt, config.lora, config.training,
+        config.decoding, _score_settings(config), resume=resume, on_log=on_log,
+    )
+    if shard.main:
+        write_json(stamp, {
+            "fingerprint": fingerprint, "fingerprint_without_prompt": without_prompt,
+            "steps": result.steps, "train_seconds": result.train_seconds,
+            "training": training_figures(result),
+        })
+        (train_dir / "pending.json").unlink(missing_ok=True)
+    return result.adapter_dir, result
+
+
+def _same_pending(train_dir: Path, fingerprint: str) -> bool:
+    """Checkpoints may be resumed only if they were made for the same settings."""
+    pending = train_dir / "pending.json"
+    return pending.exists() and json.loads(pending.read_text()).get("fingerprint") == fingerprint
+
+
+def _guards(
+    config: RunConfig, loaded: LoadedModel, splits: DataSplits, adapter_dir: Path, base: EvalOutcome,
+    tuned: EvalOutcome, prompt_change: PromptDifference | None,
+) -> list[Finding]:
+    meta = json.loads((adapter_dir / "lorabench.json").read_text())
+    max_new = config.decoding.max_new_tokens_for(config.task)
+    trained_with = PromptSettings.model_validate(meta["prompt"])
+    train_prompt = fit_to_model(trained_with, loaded.model, max_new)
+    eval_prompt = fit_to_model(config.prompt, loaded.model, max_new)
+    return [
+        format_mismatch(splits.test, loaded.tokenizer, train_prompt, eval_prompt, allowed=prompt_change is not None),
+        adapter_applied(base.rows, tuned.rows, adapter_dir),
+        *generation_guards(base.rows, tuned.rows, max_new),
+    ]
+
+
+def eval_seconds(rows: list[PredictionRow]) -> float:
+    """Generation time of an evaluation from its rows (each holds its share of its batch's time)."""
+    return round(sum(row_cost(r).latency for r in rows), 2)
+
+
+def _stage_train_seconds(train_dir: Path) -> float | None:
+    stamp = train_dir / "stage.json"
+    return json.loads(stamp.read_text())["train_seconds"] if stamp.exists() else None
+
+
+def training_figures(result: TrainResult) -> dict[str, Any]:
+    """summary.json's `training`: the whole run's figures, also after a resume."""
+    return {
+        "steps": result.steps, "epochs": result.epochs, "train_loss": result.train_loss,
+        "train_seconds": result.train_seconds, "tokens_per_second": result.tokens_per_second,
+        "best_val_metric": result.best_val_metric, "stopped_early": result.stopped_early,
+    }
+
+
+def _stage_training(train_dir: Path) -> dict[str, Any] | None:
+    """The figures of a training found finished on disk (None for a stamp older than them)."""
+    stamp = train_dir / "stage.json"
+    return json.loads(stamp.read_text()).get("training") if stamp.exists() else None
+
+
+def summary_csv(comparisons: list[MetricComparison], base: EvalOutcome, tuned: EvalOutcome) -> str:
+    columns = ["metric", "n", "base", "base_low", "base_high", "tuned", "tuned_low", "tuned_high",
+               "difference", "diff_low", "diff_high", "p_value", "test", "verdict", "improved", "regressed", "min_detectable"]
+    rows = []
+    for c in comparisons:
+        b, t = base.metrics.metrics[c.metric], tuned.metrics.metrics[c.metric]
+        rows.append({
+            "metric": c.metric, "n": c.n, "base": round(b.value, 6), "base_low": round(b.low, 6), "base_high": round(b.high, 6),
+            "tuned": round(t.value, 6), "tuned_low": round(t.low, 6), "tuned_high": round(t.high, 6),
+            "difference": round(c.difference, 6), "diff_low": c.ci_low, "diff_high": c.ci_high, "p_value": c.p_value,
+            "test": c.test, "verdict": c.verdict, "improved": c.improved, "regressed": c.regressed,
+            "min_detectable": None if c.min_detectable is None else round(c.min_detectable, 6),
+        })
+    return csv_text(rows, columns)
+
+
+def _prompt_change(
+    config: RunConfig, loaded: LoadedModel, splits: DataSplits, force: bool, allow: bool
+) -> PromptDifference | None:
+    """A finished training in the run folder whose prompts differ from this config's: refused,
+    unless `allow` (then returned, and the run evaluates that adapter under the new prompts)."""
+    train_dir = Path(config.out) / "train"
+    if force or not (train_dir / "stage.json").exists():
+        return None
+    max_new = config.decoding.max_new_tokens_for(config.task)
+    difference = adapter_prompt_difference(
+        train_dir / "adapter", splits.test, loaded.tokenizer, loaded.model, config.prompt, max_new
+    )
+    if difference is not None and not allow:
+        raise prompt_change_refusal(train_dir / "adapter", difference, ", or force=True to train again")
+    return difference
+
+
+def run_pipeline(
+    config: RunConfig,
+    force: bool = False,
+    say: Say = log,
+    progress: ProgressFactory | None = None,
+    on_train_log: Callable[[dict], None] | None = None,
+    allow_prompt_change: bool = False,
+) -> PipelineResult:
+    """The whole run (see the module docstring). `allow_prompt_change`: when this folder holds an
+    adapter trained with other prompt settings, keep it and redo the evaluations under the new
+    ones, marked as a failed format guard, instead of refusing."""
+    out = Path(config.out)
+    timings: dict[str, float] = {}
+    # Under accelerate launch / torchrun every process runs this: training is data-parallel, each
+    # evaluation stage is sharded, and rank 0 alone writes the run folder's files and speaks.
+    shard = current_shard()
+    if not shard.main:
+        say, on_train_log = (lambda _: None), None
+
+    # Everything that can refuse the config runs before the first file is written.
+    start = time.perf_counter()
+    check_can_serve(config.decoding, config.task, with_adapter=True)  # the tuned stage serves the adapter
+    ensure_run_folder(out, "out")
+    splits = split_data(config, say)
+    retention_plan = plan_retention(config.retention, config.model) if config.retention.tasks else None
+    loaded = load_model(config.model)
+    check_target_modules(loaded.model, config.lora.target_modules)
+    timings["load_seconds"] = round(time.perf_counter() - start, 2)
+    say(f"model: {loaded.describe()['name']} on {loaded.device} ({str(loaded.dtype).removeprefix('torch.')})")
+    saved_config = config
+    config = config.model_copy(update={"prompt": splits.prompt})  # the stages' prompts show the drawn examples
+    prompt_change = _prompt_change(config, loaded, splits, force, allow_prompt_change)
+    if shard.main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "config.yaml", saved_config.to_yaml())
+        save_splits(splits, out)
+    barrier(shard)
+    if prompt_change is not None:
+        say(alarm(f"evaluating the adapter under changed prompt settings (allow_prompt_change=True): "
+                  f"{prompt_change.describe()}"))
+    redo_evals = force or prompt_change is not None  # the saved evaluations used the old prompts
+
+    start = time.perf_counter()
+    base = eval_stage("base", loaded, splits.test, config, out, redo_evals, progress)
+    timings["base_eval_seconds"] = round(time.perf_counter() - start, 2)
+
+    start = time.perf_counter()
+    adapter_dir, train_result = _train_stage(
+        config, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None
+    )
+    if train_result is not None:
+        prompt_change = None  # trained again (other settings changed too), under the new prompts
+    if shard.main and train_result is not None:
+        write_model_card(adapter_dir)  # until the tuned evaluation adds its results below
+    barrier(shard)  # rank 0 saves the adapter that every process loads next
+    timings["train_seconds"] = round(time.perf_counter() - start, 2)
+
+    # Evaluate what was saved, not the in-memory model: a loading error must show up here.
+    tuned_model = load_model(config.model, adapter=str(adapter_dir))
+    start = time.perf_counter()
+    tuned = eval_stage("tuned", tuned_model, splits.test, config, out, redo_evals, progress)
+    timings["tuned_eval_seconds"] = round(time.perf_counter() - start, 2)
+
+    if not shard.main:
+        return PipelineResult(out, base, tuned, [], [], train_result, None, out / "report.html")
+    retention = None
+    if retention_plan is not None:
+        start = time.perf_counter()
+        retention = run_retention(
+            retention_plan, loaded, adapter_dir, out, force, say, config.metrics.alpha, config.metrics.bootstrap_resamples
+        )
+        timings["retention_seconds"] = round(time.perf_counter() - start, 2)
+    comparisons = compare_rows(
+        config.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples,
+        correction=config.metrics.correction,
+    )
+    metrics = config.metrics
+    short = short_subset(
+        config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples, metrics.correction
+    )
+    findings = _guards(config, loaded, splits, adapter_dir, base, tuned, prompt_change)
+    written = {
+        "lorabench": __version__,
+        "task": config.task.value,
+        "model": loaded.describe(),
+        "sizes": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
+        "validation": {"items": len(splits.validation), "from": splits.validation_from, "warning": splits.validation_warning},
+        "base": base.metrics.to_dict(),
+        "tuned": tuned.metrics.to_dict(),
+        "comparison": [c.to_dict() for c in comparisons],
+        "verdict": run_verdict(comparisons, metrics.alpha, metrics.correction),
+        "short_comparison": short.to_dict() if short is not None else None,
+        "guards": [f.to_dict() for f in findings],
+        "leakage": splits.leakage,
+        "timings": timings,
+        # What each stage cost when it ran, in whichever session: `timings` shows only this session's
+        # wall time, which is near zero for a stage found finished (or copied) on disk.
+        "work_seconds": {
+            "base_eval": eval_seconds(base.rows),
+            "train": _stage_train_seconds(out / "train"),
+            "tuned_eval": eval_seconds(tuned.rows),
+        },
+        "training": _stage_training(out / "train") if train_result is None else training_figures(train_result),
+    }
+    if prompt_change is not None:
+        written["prompt_change"] = {**prompt_change.to_dict(), "allowed_by": "--allow-prompt-change"}
+    if retention is not None:
+        written["retention"] = retention.to_dict()
+    summary = RunSummary.model_validate(written)
+    write_json(out / "summary.json", summary.to_json_dict())
+    write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))
+    write_model_card(adapter_dir, out)
+    report = write_report(out)
+    return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary, report.html, short, retention)

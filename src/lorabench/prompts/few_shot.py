@@ -1,0 +1,100 @@
+"""Few-shot examples: k solved training items shown before every item, in training and evaluation.
+
+They are drawn once, with a seed, from the training split (never from test or validation), saved
+with the prompt settings (so the adapter's lorabench.json holds them) and shown before each item:
+as earlier user/assistant turns under a chat template, or as inline blocks written like the item.
+One item more than k is drawn: a training item that is itself a shot gets this stand-in in its
+place, so no prompt shows the very item it asks about.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
+
+from lorabench.data.records import Record, record_to_row, record_type
+from lorabench.core.errors import LorabenchError
+
+
+class FewShotSettings(BaseModel):
+    """`prompt.few_shot`: how many solved examples precede each item, drawn how, shown how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(gt=0, le=64, description="Solved examples shown before every item.")
+    seed: int = Field(0, description="Seeds the draw from the training split: same seed, same examples.")
+    style: Literal["auto", "chat", "inline"] = Field(
+        "auto",
+        description="'chat': earlier user/assistant turns (needs a chat template); 'inline': blocks written "
+        "like the item's own prompt, each followed by its answer; 'auto': chat under a chat template, else inline.",
+    )
+    examples: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The drawn training records (k shots, then the stand-in), filled in by lorabench and saved "
+        "with the adapter; `eval` reuses an adapter's. Leave it out of a config.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_undrawn(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        data = handler(self)
+        if not self.examples:
+            data.pop("examples", None)
+        return data
+
+    @property
+    def drawn(self) -> bool:
+        return bool(self.examples)
+
+
+def draw_examples(train: Sequence[Record], settings: FewShotSettings) -> FewShotSettings:
+    """`settings` with k + 1 examples drawn from `train` (k shots and the stand-in)."""
+    wanted = settings.k + 1
+    if len(train) < wanted:
+        raise LorabenchError(
+            f"prompt.few_shot.k: {settings.k} shots need at least {wanted} training items (the shots and one to "
+            f"stand in for a shot in its own prompt); the training split has {len(train)}"
+        )
+    picked = random.Random(settings.seed).sample(range(len(train)), wanted)
+    return settings.model_copy(update={"examples": [record_to_row(train[i], extra=True) for i in picked]})
+
+
+def example_records(settings: FewShotSettings, task: Any) -> list[Record]:
+    """The drawn examples as records of `task`."""
+    model = record_type(task)
+    records = []
+    for number, row in enumerate(settings.examples):
+        try:
+            records.append(model.model_validate(row))
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise LorabenchError(
+                f"prompt.few_shot.examples.{number}: not a {model.task.value} record ({where}: {first['msg']})"
+            ) from None
+    return records
+
+
+def shots_for(record: Record, settings: FewShotSettings) -> list[Record]:
+    """The k examples `record`'s prompt shows: the drawn ones, with the stand-in replacing `record`
+    itself when it is one of them."""
+    if not settings.drawn:
+        raise LorabenchError(
+            "prompt.few_shot: no examples drawn yet; `run` and `train` draw them from the training split, "
+            "`eval` takes them from few_shot_from=FILE or from the adapter"
+        )
+    return [shot for shot in example_records(settings, record.task) if shot != record][: settings.k]
+
+
+def shot_ids(settings: FewShotSettings) -> list[str]:
+    return [str(row.get("id")) for row in settings.examples]

@@ -1,0 +1,138 @@
+"""Prompt templates: Jinja2 text over a record's fields, rendered strictly.
+
+`prompt.template` renders the task text a user would type (the user turn under a chat template,
+the whole prompt without one) and `prompt.target_template` the answer a model is trained to write.
+A template sees every field of the record by its name, every other column of the source row
+(`{{ difficulty }}`, also as `extra.difficulty`), the option labels, and the task's instruction
+line as `task_instruction`. `{{ options | lettered }}` writes options as "A. ..." lines and
+`{{ options | lettered(": ") }}` as "A: ..." lines.
+
+The gold answer (`answer`, `answers`, `response`, `final`, `unanswerable`) is for the target
+template only: a prompt that shows it would leak what the model is asked. Undefined variables are
+errors naming the template key, the variable and the record (Jinja's StrictUndefined), never empty
+text; templates run sandboxed, since a config file can come from anyone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+
+from lorabench.data.records import ChoiceRecord, Record, option_labels
+from lorabench.core.errors import LorabenchError
+
+# Record fields holding the gold answer; a prompt template must not see them.
+GOLD_FIELDS = frozenset({"answer", "answers", "response", "final", "unanswerable"})
+
+_UNDEFINED_NAME = re.compile(r"^'(\w+)' is undefined$")
+# Stands in for the answer when a target template is split into the text before and after it.
+_ANSWER_MARK = "\x00answer\x00"
+
+
+def lettered(items: Sequence[Any], sep: str = ". ") -> str:
+    """Options as labelled lines: "A. first\\nB. second" (`sep` goes between label and text)."""
+    return "\n".join(f"{label}{sep}{text}" for label, text in zip(option_labels(len(items)), items))
+
+
+# Without keep_trailing_newline the newline that ends a YAML block scalar (`template: |`) is
+# dropped, so a template reads the same written inline or as a block.
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+_ENV.filters["lettered"] = lettered
+
+
+@cache
+def _compiled(text: str) -> Template:
+    return _ENV.from_string(text)
+
+
+def syntax_problem(text: str) -> str | None:
+    """Why `text` is not a valid template (with its line), or None when it compiles."""
+    try:
+        _compiled(text)
+    except TemplateSyntaxError as error:
+        return f"template syntax error at line {error.lineno}: {error.message}"
+    return None
+
+
+def _fields(record: Record) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in type(record).model_fields if name != "extra"}
+
+
+def _columns(record: Record) -> dict[str, Any]:
+    extra = dict(record.extra or {})
+    return {**extra, "extra": extra}
+
+
+def _labels(record: Record) -> dict[str, Any]:
+    options = getattr(record, "options", None)
+    return {"labels": option_labels(len(options))} if isinstance(options, list) else {}
+
+
+def prompt_variables(record: Record, task_instruction: str, context: str | None) -> dict[str, Any]:
+    """What `prompt.template` sees: the record's fields but the gold ones, its other columns, the
+    option labels and the task's instruction; `context` is the (maybe shortened) context."""
+    fields = {k: v for k, v in _fields(record).items() if k not in GOLD_FIELDS}
+    if "context" in fields and context is not None:
+        fields["context"] = context
+    return {**_columns(record), **fields, **_labels(record), "task_instruction": task_instruction}
+
+
+def target_variables(record: Record, answer: str) -> dict[str, Any]:
+    """What `prompt.target_template` sees: every field, with `answer` the task's own target (the first
+    gold span, the option label, the worked solution, the response)."""
+    variables = {**_columns(record), **_fields(record), **_labels(record), "answer": answer}
+    if isinstance(record, ChoiceRecord):
+        variables["answer_text"] = record.answer_text
+    return variables
+
+
+def render(text: str, key: str, variables: dict[str, Any], record_id: str) -> str:
+    """`text` rendered with `variables`; any failure is a LorabenchError naming `key` and the record."""
+    try:
+        return _compiled(text).render(variables)
+    except UndefinedError as error:
+        name = _UNDEFINED_NAME.match(str(error))
+        if name is None:
+            raise LorabenchError(f"{key}: record {record_id}: {error}") from None
+        hint = _undefined_hint(name.group(1), key, variables)
+        raise LorabenchError(f"{key}: record {record_id}: undefined variable '{name.group(1)}'; {hint}") from None
+    except Exception as error:  # a template is the user's code: whatever it raises is their mistake
+        raise LorabenchError(f"{key}: record {record_id}: {type(error).__name__}: {error}") from None
+
+
+def _undefined_hint(name: str, key: str, variables: dict[str, Any]) -> str:
+    if name in GOLD_FIELDS and key == "prompt.template":
+        return "the gold answer is only available to prompt.target_template"
+    known = ", ".join(sorted(k for k in variables if k != "extra"))
+    return f"this record has: {known}"
+
+
+@dataclass(frozen=True)
+class AnswerFrame:
+    """The fixed text a target template writes around the answer ("Answer: {{answer}}." gives
+    "Answer:" and "."), taken off a generation before it is scored."""
+
+    lead: str = ""
+    tail: str = ""
+
+    def strip(self, text: str) -> str:
+        if self.lead and text.startswith(self.lead):
+            text = text[len(self.lead) :].lstrip()
+        if self.tail and text.endswith(self.tail):
+            text = text[: -len(self.tail)].rstrip()
+        return text
+
+
+def answer_frame(text: str, key: str, record: Record) -> AnswerFrame:
+    """Split the rendered target template at the answer; no frame when it does not write `answer`."""
+    marked = render(text, key, target_variables(record, _ANSWER_MARK), record.id)
+    if marked.count(_ANSWER_MARK) != 1:
+        return AnswerFrame()
+    lead, tail = marked.split(_ANSWER_MARK)
+    return AnswerFrame(lead.strip(), tail.strip())

@@ -1,0 +1,1 @@
+"""The run folder on disk: what is written where, the prediction rows, resuming."""

@@ -1,0 +1,94 @@
+"""`lorabench run --dry-run`: the checks of `run`, the plan, and nothing written."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from peft import LoraConfig, get_peft_model
+from typer.testing import CliRunner
+
+from lorabench.cli import app
+from lorabench.config.run import RunConfig
+from lorabench.data.records import save_records
+from lorabench.data.synth import synthesize
+from lorabench.pipeline.dry_run import lora_parameter_count, meta_model, plan_run
+from lorabench.models.load import ModelSpec, load_model, load_tokenizer
+from lorabench.pipeline.run import run_pipeline, split_data
+from lorabench.prompts.build import build_prompt, fit_to_model
+from lorabench.training.arguments import total_steps
+from tests.pipeline.test_run import _config
+
+
+def _raw(model_path, data_path, out, **lora):
+    """test_pipeline's run config as the YAML a user writes (2 epochs, so the step count is not 1 epoch's)."""
+    raw = _config(model_path, data_path, out).model_dump(mode="json")
+    raw["training"]["epochs"] = 2
+    raw["lora"].update(lora)
+    return raw
+
+
+@pytest.fixture(scope="module")
+def qa_file(tmp_path_factory):
+    return save_records(synthesize("extractive", 30, seed=7), tmp_path_factory.mktemp("data") / "qa.jsonl")
+
+
+def _write(tmp_path, raw):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tiny_causal_path, qa_file, tmp_path):
+    out = tmp_path / "runs" / "x"
+    result = CliRunner().invoke(app, ["run", str(_write(tmp_path, _raw(tiny_causal_path, qa_file, out))), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert not out.exists() and not (tmp_path / "runs").exists()
+    text = result.output
+    config = RunConfig.model_validate(_raw(tiny_causal_path, qa_file, out))
+    splits = split_data(config, lambda _: None)
+    assert f"data: {len(splits.train)} train, {len(splits.validation)} validation" in text
+    assert f"{len(splits.test)} test items" in text
+    steps = total_steps(len(splits.train), config.training, 1)
+    assert f"training: {steps} optimizer steps (2 epoch(s), batch 4" in text
+    assert "base evaluation: to run" in text and "tuned evaluation: to run" in text
+    # The two prompts shown are the ones training and evaluation will use, token for token.
+    tokenizer = load_tokenizer(config.model)
+    settings = fit_to_model(splits.prompt, tokenizer, 4)
+    first_test = build_prompt(splits.test[0], tokenizer.tokenizer, settings)
+    assert first_test.text in text and f"({first_test.record_id}, {first_test.n_tokens} tokens)" in text
+
+
+@pytest.mark.parametrize("targets", [["q_proj", "v_proj"], "all-linear"])
+def test_lora_parameters_are_counted_as_peft_counts_them(tiny_causal_path, targets):
+    meta = meta_model(load_tokenizer(ModelSpec(name=str(tiny_causal_path))), trust_remote_code=False)
+    real = load_model(ModelSpec(name=str(tiny_causal_path), device="cpu")).model
+    peft_model = get_peft_model(real, LoraConfig(r=4, lora_alpha=8, target_modules=targets))
+    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    assert lora_parameter_count(meta, targets, 4) == trainable
+    # No weights behind the meta model, yet the same parameter count as the loaded one.
+    assert sum(p.numel() for p in meta.parameters()) == sum(p.numel() for n, p in real.named_parameters() if "lora" not in n)
+
+
+def test_dry_run_refuses_what_run_refuses_before_writing(tiny_causal_path, qa_file, tmp_path):
+    out = tmp_path / "run"
+    raw = _raw(tiny_causal_path, qa_file, out, target_modules=["no_such_proj"])
+    result = CliRunner().invoke(app, ["run", str(_write(tmp_path, raw)), "--dry-run"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "no_such_proj" in result.output and not out.exists()
+
+
+def test_dry_run_says_which_stages_a_rerun_would_reuse(tiny_causal_path, qa_file, tmp_path):
+    config = RunConfig.model_validate(_raw(tiny_causal_path, qa_file, tmp_path / "run"))
+    run_pipeline(config, say=lambda _: None)
+    plan = plan_run(config, lambda _: None)
+    assert set(plan.stages.values()) == {"finished (reused unless --force)"}
+
+
+def test_dry_run_checks_and_lists_the_retention_tasks(tiny_causal_path, qa_file, tmp_path):
+    from pathlib import Path
+
+    task = Path(__file__).resolve().parents[2] / "examples" / "retention" / "arithmetic_mc.yaml"
+    raw = {**_raw(tiny_causal_path, qa_file, tmp_path / "run"), "retention": {"tasks": [str(task)]}}
+    result = CliRunner().invoke(app, ["run", str(_write(tmp_path, raw)), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"retention (lm-eval, base and tuned): {task}" in result.output.replace("\n", "")
