@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from lorabench.cli import app
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.study import runner as study_runner
+from lorabench.study import cells as study_runner
 from lorabench.study.grid import load_study
 from lorabench.study.report import write_study_report
 from lorabench.study.runner import run_study

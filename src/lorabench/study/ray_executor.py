@@ -24,7 +24,8 @@ from typing import Any
 from lorabench.core.errors import LorabenchError
 from lorabench.core.notices import alarm, warn
 from lorabench.study.grid import GridPoint, Study
-from lorabench.study.runner import PointStatus, Say, base_eval_key, evaluate_base, point_finished, run_point
+from lorabench.core.notices import Say
+from lorabench.study.cells import PointStatus, base_eval_key, evaluate_base, point_finished, run_point
 
 
 def _import_ray() -> Any:

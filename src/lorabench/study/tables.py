@@ -20,7 +20,7 @@ from lorabench.report.view import cost_columns
 from lorabench.runs.folder import read_jsonl
 from lorabench.evaluation.accounting import accounting_summary, row_cost
 from lorabench.study.grid import DIMENSIONS, GridPoint, Study
-from lorabench.study.runner import EPOCHS_DIR, VALIDATION_DIR
+from lorabench.study.cells import EPOCHS_DIR, VALIDATION_DIR
 
 ACCOUNTING = ("EM", "F1", "Lenient", "Q/Ctx", "PromptTok", "GenTok", "PromptTok_API", "Latency", "ParseFail")
 QUALITY = {"EM": "exact_match", "F1": "f1", "Lenient": "lenient_match"}  # accounting_summary's names
