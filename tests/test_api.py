@@ -84,6 +84,10 @@ USER_SCRIPT = """
     assert isinstance(compared, lorabench.Comparison) and compared.n == n == em.n
     assert [c.model_dump() for c in compared.comparisons][0]["metric"] == "exact_match"
     assert compared.comparisons[0].p_value == em.p_value and sum(compared.items.values()) == n
+    assert compared.warnings == []  # the same engine and library versions made both
+    holm = [c.model_dump() for c in lorabench.compare(result.out / "base", result.out / "tuned", correction="holm").comparisons]
+    assert holm[0]["role"] == "primary" and holm[0]["p_adjusted"] is None
+    assert all(c["role"] == "secondary" and c["p_adjusted"] >= c["p_value"] for c in holm[1:])
 
     predictions = work / "predictions.jsonl"
     predictions.write_text("".join(json.dumps({"gold": g, "prediction": p}) + "\\n"

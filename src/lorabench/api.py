@@ -241,11 +241,14 @@ def compare(
     anyway: bool = False,
     alpha: float = 0.05,
     resamples: int = 10_000,
+    correction: str = "none",
 ) -> Comparison:
     """Paired comparison of two evaluations of the same items (B - A), as `lorabench compare`:
     eval folders (`runs/x/base`, `runs/x/tuned`, an `evaluate` result). Items, prompts or decoding
     that differ are refused unless anyway=True (then the common items are compared, and the
-    differences listed in `forced_despite`)."""
+    differences listed in `forced_despite`). The task's primary metric is the verdict; correction="holm"
+    Holm-adjusts the secondary metrics' p-values. `warnings` says when the two used other generation
+    engines or library versions."""
     from lorabench.comparison.items import change_counts
     from lorabench.comparison.lm_eval_files import is_lm_eval_output
     from lorabench.comparison.paired_runs import compare_evals, read_eval
@@ -255,15 +258,17 @@ def compare(
     path_a, path_b = _folder_of(a), _folder_of(b)
     for path in (path_a, path_b):
         if is_lm_eval_output(path):
-            raise LorabenchError(f"{path} is lm-eval output: lorabench.comparison.paired reads lorabench eval folders; "
+            raise LorabenchError(f"{path} is lm-eval output: lorabench.compare reads lorabench eval folders; "
                                  "compare lm-eval runs with `lorabench compare`")
-    result = compare_evals(read_eval(path_a), read_eval(path_b), anyway=anyway, alpha=alpha, resamples=resamples)
+    result = compare_evals(
+        read_eval(path_a), read_eval(path_b), anyway=anyway, alpha=alpha, resamples=resamples, correction=correction
+    )
     return Comparison(
         a=str(path_a), b=str(path_b), name_a=result.a.name, name_b=result.b.name, n=result.n,
         comparisons=[MetricVerdict.model_validate(c.to_dict()) for c in result.comparisons],
         metrics_a=MetricScores.model_validate(result.metrics_a.to_dict()),
         metrics_b=MetricScores.model_validate(result.metrics_b.to_dict()),
-        items=change_counts(result.pairs), forced_despite=result.differences,
+        items=change_counts(result.pairs), forced_despite=result.differences, warnings=result.warnings,
     )
 
 

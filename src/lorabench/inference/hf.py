@@ -1,10 +1,9 @@
 """The `hf` backend: a transformers model in this process.
 
-It is a thin adapter over lorabench.evaluation's HF code: `continuous.generate` (continuous batching
+It is a thin adapter over the HF engines beside it in lorabench.inference: `continuous.generate` (continuous batching
 over a slot cache, for the causal models it supports) or else `generate.generate` (length-sorted
 padded batches, the shared-prefix KV reuse of `prefix`), `choice.score_options` (one prompt pass
-shared by every option) and `choice.score_letters`. Those modules stay where they are; this file only
-turns requests into their calls.
+shared by every option) and `choice.score_letters`. This file only turns requests into their calls.
 """
 
 from __future__ import annotations

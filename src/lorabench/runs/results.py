@@ -328,11 +328,13 @@ class Comparison(BaseModel):
     metrics_b: MetricScores
     items: dict[str, int]  # improved / regressed / unchanged ... item counts
     forced_despite: list[str] = Field(default_factory=list)  # what differed when compared with anyway=True
+    warnings: list[str] = Field(default_factory=list)  # other engines or library versions behind A and B
 
     def _repr_html_(self) -> str:
         parts = [f"<p>A = {escape(self.name_a)} ({escape(self.a)}); B = {escape(self.name_b)} ({escape(self.b)}); "
                  f"{self.n} paired items</p>"]
         parts += [f"<p style='color:#a60'>compared anyway despite {escape(d)}</p>" for d in self.forced_despite]
+        parts += [f"<p style='color:#a60'>warning: {escape(w)}</p>" for w in self.warnings]
         parts.append(verdict_table_html(self.comparisons, self.metrics_a, self.metrics_b, names=("A", "B")))
         parts.append("<p>" + escape(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.items.items())) + "</p>")
         return "\n".join(parts)
