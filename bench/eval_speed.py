@@ -33,7 +33,9 @@ from typing import Any, TypeVar
 
 import torch
 
-from lorabench.data.records import ChoiceRecord, TaskKind
+from lorabench.data.records import TaskKind
+
+from lorabench.tasks.choice import ChoiceRecord
 from lorabench.data.synth import synthesize
 from lorabench.inference import continuous
 from lorabench.inference.choice import OptionScores, option_continuations, score_options, score_options_naive

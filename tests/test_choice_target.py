@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from lorabench.cli import app
 from lorabench.config.run import RunConfig, parse_config
-from lorabench.data.records import ChoiceRecord, save_records
+from lorabench.data.records import save_records
+from lorabench.tasks.choice import ChoiceRecord
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.few_shot import FewShotSettings, draw_examples

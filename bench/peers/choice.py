@@ -21,7 +21,8 @@ from bench.peers.evaluation import lorabench_prompts, run_both
 from bench.peers.model import load_lorabench
 from bench.peers.result import CaseResult, Target
 from lorabench.inference.base import encode_options, option_continuations
-from lorabench.data.records import ChoiceRecord, TaskKind
+from lorabench.data.records import TaskKind
+from lorabench.tasks.choice import ChoiceRecord
 from lorabench.data.synth import synthesize
 from lorabench.config.decoding import DecodingSettings
 from lorabench.prompts.build import Prompt, encode_prompt

@@ -7,7 +7,10 @@ import json
 import pytest
 
 from lorabench.data.leakage import check_leakage, ensure_no_leakage, normalize_text
-from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord, OpenRecord
+from lorabench.tasks.choice import ChoiceRecord
+from lorabench.tasks.extractive import ExtractiveRecord
+from lorabench.tasks.math import MathRecord
+from lorabench.tasks.open_answers import OpenRecord
 from lorabench.core.errors import LeakageError
 
 LONG_Q = "In which year did the first crewed mission land on the surface of the moon?"

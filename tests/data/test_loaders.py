@@ -11,7 +11,11 @@ from pydantic import ValidationError
 
 from lorabench.data.loaders import LoadResult, load_records
 from lorabench.data.readers import detect_format
-from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord, OpenRecord, save_records
+from lorabench.data.records import save_records
+from lorabench.tasks.choice import ChoiceRecord
+from lorabench.tasks.extractive import ExtractiveRecord
+from lorabench.tasks.math import MathRecord
+from lorabench.tasks.open_answers import OpenRecord
 from lorabench.data.spec import DataSpec, parse_slice, slice_range
 from lorabench.core.errors import DataError
 

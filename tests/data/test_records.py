@@ -1,16 +1,15 @@
 import pytest
 from pydantic import ValidationError
 
-from lorabench.data.records import (
-    ChoiceRecord,
-    ExtractiveRecord,
-    MathRecord,
-    OpenRecord,
-    TaskKind,
-    record_type,
-    record_to_row,
-    save_records,
-)
+from lorabench.data.records import TaskKind, record_type, record_to_row, save_records
+
+from lorabench.tasks.choice import ChoiceRecord
+
+from lorabench.tasks.extractive import ExtractiveRecord
+
+from lorabench.tasks.math import MathRecord
+
+from lorabench.tasks.open_answers import OpenRecord
 
 
 def test_extractive_requires_answers_unless_unanswerable():

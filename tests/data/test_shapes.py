@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from lorabench.data.records import MathRecord, OpenRecord, Turn, record_to_row, save_records
+from lorabench.data.records import Turn, record_to_row, save_records
+
+from lorabench.tasks.math import MathRecord
+
+from lorabench.tasks.open_answers import OpenRecord
 from lorabench.data.spec import DataSpec
 from tests.data.test_loaders import assert_located, error_of, load, write_jsonl
 

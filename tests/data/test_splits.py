@@ -6,7 +6,9 @@ import random
 
 import pytest
 
-from lorabench.data.records import ExtractiveRecord, MathRecord
+from lorabench.tasks.extractive import ExtractiveRecord
+
+from lorabench.tasks.math import MathRecord
 from lorabench.data.splits import Splits, split_records
 
 

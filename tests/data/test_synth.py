@@ -8,15 +8,15 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from lorabench.data.records import (
-    ChoiceRecord,
-    ExtractiveRecord,
-    MathRecord,
-    OpenRecord,
-    TaskKind,
-    record_to_row,
-    record_type,
-)
+from lorabench.data.records import TaskKind, record_to_row, record_type
+
+from lorabench.tasks.choice import ChoiceRecord
+
+from lorabench.tasks.extractive import ExtractiveRecord
+
+from lorabench.tasks.math import MathRecord
+
+from lorabench.tasks.open_answers import OpenRecord
 from lorabench.data.synth import _ORG_KINDS, _REAL_WORDS, synthesize, write_synth
 from lorabench.data.synth import Namer as _Namer
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-from lorabench.data.records import ChoiceRecord
+from lorabench.tasks.choice import ChoiceRecord
 from lorabench.core.errors import LorabenchError
 from lorabench.inference.choice import (
     OptionScores,

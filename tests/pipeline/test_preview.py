@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from lorabench.cli import app
 from lorabench.config.run import RunConfig
-from lorabench.data.records import ChoiceRecord, save_records
+from lorabench.data.records import save_records
+from lorabench.tasks.choice import ChoiceRecord
 from lorabench.data.synth import synthesize
 from lorabench.pipeline.preview import preview_prompts
 from lorabench.training.examples import encode_example

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lorabench.data.records import ExtractiveRecord
+from lorabench.tasks.extractive import ExtractiveRecord
 from lorabench.prompts.build import NO_ANSWER, PromptSettings, build_prompt, no_answer_to_empty
 from lorabench.prompts.batch import (
     batch_target,

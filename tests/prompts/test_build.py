@@ -1,6 +1,14 @@
 import pytest
 
-from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord, OpenRecord, TaskKind
+from lorabench.data.records import TaskKind
+
+from lorabench.tasks.choice import ChoiceRecord
+
+from lorabench.tasks.extractive import ExtractiveRecord
+
+from lorabench.tasks.math import MathRecord
+
+from lorabench.tasks.open_answers import OpenRecord
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.build import (
     NO_ANSWER,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lorabench.data.records import ExtractiveRecord
+from lorabench.tasks.extractive import ExtractiveRecord
 from lorabench.prompts.build import PromptSettings, build_prompt, encode_prompt, encode_target
 from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt
 from tests.tiny_models import build_causal_tokenizer

@@ -6,7 +6,9 @@ import pytest
 import yaml
 
 from lorabench.config.run import load_config
-from lorabench.data.records import ChoiceRecord, ExtractiveRecord, MathRecord
+from lorabench.tasks.choice import ChoiceRecord
+from lorabench.tasks.extractive import ExtractiveRecord
+from lorabench.tasks.math import MathRecord
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.template import AnswerFrame, answer_frame, lettered, prompt_variables, render, syntax_problem
 from lorabench.prompts.build import PromptSettings, build_prompt, target_text, user_message

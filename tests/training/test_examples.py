@@ -55,7 +55,7 @@ def test_causal_example_is_eval_prompt_then_learned_answer_and_end(causal, recor
 
 @pytest.mark.parametrize("chat_template", ["auto", "off"])
 def test_a_chat_record_learns_only_its_final_assistant_turn(causal, chat_template):
-    from lorabench.data.records import OpenRecord
+    from lorabench.tasks.open_answers import OpenRecord
 
     record = OpenRecord(id="c1", instruction="And its length?", response="About 40 km.", history=[
         {"role": "user", "content": "Name a river."}, {"role": "assistant", "content": "The Oslet."}])
@@ -122,7 +122,7 @@ def test_length_grouped_order_depends_only_on_seed_and_epoch():
 
 # ---- multi-question strategies -------------------------------------------------------------------
 
-from lorabench.data.records import ExtractiveRecord  # noqa: E402
+from lorabench.tasks.extractive import ExtractiveRecord  # noqa: E402
 from lorabench.prompts.sequential import start_conversation, turn_prompt  # noqa: E402
 from lorabench.training.examples import encode_examples  # noqa: E402
 

@@ -20,7 +20,7 @@ from lorabench.core.errors import LorabenchError
 from lorabench.runs.predictions import PredictionRow
 from lorabench.prompts.build import Prompt, PromptSettings, build_prompt, fit_to_model
 from lorabench.prompts.batch import build_batch_prompt
-from lorabench.prompts.grouping import extractive_groups
+from lorabench.prompts.grouping import shared_context_groups
 from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt
 
 
@@ -78,7 +78,7 @@ def strategy_prompts(records: Sequence[Record], tokenizer: Any, settings: Prompt
     context (batch), one per turn (sequential, with the gold answers as history, as in training)."""
     if settings.strategy == "single":
         return [build_prompt(record, tokenizer, settings) for record in records]
-    groups = extractive_groups(records, settings.strategy)
+    groups = shared_context_groups(records, settings.strategy)
     if settings.strategy == "batch":
         return [build_batch_prompt(group, tokenizer, settings) for group in groups]
     prompts = []

@@ -1,4 +1,6 @@
-"""One typed record per task kind. Loaders build them; prompts, metrics and splits read them.
+"""What every kind's record is (`BaseRecord`), and how records are saved. Each kind's module
+(lorabench.tasks) defines its own record class; loaders build them, prompts, metrics and splits
+read them through `BaseRecord`'s properties and the kind's Task.
 
 Records are validated on construction, so a record that exists is usable: required text is
 non-empty, a choice answer names one of its options, a math answer has a final number.
@@ -13,11 +15,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lorabench.metrics.numeric import extract_final_number
 from lorabench.core.kinds import ByKind, TaskKind, get_task
 
 
-def _require_text(value: str, name: str) -> str:
+def require_text(value: str, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} must be a non-empty string")
     return value
@@ -64,7 +65,7 @@ class _Record(BaseModel):
     @field_validator("id")
     @classmethod
     def _id_nonempty(cls, value: str) -> str:
-        return _require_text(value, "id")
+        return require_text(value, "id")
 
     @property
     def group_id(self) -> str:
@@ -88,181 +89,14 @@ class _Record(BaseModel):
         return "\n".join([*earlier, self.question_text])
 
 
-def _context_group(context: str) -> str:
+def context_group(context: str) -> str:
     return "ctx:" + hashlib.sha1(" ".join(context.split()).encode("utf-8")).hexdigest()[:16]
-
-
-class ExtractiveRecord(_Record):
-    """SQuAD-style: answer spans from a context. An empty `answers` list means unanswerable (SQuAD v2)."""
-
-    task: ClassVar[TaskKind] = TaskKind.extractive
-    context: str
-    question: str
-    answers: list[str]
-    title: str | None = None
-    unanswerable: bool = False
-
-    @field_validator("context", "question")
-    @classmethod
-    def _text(cls, value: str, info: Any) -> str:
-        return _require_text(value, info.field_name)
-
-    @model_validator(mode="after")
-    def _answers_present(self) -> "ExtractiveRecord":
-        if any(not isinstance(a, str) or not a.strip() for a in self.answers):
-            raise ValueError("answers: every answer must be a non-empty string")
-        if self.unanswerable and self.answers:
-            raise ValueError("answers: an unanswerable question must have no answers")
-        if not self.unanswerable and not self.answers:
-            raise ValueError("answers: at least one answer is required")
-        return self
-
-    @property
-    def group_id(self) -> str:
-        return _context_group(self.context)
-
-    @property
-    def question_text(self) -> str:
-        return self.question
-
-    @property
-    def context_text(self) -> str:
-        return self.context
-
-    @property
-    def golds(self) -> list[str]:
-        return list(self.answers)
-
-
-class OpenRecord(_Record):
-    """Dolly-style instruction with an optional context and a free-text response."""
-
-    task: ClassVar[TaskKind] = TaskKind.open
-    instruction: str
-    response: str
-    context: str = ""
-    category: str | None = None
-
-    @field_validator("instruction", "response")
-    @classmethod
-    def _text(cls, value: str, info: Any) -> str:
-        return _require_text(value, info.field_name)
-
-    @property
-    def group_id(self) -> str:
-        return _context_group(self.context) if self.context.strip() else super().group_id
-
-    @property
-    def question_text(self) -> str:
-        return self.instruction
-
-    @property
-    def context_text(self) -> str:
-        return self.context
-
-    @property
-    def golds(self) -> list[str]:
-        return [self.response]
 
 
 def option_labels(n: int) -> list[str]:
     if n > len(string.ascii_uppercase):
         raise ValueError(f"options: at most {len(string.ascii_uppercase)} options are supported, got {n}")
     return list(string.ascii_uppercase[:n])
-
-
-class ChoiceRecord(_Record):
-    """Multiple choice: ordered options labelled A, B, C, ...; `answer` is the correct label."""
-
-    task: ClassVar[TaskKind] = TaskKind.choice
-    question: str
-    options: list[str]
-    answer: str
-    context: str = ""
-
-    @field_validator("question")
-    @classmethod
-    def _text(cls, value: str, info: Any) -> str:
-        return _require_text(value, info.field_name)
-
-    @field_validator("options")
-    @classmethod
-    def _options(cls, value: list[str]) -> list[str]:
-        if len(value) < 2:
-            raise ValueError("options: at least two options are required")
-        option_labels(len(value))
-        for label, text in zip(string.ascii_uppercase, value):
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError(f"options: option {label} is empty")
-        return value
-
-    @field_validator("answer", mode="before")
-    @classmethod
-    def _answer_label(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _answer_in_options(self) -> "ChoiceRecord":
-        labels = self.labels
-        if self.answer not in labels:
-            raise ValueError(f"answer: label {self.answer!r} is not one of the options {''.join(labels)}")
-        return self
-
-    @property
-    def labels(self) -> list[str]:
-        return option_labels(len(self.options))
-
-    @property
-    def answer_text(self) -> str:
-        return self.options[self.labels.index(self.answer)]
-
-    @property
-    def group_id(self) -> str:
-        return _context_group(self.context) if self.context.strip() else super().group_id
-
-    @property
-    def question_text(self) -> str:
-        return self.question
-
-    @property
-    def context_text(self) -> str:
-        return self.context
-
-    @property
-    def golds(self) -> list[str]:
-        return [self.answer]
-
-
-class MathRecord(_Record):
-    """GSM8K-style word problem; `final` is parsed from `answer` (`#### N` or `\\boxed{N}`)."""
-
-    task: ClassVar[TaskKind] = TaskKind.math
-    question: str
-    answer: str
-    final: float
-
-    @field_validator("question", "answer")
-    @classmethod
-    def _text(cls, value: str, info: Any) -> str:
-        return _require_text(value, info.field_name)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _parse_final(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("final") is None and isinstance(data.get("answer"), str):
-            number = extract_final_number(data["answer"], marked_only=True)
-            if number is None:
-                raise ValueError("answer: no final number found (expected '#### N' or '\\boxed{N}')")
-            data = {**data, "final": number}
-        return data
-
-    @property
-    def question_text(self) -> str:
-        return self.question
-
-    @property
-    def golds(self) -> list[str]:
-        return [self.answer]
 
 
 # Any kind's record. The base class, since each kind's module may define its own record type.
@@ -282,9 +116,7 @@ def record_to_row(record: _Record, extra: bool = False) -> dict[str, Any]:
 
     `extra` adds the source's other columns under "extra" (when it has any), as saved splits keep them.
     """
-    row = record.model_dump(exclude_none=True)
-    if isinstance(record, ExtractiveRecord) and not record.unanswerable:
-        row.pop("unanswerable", None)
+    row = get_task(record.task).row(record)
     if extra and record.extra:
         row["extra"] = dict(record.extra)
     return row

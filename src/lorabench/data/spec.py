@@ -13,18 +13,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lorabench.data.records import TaskKind, record_type
-from lorabench.core.kinds import ByKind
+from lorabench.core.kinds import ByKind, get_task
 
 Format = Literal["auto", "jsonl", "json", "csv", "parquet", "squad", "qa_folder", "gsm8k", "hf"]
 # How a row's columns become record fields; see lorabench.data.shapes.
 Preset = Literal["auto", "none", "chat", "prompt_completion", "alpaca"]
 
-# Formats that only make sense for one task; a mismatch is almost always a config typo.
-_FORMAT_TASK: dict[str, TaskKind] = {
-    "squad": TaskKind.extractive,
-    "qa_folder": TaskKind.choice,
-    "gsm8k": TaskKind.math,
-}
+# Formats of rows that any kind's records can come in; the others belong to one kind.
+_ANY_KIND_FORMATS = ("auto", "jsonl", "json", "csv", "parquet", "hf")
+
+
+def _format_kind(format: str) -> TaskKind | None:
+    """The one kind a format holds (its module lists it in `formats`, e.g. 'squad'), or None.
+    A mismatch is almost always a config typo."""
+    return next((kind for kind in TaskKind if format in get_task(kind).formats), None)
+
 
 # Column names that common data sets use for each record field, tried in order after the field's
 # own name when `fields` does not map it (each kind's module declares its own). Public so docs and
@@ -154,7 +157,7 @@ class DataSpec(BaseModel):
             raise ValueError("format 'hf' needs 'hf' (a dataset name), not 'path'")
         if self.preset not in ("auto", "none") and self.format in ("squad", "qa_folder"):
             raise ValueError(f"preset {self.preset!r} reads rows of columns; format {self.format!r} has its own shape")
-        required = _FORMAT_TASK.get(self.format)
+        required = None if self.format in _ANY_KIND_FORMATS else _format_kind(self.format)
         if required is not None and self.task != required:
             raise ValueError(f"format {self.format!r} holds {required.value} data, but task is {self.task.value!r}")
         self._check_fields()

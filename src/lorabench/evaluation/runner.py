@@ -28,9 +28,10 @@ from lorabench.inference.base import (
 )
 from lorabench.data.loaders import load_records
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
-from lorabench.data.records import ChoiceRecord, Record, TaskKind, record_to_row
+from lorabench.data.records import Record, TaskKind, option_labels, record_to_row
 from lorabench.data.spec import DataSpec
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 from lorabench.evaluation import sharding
 from lorabench.config.decoding import DecodingSettings
 from lorabench.evaluation.sharding import current_shard
@@ -65,7 +66,7 @@ from lorabench.runs.folder import RunFolder, library_versions, write_json
 from lorabench.metrics.settings import ScoringSettings
 from lorabench.evaluation.accounting import single_cost
 from lorabench.evaluation.strategies import batch_rows, sequential_rows
-from lorabench.prompts.grouping import context_groups, extractive_groups
+from lorabench.prompts.grouping import context_groups, shared_context_groups
 
 Progress = Callable[[int], None]
 
@@ -108,8 +109,7 @@ class EvalOutcome:
 
 
 def score_input(record: Record, prediction: str) -> ScoreInput:
-    options = record.options if isinstance(record, ChoiceRecord) else None
-    return ScoreInput(list(record.golds), prediction, options)
+    return ScoreInput(list(record.golds), prediction, get_task(record.task).options(record))
 
 
 def _generation_row(
@@ -121,35 +121,38 @@ def _generation_row(
     return generated_row(record.id, prompt, list(record.golds), answer, scores, gen, gen.hit_max_new_tokens, cost)
 
 
-def _choice_row(
-    backend: Backend, record: ChoiceRecord, prompt: Prompt, decoding: DecodingSettings, settings: ScoreSettings
+def _option_row(
+    backend: Backend, record: Record, prompt: Prompt, decoding: DecodingSettings, settings: ScoreSettings
 ) -> PredictionRow:
+    """A record whose kind scores its options (not a generation): the best option's label is the answer."""
     # One record per call, so each row is written (and resumable) as soon as it is scored.
     start = time.perf_counter()
-    if decoding.choice_mode == "letter":
-        letters = backend.score_letters([LetterRequest(prompt, tuple(record.labels))])[0]
+    labels = option_labels(len(get_task(record.task).options(record) or ()))
+    strategy = get_task(record.task).scoring_strategy(decoding.choice_mode)
+    if strategy == "letter":
+        letters = backend.score_letters([LetterRequest(prompt, tuple(labels))])[0]
         label = letters.prediction()
     else:
-        request = OptionRequest(prompt, tuple(option_continuations(record, prompt)), tuple(record.labels))
+        request = OptionRequest(prompt, tuple(option_continuations(record, prompt)), tuple(labels))
         scores = backend.score_options([request])[0]
         label = scores.prediction(decoding.choice_normalization)
     row = PredictionRow(
         id=record.id,
         prompt=prompt.text,
-        gold=[record.answer],
+        gold=list(record.golds),
         prediction=label,
         scores=score_item(record.task, score_input(record, label), settings),
         prompt_tokens=prompt.n_tokens,
         generated_tokens=0,
         latency_s=round(time.perf_counter() - start, 4),
         hit_max_new_tokens=False,
-        stop_reason=decoding.choice_mode,
+        stop_reason=strategy,
         prompt_shortened=prompt.shortened,
     )
-    if decoding.choice_mode == "letter":
+    if strategy == "letter":
         row["letter_logprob"] = letters.logprobs
     else:
-        row["option_logprob"] = dict(zip(record.labels, scores.sum_logprob))
+        row["option_logprob"] = dict(zip(labels, scores.sum_logprob))
         row["option_tokens"] = scores.n_tokens
     return row
 
@@ -193,7 +196,7 @@ def evaluate_records(
         for row in _single_rows(backend, records, done, prompt_settings, decoding, score_settings):
             keep(row)
     else:
-        groups = extractive_groups(records, strategy)
+        groups = shared_context_groups(records, strategy)
         todo = [group for group in groups if not all(r.id in done for r in group)]
         rows_of = batch_rows if strategy == "batch" else sequential_rows
         for row in rows_of(backend, todo, prompt_settings, decoding, score_settings):
@@ -220,9 +223,9 @@ def _single_rows(
     prompts = {r.id: build_prompt(r, backend.tokenizer, prompt_settings) for r in todo}
     by_id = {r.id: r for r in todo}
     task = todo[0].task
-    if task is TaskKind.choice and decoding.choice_mode != "generate":
+    if get_task(task).scoring_strategy(decoding.choice_mode) != "generate":
         for record in todo:
-            yield _choice_row(backend, record, prompts[record.id], decoding, score_settings)  # type: ignore[arg-type]
+            yield _option_row(backend, record, prompts[record.id], decoding, score_settings)
         return
     questions = {r.id: len(group) for group in context_groups(records) for r in group}
     max_new_tokens, stops = decoding.max_new_tokens_for(task), STOP_STRINGS[task]

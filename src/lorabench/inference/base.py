@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from lorabench.data.records import ChoiceRecord
+from lorabench.data.records import Record
+from lorabench.core.kinds import get_task
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.build import Prompt, encode_target, model_context_length
 
@@ -92,15 +93,15 @@ class OptionRequest:
         return self.prompt.record_id
 
 
-def option_continuations(record: ChoiceRecord, prompt: Prompt) -> list[str]:
-    """The option texts as they would follow the prompt.
+def option_continuations(record: Record, prompt: Prompt) -> list[str]:
+    """The option texts (of a kind that has options) as they would follow the prompt.
 
     Whitespace is stripped because `encode_target` adds the separating space itself in plain
     mode (and a chat answer starts right after the assistant header).
     """
     if prompt.record_id != record.id:
         raise LorabenchError(f"record {record.id}: the prompt was built for record {prompt.record_id}")
-    return [text.strip() for text in record.options]
+    return [text.strip() for text in get_task(record.task).options(record) or ()]
 
 
 def encode_options(

@@ -49,6 +49,7 @@ from lorabench.inference.base import (
     encode_options,
 )
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 from lorabench.config.decoding import DecodingSettings, VLLMSettings
 from lorabench.models.load import LoadedModel
 from lorabench.prompts.build import encode_prompt, encode_target
@@ -96,13 +97,16 @@ def platform() -> Platform:
     )
 
 
+_NO_CPU_LORA_LOGPROBS = (
+    "the vllm backend cannot score answer options of a LoRA adapter on CPU (vLLM's CPU LoRA kernels "
+    "crash on prompt log-probabilities); use --backend hf, or --choice-mode letter or generate"
+)
+
+
 def refusal(where: Platform, task: str, choice_mode: str, with_adapter: bool) -> str | None:
     """Why the vllm backend cannot serve this evaluation, or None. Known before any model loads."""
-    if where == "cpu" and with_adapter and task == "choice" and choice_mode == "logprob":
-        return (
-            "the vllm backend cannot score answer options of a LoRA adapter on CPU (vLLM's CPU LoRA kernels "
-            "crash on prompt log-probabilities); use --backend hf, or --choice-mode letter or generate"
-        )
+    if where == "cpu" and with_adapter and get_task(task).scoring_strategy(choice_mode) == "logprob":
+        return _NO_CPU_LORA_LOGPROBS
     return None
 
 
@@ -269,7 +273,7 @@ class VLLMBackend(Backend):
     def score_options(self, requests: Sequence[OptionRequest]) -> list[OptionScores]:
         """Every option of every request in one engine call: prompt + option, with prompt log-probs."""
         if not self._prompt_logprobs_ok:
-            raise LorabenchError(refusal(self.platform, "choice", "logprob", True) or "")
+            raise LorabenchError(_NO_CPU_LORA_LOGPROBS)
         inputs: list[list[int]] = []
         spans: list[tuple[int, int]] = []  # per request: its first option's index and the option count
         prompt_lengths: list[int] = []

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from lorabench.config.run import RunConfig
+from lorabench.core.kinds import get_task
 from lorabench.data.records import Record
 from lorabench.models.load import TokenizerAndConfig, load_tokenizer
 from lorabench.pipeline.run import DataSplits, split_data
@@ -167,7 +168,7 @@ def plan_lines(plan: RunPlan) -> list[str]:
         f"training: {plan.steps} optimizer steps ({epochs}, batch {training.batch_size} x grad_accum "
         f"{training.grad_accum}, lr {training.lr:g}, {training.schedule}), validation every {training.eval_every}",
         f"evaluation: {len(splits.test)} test items, twice (base, then base + adapter), backend {decoding.backend}, "
-        + (f"choice scored by {decoding.choice_mode}" if config.task.value == "choice" and decoding.choice_mode != "generate"
+        + (f"choice scored by {decoding.choice_mode}" if get_task(config.task).scoring_strategy(decoding.choice_mode) != "generate"
            else f"greedy up to {decoding.max_new_tokens_for(config.task)} new tokens, stops {stops}"),
         *(f"{stage}: {state}" for stage, state in plan.stages.items()),
         *([f"retention (lm-eval, base and tuned): {', '.join(plan.retention)}"] if plan.retention else []),

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lorabench.config.run import RunConfig
-from lorabench.data.records import ChoiceRecord, Record
+from lorabench.core.kinds import get_task
+from lorabench.data.records import Record, option_labels
 from lorabench.models.load import TokenizerAndConfig, load_tokenizer
 from lorabench.pipeline.run import split_data
 from lorabench.prompts.build import STOP_STRINGS, PromptSettings, build_prompt, fit_to_model, model_context_length
@@ -67,7 +68,8 @@ def _view(record: Record, model: TokenizerAndConfig, settings: PromptSettings, c
     max_length = None if model.is_seq2seq else model_context_length(model)
     example = encode_example(record, tokenizer, settings, model.is_seq2seq, max_length)
     learned = [token for token in example.labels if token != IGNORE_INDEX]
-    mode = config.decoding.choice_mode if isinstance(record, ChoiceRecord) else None
+    options = get_task(record.task).options(record)
+    mode = get_task(record.task).scoring_strategy(config.decoding.choice_mode) if options is not None else None
     return ItemView(
         record_id=record.id,
         prompt=prompt.text,
@@ -78,6 +80,6 @@ def _view(record: Record, model: TokenizerAndConfig, settings: PromptSettings, c
         answer_truncated=example.answer_truncated,
         max_new_tokens=max_new,
         stop_strings=STOP_STRINGS[record.task],
-        scored_options=tuple(record.options) if mode == "logprob" else (),  # type: ignore[attr-defined]
-        scored_labels=tuple(record.labels) if mode == "letter" else (),  # type: ignore[attr-defined]
+        scored_options=tuple(options or ()) if mode == "logprob" else (),
+        scored_labels=tuple(option_labels(len(options or ()))) if mode == "letter" else (),
     )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lorabench.data.records import ExtractiveRecord
+from lorabench.data.records import Record
 from lorabench.prompts.build import (
     NO_ANSWER,
     Prompt,
@@ -48,7 +48,7 @@ _NUMBERED = re.compile(
 )
 
 
-def batch_message(records: Sequence[ExtractiveRecord], settings: PromptSettings, context: str) -> str:
+def batch_message(records: Sequence[Record], settings: PromptSettings, context: str) -> str:
     instruction = f"{settings.instruction or _INSTRUCTION} {_FORMAT}"
     if settings.unanswerable_hint:
         instruction += f' If the context does not contain the answer to a question, write "{NO_ANSWER}" as its answer.'
@@ -57,12 +57,12 @@ def batch_message(records: Sequence[ExtractiveRecord], settings: PromptSettings,
     return "\n\n".join([instruction, f"Context: {context}", f"Questions:\n{questions}"])
 
 
-def batch_target(records: Sequence[ExtractiveRecord]) -> str:
+def batch_target(records: Sequence[Record]) -> str:
     """The numbered gold answers a model is trained to write (the first gold answer of each)."""
     return "\n".join(f"{number}. {target_text(r)}" for number, r in enumerate(records, start=1))
 
 
-def build_batch_prompt(records: Sequence[ExtractiveRecord], tokenizer: Any, settings: PromptSettings) -> Prompt:
+def build_batch_prompt(records: Sequence[Record], tokenizer: Any, settings: PromptSettings) -> Prompt:
     """One prompt for a context's questions; a long context is shortened, never a question.
 
     `max_prompt_tokens` bounds this whole prompt; the answers get their own budget at generation.

@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from lorabench.data.records import ChoiceRecord, OpenRecord, Record, TaskKind, Turn
+from lorabench.data.records import Record, TaskKind, Turn
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.few_shot import FewShotSettings, shots_for
 from lorabench.prompts.template import AnswerFrame, answer_frame, prompt_variables, render, syntax_problem, target_variables
@@ -35,9 +35,8 @@ NO_ANSWER = "unanswerable"
 Strategy = Literal["single", "batch", "sequential"]
 ChoiceAnswer = Literal["label", "text"]
 
-# Per kind (each kind's module declares them): the prompt's first line, the cue that ends a plain
-# (no chat template) prompt, and where a plain-prompt model starts a new item instead of stopping.
-INSTRUCTIONS: ByKind[str] = ByKind("instruction")
+# Per kind (each kind's module declares them): the cue that ends a plain (no chat template) prompt,
+# and where a plain-prompt model starts a new item instead of stopping.
 _CUES: ByKind[str] = ByKind("cue")
 STOP_STRINGS: ByKind[tuple[str, ...]] = ByKind("stop_strings")
 
@@ -166,42 +165,21 @@ class Prompt:
         return self.chat and not self.prefixed
 
 
-def choice_answer_for(choice_mode: str) -> ChoiceAnswer:
-    """What a multiple-choice model is trained to write so that `choice_mode` scores what it learned:
-    log-probability scoring compares option texts, the other modes read a label."""
-    return "text" if choice_mode == "logprob" else "label"
-
-
 def follow_choice_mode(task: Any, settings: PromptSettings, choice_mode: str) -> PromptSettings:
-    """`settings` with `choice_answer` set for `choice_mode` (multiple choice only; other tasks unchanged)."""
-    if TaskKind(task) is not TaskKind.choice:
-        return settings
-    wanted = choice_answer_for(choice_mode)
+    """`settings` with `choice_answer` set so that `choice_mode` scores what training taught (the
+    kind decides; kinds without options keep their settings)."""
+    wanted = get_task(task).follow_scoring(settings.choice_answer, choice_mode)
     return settings if settings.choice_answer == wanted else settings.model_copy(update={"choice_answer": wanted})
 
 
 def choice_answer_conflict(task: Any, settings: PromptSettings, choice_mode: str) -> str | None:
     """Why a `choice_answer` written into a config disagrees with `choice_mode`, or None."""
-    if TaskKind(task) is not TaskKind.choice or "choice_answer" not in settings.model_fields_set:
-        return None
-    wanted = choice_answer_for(choice_mode)
-    if settings.choice_answer == wanted:
-        return None
-    return (
-        f"prompt.choice_answer '{settings.choice_answer}' but decoding.choice_mode '{choice_mode}' scores the "
-        f"option's {wanted}; leave choice_answer out (it follows choice_mode)"
-    )
+    return get_task(task).answer_conflict(settings, choice_mode)
 
 
 def choice_scoring_conflict(task: Any, settings: PromptSettings, choice_mode: str) -> str | None:
-    """Why multiple choice cannot be scored `choice_mode` under `settings`, or None."""
-    if TaskKind(task) is not TaskKind.choice or choice_mode == "generate" or settings.target_template is None:
-        return None
-    return (
-        f"choice_mode '{choice_mode}' scores the option right after the prompt, but prompt.target_template "
-        "trains the model to write other text first; use choice_mode: generate, or move fixed text into "
-        "prompt.answer_prefix"
-    )
+    """Why the kind cannot be scored `choice_mode` under `settings`, or None."""
+    return get_task(task).scoring_conflict(settings, choice_mode)
 
 
 def model_context_length(model: Any) -> int | None:
@@ -237,44 +215,27 @@ def uses_chat_template(tokenizer: Any, settings: PromptSettings) -> bool:
 
 def task_instruction(record: Record, settings: PromptSettings) -> str:
     """The prompt's first line: the task's instruction, or prompt.instruction, and the unanswerable hint."""
-    instruction = settings.instruction or INSTRUCTIONS[record.task]
-    if settings.instruction is None and settings.choice_answer == "text" and isinstance(record, ChoiceRecord):
-        # Trained to write the option's text, so asked for it (not for its letter).
-        instruction = get_task(record.task).text_instruction or instruction
-    if settings.unanswerable_hint and get_task(record.task).unanswerable:
+    task = get_task(record.task)
+    instruction = settings.instruction or task.instruction_for(settings.choice_answer)
+    if settings.unanswerable_hint and task.unanswerable:
         instruction += f' If the context does not contain the answer, reply "{NO_ANSWER}".'
     return instruction
 
 
 def user_message(record: Record, settings: PromptSettings, context: str | None = None) -> str:
-    """The task text a user would type: instruction, context, question (and options), or
-    prompt.template rendered over the record."""
+    """The task text a user would type (the kind writes it: instruction, context, question, options),
+    or prompt.template rendered over the record."""
     instruction = task_instruction(record, settings)
     if settings.template is not None:
         return render(settings.template, "prompt.template", prompt_variables(record, instruction, context), record.id)
-    context = record.context_text if context is None else context
-    parts = [instruction]
-    if isinstance(record, OpenRecord):
-        parts.append(f"Instruction: {record.instruction}")
-        if context.strip():
-            parts.append(f"Context: {context}")
-        return "\n\n".join(parts)
-    if context.strip():
-        parts.append(f"Context: {context}")
-    question = f"Question: {record.question_text}"
-    if isinstance(record, ChoiceRecord):
-        question += "\n" + "\n".join(f"{label}. {text}" for label, text in zip(record.labels, record.options))
-    parts.append(question)
-    return "\n\n".join(parts)
+    return get_task(record.task).task_text(record, instruction, record.context_text if context is None else context)
 
 
 def target_text(record: Record, settings: PromptSettings | None = None) -> str:
     """The answer the model is trained to write (for extractive QA the first gold answer), through
     prompt.target_template when there is one."""
-    target = get_task(record.task).target(record)
-    if settings is not None and settings.choice_answer == "text" and isinstance(record, ChoiceRecord):
-        # Trained on exactly the text log-probability scoring reads (backends.base.option_continuations).
-        target = record.answer_text.strip()
+    task = get_task(record.task)
+    target = task.target(record) if settings is None else task.target_for(record, settings.choice_answer)
     if settings is None or settings.target_template is None:
         return target
     key = "prompt.target_template"

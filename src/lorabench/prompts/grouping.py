@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lorabench.data.records import ExtractiveRecord, Record
+from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 from lorabench.prompts.build import Strategy
 
 
@@ -20,9 +21,10 @@ def context_groups(records: Sequence[Record]) -> list[list[Record]]:
     return list(groups.values())
 
 
-def extractive_groups(records: Sequence[Record], strategy: Strategy) -> list[list[ExtractiveRecord]]:
-    """The contexts a multi-question strategy works on; it is defined for extractive QA only."""
-    wrong = next((r for r in records if not isinstance(r, ExtractiveRecord)), None)
+def shared_context_groups(records: Sequence[Record], strategy: Strategy) -> list[list[Record]]:
+    """The contexts a multi-question strategy works on; it is defined for kinds whose questions
+    share contexts (extractive QA)."""
+    wrong = next((r for r in records if not get_task(r.task).shared_contexts), None)
     if wrong is not None:
         raise LorabenchError(
             f"prompt.strategy '{strategy}' asks several questions about one context and works on extractive "
@@ -34,4 +36,4 @@ def extractive_groups(records: Sequence[Record], strategy: Strategy) -> list[lis
             f"prompt.strategy '{strategy}' asks a context's questions in a conversation of its own, but record "
             f"{chat.id} continues a conversation (it has earlier turns); use prompt.strategy 'single'"
         )
-    return context_groups(records)  # type: ignore[return-value]
+    return context_groups(records)

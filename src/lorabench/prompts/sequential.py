@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lorabench.data.records import ExtractiveRecord, TaskKind
+from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.build import (
     Prompt,
@@ -30,7 +30,7 @@ from lorabench.prompts.build import (
 class Conversation:
     """A context's questions, and the (possibly shortened) context every turn shows."""
 
-    records: tuple[ExtractiveRecord, ...]
+    records: tuple[Record, ...]
     settings: PromptSettings
     context: str
     shortened: bool
@@ -38,7 +38,7 @@ class Conversation:
     end_text: str  # plain rendering: the EOS written after each earlier answer (a template writes its own)
 
 
-def _follow_up(record: ExtractiveRecord) -> str:
+def _follow_up(record: Record) -> str:
     return f"Question: {record.question}"
 
 
@@ -51,12 +51,12 @@ def _plain_end(tokenizer: Any) -> str:
 
 
 def _render(
-    records: Sequence[ExtractiveRecord], settings: PromptSettings, tokenizer: Any, chat: bool, end_text: str,
+    records: Sequence[Record], settings: PromptSettings, tokenizer: Any, chat: bool, end_text: str,
     context: str, answers: Sequence[str],
 ) -> str:
     """The prompt that asks question len(answers) + 1, after `answers` to the questions before it."""
     first = user_message(records[0], settings, context)
-    cue = plain_cue(TaskKind.extractive)
+    cue = plain_cue(records[0].task)
     if not chat:
         # Plain turn cues: each question is a "Question:" line, each answer follows "Answer:" and ends in EOS.
         text = render_user_turn(first, cue, tokenizer, settings, chat=False)
@@ -71,7 +71,7 @@ def _render(
     return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
-def start_conversation(records: Sequence[ExtractiveRecord], tokenizer: Any, settings: PromptSettings) -> Conversation:
+def start_conversation(records: Sequence[Record], tokenizer: Any, settings: PromptSettings) -> Conversation:
     """Fix the context for all turns: shortened, if needed, so that the last turn with empty answers
     fits `max_prompt_tokens`. That bound depends only on the records, so training and evaluation
     shorten alike; the answers themselves come on top, like the answer of a single prompt."""

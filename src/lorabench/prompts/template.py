@@ -24,8 +24,9 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
-from lorabench.data.records import ChoiceRecord, Record, option_labels
+from lorabench.data.records import Record, option_labels
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 
 # Record fields holding the gold answer; a prompt template must not see them.
 GOLD_FIELDS = frozenset({"answer", "answers", "response", "final", "unanswerable"})
@@ -86,10 +87,8 @@ def prompt_variables(record: Record, task_instruction: str, context: str | None)
 def target_variables(record: Record, answer: str) -> dict[str, Any]:
     """What `prompt.target_template` sees: every field, with `answer` the task's own target (the first
     gold span, the option label, the worked solution, the response)."""
-    variables = {**_columns(record), **_fields(record), **_labels(record), "answer": answer}
-    if isinstance(record, ChoiceRecord):
-        variables["answer_text"] = record.answer_text
-    return variables
+    own = get_task(record.task).template_variables(record)  # e.g. multiple choice's answer_text
+    return {**_columns(record), **_fields(record), **_labels(record), "answer": answer, **own}
 
 
 def render(text: str, key: str, variables: dict[str, Any], record_id: str) -> str:

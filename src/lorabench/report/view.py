@@ -17,7 +17,7 @@ from lorabench.comparison.items import CATEGORIES, PRIMARY_METRIC, ItemPair, cha
 from lorabench.comparison.paired import ShortSubset
 from lorabench.report.collect import ReportData, RetentionData
 from lorabench.report.verdicts import RETENTION_TITLE, multiplicity_sentence, tradeoff_sentence, verdict_detail
-from lorabench.core.kinds import ByKind
+from lorabench.core.kinds import ByKind, get_task
 
 ITEM_GROUPS = (
     ("improved", "Improved: wrong before, right after", True),
@@ -136,20 +136,13 @@ def error_categories(data: ReportData) -> list[str]:
 
 
 def applicable_decoding(task: TaskKind, decoding: dict[str, Any] | None) -> dict[str, Any]:
-    """The decoding settings that took part in this task's evaluation: choice_mode only for
-    multiple choice, max_new_tokens and batch_size only when answers were generated, the
-    normalization only for log-prob scoring. An unset max_new_tokens shows the default it took."""
-    settings = dict(decoding or {})
-    mode = settings.get("choice_mode")
-    if task is not TaskKind.choice:
-        drop = {"choice_mode", "choice_normalization"}
-    elif mode == "generate":
-        drop = {"choice_normalization"}
-    else:
-        drop = {"max_new_tokens", "batch_size"} | ({"choice_normalization"} if mode == "letter" else set())
+    """The decoding settings that took part in this task's evaluation (the kind says which: for
+    multiple choice, say, choice_mode, and max_new_tokens only when answers were generated). An
+    unset max_new_tokens shows the default it took."""
+    settings = get_task(task).shown_decoding(dict(decoding or {}))
     if "max_new_tokens" in settings and settings["max_new_tokens"] is None:
-        settings["max_new_tokens"] = f"{DEFAULT_MAX_NEW_TOKENS[task]} (default for {task.value})"
-    return {k: v for k, v in settings.items() if k not in drop}
+        settings["max_new_tokens"] = f"{DEFAULT_MAX_NEW_TOKENS[task]} (default for {TaskKind(task).value})"
+    return settings
 
 
 def _cost(name: str, value: float | None) -> str:

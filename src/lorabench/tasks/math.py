@@ -1,12 +1,48 @@
 """Math word problems (GSM8K style): the answer is worked steps ending in `#### N` or `\\boxed{N}`."""
 
 import random
+from typing import Any, ClassVar
+
+from pydantic import field_validator, model_validator
 
 from lorabench.data import synth
-from lorabench.data.records import MathRecord
+from lorabench.data.records import BaseRecord, require_text
 from lorabench.metrics.numeric import extract_final_number, numbers_match
 from lorabench.metrics.scoring import ScoreInput, ScoreSettings
 from lorabench.core.kinds import Task, TaskKind
+
+
+
+class MathRecord(BaseRecord):
+    """GSM8K-style word problem; `final` is parsed from `answer` (`#### N` or `\\boxed{N}`)."""
+
+    task: ClassVar[TaskKind] = TaskKind("math")
+    question: str
+    answer: str
+    final: float
+
+    @field_validator("question", "answer")
+    @classmethod
+    def _text(cls, value: str, info: Any) -> str:
+        return require_text(value, info.field_name)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_final(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("final") is None and isinstance(data.get("answer"), str):
+            number = extract_final_number(data["answer"], marked_only=True)
+            if number is None:
+                raise ValueError("answer: no final number found (expected '#### N' or '\\boxed{N}')")
+            data = {**data, "final": number}
+        return data
+
+    @property
+    def question_text(self) -> str:
+        return self.question
+
+    @property
+    def golds(self) -> list[str]:
+        return [self.answer]
 
 
 def _problem(rng: random.Random) -> tuple[str, list[str], int]:
@@ -65,44 +101,42 @@ def _gold_number(golds: list[str]) -> float:
     raise ValueError(f"gold {golds!r} contains no number")
 
 
-def score(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
-    gold_number = _gold_number(item.golds)
-    predicted_number = extract_final_number(item.prediction)
-    return {
-        "numeric_match": float(
-            numbers_match(predicted_number, gold_number, settings.numeric_rel_tol, settings.numeric_abs_tol)
-        ),
-        "no_number": float(predicted_number is None),
-    }
+class MathTask(Task):
+    record_type = MathRecord
+    field_aliases = {"question": ("question", "problem"), "answer": ("answer", "solution"), "final": ("final",)}
+    instruction = "Solve the problem step by step. End with a final line of the form '#### <number>'."
+    stop_strings = ("\n\nQuestion:", "\nQuestion:")
+    max_new_tokens = 320
+    metrics = ("numeric_match", "no_number")
+    primary_metric = "numeric_match"
+    error_categories = ("empty", "cut", "format", "wrong")
+    text_answers = False
+    format_flag = "no_number"
+    numeric_gold = True
+    formats = ("gsm8k",)
 
+    def target(self, record: MathRecord) -> str:
+        return record.answer
 
-def synthesize(rng: random.Random, n: int, tag: str) -> list[MathRecord]:
-    """Two- and three-step word problems with worked answers ending in `#### N`."""
-    records: list[MathRecord] = []
-    for i in range(n):
-        question, steps, result = _problem(rng)
-        record = MathRecord(id=f"synth-{tag}-math-{i:05d}", question=question, answer="\n".join([*steps, f"#### {result}"]))
-        if record.final != result:  # the parser and the generator must agree, or the gold is wrong
-            raise RuntimeError(f"synth: math answer parsed as {record.final}, expected {result}")
-        records.append(record)
-    return records
+    def score(self, item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
+        gold_number = _gold_number(item.golds)
+        predicted_number = extract_final_number(item.prediction)
+        return {
+            "numeric_match": float(
+                numbers_match(predicted_number, gold_number, settings.numeric_rel_tol, settings.numeric_abs_tol)
+            ),
+            "no_number": float(predicted_number is None),
+        }
 
-
-TASK = Task(
-    kind=TaskKind.math,
-    record_type=MathRecord,
-    field_aliases={"question": ("question", "problem"), "answer": ("answer", "solution"), "final": ("final",)},
-    instruction="Solve the problem step by step. End with a final line of the form '#### <number>'.",
-    cue="Answer:",
-    stop_strings=("\n\nQuestion:", "\nQuestion:"),
-    max_new_tokens=320,
-    metrics=("numeric_match", "no_number"),
-    primary_metric="numeric_match",
-    score=score,
-    target=lambda record: record.answer,
-    synthesize=synthesize,
-    error_categories=("empty", "cut", "format", "wrong"),
-    text_answers=False,
-    format_flag="no_number",
-    numeric_gold=True,
-)
+    def synthesize(self, rng: random.Random, n: int, tag: str) -> list[MathRecord]:
+        """Two- and three-step word problems with worked answers ending in `#### N`."""
+        records: list[MathRecord] = []
+        for i in range(n):
+            question, steps, result = _problem(rng)
+            record = MathRecord(
+                id=f"synth-{tag}-math-{i:05d}", question=question, answer="\n".join([*steps, f"#### {result}"])
+            )
+            if record.final != result:  # the parser and the generator must agree, or the gold is wrong
+                raise RuntimeError(f"synth: math answer parsed as {record.final}, expected {result}")
+            records.append(record)
+        return records

@@ -2,7 +2,7 @@
 acceptable answers (aliases). Every metric takes the best match over the aliases.
 
 This module is the whole kind: record, field aliases, prompt pieces, metrics, error categories and
-synthetic data. The registry line in `registry.KINDS` is all it needs outside itself.
+synthetic data. Its entry point (pyproject.toml, group `lorabench.tasks`) is all it needs outside itself.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from lorabench.core.kinds import Task, TaskKind
 class ShortRecord(BaseRecord):
     """A question answered from memory, with every acceptable answer ("1842", "the year 1842")."""
 
-    task: ClassVar[Any] = TaskKind.short
+    task: ClassVar[Any] = TaskKind("short")
     question: str
     answers: list[str]
 
@@ -53,18 +53,6 @@ class ShortRecord(BaseRecord):
         return list(self.answers)
 
 
-def _prepare_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
-    if "answers" in data:
-        data["answers"] = answer_list(data["answers"])
-    return data
-
-
-def score_short(item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
-    """SQuAD exact match and F1 and lenient match, each the best over the aliases."""
-    pred, golds = item.prediction, item.golds
-    return {"exact_match": exact_match(pred, golds), "f1": f1_score(pred, golds), "lenient_match": lenient_match(pred, golds)}
-
-
 def _aliases(key: str, answer: str) -> list[str]:
     """The answer, and the other ways a person would give it."""
     aliases = [answer]
@@ -77,38 +65,42 @@ def _aliases(key: str, answer: str) -> list[str]:
     return aliases
 
 
-def synthesize(rng: random.Random, n: int, tag: str) -> list[ShortRecord]:
-    """Questions about the fictional world, each stating the fact it asks about. A fictional world
-    has no facts to remember, so the question carries its clue the way a trivia question does;
-    what a fine-tune learns here is the short-answer format, which is what closed-book SFT data
-    teaches a base model first."""
-    records = []
-    for i in range(n):
-        passage = synth.passage(rng, (1, 2), words=(10, 60))
-        key, question = rng.choice(passage.facts)
-        records.append(ShortRecord(
-            id=f"synth-{tag}-short-{i:05d}", question=f"{passage.text} {question}",
-            answers=_aliases(key, passage.cast[key]),
-        ))
-    return records
-
-
-TASK = Task(
-    kind=TaskKind.short,
-    record_type=ShortRecord,
-    field_aliases={
+class ShortTask(Task):
+    record_type = ShortRecord
+    field_aliases = {
         "question": ("question", "query", "prompt"),
         "answers": ("answers", "answer", "aliases", "correct_answer", "target"),
-    },
-    instruction="Answer the question with a short answer: a name, a number or a few words.",
-    cue="Answer:",
-    stop_strings=("\n",),
-    max_new_tokens=32,
-    metrics=("exact_match", "f1", "lenient_match"),
-    primary_metric="exact_match",
-    score=score_short,
-    target=lambda record: record.answers[0],
-    synthesize=synthesize,
-    error_categories=("empty", "cut", "verbose", "partial", "wrong"),
-    prepare_fields=_prepare_fields,
-)
+    }
+    instruction = "Answer the question with a short answer: a name, a number or a few words."
+    max_new_tokens = 32
+    metrics = ("exact_match", "f1", "lenient_match")
+    primary_metric = "exact_match"
+    error_categories = ("empty", "cut", "verbose", "partial", "wrong")
+
+    def prepare_fields(self, data: dict[str, Any], where: str) -> dict[str, Any]:
+        if "answers" in data:
+            data["answers"] = answer_list(data["answers"])
+        return data
+
+    def target(self, record: ShortRecord) -> str:
+        return record.answers[0]
+
+    def score(self, item: ScoreInput, settings: ScoreSettings) -> dict[str, float]:
+        """SQuAD exact match and F1 and lenient match, each the best over the aliases."""
+        pred, golds = item.prediction, item.golds
+        return {"exact_match": exact_match(pred, golds), "f1": f1_score(pred, golds), "lenient_match": lenient_match(pred, golds)}
+
+    def synthesize(self, rng: random.Random, n: int, tag: str) -> list[ShortRecord]:
+        """Questions about the fictional world, each stating the fact it asks about. A fictional world
+        has no facts to remember, so the question carries its clue the way a trivia question does;
+        what a fine-tune learns here is the short-answer format, which is what closed-book SFT data
+        teaches a base model first."""
+        records = []
+        for i in range(n):
+            passage = synth.passage(rng, (1, 2), words=(10, 60))
+            key, question = rng.choice(passage.facts)
+            records.append(ShortRecord(
+                id=f"synth-{tag}-short-{i:05d}", question=f"{passage.text} {question}",
+                answers=_aliases(key, passage.cast[key]),
+            ))
+        return records

@@ -15,12 +15,12 @@ import torch
 from torch.utils.data import Dataset, Sampler
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
-from lorabench.data.records import ExtractiveRecord, Record
+from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
 from lorabench.inference.generate import END_OF_TURN_TOKENS
 from lorabench.prompts.build import Prompt, PromptSettings, build_prompt, encode_prompt, encode_target
 from lorabench.prompts.batch import build_batch_prompt
-from lorabench.prompts.grouping import extractive_groups
+from lorabench.prompts.grouping import shared_context_groups
 from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt
 
 IGNORE_INDEX = -100  # the label value torch's cross-entropy and transformers' losses skip
@@ -110,7 +110,7 @@ def _require_learning(example: EncodedExample, max_length: int | None) -> None:
 
 
 def encode_batch_example(
-    records: Sequence[ExtractiveRecord], tokenizer: Any, prompt_settings: PromptSettings, is_seq2seq: bool,
+    records: Sequence[Record], tokenizer: Any, prompt_settings: PromptSettings, is_seq2seq: bool,
     max_length: int | None = None,
 ) -> EncodedExample:
     """A context's numbered questions in, its numbered gold answers (and the end token) learned."""
@@ -118,7 +118,7 @@ def encode_batch_example(
 
 
 def encode_sequential_examples(
-    records: Sequence[ExtractiveRecord], tokenizer: Any, prompt_settings: PromptSettings, is_seq2seq: bool,
+    records: Sequence[Record], tokenizer: Any, prompt_settings: PromptSettings, is_seq2seq: bool,
     max_length: int | None = None,
 ) -> list[EncodedExample]:
     """A context's conversation: every answer turn (and its end token) learned, the rest masked.
@@ -170,7 +170,7 @@ def encode_examples(
     strategy = prompt_settings.strategy
     if strategy == "single":
         return [encode_example(r, tokenizer, prompt_settings, is_seq2seq, max_length) for r in records]
-    groups = extractive_groups(records, strategy)
+    groups = shared_context_groups(records, strategy)
     if strategy == "batch":
         return [encode_batch_example(g, tokenizer, prompt_settings, is_seq2seq, max_length) for g in groups]
     return [e for g in groups for e in encode_sequential_examples(g, tokenizer, prompt_settings, is_seq2seq, max_length)]
