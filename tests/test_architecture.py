@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from importlinter.cli import lint_imports
@@ -29,3 +30,48 @@ def test_no_module_imports_the_package_itself() -> None:
             if isinstance(node, ast.ImportFrom) and node.module == "lorabench" and node.level == 0:
                 offending.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert not offending, offending
+
+
+# The demo is a config: it picks the kind it runs, as a user's config.yaml does, and branches on none.
+KIND_NAMES_ALLOWED = {"config/demo.py"}
+
+
+def kind_mentions(source: str, kinds: list[str]) -> list[str]:
+    """Where `source` names one of `kinds` as code: a TaskKind member, a kind's record class, or the
+    kind's name as a string compared with, passed as or keyed by a task."""
+    names = "|".join(map(re.escape, kinds))
+    classes = "|".join(f"{kind.capitalize()}Record" for kind in kinds)
+    patterns = [
+        rf"\bTaskKind\.({names})\b",
+        rf"\b({classes})\b",
+        rf"(==|!=|\bis\b|\bin\b|\btask\s*=|[\"']task[\"']\s*:)\s*[\"']({names})[\"']",
+        rf"\b(TaskKind|get_task|write_synth|synthesize|record_type)\(\s*[\"']({names})[\"']",
+    ]
+    found = []
+    for number, line in enumerate(source.splitlines(), 1):
+        code = line.split("#", 1)[0]
+        if any(re.search(pattern, code) for pattern in patterns):
+            found.append(f"{number}: {line.strip()}")
+    return found
+
+
+def test_no_module_outside_the_tasks_names_a_kind() -> None:
+    # Generic code asks a kind's Task (its hooks), never which kind it is: a new kind is one module.
+    from lorabench.core.kinds import KINDS
+
+    offending = []
+    for path in sorted(SRC.rglob("*.py")):
+        where = path.relative_to(SRC).as_posix()
+        if where.startswith("tasks/") or where in KIND_NAMES_ALLOWED:
+            continue
+        offending += [f"{where}:{hit}" for hit in kind_mentions(path.read_text(encoding="utf-8"), list(KINDS))]
+    assert not offending, "\n".join(offending)
+
+
+def test_the_kind_check_sees_each_way_of_naming_a_kind() -> None:
+    kinds = ["choice", "math"]
+    for line in ('if task is TaskKind.choice:', 'isinstance(record, ChoiceRecord)', 'if task == "math":',
+                 'write_synth("choice", 4)', 'DataSpec(path=p, task="math")', '{"task": "choice"}'):
+        assert kind_mentions(line, kinds), line
+    for line in ('decoding.choice_mode', 'out["short"] = short', '"choice scored by"', '# TaskKind.choice'):
+        assert not kind_mentions(line, kinds), line
