@@ -18,7 +18,8 @@ from safetensors import safe_open
 from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
 from lorabench.runs.predictions import PredictionRow
-from lorabench.prompts.build import Prompt, PromptSettings, build_prompt, fit_to_model
+from lorabench.config.prompt import PromptSettings
+from lorabench.prompts.build import Prompt, build_prompt, fit_to_model
 from lorabench.prompts.batch import build_batch_prompt
 from lorabench.prompts.grouping import shared_context_groups
 from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt

@@ -28,7 +28,7 @@ from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.core.errors import ConfigKeyError, LorabenchError
 from lorabench.config.decoding import DecodingSettings
-from lorabench.prompts.build import PromptSettings, choice_answer_conflict, choice_scoring_conflict, follow_choice_mode
+from lorabench.config.prompt import PromptSettings, choice_answer_conflict, choice_scoring_conflict, follow_choice_mode
 from lorabench.config.settings import (  # noqa: F401 - MetricSettings re-exported
     LoraSettings,
     MetricSettings,

@@ -13,7 +13,7 @@ import string
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lorabench.core.kinds import ByKind, TaskKind, get_task
 

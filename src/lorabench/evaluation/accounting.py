@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from lorabench.inference.base import Generation
 from lorabench.runs.predictions import CostFields, PredictionRow
-from lorabench.prompts.build import Strategy
+from lorabench.config.prompt import Strategy
 
 
 @dataclass(frozen=True)

@@ -51,17 +51,8 @@ from lorabench.prompts.few_shot import draw_examples, example_records
 from lorabench.comparison.guards import PromptDifference, adapter_prompt_difference, prompt_change_refusal, trained_prompt_settings
 from lorabench.evaluation.lm_eval_results import write_lm_eval_results
 from lorabench.runs.predictions import PredictionRow
-from lorabench.prompts.build import (
-    STOP_STRINGS,
-    Prompt,
-    PromptSettings,
-    answer_from_generation,
-    build_prompt,
-    check_templates,
-    choice_scoring_conflict,
-    fit_to_model,
-    follow_choice_mode,
-)
+from lorabench.config.prompt import PromptSettings, choice_scoring_conflict, follow_choice_mode
+from lorabench.prompts.build import STOP_STRINGS, Prompt, answer_from_generation, build_prompt, check_templates, fit_to_model
 from lorabench.runs.folder import RunFolder, library_versions, write_json
 from lorabench.metrics.settings import ScoringSettings
 from lorabench.evaluation.accounting import single_cost

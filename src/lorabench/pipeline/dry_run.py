@@ -21,7 +21,8 @@ from lorabench.core.kinds import get_task
 from lorabench.data.records import Record
 from lorabench.models.load import TokenizerAndConfig, load_tokenizer
 from lorabench.pipeline.run import DataSplits, split_data
-from lorabench.prompts.build import STOP_STRINGS, Prompt, PromptSettings, build_prompt, fit_to_model, model_context_length
+from lorabench.config.prompt import PromptSettings
+from lorabench.prompts.build import STOP_STRINGS, Prompt, build_prompt, fit_to_model, model_context_length
 from lorabench.pipeline.retention import plan_retention
 from lorabench.training.lora import check_target_modules
 from lorabench.training.arguments import total_steps

@@ -17,7 +17,8 @@ from lorabench.core.kinds import get_task
 from lorabench.data.records import Record, option_labels
 from lorabench.models.load import TokenizerAndConfig, load_tokenizer
 from lorabench.pipeline.run import split_data
-from lorabench.prompts.build import STOP_STRINGS, PromptSettings, build_prompt, fit_to_model, model_context_length
+from lorabench.config.prompt import PromptSettings
+from lorabench.prompts.build import STOP_STRINGS, build_prompt, fit_to_model, model_context_length
 from lorabench.training.examples import IGNORE_INDEX, encode_example
 
 Split = Literal["train", "test"]

@@ -42,7 +42,8 @@ from lorabench.core.notices import Say, alarm, log, warn
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models.load import LoadedModel, load_model
 from lorabench.runs.predictions import PredictionRow
-from lorabench.prompts.build import PromptSettings, check_templates, fit_to_model
+from lorabench.config.prompt import PromptSettings
+from lorabench.prompts.build import check_templates, fit_to_model
 from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
 from lorabench.runs.results import RunSummary

@@ -15,15 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lorabench.data.records import Record
-from lorabench.prompts.build import (
-    NO_ANSWER,
-    Prompt,
-    PromptSettings,
-    fit_context,
-    render_user_turn,
-    target_text,
-    uses_chat_template,
-)
+from lorabench.config.prompt import NO_ANSWER, PromptSettings
+from lorabench.prompts.build import Prompt, fit_context, render_user_turn, target_text, uses_chat_template
 
 # The extractive stop string "\n" would end the answer after its first line. A plain-prompt model
 # that runs on writes a new item instead, and that is where the answers end.

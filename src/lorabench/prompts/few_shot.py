@@ -11,50 +11,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
-    ValidationError,
-    model_serializer,
-)
+from pydantic import ValidationError
 
+from lorabench.config.prompt import FewShotSettings  # noqa: F401 (the settings model, importable from here too)
 from lorabench.data.records import Record, record_to_row, record_type
 from lorabench.core.errors import LorabenchError
-
-
-class FewShotSettings(BaseModel):
-    """`prompt.few_shot`: how many solved examples precede each item, drawn how, shown how."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    k: int = Field(gt=0, le=64, description="Solved examples shown before every item.")
-    seed: int = Field(0, description="Seeds the draw from the training split: same seed, same examples.")
-    style: Literal["auto", "chat", "inline"] = Field(
-        "auto",
-        description="'chat': earlier user/assistant turns (needs a chat template); 'inline': blocks written "
-        "like the item's own prompt, each followed by its answer; 'auto': chat under a chat template, else inline.",
-    )
-    examples: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="The drawn training records (k shots, then the stand-in), filled in by lorabench and saved "
-        "with the adapter; `eval` reuses an adapter's. Leave it out of a config.",
-    )
-
-    @model_serializer(mode="wrap")
-    def _omit_undrawn(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
-        data = handler(self)
-        if not self.examples:
-            data.pop("examples", None)
-        return data
-
-    @property
-    def drawn(self) -> bool:
-        return bool(self.examples)
 
 
 def draw_examples(train: Sequence[Record], settings: FewShotSettings) -> FewShotSettings:

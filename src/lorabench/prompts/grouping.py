@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
 from lorabench.core.kinds import get_task
-from lorabench.prompts.build import Strategy
+from lorabench.config.prompt import Strategy
 
 
 def context_groups(records: Sequence[Record]) -> list[list[Record]]:

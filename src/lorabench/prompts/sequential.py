@@ -13,9 +13,9 @@ from typing import Any
 
 from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
+from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.build import (
     Prompt,
-    PromptSettings,
     encode_prompt,
     fit_context,
     plain_cue,

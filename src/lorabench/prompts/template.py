@@ -16,14 +16,12 @@ text; templates run sandboxed, since a config file can come from anyone.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import UndefinedError
 
+from lorabench.config.templates import compiled, lettered, syntax_problem  # noqa: F401
 from lorabench.data.records import Record, option_labels
 from lorabench.core.errors import LorabenchError
 from lorabench.core.kinds import get_task
@@ -34,31 +32,6 @@ GOLD_FIELDS = frozenset({"answer", "answers", "response", "final", "unanswerable
 _UNDEFINED_NAME = re.compile(r"^'(\w+)' is undefined$")
 # Stands in for the answer when a target template is split into the text before and after it.
 _ANSWER_MARK = "\x00answer\x00"
-
-
-def lettered(items: Sequence[Any], sep: str = ". ") -> str:
-    """Options as labelled lines: "A. first\\nB. second" (`sep` goes between label and text)."""
-    return "\n".join(f"{label}{sep}{text}" for label, text in zip(option_labels(len(items)), items))
-
-
-# Without keep_trailing_newline the newline that ends a YAML block scalar (`template: |`) is
-# dropped, so a template reads the same written inline or as a block.
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
-_ENV.filters["lettered"] = lettered
-
-
-@cache
-def _compiled(text: str) -> Template:
-    return _ENV.from_string(text)
-
-
-def syntax_problem(text: str) -> str | None:
-    """Why `text` is not a valid template (with its line), or None when it compiles."""
-    try:
-        _compiled(text)
-    except TemplateSyntaxError as error:
-        return f"template syntax error at line {error.lineno}: {error.message}"
-    return None
 
 
 def _fields(record: Record) -> dict[str, Any]:
@@ -94,7 +67,7 @@ def target_variables(record: Record, answer: str) -> dict[str, Any]:
 def render(text: str, key: str, variables: dict[str, Any], record_id: str) -> str:
     """`text` rendered with `variables`; any failure is a LorabenchError naming `key` and the record."""
     try:
-        return _compiled(text).render(variables)
+        return compiled(text).render(variables)
     except UndefinedError as error:
         name = _UNDEFINED_NAME.match(str(error))
         if name is None:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 from lorabench.config.run import RunConfig, key_line, parse_config, parse_settings, read_yaml
 from lorabench.core.errors import LorabenchError
 from lorabench.config.settings import ModelSpec
-from lorabench.prompts.build import Strategy
+from lorabench.config.prompt import Strategy
 from lorabench.study.params import OWN_LISTS, SweptKey, cell_config, draw, parse_params, value_text
 
 # The dimensions a sweep can vary, in the order run names list them.

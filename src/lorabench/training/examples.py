@@ -18,7 +18,8 @@ from transformers.trainer_pt_utils import get_length_grouped_indices
 from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
 from lorabench.inference.generate import END_OF_TURN_TOKENS
-from lorabench.prompts.build import Prompt, PromptSettings, build_prompt, encode_prompt, encode_target
+from lorabench.config.prompt import PromptSettings
+from lorabench.prompts.build import Prompt, build_prompt, encode_prompt, encode_target
 from lorabench.prompts.batch import build_batch_prompt
 from lorabench.prompts.grouping import shared_context_groups
 from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt

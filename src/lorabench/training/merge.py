@@ -30,7 +30,7 @@ from lorabench.evaluation.runner import evaluate_records
 from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
 from lorabench.models.load import LoadedModel, ModelSpec, load_model
-from lorabench.prompts.build import PromptSettings
+from lorabench.config.prompt import PromptSettings
 from lorabench.runs.folder import ensure_run_folder, write_json
 from lorabench.core.kinds import get_task
 

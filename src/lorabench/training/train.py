@@ -30,13 +30,8 @@ from lorabench.data.records import Record, TaskKind
 from lorabench.metrics.scoring import LOWER_IS_BETTER, TASK_METRICS, ScoreSettings
 from lorabench.models.adapter_folder import ADAPTER_META, save_portable_files
 from lorabench.models.load import LoadedModel, load_model
-from lorabench.prompts.build import (
-    PromptSettings,
-    fit_to_model,
-    model_context_length,
-    prompt_sha256,
-    uses_chat_template,
-)
+from lorabench.config.prompt import PromptSettings
+from lorabench.prompts.build import fit_to_model, model_context_length, prompt_sha256, uses_chat_template
 from lorabench.runs.folder import write_json
 from lorabench.runs.results import TrainResult  # noqa: F401 - returned by train_adapter; public as lorabench.TrainResult
 from lorabench.training.arguments import _check_batch_fits, _training_arguments

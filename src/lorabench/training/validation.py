@@ -17,7 +17,7 @@ from lorabench.evaluation.sharding import current_shard, shard_records
 from lorabench.inference import get_backend
 from lorabench.metrics.scoring import TASK_METRICS, ScoreSettings
 from lorabench.models.load import LoadedModel
-from lorabench.prompts.build import PromptSettings
+from lorabench.config.prompt import PromptSettings
 
 # A validation that cannot see a change smaller than this, or has fewer items, only adds noise to
 # early stopping and best-adapter choice.
