@@ -70,6 +70,23 @@ class DataSplits:
     prompt: PromptSettings = field(default_factory=PromptSettings)
 
 
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A run config resolved once, before any stage runs: its splits, and the config every stage
+    gets, whose prompt settings hold the few-shot examples drawn from the training split.
+    `written` is the config as the user wrote it, which the run folder's config.yaml keeps."""
+
+    written: RunConfig
+    config: RunConfig
+    splits: DataSplits
+
+
+def resolve_run(config: RunConfig, say: Say) -> ResolvedRun:
+    """Load and split the data (see `split_data`) and settle the prompt settings, in memory only."""
+    splits = split_data(config, say)
+    return ResolvedRun(config, config.model_copy(update={"prompt": splits.prompt}), splits)
+
+
 @dataclass
 class PipelineResult:
     out: Path
@@ -388,18 +405,17 @@ def run_pipeline(
     start = time.perf_counter()
     check_can_serve(config.decoding, config.task, with_adapter=True)  # the tuned stage serves the adapter
     ensure_run_folder(out, "out")
-    splits = split_data(config, say)
+    resolved = resolve_run(config, say)
+    config, splits = resolved.config, resolved.splits  # every stage below gets these, and only these
     retention_plan = plan_retention(config.retention, config.model) if config.retention.tasks else None
     loaded = load_model(config.model)
     check_target_modules(loaded.model, config.lora.target_modules)
     timings["load_seconds"] = round(time.perf_counter() - start, 2)
     say(f"model: {loaded.describe()['name']} on {loaded.device} ({str(loaded.dtype).removeprefix('torch.')})")
-    saved_config = config
-    config = config.model_copy(update={"prompt": splits.prompt})  # the stages' prompts show the drawn examples
     prompt_change = _prompt_change(config, loaded, splits, force, allow_prompt_change)
     if shard.main:
         out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / "config.yaml", saved_config.to_yaml())
+        write_atomic(out / "config.yaml", resolved.written.to_yaml())
         save_splits(splits, out)
     barrier(shard)
     if prompt_change is not None:
