@@ -35,6 +35,19 @@ def test_import_lorabench_loads_no_torch_until_a_function_needs_it():
     assert done.stdout.strip() == "[] []"
 
 
+def test_no_public_function_shadows_a_subpackage():
+    # `import lorabench.studies.grid` works and leaves lorabench.study the function.
+    done = _python("""
+        import pkgutil
+        import lorabench
+        import lorabench.studies.grid
+        modules = {m.name for m in pkgutil.iter_modules(lorabench.__path__)}
+        functions = {name for name in lorabench.__all__ if getattr(getattr(lorabench, name), "__module__", "") == "lorabench.api"}
+        print(callable(lorabench.study), sorted(modules & functions))
+        """)
+    assert done.stdout.strip() == "True []"
+
+
 @pytest.fixture(scope="module")
 def qa_file(tmp_path_factory):
     return save_records(synthesize("extractive", 30, seed=7), tmp_path_factory.mktemp("data") / "qa.jsonl")

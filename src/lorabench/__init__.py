@@ -14,9 +14,6 @@ imports neither torch nor transformers.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
-from pathlib import Path as _Path
 from typing import TYPE_CHECKING, Any
 
 from lorabench.core.version import __version__
@@ -33,7 +30,7 @@ _PUBLIC = {
     "TaskKind": "lorabench.data.records",
     "PromptSettings": "lorabench.prompts.build",
     "DecodingSettings": "lorabench.config.decoding",
-    "SweepSettings": "lorabench.study.grid",
+    "SweepSettings": "lorabench.studies.grid",
     **dict.fromkeys(
         ("RunResult", "RunSummary", "EvalResult", "TrainResult", "Comparison", "ScoreResult", "StudyResult",
          "StudyRun", "MetricScores", "MetricVerdict", "GuardResult"),
@@ -54,28 +51,6 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_PUBLIC})
 
-
-def _function_over_module(name: str) -> property:
-    def function(self: types.ModuleType) -> Any:
-        return __getattr__(name)
-
-    def keep_function(self: types.ModuleType, module: Any) -> None:
-        pass  # the import system setting the submodule as an attribute; sys.modules keeps it
-
-    return property(function, keep_function)
-
-
-# A public function named like a subpackage or module (`lorabench.study` the function, lorabench/study/
-# the package) stays the function: importing the submodule would otherwise replace the attribute with
-# the module. The submodule is still imported by name (`from lorabench.study import grid`); `import
-# lorabench.study.grid as grid` is what does not work for these names.
-_here = _Path(__file__).parent
-_shadowed = [name for name, home in _PUBLIC.items()
-             if home == "lorabench.api" and ((_here / name).is_dir() or (_here / f"{name}.py").is_file())]
-if _shadowed:
-    sys.modules[__name__].__class__ = type(
-        "_Package", (types.ModuleType,), {name: _function_over_module(name) for name in _shadowed}
-    )
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ imports on first use
     from lorabench.api import compare, evaluate, run, score, study, train
@@ -100,4 +75,4 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ impo
     )
     from lorabench.config.settings import LoraSettings, MetricSettings, ModelSpec, RetentionSettings, TrainSettings
     from lorabench.metrics.settings import ScoringSettings
-    from lorabench.study.grid import SweepSettings
+    from lorabench.studies.grid import SweepSettings

@@ -38,7 +38,7 @@ from lorabench.config.settings import ModelSpec
 from lorabench.metrics.settings import ScoringSettings
 
 if TYPE_CHECKING:
-    from lorabench.study.grid import Study
+    from lorabench.studies.grid import Study
 
 # (stage name, items, items already done, recorded seconds of a stage found finished) -> advance(k)
 ProgressFactory = Callable[[str, int, int, "float | None"], Callable[[int], None]]
@@ -302,7 +302,7 @@ def score(
 
 def load_study_config(config: str | Path | Mapping[str, Any]) -> Study:
     """A study (run settings plus `sweep:`) from a YAML path or a dict."""
-    from lorabench.study.grid import Study, SweepSettings, expand, load_study
+    from lorabench.studies.grid import Study, SweepSettings, expand, load_study
 
     if isinstance(config, (str, Path)):
         return load_study(Path(config))
@@ -330,9 +330,9 @@ def study(
     unless force=True; with keep_going=True a failed run is recorded (state "failed", its error) and
     the next one starts. executor "ray" (default: sweep.executor) runs the cells as Ray tasks, on
     ray_address (default: sweep.ray_address, else a local Ray started for the study)."""
-    from lorabench.study.grid import Study
-    from lorabench.study.report import write_study_report
-    from lorabench.study.runner import run_study
+    from lorabench.studies.grid import Study
+    from lorabench.studies.report import write_study_report
+    from lorabench.studies.runner import run_study
 
     loaded = config if isinstance(config, Study) else load_study_config(config)
     try:

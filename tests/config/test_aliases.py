@@ -12,7 +12,7 @@ import yaml
 
 from lorabench.config.run import load_config
 from lorabench.core.errors import LorabenchError
-from lorabench.study.grid import load_study
+from lorabench.studies.grid import load_study
 from lorabench.config.aliases import ALIASES
 
 BASE = {"model": "org/base", "task": "extractive", "data": {"source": "qa.jsonl"}, "out": "runs/x"}

@@ -9,7 +9,7 @@ from lorabench.report import browser
 from lorabench.report.html import render_html
 from lorabench.report.markdown import cell, render_markdown
 from lorabench.report.view import ReportView, applicable_decoding, cost_columns, cost_note
-from lorabench.study.report import render_study_markdown
+from lorabench.studies.report import render_study_markdown
 
 
 def test_markdown_cells_escape_markup_but_keep_arrows_and_comparisons():

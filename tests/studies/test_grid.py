@@ -6,7 +6,7 @@ import pytest
 
 from lorabench.config.run import load_config
 from lorabench.core.errors import LorabenchError
-from lorabench.study.grid import load_study
+from lorabench.studies.grid import load_study
 
 CONFIG = """\
 model: tiny

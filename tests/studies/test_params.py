@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from lorabench.cli import app
 from lorabench.core.errors import LorabenchError
-from lorabench.study.grid import load_study
+from lorabench.studies.grid import load_study
 
 CONFIG = """\
 model: tiny

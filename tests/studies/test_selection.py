@@ -6,7 +6,7 @@ import pytest
 
 from lorabench.comparison.paired import MetricComparison
 from lorabench.metrics.multiplicity import holm_adjust
-from lorabench.study.selection import Cell, SeedRun, StudyComparison, across_seeds, choose_cell, holm_family, spread
+from lorabench.studies.selection import Cell, SeedRun, StudyComparison, across_seeds, choose_cell, holm_family, spread
 
 
 def _test(base: float, tuned: float, p: float, metric: str = "exact_match") -> MetricComparison:

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from lorabench.cli import app
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.study import cells as study_runner
-from lorabench.study.grid import load_study
-from lorabench.study.report import write_study_report
-from lorabench.study.runner import run_study
+from lorabench.studies import cells as study_runner
+from lorabench.studies.grid import load_study
+from lorabench.studies.report import write_study_report
+from lorabench.studies.runner import run_study
 
 
 def _study_file(tmp_path, model, data, eval_each_epoch=False):

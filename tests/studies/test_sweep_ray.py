@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from lorabench.cli import app
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.study.grid import load_study
-from lorabench.study.report import write_study_report
-from lorabench.study.runner import run_study
+from lorabench.studies.grid import load_study
+from lorabench.studies.report import write_study_report
+from lorabench.studies.runner import run_study
 
 ray = pytest.importorskip("ray")
 # One Ray session for the module: under `make test` (-n 2 --dist loadgroup) its tests share a worker.

@@ -26,7 +26,7 @@ def study(
 ) -> None:
     """Run a grid of runs (models x training sizes x strategies x any sweep.params key x seeds) on the same test items, then the study page."""
     from lorabench.evaluation.sharding import refuse_weight_sharding
-    from lorabench.study.grid import load_study
+    from lorabench.studies.grid import load_study
 
     if executor not in (None, "local", "ray"):
         raise LorabenchError(f"--executor: {executor!r} is not an executor; use local or ray")
@@ -34,7 +34,7 @@ def study(
     loaded = load_study(config_path, overrides or [])  # before torch is imported, as in `run`
     from lorabench.api import study as run_study
     from lorabench.cli.live import progress_bars, train_log_printer
-    from lorabench.study.runner import plan_lines
+    from lorabench.studies.runner import plan_lines
 
     if plan:
         for line in plan_lines(loaded):

@@ -22,7 +22,7 @@ from lorabench.core.notices import Say
 from lorabench.pipeline.run import ProgressFactory, eval_stage, run_pipeline, split_data
 from lorabench.report.verdicts import verdict_sentence
 from lorabench.runs.folder import ensure_run_folder, write_atomic
-from lorabench.study.grid import GridPoint, Study
+from lorabench.studies.grid import GridPoint, Study
 from lorabench.training.lora import check_target_modules
 
 EPOCHS_DIR = "epochs"

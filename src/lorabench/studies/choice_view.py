@@ -9,9 +9,9 @@ from typing import Any
 from lorabench.comparison.items import PRIMARY_METRIC
 from lorabench.metrics.scoring import TASK_METRICS
 from lorabench.report.view import VERDICT_CSS, percent
-from lorabench.study.grid import Study
-from lorabench.study.selection import Cell, SeedRun, StudyComparison, across_seeds, choose_cell, holm_family, spread
-from lorabench.study.tables import CrossComparison, FinishedRun
+from lorabench.studies.grid import Study
+from lorabench.studies.selection import Cell, SeedRun, StudyComparison, across_seeds, choose_cell, holm_family, spread
+from lorabench.studies.tables import CrossComparison, FinishedRun
 
 CELL_HEADER = ["cell", "settings", "seeds", "validation", "test tuned mean [min, max]", "gain mean [min, max]",
                "p (per seed)", "Holm p (per seed)", "verdict across seeds", "role"]

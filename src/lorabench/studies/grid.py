@@ -21,7 +21,7 @@ from lorabench.config.run import RunConfig, key_line, parse_config, parse_settin
 from lorabench.core.errors import LorabenchError
 from lorabench.config.settings import ModelSpec
 from lorabench.config.prompt import Strategy
-from lorabench.study.params import OWN_LISTS, SweptKey, cell_config, draw, parse_params, value_text
+from lorabench.studies.params import OWN_LISTS, SweptKey, cell_config, draw, parse_params, value_text
 
 # The dimensions a sweep can vary, in the order run names list them.
 DIMENSIONS = ("model", "train_size", "strategy", "seed")

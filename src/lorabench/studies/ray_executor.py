@@ -23,9 +23,9 @@ from typing import Any
 
 from lorabench.core.errors import LorabenchError
 from lorabench.core.notices import alarm, warn
-from lorabench.study.grid import GridPoint, Study
+from lorabench.studies.grid import GridPoint, Study
 from lorabench.core.notices import Say
-from lorabench.study.cells import PointStatus, base_eval_key, evaluate_base, point_finished, run_point
+from lorabench.studies.cells import PointStatus, base_eval_key, evaluate_base, point_finished, run_point
 
 
 def _import_ray() -> Any:

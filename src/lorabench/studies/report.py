@@ -15,10 +15,10 @@ from lorabench.report.markdown import cell, table
 from lorabench.report.verdicts import verdict_detail
 from lorabench.report.view import VERDICT_CSS, change_text, cost_note, percent, with_interval
 from lorabench.runs.folder import csv_text, write_atomic
-from lorabench.study import tables
-from lorabench.study.choice_view import CELL_HEADER, COMPARISON_HEADER, choice_view
-from lorabench.study.grid import Study
-from lorabench.study.tables import QUALITY, CrossComparison, FinishedRun, strategy_columns
+from lorabench.studies import tables
+from lorabench.studies.choice_view import CELL_HEADER, COMPARISON_HEADER, choice_view
+from lorabench.studies.grid import Study
+from lorabench.studies.tables import QUALITY, CrossComparison, FinishedRun, strategy_columns
 
 # The study page's runs table; study.md leaves out the last column (the link to each run's report).
 RUN_HEADER = ["run", "model", "train size", "strategy", "seed", "base", "tuned", "gain", "p", "train s", "eval s", "verdict", "report"]

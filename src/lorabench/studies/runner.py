@@ -17,8 +17,8 @@ from lorabench.comparison.items import PRIMARY_METRIC
 from lorabench.core.notices import Say, alarm, log
 from lorabench.pipeline.run import ProgressFactory
 from lorabench.runs.folder import write_atomic
-from lorabench.study.cells import PointStatus, base_eval_key, point_finished, preflight, run_point
-from lorabench.study.grid import GridPoint, Study
+from lorabench.studies.cells import PointStatus, base_eval_key, point_finished, preflight, run_point
+from lorabench.studies.grid import GridPoint, Study
 
 
 def run_study(
@@ -39,7 +39,7 @@ def run_study(
     write_atomic(study.out / "study.yaml", yaml.safe_dump(
         {**study.base.model_dump(mode="json"), "sweep": study.sweep.model_dump(mode="json")}, sort_keys=False, allow_unicode=True))
     if (executor or study.sweep.executor) == "ray":
-        from lorabench.study.ray_executor import run_on_ray
+        from lorabench.studies.ray_executor import run_on_ray
 
         return run_on_ray(study, force, say, keep_going, ray_address or study.sweep.ray_address)
     statuses = []

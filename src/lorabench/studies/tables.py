@@ -19,8 +19,8 @@ from lorabench.comparison.paired import ShortSubset, comparison_from_dict, short
 from lorabench.report.view import cost_columns
 from lorabench.runs.folder import read_jsonl
 from lorabench.evaluation.accounting import accounting_summary, row_cost
-from lorabench.study.grid import DIMENSIONS, GridPoint, Study
-from lorabench.study.cells import EPOCHS_DIR, VALIDATION_DIR
+from lorabench.studies.grid import DIMENSIONS, GridPoint, Study
+from lorabench.studies.cells import EPOCHS_DIR, VALIDATION_DIR
 
 ACCOUNTING = ("EM", "F1", "Lenient", "Q/Ctx", "PromptTok", "GenTok", "PromptTok_API", "Latency", "ParseFail")
 QUALITY = {"EM": "exact_match", "F1": "f1", "Lenient": "lenient_match"}  # accounting_summary's names
