@@ -9,7 +9,7 @@ import pytest
 
 from lorabench.core.errors import LorabenchError
 from lorabench.core.notices import Notice, alarm, level_of, log, warn
-from lorabench.runs.results import EvalResult, MetricScores, RunResult, RunSummary
+from lorabench.results import EvalResult, MetricScores, RunResult, RunSummary
 
 # summary.json as the first release wrote it (commit a96b3ca): no validation, short_comparison,
 # work_seconds or min_detectable; training without train_loss and train_seconds.

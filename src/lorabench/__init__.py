@@ -34,7 +34,7 @@ _PUBLIC = {
     **dict.fromkeys(
         ("RunResult", "RunSummary", "EvalResult", "TrainResult", "Comparison", "ScoreResult", "StudyResult",
          "StudyRun", "MetricScores", "MetricVerdict", "GuardResult"),
-        "lorabench.runs.results",
+        "lorabench.results",
     ),
     "LorabenchError": "lorabench.core.errors",
 }
@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ impo
     from lorabench.core.errors import LorabenchError
     from lorabench.config.decoding import DecodingSettings
     from lorabench.prompts.build import PromptSettings
-    from lorabench.runs.results import (
+    from lorabench.results import (
         Comparison,
         EvalResult,
         GuardResult,

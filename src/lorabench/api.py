@@ -1,7 +1,7 @@
 """The functions `import lorabench` gives: run, evaluate, train, compare, score, study.
 
 Each takes settings as pydantic objects, plain dicts or a YAML path, does what the command of the
-same name does, and returns a typed result (lorabench.runs.results) instead of printing. Progress goes
+same name does, and returns a typed result (lorabench.results) instead of printing. Progress goes
 to the callbacks given (else nowhere) and messages to `say` (else the `lorabench` logger). Errors a
 user can fix raise LorabenchError naming the config key or keyword argument to change.
 
@@ -23,7 +23,7 @@ from lorabench.core.errors import LorabenchError
 from lorabench.config.decoding import DecodingSettings
 from lorabench.core.notices import Say, log
 from lorabench.prompts.build import PromptSettings
-from lorabench.runs.results import (
+from lorabench.results import (
     Comparison,
     EvalResult,
     MetricScores,

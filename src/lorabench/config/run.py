@@ -2,7 +2,7 @@
 
 Errors name the key and its line in the file (`run.yaml:12: training.lr: ...`), and unknown keys
 are errors, not silently ignored typos. Other tools' names for lorabench's keys (`learning_rate`,
-`lora_r`, ...) are read as lorabench's (see vocabulary.py).
+`lora_r`, ...) are read as lorabench's (see config/aliases.py).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from lorabench.prompts.build import Prompt, encode_target, model_context_length
 Progress = Callable[[int], None]
 NORMALIZATIONS = ("sum", "mean", "char")
 # decoding.engine: how the hf backend generates. 'auto' takes continuous batching where the model
-# supports it (evaluate/continuous.py), 'padded' always the length-sorted padded batches.
+# supports it (inference/continuous.py), 'padded' always the length-sorted padded batches.
 ENGINES = ("auto", "continuous", "padded")
 
 

@@ -46,7 +46,7 @@ from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.build import check_templates, fit_to_model
 from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
-from lorabench.runs.results import RunSummary
+from lorabench.results import RunSummary
 from lorabench.pipeline.retention import RetentionResult, plan_retention, run_retention
 from lorabench.runs.folder import csv_text, ensure_run_folder, library_versions, write_atomic, write_json
 from lorabench.evaluation.accounting import row_cost

@@ -1,8 +1,8 @@
 """Training examples: records to token ids and labels, padded batches, and a length-grouped order.
 
 A record becomes tokens only through `prompts.build_prompt` (or, for the batch and sequential
-strategies, the prompt builders in lorabench.strategies), `encode_prompt` and `encode_target`, so
-the prompt a model is trained on is, token for token, the prompt it is later evaluated on.
+strategies, the prompt builders in prompts/batch.py and prompts/sequential.py), `encode_prompt`
+and `encode_target`, so the prompt a model is trained on is, token for token, the prompt it is later evaluated on.
 """
 
 from __future__ import annotations

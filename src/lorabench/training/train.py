@@ -33,7 +33,7 @@ from lorabench.models.load import LoadedModel, load_model
 from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.build import fit_to_model, model_context_length, prompt_sha256, uses_chat_template
 from lorabench.runs.folder import write_json
-from lorabench.runs.results import TrainResult  # noqa: F401 - returned by train_adapter; public as lorabench.TrainResult
+from lorabench.results import TrainResult  # noqa: F401 - returned by train_adapter; public as lorabench.TrainResult
 from lorabench.training.arguments import _check_batch_fits, _training_arguments
 from lorabench.training.callbacks import LogHook, _JsonlLog, _LogAtCheckpoints, _RunTotals, _checkpoint_step, _prepare_log
 from lorabench.training.examples import ExampleDataset, PadCollator, encode_examples

@@ -1,0 +1,24 @@
+"""What the public functions return, typed and torch-free: a notebook can read a finished run
+folder without loading a model. `import lorabench` exposes these names too.
+
+scores.py: one evaluation's scores, one metric's verdict, one guard; summary.py: summary.json
+(`RunSummary`); outcomes.py: each function's result; html.py: their notebook view.
+"""
+
+from lorabench.results.outcomes import (
+    Comparison,
+    EvalResult,
+    RunResult,
+    ScoreResult,
+    StudyResult,
+    StudyRun,
+    TrainResult,
+)
+from lorabench.results.scores import GuardResult, MetricScores, MetricVerdict
+from lorabench.results.summary import RunSummary, ShortComparison, Sizes, TrainingFigures, ValidationSource
+
+__all__ = [
+    "Comparison", "EvalResult", "GuardResult", "MetricScores", "MetricVerdict", "RunResult", "RunSummary",
+    "ScoreResult", "ShortComparison", "Sizes", "StudyResult", "StudyRun", "TrainResult", "TrainingFigures",
+    "ValidationSource",
+]
