@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from lorabench.results.html import guards_html, metrics_table_html, verdict_table_html
+from lorabench.results.html import metrics_table_html, verdict_table_html
 from lorabench.results.scores import GuardResult, MetricScores, MetricVerdict
 from lorabench.results.summary import RunSummary, TrainingFigures
 
