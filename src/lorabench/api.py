@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from lorabench.config.run import RunConfig, load_config, load_prompt_settings, parse_config, parse_settings
 from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
-from lorabench.core.errors import LorabenchError
+from lorabench.core.errors import LorabenchError, invalid_settings
 from lorabench.config.decoding import DecodingSettings
 from lorabench.core.notices import Say, log
 from lorabench.prompts.build import PromptSettings
@@ -70,16 +70,7 @@ def _settings(model: type[M], value: M | Mapping[str, Any] | None, key: str) -> 
     try:
         return model.model_validate(dict(value or {}))
     except ValidationError as error:
-        raise _named(error, key) from None
-
-
-def _named(error: ValidationError, prefix: str = "") -> LorabenchError:
-    """The first problem, named by its dotted key (`decoding.batch_size: ...`)."""
-    first = error.errors()[0]
-    path = [str(p) for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in {"int", "float", "str"}))]
-    key = ".".join([prefix, *path] if prefix else path) or "(top level)"
-    message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-    return LorabenchError(f"{key}: {message} (got {first['input']!r})")
+        raise invalid_settings(error, key) from None
 
 
 def run(
@@ -188,7 +179,7 @@ def eval_config(
             prompt=prompt_settings, decoding=_settings(DecodingSettings, decoding, "decoding"), **scores.model_dump(),
         )
     except ValidationError as error:
-        raise _named(error) from None
+        raise invalid_settings(error) from None
 
 
 def evaluate(

@@ -26,7 +26,7 @@ from pydantic import (
 
 from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
-from lorabench.core.errors import ConfigKeyError, LorabenchError
+from lorabench.core.errors import ConfigKeyError, LorabenchError, first_problem
 from lorabench.config.decoding import DecodingSettings
 from lorabench.config.prompt import PromptSettings, choice_answer_conflict, choice_scoring_conflict, follow_choice_mode
 from lorabench.config.settings import (  # noqa: F401 - MetricSettings re-exported
@@ -206,8 +206,8 @@ key_line = _key_line  # for other config sections' own checks (a study's sweep.p
 def _located(source: str, document: yaml.Node | None, path: tuple[Any, ...], message: str) -> LorabenchError:
     line = _key_line(document, path)
     where = f"{source}:{line}" if line else source
-    key = ".".join(str(p) for p in path) or "(top level)"
-    return LorabenchError(f"{where}: {key}: {message}")
+    key = ".".join(str(p) for p in path)
+    return LorabenchError(f"{where}: {key or '(top level)'}: {message}", field=key or None)
 
 
 def _as_written(path: tuple[Any, ...], written: Mapping[KeyPath, KeyPath]) -> tuple[Any, ...]:
@@ -216,12 +216,6 @@ def _as_written(path: tuple[Any, ...], written: Mapping[KeyPath, KeyPath]) -> tu
         if path[: len(canonical)] == canonical:
             return spelled + path[len(canonical) :]
     return path
-
-
-def _describe(error: dict[str, Any]) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    return error["msg"]
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -241,11 +235,9 @@ def parse_settings(
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        # pydantic inserts union-member names ("int", "literal['epoch']") into the path; drop them.
-        path = prefix + tuple(p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in {"int", "float", "str"})))
+        loc, reason, _ = first_problem(exc)
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise _located(source, document, _as_written(path, written or {}), f"{_describe(first)}{more}") from None
+        raise _located(source, document, _as_written(prefix + loc, written or {}), f"{reason}{more}") from None
 
 
 def settle_max_length(config: RunConfig, written: Mapping[KeyPath, KeyPath]) -> RunConfig:
