@@ -166,7 +166,7 @@ def eval_config(
         if task is not None:
             raw.setdefault("task", task)
         if "task" not in raw:
-            raise LorabenchError("task: give the task kind (extractive, open, choice, math, short)")
+            raise LorabenchError.about("task", "give the task kind (extractive, open, choice, math, short)")
         source = _settings(DataSpec, raw, "data")
     if isinstance(prompt, (str, Path)):
         prompt_settings = load_prompt_settings(Path(prompt))
@@ -245,7 +245,7 @@ def compare(
     from lorabench.comparison.paired_runs import compare_evals, read_eval
 
     if not 0 < alpha < 1:
-        raise LorabenchError(f"alpha: {alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
+        raise LorabenchError.about("alpha", f"{alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
     path_a, path_b = _folder_of(a), _folder_of(b)
     for path in (path_a, path_b):
         if is_lm_eval_output(path):
@@ -281,7 +281,7 @@ def score(
     if not path.is_file():
         raise LorabenchError(f"{path}: no such file" if not path.exists() else f"{path} is a folder; give a file")
     if (task.value if isinstance(task, TaskKind) else task) not in {kind.value for kind in TaskKind}:
-        raise LorabenchError(f"task: {task!r} is not a task kind; use one of {', '.join(t.value for t in TaskKind)}")
+        raise LorabenchError.about("task", f"{task!r} is not a task kind; use one of {', '.join(t.value for t in TaskKind)}")
     settings = ScoreSettings.of(_settings(ScoringSettings, scoring, "scoring"))
     result = score_file(path, TaskKind(task), settings, skip_invalid)
     metrics_path = write_metrics(result, Path(out), path) if out is not None else None

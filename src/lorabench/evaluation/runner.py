@@ -329,7 +329,7 @@ def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_sh
     few_shot = config.prompt.few_shot
     if few_shot is None:
         if few_shot_from is not None:
-            raise LorabenchError("few_shot_from: the prompt settings have no few_shot; give them with prompt=FILE")
+            raise LorabenchError.about("few_shot_from", "the prompt settings have no few_shot; give them with prompt=FILE")
         return config
     if few_shot_from is not None:
         pool = load_records(DataSpec(path=str(few_shot_from), task=config.data.task)).records
@@ -387,7 +387,7 @@ def run_eval(
     """
     conflict = choice_scoring_conflict(config.data.task, config.prompt, config.decoding.choice_mode)
     if conflict:
-        raise LorabenchError(f"decoding.choice_mode: {conflict}")
+        raise LorabenchError.about("decoding.choice_mode", conflict)
     check_can_serve(config.decoding, config.data.task, with_adapter=config.adapter is not None)
     records = load_eval_records(config)
     config = with_few_shot_examples(config, records, few_shot_from)

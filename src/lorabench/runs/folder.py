@@ -40,17 +40,17 @@ def ensure_run_folder(path: Path, option: str) -> None:
     blocking = _blocking_file(Path(path))
     if blocking is not None:
         what = "is a file" if blocking == Path(path) else f"is inside {blocking}, which is a file"
-        raise LorabenchError(f"{option}: {path} {what}; give a folder")
+        raise LorabenchError.about(option, f"{path} {what}; give a folder")
 
 
 def ensure_output_file(path: Path, option: str) -> None:
     """Refuse an output file path that is a folder, or lies under a file."""
     path = Path(path)
     if path.is_dir():
-        raise LorabenchError(f"{option}: {path} is a folder; give a file name")
+        raise LorabenchError.about(option, f"{path} is a folder; give a file name")
     blocking = _blocking_file(path.parent)
     if blocking is not None:
-        raise LorabenchError(f"{option}: {path} is inside {blocking}, which is a file")
+        raise LorabenchError.about(option, f"{path} is inside {blocking}, which is a file")
 
 
 def write_atomic(path: Path, content: str | bytes) -> Path:
