@@ -75,3 +75,28 @@ def test_the_kind_check_sees_each_way_of_naming_a_kind() -> None:
         assert kind_mentions(line, kinds), line
     for line in ('decoding.choice_mode', 'out["short"] = short', '"choice scored by"', '# TaskKind.choice'):
         assert not kind_mentions(line, kinds), line
+
+
+# What the command line may import besides lorabench.api and itself (see the cli-over-api contract).
+CLI_MAY_IMPORT = {
+    "lorabench", "lorabench.api", "lorabench.cli", "lorabench.results", "lorabench.config", "lorabench.config.settings",
+    "lorabench.config.decoding", "lorabench.data", "lorabench.data.spec", "lorabench.data.records", "lorabench.prompts",
+    "lorabench.prompts.build", "lorabench.metrics", "lorabench.metrics.settings", "lorabench.core",
+    "lorabench.core.errors", "lorabench.core.notices", "lorabench.core.version", "lorabench.__main__",
+}
+
+
+def test_the_cli_contract_forbids_every_module_it_does_not_allow() -> None:
+    # A module added to lorabench later is off limits to the cli until it is listed as public.
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+    forbidden = next(c for c in contracts if c["id"] == "cli-over-api")["forbidden_modules"]
+    modules = {".".join(("lorabench", *p.relative_to(SRC).with_suffix("").parts)).removesuffix(".__init__")
+               for p in SRC.rglob("*.py")}
+    allowed = {m for m in modules if any(m == a or m.startswith(a + ".") for a in ("lorabench.cli", "lorabench.results"))}
+    uncovered = sorted(
+        m for m in modules - CLI_MAY_IMPORT - allowed
+        if not any(m == f or m.startswith(f + ".") for f in forbidden)
+    )
+    assert not uncovered, f"neither allowed to nor forbidden for lorabench.cli: {uncovered}"

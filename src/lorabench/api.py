@@ -28,6 +28,7 @@ from lorabench.results import (
     EvalResult,
     MetricScores,
     MetricVerdict,
+    ReportResult,
     RunResult,
     ScoreResult,
     StudyResult,
@@ -48,12 +49,13 @@ ConfigLike = RunConfig | Mapping[str, Any] | str | Path
 M = TypeVar("M", bound=BaseModel)
 
 
-def run_config(config: ConfigLike) -> RunConfig:
-    """A RunConfig from itself, a dict (as a YAML file would hold it) or a YAML file's path."""
+def run_config(config: ConfigLike, overrides: list[str] | None = None) -> RunConfig:
+    """A RunConfig from itself, a dict (as a YAML file would hold it) or a YAML file's path;
+    `overrides` (`training.lr=1e-3`, for a YAML file) as the command's --set gives them."""
     if isinstance(config, RunConfig):
         return config
     if isinstance(config, (str, Path)):
-        return load_config(Path(config))
+        return load_config(Path(config), overrides or [])
     if isinstance(config, Mapping):
         if "sweep" in config:
             raise LorabenchError("config: has a 'sweep' section: run it with lorabench.study(config)")
@@ -97,6 +99,40 @@ def run(
     return RunResult(out=result.out, report=result.report, summary=result.summary)
 
 
+def demo_config(out: str | Path = "demo_runs") -> RunConfig:
+    """The demo's run config (`lorabench demo`): SmolLM2-135M-Instruct, LoRA on synthetic extractive
+    QA written into `out`; run it with `run`. `model.name` says which model."""
+    from lorabench.config.demo import demo_config as config_of
+    from lorabench.runs.folder import ensure_run_folder
+
+    folder = Path(out)
+    ensure_run_folder(folder, "out")
+    folder.mkdir(parents=True, exist_ok=True)
+    return config_of(folder)
+
+
+def dry_run(config: ConfigLike, *, say: Say = log) -> list[str]:
+    """What `run` would do, checked without loading weights (config, data, splits, leakage, prompts,
+    LoRA targets), as `lorabench run --dry-run`: the plan's lines. Writes nothing."""
+    from lorabench.pipeline.dry_run import plan_lines, plan_run
+
+    return plan_lines(plan_run(run_config(config), say))
+
+
+def preview_prompts(
+    config: ConfigLike, split: str = "train", n: int = 3, *, overrides: list[str] | None = None, say: Say = log
+) -> Any:
+    """Exactly what the model sees for the first `n` items of `split` (train or test), as `lorabench
+    prompts`: the Preview (`items` with the prompt, the learned tokens, how evaluation asks).
+    Loads the tokenizer only (after the config is checked)."""
+    if split not in ("train", "test"):
+        raise LorabenchError.about("split", f"{split!r} is not a split; use train or test")
+    loaded = run_config(config, overrides)
+    from lorabench.pipeline.preview import preview_prompts as preview
+
+    return preview(loaded, split, n, say)  # type: ignore[arg-type]
+
+
 def train(
     config: ConfigLike,
     *,
@@ -120,7 +156,7 @@ def train(
     from lorabench.training.train import train_adapter
 
     folder = Path(out) if out is not None else Path(config.out) / "train"
-    ensure_run_folder(Path(config.out), "out")
+    ensure_run_folder(Path(config.out), "out", keyed=False)  # the config's key, not this function's `out`
     ensure_run_folder(folder, "out")
     splits = split_data(config, say)
     loaded = load_model(config.model)
@@ -133,6 +169,27 @@ def train(
     if current_shard().main:
         write_model_card(result.adapter_dir)  # without results: `run` adds them after its tuned evaluation
     return result
+
+
+def prompt_settings(path: str | Path) -> PromptSettings:
+    """Prompt settings from a YAML file: a run config's `prompt:` section, an adapter's
+    lorabench.json, or the settings alone (what `evaluate(prompt=path)` reads)."""
+    return load_prompt_settings(Path(path))
+
+
+def current_shard() -> Any:
+    """This process's place in a multi-process launch (`.rank`, `.world`, `.main`, `.distributed`):
+    under torchrun or accelerate only rank 0 (`.main`) reports."""
+    from lorabench.evaluation.sharding import current_shard as shard
+
+    return shard()
+
+
+def refuse_weight_sharding(command: str) -> None:
+    """LorabenchError when launched to shard one model's weights over processes, which `command` does not do."""
+    from lorabench.evaluation.sharding import refuse_weight_sharding as refuse
+
+    refuse(command)
 
 
 def _slug(text: str) -> str:
@@ -218,6 +275,7 @@ def evaluate(
         resumed=outcome.resumed, hit_max_new_tokens=sum(r["hit_max_new_tokens"] for r in outcome.rows),
         prompt_shortened=sum(r["prompt_shortened"] for r in outcome.rows),
         prompt_change=None if outcome.prompt_change is None else outcome.prompt_change.to_dict(),
+        prompt_change_text=None if outcome.prompt_change is None else outcome.prompt_change.describe(),
     )
 
 
@@ -242,15 +300,18 @@ def compare(
     engines or library versions."""
     from lorabench.comparison.items import change_counts
     from lorabench.comparison.lm_eval_files import is_lm_eval_output
+    from lorabench.comparison.paired import CORRECTIONS
     from lorabench.comparison.paired_runs import compare_evals, read_eval
+    from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
 
-    if not 0 < alpha < 1:
-        raise LorabenchError.about("alpha", f"{alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
+    _check_alpha(alpha)
     path_a, path_b = _folder_of(a), _folder_of(b)
     for path in (path_a, path_b):
         if is_lm_eval_output(path):
             raise LorabenchError(f"{path} is lm-eval output: lorabench.compare reads lorabench eval folders; "
-                                 "compare lm-eval runs with `lorabench compare`")
+                                 "compare lm-eval runs with lorabench.api.compare_lm_eval")
+    if correction not in CORRECTIONS:
+        raise LorabenchError.about("correction", f"{correction!r} is not one of {', '.join(CORRECTIONS)}")
     result = compare_evals(
         read_eval(path_a), read_eval(path_b), anyway=anyway, alpha=alpha, resamples=resamples, correction=correction
     )
@@ -260,7 +321,39 @@ def compare(
         metrics_a=MetricScores.model_validate(result.metrics_a.to_dict()),
         metrics_b=MetricScores.model_validate(result.metrics_b.to_dict()),
         items=change_counts(result.pairs), forced_despite=result.differences, warnings=result.warnings,
+        sentences=[verdict_sentence(c, before="A", after="B") for c in result.comparisons],
+        multiplicity=multiplicity_sentence(result.comparisons, alpha, correction),
     )
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise LorabenchError.about("alpha", f"{alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
+
+
+def is_lm_eval_output(path: str | Path) -> bool:
+    """Whether `path` is lm-eval's output (its --output_path folder, a results_*.json or a
+    samples_<task>_*.jsonl file) rather than a lorabench eval folder."""
+    from lorabench.comparison.lm_eval_files import is_lm_eval_output as lm_eval_output
+
+    return lm_eval_output(Path(path))
+
+
+def compare_lm_eval(
+    a: str | Path, b: str | Path, *, anyway: bool = False, alpha: float = 0.05, resamples: int = 10_000
+) -> Any:
+    """Paired comparison of two lm-eval runs (with --log_samples), per task and metric, paired by
+    doc_id, as `lorabench compare` on lm-eval output. Returns the LmEvalComparison (`comparisons`,
+    `differences`, `notes`, `items`, `to_dict()`)."""
+    from lorabench.comparison.lm_eval_compare import compare_lm_eval as compare_runs
+    from lorabench.comparison.lm_eval_files import read_lm_eval
+
+    _check_alpha(alpha)
+    kinds = [is_lm_eval_output(a), is_lm_eval_output(b)]
+    if not all(kinds):
+        lm, other = (a, b) if kinds[0] else (b, a)
+        raise LorabenchError(f"{lm} is lm-eval output but {other} is not; compare two lm-eval runs or two lorabench runs")
+    return compare_runs(read_lm_eval(Path(a)), read_lm_eval(Path(b)), anyway=anyway, alpha=alpha, resamples=resamples)
 
 
 def score(
@@ -273,15 +366,18 @@ def score(
 ) -> ScoreResult:
     """Score predictions made elsewhere (JSON Lines with `gold` and `prediction` per line) with every
     metric of the task and 95% intervals, as `lorabench score`; writes metrics.json and scores.jsonl
-    into `out` when given. skip_invalid=True skips bad rows (listed in `skipped`) instead of stopping."""
-    from lorabench.metrics.scoring import ScoreSettings
+    into `out` when given (the command always gives one: its --out, by default the input's folder). skip_invalid=True skips bad rows (listed in `skipped`) instead of stopping."""
     from lorabench.evaluation.scorefile import score_file, write_metrics
+    from lorabench.metrics.scoring import ScoreSettings
+    from lorabench.runs.folder import ensure_run_folder
 
     path = Path(predictions)
     if not path.is_file():
         raise LorabenchError(f"{path}: no such file" if not path.exists() else f"{path} is a folder; give a file")
     if (task.value if isinstance(task, TaskKind) else task) not in {kind.value for kind in TaskKind}:
         raise LorabenchError.about("task", f"{task!r} is not a task kind; use one of {', '.join(t.value for t in TaskKind)}")
+    if out is not None:
+        ensure_run_folder(Path(out), "out")
     settings = ScoreSettings.of(_settings(ScoringSettings, scoring, "scoring"))
     result = score_file(path, TaskKind(task), settings, skip_invalid)
     metrics_path = write_metrics(result, Path(out), path) if out is not None else None
@@ -291,12 +387,12 @@ def score(
     )
 
 
-def load_study_config(config: str | Path | Mapping[str, Any]) -> Study:
-    """A study (run settings plus `sweep:`) from a YAML path or a dict."""
+def load_study_config(config: str | Path | Mapping[str, Any], overrides: list[str] | None = None) -> Study:
+    """A study (run settings plus `sweep:`) from a YAML path (with --set style `overrides`) or a dict."""
     from lorabench.studies.grid import Study, SweepSettings, expand, load_study
 
     if isinstance(config, (str, Path)):
-        return load_study(Path(config))
+        return load_study(Path(config), overrides or [])
     if not isinstance(config, Mapping) or "sweep" not in config:
         raise LorabenchError("config: no 'sweep' section; a single run is lorabench.run(config)")
     raw = dict(config)
@@ -305,9 +401,27 @@ def load_study_config(config: str | Path | Mapping[str, Any]) -> Study:
     return Study(base, sweep, expand(base, sweep))
 
 
+def _check_executor(executor: str | None) -> None:
+    if executor not in (None, "local", "ray"):
+        raise LorabenchError.about("executor", f"{executor!r} is not an executor; use local or ray")
+
+
+def study_plan(
+    config: str | Path | Mapping[str, Any] | Study, *, overrides: list[str] | None = None, executor: str | None = None
+) -> list[str]:
+    """What `study` would do, as lines: the runs the sweep expands to, what they share, which are finished."""
+    from lorabench.studies.grid import Study
+    from lorabench.studies.runner import plan_lines
+
+    _check_executor(executor)
+    refuse_weight_sharding("study")
+    return plan_lines(config if isinstance(config, Study) else load_study_config(config, overrides))
+
+
 def study(
     config: str | Path | Mapping[str, Any] | Study,
     *,
+    overrides: list[str] | None = None,
     force: bool = False,
     keep_going: bool = False,
     say: Say = log,
@@ -320,12 +434,15 @@ def study(
     sweep.params key x seeds), then the study page, as `lorabench study`. Finished runs are kept
     unless force=True; with keep_going=True a failed run is recorded (state "failed", its error) and
     the next one starts. executor "ray" (default: sweep.executor) runs the cells as Ray tasks, on
-    ray_address (default: sweep.ray_address, else a local Ray started for the study)."""
+    ray_address (default: sweep.ray_address, else a local Ray started for the study). `overrides`:
+    --set style changes to a YAML config."""
     from lorabench.studies.grid import Study
     from lorabench.studies.report import write_study_report
     from lorabench.studies.runner import run_study
 
-    loaded = config if isinstance(config, Study) else load_study_config(config)
+    _check_executor(executor)
+    refuse_weight_sharding("study")
+    loaded = config if isinstance(config, Study) else load_study_config(config, overrides)
     try:
         statuses = run_study(
             loaded, force=force, say=say, progress=progress, on_train_log=on_train_log, keep_going=keep_going,
@@ -344,3 +461,63 @@ def study(
         page=None if files is None else files.html,
         finished=0 if files is None else files.finished,
     )
+
+
+def merge(
+    adapter: str | Path,
+    out: str | Path,
+    *,
+    check_items: int = 8,
+    data: str | None = None,
+    model: str | None = None,
+    dtype: str | None = None,
+    force: bool = False,
+) -> Any:
+    """Merge a lorabench adapter folder into its base and write the merged model to `out`, as
+    `lorabench merge`; refused unless the merged model gives the same greedy answers as base +
+    adapter on `check_items` items (of `data`, else synthetic ones). Returns the MergeResult
+    (`out`, `base`, `checked`, `items_from`)."""
+    from lorabench.training.merge import merge_adapter
+
+    return merge_adapter(
+        Path(adapter), Path(out), check_items=check_items, data=data, model=model, dtype=dtype, force=force
+    )
+
+
+def synth(task: TaskKind | str, n: int, seed: int = 0, out: str | Path | None = None, *, short_passages: bool = False) -> Path:
+    """A deterministic data set of `n` records about a fictional world (no model already knows the
+    answers), as `lorabench synth`: written to `out` (default synth_<task>_<n>_<seed>.jsonl); its path."""
+    from lorabench.data.synth import write_synth
+    from lorabench.runs.folder import ensure_output_file
+
+    target = Path(out) if out is not None else Path(f"synth_{TaskKind(task).value}_{n}_{seed}.jsonl")
+    ensure_output_file(target, "out")
+    return write_synth(TaskKind(task), n, seed, target, short_passages=short_passages)
+
+
+def leakage(train: str | Path, test: str | Path, task: TaskKind | str, *, ngram: int = 8) -> Any:
+    """Overlap between two data files (same questions, contexts, near-duplicate questions; ids
+    shared by different records are reported apart), as `lorabench leakage`. Returns the
+    LeakageReport (`has_leakage`, `summary()`, `to_dict()`)."""
+    from lorabench.data.leakage import check_leakage
+    from lorabench.data.loaders import load_records
+
+    a = load_records(DataSpec(path=str(train), task=TaskKind(task))).records
+    b = load_records(DataSpec(path=str(test), task=TaskKind(task))).records
+    return check_leakage(a, b, ngram=ngram)
+
+
+def report(run_dir: str | Path, *, screenshot: bool = False) -> ReportResult:
+    """(Re)write report.html, report.md, plots/ and tables/ from a run folder's files, as `lorabench
+    report`; screenshot=True also loads the page in headless Chromium and saves report.png
+    (`problem` says what did not render cleanly, if anything)."""
+    from lorabench.report.write import write_report
+
+    files = write_report(run_dir)
+    if not screenshot:
+        return ReportResult(html=files.html, markdown=files.markdown)
+    from lorabench.report.browser import check_page
+
+    png = Path(run_dir) / "report.png"
+    check = check_page(files.html, png)
+    return ReportResult(html=files.html, markdown=files.markdown, screenshot=png, problem=None if check.ok else str(check))

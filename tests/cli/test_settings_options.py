@@ -7,13 +7,14 @@ from typing import Literal
 
 import pytest
 import typer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from typer.testing import CliRunner
 
 from lorabench.cli import app
-from lorabench.cli.common import options_named, user_errors
+from lorabench.cli.common import user_errors
 from lorabench.cli.evaluate import EVAL_OPTIONS
-from lorabench.cli.settings_options import SettingsOption, given, renames, scalar_fields, with_options
+from lorabench.cli.settings_options import SettingsOption, field_flags, given, scalar_fields, with_options
+from lorabench.core.errors import invalid_settings
 from lorabench.config.decoding import DecodingSettings
 
 runner = CliRunner()
@@ -66,11 +67,13 @@ def test_a_field_added_to_a_settings_model_is_an_option_with_nothing_else_to_wri
     seen: dict[str, object] = {}
 
     def command(**values: object) -> None:
-        with options_named(renames(options)):
+        try:  # as lorabench.api does: the settings' error names its key, the command maps it to the flag
             seen.update(Toy(**given(options, values).get("toy", {})).model_dump())
+        except ValidationError as error:
+            raise invalid_settings(error, "toy") from None
 
     toy = typer.Typer(rich_markup_mode=None)
-    toy.command()(user_errors(with_options(command, options, inspect.Signature())))
+    toy.command()(user_errors(with_options(command, options, inspect.Signature()), fields=field_flags(options)))
     toy.command("other")(lambda: None)  # a group, as lorabench's app is
 
     assert runner.invoke(toy, ["command", "--steps", "3", "--verbose"]).exit_code == 0

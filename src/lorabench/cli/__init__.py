@@ -25,10 +25,10 @@ app = typer.Typer(
 )
 
 COMMANDS: dict[str, Callable[..., Any]] = {
-    "score": user_errors(score.score),
+    "score": user_errors(score.score, fields=score.FIELDS),
     "synth": user_errors(synth.synth),
     "leakage": user_errors(leakage.leakage),
-    "eval": evaluate.command,  # its own key -> option names (user_errors applied there)
+    "eval": evaluate.command,  # its settings options made from the schema (user_errors applied there)
     "run": user_errors(run.run),
     "train": user_errors(train.train),
     "merge": user_errors(merge.merge),

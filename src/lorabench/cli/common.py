@@ -1,5 +1,5 @@
 """What every command shares: the consoles, user errors as one line and exit code 2, the
-library's key names turned into this command's option names, and the common options.
+setting an error is about (its `field`) named by this command's option, and the common options.
 
 Errors caused by input (LorabenchError) print one clear line and exit with code 2; anything
 else is a bug and keeps its traceback.
@@ -8,14 +8,15 @@ else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
 import typer
+from typer.models import OptionInfo
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
@@ -29,34 +30,68 @@ err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The library names what to change as a keyword argument or a config key; on the command line it
-# is an option. Every command maps these; a command with options of its own adds its keys.
+# Keyword arguments the long commands share, as their options: for what the library says while
+# such a command runs ("skipping (use force=True to retrain)"), which carries no field.
 FLAGS: dict[str, str] = {
-    "force=True": "--force",
-    "allow_prompt_change=True": "--allow-prompt-change",
-    "anyway=True": "--anyway",
+    "force": "--force",
+    "allow_prompt_change": "--allow-prompt-change",
+    "anyway": "--anyway",
 }
 
 
-def as_flags(message: str, flags: Mapping[str, str]) -> str:
-    """`message` with each library key that stands alone replaced by its option (longest first)."""
+def command_flags(command: Callable[..., Any]) -> dict[str, str]:
+    """Each parameter of a command (the library's keyword of the same name) -> its option, as typer
+    declares it: `out` -> `--out`, `config_path` -> CONFIG is no option and is left out."""
+    flags = {}
+    for name, parameter in inspect.signature(command, eval_str=True).parameters.items():
+        info = next((a for a in getattr(parameter.annotation, "__metadata__", ()) if isinstance(a, OptionInfo)), None)
+        if info is None and not isinstance(parameter.default, OptionInfo):
+            continue
+        option = info or parameter.default
+        # typer.Option("--json") in Annotated keeps its first name as the default
+        names = [option.default, *(option.param_decls or ())]
+        declared = [d for d in names if isinstance(d, str) and d.startswith("--")]
+        flags[name] = declared[0].split("/")[0] if declared else "--" + name.replace("_", "-")
+    return flags
+
+
+def _hints_as_flags(message: str, flags: Mapping[str, str]) -> str:
+    """Keyword hints in a message (`force=True`, `prompt=FILE`, `decoding.backend=hf`) as options
+    (`--force`, `--prompt FILE`, `--backend hf`); only whole keys, longest first."""
     for key in sorted(flags, key=len, reverse=True):
-        message = re.sub(rf"(?<![\w.-]){re.escape(key)}", lambda _, flag=flags[key]: flag, message)
+        flag = flags[key]
+        message = re.sub(rf"(?<![\w.-]){re.escape(key)}=(True)?(\S?)",
+                         lambda m, flag=flag: flag + m[2] if m[1] or not m[2] else f"{flag} {m[2]}", message)
     return message
 
 
-def user_errors(func: F | None = None, *, flags: Mapping[str, str] | None = None) -> Any:
-    """A command whose LorabenchError becomes one line (its keys as this command's options) and exit 2."""
-    names = {**FLAGS, **(flags or {})}
+def as_flags(error: LorabenchError | str, flags: Mapping[str, str]) -> str:
+    """An error (or a message) in this command's terms: the setting it is about (`error.field`,
+    or the nearest enclosing key that has an option) named by its option, keyword hints as options."""
+    text = str(error)
+    field = error.field if isinstance(error, LorabenchError) else None
+    if field is not None and text.startswith(f"{field}: "):
+        keys = field.split(".")
+        named = next((".".join(keys[:n]) for n in range(len(keys), 0, -1) if ".".join(keys[:n]) in flags), None)
+        if named is not None:
+            text = f"{flags[named]}: {error.reason}"  # type: ignore[union-attr]
+    return _hints_as_flags(text, flags)
+
+
+def user_errors(func: F | None = None, *, fields: Mapping[str, str] | None = None) -> Any:
+    """A command whose LorabenchError becomes one line (its field and keyword hints as this command's
+    options) and exit 2. `fields`: setting key -> option, beyond the command's own parameters."""
 
     def decorate(command: F) -> F:
+        names = {**FLAGS, **command_flags(command), **(fields or {})}
+
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return command(*args, **kwargs)
             except LorabenchError as error:
                 # Escaped: a message may hold brackets (pip install 'lorabench[vllm]') that are not markup.
-                text = escape(as_flags(str(error), names))
+                text = escape(as_flags(error, names))
                 err_console.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
                 raise typer.Exit(2) from None
 
@@ -77,29 +112,6 @@ def say_on(out: Console, flags: Mapping[str, str] | None = None) -> Say:
         out.print(Text(as_flags(str(message), names), style=_STYLES.get(level_of(message), "")), highlight=False)
 
     return say
-
-
-# Union members and validator names pydantic puts into an error's location; they name no option.
-_LOC_NOISE = {"int", "float", "str", "bool", "function-after", "function-before"}
-
-
-@contextmanager
-def options_named(renames: dict[str, str] | None = None) -> Iterator[None]:
-    """Report a settings object that refuses command-line values against the option that gave them.
-
-    The option is the field's name as a flag (`batch_size` -> `--batch-size`) unless `renames`
-    maps it (`name` -> `--model`).
-    """
-    from pydantic import ValidationError
-
-    try:
-        yield
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        fields = [p for p in first["loc"] if isinstance(p, str) and "[" not in p and p not in _LOC_NOISE]
-        field = fields[-1] if fields else ""
-        option = (renames or {}).get(field, "--" + field.replace("_", "-"))
-        raise LorabenchError(f"{option}: {first['msg']} (got {first['input']!r})") from None
 
 
 def input_file(path: Path, option: str) -> Path:

@@ -11,7 +11,6 @@ import typer
 from rich.markup import escape
 
 from lorabench.cli.common import console
-from lorabench.core.errors import LorabenchError
 
 
 def compare(
@@ -27,55 +26,39 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
 ) -> None:
     """Paired comparison of two evaluations of the same items: verdict per metric, changed items."""
-    from lorabench.comparison.paired import CORRECTIONS
-    from lorabench.comparison.items import change_counts
-    from lorabench.comparison.lm_eval_files import is_lm_eval_output
-    from lorabench.comparison.paired_runs import compare_evals, read_eval
+    import lorabench.api as api
     from lorabench.cli.tables import comparison_table
-    from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
 
-    if not 0 < alpha < 1:
-        raise LorabenchError(f"--alpha: {alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
-    lm_eval = [is_lm_eval_output(run_a), is_lm_eval_output(run_b)]
-    if any(lm_eval):
-        if not all(lm_eval):
-            lm, other = (run_a, run_b) if lm_eval[0] else (run_b, run_a)
-            raise LorabenchError(f"{lm} is lm-eval output but {other} is not; compare two lm-eval runs or two lorabench runs")
+    if api.is_lm_eval_output(run_a) or api.is_lm_eval_output(run_b):
         _compare_lm_eval(run_a, run_b, anyway, alpha, resamples, as_json)
         return
-    if correction not in CORRECTIONS:
-        raise LorabenchError(f"--correction: {correction!r} is not one of {', '.join(CORRECTIONS)}")
-    result = compare_evals(
-        read_eval(run_a), read_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples, correction=correction
-    )
+    result = api.compare(run_a, run_b, anyway=anyway, alpha=alpha, resamples=resamples, correction=correction)
     if as_json:
         payload = {
-            "a": str(run_a), "b": str(run_b), "n": result.n, "forced_despite": result.differences,
+            "a": result.a, "b": result.b, "n": result.n, "forced_despite": result.forced_despite,
             "warnings": result.warnings,
-            "comparison": [c.to_dict() for c in result.comparisons], "items": change_counts(result.pairs),
+            "comparison": [c.model_dump(exclude_unset=True) for c in result.comparisons], "items": result.items,
         }
         typer.echo(json.dumps(payload, indent=2))
         return
-    for difference in result.differences:
+    for difference in result.forced_despite:
         console.print(f"[bold yellow]compared anyway despite[/] {difference}", highlight=False)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print(comparison_table(result.comparisons, result.metrics_a, result.metrics_b, names=("A", "B")))
-    console.print(f"A = {result.a.name} ({run_a}); B = {result.b.name} ({run_b})", highlight=False)
-    for c in result.comparisons:
-        console.print(verdict_sentence(c, before="A", after="B"), highlight=False)
-    console.print(multiplicity_sentence(result.comparisons, alpha, correction), highlight=False)
-    counts = change_counts(result.pairs)
-    console.print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()), highlight=False)
+    console.print(f"A = {result.name_a} ({run_a}); B = {result.name_b} ({run_b})", highlight=False)
+    for sentence in result.sentences:
+        console.print(sentence, highlight=False)
+    console.print(result.multiplicity, highlight=False)
+    console.print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.items.items()), highlight=False)
 
 
 def _compare_lm_eval(run_a: Path, run_b: Path, anyway: bool, alpha: float, resamples: int, as_json: bool) -> None:
     """`compare` on two lm-eval runs: one verdict line per task and metric, as for lorabench runs."""
-    from lorabench.comparison.lm_eval_compare import compare_lm_eval
-    from lorabench.comparison.lm_eval_files import read_lm_eval
+    import lorabench.api as api
     from lorabench.report.verdicts import verdict_sentence
 
-    result = compare_lm_eval(read_lm_eval(run_a), read_lm_eval(run_b), anyway=anyway, alpha=alpha, resamples=resamples)
+    result = api.compare_lm_eval(run_a, run_b, anyway=anyway, alpha=alpha, resamples=resamples)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return

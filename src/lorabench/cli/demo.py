@@ -15,14 +15,11 @@ def demo(
     force: Annotated[bool, typer.Option(help="Redo every stage instead of reusing finished ones.")] = False,
 ) -> None:
     """SmolLM2 fine-tuned with LoRA on synthetic QA, compared with its base: the whole product, offline."""
+    import lorabench.api as api
     from lorabench.cli.live import run_pipeline_live
-    from lorabench.config.demo import DEMO_MODEL, demo_config
-    from lorabench.runs.folder import ensure_run_folder
 
-    ensure_run_folder(out, "--out")
-    out.mkdir(parents=True, exist_ok=True)
-    config = demo_config(out)
-    console.print(f"demo: {DEMO_MODEL}, LoRA on synthetic extractive QA (fictional world), CPU")
+    config = api.demo_config(out)
+    console.print(f"demo: {config.model.name}, LoRA on synthetic extractive QA (fictional world), CPU")
     result = run_pipeline_live(config, console, console, force=force)
     em = next(c for c in result.comparisons if c.metric == "exact_match")
     console.print(

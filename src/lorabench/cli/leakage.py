@@ -23,13 +23,9 @@ def leakage(
 
     Exits with code 1 when leakage is found.
     """
-    from lorabench.data.leakage import check_leakage
-    from lorabench.data.loaders import load_records
-    from lorabench.data.spec import DataSpec
+    import lorabench.api as api
 
-    a = load_records(DataSpec(path=str(train), task=task)).records
-    b = load_records(DataSpec(path=str(test), task=task)).records
-    report = check_leakage(a, b, ngram=ngram)
+    report = api.leakage(train, test, task, ngram=ngram)
     console.print_json(json.dumps(report.to_dict())) if as_json else console.print(report.summary(), highlight=False)
     if report.has_leakage:
         raise typer.Exit(1)

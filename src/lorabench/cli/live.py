@@ -14,8 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TextCol
 from rich.text import Text
 
 from lorabench.cli.common import say_on
+from lorabench.results import MetricScores, MetricVerdict
 
 if TYPE_CHECKING:  # imported when a run starts: torch must not load for `--help`
+    from lorabench.comparison.paired import MetricComparison
+    from lorabench.metrics.scoring import TaskMetrics
     from lorabench.pipeline.run import PipelineResult
 
 
@@ -88,7 +91,7 @@ def run_pipeline_live(config, console: Console, bar_console: Console, force: boo
         )
     if not main:
         return result
-    console.print(comparison_table(result.comparisons, result.base.metrics, result.tuned.metrics))
+    console.print(comparison_table(_verdicts(result.comparisons), _scores(result.base.metrics), _scores(result.tuned.metrics)))
     _print_short_subset(result, console)
     generated_text = generated(result.base.rows) or generated(result.tuned.rows)
     for line in findings_lines(applicable(result.findings, generated_text)):
@@ -135,6 +138,14 @@ def _print_short_subset(result: PipelineResult, console: Console) -> None:
     if short.n == result.base.metrics.n:
         console.print(f"{subset}: all {short.n} test items, so the table above is theirs", highlight=False)
     elif short.comparisons and before is not None and after is not None:
-        console.print(comparison_table(short.comparisons, before, after, subset=subset))
+        console.print(comparison_table(_verdicts(short.comparisons), _scores(before), _scores(after), subset=subset))
     else:
         console.print(f"{subset}: none of the {result.base.metrics.n} test items", highlight=False)
+
+
+def _scores(metrics: TaskMetrics) -> MetricScores:
+    return MetricScores.model_validate(metrics.to_dict())
+
+
+def _verdicts(comparisons: list[MetricComparison]) -> list[MetricVerdict]:
+    return [MetricVerdict.model_validate(c.to_dict()) for c in comparisons]

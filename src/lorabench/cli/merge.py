@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from lorabench.cli.common import console, options_named
+from lorabench.cli.common import console
 
 
 def merge(
@@ -20,9 +20,8 @@ def merge(
     force: Annotated[bool, typer.Option(help="Replace --out when it exists and is not empty.")] = False,
 ) -> None:
     """Merge an adapter into its base model; the merged model must answer the check items exactly as base + adapter."""
-    from lorabench.training.merge import merge_adapter
+    import lorabench.api as api
 
-    with options_named({"path": "--data", "name": "--model"}):
-        result = merge_adapter(adapter, out, check_items=check_items, data=data, model=model, dtype=dtype, force=force)
+    result = api.merge(adapter, out, check_items=check_items, data=data, model=model, dtype=dtype, force=force)
     console.print(f"merged model: {result.out}", highlight=False, soft_wrap=True)  # a path to copy, unbroken
     console.print(f"{result.checked}/{result.checked} greedy answers identical ({result.items_from})", highlight=False)

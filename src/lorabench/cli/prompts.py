@@ -11,7 +11,6 @@ from rich.rule import Rule
 from rich.text import Text
 
 from lorabench.cli.common import SetOption, console, err_console, say_on
-from lorabench.core.errors import LorabenchError
 
 if TYPE_CHECKING:  # the preview module loads the tokenizer stack
     from lorabench.pipeline.preview import ItemView, Preview, Split
@@ -27,14 +26,9 @@ def prompts(
 ) -> None:
     """Print exactly what the model sees for the first items: the training text with the learned
     tokens highlighted, and how evaluation asks (stop strings, max_new_tokens). Loads the tokenizer only."""
-    from lorabench.config.run import load_config
+    import lorabench.api as api
 
-    if split not in ("train", "test"):
-        raise LorabenchError(f"--split: {split!r} is not a split; use train or test")
-    config = load_config(config_path, overrides or [])  # before torch is imported, as in `run`
-    from lorabench.pipeline.preview import preview_prompts
-
-    preview = preview_prompts(config, split, n, say_on(err_console))  # type: ignore[arg-type]
+    preview = api.preview_prompts(config_path, split, n, overrides=overrides, say=say_on(err_console))
     for renderable in render_preview(preview):
         # Not re-wrapped: the line breaks shown are the prompt's own.
         console.print(renderable, highlight=False, soft_wrap=True)

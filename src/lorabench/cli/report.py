@@ -16,15 +16,12 @@ def report(
     screenshot: Annotated[bool, typer.Option(help="Also load the page in headless Chromium and save report.png.")] = False,
 ) -> None:
     """(Re)write report.html, report.md, plots/ and tables/ from a run folder's files."""
-    from lorabench.report.write import write_report
+    import lorabench.api as api
 
-    files = write_report(run_dir)
+    files = api.report(run_dir, screenshot=screenshot)
     console.print(f"report: {files.html.resolve()}")
     console.print(f"markdown: {files.markdown.resolve()}")
-    if screenshot:
-        from lorabench.report.browser import check_page
-
-        check = check_page(files.html, run_dir / "report.png")
-        console.print(f"screenshot: {(run_dir / 'report.png').resolve()}")
-        if not check.ok:
-            raise LorabenchError(f"the report did not render cleanly: {check}")
+    if files.screenshot is not None:
+        console.print(f"screenshot: {files.screenshot.resolve()}")
+    if files.problem is not None:
+        raise LorabenchError(f"the report did not render cleanly: {files.problem}")

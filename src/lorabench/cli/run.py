@@ -18,22 +18,17 @@ def run(
     dry_run: Annotated[bool, typer.Option(help="Check config, data, splits, leakage, prompts and LoRA targets (no weights loaded), print the plan, write nothing.")] = False,
 ) -> None:
     """Leakage check, base eval, LoRA training, tuned eval, paired comparison: one command."""
-    from lorabench.config.run import load_config
-    from lorabench.evaluation.sharding import refuse_weight_sharding
+    import lorabench.api as api
 
-    refuse_weight_sharding("run")
+    api.refuse_weight_sharding("run")
     # The config is checked before torch is imported: a mistake is reported in a fraction of a second.
-    config = load_config(config_path, overrides or [])
+    config = api.run_config(config_path, overrides)
     if dry_run:
-        from lorabench.pipeline.dry_run import plan_lines, plan_run
-
-        plan = plan_run(config, say_on(console))
-        for line in plan_lines(plan):
+        for line in api.dry_run(config, say=say_on(console)):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         return
     from lorabench.cli.live import run_pipeline_live
-    from lorabench.evaluation.sharding import current_shard
 
     result = run_pipeline_live(config, console, err_console, force=force, allow_prompt_change=allow_prompt_change)
-    if current_shard().main:
+    if api.current_shard().main:
         console.print(f"run folder: {result.out}")

@@ -9,12 +9,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from lorabench.cli.common import JsonOption, TaskOption, console, err_console, input_file, options_named
-from lorabench.data.records import TaskKind
+from lorabench.cli.common import JsonOption, TaskOption, console, err_console, input_file
 from lorabench.metrics.settings import ScoringSettings
 
 # Help and defaults of the scoring options come from their one declaration.
 _SCORING = ScoringSettings.model_fields
+# The settings these options give, for naming them in an error.
+FIELDS = {"scoring.short_thresh": "--short-thresh", "scoring.rouge_threshold": "--rouge-threshold"}
 
 
 def score(
@@ -29,23 +30,22 @@ def score(
     skip_invalid: Annotated[bool, typer.Option(help="Skip bad rows (reported) instead of stopping.")] = False,
 ) -> None:
     """Score predictions made elsewhere: every metric of the task, with 95% intervals."""
-    from lorabench.metrics.scoring import ScoreSettings
+    import lorabench.api as api
     from lorabench.cli.tables import metrics_table
-    from lorabench.runs.folder import ensure_run_folder
-    from lorabench.evaluation.scorefile import score_file, write_metrics
 
     input_file(predictions, "PREDICTIONS")
-    ensure_run_folder(out or predictions.parent, "--out")
-    with options_named():
-        settings = ScoreSettings.of(ScoringSettings(short_thresh=short_thresh, rouge_threshold=rouge_threshold))
-    result = score_file(predictions, TaskKind(task), settings, skip_invalid)
-    metrics_path = write_metrics(result, out or predictions.parent, predictions)
+    # metrics.json goes where --out says, beside the input by default; the function writes it only
+    # when given `out`, so the command always gives one.
+    result = api.score(
+        predictions, task, scoring={"short_thresh": short_thresh, "rouge_threshold": rouge_threshold},
+        skip_invalid=skip_invalid, out=out or predictions.parent,
+    )
     if as_json:
-        sys.stdout.write(json.dumps(result.metrics.to_dict()) + "\n")
+        sys.stdout.write(json.dumps(result.metrics.model_dump()) + "\n")
         return
     console.print(metrics_table(result.metrics))
     for error in result.skipped:
         err_console.print(f"[yellow]skipped[/] {error}", highlight=False)
     if result.skipped:
         err_console.print(f"[yellow]{len(result.skipped)} invalid row(s) skipped[/]")
-    console.print(f"wrote {metrics_path}")
+    console.print(f"wrote {result.metrics_path}")

@@ -2,8 +2,8 @@
 choices are the field's own and cannot drift from the config schema.
 
 A field becomes an option whose default is None ("not given"): the settings object then applies
-its own default, and a value given is validated by the settings model, whose error names the flag
-(see `renames`). Literal fields stay strings on the command line for that reason: pydantic's
+its own default, and a value given is validated by the settings model, whose error names the key
+(`LorabenchError.field`) that `field_flags` turns into the flag. Literal fields stay strings on the command line for that reason: pydantic's
 message lists the allowed values.
 """
 
@@ -123,13 +123,8 @@ def given(options: Iterable[SettingsOption], values: Mapping[str, Any]) -> dict[
     return sections
 
 
-def renames(options: Iterable[SettingsOption]) -> dict[str, str]:
-    """field -> flag, for naming the flag in a validation error (see cli.common.options_named)."""
-    return {option.field: option.flag for option in options}
-
-
-def key_flags(options: Iterable[SettingsOption]) -> dict[str, str]:
-    """`section.field` -> flag, for library messages that name the config key (`decoding.choice_mode`)."""
+def field_flags(options: Iterable[SettingsOption]) -> dict[str, str]:
+    """`section.field` (the key path a LorabenchError's `field` names) -> the option that sets it."""
     return {f"{option.section}.{option.field}": option.flag for option in options}
 
 

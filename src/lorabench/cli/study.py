@@ -25,26 +25,19 @@ def study(
         "started for the study.")] = None,
 ) -> None:
     """Run a grid of runs (models x training sizes x strategies x any sweep.params key x seeds) on the same test items, then the study page."""
-    from lorabench.evaluation.sharding import refuse_weight_sharding
-    from lorabench.studies.grid import load_study
-
-    if executor not in (None, "local", "ray"):
-        raise LorabenchError(f"--executor: {executor!r} is not an executor; use local or ray")
-    refuse_weight_sharding("study")
-    loaded = load_study(config_path, overrides or [])  # before torch is imported, as in `run`
-    from lorabench.api import study as run_study
+    import lorabench.api as api
     from lorabench.cli.live import progress_bars, train_log_printer
-    from lorabench.studies.runner import plan_lines
 
     if plan:
-        for line in plan_lines(loaded):
+        for line in api.study_plan(config_path, overrides=overrides, executor=executor):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         return
     bars, factory = progress_bars(console)
     with bars:
-        result = run_study(
-            loaded, force=force, keep_going=keep_going, say=say_on(console), progress=factory,
-            on_train_log=train_log_printer(console), executor=executor, ray_address=ray_address,
+        # The config is checked before torch is imported: a mistake is reported in a fraction of a second.
+        result = api.study(
+            config_path, overrides=overrides, force=force, keep_going=keep_going, say=say_on(console),
+            progress=factory, on_train_log=train_log_printer(console), executor=executor, ray_address=ray_address,
         )
     if result.failed:
         raise LorabenchError(f"{len(result.failed)} run(s) failed: " + "; ".join(f"{r.name}: {r.error}" for r in result.failed))

@@ -18,10 +18,7 @@ def synth(
     short_passages: Annotated[bool, typer.Option(help="Extractive: passages of about 80 words (fast on a CPU).")] = False,
 ) -> None:
     """Write a deterministic dataset about a fictional world, so no model already knows the answers."""
-    from lorabench.data.synth import write_synth
-    from lorabench.runs.folder import ensure_output_file
+    import lorabench.api as api
 
-    target = out or Path(f"synth_{task.value}_{n}_{seed}.jsonl")
-    ensure_output_file(target, "--out")
-    path = write_synth(task, n, seed, target, short_passages=short_passages)
+    path = api.synth(task, n, seed, out, short_passages=short_passages)
     console.print(f"wrote {n} {task.value} records to {path}")

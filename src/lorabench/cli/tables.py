@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from rich import box
 from rich.table import Table
 
-from lorabench.comparison.paired import MetricComparison
-from lorabench.metrics.scoring import TaskMetrics
+from lorabench.results import MetricScores, MetricVerdict
 
 
 def _percent(value: float) -> str:
@@ -20,9 +19,15 @@ def _interval(low: float, high: float) -> str:
     return "-" if math.isnan(low) else f"[{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def metrics_table(metrics: TaskMetrics, title: str | None = None) -> Table:
+def _scored(scores: MetricScores, name: str) -> list[str]:
+    """A metric's value and interval as metrics.json holds them (None: not defined, e.g. no items)."""
+    low, high = (scores.ci95.get(name) or [None, None])[:2]
+    return [_percent(_number(scores.values.get(name))), _interval(_number(low), _number(high))]
+
+
+def metrics_table(metrics: MetricScores, title: str | None = None) -> Table:
     """One row per metric: value and 95% interval in percent, overall and on the short-answer subset."""
-    table = Table(title=title or f"{metrics.task.value} metrics (n={metrics.n}, %, 95% CI)")
+    table = Table(title=title or f"{metrics.task} metrics (n={metrics.n}, %, 95% CI)")
     table.add_column("metric")
     table.add_column(f"all (n={metrics.n})", justify="right")
     table.add_column("95% CI", justify="right")
@@ -30,19 +35,18 @@ def metrics_table(metrics: TaskMetrics, title: str | None = None) -> Table:
     if short is not None:
         table.add_column(f"short (n={short.n})", justify="right")
         table.add_column("95% CI", justify="right")
-    for name, agg in metrics.metrics.items():
-        row = [name, _percent(agg.value), _interval(agg.low, agg.high)]
+    for name in metrics.values:
+        row = [name, *_scored(metrics, name)]
         if short is not None:
-            s = short.metrics[name]
-            row += [_percent(s.value), _interval(s.low, s.high)]
+            row += _scored(short, name)
         table.add_row(*row)
     return table
 
 
 def comparison_table(
-    comparisons: Sequence[MetricComparison],
-    before: TaskMetrics,
-    after: TaskMetrics,
+    comparisons: Sequence[MetricVerdict],
+    before: MetricScores,
+    after: MetricScores,
     names: tuple[str, str] = ("base", "tuned"),
     subset: str | None = None,
 ) -> Table:
@@ -62,18 +66,27 @@ def comparison_table(
         table.add_column(name, justify="right")
     table.add_column("verdict")
     for c in comparisons:
-        b, t = before.metrics[c.metric], after.metrics[c.metric]
         verdict = {"better": "[green]better[/]", "worse": "[red]worse[/]"}.get(c.verdict, "n.s.")
         changed = f" (+{c.improved}/-{c.regressed})" if c.improved is not None else ""
         table.add_row(
             c.metric,
-            f"{_percent(b.value)} {_compact(b.low, b.high)}",
-            f"{_percent(t.value)} {_compact(t.low, t.high)}",
-            f"{100 * c.difference:+.1f}{changed}",
-            f"{c.p_value:.2g}",
+            _with_interval(before, c.metric),
+            _with_interval(after, c.metric),
+            f"{100 * _number(c.difference):+.1f}{changed}",
+            f"{_number(c.p_value):.2g}",
             verdict,
         )
     return table
+
+
+def _number(value: float | None) -> float:
+    """A figure as metrics.json and summary.json hold it (None where it is not defined) as a float."""
+    return float("nan") if value is None else value
+
+
+def _with_interval(scores: MetricScores, metric: str) -> str:
+    low, high = (scores.ci95.get(metric) or [None, None])[:2]
+    return f"{_percent(_number(scores.values.get(metric)))} {_compact(_number(low), _number(high))}"
 
 
 def _compact(low: float, high: float) -> str:

@@ -18,18 +18,12 @@ def train(
     merge: Annotated[bool, typer.Option(help="Also write the base model with the adapter merged in.")] = False,
 ) -> None:
     """Train a LoRA adapter only (no base/tuned evaluation); `run` does the whole pipeline."""
-    from lorabench.config.run import load_config
-
-    config = load_config(config_path, overrides or [])  # before torch is imported, as in `run`
-    from lorabench.api import train as train_adapter
+    import lorabench.api as api
     from lorabench.cli.live import train_log_printer
-    from lorabench.runs.folder import ensure_run_folder
 
-    folder = out or Path(config.out) / "train"
-    ensure_run_folder(Path(config.out), "out")
-    ensure_run_folder(folder, "--out")
-    result = train_adapter(
-        config, out=folder, resume=resume, merge=merge, say=say_on(console), on_log=train_log_printer(console)
+    config = api.run_config(config_path, overrides)  # checked before torch is imported, as in `run`
+    result = api.train(
+        config, out=out, resume=resume, merge=merge, say=say_on(console), on_log=train_log_printer(console)
     )
     console.print(
         f"trained {result.steps} steps ({result.epochs:.2f} epochs) in {result.train_seconds:.0f} s, "

@@ -8,6 +8,7 @@ scores.py: one evaluation's scores, one metric's verdict, one guard; summary.py:
 from lorabench.results.outcomes import (
     Comparison,
     EvalResult,
+    ReportResult,
     RunResult,
     ScoreResult,
     StudyResult,
@@ -18,7 +19,7 @@ from lorabench.results.scores import GuardResult, MetricScores, MetricVerdict
 from lorabench.results.summary import RunSummary, ShortComparison, Sizes, TrainingFigures, ValidationSource
 
 __all__ = [
-    "Comparison", "EvalResult", "GuardResult", "MetricScores", "MetricVerdict", "RunResult", "RunSummary",
+    "Comparison", "EvalResult", "GuardResult", "MetricScores", "MetricVerdict", "ReportResult", "RunResult", "RunSummary",
     "ScoreResult", "ShortComparison", "Sizes", "StudyResult", "StudyRun", "TrainResult", "TrainingFigures",
     "ValidationSource",
 ]

@@ -57,6 +57,7 @@ class EvalResult(BaseModel):
     hit_max_new_tokens: int = 0  # answers that may have been cut
     prompt_shortened: int = 0
     prompt_change: dict[str, Any] | None = None  # prompts other than the adapter's training ones (allowed)
+    prompt_change_text: str | None = None  # that difference in words (its first differing line)
 
     def _repr_html_(self) -> str:
         applied = f" + adapter {self.adapter}" if self.adapter else ""
@@ -83,6 +84,8 @@ class Comparison(BaseModel):
     items: dict[str, int]  # improved / regressed / unchanged ... item counts
     forced_despite: list[str] = Field(default_factory=list)  # what differed when compared with anyway=True
     warnings: list[str] = Field(default_factory=list)  # other engines or library versions behind A and B
+    sentences: list[str] = Field(default_factory=list)  # each metric's verdict in words (A -> B)
+    multiplicity: str = ""  # which metric decides, and how far to trust the others
 
     def _repr_html_(self) -> str:
         parts = [f"<p>A = {escape(self.name_a)} ({escape(self.a)}); B = {escape(self.name_b)} ({escape(self.b)}); "
@@ -173,3 +176,12 @@ class StudyResult(BaseModel):
             rows.append(f"<tr><td>{escape(run.name)}</td><td>{escape(run.state + error)}</td><td>{escape(verdicts)}</td></tr>")
         page = f"<p>study page: <code>{escape(str(self.page))}</code></p>" if self.page else ""
         return f"<table><thead><tr><th>run</th><th>state</th><th>verdicts</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{page}"
+
+
+class ReportResult(BaseModel):
+    """`lorabench.api.report(run_dir)`: the report files written, and the screenshot when asked for."""
+
+    html: Path
+    markdown: Path
+    screenshot: Path | None = None
+    problem: str | None = None  # what did not render cleanly in the screenshot's browser, if anything

@@ -35,12 +35,13 @@ def _blocking_file(path: Path) -> Path | None:
     return None
 
 
-def ensure_run_folder(path: Path, option: str) -> None:
-    """Refuse, before any work, an output folder that a file stands in the way of."""
+def ensure_run_folder(path: Path, option: str, *, keyed: bool = True) -> None:
+    """Refuse, before any work, an output folder that a file stands in the way of. The error is
+    about the setting `option` (its `field`) unless keyed=False (a folder named in a config file)."""
     blocking = _blocking_file(Path(path))
     if blocking is not None:
         what = "is a file" if blocking == Path(path) else f"is inside {blocking}, which is a file"
-        raise LorabenchError.about(option, f"{path} {what}; give a folder")
+        raise LorabenchError(f"{option}: {path} {what}; give a folder", field=option if keyed else None)
 
 
 def ensure_output_file(path: Path, option: str) -> None:

@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
+from pydantic import ValidationError
+
 from lorabench.models.adapter_folder import ADAPTER_META, read_adapter_meta
 from lorabench.config.run import parse_settings
 from lorabench.data.loaders import load_records
 from lorabench.data.records import Record, TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.data.synth import synthesize
-from lorabench.core.errors import LorabenchError
+from lorabench.core.errors import LorabenchError, invalid_settings
 from lorabench.evaluation.runner import evaluate_records
 from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
@@ -180,7 +182,11 @@ def _check_records(task: TaskKind, data: str | None, n: int) -> tuple[list[Recor
     if data is None:
         records = synthesize(task, n, seed=0, short_passages=get_task(task).passage_lengths)
         return records, f"synthetic {task.value} items"
-    records = load_records(DataSpec(path=data, task=task)).records[:n]
+    try:
+        spec = DataSpec(path=data, task=task)
+    except ValidationError as error:
+        raise invalid_settings(error, "data") from None
+    records = load_records(spec).records[:n]
     return records, f"the first {len(records)} items of {data}"
 
 
