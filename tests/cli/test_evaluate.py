@@ -1,3 +1,5 @@
+"""`lorabench eval`: adapters, chat files, and an adapter trained under other prompts."""
+
 import json
 
 from typer.testing import CliRunner
@@ -5,73 +7,6 @@ from typer.testing import CliRunner
 from lorabench.cli import app
 
 runner = CliRunner()
-
-
-def _predictions(tmp_path):
-    path = tmp_path / "preds.jsonl"
-    rows = [
-        {"id": "a", "gold": ["Velmora"], "prediction": "Velmora"},
-        {"id": "b", "gold": ["1842"], "prediction": "It was 1842."},
-        {"id": "c", "gold": ["the Brevik Guild"], "prediction": "Oslet"},
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def test_score_prints_table_and_writes_metrics(tmp_path):
-    path = _predictions(tmp_path)
-    result = runner.invoke(app, ["score", str(path), "--task", "extractive"])
-    assert result.exit_code == 0, result.output
-    assert "exact_match" in result.output and "short" in result.output
-    assert json.loads((tmp_path / "metrics.json").read_text())["n"] == 3
-
-
-def test_score_json_is_one_object_with_fractions(tmp_path):
-    path = _predictions(tmp_path)
-    result = runner.invoke(app, ["score", str(path), "--task", "extractive", "--json"])
-    assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
-    assert payload["n"] == 3
-    assert abs(payload["exact_match"] - 1 / 3) < 1e-6
-    assert payload["lenient_match"] == 2 / 3 or abs(payload["lenient_match"] - 2 / 3) < 1e-6
-    for name in ("exact_match", "f1", "relaxed_match", "lenient_match", "token_f1", "rouge_l", "rouge_l_acc"):
-        assert 0.0 <= payload[name] <= 1.0
-    assert payload["short"]["n"] == 3
-
-
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
-    path = tmp_path / "bad.jsonl"
-    path.write_text('{"gold": "x", "prediction": "x"}\n{"gold": "x"}\n')
-    result = runner.invoke(app, ["score", str(path), "--task", "extractive"])
-    assert result.exit_code == 2
-    assert f"{path}:2: field 'prediction'" in result.output.replace("\n", "")
-    assert "Traceback" not in result.output
-
-
-def test_synth_then_leakage_clean_and_leaky(tmp_path):
-    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    assert runner.invoke(app, ["synth", "--task", "math", "-n", "20", "--seed", "1", "--out", str(a)]).exit_code == 0
-    assert runner.invoke(app, ["synth", "--task", "math", "-n", "20", "--seed", "2", "--out", str(b)]).exit_code == 0
-    clean = runner.invoke(app, ["leakage", str(a), str(b), "--task", "math"])
-    assert clean.exit_code == 0, clean.output
-    leaky = runner.invoke(app, ["leakage", str(a), str(a), "--task", "math"])
-    assert leaky.exit_code == 1
-    assert "identical" in leaky.output
-
-
-def test_help_at_80_columns_shows_every_option_name_whole():
-    import click
-    import typer.main
-
-    group = typer.main.get_command(app)
-    for name, command in group.commands.items():
-        result = runner.invoke(app, [name, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
-        assert result.exit_code == 0, result.output
-        for param in command.params:
-            if isinstance(param, click.Option):
-                for flag in param.opts:
-                    assert flag in result.output, f"{name} --help at 80 columns lacks {flag}"
-        assert "…" not in result.output
 
 
 def test_eval_with_an_adapter_names_it_in_the_table_title(tiny_causal_path, tmp_path, monkeypatch):

@@ -10,31 +10,21 @@ import pytest
 import torch
 from pydantic import ValidationError
 from safetensors.torch import load_file
-from transformers import Gemma2Config, Gemma2ForCausalLM, TrainerCallback, TrainerControl, TrainerState
+from transformers import TrainerCallback
 
-from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
 from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
 from lorabench.models.load import ModelSpec, load_model
 from lorabench.prompts.build import PromptSettings
-from lorabench.training.loss import AnswerOnlyHead
 from lorabench.training.train import LoraSettings, TrainSettings, train_adapter
-from lorabench.training.callbacks import _LogAtCheckpoints, whole_run_loss
-from lorabench.training.arguments import effective_logging_steps, total_steps
-from lorabench.training.lora import wrap_with_lora
-from lorabench.training.examples import PadCollator, encode_examples
+from lorabench.training.arguments import total_steps
 
 PROMPT = PromptSettings(max_prompt_tokens=128)
 DECODING = DecodingSettings(max_new_tokens=4, batch_size=4)
 # Linear layers plus the head: in a random tiny model the frozen tied head caps logits near uniform,
 # so only an adapted head lets the loss fall far.
 WITH_HEAD = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]
-
-
-@pytest.fixture(scope="module")
-def records():
-    return synthesize("extractive", 12, seed=1)
 
 
 @pytest.fixture(autouse=True)
@@ -134,62 +124,6 @@ def test_loss_falls_on_a_small_memorizable_set(tiny_causal_path, records, tmp_pa
     )
     losses = [r["loss"] for r in rows if "loss" in r]
     assert losses[-1] < 0.5 * losses[0]
-
-
-@pytest.mark.parametrize("model_kind", ["llama", "gemma2-softcapped"])
-def test_answer_only_logits_give_the_full_logits_loss(tiny_causal_path, records, model_kind):
-    loaded = _load(tiny_causal_path)
-    examples = encode_examples(records[:3], loaded.tokenizer, PROMPT, is_seq2seq=False)
-    batch = PadCollator(loaded.tokenizer.pad_token_id)([e.features() for e in examples])
-    if model_kind == "llama":
-        model = wrap_with_lora(loaded, LoraSettings(target_modules=WITH_HEAD), TrainSettings())
-    else:
-        torch.manual_seed(0)
-        config = Gemma2Config(
-            vocab_size=len(loaded.tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-            num_attention_heads=2, num_key_value_heads=1, head_dim=16, final_logit_softcapping=2.0,
-        )
-        model = Gemma2ForCausalLM(config)
-    model.eval()
-    head = AnswerOnlyHead.attach(model)
-    with torch.no_grad():
-        full = model(**batch).loss
-        answer_only, outputs = head.loss(model, batch)
-        n_items = (batch["labels"][:, 1:] != -100).sum() * 2
-        full_summed = model(**batch, num_items_in_batch=n_items).loss
-        answer_only_summed, _ = head.loss(model, batch, num_items_in_batch=n_items)
-    head.close()
-    assert outputs.logits.shape[:2] == (1, (batch["labels"][:, 1:] != -100).sum())
-    assert abs(full.item() - answer_only.item()) < 1e-5
-    assert abs(full_summed.item() - answer_only_summed.item()) < 1e-5
-
-
-class _TimeMajorLM(torch.nn.Module):
-    """A toy causal LM that feeds its head (length, batch, hidden): the answer-only hook must step aside."""
-
-    def __init__(self):
-        super().__init__()
-        self.config = type("Config", (), {"is_encoder_decoder": False})()
-        self.embed = torch.nn.Embedding(50, 8)
-        self.head = torch.nn.Linear(8, 50)
-
-    def get_output_embeddings(self):
-        return self.head
-
-    def forward(self, input_ids, attention_mask=None, use_cache=None):
-        logits = self.head(self.embed(input_ids).transpose(0, 1)).transpose(0, 1)
-        return type("Output", (), {"logits": logits})()
-
-
-def test_answer_only_loss_falls_back_to_full_logits_when_the_head_input_is_unusual():
-    torch.manual_seed(0)
-    model = _TimeMajorLM()
-    labels = torch.tensor([[-100, -100, 3, 4, 5], [-100, 7, 8, -100, -100]])
-    batch = {"input_ids": torch.randint(0, 50, (2, 5)), "labels": labels}
-    loss, _ = AnswerOnlyHead.attach(model).loss(model, batch)
-    logits = model(batch["input_ids"]).logits[:, :-1].reshape(-1, 50)
-    expected = torch.nn.functional.cross_entropy(logits, batch["labels"][:, 1:].reshape(-1), ignore_index=-100)
-    assert abs(loss.item() - expected.item()) < 1e-6
 
 
 class _StopAfterSave(TrainerCallback):
@@ -362,56 +296,9 @@ def test_a_short_run_logs_every_step(tiny_causal_path, records, tmp_path):
     assert "every max(1, steps // 20) steps" in TrainSettings.model_fields["logging_steps"].description
 
 
-def test_effective_logging_steps():
-    assert effective_logging_steps(5, 8) == 1
-    assert effective_logging_steps(5, 60) == 3
-    assert effective_logging_steps(5, 10_000) == 5
-
-
 def test_an_epoch_run_counts_its_steps_as_trainer_does(tiny_causal_path, records, tmp_path):
     settings = TrainSettings(max_steps=None, epochs=1.5, batch_size=3, grad_accum=2, logging_steps=5)
     assert total_steps(8, settings, 1) == 3  # 3 batches: 2 steps an epoch, the second with one batch
     result = _train(_load(tiny_causal_path), records[:8], [], tmp_path, **settings.model_dump(exclude_defaults=True),
                     max_steps=None)
     assert result.steps == 3 and [r["step"] for r in _rows(result) if "loss" in r] == [1, 2, 3]
-
-
-def test_checkpoint_and_last_steps_are_always_logged():
-    schedule = _LogAtCheckpoints()
-    state, control = TrainerState(max_steps=1000), TrainerControl()
-    control.should_save = True
-    schedule.on_step_end(None, state, control)
-    assert control.should_log
-    control = TrainerControl(should_training_stop=True)
-    schedule.on_step_end(None, state, control)
-    assert control.should_log
-    control = TrainerControl(should_save=True)
-    schedule.on_epoch_end(None, state, control)
-    assert control.should_log
-    control = TrainerControl()
-    schedule.on_step_end(None, state, control)
-    assert not control.should_log
-
-
-def test_whole_run_loss_weighs_each_logged_mean_by_its_steps():
-    # Logged at steps 1, 4 (mean of 2-4) and, after a resume from step 4, at 10 (mean of 5-10).
-    history = [{"loss": 3.0, "step": 1}, {"loss": 2.0, "step": 4}, {"eval_loss": 9.0, "step": 4},
-               {"loss": 1.0, "step": 10}]
-    assert whole_run_loss(history) == pytest.approx((3 + 2 * 3 + 1 * 6) / 10)
-    assert whole_run_loss(history, resumed_at=4) == pytest.approx((3 + 2 * 3 + 1 * 6) / 10)
-    # A checkpoint at step 6 that no row logged: steps 5-6 are unknown, so they are left out.
-    assert whole_run_loss(history[:3] + [{"loss": 1.0, "step": 10}], resumed_at=6) == pytest.approx((3 + 6 + 4) / 8)
-    assert whole_run_loss([]) is None
-
-
-def test_validation_caveat_asks_for_more_items_only_where_more_would_be_enough():
-    from lorabench.data.records import TaskKind
-    from lorabench.training.train import TrainSettings
-    from lorabench.training.validation import validation_caveat
-
-    few = validation_caveat(9, TaskKind.extractive, TrainSettings(val_metric_items=8))
-    assert "scored on 8 of its 9 items" in few and "larger data.split.validation, and raise training.val_metric_items" in few
-    many = validation_caveat(200, TaskKind.extractive, TrainSettings(val_metric_items=8))
-    assert many.endswith("raise training.val_metric_items") and "data.split.validation" not in many
-    assert validation_caveat(200, TaskKind.extractive, TrainSettings(val_metric_items=200)) is None
-    assert "validation has 1 item:" in validation_caveat(1, TaskKind.extractive, TrainSettings())
