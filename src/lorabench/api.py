@@ -114,9 +114,10 @@ def demo_config(out: str | Path = "demo_runs") -> RunConfig:
 def dry_run(config: ConfigLike, *, say: Say = log) -> list[str]:
     """What `run` would do, checked without loading weights (config, data, splits, leakage, prompts,
     LoRA targets), as `lorabench run --dry-run`: the plan's lines. Writes nothing."""
+    loaded = run_config(config)  # checked before torch is imported
     from lorabench.pipeline.dry_run import plan_lines, plan_run
 
-    return plan_lines(plan_run(run_config(config), say))
+    return plan_lines(plan_run(loaded, say))
 
 
 def preview_prompts(
@@ -437,12 +438,14 @@ def study(
     ray_address (default: sweep.ray_address, else a local Ray started for the study). `overrides`:
     --set style changes to a YAML config."""
     from lorabench.studies.grid import Study
-    from lorabench.studies.report import write_study_report
-    from lorabench.studies.runner import run_study
 
     _check_executor(executor)
     refuse_weight_sharding("study")
+    # The config is checked before torch is imported: a mistake is reported in a fraction of a second.
     loaded = config if isinstance(config, Study) else load_study_config(config, overrides)
+    from lorabench.studies.report import write_study_report
+    from lorabench.studies.runner import run_study
+
     try:
         statuses = run_study(
             loaded, force=force, say=say, progress=progress, on_train_log=on_train_log, keep_going=keep_going,
