@@ -5,6 +5,9 @@ same name does, and returns a typed result (lorabench.results) instead of printi
 to the callbacks given (else nowhere) and messages to `say` (else the `lorabench` logger). Errors a
 user can fix raise LorabenchError naming the config key or keyword argument to change.
 
+Every command of the `lorabench` CLI calls one function here and renders its result: besides the
+six above, merge, synth, leakage, report, dry_run, preview_prompts, study_plan and compare_lm_eval.
+
 Importing this module is cheap: torch and transformers load when a function first needs a model.
 """
 
