@@ -28,7 +28,7 @@ _PUBLIC = {
     ),
     "DataSpec": "lorabench.data.spec",
     "TaskKind": "lorabench.data.records",
-    "PromptSettings": "lorabench.prompts.build",
+    "PromptSettings": "lorabench.config.prompt",
     "DecodingSettings": "lorabench.config.decoding",
     "SweepSettings": "lorabench.studies.grid",
     **dict.fromkeys(
@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ impo
     from lorabench.data.spec import DataSpec
     from lorabench.core.errors import LorabenchError
     from lorabench.config.decoding import DecodingSettings
-    from lorabench.prompts.build import PromptSettings
+    from lorabench.config.prompt import PromptSettings
     from lorabench.results import (
         Comparison,
         EvalResult,

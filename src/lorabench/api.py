@@ -25,7 +25,7 @@ from lorabench.data.spec import DataSpec
 from lorabench.core.errors import LorabenchError, invalid_settings
 from lorabench.config.decoding import DecodingSettings
 from lorabench.core.notices import Say, log
-from lorabench.prompts.build import PromptSettings
+from lorabench.config.prompt import PromptSettings
 from lorabench.results import (
     Comparison,
     EvalResult,

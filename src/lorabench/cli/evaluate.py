@@ -24,7 +24,7 @@ from lorabench.config.decoding import DecodingSettings, VLLMSettings
 from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.config.settings import ModelSpec
-from lorabench.prompts.build import PromptSettings
+from lorabench.config.prompt import PromptSettings
 
 EVAL_OPTIONS: list[SettingsOption] = [
     SettingsOption("model", ModelSpec, "name", ("--model", "-m"), required=True),
