@@ -52,7 +52,9 @@ from lorabench.comparison.guards import PromptDifference, adapter_prompt_differe
 from lorabench.evaluation.lm_eval_results import write_lm_eval_results
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings, choice_scoring_conflict, follow_choice_mode
-from lorabench.prompts.build import STOP_STRINGS, Prompt, answer_from_generation, build_prompt, check_templates, fit_to_model
+from lorabench.prompts.build import (
+    STOP_STRINGS, Prompt, ResolvedPrompt, answer_from_generation, build_prompt, check_templates, resolve_prompt,
+)
 from lorabench.runs.folder import RunFolder, library_versions, write_json
 from lorabench.metrics.settings import ScoringSettings
 from lorabench.evaluation.accounting import single_cost
@@ -151,7 +153,7 @@ def _option_row(
 def evaluate_records(
     model: Backend | LoadedModel,
     records: Sequence[Record],
-    prompt_settings: PromptSettings,
+    prompt_settings: PromptSettings | ResolvedPrompt,
     decoding: DecodingSettings,
     score_settings: ScoreSettings,
     run: RunFolder | None = None,
@@ -171,8 +173,9 @@ def evaluate_records(
     passes_before = len(backend.engine_passes())
     done = run.completed() if run else {}
     if records:
-        # fit_to_model reads the context window off `.config`, which a backend has as a model does.
-        prompt_settings = fit_to_model(prompt_settings, backend, decoding.max_new_tokens_for(records[0].task))
+        # The fit reads the context window off `.config`, which a backend has as a model does.
+        prompt_settings = resolve_prompt(prompt_settings, backend, decoding.max_new_tokens_for(records[0].task))
+    settings = prompt_settings.fitted if isinstance(prompt_settings, ResolvedPrompt) else prompt_settings
     fresh: dict[str, PredictionRow] = {}
 
     def keep(row: PredictionRow) -> None:
@@ -182,15 +185,15 @@ def evaluate_records(
         if progress and row["id"] not in done:  # a redone row was already counted as done
             progress(1)
 
-    strategy = prompt_settings.strategy
+    strategy = settings.strategy
     if strategy == "single":
-        for row in _single_rows(backend, records, done, prompt_settings, decoding, score_settings):
+        for row in _single_rows(backend, records, done, settings, decoding, score_settings):
             keep(row)
     else:
         groups = shared_context_groups(records, strategy)
         todo = [group for group in groups if not all(r.id in done for r in group)]
         rows_of = batch_rows if strategy == "batch" else sequential_rows
-        for row in rows_of(backend, todo, prompt_settings, decoding, score_settings):
+        for row in rows_of(backend, todo, settings, decoding, score_settings):
             keep(row)
 
     rows = [fresh.get(r.id) or done[r.id] for r in records]
@@ -274,7 +277,7 @@ def load_eval_records(config: EvalConfig) -> list[Record]:
 def evaluate_in_folder(
     backend: Backend,
     records: Sequence[Record],
-    prompt_settings: PromptSettings,
+    prompt_settings: PromptSettings | ResolvedPrompt,
     decoding: DecodingSettings,
     score_settings: ScoreSettings,
     out: Path,

@@ -20,9 +20,9 @@ from lorabench.config.run import RunConfig
 from lorabench.core.kinds import get_task
 from lorabench.data.records import Record
 from lorabench.models.load import TokenizerAndConfig, load_tokenizer
-from lorabench.pipeline.run import DataSplits, split_data
+from lorabench.pipeline.run import DataSplits, resolve_run, split_data
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import STOP_STRINGS, Prompt, build_prompt, fit_to_model, model_context_length
+from lorabench.prompts.build import STOP_STRINGS, Prompt, build_prompt, model_context_length
 from lorabench.pipeline.retention import plan_retention
 from lorabench.training.lora import check_target_modules
 from lorabench.training.arguments import total_steps
@@ -103,9 +103,7 @@ def plan_run(config: RunConfig, say: Callable[[str], None]) -> RunPlan:
     model = load_tokenizer(config.model)
     meta = meta_model(model, config.model.trust_remote_code)
     check_target_modules(meta, config.lora.target_modules)
-    task = config.task
-    max_new = config.decoding.max_new_tokens_for(task)
-    settings: PromptSettings = fit_to_model(splits.prompt, model, max_new)
+    settings = resolve_run(config, splits, model).prompt.fitted  # as the run will resolve it
     train_prompts = [build_prompt(r, model.tokenizer, settings) for r in splits.train]
     test_prompts = [build_prompt(r, model.tokenizer, settings) for r in splits.test]
     max_length = None if model.is_seq2seq else model_context_length(model)

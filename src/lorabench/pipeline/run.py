@@ -18,7 +18,9 @@ from typing import Any
 
 from lorabench.core.version import __version__
 from lorabench.comparison.paired import MetricComparison, ShortSubset, compare_rows, run_verdict, short_subset
+from lorabench.config.decoding import DecodingSettings
 from lorabench.config.run import RunConfig
+from lorabench.config.settings import LoraSettings, MetricSettings, TrainSettings
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.loaders import load_records
 from lorabench.data.records import Record, save_records
@@ -43,7 +45,7 @@ from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models.load import LoadedModel, load_model
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import check_templates, fit_to_model
+from lorabench.prompts.build import ResolvedPrompt, check_templates, fit_to_model, resolve_prompt
 from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
 from lorabench.results import RunSummary
@@ -71,20 +73,58 @@ class DataSplits:
 
 
 @dataclass(frozen=True)
+class EvalPlan:
+    """What an evaluation stage reads of a run: how items are prompted (settings resolved against
+    the model, or still to be), decoded and scored."""
+
+    prompt: PromptSettings | ResolvedPrompt
+    decoding: DecodingSettings
+    metrics: MetricSettings
+
+    @classmethod
+    def of(cls, config: RunConfig, prompt: PromptSettings | ResolvedPrompt | None = None) -> EvalPlan:
+        """The plan of `config`, with `prompt` in place of its prompt section when given."""
+        return cls(config.prompt if prompt is None else prompt, config.decoding, config.metrics)
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """What the training stage reads of a run: the resolved prompt and the LoRA, training, decoding
+    (validation generates as evaluation does) and metric settings."""
+
+    prompt: ResolvedPrompt
+    lora: LoraSettings
+    training: TrainSettings
+    decoding: DecodingSettings
+    metrics: MetricSettings
+
+
+@dataclass(frozen=True)
 class ResolvedRun:
-    """A run config resolved once, before any stage runs: its splits, and the config every stage
-    gets, whose prompt settings hold the few-shot examples drawn from the training split.
+    """A run config resolved once, before any stage runs: its splits and its prompt, settled against
+    the model (the few-shot examples drawn from the training split, the prompt length budget left by
+    the model's window). Each stage gets its own plan from here, never the config.
     `written` is the config as the user wrote it, which the run folder's config.yaml keeps."""
 
     written: RunConfig
-    config: RunConfig
     splits: DataSplits
+    prompt: ResolvedPrompt
+
+    @property
+    def evaluation(self) -> EvalPlan:
+        return EvalPlan.of(self.written, self.prompt)
+
+    @property
+    def training(self) -> TrainPlan:
+        config = self.written
+        return TrainPlan(self.prompt, config.lora, config.training, config.decoding, config.metrics)
 
 
-def resolve_run(config: RunConfig, say: Say) -> ResolvedRun:
-    """Load and split the data (see `split_data`) and settle the prompt settings, in memory only."""
-    splits = split_data(config, say)
-    return ResolvedRun(config, config.model_copy(update={"prompt": splits.prompt}), splits)
+def resolve_run(config: RunConfig, splits: DataSplits, model: Any) -> ResolvedRun:
+    """The run of `config` on `splits` (see `split_data`), its prompt fitted to `model` (a loaded
+    model, or a tokenizer and config: the window is read off `.config`), in memory only."""
+    max_new_tokens = config.decoding.max_new_tokens_for(config.task)
+    return ResolvedRun(config, splits, resolve_prompt(splits.prompt, model, max_new_tokens))
 
 
 @dataclass
@@ -201,19 +241,21 @@ def eval_stage(
     name: str,
     loaded: LoadedModel,
     records: list[Record],
-    config: RunConfig,
+    plan: EvalPlan,
     out: Path,
     force: bool,
     progress: ProgressFactory | None,
 ) -> EvalOutcome:
     """Evaluate into out/<name>; the folder's config makes base and tuned provably comparable."""
+    decoding = plan.decoding
+    settings = plan.prompt.settings if isinstance(plan.prompt, ResolvedPrompt) else plan.prompt
     stage_config = {
         "stage": name,
         "model": loaded.describe(),
-        "items": {"n": len(records), "sha256": records_digest(records, extra=config.prompt.uses_templates)},
-        "prompt": config.prompt.model_dump(mode="json"),
-        "decoding": config.decoding.model_dump(mode="json"),
-        "metrics": config.metrics.model_dump(mode="json"),
+        "items": {"n": len(records), "sha256": records_digest(records, extra=settings.uses_templates)},
+        "prompt": settings.model_dump(mode="json"),
+        "decoding": decoding.model_dump(mode="json"),
+        "metrics": plan.metrics.model_dump(mode="json"),
         "scoring_version": SCORING_VERSION,
         "versions": library_versions(),
     }
@@ -223,9 +265,9 @@ def eval_stage(
         recorded = eval_seconds(done) if len(done) >= total else None
         return progress(f"eval {name}", total, len(done), recorded)  # type: ignore[misc]
 
-    backend = get_backend(config.decoding.backend, loaded, config.decoding)
+    backend = get_backend(decoding.backend, loaded, decoding)
     outcome = evaluate_in_folder(
-        backend, records, config.prompt, config.decoding, _score_settings(config), out / name, stage_config, force,
+        backend, records, plan.prompt, decoding, ScoreSettings.of(plan.metrics), out / name, stage_config, force,
         bar if progress else None,
     )
     release_engines()  # the next stage trains, or serves the adapter from an engine of its own
@@ -235,25 +277,21 @@ def eval_stage(
     return outcome
 
 
-def _score_settings(config: RunConfig) -> ScoreSettings:
-    return ScoreSettings.of(config.metrics)
-
-
-def _train_fingerprints(config: RunConfig, loaded: LoadedModel, splits: DataSplits) -> tuple[str, str]:
+def _train_fingerprints(plan: TrainPlan, loaded: LoadedModel, splits: DataSplits) -> tuple[str, str]:
     """What the adapter depends on, and the same without the prompt settings (for reusing an
     adapter under a changed prompt section, see --allow-prompt-change). The items are digested once."""
     payload = {
         "model": loaded.describe(),
         "train": records_digest(splits.train),
         "validation": records_digest(splits.validation),
-        "prompt": config.prompt.model_dump(mode="json"),
-        "lora": config.lora.model_dump(mode="json"),
-        "training": config.training.model_dump(mode="json"),
+        "prompt": plan.prompt.settings.model_dump(mode="json"),
+        "lora": plan.lora.model_dump(mode="json"),
+        "training": plan.training.model_dump(mode="json"),
         # Validation during training always runs on 'hf', so the evaluation backend (and its vLLM sizes)
         # is not part of it; the engine changes how answers are generated, never what they are.
-        "decoding": config.decoding.model_dump(mode="json", exclude={"backend", "engine", "vllm"}),
+        "decoding": plan.decoding.model_dump(mode="json", exclude={"backend", "engine", "vllm"}),
     }
-    if config.prompt.uses_templates:  # a template may read columns the items' fingerprint leaves out
+    if plan.prompt.settings.uses_templates:  # a template may read columns the items' fingerprint leaves out
         payload["extra"] = records_digest([*splits.train, *splits.validation], extra=True)
     without_prompt = {key: value for key, value in payload.items() if key != "prompt"}
     # A multiple-choice mode is part of the prompt too (what a choice answer is: prompt.choice_answer).
@@ -266,14 +304,14 @@ def _sha256_of(payload: dict[str, Any]) -> str:
 
 
 def _train_stage(
-    config: RunConfig, loaded: LoadedModel, splits: DataSplits, out: Path, force: bool, say: Say,
+    plan: TrainPlan, loaded: LoadedModel, splits: DataSplits, out: Path, force: bool, say: Say,
     on_log: Callable[[dict], None] | None, keep_prompt_change: bool = False,
 ) -> tuple[Path, TrainResult | None]:
     """Train unless an adapter for exactly these settings and data is already there (with
     `keep_prompt_change`, one that differs in the prompt settings alone is kept too)."""
     train_dir = out / "train"
     stamp = train_dir / "stage.json"
-    fingerprint, without_prompt = _train_fingerprints(config, loaded, splits)
+    fingerprint, without_prompt = _train_fingerprints(plan, loaded, splits)
     saved = json.loads(stamp.read_text()) if stamp.exists() and not force else {}
     if saved.get("fingerprint") == fingerprint:
         say("train: adapter for these settings exists, skipping (use force=True to retrain)")
@@ -289,8 +327,8 @@ def _train_stage(
         write_json(train_dir / "pending.json", {"fingerprint": fingerprint})
     barrier(shard)
     result = train_adapter(
-        loaded, splits.train, splits.validation, train_dir, config.prompt, config.lora, config.training,
-        config.decoding, _score_settings(config), resume=resume, on_log=on_log,
+        loaded, splits.train, splits.validation, train_dir, plan.prompt, plan.lora, plan.training,
+        plan.decoding, ScoreSettings.of(plan.metrics), resume=resume, on_log=on_log,
     )
     if shard.main:
         write_json(stamp, {
@@ -309,18 +347,16 @@ def _same_pending(train_dir: Path, fingerprint: str) -> bool:
 
 
 def _guards(
-    config: RunConfig, loaded: LoadedModel, splits: DataSplits, adapter_dir: Path, base: EvalOutcome,
+    prompt: ResolvedPrompt, loaded: LoadedModel, test: list[Record], adapter_dir: Path, base: EvalOutcome,
     tuned: EvalOutcome, prompt_change: PromptDifference | None,
 ) -> list[Finding]:
     meta = json.loads((adapter_dir / "lorabench.json").read_text())
-    max_new = config.decoding.max_new_tokens_for(config.task)
     trained_with = PromptSettings.model_validate(meta["prompt"])
-    train_prompt = fit_to_model(trained_with, loaded.model, max_new)
-    eval_prompt = fit_to_model(config.prompt, loaded.model, max_new)
+    train_prompt = fit_to_model(trained_with, loaded.model, prompt.max_new_tokens)
     return [
-        format_mismatch(splits.test, loaded.tokenizer, train_prompt, eval_prompt, allowed=prompt_change is not None),
+        format_mismatch(test, loaded.tokenizer, train_prompt, prompt.fitted, allowed=prompt_change is not None),
         adapter_applied(base.rows, tuned.rows, adapter_dir),
-        *generation_guards(base.rows, tuned.rows, max_new),
+        *generation_guards(base.rows, tuned.rows, prompt.max_new_tokens),
     ]
 
 
@@ -366,16 +402,15 @@ def summary_csv(comparisons: list[MetricComparison], base: EvalOutcome, tuned: E
 
 
 def _prompt_change(
-    config: RunConfig, loaded: LoadedModel, splits: DataSplits, force: bool, allow: bool
+    out: Path, prompt: ResolvedPrompt, loaded: LoadedModel, test: list[Record], force: bool, allow: bool
 ) -> PromptDifference | None:
     """A finished training in the run folder whose prompts differ from this config's: refused,
     unless `allow` (then returned, and the run evaluates that adapter under the new prompts)."""
-    train_dir = Path(config.out) / "train"
+    train_dir = out / "train"
     if force or not (train_dir / "stage.json").exists():
         return None
-    max_new = config.decoding.max_new_tokens_for(config.task)
     difference = adapter_prompt_difference(
-        train_dir / "adapter", splits.test, loaded.tokenizer, loaded.model, config.prompt, max_new
+        train_dir / "adapter", test, loaded.tokenizer, loaded.model, prompt.settings, prompt.max_new_tokens
     )
     if difference is not None and not allow:
         raise prompt_change_refusal(train_dir / "adapter", difference, ", or force=True to train again")
@@ -405,17 +440,17 @@ def run_pipeline(
     start = time.perf_counter()
     check_can_serve(config.decoding, config.task, with_adapter=True)  # the tuned stage serves the adapter
     ensure_run_folder(out, "out")
-    resolved = resolve_run(config, say)
-    config, splits = resolved.config, resolved.splits  # every stage below gets these, and only these
+    splits = split_data(config, say)
     retention_plan = plan_retention(config.retention, config.model) if config.retention.tasks else None
     loaded = load_model(config.model)
     check_target_modules(loaded.model, config.lora.target_modules)
     timings["load_seconds"] = round(time.perf_counter() - start, 2)
     say(f"model: {loaded.describe()['name']} on {loaded.device} ({str(loaded.dtype).removeprefix('torch.')})")
-    prompt_change = _prompt_change(config, loaded, splits, force, allow_prompt_change)
+    run = resolve_run(config, splits, loaded.model)  # each stage below gets its plan from here
+    prompt_change = _prompt_change(out, run.prompt, loaded, splits.test, force, allow_prompt_change)
     if shard.main:
         out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / "config.yaml", resolved.written.to_yaml())
+        write_atomic(out / "config.yaml", config.to_yaml())
         save_splits(splits, out)
     barrier(shard)
     if prompt_change is not None:
@@ -424,12 +459,12 @@ def run_pipeline(
     redo_evals = force or prompt_change is not None  # the saved evaluations used the old prompts
 
     start = time.perf_counter()
-    base = eval_stage("base", loaded, splits.test, config, out, redo_evals, progress)
+    base = eval_stage("base", loaded, splits.test, run.evaluation, out, redo_evals, progress)
     timings["base_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     start = time.perf_counter()
     adapter_dir, train_result = _train_stage(
-        config, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None
+        run.training, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None
     )
     if train_result is not None:
         prompt_change = None  # trained again (other settings changed too), under the new prompts
@@ -441,7 +476,7 @@ def run_pipeline(
     # Evaluate what was saved, not the in-memory model: a loading error must show up here.
     tuned_model = load_model(config.model, adapter=str(adapter_dir))
     start = time.perf_counter()
-    tuned = eval_stage("tuned", tuned_model, splits.test, config, out, redo_evals, progress)
+    tuned = eval_stage("tuned", tuned_model, splits.test, run.evaluation, out, redo_evals, progress)
     timings["tuned_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     if not shard.main:
@@ -461,7 +496,7 @@ def run_pipeline(
     short = short_subset(
         config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples, metrics.correction
     )
-    findings = _guards(config, loaded, splits, adapter_dir, base, tuned, prompt_change)
+    findings = _guards(run.prompt, loaded, splits.test, adapter_dir, base, tuned, prompt_change)
     written = {
         "lorabench": __version__,
         "task": config.task.value,

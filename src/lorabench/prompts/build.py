@@ -77,6 +77,28 @@ def fit_to_model(settings: PromptSettings, model: Any, max_new_tokens: int) -> P
     return settings.model_copy(update={"max_prompt_tokens": min(settings.max_prompt_tokens, limit)})
 
 
+@dataclass(frozen=True)
+class ResolvedPrompt:
+    """A run's prompt settings, settled once against its model.
+
+    `settings` is the prompt section as configured, with its few-shot examples drawn: what the
+    fingerprints and an adapter's lorabench.json record. `fitted` is the same with max_prompt_tokens
+    lowered so that prompt and answer fit the model's window: what every prompt is built with, in
+    training and evaluation alike. `max_new_tokens` is the answer budget the fit left room for.
+    """
+
+    settings: PromptSettings
+    fitted: PromptSettings
+    max_new_tokens: int
+
+
+def resolve_prompt(settings: PromptSettings | ResolvedPrompt, model: Any, max_new_tokens: int) -> ResolvedPrompt:
+    """`settings` fitted to `model` (see fit_to_model); settings resolved already come back as they are."""
+    if isinstance(settings, ResolvedPrompt):
+        return settings
+    return ResolvedPrompt(settings, fit_to_model(settings, model, max_new_tokens), max_new_tokens)
+
+
 def uses_chat_template(tokenizer: Any, settings: PromptSettings) -> bool:
     has_template = bool(getattr(tokenizer, "chat_template", None))
     if settings.chat_template == "on" and not has_template:

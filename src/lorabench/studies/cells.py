@@ -19,7 +19,7 @@ from lorabench.core.errors import LorabenchError
 from lorabench.comparison.guards import trained_prompt_settings
 from lorabench.models.load import load_model, resolve_source
 from lorabench.core.notices import Say
-from lorabench.pipeline.run import ProgressFactory, eval_stage, run_pipeline, split_data
+from lorabench.pipeline.run import EvalPlan, ProgressFactory, eval_stage, run_pipeline, split_data
 from lorabench.report.verdicts import verdict_sentence
 from lorabench.runs.folder import ensure_run_folder, write_atomic
 from lorabench.studies.grid import GridPoint, Study
@@ -80,14 +80,14 @@ def evaluate_epochs(point: GridPoint, progress: ProgressFactory | None, say: Say
     out = Path(point.config.out)
     checkpoints = sorted((out / "train" / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
     test = _saved_split(point, "test")
-    config = _trained_config(point)
+    plan = _trained_plan(point)
     done = []
     for checkpoint in checkpoints:
         state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
         epoch = round(float(state.get("epoch", 0.0)), 2)
         say(f"{point.name}: test evaluation of the epoch {epoch:g} adapter ({checkpoint.name})")
         loaded = load_model(point.config.model, adapter=str(checkpoint))
-        outcome = eval_stage(f"{EPOCHS_DIR}/epoch_{epoch:g}", loaded, test, config, out, False, progress)
+        outcome = eval_stage(f"{EPOCHS_DIR}/epoch_{epoch:g}", loaded, test, plan, out, False, progress)
         done.append({"epoch": epoch, "step": int(checkpoint.name.rsplit("-", 1)[1]), "metrics": outcome.metrics.to_dict()})
     write_atomic(out / EPOCHS_DIR / "done.json", json.dumps(done, indent=2))
 
@@ -97,11 +97,11 @@ def _saved_split(point: GridPoint, split: str) -> list:
     return load_records(DataSpec(path=out / "data" / f"{split}.jsonl", task=point.config.task)).records
 
 
-def _trained_config(point: GridPoint) -> RunConfig:
+def _trained_plan(point: GridPoint) -> EvalPlan:
     config = point.config
     if config.prompt.few_shot is not None:  # evaluated with the examples the run drew, which its adapter keeps
-        config = config.model_copy(update={"prompt": trained_prompt_settings(Path(config.out) / "train" / "adapter")})
-    return config
+        return EvalPlan.of(config, trained_prompt_settings(Path(config.out) / "train" / "adapter"))
+    return EvalPlan.of(config)
 
 
 def evaluate_validation(point: GridPoint, force: bool, progress: ProgressFactory | None, say: Say) -> None:
@@ -112,7 +112,7 @@ def evaluate_validation(point: GridPoint, force: bool, progress: ProgressFactory
     validation = _saved_split(point, "validation")
     say(f"{point.name}: validation evaluation of the tuned adapter ({len(validation)} items; the study chooses on it)")
     loaded = load_model(point.config.model, adapter=str(out / "train" / "adapter"))
-    eval_stage(VALIDATION_DIR, loaded, validation, _trained_config(point), out, force, progress)
+    eval_stage(VALIDATION_DIR, loaded, validation, _trained_plan(point), out, force, progress)
 
 
 def evaluate_base(point: GridPoint, say: Say) -> None:
@@ -124,7 +124,7 @@ def evaluate_base(point: GridPoint, say: Say) -> None:
     splits = split_data(config, say)
     loaded = load_model(config.model)
     say(f"{point.name}: base evaluation, shared by every run with the same model, items and prompts")
-    eval_stage("base", loaded, splits.test, config.model_copy(update={"prompt": splits.prompt}), out, False, None)
+    eval_stage("base", loaded, splits.test, EvalPlan.of(config, splits.prompt), out, False, None)
 
 
 def run_point(

@@ -31,7 +31,7 @@ from lorabench.metrics.scoring import LOWER_IS_BETTER, TASK_METRICS, ScoreSettin
 from lorabench.models.adapter_folder import ADAPTER_META, save_portable_files
 from lorabench.models.load import LoadedModel, load_model
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import fit_to_model, model_context_length, prompt_sha256, uses_chat_template
+from lorabench.prompts.build import ResolvedPrompt, model_context_length, prompt_sha256, resolve_prompt, uses_chat_template
 from lorabench.runs.folder import write_json
 from lorabench.results import TrainResult  # noqa: F401 - returned by train_adapter; public as lorabench.TrainResult
 from lorabench.training.arguments import _check_batch_fits, _training_arguments
@@ -102,7 +102,7 @@ def train_adapter(
     train_records: Sequence[Record],
     val_records: Sequence[Record],
     out_dir: Path,
-    prompt_settings: PromptSettings,
+    prompt_settings: PromptSettings | ResolvedPrompt,
     lora: LoraSettings,
     training: TrainSettings,
     decoding: DecodingSettings,
@@ -128,7 +128,8 @@ def train_adapter(
     checkpoints, log_path, adapter_dir = out_dir / "checkpoints", out_dir / "train_log.jsonl", out_dir / "adapter"
 
     # The same fit evaluate_records applies, so a long prompt is shortened the same way in both.
-    fitted = fit_to_model(prompt_settings, loaded.model, decoding.max_new_tokens_for(task))
+    prompt = resolve_prompt(prompt_settings, loaded.model, decoding.max_new_tokens_for(task))
+    fitted = prompt.fitted
     max_length = None if loaded.is_seq2seq else model_context_length(loaded.model)
     train_examples = encode_examples(train_records, loaded.tokenizer, fitted, loaded.is_seq2seq, max_length)
     val_examples = encode_examples(val_records, loaded.tokenizer, fitted, loaded.is_seq2seq, max_length)
@@ -140,7 +141,7 @@ def train_adapter(
         check_mergeable(loaded.model, lora.target_modules)
     # Made before training, so that a prompt it cannot render fails before the work, not after.
     meta = adapter_metadata(
-        loaded, task, prompt_settings, lora, training, len(train_records), len(val_records),
+        loaded, task, prompt.settings, lora, training, len(train_records), len(val_records),
         fitted.max_prompt_tokens, train_records[0].extra,
     )
 
@@ -158,7 +159,7 @@ def train_adapter(
         log.val_metrics = _prepare_log(log_path, resume_step, metric_name, write=args.process_index == 0)
     early = EarlyStoppingCallback(training.early_stopping_patience) if training.early_stopping_patience else None
     metric = (
-        _metric_fn(loaded, metric_records, prompt_settings, decoding, score_settings, metric_name)
+        _metric_fn(loaded, metric_records, prompt, decoding, score_settings, metric_name)
         if metric_name else None
     )
 

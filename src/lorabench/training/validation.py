@@ -18,6 +18,7 @@ from lorabench.inference import get_backend
 from lorabench.metrics.scoring import TASK_METRICS, ScoreSettings
 from lorabench.models.load import LoadedModel
 from lorabench.config.prompt import PromptSettings
+from lorabench.prompts.build import ResolvedPrompt
 
 # A validation that cannot see a change smaller than this, or has fewer items, only adds noise to
 # early stopping and best-adapter choice.
@@ -57,7 +58,7 @@ def validation_caveat(n_validation: int, task: TaskKind, training: TrainSettings
 
 
 def _metric_fn(
-    loaded: LoadedModel, records: Sequence[Record], prompt_settings: PromptSettings,
+    loaded: LoadedModel, records: Sequence[Record], prompt_settings: PromptSettings | ResolvedPrompt,
     decoding: DecodingSettings, score_settings: ScoreSettings, name: str,
 ) -> Callable[[Any], float]:
     """The task metric of a model on `records`, by generation exactly as evaluation does it.
