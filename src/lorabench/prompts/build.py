@@ -25,7 +25,7 @@ from lorabench.config.prompt import (  # noqa: F401
 from lorabench.data.records import Record, TaskKind, Turn
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.few_shot import shots_for
-from lorabench.prompts.template import AnswerFrame, answer_frame, prompt_variables, render, target_variables
+from lorabench.prompts.template import AnswerFrame, RecordText
 from lorabench.core.kinds import ByKind, get_task
 
 # Per kind (each kind's module declares them): the cue that ends a plain (no chat template) prompt,
@@ -106,36 +106,18 @@ def uses_chat_template(tokenizer: Any, settings: PromptSettings) -> bool:
     return has_template if settings.chat_template == "auto" else settings.chat_template == "on"
 
 
-def task_instruction(record: Record, settings: PromptSettings) -> str:
-    """The prompt's first line: the task's instruction, or prompt.instruction, and the unanswerable hint."""
-    task = get_task(record.task)
-    instruction = settings.instruction or task.instruction_for(settings.choice_answer)
-    if settings.unanswerable_hint and task.unanswerable:
-        instruction += f' If the context does not contain the answer, reply "{NO_ANSWER}".'
-    return instruction
-
-
 def user_message(record: Record, settings: PromptSettings, context: str | None = None) -> str:
     """The task text a user would type (the kind writes it: instruction, context, question, options),
     or prompt.template rendered over the record."""
-    instruction = task_instruction(record, settings)
-    if settings.template is not None:
-        return render(settings.template, "prompt.template", prompt_variables(record, instruction, context), record.id)
-    return get_task(record.task).task_text(record, instruction, record.context_text if context is None else context)
+    return RecordText.of(record, settings).message(context)
 
 
 def target_text(record: Record, settings: PromptSettings | None = None) -> str:
     """The answer the model is trained to write (for extractive QA the first gold answer), through
     prompt.target_template when there is one."""
-    task = get_task(record.task)
-    target = task.target(record) if settings is None else task.target_for(record, settings.choice_answer)
-    if settings is None or settings.target_template is None:
-        return target
-    key = "prompt.target_template"
-    text = render(settings.target_template, key, target_variables(record, target), record.id)
-    if not text.strip():
-        raise LorabenchError(f"{key}: record {record.id}: renders to empty text, leaving nothing to learn")
-    return text
+    if settings is None:
+        return get_task(record.task).target(record)
+    return RecordText.of(record, settings).target()
 
 
 def plain_cue(task: TaskKind) -> str:
@@ -202,7 +184,8 @@ def _shots(record: Record, settings: PromptSettings, chat: bool) -> list[Shot]:
         return []
     if few_shot.style == "chat" and not chat:
         raise LorabenchError("prompt.few_shot.style 'chat' needs a chat template; use 'inline' or 'auto'")
-    return [(user_message(shot, settings), target_text(shot, settings)) for shot in shots_for(record, few_shot)]
+    texts = [RecordText.of(shot, settings) for shot in shots_for(record, few_shot)]
+    return [(text.message(), text.target()) for text in texts]
 
 
 def encode_prompt(text: str, tokenizer: Any, chat: bool) -> list[int]:
@@ -262,23 +245,20 @@ def build_prompt(record: Record, tokenizer: Any, settings: PromptSettings) -> Pr
     """Render a record; if it is too long, shorten its context (never the question or options)."""
     chat = uses_chat_template(tokenizer, settings)
     shots = _shots(record, settings, chat)
+    text = RecordText.of(record, settings)
     fitted = fit_context(
         record.context_text,
         lambda context: render_user_turn(
-            user_message(record, settings, context), _CUES[record.task], tokenizer, settings, chat,
-            record.history or (), shots,
+            text.message(context), text.task.cue, tokenizer, settings, chat, record.history or (), shots,
         ),
         tokenizer,
         chat,
         settings.max_prompt_tokens,
         f"record {record.id}" + (f" (with {len(shots)} few-shot example(s), which are never shortened)" if shots else ""),
     )
-    frame = AnswerFrame()
-    if settings.target_template is not None:
-        frame = answer_frame(settings.target_template, "prompt.target_template", record)
     prefixed = chat and settings.answer_prefix is not None
     return Prompt(
-        record.id, fitted.text, target_text(record, settings), chat, fitted.n_tokens, fitted.shortened, prefixed, frame
+        record.id, fitted.text, text.target(), chat, fitted.n_tokens, fitted.shortened, prefixed, text.frame()
     )
 
 
@@ -288,10 +268,10 @@ def check_templates(records: Sequence[Record], settings: PromptSettings) -> None
     if not settings.uses_templates:
         return
     for record in records:
-        user_message(record, settings)
-        target_text(record, settings)
-        if settings.target_template is not None:
-            answer_frame(settings.target_template, "prompt.target_template", record)
+        text = RecordText.of(record, settings)
+        text.message()
+        text.target()
+        text.frame()
 
 
 def prompt_sha256(task: TaskKind, tokenizer: Any, settings: PromptSettings, extra: dict[str, Any] | None = None) -> str:

@@ -1,4 +1,5 @@
-"""Prompt templates: Jinja2 text over a record's fields, rendered strictly.
+"""A record's text (`RecordText`: the kind's task text and target, or the templates over them),
+and the prompt templates: Jinja2 text over a record's fields, rendered strictly.
 
 `prompt.template` renders the task text a user would type (the user turn under a chat template,
 the whole prompt without one) and `prompt.target_template` the answer a model is trained to write.
@@ -21,10 +22,11 @@ from typing import Any
 
 from jinja2 import UndefinedError
 
+from lorabench.config.prompt import NO_ANSWER, PromptSettings
 from lorabench.config.templates import compiled, lettered, syntax_problem  # noqa: F401
 from lorabench.data.records import Record, option_labels
 from lorabench.core.errors import LorabenchError
-from lorabench.core.kinds import get_task
+from lorabench.core.kinds import Task, get_task
 
 # Record fields holding the gold answer; a prompt template must not see them.
 GOLD_FIELDS = frozenset({"answer", "answers", "response", "final", "unanswerable"})
@@ -57,10 +59,10 @@ def prompt_variables(record: Record, task_instruction: str, context: str | None)
     return {**_columns(record), **fields, **_labels(record), "task_instruction": task_instruction}
 
 
-def target_variables(record: Record, answer: str) -> dict[str, Any]:
+def target_variables(record: Record, answer: str, task: Task | None = None) -> dict[str, Any]:
     """What `prompt.target_template` sees: every field, with `answer` the task's own target (the first
     gold span, the option label, the worked solution, the response)."""
-    own = get_task(record.task).template_variables(record)  # e.g. multiple choice's answer_text
+    own = (task or get_task(record.task)).template_variables(record)  # e.g. multiple choice's answer_text
     return {**_columns(record), **_fields(record), **_labels(record), "answer": answer, **own}
 
 
@@ -101,10 +103,56 @@ class AnswerFrame:
         return text
 
 
-def answer_frame(text: str, key: str, record: Record) -> AnswerFrame:
+def answer_frame(text: str, key: str, record: Record, task: Task | None = None) -> AnswerFrame:
     """Split the rendered target template at the answer; no frame when it does not write `answer`."""
-    marked = render(text, key, target_variables(record, _ANSWER_MARK), record.id)
+    marked = render(text, key, target_variables(record, _ANSWER_MARK, task), record.id)
     if marked.count(_ANSWER_MARK) != 1:
         return AnswerFrame()
     lead, tail = marked.split(_ANSWER_MARK)
     return AnswerFrame(lead.strip(), tail.strip())
+
+
+@dataclass(frozen=True)
+class RecordText:
+    """One record's text under one set of prompt settings, its kind looked up once: the instruction,
+    the user message (the kind's task text, or prompt.template), the target (the kind's, or
+    prompt.target_template) and the text that template writes around the answer."""
+
+    record: Record
+    settings: PromptSettings
+    task: Task
+    instruction: str
+
+    @classmethod
+    def of(cls, record: Record, settings: PromptSettings) -> RecordText:
+        task = get_task(record.task)
+        instruction = settings.instruction or task.instruction_for(settings.choice_answer)
+        if settings.unanswerable_hint and task.unanswerable:
+            instruction += f' If the context does not contain the answer, reply "{NO_ANSWER}".'
+        return cls(record, settings, task, instruction)
+
+    def message(self, context: str | None = None) -> str:
+        """The task text a user would type, with `context` (a shortened one) in place of the record's."""
+        record, template = self.record, self.settings.template
+        if template is not None:
+            return render(template, "prompt.template", prompt_variables(record, self.instruction, context), record.id)
+        return self.task.task_text(record, self.instruction, record.context_text if context is None else context)
+
+    def target(self) -> str:
+        """The answer the model is trained to write, through prompt.target_template when there is one."""
+        record, template = self.record, self.settings.target_template
+        target = self.task.target_for(record, self.settings.choice_answer)
+        if template is None:
+            return target
+        key = "prompt.target_template"
+        text = render(template, key, target_variables(record, target, self.task), record.id)
+        if not text.strip():
+            raise LorabenchError(f"{key}: record {record.id}: renders to empty text, leaving nothing to learn")
+        return text
+
+    def frame(self) -> AnswerFrame:
+        """The target template's text around the answer (none without a target template)."""
+        template = self.settings.target_template
+        if template is None:
+            return AnswerFrame()
+        return answer_frame(template, "prompt.target_template", self.record, self.task)
