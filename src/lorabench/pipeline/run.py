@@ -249,9 +249,10 @@ def eval_stage(
     """Evaluate into out/<name>; the folder's config makes base and tuned provably comparable."""
     decoding = plan.decoding
     settings = plan.prompt.settings if isinstance(plan.prompt, ResolvedPrompt) else plan.prompt
+    model = loaded.describe()
     stage_config = {
         "stage": name,
-        "model": loaded.describe(),
+        "model": model,
         "items": {"n": len(records), "sha256": records_digest(records, extra=settings.uses_templates)},
         "prompt": settings.model_dump(mode="json"),
         "decoding": decoding.model_dump(mode="json"),
@@ -273,15 +274,15 @@ def eval_stage(
     release_engines()  # the next stage trains, or serves the adapter from an engine of its own
     if current_shard().main:
         write_json(outcome.run.metrics_path, {**outcome.metrics.to_dict(), **how_made(outcome)})
-        write_lm_eval_results(out / name, outcome.metrics, outcome.rows, loaded.describe())
+        write_lm_eval_results(out / name, outcome.metrics, outcome.rows, model)
     return outcome
 
 
-def _train_fingerprints(plan: TrainPlan, loaded: LoadedModel, splits: DataSplits) -> tuple[str, str]:
+def _train_fingerprints(plan: TrainPlan, model: dict[str, Any], splits: DataSplits) -> tuple[str, str]:
     """What the adapter depends on, and the same without the prompt settings (for reusing an
     adapter under a changed prompt section, see --allow-prompt-change). The items are digested once."""
     payload = {
-        "model": loaded.describe(),
+        "model": model,
         "train": records_digest(splits.train),
         "validation": records_digest(splits.validation),
         "prompt": plan.prompt.settings.model_dump(mode="json"),
@@ -311,7 +312,7 @@ def _train_stage(
     `keep_prompt_change`, one that differs in the prompt settings alone is kept too)."""
     train_dir = out / "train"
     stamp = train_dir / "stage.json"
-    fingerprint, without_prompt = _train_fingerprints(plan, loaded, splits)
+    fingerprint, without_prompt = _train_fingerprints(plan, loaded.describe(), splits)
     saved = json.loads(stamp.read_text()) if stamp.exists() and not force else {}
     if saved.get("fingerprint") == fingerprint:
         say("train: adapter for these settings exists, skipping (use force=True to retrain)")
@@ -445,7 +446,8 @@ def run_pipeline(
     loaded = load_model(config.model)
     check_target_modules(loaded.model, config.lora.target_modules)
     timings["load_seconds"] = round(time.perf_counter() - start, 2)
-    say(f"model: {loaded.describe()['name']} on {loaded.device} ({str(loaded.dtype).removeprefix('torch.')})")
+    base_model = loaded.describe()
+    say(f"model: {base_model['name']} on {loaded.device} ({str(loaded.dtype).removeprefix('torch.')})")
     run = resolve_run(config, splits, loaded.model)  # each stage below gets its plan from here
     prompt_change = _prompt_change(out, run.prompt, loaded, splits.test, force, allow_prompt_change)
     if shard.main:
@@ -500,7 +502,7 @@ def run_pipeline(
     written = {
         "lorabench": __version__,
         "task": config.task.value,
-        "model": loaded.describe(),
+        "model": base_model,
         "sizes": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
         "validation": {"items": len(splits.validation), "from": splits.validation_from, "warning": splits.validation_warning},
         "base": base.metrics.to_dict(),
