@@ -19,10 +19,8 @@ from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import Prompt, build_prompt, fit_to_model
-from lorabench.prompts.batch import build_batch_prompt
-from lorabench.prompts.grouping import shared_context_groups
-from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt
+from lorabench.prompts.build import fit_to_model
+from lorabench.prompts.strategy import strategy_prompts
 
 
 @dataclass(frozen=True)
@@ -72,22 +70,6 @@ def _first_line_difference(record_id: str, part: str, trained: str, now: str) ->
 
 def _line(lines: list[str], index: int) -> str:
     return lines[index] if index < len(lines) else "(no such line: the text ends before it)"
-
-
-def strategy_prompts(records: Sequence[Record], tokenizer: Any, settings: PromptSettings) -> list[Prompt]:
-    """Every prompt `settings.strategy` shows a model for `records`: one per record (single), one per
-    context (batch), one per turn (sequential, with the gold answers as history, as in training)."""
-    if settings.strategy == "single":
-        return [build_prompt(record, tokenizer, settings) for record in records]
-    groups = shared_context_groups(records, settings.strategy)
-    if settings.strategy == "batch":
-        return [build_batch_prompt(group, tokenizer, settings) for group in groups]
-    prompts = []
-    for group in groups:
-        conversation = start_conversation(group, tokenizer, settings)
-        golds = gold_history(conversation)
-        prompts += [turn_prompt(conversation, tokenizer, golds[:k]) for k in range(len(group))]
-    return prompts
 
 
 def prompt_difference(

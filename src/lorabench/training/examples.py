@@ -1,8 +1,8 @@
 """Training examples: records to token ids and labels, padded batches, and a length-grouped order.
 
-A record becomes tokens only through `prompts.build_prompt` (or, for the batch and sequential
-strategies, the prompt builders in prompts/batch.py and prompts/sequential.py), `encode_prompt`
-and `encode_target`, so the prompt a model is trained on is, token for token, the prompt it is later evaluated on.
+A record becomes tokens only through `prompts.build_prompt` (for the batch and sequential
+strategies, through the prompts `prompts.strategy` makes of a context), `encode_prompt` and
+`encode_target`, so the prompt a model is trained on is, token for token, the prompt it is later evaluated on.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from lorabench.core.errors import LorabenchError
 from lorabench.inference.generate import END_OF_TURN_TOKENS
 from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.build import Prompt, build_prompt, encode_prompt, encode_target
-from lorabench.prompts.batch import build_batch_prompt
-from lorabench.prompts.grouping import shared_context_groups
-from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt
+from lorabench.prompts.strategy import strategy_units
 
 IGNORE_INDEX = -100  # the label value torch's cross-entropy and transformers' losses skip
 
@@ -110,32 +108,11 @@ def _require_learning(example: EncodedExample, max_length: int | None) -> None:
         )
 
 
-def encode_batch_example(
-    records: Sequence[Record], tokenizer: Any, prompt_settings: PromptSettings, is_seq2seq: bool,
-    max_length: int | None = None,
-) -> EncodedExample:
-    """A context's numbered questions in, its numbered gold answers (and the end token) learned."""
-    return _prompt_example(build_batch_prompt(records, tokenizer, prompt_settings), tokenizer, is_seq2seq, max_length)
-
-
-def encode_sequential_examples(
-    records: Sequence[Record], tokenizer: Any, prompt_settings: PromptSettings, is_seq2seq: bool,
-    max_length: int | None = None,
-) -> list[EncodedExample]:
-    """A context's conversation: every answer turn (and its end token) learned, the rest masked.
-
-    The history holds the gold answers (teacher forcing); at evaluation it holds the model's own.
-    A causal model gets one example per context whose prefix before answer k is, token for token,
-    the evaluation prompt of turn k. A seq2seq decoder writes one answer per call, so it gets one
-    example per turn: the conversation so far in, that turn's answer out.
-    """
-    conversation = start_conversation(records, tokenizer, prompt_settings)
-    golds = gold_history(conversation)
-    prompts = [turn_prompt(conversation, tokenizer, golds[:k]) for k in range(len(records))]
-    if is_seq2seq:
-        return [_prompt_example(prompt, tokenizer, True, max_length) for prompt in prompts]
-
-    end_id = answer_end_id(tokenizer, conversation.chat)
+def _conversation_example(prompts: Sequence[Prompt], tokenizer: Any, max_length: int | None) -> EncodedExample:
+    """A context's conversation for a causal model: every answer turn (and its end token) learned,
+    the rest masked. The history holds the gold answers (teacher forcing); at evaluation it holds the
+    model's own. The example's prefix before answer k is, token for token, the evaluation prompt of turn k."""
+    end_id = answer_end_id(tokenizer, prompts[0].chat)
     input_ids: list[int] = []
     labels: list[int] = []
     first_prompt = 0
@@ -154,9 +131,9 @@ def encode_sequential_examples(
     cut = max_length is not None and len(input_ids) > max_length
     if cut:
         input_ids, labels = input_ids[:max_length], labels[:max_length]
-    example = EncodedExample(records[0].id, input_ids, labels, first_prompt, cut)
+    example = EncodedExample(prompts[0].record_id, input_ids, labels, first_prompt, cut)
     _require_learning(example, max_length)
-    return [example]
+    return example
 
 
 def encode_examples(
@@ -167,14 +144,13 @@ def encode_examples(
     max_length: int | None = None,
 ) -> list[EncodedExample]:
     """Training examples in the shape of `prompt_settings.strategy`: one per record (single), or
-    per context (batch, sequential; a seq2seq sequential context gives one per turn)."""
-    strategy = prompt_settings.strategy
-    if strategy == "single":
-        return [encode_example(r, tokenizer, prompt_settings, is_seq2seq, max_length) for r in records]
-    groups = shared_context_groups(records, strategy)
-    if strategy == "batch":
-        return [encode_batch_example(g, tokenizer, prompt_settings, is_seq2seq, max_length) for g in groups]
-    return [e for g in groups for e in encode_sequential_examples(g, tokenizer, prompt_settings, is_seq2seq, max_length)]
+    per context (batch: its numbered questions in, its numbered gold answers learned; sequential: its
+    conversation). A seq2seq decoder writes one answer per call, so a sequential context gives it one
+    example per turn: the conversation so far in, that turn's answer out."""
+    units = strategy_units(records, tokenizer, prompt_settings)
+    if prompt_settings.strategy == "sequential" and not is_seq2seq:
+        return [_conversation_example(prompts, tokenizer, max_length) for prompts in units]
+    return [_prompt_example(prompt, tokenizer, is_seq2seq, max_length) for prompts in units for prompt in prompts]
 
 
 class ExampleDataset(Dataset):
