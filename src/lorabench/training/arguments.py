@@ -24,9 +24,24 @@ def effective_logging_steps(configured: int, total_steps: int) -> int:
 
 
 def _use_bf16(setting: Literal["auto", True, False], loaded: LoadedModel) -> bool:
+    """training.bf16 resolved: on CUDA GPUs that support it, and wherever the weights were loaded in
+    bfloat16 (model.dtype), so the adapter's float32 products run in bf16 too instead of in float32."""
     if setting != "auto":
         return bool(setting)
+    if loaded.dtype == torch.bfloat16:
+        return True
     return loaded.device.startswith("cuda") and torch.cuda.is_bf16_supported() and loaded.dtype != torch.float16
+
+
+def training_precision(args: TrainingArguments, loaded: LoadedModel, model: Any) -> dict[str, str | None]:
+    """What a training pass computed in, for its record: the base weights' dtype, the autocast dtype
+    (None: none), and the dtype of the trainable (LoRA) weights, which peft keeps in float32."""
+    trainable = {str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.requires_grad}
+    return {
+        "weights": str(loaded.dtype).removeprefix("torch."),
+        "autocast": "bfloat16" if args.bf16 else "float16" if args.fp16 else None,
+        "adapter": ", ".join(sorted(trainable)) or None,
+    }
 
 
 def _strategy(every: Literal["epoch"] | int) -> tuple[str, int | None]:

@@ -34,7 +34,7 @@ from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.build import ResolvedPrompt, model_context_length, prompt_sha256, resolve_prompt, uses_chat_template
 from lorabench.runs.folder import write_json
 from lorabench.results import TrainResult  # noqa: F401 - returned by train_adapter; public as lorabench.TrainResult
-from lorabench.training.arguments import _check_batch_fits, _training_arguments
+from lorabench.training.arguments import _check_batch_fits, _training_arguments, training_precision
 from lorabench.training.callbacks import LogHook, _JsonlLog, _LogAtCheckpoints, _RunTotals, _checkpoint_step, _prepare_log
 from lorabench.training.examples import ExampleDataset, PadCollator, encode_examples
 from lorabench.training.lora import wrap_with_lora
@@ -165,6 +165,7 @@ def train_adapter(
 
     use_cache = getattr(loaded.model.config, "use_cache", None)
     peft_model = wrap_with_lora(loaded, lora, training)
+    meta["precision"] = training_precision(args, loaded, peft_model)
     answer_only = AnswerOnlyHead.attach(peft_model) if training.answer_only_logits else None
     try:
         trainer = _LoraTrainer(

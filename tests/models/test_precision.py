@@ -1,0 +1,75 @@
+"""models.precision: native bfloat16 read off the CPU's flags, the measured product, and the dry run's lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lorabench.config.settings import ModelSpec
+from lorabench.models.precision import (
+    CpuPrecision,
+    MatmulComparison,
+    PrecisionPlan,
+    bf16_features,
+    cpu_flags,
+    detect_cpu_precision,
+    matmul_gflops,
+    plan_precision,
+)
+
+EPYC = "processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+SAPPHIRE = "processor\t: 0\nflags\t\t: avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n"
+OLD = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n"
+
+
+@pytest.mark.parametrize(("cpuinfo", "features"), [(EPYC, ("AVX512-BF16",)), (SAPPHIRE, ("AMX-BF16", "AVX512-BF16")), (OLD, ())],
+                         ids=["avx512-bf16", "amx", "none"])
+def test_native_bf16_is_read_off_the_flags(tmp_path: Path, cpuinfo: str, features: tuple[str, ...]) -> None:
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo)
+    detected = detect_cpu_precision(path)
+    assert detected.features == features and detected.native_bf16 == bool(features)
+    assert detected.describe().startswith("native bfloat16 on this CPU") == bool(features)
+
+
+def test_a_system_without_cpuinfo_is_unknown_not_unsupported(tmp_path: Path) -> None:
+    assert cpu_flags(tmp_path / "missing") is None
+    detected = detect_cpu_precision(tmp_path / "missing")
+    assert not detected.known and "unknown" in detected.describe()
+
+
+def test_arm_features_line_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "cpuinfo"
+    path.write_text("processor\t: 0\nFeatures\t: fp asimd bf16 sve\n")
+    assert cpu_flags(path) == {"fp", "asimd", "bf16", "sve"}
+    assert bf16_features(cpu_flags(path) or set()) == ()  # only the x86 flags are named today
+
+
+def test_the_measured_product_is_quick_and_positive() -> None:
+    rate = matmul_gflops(torch.bfloat16, (64, 64, 64), seconds=0.01)
+    assert rate > 0
+
+
+def test_dry_run_lines_say_what_switching_to_bf16_buys() -> None:
+    plan = PrecisionPlan("auto", "float32", "cpu", CpuPrecision(("AMX-BF16",)), MatmulComparison(200.0, 440.0))
+    lines = plan.lines()
+    assert lines[0] == "precision: float32 (model.dtype auto on cpu)"
+    assert "native bfloat16 on this CPU (AMX-BF16)" in lines[1] and "200 GFLOP/s in float32 and 440 in bfloat16" in lines[1]
+    assert "(2.2x)" in lines[1]
+    assert "model.dtype: bfloat16 would run the matrix products up to 2.2x faster" in lines[2]
+
+
+def test_dry_run_lines_warn_when_bf16_is_slower() -> None:
+    plan = PrecisionPlan("bfloat16", "bfloat16", "cpu", CpuPrecision(()), MatmulComparison(200.0, 50.0))
+    lines = plan.lines()
+    assert lines[0] == "precision: bfloat16"
+    assert "4.0x slower than float32" in lines[2]
+
+
+def test_auto_plans_float32_on_the_cpu_so_the_demo_is_unchanged() -> None:
+    plan = plan_precision(ModelSpec(name="x", device="cpu"), measure=False)
+    assert (plan.setting, plan.dtype, plan.device, plan.matmul) == ("auto", "float32", "cpu", None)
+    assert plan.cpu is not None
+    assert plan_precision(ModelSpec(name="x", device="cpu", dtype="bfloat16"), measure=False).dtype == "bfloat16"
