@@ -27,7 +27,7 @@ VLLM_UNPINNED := transformers|tokenizers|huggingface_hub|torch|numpy
 # nothing lorabench or vLLM's text models run needs them.
 VLLM_BROKEN  := torchvision torchaudio torchcodec
 
-.PHONY: install demo test test-slow test-latest constraints bench bench-peers bench-peers-quick peers-constraints study-example clean \
+.PHONY: install demo test test-slow test-latest constraints bench bench-scaling bench-scaling-quick bench-peers bench-peers-quick peers-constraints study-example clean \
 	test-vllm bench-vllm check-vllm-deps
 
 $(BIN)/python:
@@ -86,6 +86,14 @@ study-example: $(SMOLLM_STAMP)
 bench: $(SMOLLM_STAMP)
 	$(BIN)/python bench/eval_speed.py
 	$(BIN)/python bench/train_speed.py
+
+# Wall time and peak memory at growing sizes, and the exponent of each (bench/README.md); about 45
+# minutes on a 2-core CPU, and nothing else should be running.
+bench-scaling: $(SMOLLM_STAMP)
+	$(BIN)/python -m bench.scaling --sizes full
+
+bench-scaling-quick: $(SMOLLM_STAMP)
+	$(BIN)/python -m bench.scaling --sizes quick
 
 $(PEERS)/bin/python:
 	$(PYTHON) -m venv $(PEERS)

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from bench.cases import case_list
 from bench.flops import Ceiling, measure_ceiling
 from bench.peers.result import CaseResult, environment, show
 
@@ -77,18 +78,10 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*pin_memory.*no accelerator", category=UserWarning)
 
 
-def parse_cases(text: str) -> list[str]:
-    cases = [case.strip() for case in text.split(",") if case.strip()]
-    unknown = [case for case in cases if case not in CASES]
-    if unknown or not cases:
-        raise argparse.ArgumentTypeError(f"unknown case(s) {', '.join(unknown) or '(none)'}; choose from {','.join(CASES)}")
-    return cases
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.peers", description=__doc__)
     parser.add_argument("--sizes", choices=sorted(SIZES), default="quick", help="quick: a smoke run; full: the issue's sizes")
-    parser.add_argument("--cases", type=parse_cases, default=list(CASES), help="comma-separated: mc,gen,train")
+    parser.add_argument("--cases", type=case_list(CASES), default=list(CASES), help="comma-separated: mc,gen,train")
     parser.add_argument("--threads", type=int, default=2, help="torch threads, for the ceiling and every case")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--trl-no-checkpointing", action="store_true",
