@@ -107,10 +107,10 @@ $(PEERS_STAMP): $(PEERS)/bin/python pyproject.toml constraints.txt bench/peers-c
 
 # lm-eval and TRL against lorabench on the same model, items and settings (bench/README.md).
 bench-peers: $(PEERS_STAMP)
-	$(PEERS)/bin/python -m bench.peers --sizes full
+	$(PEERS)/bin/python -m bench.peers --sizes full --dtype float32,bfloat16
 
 bench-peers-quick: $(PEERS_STAMP)
-	$(PEERS)/bin/python -m bench.peers --sizes quick
+	$(PEERS)/bin/python -m bench.peers --sizes quick --dtype float32,bfloat16
 
 # Writes bench/peers-constraints.txt: the peers at their pinned releases over constraints.txt, newest
 # releases for whatever else they need; only the packages constraints.txt does not already pin.

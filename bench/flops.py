@@ -24,8 +24,9 @@ blocks whose linear layers hold `M` weights in all (the output head excluded), a
 
   Embedding lookups, norms, activations and the optimizer are left out (well under 1%).
 
-The ceiling is the best float32 `torch.mm` rate over a few square sizes and the model's own MLP
-shape, measured in the same process with the same thread count as the benchmark.
+The ceiling is the best `torch.mm` rate over a few square sizes and the model's own MLP shape, in
+the precision the case runs in (float32 or bfloat16), measured in the same process with the same
+thread count as the benchmark.
 """
 
 from __future__ import annotations
@@ -123,10 +124,11 @@ def model_shape(model: Any) -> ModelShape:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """Measured float32 matrix-product rates, GFLOP/s per (m, k, n) shape."""
+    """Measured matrix-product rates in `dtype`, GFLOP/s per (m, k, n) shape."""
 
     rates: dict[tuple[int, int, int], float]
     threads: int
+    dtype: str = "float32"
 
     @property
     def best(self) -> float:
@@ -134,20 +136,22 @@ class Ceiling:
 
     def describe(self) -> str:
         shapes = ", ".join(f"{m}x{k}x{n} {rate:.0f}" for (m, k, n), rate in self.rates.items())
-        return f"float32 matmul ceiling {self.best:.1f} GFLOP/s ({self.threads} threads; GFLOP/s by m x k x n: {shapes})"
+        return f"{self.dtype} matmul ceiling {self.best:.1f} GFLOP/s ({self.threads} threads; GFLOP/s by m x k x n: {shapes})"
 
 
-def measure_ceiling(shapes: Sequence[tuple[int, int, int]], threads: int, repeats: int = 5, min_seconds: float = 0.2) -> Ceiling:
-    """Best-of-`repeats` rate of `torch.mm` for each (m, k, n): each repeat runs the product
-    enough times to last `min_seconds`, after one untimed warm-up."""
+def measure_ceiling(
+    shapes: Sequence[tuple[int, int, int]], threads: int, repeats: int = 5, min_seconds: float = 0.2, dtype: str = "float32"
+) -> Ceiling:
+    """Best-of-`repeats` rate of `torch.mm` in `dtype` for each (m, k, n): each repeat runs the
+    product enough times to last `min_seconds`, after one untimed warm-up."""
     import torch
 
     torch.set_num_threads(threads)
     generator = torch.Generator().manual_seed(0)
     rates: dict[tuple[int, int, int], float] = {}
     for m, k, n in shapes:
-        a = torch.randn(m, k, generator=generator)
-        b = torch.randn(k, n, generator=generator)
+        a = torch.randn(m, k, generator=generator).to(getattr(torch, dtype))
+        b = torch.randn(k, n, generator=generator).to(getattr(torch, dtype))
         torch.mm(a, b)
         best = float("inf")
         for _ in range(repeats):
@@ -157,4 +161,4 @@ def measure_ceiling(shapes: Sequence[tuple[int, int, int]], threads: int, repeat
                 calls += 1
             best = min(best, elapsed / calls)
         rates[(m, k, n)] = 2 * m * k * n / best / 1e9
-    return Ceiling(rates, threads)
+    return Ceiling(rates, threads, dtype)

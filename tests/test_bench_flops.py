@@ -99,3 +99,9 @@ def test_ceiling_measures_every_shape() -> None:
     assert ceiling.best == max(ceiling.rates.values())
     assert "32x48x16" in ceiling.describe()
 
+
+
+def test_ceiling_is_measured_in_the_precision_asked() -> None:
+    ceiling = measure_ceiling([(64, 64, 64)], threads=1, repeats=1, min_seconds=0.001, dtype="bfloat16")
+    assert ceiling.dtype == "bfloat16" and ceiling.describe().startswith("bfloat16 matmul ceiling")
+    assert measure_ceiling([(16, 16, 16)], threads=1, repeats=1, min_seconds=0.001).dtype == "float32"

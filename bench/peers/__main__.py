@@ -1,4 +1,4 @@
-"""`python -m bench.peers`: measure the ceiling, run the chosen cases, print one table per case."""
+"""`python -m bench.peers`: per precision, measure its ceiling, run the chosen cases, print one table per case."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from rich.console import Console
 
 from bench.cases import case_list
 from bench.flops import Ceiling, measure_ceiling
-from bench.peers.result import CaseResult, environment, show
+from bench.peers.result import CaseResult, against_float32, environment, show
 
 CASES = ("mc", "gen", "train")
+DTYPES = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -44,23 +45,23 @@ def ceiling_shapes(hidden: int = 576, intermediate: int = 1536) -> list[tuple[in
     return [(1024, 1024, 1024), (1536, 1536, 1536), (2048, 2048, 2048), (512, hidden, intermediate)]
 
 
-def case_runners(sizes: Sizes, seed: int, trl_checkpointing: bool) -> dict[str, Callable[[], CaseResult]]:
-    """Each case imports its peer only when it runs, so `--cases mc` needs no TRL."""
+def case_runners(sizes: Sizes, seed: int, trl_checkpointing: bool) -> dict[str, Callable[[str], CaseResult]]:
+    """Each case imports its peer only when it runs, so `--cases mc` needs no TRL; each takes the dtype."""
 
-    def choice() -> CaseResult:
+    def choice(dtype: str) -> CaseResult:
         from bench.peers import choice
 
-        return choice.run(sizes.choice_items, sizes.choice_batch, seed)
+        return choice.run(sizes.choice_items, sizes.choice_batch, seed, dtype)
 
-    def generation() -> CaseResult:
+    def generation(dtype: str) -> CaseResult:
         from bench.peers import generation
 
-        return generation.run(sizes.generation_items, sizes.generation_batch, sizes.max_new_tokens, seed)
+        return generation.run(sizes.generation_items, sizes.generation_batch, sizes.max_new_tokens, seed, dtype)
 
-    def training() -> CaseResult:
+    def training(dtype: str) -> CaseResult:
         from bench.peers import training
 
-        return training.run(sizes.train_items, sizes.train_batch, sizes.epochs, seed, trl_checkpointing)
+        return training.run(sizes.train_items, sizes.train_batch, sizes.epochs, seed, trl_checkpointing, dtype)
 
     return {"mc": choice, "gen": generation, "train": training}
 
@@ -82,6 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.peers", description=__doc__)
     parser.add_argument("--sizes", choices=sorted(SIZES), default="quick", help="quick: a smoke run; full: the issue's sizes")
     parser.add_argument("--cases", type=case_list(CASES), default=list(CASES), help="comma-separated: mc,gen,train")
+    parser.add_argument("--dtype", type=case_list(DTYPES, "precision"), default=["float32"],
+                        help="comma-separated: float32,bfloat16; a bfloat16 row is compared with the float32 row of the "
+                        "same tool when both run (float32 runs first)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads, for the ceiling and every case")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--trl-no-checkpointing", action="store_true",
@@ -94,17 +98,22 @@ def main() -> None:
     console = Console(width=160)
     env = environment(args.threads)
     console.print(" | ".join(f"{key} {value}" for key, value in env.items()), soft_wrap=True)
-    ceiling: Ceiling = measure_ceiling(ceiling_shapes(), args.threads)
-    console.print(ceiling.describe(), soft_wrap=True)
     runners = case_runners(SIZES[args.sizes], args.seed, not args.trl_no_checkpointing)
-    results = []
-    for case in args.cases:
-        result = runners[case]()
-        show(result, ceiling, console)
-        results.append(result)
+    float32: dict[str, CaseResult] = {}
+    report: dict = {"sizes": args.sizes, "environment": env, "precisions": []}
+    for dtype in sorted(args.dtype, key=DTYPES.index):  # float32 first: the reference of the others
+        ceiling: Ceiling = measure_ceiling(ceiling_shapes(), args.threads, dtype=dtype)
+        console.print(ceiling.describe(), soft_wrap=True)
+        cases = []
+        for case in args.cases:
+            result = runners[case](dtype)
+            reference = float32.get(case) if dtype != "float32" else None
+            show(result, ceiling, console, reference)
+            if dtype == "float32":
+                float32[case] = result
+            cases.append({**result.to_dict(ceiling), **({"vs_float32": against_float32(result, reference)} if dtype != "float32" else {})})
+        report["precisions"].append({"dtype": dtype, "ceiling": ceiling.describe(), "ceiling_gflops": ceiling.best, "cases": cases})
     if args.json:
-        report = {"sizes": args.sizes, "environment": env, "ceiling": ceiling.describe(), "ceiling_gflops": ceiling.best,
-                  "cases": [r.to_dict(ceiling) for r in results]}
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 
 

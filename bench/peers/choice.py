@@ -19,7 +19,7 @@ from bench.eval_speed import lengthen
 from bench.flops import choice_flops, model_shape
 from bench.peers.evaluation import lorabench_prompts, run_both
 from bench.peers.model import load_lorabench
-from bench.peers.result import CaseResult, Target
+from bench.peers.result import CaseResult, Outputs, Target
 from lorabench.inference.base import encode_options, option_continuations
 from lorabench.data.records import TaskKind
 from lorabench.tasks.choice import ChoiceRecord
@@ -47,8 +47,8 @@ def requests(records: list[ChoiceRecord], prompts: list[Prompt]) -> list[Instanc
     return out
 
 
-def run(n_items: int, batch_size: int, seed: int) -> CaseResult:
-    loaded = load_lorabench()
+def run(n_items: int, batch_size: int, seed: int, dtype: str = "float32") -> CaseResult:
+    loaded = load_lorabench(dtype)
     tokenizer = loaded.tokenizer
     records = choice_records(n_items, seed, tokenizer)
     decoding = DecodingSettings(choice_mode="logprob", choice_normalization="sum", batch_size=batch_size)
@@ -58,6 +58,7 @@ def run(n_items: int, batch_size: int, seed: int) -> CaseResult:
 
     same_choice = max_delta = spread = same_tokens = same_prompt = 0
     scored: list[tuple[int, list[int]]] = []
+    choices = Outputs("choices", [], [])
     for doc_id, (record, prompt, row) in enumerate(zip(records, prompts, both.outcome.rows, strict=True)):
         mine = slice(OPTIONS * doc_id, OPTIONS * doc_id + OPTIONS)
         theirs = [score for score, _ in both.peer_output[mine]]
@@ -65,7 +66,9 @@ def run(n_items: int, batch_size: int, seed: int) -> CaseResult:
         deltas = [a - b for a, b in zip(theirs, ours)]
         max_delta = max(max_delta, *map(abs, deltas))
         spread = max(spread, max(deltas) - min(deltas))  # what the newline lm-eval also scores cannot explain
-        same_choice += theirs.index(max(theirs)) == ours.index(max(ours))
+        choices.peer.append(theirs.index(max(theirs)))
+        choices.lorabench.append(ours.index(max(ours)))
+        same_choice += choices.peer[-1] == choices.lorabench[-1]
         same_prompt += row["prompt"] == prompt.text
         prompt_ids = encode_prompt(prompt.text, tokenizer, prompt.chat)
         options = encode_options(record.id, option_continuations(record, prompt), record.labels, tokenizer, prompt.chat)
@@ -84,4 +87,4 @@ def run(n_items: int, batch_size: int, seed: int) -> CaseResult:
         "the same offset for all options of an item; 'within an item' is the spread of d over its options",
     ]
     flops = choice_flops(model_shape(loaded.model), scored)
-    return both.result("multiple choice (log-prob)", f"{n} x {OPTIONS} options", agreement, flops, TARGET, same_choice / n, notes)
+    return both.result("multiple choice (log-prob)", f"{n} x {OPTIONS} options", agreement, flops, TARGET, same_choice / n, notes, choices)

@@ -16,7 +16,7 @@ from lm_eval.api.instance import Instance
 from bench.flops import GenerationGroup, generation_flops, model_shape
 from bench.peers.evaluation import lorabench_prompts, run_both
 from bench.peers.model import load_lorabench
-from bench.peers.result import CaseResult, Target
+from bench.peers.result import CaseResult, Outputs, Target
 from lorabench.data.records import Record, TaskKind
 from lorabench.data.synth import synthesize
 from lorabench.config.decoding import DecodingSettings
@@ -39,8 +39,8 @@ def passage_groups(records: list[Record], ids: dict[str, list[int]], generated: 
     ]
 
 
-def run(n_items: int, batch_size: int, max_new_tokens: int, seed: int) -> CaseResult:
-    loaded = load_lorabench()
+def run(n_items: int, batch_size: int, max_new_tokens: int, seed: int, dtype: str = "float32") -> CaseResult:
+    loaded = load_lorabench(dtype)
     records = synthesize(TASK, n_items, seed)
     decoding = DecodingSettings(max_new_tokens=max_new_tokens, batch_size=batch_size)
     prompts = lorabench_prompts(loaded, records, decoding)
@@ -68,4 +68,5 @@ def run(n_items: int, batch_size: int, max_new_tokens: int, seed: int) -> CaseRe
         notes.append(f"e.g. {records[differ].id}: lm-eval {theirs[differ]!r} vs lorabench {ours[differ]!r}")
     flops = generation_flops(model_shape(loaded.model), groups)
     items = f"{n} questions, {len(groups)} passages"
-    return both.result("generation (extractive)", items, f"{same}/{n} identical answers", flops, TARGET, same / n, notes)
+    return both.result("generation (extractive)", items, f"{same}/{n} identical answers", flops, TARGET, same / n, notes,
+                       Outputs("answers", theirs, ours))

@@ -18,14 +18,14 @@ DEVICE = "cpu"
 
 def model_folder(alias: str = ALIAS) -> Path:
     """The transformers folder lorabench converts the packaged GGUF into (once, cached): the peers
-    load it with `pretrained=<folder>`, so every tool reads the very same float32 weights."""
+    load it with `pretrained=<folder>`, so every tool reads the very same weights (in the dtype each is given)."""
     source = resolve_source(alias)
     return gguf_cache.ensure_converted(source.path, source.sha256)
 
 
-def load_lorabench(alias: str = ALIAS) -> LoadedModel:
-    """The model as `lorabench eval` / `lorabench train` load it (float32 on the CPU)."""
-    return load_model(ModelSpec(name=alias, device=DEVICE, dtype="float32"))
+def load_lorabench(dtype: str = "float32", alias: str = ALIAS) -> LoadedModel:
+    """The model as `lorabench eval` / `lorabench train` load it on the CPU, with model.dtype `dtype`."""
+    return load_model(ModelSpec(name=alias, device=DEVICE, dtype=dtype))
 
 
 def timed(work: Callable[[], T]) -> tuple[T, float]:

@@ -27,6 +27,16 @@ class Target:
     identical: float | None = None
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """What each tool produced, to compare a bfloat16 run with the float32 run of the same tool:
+    choices (option index per item), answers (text per item) or the mean training loss."""
+
+    kind: str  # "choices" | "answers" | "loss"
+    peer: list[Any]
+    lorabench: list[Any]
+
+
 @dataclass
 class CaseResult:
     case: str
@@ -39,6 +49,8 @@ class CaseResult:
     target: Target
     identical: float | None = None  # share of identical answers or choices, where the case has them
     notes: list[str] = field(default_factory=list)
+    dtype: str = "float32"  # the precision both tools ran in
+    outputs: Outputs | None = None
 
     @property
     def ratio(self) -> float:
@@ -67,19 +79,42 @@ class CaseResult:
         }
 
 
-def show(result: CaseResult, ceiling: Ceiling, console: Console) -> None:
-    """One table per case, then its notes."""
-    table = Table(title=f"{result.case}: {result.peer} vs lorabench", title_justify="left")
-    columns = ("items", "peer s", "lorabench s", "ratio", "agreement", "peer GFLOP/s", "lorabench GFLOP/s",
-               "% of ceiling", "target")
+def against_float32(result: CaseResult, reference: CaseResult | None) -> str:
+    """How each tool's results in `result.dtype` agree with its own float32 results (`reference`)."""
+    if reference is None or result.outputs is None or reference.outputs is None:
+        return "no float32 run of this case in this invocation to compare with"
+    peer = result.peer.split(" ")[0]
+    if result.outputs.kind == "loss":
+        (peer_now,), (peer_then,) = result.outputs.peer, reference.outputs.peer
+        (ours_now,), (ours_then,) = result.outputs.lorabench, reference.outputs.lorabench
+        return (f"mean train loss minus float32's: {peer} {peer_now - peer_then:+.4f}, "
+                f"lorabench {ours_now - ours_then:+.4f}")
+    n = len(result.outputs.peer)
+    same_peer = sum(a == b for a, b in zip(result.outputs.peer, reference.outputs.peer, strict=True))
+    same_ours = sum(a == b for a, b in zip(result.outputs.lorabench, reference.outputs.lorabench, strict=True))
+    return f"identical {result.outputs.kind} to float32: {peer} {same_peer}/{n}, lorabench {same_ours}/{n}"
+
+
+def show(result: CaseResult, ceiling: Ceiling, console: Console, reference: CaseResult | None = None) -> None:
+    """One table per case and precision, then its notes; a run in another precision than float32
+    also says how each tool's results moved from its float32 ones (`reference`)."""
+    title = f"{result.case} in {result.dtype}: {result.peer} vs lorabench"
+    table = Table(title=title, title_justify="left")
+    columns = ["items", "peer s", "lorabench s", "ratio", "agreement", "peer GFLOP/s", "lorabench GFLOP/s",
+               f"% of {result.dtype} ceiling", "target"]
+    if result.dtype != "float32":
+        columns.insert(5, "vs float32 (same tool)")
     for column in columns:
-        table.add_column(column, justify="left" if column in ("items", "agreement", "target") else "right")
+        table.add_column(column, justify="left" if column in ("items", "agreement", "target", "vs float32 (same tool)") else "right")
     peer, ours = result.gflops(result.peer_seconds), result.gflops(result.lorabench_seconds)
-    table.add_row(
+    cells = [
         result.items, f"{result.peer_seconds:.1f}", f"{result.lorabench_seconds:.1f}", f"{result.ratio:.2f}x",
         result.agreement, f"{peer:.1f}", f"{ours:.1f}", f"{100 * ours / ceiling.best:.0f}%",
         result.target_verdict(ceiling),
-    )
+    ]
+    if result.dtype != "float32":
+        cells.insert(5, against_float32(result, reference))
+    table.add_row(*cells)
     console.print(table)
     for note in result.notes:
         console.print(f"  {note}", soft_wrap=True)

@@ -5,8 +5,11 @@ tokenizer's EOS, `<|im_end|>`, which is also lorabench's end-of-answer token, an
 completion only), and the same LoRA (r, alpha, dropout, all linear layers), batch size, learning
 rate and schedule, epochs and seed. Everything else stays at SFTConfig's defaults, as a user
 running it would have them (gradient checkpointing on, unless --trl-no-checkpointing), except
-precision: bf16 is off, since lorabench trains in float32 on a CPU and a bf16 run would not give
-the same results. Timed: `trainer.train()` for TRL, the same loop inside `train_adapter` for
+precision, which both take from the row's dtype: in float32 TRL's bf16 is off, as lorabench trains
+float32 weights without autocast; in bfloat16 TRL loads the weights in bfloat16
+(`model_init_kwargs`) with `bf16=True` (autocast), which is what lorabench's `model.dtype:
+bfloat16` does (its training.bf16 follows the weights), the LoRA weights staying in float32 in
+both, as peft keeps them. Timed: `trainer.train()` for TRL, the same loop inside `train_adapter` for
 lorabench (its `train_seconds`: no validation, no checkpoint in either).
 """
 
@@ -22,7 +25,7 @@ from trl import SFTConfig, SFTTrainer
 
 from bench.flops import model_shape, training_flops
 from bench.peers.model import load_lorabench, model_folder, timed
-from bench.peers.result import CaseResult, Target
+from bench.peers.result import CaseResult, Outputs, Target
 from lorabench.data.records import TaskKind
 from lorabench.data.synth import synthesize
 from lorabench.config.decoding import DecodingSettings
@@ -43,7 +46,7 @@ def settings(batch_size: int, epochs: float, seed: int) -> TrainSettings:
     )
 
 
-def trl_trainer(prompts: list, training: TrainSettings, out: Path, checkpointing: bool) -> SFTTrainer:
+def trl_trainer(prompts: list, training: TrainSettings, out: Path, checkpointing: bool, dtype: str) -> SFTTrainer:
     config = SFTConfig(
         output_dir=str(out),
         num_train_epochs=training.epochs,
@@ -54,7 +57,8 @@ def trl_trainer(prompts: list, training: TrainSettings, out: Path, checkpointing
         weight_decay=training.weight_decay,
         max_grad_norm=training.max_grad_norm,
         seed=training.seed,
-        bf16=False,
+        bf16=dtype == "bfloat16",
+        model_init_kwargs={"dtype": dtype},
         gradient_checkpointing=checkpointing,
         save_strategy="no",
         report_to="none",
@@ -79,10 +83,10 @@ def same_tokens(trainer: SFTTrainer, examples: list[EncodedExample]) -> int:
     )
 
 
-def run(n_items: int, batch_size: int, epochs: float, seed: int, trl_checkpointing: bool) -> CaseResult:
+def run(n_items: int, batch_size: int, epochs: float, seed: int, trl_checkpointing: bool, dtype: str = "float32") -> CaseResult:
     training = settings(batch_size, epochs, seed)
     records = synthesize(TASK, n_items, seed)
-    loaded = load_lorabench()
+    loaded = load_lorabench(dtype)
     tokenizer = loaded.tokenizer
     # What train_adapter encodes: the prompt fitted as evaluation fits it, answers cut at the window.
     fitted = fit_to_model(PromptSettings(), loaded.model, DecodingSettings().max_new_tokens_for(TASK))
@@ -91,7 +95,7 @@ def run(n_items: int, batch_size: int, epochs: float, seed: int, trl_checkpointi
     shape = model_shape(loaded.model)
 
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = trl_trainer(prompts, training, Path(tmp) / "trl", trl_checkpointing)
+        trainer = trl_trainer(prompts, training, Path(tmp) / "trl", trl_checkpointing, dtype)
         trl_output, trl_seconds = timed(trainer.train)
         matching = same_tokens(trainer, examples)
         del trainer
@@ -111,6 +115,8 @@ def run(n_items: int, batch_size: int, epochs: float, seed: int, trl_checkpointi
         agreement=f"mean train loss {trl_output.training_loss:.3f} (TRL) vs {result.train_loss:.3f}",
         required_flops=training_flops(shape, [(len(e.input_ids), e.learned_tokens) for e in examples], LORA.r) * epochs,
         target=TARGET,
+        dtype=dtype,
+        outputs=Outputs("loss", [trl_output.training_loss], [result.train_loss]),
         notes=[
             f"r {LORA.r} all-linear, batch {batch_size}, lr {training.lr} {training.schedule}, {epochs:g} epoch(s), "
             f"{tokens:.0f} input tokens ({sum(e.learned_tokens for e in examples) * epochs:.0f} learned): "
