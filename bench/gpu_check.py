@@ -4,20 +4,23 @@
 
 The packaged models are too large to carry to a lent GPU machine, so this builds random-weight
 llama models from a config (the tokenizer `tests/tiny_models.py` trains offline on a few sentences)
-and checks, in bfloat16 on `cuda`:
+and checks on `cuda`, in bfloat16 and again in float16 (`model.dtype`):
 
 1. generation: lorabench's continuous engine, padded batches and one prompt at a time give the
-   same text on every item (counted, not assumed: bf16 kernels may flip a near tie between a batch
-   of one and a batch of many); tokens/s of each;
-2. LoRA training: a few optimizer steps in bf16 (`train_adapter`, the code of `lorabench train`):
-   finite loss, adapter weights moved, base weights untouched; tokens/s;
+   same text on every item (counted, not assumed: half-precision kernels may flip a near tie
+   between a batch of one and a batch of many); tokens/s of each;
+2. LoRA training: a few optimizer steps (`train_adapter`, the code of `lorabench train`: bf16 or
+   fp16 autocast over weights of that dtype, the adapter in float32): finite loss, adapter weights
+   moved, base weights untouched; tokens/s;
 3. vLLM, when the machine has it (its wheels are too large to carry): the vllm backend against the
-   hf backend on the same weights, with and without an adapter (option scores through
+   hf backend on the same bfloat16 weights, with and without an adapter (option scores through
    `prompt_logprobs`, which vLLM's CUDA LoRA path serves).
 
-Without a CUDA GPU it says so in one line and exits 2 having run nothing. `--cpu-smoke` runs the
-same code on the CPU in float32 with a small model, to catch a broken script before a GPU is lent
-(its figures say nothing about a GPU).
+Each check also reports its peak memory: `torch.cuda.max_memory_allocated` since the check began
+(on the CPU smoke run, the process's peak resident memory so far). Without a CUDA GPU it says so in
+one line and exits 2 having run nothing. `--cpu-smoke` runs the same code on the CPU in float32 and
+bfloat16 with a small model, to catch a broken script before a GPU is lent (its figures say nothing
+about a GPU).
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ N_ITEMS = 48
 MAX_NEW_TOKENS = 32
 BATCH = 16
 TRAIN_STEPS = 16
-# Set by main: ("cuda", "bfloat16") for the check, ("cpu", "float32") for --cpu-smoke.
-RUN = {"device": "cuda", "dtype": "bfloat16", "shape": MEDIUM}
+# Set by main: cuda for the check, cpu (and its dtypes) for --cpu-smoke.
+RUN: dict[str, Any] = {"device": "cuda", "dtypes": ("bfloat16", "float16"), "shape": MEDIUM}
 
 
 def _models(root: Path) -> Path:
@@ -50,10 +53,25 @@ def _models(root: Path) -> Path:
     return tiny_models.build_tiny_causal(root / "model", **RUN["shape"])
 
 
-def _load(folder: Path, adapter: str | None = None) -> Any:
+def _load(folder: Path, dtype: str, adapter: str | None = None) -> Any:
     from lorabench.models.load import ModelSpec, load_model
 
-    return load_model(ModelSpec(name=str(folder), device=RUN["device"], dtype=RUN["dtype"]), adapter=adapter)
+    return load_model(ModelSpec(name=str(folder), device=RUN["device"], dtype=dtype), adapter=adapter)
+
+
+def _reset_peak() -> None:
+    if RUN["device"] == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_mib() -> float:
+    """GPU memory allocated at the peak since `_reset_peak`; on the CPU the process's peak RSS so far."""
+    if RUN["device"] == "cuda":
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def _sync() -> None:
@@ -69,13 +87,13 @@ def _timed_generations(run: Any) -> tuple[dict[str, Any], float]:
     return out, time.perf_counter() - started
 
 
-def check_generation(folder: Path) -> dict[str, Any]:
+def check_generation(folder: Path, dtype: str) -> dict[str, Any]:
     from lorabench.data.synth import synthesize
     from lorabench.inference import continuous
     from lorabench.inference.generate import GenerationSettings, generate, generate_naive
     from lorabench.prompts.build import PromptSettings, build_prompt
 
-    loaded = _load(folder)
+    loaded = _load(folder, dtype)
     records = synthesize("extractive", N_ITEMS, seed=0)
     prompts = [build_prompt(r, loaded.tokenizer, PromptSettings()) for r in records]
     # No stop strings: a random model would stop within a token or two, and tokens/s would mean nothing.
@@ -99,7 +117,7 @@ def check_generation(folder: Path) -> dict[str, Any]:
     return results
 
 
-def check_training(folder: Path, out: Path) -> dict[str, Any]:
+def check_training(folder: Path, out: Path, dtype: str) -> dict[str, Any]:
     from lorabench.data.synth import synthesize
     from lorabench.config.decoding import DecodingSettings
     from lorabench.metrics.scoring import ScoreSettings
@@ -107,22 +125,24 @@ def check_training(folder: Path, out: Path) -> dict[str, Any]:
     from lorabench.config.settings import LoraSettings, TrainSettings
     from lorabench.training.train import train_adapter
 
-    loaded = _load(folder)
+    loaded = _load(folder, dtype)
     before = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
     records = synthesize("extractive", 64, seed=1)
     training = TrainSettings(
-        max_steps=TRAIN_STEPS, batch_size=8, logging_steps=4, val_metric_items=0, save_every=1000, bf16=RUN["device"] == "cuda"
-    )
+        max_steps=TRAIN_STEPS, batch_size=8, logging_steps=4, val_metric_items=0, save_every=1000
+    )  # training.bf16 auto: bf16 autocast over bfloat16 weights, fp16 autocast over float16 ones on CUDA
     result = train_adapter(
-        loaded, records, [], out / "train", PromptSettings(), LoraSettings(target_modules="all-linear"), training,
-        DecodingSettings(), ScoreSettings(),
+        loaded, records, [], out / f"train_{dtype}", PromptSettings(), LoraSettings(target_modules="all-linear"),
+        training, DecodingSettings(), ScoreSettings(),
     )
     from safetensors.torch import load_file
 
     adapter = load_file(str(result.adapter_dir / "adapter_model.safetensors"))
     moved = sum(bool(t.abs().sum() > 0) for name, t in adapter.items() if "lora_B" in name)
     untouched = all(torch.equal(before[k], v) for k, v in loaded.model.state_dict().items())
+    meta = json.loads((result.adapter_dir / "lorabench.json").read_text())
     return {
+        "precision": meta.get("precision"),
         "steps": result.steps,
         "train_loss": result.train_loss,
         "tokens_per_s": round(result.tokens_per_second, 1),
@@ -132,7 +152,7 @@ def check_training(folder: Path, out: Path) -> dict[str, Any]:
     }
 
 
-def check_vllm(folder: Path, adapter_dir: str) -> dict[str, Any]:
+def check_vllm(folder: Path, adapter_dir: str, dtype: str) -> dict[str, Any]:
     import importlib.util
 
     if importlib.util.find_spec("vllm") is None:
@@ -147,7 +167,7 @@ def check_vllm(folder: Path, adapter_dir: str) -> dict[str, Any]:
     decoding = DecodingSettings(backend="vllm", vllm=VLLMSettings(gpu_memory_utilization=0.5, kv_cache_gb=1, max_model_len=4096))
     results: dict[str, Any] = {}
     for name, adapter in (("base", None), ("adapter", adapter_dir)):
-        loaded = _load(folder, adapter)
+        loaded = _load(folder, dtype, adapter)
         hf, vllm = HFBackend(loaded), get_backend("vllm", loaded, decoding)
         records = synthesize("extractive", 16, seed=2)
         stops = STOP_STRINGS[records[0].task]
@@ -175,27 +195,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cpu_smoke:
         global N_ITEMS, TRAIN_STEPS
-        RUN.update(device="cpu", dtype="float32", shape=SMALL)
+        RUN.update(device="cpu", dtypes=("float32", "bfloat16"), shape=SMALL)
         N_ITEMS, TRAIN_STEPS = 4, 2
     elif not torch.cuda.is_available():
         print("gpu_check: no CUDA GPU visible here; it checks lorabench's GPU paths, so it ran nothing (exit 2)")
         return 2
     started = time.perf_counter()
     device = torch.cuda.get_device_name(0) if RUN["device"] == "cuda" else "cpu (smoke run: no GPU figures)"
-    results: dict[str, Any] = {"device": device, "dtype": RUN["dtype"], "torch": torch.__version__}
+    results: dict[str, Any] = {"device": device, "dtypes": list(RUN["dtypes"]), "torch": torch.__version__}
+    first = RUN["dtypes"][0]
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         folder = _models(root)
-        for name, check in (
-            ("generation_bf16", lambda: check_generation(folder)),
-            ("lora_training_bf16", lambda: check_training(folder, root)),
-            ("vllm", lambda: check_vllm(folder, results["lora_training_bf16"].get("adapter_dir", ""))),
-        ):
+        checks = [
+            check
+            for dtype in RUN["dtypes"]
+            for check in (
+                (f"generation_{dtype}", lambda dtype=dtype: check_generation(folder, dtype)),
+                (f"lora_training_{dtype}", lambda dtype=dtype: check_training(folder, root, dtype)),
+            )
+        ]
+        checks.append(("vllm", lambda: check_vllm(folder, results[f"lora_training_{first}"].get("adapter_dir", ""), first)))
+        for name, check in checks:
+            _reset_peak()
             try:
                 results[name] = check()
             except Exception as error:  # one failed check must not hide the others' figures
                 results[name] = {"error": f"{type(error).__name__}: {error}"}
+            results[name]["peak_memory_mib"] = _peak_mib()
             print(name, json.dumps(results[name], indent=1), flush=True)
+        what = "torch.cuda.max_memory_allocated per check" if RUN["device"] == "cuda" else "process peak RSS so far"
+        peaks = ", ".join(f"{name} {results[name]['peak_memory_mib']:.0f}" for name, _ in checks)
+        print(f"peak memory MiB ({what}): {peaks}", flush=True)
     results["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -52,24 +52,32 @@ def test_the_measured_product_is_quick_and_positive() -> None:
     assert rate > 0
 
 
+def test_a_measured_plan_times_a_training_and_a_decoding_product() -> None:
+    plan = plan_precision(ModelSpec(name="x", device="cpu"))
+    assert plan.matmul is not None and plan.decode is not None and plan.decode.shape == (16, 576, 1536)
+    assert plan.matmul.float32_gflops > 0 and plan.matmul.bfloat16_gflops > 0
+
+
 def test_dry_run_lines_say_what_switching_to_bf16_buys() -> None:
-    plan = PrecisionPlan("auto", "float32", "cpu", CpuPrecision(("AMX-BF16",)), MatmulComparison(200.0, 440.0))
+    plan = PrecisionPlan("auto", "float32", "cpu", CpuPrecision(("AMX-BF16",)), MatmulComparison(200.0, 440.0),
+                         MatmulComparison(100.0, 90.0, (16, 576, 1536)))
     lines = plan.lines()
     assert lines[0] == "precision: float32 (model.dtype auto on cpu)"
-    assert "native bfloat16 on this CPU (AMX-BF16)" in lines[1] and "200 GFLOP/s in float32 and 440 in bfloat16" in lines[1]
-    assert "(2.2x)" in lines[1]
-    assert "model.dtype: bfloat16 would run the matrix products up to 2.2x faster" in lines[2]
+    assert lines[1] == "  native bfloat16 on this CPU (AMX-BF16)"
+    assert lines[2] == "  a 512x576x1536 matmul (training, prompts) ran at 200 GFLOP/s in float32 and 440 in bfloat16 here (2.2x)"
+    assert lines[3] == "  a 16x576x1536 matmul (decoding 16 answers) ran at 100 GFLOP/s in float32 and 90 in bfloat16 here (0.9x)"
+    assert "model.dtype: bfloat16 would run the training-sized products up to 2.2x faster" in lines[4]
 
 
 def test_dry_run_lines_warn_when_bf16_is_slower() -> None:
     plan = PrecisionPlan("bfloat16", "bfloat16", "cpu", CpuPrecision(()), MatmulComparison(200.0, 50.0))
     lines = plan.lines()
     assert lines[0] == "precision: bfloat16"
-    assert "4.0x slower than float32" in lines[2]
+    assert "4.0x slower than float32" in lines[-1]
 
 
 def test_auto_plans_float32_on_the_cpu_so_the_demo_is_unchanged() -> None:
     plan = plan_precision(ModelSpec(name="x", device="cpu"), measure=False)
-    assert (plan.setting, plan.dtype, plan.device, plan.matmul) == ("auto", "float32", "cpu", None)
+    assert (plan.setting, plan.dtype, plan.device, plan.matmul, plan.decode) == ("auto", "float32", "cpu", None, None)
     assert plan.cpu is not None
     assert plan_precision(ModelSpec(name="x", device="cpu", dtype="bfloat16"), measure=False).dtype == "bfloat16"

@@ -21,8 +21,10 @@ from lorabench.config.settings import ModelSpec
 
 # /proc/cpuinfo flag -> the name CPU vendors use for it.
 _BF16_FLAGS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512-BF16"}
-# SmolLM2-135M's MLP product over a 512-token batch: the size of product training and prefill run.
+# SmolLM2-135M's MLP product over a 512-token batch (what training and prompts run) and over 16 rows
+# (one decoding step of 16 answers): bfloat16's gain shrinks, or turns into a loss, on the small one.
 MATMUL_SHAPE = (512, 576, 1536)
+DECODE_SHAPE = (16, 576, 1536)
 
 
 def bf16_features(flags: Iterable[str]) -> tuple[str, ...]:
@@ -96,7 +98,7 @@ class MatmulComparison:
         return self.bfloat16_gflops / self.float32_gflops
 
 
-def compare_matmul(shape: tuple[int, int, int] = MATMUL_SHAPE, seconds: float = 0.15) -> MatmulComparison:
+def compare_matmul(shape: tuple[int, int, int] = MATMUL_SHAPE, seconds: float = 0.1) -> MatmulComparison:
     return MatmulComparison(matmul_gflops(torch.float32, shape, seconds), matmul_gflops(torch.bfloat16, shape, seconds), shape)
 
 
@@ -108,7 +110,8 @@ class PrecisionPlan:
     dtype: str  # what it resolves to on `device`
     device: str
     cpu: CpuPrecision | None = None  # CPU runs only
-    matmul: MatmulComparison | None = None  # CPU runs only
+    matmul: MatmulComparison | None = None  # CPU runs only: a training-sized product
+    decode: MatmulComparison | None = None  # CPU runs only: a decoding-sized one
 
     def lines(self) -> list[str]:
         """Plain lines for `run --dry-run`."""
@@ -116,24 +119,28 @@ class PrecisionPlan:
         lines = [f"precision: {self.dtype}{chosen}"]
         if self.cpu is None or self.matmul is None:
             return lines
-        m, k, n = self.matmul.shape
-        rates = (f"a {m}x{k}x{n} matmul ran at {self.matmul.float32_gflops:.0f} GFLOP/s in float32 and "
-                 f"{self.matmul.bfloat16_gflops:.0f} in bfloat16 here ({self.matmul.bf16_speedup:.1f}x)")
-        lines.append(f"  {self.cpu.describe()}; {rates}")
-        if self.dtype == "float32" and self.matmul.bf16_speedup > 1.1:
-            lines.append(f"  model.dtype: bfloat16 would run the matrix products up to {self.matmul.bf16_speedup:.1f}x "
-                         "faster; its answers can differ from float32 ones, so compare runs of one precision only")
-        elif self.dtype == "bfloat16" and self.matmul.bf16_speedup < 1:
-            lines.append(f"  bfloat16 is {1 / self.matmul.bf16_speedup:.1f}x slower than float32 on this CPU; "
-                         "model.dtype: float32 would be faster")
+        lines.append(f"  {self.cpu.describe()}")
+        measured = [(self.matmul, "training, prompts")] + ([(self.decode, "decoding 16 answers")] if self.decode else [])
+        for product, use in measured:
+            m, k, n = product.shape
+            lines.append(f"  a {m}x{k}x{n} matmul ({use}) ran at {product.float32_gflops:.0f} GFLOP/s in float32 and "
+                         f"{product.bfloat16_gflops:.0f} in bfloat16 here ({product.bf16_speedup:.1f}x)")
+        gain = self.matmul.bf16_speedup
+        if self.dtype == "float32" and gain > 1.1:
+            lines.append(f"  model.dtype: bfloat16 would run the training-sized products up to {gain:.1f}x faster; "
+                         "its answers can differ from float32 ones, so compare runs of one precision only")
+        elif self.dtype == "bfloat16" and gain < 1:
+            lines.append(f"  bfloat16 is {1 / gain:.1f}x slower than float32 on this CPU; model.dtype: float32 would be faster")
         return lines
 
 
 def plan_precision(spec: ModelSpec, measure: bool = True) -> PrecisionPlan:
     """Resolve `spec.dtype` on its device; on a CPU also detect native bfloat16 and, with `measure`,
-    time one product in both precisions (about 0.3 s)."""
+    time a training-sized and a decoding-sized product in both precisions (under half a second)."""
     device = resolve_device(spec.device)
     dtype = str(resolve_dtype(spec.dtype, device)).removeprefix("torch.")
     if device != "cpu":
         return PrecisionPlan(spec.dtype, dtype, device)
-    return PrecisionPlan(spec.dtype, dtype, device, detect_cpu_precision(), compare_matmul() if measure else None)
+    if not measure:
+        return PrecisionPlan(spec.dtype, dtype, device, detect_cpu_precision())
+    return PrecisionPlan(spec.dtype, dtype, device, detect_cpu_precision(), compare_matmul(), compare_matmul(DECODE_SHAPE))
