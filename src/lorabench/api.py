@@ -295,13 +295,15 @@ def compare(
     alpha: float = 0.05,
     resamples: int = 10_000,
     correction: str = "none",
+    allow_precision_change: bool = False,
 ) -> Comparison:
     """Paired comparison of two evaluations of the same items (B - A), as `lorabench compare`:
     eval folders (`runs/x/base`, `runs/x/tuned`, an `evaluate` result). Items, prompts or decoding
     that differ are refused unless anyway=True (then the common items are compared, and the
-    differences listed in `forced_despite`). The task's primary metric is the verdict; correction="holm"
-    Holm-adjusts the secondary metrics' p-values. `warnings` says when the two used other generation
-    engines or library versions."""
+    differences listed in `forced_despite`); runs made at different precisions (model.dtype) unless
+    allow_precision_change=True (then the first warning says so). The task's primary metric is the
+    verdict; correction="holm" Holm-adjusts the secondary metrics' p-values. `warnings` says when the
+    two used other generation engines or library versions."""
     from lorabench.comparison.items import change_counts
     from lorabench.comparison.lm_eval_files import is_lm_eval_output
     from lorabench.comparison.paired import CORRECTIONS
@@ -317,7 +319,8 @@ def compare(
     if correction not in CORRECTIONS:
         raise LorabenchError.about("correction", f"{correction!r} is not one of {', '.join(CORRECTIONS)}")
     result = compare_evals(
-        read_eval(path_a), read_eval(path_b), anyway=anyway, alpha=alpha, resamples=resamples, correction=correction
+        read_eval(path_a), read_eval(path_b), anyway=anyway, alpha=alpha, resamples=resamples, correction=correction,
+        allow_precision_change=allow_precision_change,
     )
     return Comparison(
         a=str(path_a), b=str(path_b), name_a=result.a.name, name_b=result.b.name, n=result.n,

@@ -23,6 +23,7 @@ def compare(
     alpha: Annotated[float, typer.Option(help="Significance level of the verdicts, between 0 and 1.")] = 0.05,
     resamples: Annotated[int, typer.Option(min=100, help="Paired bootstrap resamples for continuous metrics.")] = 10_000,
     correction: Annotated[str, typer.Option(help="none | holm: Holm-adjust the secondary metrics' p-values (the task's primary metric is the verdict).")] = "none",
+    allow_precision_change: Annotated[bool, typer.Option(help="Compare runs made at different precisions (model.dtype), with a warning.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")] = False,
 ) -> None:
     """Paired comparison of two evaluations of the same items: verdict per metric, changed items."""
@@ -32,7 +33,10 @@ def compare(
     if api.is_lm_eval_output(run_a) or api.is_lm_eval_output(run_b):
         _compare_lm_eval(run_a, run_b, anyway, alpha, resamples, as_json)
         return
-    result = api.compare(run_a, run_b, anyway=anyway, alpha=alpha, resamples=resamples, correction=correction)
+    result = api.compare(
+        run_a, run_b, anyway=anyway, alpha=alpha, resamples=resamples, correction=correction,
+        allow_precision_change=allow_precision_change,
+    )
     if as_json:
         payload = {
             "a": result.a, "b": result.b, "n": result.n, "forced_despite": result.forced_despite,

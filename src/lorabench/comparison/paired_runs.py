@@ -37,6 +37,7 @@ class FinishedEval:
     scoring_version: int = SCORING_VERSION
     engines: list[dict[str, Any]] = field(default_factory=list)  # how its answers were generated (none: not recorded)
     versions: list[dict[str, Any]] = field(default_factory=list)  # library versions of every session that made it
+    precision: str | None = None  # the dtype the model computed in (config.yaml's model.dtype); None: not recorded
 
 
 def read_eval(folder: str | Path) -> FinishedEval:
@@ -67,6 +68,7 @@ def read_eval(folder: str | Path) -> FinishedEval:
         scoring_version=(config.get("scoring") or {}).get("version", config.get("scoring_version", 1)),
         engines=list(config.get("engines") or metrics.get("engines") or []),
         versions=[v for v in [config.get("versions") or metrics.get("versions"), *(config.get("earlier_versions") or [])] if v],
+        precision=model.get("dtype"),
     )
 
 
@@ -140,11 +142,22 @@ def how_made_warnings(a: FinishedEval, b: FinishedEval) -> list[str]:
     return warnings
 
 
+def precision_change(a: FinishedEval, b: FinishedEval) -> str | None:
+    """How the two runs' precisions differ (`float32 vs bfloat16`), or None when they are the same or
+    either folder does not record one."""
+    if a.precision is None or b.precision is None or a.precision == b.precision:
+        return None
+    return f"{a.precision} vs {b.precision}"
+
+
 def compare_evals(
     a: FinishedEval, b: FinishedEval, anyway: bool = False, alpha: float = 0.05, resamples: int = 10_000, seed: int = 0,
-    correction: str = "none",
+    correction: str = "none", allow_precision_change: bool = False,
 ) -> RunComparison:
-    """Paired comparison of b against a (b - a) on the items both answered."""
+    """Paired comparison of b against a (b - a) on the items both answered. Runs made at different
+    precisions are refused unless `allow_precision_change` (then the first warning says so): a
+    bfloat16 model can answer near ties otherwise than a float32 one, so part of the difference
+    would be the precision's, not the models'."""
     found = differences(a, b)
     if a.task is not b.task:
         raise LorabenchError(f"cannot compare a {a.task.value} run with a {b.task.value} run")
@@ -152,6 +165,13 @@ def compare_evals(
         raise LorabenchError(
             "the runs are not a paired comparison: " + "; ".join(found)
             + ". Rerun with the same items, prompts and decoding, or pass anyway=True to compare the common items regardless"
+        )
+    precisions = precision_change(a, b)
+    if precisions and not allow_precision_change:
+        raise LorabenchError(
+            f"the runs were made at different precisions (model.dtype {precisions}): part of any difference would be "
+            "the precision's, not the models'. Rerun one at the other's model.dtype, or pass allow_precision_change=True "
+            "to compare them anyway"
         )
     common = {r["id"] for r in b.rows}
     rows_a = [r for r in a.rows if r["id"] in common]
@@ -169,5 +189,7 @@ def compare_evals(
         a=a, b=b, n=len(rows_a),
         comparisons=compare_rows(a.task, rows_a, rows_b, alpha=alpha, resamples=resamples, seed=seed, correction=correction),
         metrics_a=metrics_of(rows_a), metrics_b=metrics_of(rows_b),
-        pairs=pair_items(a.task, rows_a, rows_b), differences=found, warnings=how_made_warnings(a, b),
+        pairs=pair_items(a.task, rows_a, rows_b), differences=found,
+        warnings=[*([f"compared across precisions, as allowed: A {a.precision}, B {b.precision}; "
+                     "part of the difference may be the precision's"] if precisions else []), *how_made_warnings(a, b)],
     )

@@ -319,10 +319,11 @@ def evaluate_in_folder(
     return replace(outcome, engines=run.record_engines(engines))
 
 
-def how_made(outcome: EvalOutcome) -> dict[str, Any]:
-    """What metrics.json says about how the answers were made: the engine of each generation pass
-    (and why it was not the continuous one) and the library versions."""
-    return {"engines": outcome.engines, "versions": library_versions()}
+def how_made(outcome: EvalOutcome, loaded: LoadedModel) -> dict[str, Any]:
+    """What metrics.json says about how the answers were made: the precision the model computed in
+    (as config.yaml's model.dtype), the engine of each generation pass (and why it was not the
+    continuous one) and the library versions."""
+    return {"precision": str(loaded.dtype).removeprefix("torch."), "engines": outcome.engines, "versions": library_versions()}
 
 
 def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_shot_from: Path | None) -> EvalConfig:
@@ -416,7 +417,7 @@ def run_eval(
     }
     if change is not None:
         summary["prompt_change"] = folder_config["prompt_change"]
-    summary.update(how_made(outcome))
+    summary.update(how_made(outcome, loaded))
     write_json(outcome.run.metrics_path, summary)
     write_lm_eval_results(out, outcome.metrics, outcome.rows, loaded.describe())
     return replace(outcome, prompt_change=change)

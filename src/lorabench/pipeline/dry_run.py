@@ -3,7 +3,8 @@
 Loads and splits the data and checks leakage exactly as `run` does (same refusals), reads the
 model's tokenizer and config and builds the model on the meta device (no weights are read or
 allocated) to check the LoRA targets and count parameters, renders every prompt to count its
-tokens, and says what the run will do and write. It writes nothing.
+tokens, says which precision runs (on a CPU with a measured product in float32 and bfloat16), and
+says what the run will do and write. It writes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from lorabench.config.run import RunConfig
 from lorabench.core.kinds import get_task
 from lorabench.data.records import Record
 from lorabench.models.load import TokenizerAndConfig, load_tokenizer
+from lorabench.models.precision import PrecisionPlan, plan_precision
 from lorabench.pipeline.run import DataSplits, resolve_run, split_data
 from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.build import STOP_STRINGS, Prompt, build_prompt, model_context_length
@@ -55,6 +57,7 @@ class RunPlan:
     stages: dict[str, str]  # stage -> "to run" | "finished (reused)"
     writes: list[str]
     retention: list[str]  # lm-eval tasks checked on base and tuned (lm-eval installed, names known)
+    precision: PrecisionPlan | None = None  # which dtype runs; on a CPU, what bfloat16 would buy (measured)
 
 
 def _counts(prompts: Sequence[Prompt]) -> TokenCounts:
@@ -132,6 +135,7 @@ def plan_run(config: RunConfig, say: Callable[[str], None]) -> RunPlan:
             *([f"{out}/retention/base/ and retention/tuned/: lm-eval results and samples"] if retention else []),
         ],
         retention=retention,
+        precision=plan_precision(config.model),
     )
 
 
@@ -160,6 +164,7 @@ def plan_lines(plan: RunPlan) -> list[str]:
         f"{len(splits.test)} test items",
         f"model: {config.model.name} ({plan.model_type}, {plan.parameters / 1e6:.1f}M parameters, {window}); "
         f"{'chat template' if plan.chat else 'plain prompts'}",
+        *(plan.precision.lines() if plan.precision else []),
         f"LoRA: r {config.lora.r}, alpha {config.lora.alpha}, targets {config.lora.target_modules}: "
         f"{plan.lora_parameters:,} trainable parameters ({share:.2f}% of the base)",
         f"prompt tokens: train {_tokens(plan.prompts['train'])}; test {_tokens(plan.prompts['test'])}",

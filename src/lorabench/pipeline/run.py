@@ -273,7 +273,7 @@ def eval_stage(
     )
     release_engines()  # the next stage trains, or serves the adapter from an engine of its own
     if current_shard().main:
-        write_json(outcome.run.metrics_path, {**outcome.metrics.to_dict(), **how_made(outcome)})
+        write_json(outcome.run.metrics_path, {**outcome.metrics.to_dict(), **how_made(outcome, loaded)})
         write_lm_eval_results(out / name, outcome.metrics, outcome.rows, model)
     return outcome
 
@@ -377,6 +377,17 @@ def training_figures(result: TrainResult) -> dict[str, Any]:
         "steps": result.steps, "epochs": result.epochs, "train_loss": result.train_loss,
         "train_seconds": result.train_seconds, "tokens_per_second": result.tokens_per_second,
         "best_val_metric": result.best_val_metric, "stopped_early": result.stopped_early,
+    }
+
+
+def pass_precisions(base: LoadedModel, adapter_dir: Path, tuned: LoadedModel) -> dict[str, Any]:
+    """summary.json's `precision`: what each pass computed in; the training's from its adapter's
+    lorabench.json (None for an adapter made before it was recorded)."""
+    meta = json.loads((adapter_dir / "lorabench.json").read_text(encoding="utf-8"))
+    return {
+        "base_eval": str(base.dtype).removeprefix("torch."),
+        "training": meta.get("precision"),
+        "tuned_eval": str(tuned.dtype).removeprefix("torch."),
     }
 
 
@@ -521,6 +532,7 @@ def run_pipeline(
             "tuned_eval": eval_seconds(tuned.rows),
         },
         "training": _stage_training(out / "train") if train_result is None else training_figures(train_result),
+        "precision": pass_precisions(loaded, adapter_dir, tuned_model),
     }
     if prompt_change is not None:
         written["prompt_change"] = {**prompt_change.to_dict(), "allowed_by": "--allow-prompt-change"}
