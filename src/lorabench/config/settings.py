@@ -47,7 +47,10 @@ class ModelSpec(BaseModel):
     )
     revision: str | None = Field(None, description="Hub branch, tag or commit; only used for hub ids.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="Weight dtype; auto = float32 on CPU/MPS, bfloat16 on CUDA."
+        "auto", description="Precision of the weights and of every pass (evaluation, training under autocast; the "
+        "LoRA weights stay float32); auto = bfloat16 on CUDA GPUs that support it (float16 on older ones), float32 on "
+        "CPU and MPS, so results are the same on every CPU. bfloat16 on a CPU with AVX512-BF16 or AMX is faster (run "
+        "--dry-run measures by how much), and its answers can differ from float32 ones.",
     )
     device: str = Field(
         "auto",
@@ -124,7 +127,8 @@ class TrainSettings(BaseModel):
         default_factory=list, description="Experiment trackers to report to: wandb, mlflow, tensorboard, ..."
     )
     bf16: Literal["auto", True, False] = Field(
-        "auto", description="bf16 mixed precision; auto: on CUDA GPUs that support it."
+        "auto", description="bf16 mixed precision (autocast); auto: where model.dtype is bfloat16, and on CUDA GPUs "
+        "that support it."
     )
     trainer_args: dict[str, Any] = Field(
         default_factory=dict,
