@@ -171,7 +171,8 @@ def compare_evals(
         raise LorabenchError(
             f"the runs were made at different precisions (model.dtype {precisions}): part of any difference would be "
             "the precision's, not the models'. Rerun one at the other's model.dtype, or pass allow_precision_change=True "
-            "to compare them anyway"
+            "to compare them anyway",
+            field="allow_precision_change",
         )
     common = {r["id"] for r in b.rows}
     rows_a = [r for r in a.rows if r["id"] in common]

@@ -60,7 +60,7 @@ class ShortComparison(BaseModel):
 
 
 # Keys added over time that the pipeline writes only when they apply.
-_OMITTED_WHEN_NONE = ("prompt_change", "retention")
+_OMITTED_WHEN_NONE = ("prompt_change", "retention", "precision")
 
 
 class RunSummary(BaseModel):
@@ -84,6 +84,8 @@ class RunSummary(BaseModel):
     training: TrainingFigures | None = None
     prompt_change: dict[str, Any] | None = None
     retention: dict[str, Any] | None = None
+    # What each pass computed in: base_eval and tuned_eval dtypes, training's {weights, autocast, adapter}.
+    precision: dict[str, Any] | None = None
 
     @model_serializer(mode="wrap")
     def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
