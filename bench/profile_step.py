@@ -20,7 +20,8 @@ from lorabench.config.decoding import DecodingSettings
 from lorabench.config.settings import LoraSettings, TrainSettings
 from lorabench.data.synth import synthesize
 from lorabench.models.load import ModelSpec, load_model
-from lorabench.prompts.build import PromptSettings, fit_to_model, model_context_length
+from lorabench.config.prompt import PromptSettings
+from lorabench.prompts.build import fit_to_model, model_context_length
 from lorabench.training.examples import PadCollator, encode_examples
 from lorabench.training.lora import wrap_with_lora
 from lorabench.training.loss import AnswerOnlyHead
