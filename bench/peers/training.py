@@ -24,7 +24,7 @@ from transformers import PrinterCallback
 from trl import SFTConfig, SFTTrainer
 
 from bench.flops import model_shape, training_flops
-from bench.peers.model import load_lorabench, model_folder, timed
+from bench.peers.model import DEVICE, load_lorabench, model_folder, timed
 from bench.peers.result import CaseResult, Outputs, Target
 from lorabench.data.records import TaskKind
 from lorabench.data.synth import synthesize
@@ -59,6 +59,7 @@ def trl_trainer(prompts: list, training: TrainSettings, out: Path, checkpointing
         seed=training.seed,
         bf16=dtype == "bfloat16",
         model_init_kwargs={"dtype": dtype},
+        use_cpu=DEVICE == "cpu",  # as lorabench runs; TrainingArguments refuses bf16 without it on a CPU-only torch
         gradient_checkpointing=checkpointing,
         save_strategy="no",
         report_to="none",
