@@ -86,11 +86,12 @@ def test_run(runs: tuple[Path, Path]) -> None:
     assert_same_files(*runs)
 
 
-def test_run_prints_what_the_api_result_says(runs: tuple[Path, Path], tmp_path: Path) -> None:
-    """`lorabench run` renders api.run's RunResult: its tables, guards that apply and sentences."""
-    cli = shutil.copytree(runs[0], tmp_path / "cli")
-    said = " ".join(_invoke("run", cli / "config.yaml", "--set", f"out={cli}").split())
-    result = api.run(api.run_config(cli / "config.yaml", [f"out={cli}"]), say=lambda message: None)
+def test_run_prints_what_the_api_result_says(runs: tuple[Path, Path]) -> None:
+    """`lorabench run` renders api.run's RunResult: its tables, guards that apply and sentences
+    (both again on the command's finished folder: every stage reused)."""
+    config = runs[0] / "config.yaml"
+    said = " ".join(_invoke("run", config).split())
+    result = api.run(config, say=lambda message: None)
     assert result is not None and result.sentences and result.multiplicity and result.applicable_guards
     for line in [*result.sentences, result.multiplicity, *(g.message for g in result.applicable_guards)]:
         assert " ".join(line.split()) in said, line

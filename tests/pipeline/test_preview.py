@@ -17,7 +17,7 @@ def test_the_preview_shows_the_first_items_of_the_split_run_uses(tiny_causal_pat
     })
     splits = split_data(config, lambda message: None)
     preview = preview_prompts(config, "test", 2, lambda message: None)
-    assert preview.split == "test" and preview.total == len(splits.test) == 4
+    assert preview.split == "test" and preview.total == len(splits.test) > 2
     assert [view.record_id for view in preview.items] == [record.id for record in splits.test[:2]]
     assert preview.chat  # the tiny model has a chat template
     for view in preview.items:
