@@ -69,3 +69,24 @@ def no_library_deprecations() -> Iterator[None]:
         logger.removeHandler(handler)
     deprecations = [m for m in handler.messages if "deprecated" in m.lower()]
     assert not deprecations, f"deprecated transformers API used: {deprecations[0]}"
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny_causal_path, tmp_path_factory) -> Path:
+    """An adapter trained at a high rate, so that it clearly changes what the base computes (the
+    merge tests' input: the function's in tests/training, the command's in tests/cli)."""
+    from lorabench.config.decoding import DecodingSettings
+    from lorabench.config.prompt import PromptSettings
+    from lorabench.data.synth import synthesize
+    from lorabench.metrics.scoring import ScoreSettings
+    from lorabench.models.load import ModelSpec, load_model
+    from lorabench.training.train import LoraSettings, TrainSettings, train_adapter
+
+    records = synthesize("extractive", 8, seed=1)
+    result = train_adapter(
+        load_model(ModelSpec(name=str(tiny_causal_path))), records, [], tmp_path_factory.mktemp("train"),
+        PromptSettings(max_prompt_tokens=128), LoraSettings(r=4, alpha=8),
+        TrainSettings(max_steps=3, batch_size=4, lr=5e-2, val_metric_items=0, save_every=1000),
+        DecodingSettings(max_new_tokens=4), ScoreSettings(),
+    )
+    return result.adapter_dir

@@ -29,9 +29,11 @@ from lorabench.config.prompt import PromptSettings
 from lorabench.results import (
     Comparison,
     EvalResult,
+    GuardResult,
     MetricScores,
     MetricVerdict,
     ReportResult,
+    RetentionVerdicts,
     RunResult,
     ScoreResult,
     StudyResult,
@@ -86,20 +88,42 @@ def run(
     say: Say = log,
     progress: ProgressFactory | None = None,
     on_train_log: TrainLog | None = None,
-) -> RunResult:
+) -> RunResult | None:
     """Leakage check, base evaluation, LoRA training, tuned evaluation and the paired comparison,
     as `lorabench run`. Rerunning the same config reuses every finished stage (force=True redoes
     them). `allow_prompt_change`: evaluate the adapter this folder trained under other prompt
-    settings under the new ones (flagged) instead of refusing."""
+    settings under the new ones (flagged) instead of refusing. Under a multi-process launch every
+    process calls it; rank 0 writes the folder and gets the result, the other processes None."""
+    loaded = run_config(config)
+    from lorabench.comparison.guards import applicable, generated
     from lorabench.pipeline.run import run_pipeline
+    from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
 
     result = run_pipeline(
-        run_config(config), force=force, say=say, progress=progress, on_train_log=on_train_log,
-        allow_prompt_change=allow_prompt_change,
+        loaded, force=force, say=say, progress=progress, on_train_log=on_train_log, allow_prompt_change=allow_prompt_change,
     )
     if result.summary is None:  # a non-main process of a multi-process launch: rank 0 wrote the folder
-        raise LorabenchError("run: this process is not rank 0 of the launch; read the result from rank 0's folder")
-    return RunResult(out=result.out, report=result.report, summary=result.summary)
+        return None
+    generated_text = generated(result.base.rows) or generated(result.tuned.rows)
+    return RunResult(
+        out=result.out, report=result.report, summary=result.summary,
+        applicable_guards=[GuardResult.model_validate(f.to_dict()) for f in applicable(result.findings, generated_text)],
+        sentences=[verdict_sentence(c) for c in result.comparisons],
+        multiplicity=multiplicity_sentence(result.comparisons, loaded.metrics.alpha, loaded.metrics.correction),
+        retention=None if result.retention is None else _retention_verdicts(result.comparisons, result.retention.comparison),
+    )
+
+
+def _retention_verdicts(target: list[Any], retention: Any) -> RetentionVerdicts:
+    """The retention section's words: base vs tuned per lm-eval task and metric, and the trade-off
+    when a gain on the target task (`target`, its comparisons) came with a loss there."""
+    from lorabench.report.verdicts import RETENTION_TITLE, tradeoff_sentence, verdict_sentence
+
+    return RetentionVerdicts(
+        title=RETENTION_TITLE, items=dict(retention.items),
+        sentences=[verdict_sentence(c) for c in retention.comparisons], notes=list(retention.notes),
+        tradeoff=tradeoff_sentence(target, retention.comparisons),
+    )
 
 
 def demo_config(out: str | Path = "demo_runs") -> RunConfig:

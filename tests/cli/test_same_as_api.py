@@ -86,6 +86,18 @@ def test_run(runs: tuple[Path, Path]) -> None:
     assert_same_files(*runs)
 
 
+def test_run_prints_what_the_api_result_says(runs: tuple[Path, Path]) -> None:
+    """`lorabench run` renders api.run's RunResult: its tables, guards that apply and sentences
+    (both again on the command's finished folder: every stage reused)."""
+    config = runs[0] / "config.yaml"
+    said = " ".join(_invoke("run", config).split())
+    result = api.run(config, say=lambda message: None)
+    assert result is not None and result.sentences and result.multiplicity and result.applicable_guards
+    for line in [*result.sentences, result.multiplicity, *(g.message for g in result.applicable_guards)]:
+        assert " ".join(line.split()) in said, line
+    assert f"base vs tuned on {result.summary.base.n} items" in said
+
+
 def test_report(runs: tuple[Path, Path], tmp_path: Path) -> None:
     cli, fn = shutil.copytree(runs[0], tmp_path / "cli"), shutil.copytree(runs[0], tmp_path / "api")
     _invoke("report", cli)

@@ -9,7 +9,6 @@ from lorabench.report import browser
 from lorabench.report.html import render_html
 from lorabench.report.markdown import cell, render_markdown
 from lorabench.report.view import ReportView, applicable_decoding, cost_columns, cost_note
-from lorabench.studies.report import render_study_markdown
 
 
 def test_markdown_cells_escape_markup_but_keep_arrows_and_comparisons():
@@ -26,20 +25,6 @@ def test_markdown_cells_escape_markup_but_keep_arrows_and_comparisons():
     assert cell("&lt; is not <") == "&amp;lt; is not <"  # data that looks like an entity stays as written
     assert cell("AT&T, C:\\dir, \\*") == "AT&T, C:\\dir, \\\\\\*"
     assert cell("two\nlines") == "two lines" and cell("") == " "
-
-
-def test_study_markdown_escapes_for_markdown_not_html():
-    view = {
-        "title": "lorabench study: 2 runs on extractive", "subtitle": "study folder /s", "pending": [], "total": 2,
-        "primary": "exact_match", "n": 8,
-        "cross": [{"label": "model: smollm2-135m-instruct -> gemma3-270m: better", "text": "A 0.0% -> B 50.0%", "css": "better"}],
-        "run_header": ["run", "base", "verdict", "report"], "run_table": [{"cells": ["a|b", "1.0"], "verdict": "better"}],
-        "strategy_header": [], "strategy_table": [], "strategy_note": "", "plots": [],
-    }
-    text = render_study_markdown(view)
-    assert "smollm2-135m-instruct -> gemma3-270m" in text and "A 0.0% -> B 50.0%" in text
-    assert "&gt;" not in text and "&lt;" not in text
-    assert "| run | base | verdict |" in text and "| a\\|b | 1.0 | better |" in text
 
 
 def test_decoding_and_cost_columns_show_what_the_evaluation_used():

@@ -17,7 +17,7 @@ from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
 from lorabench.pipeline.run import run_pipeline
 from lorabench.report import browser
-from lorabench.cli.live import run_pipeline_live
+from lorabench.cli.live import run_live
 from lorabench.report.write import write_report
 
 ATTACK = "<script>alert('pwned')</script>"
@@ -162,7 +162,7 @@ def test_choice_report_shows_only_what_scoring_options_involves(choice_run):
 def _live_rerun(run_dir: Path) -> tuple[str, str]:
     """`lorabench run` again on a finished folder: every stage is reused; (console text, bar text)."""
     console, bar_console = Console(record=True, width=200), Console(record=True, width=200)
-    run_pipeline_live(load_config(run_dir / "config.yaml"), console, bar_console)
+    run_live(load_config(run_dir / "config.yaml"), console, bar_console)
     return console.export_text(), bar_console.export_text()
 
 

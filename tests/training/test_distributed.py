@@ -3,9 +3,8 @@
 `train_adapter` is built on transformers' Trainer, so a distributed launcher needs no code of its own.
 The end-to-end check runs tests/training/distributed_train_script.py once as a single process at batch 2B and
 once under `python -m torch.distributed.run --nproc_per_node 2` at batch B per process, and compares
-the per-step training losses and the adapters. The unit tests pin the two things train.py does
-differently for data parallelism: the length-grouped order is grouped by the global batch, and only
-the main process rewrites the training log.
+the per-step training losses and the adapters. The unit test pins that only the main process rewrites
+the training log; tests/training/test_trainer.py, that the length-grouped order is grouped by the global batch.
 """
 
 from __future__ import annotations
@@ -13,21 +12,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import IO
 
 import pytest
 import torch
-from accelerate.data_loader import BatchSamplerShard
 from safetensors.torch import load_file
-from torch.utils.data import BatchSampler
 
-from lorabench.training.trainer import _LoraTrainer
 from lorabench.training.callbacks import _prepare_log
 
 SCRIPT = Path(__file__).with_name("distributed_train_script.py")
@@ -142,36 +136,7 @@ def test_two_processes_train_the_adapter_of_one(runs):
         )
 
 
-# ---- unit tests: what train.py does for data parallelism ---------------------------------------------
-
-
-def _examples_per_step(lengths: list[int], world_size: int, batch_size: int, grad_accum: int) -> list[list[int]]:
-    """The example indices of each optimizer step, as Trainer's sampler orders them and accelerate's
-    BatchSamplerShard deals batches to processes (batch i to process i % world_size)."""
-    args = SimpleNamespace(
-        train_batch_size=batch_size, gradient_accumulation_steps=grad_accum, world_size=world_size, seed=3
-    )
-    sampler = _LoraTrainer._get_train_sampler(SimpleNamespace(args=args, lengths=lengths))
-    per_process = [
-        list(BatchSamplerShard(BatchSampler(sampler, batch_size, drop_last=False), world_size, rank))
-        for rank in range(world_size)
-    ]
-    steps = len(per_process[0]) // grad_accum
-    return [
-        sorted(i for batches in per_process for batch in batches[s * grad_accum : (s + 1) * grad_accum] for i in batch)
-        for s in range(steps)
-    ]
-
-
-@pytest.mark.parametrize("n", [24, 40, 1000])
-@pytest.mark.parametrize(("world_size", "batch_size", "grad_accum"), [(2, 2, 1), (2, 1, 2), (4, 1, 1), (1, 2, 2)])
-def test_each_step_sees_the_same_examples_however_the_global_batch_is_split(n, world_size, batch_size, grad_accum):
-    # The length-grouped order is grouped by the global batch (batch x grad_accum x processes). Grouped
-    # by one process's batch, as it was, the mega-batches that get sorted by length changed size with
-    # the split, so 2 processes at batch 2 trained on other steps than 1 process at batch 4 (n >= 24 here).
-    rng = random.Random(n)
-    lengths = [rng.randint(20, 400) for _ in range(n)]
-    assert _examples_per_step(lengths, world_size, batch_size, grad_accum) == _examples_per_step(lengths, 1, 4, 1)
+# ---- unit test: what train.py does for data parallelism (the sampler: tests/training/test_trainer.py) ----
 
 
 def test_only_the_main_process_rewrites_the_log(tmp_path):

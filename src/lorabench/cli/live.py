@@ -1,7 +1,7 @@
 """What long jobs show while they run: progress bars, one line per training log, the tables at the end.
 
-Part of the command layer (the `run`, `demo`, `eval`, `train` and `study` commands use it); it runs
-the pipeline, so the report package, which only reads run folders, must not import it.
+Part of the command layer (the `run`, `demo`, `eval`, `train` and `study` commands use it): the bars
+and lines are the callbacks it hands `lorabench.api`, the tables render the typed results.
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TextCol
 from rich.text import Text
 
 from lorabench.cli.common import say_on
-from lorabench.results import MetricScores, MetricVerdict
+from lorabench.results import RetentionVerdicts, RunResult, RunSummary
 
-if TYPE_CHECKING:  # imported when a run starts: torch must not load for `--help`
-    from lorabench.comparison.paired import MetricComparison
-    from lorabench.metrics.scoring import TaskMetrics
-    from lorabench.pipeline.run import PipelineResult
+if TYPE_CHECKING:
+    from lorabench.api import ConfigLike
 
 
 class StageTimeColumn(TimeElapsedColumn):
@@ -72,80 +70,71 @@ def train_log_printer(console: Console) -> Callable[[dict], None]:
     return show
 
 
-def run_pipeline_live(config, console: Console, bar_console: Console, force: bool = False, allow_prompt_change: bool = False):  # noqa: ANN001, ANN201
-    """`run_pipeline` with progress bars and training lines, then the comparison table, the same
-    on the short-answer subset below it, the guard lines that apply, and the verdicts."""
-    from lorabench.evaluation.sharding import current_shard
-    from lorabench.comparison.guards import applicable, generated
-    from lorabench.pipeline.run import run_pipeline
-    from lorabench.cli.tables import comparison_table, findings_lines
-    from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
+def run_live(config: ConfigLike, console: Console, bar_console: Console, *, force: bool = False,
+             allow_prompt_change: bool = False) -> RunResult | None:
+    """`api.run` with progress bars and training lines, then what it found: the comparison table,
+    the same on the short-answer subset below it, the guard lines that apply, and the verdicts.
+    None on the processes other than rank 0 of a multi-process launch, which show nothing."""
+    import lorabench.api as api
 
-    main = current_shard().main  # under a multi-process launch only rank 0 shows anything
     bars, factory = progress_bars(bar_console)
-    bars.disable = not main
+    bars.disable = not api.current_shard().main
     with bars:
-        result = run_pipeline(
+        result = api.run(
             config, force=force, say=say_on(console), progress=factory,
             on_train_log=train_log_printer(console), allow_prompt_change=allow_prompt_change,
         )
-    if not main:
-        return result
-    console.print(comparison_table(_verdicts(result.comparisons), _scores(result.base.metrics), _scores(result.tuned.metrics)))
-    _print_short_subset(result, console)
-    generated_text = generated(result.base.rows) or generated(result.tuned.rows)
-    for line in findings_lines(applicable(result.findings, generated_text)):
-        console.print(line, highlight=False)
-    for comparison in result.comparisons:
-        console.print(verdict_sentence(comparison), highlight=False)
-    console.print(multiplicity_sentence(result.comparisons, config.metrics.alpha, config.metrics.correction), highlight=False)
-    _print_retention(result, console)
-    console.print(f"report: {result.report.resolve()}")
+    if result is not None:
+        show_run(result, console)
     return result
 
 
-def _print_retention(result: PipelineResult, console: Console) -> None:
+def show_run(result: RunResult, console: Console) -> None:
+    """A run's findings as `lorabench run` prints them, from its RunResult."""
+    from lorabench.cli.tables import comparison_table, findings_lines
+
+    summary = result.summary
+    console.print(comparison_table(summary.comparison, summary.base, summary.tuned))
+    _print_short_subset(summary, console)
+    for line in findings_lines(result.applicable_guards):
+        console.print(line, highlight=False)
+    for sentence in result.sentences:
+        console.print(sentence, highlight=False)
+    console.print(result.multiplicity, highlight=False)
+    _print_retention(result.retention, console)
+    console.print(f"report: {result.report.resolve()}")
+
+
+def _print_retention(retention: RetentionVerdicts | None, console: Console) -> None:
     """The retention section: one verdict line per lm-eval task and metric, its notes, and the
     trade-off when a gain on the target task came with a loss elsewhere (nothing without retention)."""
     from rich.markup import escape
 
-    from lorabench.report.verdicts import RETENTION_TITLE, tradeoff_sentence, verdict_sentence
-
-    if result.retention is None:
+    if retention is None:
         return
-    retention = result.retention.comparison
     items = ", ".join(f"{task} {n}" for task, n in retention.items.items())
-    console.print(f"[bold]{RETENTION_TITLE}[/] (lm-eval, base vs tuned, paired by doc_id; documents: {escape(items)})")
-    for comparison in retention.comparisons:
-        console.print(escape(verdict_sentence(comparison)), highlight=False)
+    console.print(f"[bold]{retention.title}[/] (lm-eval, base vs tuned, paired by doc_id; documents: {escape(items)})")
+    for sentence in retention.sentences:
+        console.print(escape(sentence), highlight=False)
     for note in retention.notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-    tradeoff = tradeoff_sentence(result.comparisons, retention.comparisons)
-    if tradeoff:
-        console.print(f"[bold red]trade-off:[/] {escape(tradeoff)}", highlight=False)
+    if retention.tradeoff:
+        console.print(f"[bold red]trade-off:[/] {escape(retention.tradeoff)}", highlight=False)
 
 
-def _print_short_subset(result: PipelineResult, console: Console) -> None:
+def _print_short_subset(summary: RunSummary, console: Console) -> None:
     """The paired table on the items with short gold answers, as report.html shows it (nothing
     for tasks without such a subset)."""
     from lorabench.cli.tables import comparison_table
 
-    short = result.short
+    short = summary.short_comparison
     if short is None:
         return
     subset = f"short answers (gold <= {short.thresh} tokens)"
-    before, after = result.base.metrics.short, result.tuned.metrics.short
-    if short.n == result.base.metrics.n:
+    before, after = summary.base.short, summary.tuned.short
+    if short.n == summary.base.n:
         console.print(f"{subset}: all {short.n} test items, so the table above is theirs", highlight=False)
-    elif short.comparisons and before is not None and after is not None:
-        console.print(comparison_table(_verdicts(short.comparisons), _scores(before), _scores(after), subset=subset))
+    elif short.comparison and before is not None and after is not None:
+        console.print(comparison_table(short.comparison, before, after, subset=subset))
     else:
-        console.print(f"{subset}: none of the {result.base.metrics.n} test items", highlight=False)
-
-
-def _scores(metrics: TaskMetrics) -> MetricScores:
-    return MetricScores.model_validate(metrics.to_dict())
-
-
-def _verdicts(comparisons: list[MetricComparison]) -> list[MetricVerdict]:
-    return [MetricVerdict.model_validate(c.to_dict()) for c in comparisons]
+        console.print(f"{subset}: none of the {summary.base.n} test items", highlight=False)

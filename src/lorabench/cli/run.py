@@ -27,8 +27,8 @@ def run(
         for line in api.dry_run(config, say=say_on(console)):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         return
-    from lorabench.cli.live import run_pipeline_live
+    from lorabench.cli.live import run_live
 
-    result = run_pipeline_live(config, console, err_console, force=force, allow_prompt_change=allow_prompt_change)
-    if api.current_shard().main:
+    result = run_live(config, console, err_console, force=force, allow_prompt_change=allow_prompt_change)
+    if result is not None:
         console.print(f"run folder: {result.out}")

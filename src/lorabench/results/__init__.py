@@ -9,6 +9,7 @@ from lorabench.results.outcomes import (
     Comparison,
     EvalResult,
     ReportResult,
+    RetentionVerdicts,
     RunResult,
     ScoreResult,
     StudyResult,
@@ -19,7 +20,7 @@ from lorabench.results.scores import GuardResult, MetricScores, MetricVerdict
 from lorabench.results.summary import RunSummary, ShortComparison, Sizes, TrainingFigures, ValidationSource
 
 __all__ = [
-    "Comparison", "EvalResult", "GuardResult", "MetricScores", "MetricVerdict", "ReportResult", "RunResult", "RunSummary",
+    "Comparison", "EvalResult", "GuardResult", "MetricScores", "MetricVerdict", "ReportResult", "RetentionVerdicts", "RunResult", "RunSummary",
     "ScoreResult", "ShortComparison", "Sizes", "StudyResult", "StudyRun", "TrainResult", "TrainingFigures",
     "ValidationSource",
 ]

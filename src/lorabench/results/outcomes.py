@@ -16,12 +16,27 @@ from lorabench.results.scores import GuardResult, MetricScores, MetricVerdict
 from lorabench.results.summary import RunSummary, TrainingFigures
 
 
+class RetentionVerdicts(BaseModel):
+    """The retention section in words: lm-eval tasks base vs tuned, paired by doc_id."""
+
+    title: str
+    items: dict[str, int]  # documents compared per lm-eval task
+    sentences: list[str]  # one verdict per task and metric
+    notes: list[str] = Field(default_factory=list)
+    tradeoff: str | None = None  # a gain on the target task that came with a loss here, said out loud
+
+
 class RunResult(BaseModel):
-    """`lorabench.run(config)`: the run folder, its report and its summary."""
+    """`lorabench.run(config)`: the run folder, its report and its summary, and, from the run
+    itself (empty when read back with `from_folder`), what the command says at the end."""
 
     out: Path
     report: Path
     summary: RunSummary
+    applicable_guards: list[GuardResult] = Field(default_factory=list)  # the generation guards only where answers were generated
+    sentences: list[str] = Field(default_factory=list)  # one verdict sentence per metric
+    multiplicity: str = ""  # which metric decides, and how far to trust the others
+    retention: RetentionVerdicts | None = None
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> RunResult:
