@@ -32,10 +32,6 @@ def test_no_module_imports_the_package_itself() -> None:
     assert not offending, offending
 
 
-# The demo is a config: it picks the kind it runs, as a user's config.yaml does, and branches on none.
-KIND_NAMES_ALLOWED = {"config/demo.py"}
-
-
 def kind_mentions(source: str, kinds: list[str]) -> list[str]:
     """Where `source` names one of `kinds` as code: a TaskKind member, a kind's record class, or the
     kind's name as a string compared with, passed as or keyed by a task."""
@@ -62,7 +58,7 @@ def test_no_module_outside_the_tasks_names_a_kind() -> None:
     offending = []
     for path in sorted(SRC.rglob("*.py")):
         where = path.relative_to(SRC).as_posix()
-        if where.startswith("tasks/") or where in KIND_NAMES_ALLOWED:
+        if where.startswith("tasks/"):
             continue
         offending += [f"{where}:{hit}" for hit in kind_mentions(path.read_text(encoding="utf-8"), list(KINDS))]
     assert not offending, "\n".join(offending)
