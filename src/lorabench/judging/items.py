@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from lorabench.core.errors import LorabenchError
+from lorabench.data.records import Record
+from lorabench.prompts.build import user_message
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,12 @@ class JudgeItem:
     gold: str
     answers: Mapping[str, str]  # side ("base", "tuned", or one model's name) -> the answer as scored
     exact_match: Mapping[str, float] = field(default_factory=dict)  # side -> EM of that answer, when known
+
+
+def question_of(record: Record, prompt_settings: Any) -> str:
+    """What the model was asked, as a person reads it: the task text of its prompt (instruction,
+    context, question) under the run's prompt settings, without chat markup or few-shot examples."""
+    return user_message(record, prompt_settings)
 
 
 def gold_text(golds: Sequence[str]) -> str:
