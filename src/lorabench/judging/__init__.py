@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lorabench.config.judge import JudgeSettings
 from lorabench.core.notices import Say, log
-from lorabench.judging.backend import JudgeBackend, open_backend
+from lorabench.judging.backend import JudgeBackend
 from lorabench.judging.cache import JudgmentCache
 from lorabench.judging.items import JudgeItem, gold_text
 from lorabench.judging.records import read_judging, write_judging
@@ -26,6 +26,17 @@ CACHE_FILE = "judge_cache.jsonl"
 def cache_path(settings: JudgeSettings, cache_dir: str | None = None) -> Path:
     """judge.cache, else judge_cache.jsonl in lorabench's cache folder (shared by every run)."""
     return Path(settings.cache).expanduser() if settings.cache else cache_root(cache_dir) / CACHE_FILE
+
+
+def open_backend(settings: JudgeSettings, cache_dir: str | None = None) -> JudgeBackend:
+    """The judge `settings` name; a local model is only loaded once a prompt needs it."""
+    if settings.is_endpoint:
+        from lorabench.judging.endpoint import EndpointJudge
+
+        return EndpointJudge(settings)
+    from lorabench.judging.local import LocalJudge
+
+    return LocalJudge(settings, cache_dir)
 
 
 def rubrics_for(settings: JudgeSettings, sides: Sequence[str]) -> dict[str, Rubric]:
@@ -59,5 +70,5 @@ def judge_answers(
 
 __all__ = [
     "JudgeCost", "JudgeItem", "JudgeResult", "JudgeSettings", "Judgment", "cache_path", "gold_text",
-    "judge_answers", "read_judging", "rubrics_for",
+    "judge_answers", "open_backend", "read_judging", "rubrics_for",
 ]

@@ -2,7 +2,7 @@
 
 Two implementations: `local.LocalJudge` (a model lorabench loads, through its `hf` or `vllm`
 inference backend) and `endpoint.EndpointJudge` (an OpenAI-compatible server). A new way to reach
-a judge is one module with this shape and one branch in `open_backend`.
+a judge is one module with this shape and one branch in `lorabench.judging.open_backend`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from lorabench.config.judge import JudgeSettings
 from lorabench.judging.cache import Completion
 
 JudgePrompt = tuple[str, str]  # (a key naming the judgment, the rendered rubric)
@@ -26,14 +25,3 @@ class JudgeBackend(Protocol):
     def describe(self) -> dict[str, Any]:
         """Plain values for the run's record (never a secret)."""
         ...
-
-
-def open_backend(settings: JudgeSettings, cache_dir: str | None = None) -> JudgeBackend:
-    """The judge `settings` name; a local model is only loaded once a prompt needs it."""
-    if settings.is_endpoint:
-        from lorabench.judging.endpoint import EndpointJudge
-
-        return EndpointJudge(settings)
-    from lorabench.judging.local import LocalJudge
-
-    return LocalJudge(settings, cache_dir)
