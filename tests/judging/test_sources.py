@@ -89,3 +89,16 @@ def test_bad_inputs_are_refused_with_their_line(tmp_path):
     two = read_answers(_file(tmp_path / "two.jsonl", [{"id": "b", "question": "Q", "gold": "x", "prediction": "y"}]))
     with pytest.raises(LorabenchError, match="answered different items"):
         items_of([("base", one), ("tuned", two)])
+
+
+def test_a_runs_records_and_rows_make_the_same_items_as_its_folders(tmp_path):
+    from lorabench.judging.sources import items_from_rows
+    from lorabench.prompts.build import PromptSettings
+    from lorabench.runs.predictions import read_predictions
+
+    base = _stage(tmp_path, "base", ["I do not know."] * 4)
+    tuned = _stage(tmp_path, "tuned", [r.response for r in RECORDS])
+    rows = [("base", read_predictions(base / "predictions.jsonl")), ("tuned", read_predictions(tuned / "predictions.jsonl"))]
+    assert items_from_rows(RECORDS, PromptSettings(), rows) == items_of([("base", read_answers(base)), ("tuned", read_answers(tuned))])
+    with pytest.raises(LorabenchError, match="has no tuned answer"):
+        items_from_rows(RECORDS, PromptSettings(), [rows[0], ("tuned", rows[1][1][:2])])

@@ -154,3 +154,24 @@ def folder_differences(a: Path, b: Path) -> list[str]:
     if not (Path(a).is_dir() and Path(b).is_dir()):
         return []
     return differences(read_eval(a), read_eval(b))
+
+
+def items_from_rows(
+    records: Sequence[Record], prompt: Any, sides: Sequence[tuple[str, Sequence[Any]]]
+) -> list[JudgeItem]:
+    """Judge items of a run that holds its records: each side's prediction rows (base, tuned),
+    matched by id, the question rebuilt under the run's prompt settings `prompt`."""
+    by_side = {name: {row["id"]: row for row in rows} for name, rows in sides}
+    items = []
+    for record in records:
+        rows = {name: by_side[name].get(record.id) for name, _ in sides}
+        missing = [name for name, row in rows.items() if row is None]
+        if missing:
+            raise LorabenchError(f"item {record.id} has no {' or '.join(missing)} answer; the evaluations are incomplete")
+        first = next(iter(rows.values()))
+        items.append(JudgeItem(
+            record.id, question_of(record, prompt), gold_text([str(g) for g in first["gold"]]),
+            {name: row["prediction"] for name, row in rows.items()},
+            {name: float(row["scores"].get("exact_match", 0.0)) for name, row in rows.items()},
+        ))
+    return items
