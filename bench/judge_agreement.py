@@ -36,7 +36,9 @@ from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
 from lorabench.data.records import OpenRecord, TaskKind
 from lorabench.data.synth import synthesize
-from lorabench.judging import JudgeItem, JudgeResult, judge_answers
+from lorabench.judging.answers import judge_answers
+from lorabench.judging.items import JudgeItem
+from lorabench.judging.result import JudgeResult
 from lorabench.prompts.build import PromptSettings
 from lorabench.judging.items import question_of
 

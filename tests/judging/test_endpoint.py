@@ -9,7 +9,8 @@ import pytest
 from tests.judging.judge_server import JudgeServer
 from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
-from lorabench.judging import JudgeItem, judge_answers
+from lorabench.judging.answers import judge_answers
+from lorabench.judging.items import JudgeItem
 
 KEY = "sk-test-very-secret-0123456789"
 

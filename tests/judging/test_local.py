@@ -18,7 +18,8 @@ import pytest
 import tiny_models
 from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
-from lorabench.judging import JudgeItem, judge_answers
+from lorabench.judging.answers import judge_answers
+from lorabench.judging.items import JudgeItem
 from lorabench.judging.cache import JudgmentCache
 from lorabench.judging.local import LocalJudge
 
@@ -92,7 +93,7 @@ _CHILD = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_local_items import items
     from lorabench.config.judge import JudgeSettings
-    from lorabench.judging import judge_answers
+    from lorabench.judging.answers import judge_answers
     settings = JudgeSettings.model_validate_json({settings!r})
     judge_answers(items({n}), ["base", "tuned"], settings)
     print("finished")
@@ -105,7 +106,7 @@ def test_resume_after_kill_9_loses_no_finished_judgment(judge_model, tmp_path):
     settings = _settings(judge_model, cache_file, batch_size=1, max_new_tokens=24)
     helper = tmp_path / "test_local_items.py"
     helper.write_text(textwrap.dedent(f"""
-        from lorabench.judging import JudgeItem
+        from lorabench.judging.items import JudgeItem
         def items(n):
             return [JudgeItem(f"item-{{i}}", f"Who wrote play {{i}}?", f"Author {{i}}",
                     {{"base": f"Nobody {{i}}", "tuned": f"Author {{i}}"}}, {{"base": 0.0, "tuned": 1.0}}) for i in range(n)]

@@ -20,7 +20,8 @@ import pytest
 
 import tiny_models
 from lorabench.config.judge import JudgeSettings
-from lorabench.judging import JudgeItem, judge_answers
+from lorabench.judging.answers import judge_answers
+from lorabench.judging.items import JudgeItem
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 pytestmark = [
