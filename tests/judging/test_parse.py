@@ -17,6 +17,11 @@ from lorabench.judging.parse import parse_grade, parse_preference, reason
         ("A correct answer would say Paris; this says Rome.\nVerdict: INCORRECT", "incorrect"),
         # The last verdict line wins (a judge that corrects itself).
         ("Verdict: CORRECT\nOn reflection it contradicts the gold.\nVerdict: INCORRECT", "incorrect"),
+        # The rubric's own format: the label alone first, then why (which may name other labels).
+        ("INCORRECT\nA correct answer would name Paris.", "incorrect"),
+        ("Correct: it restates the gold.", "correct"),
+        ("NOT_ATTEMPTED.\nIt says it does not know.", "not_attempted"),
+        ("**INCORRECT** - the gold says 1889.", "incorrect"),
     ],
 )
 def test_grades_read(output, grade):
@@ -41,6 +46,9 @@ def test_unclear_grades_are_unparseable_not_guessed(output):
         ("A", "A"),
         ("Tie.", "tie"),
         ("**B**", "B"),
+        ("B\nIt names the right town.", "B"),
+        ("A: it is shorter and right.", "A"),
+        ("TIE\nBoth are right.", "tie"),
     ],
 )
 def test_preferences_read(output, preference):
@@ -49,12 +57,19 @@ def test_preferences_read(output, preference):
 
 @pytest.mark.parametrize(
     "output",
-    ["", "a better answer is needed here", "Answer A is good but B is better", "Verdict: A or B", "Verdict: none"],
+    [
+        "", "a better answer is needed here", "Answer A is good but B is better", "Verdict: A or B", "Verdict: none",
+        "A better answer would name the town.",  # an article, not a verdict
+        "B is better.",  # a sentence about B, not the asked-for line: not guessed
+    ],
 )
 def test_unclear_preferences_are_unparseable(output):
     assert parse_preference(output) is None
 
 
-def test_reason_drops_the_verdict_line():
+def test_reason_drops_the_verdict():
     assert reason("It names Rome, not Paris.\nVerdict: INCORRECT\n") == "It names Rome, not Paris."
     assert reason("Verdict: A") == ""
+    assert reason("INCORRECT\nIt names Rome, not Paris.") == "It names Rome, not Paris."
+    assert reason("B: it names the town.") == "it names the town."
+    assert reason("The passage says so.") == "The passage says so."
