@@ -122,3 +122,21 @@ def test_a_missing_key_variable_is_named(server, tmp_path, monkeypatch):
     with pytest.raises(LorabenchError, match="judge.api_key_env: the environment variable JUDGE_KEY is not set"):
         judge_answers(_items(1), ["base", "tuned"], _settings(server, tmp_path, api_key_env="JUDGE_KEY"))
     assert server.chat_requests() == 0
+
+
+def test_the_item_view_has_both_answers_grades_reasons_and_the_preference(server, tmp_path):
+    result = judge_answers(_items(3, tuned_right=2, base_right=1), ["base", "tuned"], _settings(server, tmp_path),
+                           out=tmp_path / "run")
+    view = result.item_view()
+    assert view["item-0"]["base"] == {"grade": "correct", "reason": "It says what the gold says."}
+    assert view["item-1"]["base"]["grade"] == "incorrect" and view["item-1"]["tuned"]["grade"] == "correct"
+    assert view["item-1"]["preference"] == "tuned preferred"
+    assert view["item-0"]["preference"] == "tie"  # both right: the server calls it a tie in both orders
+    assert view["item-2"]["preference"] == "tie" and view["item-2"]["orders"]["base"]["verdict"] == "tie"
+    graded = [j for j in result.judgments if j.id == "item-1" and j.check == "correctness" and j.subject == "base"][0]
+    assert graded.answers == ["other1"]
+    # Read back from the folder, the result and its view are the same.
+    from lorabench.judging.records import read_judging
+
+    again = read_judging(tmp_path / "run")
+    assert again.to_dict() == result.to_dict() and again.item_view() == view

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from lorabench.comparison.guards import Finding
 from lorabench.comparison.paired import MetricComparison, comparison_from_dict
 from lorabench.judging.stats import PreferenceSummary
+from lorabench.judging.verdicts import pair_outcome
 
 Check = Literal["correctness", "preference"]
 
@@ -20,6 +21,7 @@ class Judgment:
     id: str
     check: Check
     subject: str  # correctness: "gold" or a side; preference: the side shown as answer A
+    answers: list[str]  # what the judge was shown: the graded answer, or answers A and B
     verdict: str  # correct | incorrect | not_attempted | A | B | tie | unparseable
     reason: str  # the output without its verdict line
     raw: str  # the judge's whole output
@@ -67,12 +69,26 @@ class JudgeResult:
         """Whether the judge passed the gold check: only then is its verdict a headline."""
         return next((g.ok for g in self.guards if g.name == "judge_gold"), False)
 
-    def item_view(self, side: str) -> dict[str, dict[str, Any]]:
-        """id -> this side's grade and the judge's reason, for a per-item view next to the answers."""
-        return {
-            j.id: {"grade": j.verdict, "reason": j.reason}
-            for j in self.judgments if j.check == "correctness" and j.subject == side
-        }
+    def item_view(self) -> dict[str, dict[str, Any]]:
+        """id -> each side's grade and the judge's reason, and (two sides) the preference outcome
+        with both orders' verdicts and reasons: the per-item view next to the answers."""
+        view: dict[str, dict[str, Any]] = {}
+        for j in self.judgments:
+            entry = view.setdefault(j.id, {})
+            if j.check == "correctness":
+                entry[j.subject] = {"grade": j.verdict, "reason": j.reason}
+            else:
+                entry.setdefault("orders", {})[j.subject] = {"verdict": j.verdict, "reason": j.reason}
+        if len(self.sides) == 2 and self.preference is not None:
+            first, second = self.sides
+            for entry in view.values():
+                orders = entry.get("orders")
+                if orders is None:
+                    entry["preference"] = "identical answers"
+                    continue
+                outcome = pair_outcome(orders[first]["verdict"], orders[second]["verdict"]).outcome
+                entry["preference"] = {"first": f"{first} preferred", "second": f"{second} preferred"}.get(outcome, "tie")
+        return view
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -30,6 +30,7 @@ class _Ask:
     item: JudgeItem
     check: Check
     subject: str
+    answers: list[str]
     key: str
     prompt: str
 
@@ -37,14 +38,14 @@ class _Ask:
 def _correctness_ask(item: JudgeItem, subject: str, answer: str, rubric: Rubric, judge: str) -> _Ask:
     key = cache_key(judge, rubric.sha256, item.question, item.gold, (answer,))
     prompt = rubric.render(item.id, question=item.question, gold=item.gold, answer=answer)
-    return _Ask(item, "correctness", subject, key, prompt)
+    return _Ask(item, "correctness", subject, [answer], key, prompt)
 
 
 def _preference_ask(item: JudgeItem, first: str, second: str, rubric: Rubric, judge: str) -> _Ask:
     a, b = item.answers[first], item.answers[second]
     key = cache_key(judge, rubric.sha256, item.question, item.gold, (a, b))
     prompt = rubric.render(item.id, question=item.question, gold=item.gold, answer_a=a, answer_b=b)
-    return _Ask(item, "preference", first, key, prompt)
+    return _Ask(item, "preference", first, [a, b], key, prompt)
 
 
 def _asks(items: Sequence[JudgeItem], sides: Sequence[str], rubrics: dict[str, Rubric], judge: str) -> list[_Ask]:
@@ -75,7 +76,7 @@ def _complete(asks: Sequence[_Ask], backend: JudgeBackend, cache: JudgmentCache,
 def _judgment(ask: _Ask, completion: Completion, fresh: bool) -> Judgment:
     parsed = parse_grade(completion.text) if ask.check == "correctness" else parse_preference(completion.text)
     return Judgment(
-        ask.item.id, ask.check, ask.subject, parsed or UNPARSEABLE, reason(completion.text), completion.text,
+        ask.item.id, ask.check, ask.subject, ask.answers, parsed or UNPARSEABLE, reason(completion.text), completion.text,
         completion.tokens_in, completion.tokens_out, completion.seconds, cached=not fresh,
     )
 
