@@ -27,3 +27,35 @@ def test_inconsistent_sections_are_refused():
         JudgeSettings(model="m", endpoint="127.0.0.1:8000")
     with pytest.raises(ValidationError, match="extra"):
         JudgeSettings(model="m", temperature=0.7)
+
+
+def test_settings_from_a_file_a_dict_or_a_name(tmp_path):
+    from lorabench.config.judge import judge_settings
+
+    run = tmp_path / "run.yaml"
+    run.write_text("model: smollm2-135m-instruct\ntask: open\njudge:\n  model: judge-a\n  max_new_tokens: 32\n")
+    assert judge_settings(None, run).model_dump(include={"model", "max_new_tokens"}) == {"model": "judge-a", "max_new_tokens": 32}
+    # Values given over a file win.
+    assert judge_settings({"max_new_tokens": 8}, run).max_new_tokens == 8
+    assert judge_settings("judge-b").model == "judge-b"
+    section = tmp_path / "judge.yaml"
+    section.write_text("model: judge-c\npreference: false\n")
+    assert not judge_settings(None, section).preference
+
+
+def test_bad_settings_name_their_key_and_never_echo_a_key(tmp_path):
+    from lorabench.config.judge import judge_settings
+    from lorabench.core.errors import LorabenchError
+
+    with pytest.raises(LorabenchError, match=r"^judge.max_new_tokens: Input should be greater than 0 \(got 0\)$"):
+        judge_settings({"model": "m", "max_new_tokens": 0})
+    with pytest.raises(LorabenchError) as caught:
+        judge_settings({"model": "m", "endpoint": "http://127.0.0.1:1/v1", "api_key_env": "sk-live-abcdef123"})
+    assert str(caught.value).startswith("judge.api_key_env: give the NAME") and "sk-live" not in str(caught.value)
+    with pytest.raises(LorabenchError, match="judge.model: no judge model given"):
+        judge_settings({})
+    with pytest.raises(LorabenchError, match=r"judge.temperature: unknown key in .*j.yaml"):
+        (tmp_path / "j.yaml").write_text("judge: {model: m, temperature: 0.7}\n")
+        judge_settings(None, tmp_path / "j.yaml")
+    with pytest.raises(LorabenchError, match="no such file"):
+        judge_settings(None, tmp_path / "missing.yaml")

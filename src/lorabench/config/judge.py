@@ -9,11 +9,15 @@ variable `api_key_env` names; the key itself never appears in a config, a run fo
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lorabench.config.settings import ModelSpec
+from lorabench.core.errors import LorabenchError
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # What a key looks like when someone pastes it where its variable's NAME belongs.
@@ -40,7 +44,9 @@ class JudgeSettings(BaseModel):
         "the key is read at run time and never written anywhere.",
     )
     backend: Literal["hf", "vllm"] = Field("hf", description="Engine of a judge loaded here.")
-    device: str = Field("auto", description="Device of a judge loaded here: auto, cpu, cuda, cuda:N, mps.")
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="Device of a judge loaded here: auto, cpu, cuda, cuda:N, mps."
+    )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Weights dtype of a judge loaded here.")
     revision: str | None = Field(None, description="Hub branch, tag or commit of a judge loaded from the hub.")
     trust_remote_code: bool = Field(False, description="Run code shipped with a hub judge; off unless you trust it.")
@@ -87,3 +93,51 @@ class JudgeSettings(BaseModel):
             name=self.model, device=self.device, dtype=self.dtype, revision=self.revision,
             trust_remote_code=self.trust_remote_code, cache_dir=cache_dir,
         )
+
+
+# A refused api_key_env is named without its value: the value may be the key itself.
+_SECRET_FIELDS = {"api_key_env"}
+
+
+def judge_settings(value: JudgeSettings | Mapping[str, Any] | str | None, file: str | Path | None = None) -> JudgeSettings:
+    """Judge settings from an object, a dict of them, or a model name, over the `judge:` section of a
+    YAML file (a run config or the section alone); a mistake names `judge.<field>`."""
+    if isinstance(value, JudgeSettings) and file is None:
+        return value
+    values: dict[str, Any] = {}
+    if file is not None:
+        values.update(_section_of(Path(file)))
+    if isinstance(value, JudgeSettings):
+        values.update(value.model_dump(exclude_unset=True))
+    elif isinstance(value, str):
+        values["model"] = value
+    elif isinstance(value, Mapping):
+        values.update(value)
+    elif value is not None:
+        raise LorabenchError(f"judge: expected JudgeSettings, a dict of its settings or a model name, got {type(value).__name__}")
+    if "model" not in values:
+        where = f" (nor does {file})" if file is not None else ""
+        raise LorabenchError("judge.model: no judge model given" + where + "; name one (a model lorabench loads, or the "
+                             "endpoint's model name)")
+    try:
+        return JudgeSettings.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"] if isinstance(p, str) and "[" not in p)
+        key = f"judge.{field}" if field else "judge"
+        got = "" if field in _SECRET_FIELDS or first["type"] == "extra_forbidden" else f" (got {first['input']!r})"
+        reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+        raise LorabenchError(f"{key}: {reason}{got}" + (f" in {file}" if file is not None else "")) from None
+
+
+def _section_of(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise LorabenchError(f"{path}: no such file; give a YAML file with a judge: section")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise LorabenchError(f"{path}: not YAML ({str(error).splitlines()[0]})") from None
+    section = document.get("judge", document) if isinstance(document, dict) else None
+    if not isinstance(section, dict):
+        raise LorabenchError(f"{path}: no judge: section (a mapping of judge settings)")
+    return section
