@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from lorabench.comparison.paired import POWER, MetricComparison, false_better_chance
 
+VERDICT_CSS = {"better": "better", "worse": "worse"}  # the report's class of a verdict; anything else is "ns"
+
 
 def _points(value: float) -> str:
     return f"{100 * value:+.1f} points"

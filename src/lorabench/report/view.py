@@ -16,7 +16,8 @@ from lorabench.comparison.guards import applicable
 from lorabench.comparison.items import CATEGORIES, PRIMARY_METRIC, ItemPair, change_counts
 from lorabench.comparison.paired import ShortSubset
 from lorabench.report.collect import ReportData, RetentionData
-from lorabench.report.verdicts import RETENTION_TITLE, multiplicity_sentence, tradeoff_sentence, verdict_detail
+from lorabench.report.judged import judge_view
+from lorabench.report.verdicts import RETENTION_TITLE, VERDICT_CSS, multiplicity_sentence, tradeoff_sentence, verdict_detail  # noqa: F401 - VERDICT_CSS re-exported
 from lorabench.core.kinds import ByKind, get_task
 
 ITEM_GROUPS = (
@@ -27,7 +28,6 @@ ITEM_GROUPS = (
 )
 MAX_ITEMS_SHOWN = 500  # per group; a 10k-item table would make the page unusable, the CSV has them all
 
-VERDICT_CSS = {"better": "better", "worse": "worse"}
 
 
 def percent(value: float | None) -> str:
@@ -63,6 +63,7 @@ class ReportView:
     missing_plots: list[str] = field(default_factory=list)
     retention: dict[str, Any] | None = None  # title, intro, verdicts (as `verdicts`), notes; None without retention
     multiplicity: str = ""  # which metric decides, and how many were tested (verdicts.multiplicity_sentence)
+    judge: dict[str, Any] | None = None  # report.judged.judge_view; None for a run without a judge
 
 
 def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
@@ -290,4 +291,5 @@ def build_view(data: ReportData) -> ReportView:
         cost_note=cost_note(costs),
         short=short,
         retention=_retention_view(data.retention) if data.retention else None,
+        judge=judge_view(data.judge, data.pairs) if data.judge is not None else None,
     )
