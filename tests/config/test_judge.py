@@ -59,3 +59,52 @@ def test_bad_settings_name_their_key_and_never_echo_a_key(tmp_path):
         judge_settings(None, tmp_path / "j.yaml")
     with pytest.raises(LorabenchError, match="no such file"):
         judge_settings(None, tmp_path / "missing.yaml")
+
+
+OPEN = """\
+model: smollm2-135m-instruct
+task: open
+data:
+  source: data/open.jsonl
+  split: {test: 30, validation: 8, seed: 0}
+"""
+
+
+def _run_config(tmp_path, text):
+    from lorabench.config.run import load_config
+
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    return load_config(path)
+
+
+def test_a_run_config_with_a_judge_and_judge_correct_as_its_primary_metric(tmp_path):
+    config = _run_config(tmp_path, OPEN + "judge: smollm2-135m-instruct\nmetrics: {primary: judge_correct}\n")
+    assert config.judge.model == "smollm2-135m-instruct" and config.metrics.primary == "judge_correct"
+    assert "judge:" in config.to_yaml() and "primary: judge_correct" in config.to_yaml()
+    plain = _run_config(tmp_path, OPEN)
+    # A run without them saves the config it saved before the keys existed.
+    assert plain.judge is None and "judge" not in plain.to_yaml() and "primary" not in plain.to_yaml()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("metrics: {primary: judge_correct}\n", r"run\.yaml:\d+: metrics\.primary: judge_correct needs a judge: section"),
+        ("metrics: {primary: token_f1}\n", r"metrics\.primary: 'token_f1' cannot be the verdict of the open task; use rouge_l_acc or judge_correct"),
+        ("judge: {model: m, max_new_tokens: 0}\n", r"run\.yaml:\d+: judge\.max_new_tokens: .*greater than 0"),
+    ],
+)
+def test_bad_judge_settings_in_a_run_config(tmp_path, extra, message):
+    from lorabench.core.errors import LorabenchError
+
+    with pytest.raises(LorabenchError, match=message):
+        _run_config(tmp_path, OPEN + extra)
+
+
+def test_judge_correct_is_for_judged_kinds_only(tmp_path):
+    from lorabench.core.errors import LorabenchError
+
+    text = OPEN.replace("task: open", "task: extractive") + "judge: m\nmetrics: {primary: judge_correct}\n"
+    with pytest.raises(LorabenchError, match=r"judge_correct is for tasks whose answers a judge model grades, not extractive \(its verdict is exact_match\)"):
+        _run_config(tmp_path, text)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lorabench.config.settings import ModelSpec
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # What a key looks like when someone pastes it where its variable's NAME belongs.
@@ -93,6 +94,27 @@ class JudgeSettings(BaseModel):
             name=self.model, device=self.device, dtype=self.dtype, revision=self.revision,
             trust_remote_code=self.trust_remote_code, cache_dir=cache_dir,
         )
+
+
+JUDGE_PRIMARY = "judge_correct"
+
+
+def primary_metric_problem(task: Any, primary: str | None, has_judge: bool) -> str | None:
+    """Why `metrics.primary` cannot be the run's verdict, or None: it names the task's own primary
+    metric, or judge_correct for a kind whose free-text answers a judge grades, with a judge section."""
+    if primary is None:
+        return None
+    own = get_task(task)
+    if primary == own.primary_metric:
+        return None
+    if primary == JUDGE_PRIMARY:
+        if not own.judged:
+            return f"{JUDGE_PRIMARY} is for tasks whose answers a judge model grades, not {own.kind.value} (its verdict is {own.primary_metric})"
+        if not has_judge:
+            return f"{JUDGE_PRIMARY} needs a judge: section (the judge model that grades the answers)"
+        return None
+    allowed = own.primary_metric + (f" or {JUDGE_PRIMARY} (with a judge: section)" if own.judged else "")
+    return f"'{primary}' cannot be the verdict of the {own.kind.value} task; use {allowed}"
 
 
 # A refused api_key_env is named without its value: the value may be the key itself.
