@@ -3,12 +3,16 @@ judge's guards, its cost. Shared by `lorabench run` (a config with judge:) and `
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from lorabench.cli.tables import findings_lines
+from lorabench.judging.records import read_judging
 from lorabench.judging.result import JudgeResult
 from lorabench.report.judged import cost_sentence, preference_sentence, rates_sentence, trust_sentence
 
@@ -39,6 +43,14 @@ def judged_table(result: JudgeResult) -> Table:
                     verdict if result.trustworthy else f"({verdict}, untrusted)"]
         table.add_row(*row)
     return table
+
+
+def run_judgment(out: Path) -> tuple[JudgeResult | None, str | None]:
+    """A finished run folder's judge result (judge/) and the note saying why metrics.primary is not
+    the headline, when summary.json has one."""
+    summary = out / "summary.json"
+    note = (json.loads(summary.read_text(encoding="utf-8")).get("verdict") or {}).get("note") if summary.is_file() else None
+    return read_judging(out / "judge"), note
 
 
 def print_judged(result: JudgeResult, console: Console) -> None:

@@ -42,6 +42,20 @@ def rubrics_for(settings: JudgeSettings, sides: Sequence[str]) -> dict[str, Rubr
     return rubrics
 
 
+def check_judge(settings: JudgeSettings, sides: Sequence[str], cache_dir: str | None = None) -> None:
+    """Refuse, before any work, a judge that cannot run: its rubric files, its model's name or file,
+    the openai client and the key variable of an endpoint. Nothing is loaded or asked."""
+    rubrics_for(settings, sides)
+    if settings.is_endpoint:
+        from lorabench.judging.endpoint import check_endpoint
+
+        check_endpoint(settings)
+    else:
+        from lorabench.models.load import resolve_source
+
+        resolve_source(settings.model, cache_dir, settings.revision)
+
+
 def judge_answers(
     items: Sequence[JudgeItem],
     sides: Sequence[str],

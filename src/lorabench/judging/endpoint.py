@@ -43,6 +43,12 @@ def _client_module() -> Any:
     return openai
 
 
+def check_endpoint(settings: JudgeSettings) -> None:
+    """The client is installed and the key variable set; nothing is sent."""
+    _client_module()
+    _api_key(settings)
+
+
 class EndpointJudge:
     def __init__(self, settings: JudgeSettings) -> None:
         self.settings = settings

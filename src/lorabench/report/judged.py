@@ -109,5 +109,5 @@ def judge_view(result: JudgeResult, pairs: Sequence[Any]) -> dict[str, Any]:
         "guards": [g.to_dict() for g in result.guards if g.name != "judge_gold"],
         "cost": cost_sentence(result),
         "rubrics": ", ".join(f"{kind} {r['sha256'][:12]} ({r['source']}, judge/{r['file']})" for kind, r in result.rubrics.items()),
-        "items": items[:ITEMS_SHOWN], "items_total": len(items),
+        "item_rows": items[:ITEMS_SHOWN], "items_total": len(items),
     }

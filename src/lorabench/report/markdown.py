@@ -58,11 +58,11 @@ def _judge_lines(judge: dict[str, Any]) -> list[str]:
         out.append(f"- {cell(judge['preference'])}")
     out += [""] + [f"- {'ok' if g['ok'] else '**WARNING**'} {cell(g['name'])}: {cell(g['message'])}" for g in judge["guards"]]
     out += ["", f"{cell(judge['cost'])}. Rubrics: {cell(judge['rubrics'])}.", "", f"### Judged items ({judge['items_total']})", ""]
-    if len(judge["items"]) < judge["items_total"]:
-        out += [f"Showing {len(judge['items'])} of {judge['items_total']}; every judgment is in judge/judgments.jsonl.", ""]
+    if len(judge["item_rows"]) < judge["items_total"]:
+        out += [f"Showing {len(judge['item_rows'])} of {judge['items_total']}; every judgment is in judge/judgments.jsonl.", ""]
     out += table(["id", "question", "gold", "base answer", "judge on base", "tuned answer", "judge on tuned", "preference"],
                  [[i["id"], i["question"], i["gold"], i["base"], i["base_grade"], i["tuned"], i["tuned_grade"], i["preference"]]
-                  for i in judge["items"]])
+                  for i in judge["item_rows"]])
     return out
 
 

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.comparison.paired import POWER, MetricComparison, with_roles
+from lorabench.comparison.paired import POWER, MetricComparison, comparison_from_dict, with_roles
 from lorabench.data.records import TaskKind
 from lorabench.config.decoding import DEFAULT_MAX_NEW_TOKENS
 from lorabench.comparison.guards import applicable
@@ -234,6 +234,13 @@ def build_view(data: ReportData) -> ReportView:
     comparisons = data.comparisons if any(c.role for c in data.comparisons) else with_roles(data.comparisons, primary)
     verdicts = [_verdict_item(c, f"{c.metric} (primary metric): {c.verdict}" if c.role == "primary" else None)
                 for c in comparisons]
+    # metrics.primary: judge_correct, when the judge passed its gold check: the judge's verdict leads.
+    judged = [comparison_from_dict(c) for c in (summary.get("judge") or {}).get("comparison", [])]
+    verdicts[:0] = [_verdict_item(c, f"{c.metric} (primary metric, graded by the judge): {c.verdict}")
+                    for c in judged if c.role == "primary"]
+    note = (summary.get("verdict") or {}).get("note")
+    if note:
+        verdicts.insert(0, {"label": "judge not trusted", "css": "worse", "text": note})
     metric_rows = [metric_row(c, data.interval("base", c.metric), data.interval("tuned", c.metric)) for c in data.comparisons]
     short = None
     if data.short is not None:
@@ -277,7 +284,7 @@ def build_view(data: ReportData) -> ReportView:
         power=round(100 * POWER),
         primary=primary,
         verdicts=verdicts,
-        multiplicity=multiplicity_sentence(comparisons, alpha, correction),
+        multiplicity=multiplicity_sentence([*judged, *comparisons], alpha, correction),
         guards=applicable(list(summary.get("guards") or []), data.generated),
         metric_rows=metric_rows,
         category_rows=[{"name": name.replace("_", " "), "meaning": CATEGORIES[name], "base": data.categories["base"][name],
