@@ -575,7 +575,7 @@ def judge(
     over the `judge:` section of the YAML file `config` (a run config works). Writes judgments.jsonl,
     judge.json and the rubrics into `out` (default: `judge/` beside two inputs, `<name>-judge/`
     beside one). Two folders made with other prompts or decoding are refused unless anyway=True."""
-    from lorabench.judging.answers import judge_answers
+    from lorabench.judging.answers import judge_answers, rubrics_for
     from lorabench.judging.sources import folder_differences, items_of, read_answers
     from lorabench.runs.folder import ensure_run_folder
 
@@ -586,6 +586,7 @@ def judge(
     if len(paths) not in (1, 2):
         raise LorabenchError(f"answers: give one or two eval folders or predictions files, not {len(paths)}")
     sides = ["base", "tuned"] if len(paths) == 2 else ["model"]
+    rubrics_for(settings, sides)  # a rubric file that is missing or broken, before any answer is read
     found = folder_differences(*paths) if len(paths) == 2 else []
     if found and not anyway:
         raise LorabenchError(

@@ -21,7 +21,7 @@ def test_api_key_env_takes_a_name_and_never_echoes_a_key(value):
 
 
 def test_inconsistent_sections_are_refused():
-    with pytest.raises(ValidationError, match="api_key_env is for an endpoint judge"):
+    with pytest.raises(ValidationError, match="api_key_env\n.*is for an endpoint judge"):
         JudgeSettings(model="m", api_key_env="OPENAI_API_KEY")
     with pytest.raises(ValidationError, match="give an http:// or https:// URL"):
         JudgeSettings(model="m", endpoint="127.0.0.1:8000")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from lorabench.config.settings import ModelSpec
 from lorabench.core.errors import LorabenchError
@@ -68,21 +68,22 @@ class JudgeSettings(BaseModel):
         "under model.cache_dir, or ~/.cache/lorabench.",
     )
 
+    @field_validator("endpoint")
+    @classmethod
+    def _a_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r}: give an http:// or https:// URL")
+        return value
+
     @field_validator("api_key_env")
     @classmethod
-    def _a_name_not_a_key(cls, value: str | None) -> str | None:
+    def _a_name_not_a_key(cls, value: str | None, info: ValidationInfo) -> str | None:
         # Said without echoing the value: it may be the secret itself.
         if value is not None and (not _ENV_NAME.match(value) or _KEY_LIKE.search(value)):
             raise ValueError("give the NAME of an environment variable (e.g. OPENAI_API_KEY), not the key itself")
+        if value is not None and info.data.get("endpoint") is None:
+            raise ValueError("is for an endpoint judge; set judge.endpoint or leave api_key_env out")
         return value
-
-    @model_validator(mode="after")
-    def _endpoint_or_local(self) -> "JudgeSettings":
-        if self.endpoint is None and self.api_key_env is not None:
-            raise ValueError("api_key_env is for an endpoint judge; set judge.endpoint or leave api_key_env out")
-        if self.endpoint is not None and not self.endpoint.startswith(("http://", "https://")):
-            raise ValueError(f"endpoint {self.endpoint!r}: give an http:// or https:// URL")
-        return self
 
     @property
     def is_endpoint(self) -> bool:
