@@ -34,12 +34,13 @@ from typing import Any
 
 from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
-from lorabench.data.records import OpenRecord, TaskKind
+from lorabench.data.records import TaskKind
+from lorabench.tasks.open_answers import OpenRecord
 from lorabench.data.synth import synthesize
 from lorabench.judging.answers import judge_answers
 from lorabench.judging.items import JudgeItem
 from lorabench.judging.result import JudgeResult
-from lorabench.prompts.build import PromptSettings
+from lorabench.config.prompt import PromptSettings
 from lorabench.judging.items import question_of
 
 KINDS = {"gold": "correct", "paraphrase": "correct", "verbose": "correct", "wrong": "incorrect"}

@@ -581,10 +581,10 @@ def judge(
 
     settings = judge_settings(judge, config)
     if not 0 < alpha < 1:
-        raise LorabenchError(f"alpha: {alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
+        raise LorabenchError.about("alpha", f"{alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
     paths = [_folder_of(a) for a in (answers if isinstance(answers, list) else [answers])]
     if len(paths) not in (1, 2):
-        raise LorabenchError(f"answers: give one or two eval folders or predictions files, not {len(paths)}")
+        raise LorabenchError.about("answers", f"give one or two eval folders or predictions files, not {len(paths)}")
     sides = ["base", "tuned"] if len(paths) == 2 else ["model"]
     rubrics_for(settings, sides)  # a rubric file that is missing or broken, before any answer is read
     found = folder_differences(*paths) if len(paths) == 2 else []

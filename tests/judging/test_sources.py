@@ -93,7 +93,7 @@ def test_bad_inputs_are_refused_with_their_line(tmp_path):
 
 def test_a_runs_records_and_rows_make_the_same_items_as_its_folders(tmp_path):
     from lorabench.judging.sources import items_from_rows
-    from lorabench.prompts.build import PromptSettings
+    from lorabench.config.prompt import PromptSettings
     from lorabench.runs.predictions import read_predictions
 
     base = _stage(tmp_path, "base", ["I do not know."] * 4)

@@ -16,14 +16,14 @@ from typing import Annotated, Any, Optional
 import typer
 
 from lorabench.cli.common import console, err_console, say_on, user_errors
-from lorabench.cli.settings_options import SettingsOption, given, key_flags, scalar_fields, with_options
+from lorabench.cli.settings_options import SettingsOption, field_flags, given, scalar_fields, with_options
 from lorabench.config.judge import JudgeSettings
 
 JUDGE_OPTIONS: list[SettingsOption] = [
     SettingsOption("judge", JudgeSettings, "model", ("--model", "-m")),
     *scalar_fields(JudgeSettings, "judge", skip=("model",)),
 ]
-JUDGE_FLAGS = {**key_flags(JUDGE_OPTIONS), "anyway=True": "--anyway", "alpha:": "--alpha:", "out:": "--out:"}
+JUDGE_FLAGS = field_flags(JUDGE_OPTIONS)
 
 
 def judge_command(
@@ -54,4 +54,4 @@ def judge_command(
 
 _own = inspect.signature(judge_command)
 _own = _own.replace(parameters=[p for p in _own.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD])
-command = user_errors(with_options(judge_command, JUDGE_OPTIONS, _own), flags=JUDGE_FLAGS)
+command = user_errors(with_options(judge_command, JUDGE_OPTIONS, _own), fields=JUDGE_FLAGS)

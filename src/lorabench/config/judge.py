@@ -137,11 +137,11 @@ def judge_settings(value: JudgeSettings | Mapping[str, Any] | str | None, file: 
     elif isinstance(value, Mapping):
         values.update(value)
     elif value is not None:
-        raise LorabenchError(f"judge: expected JudgeSettings, a dict of its settings or a model name, got {type(value).__name__}")
+        raise LorabenchError.about("judge", f"expected JudgeSettings, a dict of its settings or a model name, got {type(value).__name__}")
     if "model" not in values:
         where = f" (nor does {file})" if file is not None else ""
-        raise LorabenchError("judge.model: no judge model given" + where + "; name one (a model lorabench loads, or the "
-                             "endpoint's model name)")
+        raise LorabenchError.about("judge.model", "no judge model given" + where + "; name one (a model lorabench loads, "
+                                   "or the endpoint's model name)")
     try:
         return JudgeSettings.model_validate(values)
     except ValidationError as error:
@@ -150,7 +150,7 @@ def judge_settings(value: JudgeSettings | Mapping[str, Any] | str | None, file: 
         key = f"judge.{field}" if field else "judge"
         got = "" if field in _SECRET_FIELDS or first["type"] == "extra_forbidden" else f" (got {first['input']!r})"
         reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-        raise LorabenchError(f"{key}: {reason}{got}" + (f" in {file}" if file is not None else "")) from None
+        raise LorabenchError.about(key, f"{reason}{got}" + (f" in {file}" if file is not None else "")) from None
 
 
 def _section_of(path: Path) -> dict[str, Any]:

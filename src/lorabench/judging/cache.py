@@ -42,7 +42,7 @@ class JudgmentCache:
     def __init__(self, path: Path) -> None:
         self.path = Path(path).expanduser()
         if self.path.is_dir():
-            raise LorabenchError(f"judge.cache: {self.path} is a folder; give a file name")
+            raise LorabenchError.about("judge.cache", f"{self.path} is a folder; give a file name")
         self.entries: dict[str, Completion] = {}
         self.skipped_lines = 0
         if self.path.is_file():

@@ -29,7 +29,7 @@ def _api_key(settings: JudgeSettings) -> str:
         return NO_KEY
     key = os.environ.get(settings.api_key_env)
     if not key:
-        raise LorabenchError(f"judge.api_key_env: the environment variable {settings.api_key_env} is not set (or empty)")
+        raise LorabenchError.about("judge.api_key_env", f"the environment variable {settings.api_key_env} is not set (or empty)")
     return key
 
 

@@ -61,16 +61,16 @@ def load_rubric(kind: RubricKind, override: str | None = None) -> Rubric:
         return Rubric(kind, text, "packaged")
     path = Path(override).expanduser()
     if not path.is_file():
-        raise LorabenchError(f"{key}: {path} is not a file; give a template file")
+        raise LorabenchError.about(key, f"{path} is not a file; give a template file")
     text = path.read_text(encoding="utf-8")
     problem = syntax_problem(text)
     if problem:
-        raise LorabenchError(f"{key}: {path}: {problem}")
+        raise LorabenchError.about(key, f"{path}: {problem}")
     used = meta.find_undeclared_variables(Environment().parse(text))
     unknown = sorted(used - set(VARIABLES[kind]))
     if unknown:
-        raise LorabenchError(f"{key}: {path} uses {', '.join(unknown)}; a {kind} rubric has {', '.join(VARIABLES[kind])}")
+        raise LorabenchError.about(key, f"{path} uses {', '.join(unknown)}; a {kind} rubric has {', '.join(VARIABLES[kind])}")
     answers = [name for name in VARIABLES[kind] if name.startswith("answer")]
     if not used & set(answers):
-        raise LorabenchError(f"{key}: {path} never shows {' or '.join(answers)}; the judge would not see what it grades")
+        raise LorabenchError.about(key, f"{path} never shows {' or '.join(answers)}; the judge would not see what it grades")
     return Rubric(kind, text, str(path))

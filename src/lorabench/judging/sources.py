@@ -25,7 +25,7 @@ from lorabench.data.records import Record, TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.judging.items import JudgeItem, gold_text, question_of
 from lorabench.metrics.squad import exact_match
-from lorabench.prompts.build import PromptSettings
+from lorabench.config.prompt import PromptSettings
 from lorabench.runs.folder import CONFIG
 
 
