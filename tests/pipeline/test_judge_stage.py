@@ -53,7 +53,7 @@ def test_the_run_prints_the_judged_table_the_sign_test_and_the_guards(judged_run
     assert ("metrics.primary is judge_correct, but the judge is not trustworthy on this data "
             "(NOT TRUSTWORTHY on this data: the judge calls only 0 of 4 gold answers correct") in output
     assert "the verdict is rouge_l_acc's" in output
-    assert "verdict: " in output and "on rouge_l_acc, the task's primary metric; the other 7 are secondary" in output
+    assert "verdict: " in output and "on rouge_l_acc, the task's primary metric" in output
 
 
 def test_summary_judgments_and_report(judged_run):
