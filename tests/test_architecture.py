@@ -76,7 +76,7 @@ def test_the_kind_check_sees_each_way_of_naming_a_kind() -> None:
 # What the command line may import besides lorabench.api and itself (see the cli-over-api contract).
 CLI_MAY_IMPORT = {
     "lorabench", "lorabench.api", "lorabench.cli", "lorabench.results", "lorabench.config", "lorabench.config.settings",
-    "lorabench.config.decoding", "lorabench.config.prompt", "lorabench.data", "lorabench.data.spec",
+    "lorabench.config.decoding", "lorabench.config.judge", "lorabench.config.prompt", "lorabench.data", "lorabench.data.spec",
     "lorabench.data.records", "lorabench.prompts", "lorabench.metrics", "lorabench.metrics.settings", "lorabench.core",
     "lorabench.core.errors", "lorabench.core.notices", "lorabench.core.version", "lorabench.__main__",
 }

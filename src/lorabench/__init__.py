@@ -6,7 +6,7 @@ From Python::
     result = lorabench.run("examples/extractive.yaml")   # or a RunConfig, or a dict
     result.verdict("exact_match").verdict               # 'better', 'worse' or 'no significant difference'
 
-`run`, `evaluate`, `train`, `compare`, `score` and `study` are in lorabench.api; the settings models
+`run`, `evaluate`, `train`, `compare`, `score`, `study` and `judge` are in lorabench.api; the settings models
 and the result types are importable from here too. Everything loads on first use: `import lorabench`
 imports neither torch nor transformers.
 """
@@ -20,7 +20,9 @@ from lorabench.core.version import __version__
 
 # public name -> module that defines it
 _PUBLIC = {
-    **dict.fromkeys(("run", "evaluate", "train", "compare", "score", "study"), "lorabench.api"),
+    **dict.fromkeys(("run", "evaluate", "train", "compare", "score", "study", "judge"), "lorabench.api"),
+    "JudgeSettings": "lorabench.config.judge",
+    **dict.fromkeys(("JudgeResult", "Judgment"), "lorabench.judging.result"),
     **dict.fromkeys(("RunConfig", "PipelineData", "SplitSettings"), "lorabench.config.run"),
     **dict.fromkeys(
         ("ModelSpec", "LoraSettings", "TrainSettings", "MetricSettings", "ScoringSettings", "RetentionSettings"),
@@ -53,7 +55,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ imports on first use
-    from lorabench.api import compare, evaluate, run, score, study, train
+    from lorabench.api import compare, evaluate, judge, run, score, study, train
+    from lorabench.config.judge import JudgeSettings
+    from lorabench.judging.result import JudgeResult, Judgment
     from lorabench.config.run import PipelineData, RunConfig, SplitSettings
     from lorabench.data.records import TaskKind
     from lorabench.data.spec import DataSpec

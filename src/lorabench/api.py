@@ -1,4 +1,4 @@
-"""The functions `import lorabench` gives: run, evaluate, train, compare, score, study.
+"""The functions `import lorabench` gives: run, evaluate, train, compare, score, study, judge.
 
 Each takes settings as pydantic objects, plain dicts or a YAML path, does what the command of the
 same name does, and returns a typed result (lorabench.results) instead of printing. Progress goes
@@ -24,6 +24,7 @@ from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.core.errors import LorabenchError, invalid_settings
 from lorabench.config.decoding import DecodingSettings
+from lorabench.config.judge import JudgeSettings, judge_settings
 from lorabench.core.notices import Say, log
 from lorabench.config.prompt import PromptSettings
 from lorabench.results import (
@@ -44,6 +45,7 @@ from lorabench.config.settings import ModelSpec
 from lorabench.metrics.settings import ScoringSettings
 
 if TYPE_CHECKING:
+    from lorabench.judging.result import JudgeResult
     from lorabench.studies.grid import Study
 
 # (stage name, items, items already done, recorded seconds of a stage found finished) -> advance(k)
@@ -554,3 +556,50 @@ def report(run_dir: str | Path, *, screenshot: bool = False) -> ReportResult:
     png = Path(run_dir) / "report.png"
     check = check_page(files.html, png)
     return ReportResult(html=files.html, markdown=files.markdown, screenshot=png, problem=None if check.ok else str(check))
+
+
+def judge(
+    answers: str | Path | EvalResult | list[str | Path | EvalResult],
+    judge: JudgeSettings | Mapping[str, Any] | str | None = None,
+    *,
+    config: str | Path | None = None,
+    out: str | Path | None = None,
+    anyway: bool = False,
+    alpha: float = 0.05,
+    say: Say = log,
+) -> JudgeResult:
+    """Judge answers with a judge model, as `lorabench judge`: one finished eval folder or
+    predictions file (gold, prediction, question per line) graded against the gold, or two (base,
+    then tuned) graded and compared, paired (McNemar on judge_correct / judge_attempted; preference
+    in both orders with an exact sign test). `judge`: JudgeSettings, a dict of them or a model name,
+    over the `judge:` section of the YAML file `config` (a run config works). Writes judgments.jsonl,
+    judge.json and the rubrics into `out` (default: `judge/` beside two inputs, `<name>-judge/`
+    beside one). Two folders made with other prompts or decoding are refused unless anyway=True."""
+    from lorabench.judging.answers import judge_answers, rubrics_for
+    from lorabench.judging.sources import folder_differences, items_of, read_answers
+    from lorabench.runs.folder import ensure_run_folder
+
+    settings = judge_settings(judge, config)
+    if not 0 < alpha < 1:
+        raise LorabenchError.about("alpha", f"{alpha:g} is not a significance level; give a value between 0 and 1, e.g. 0.05")
+    paths = [_folder_of(a) for a in (answers if isinstance(answers, list) else [answers])]
+    if len(paths) not in (1, 2):
+        raise LorabenchError.about("answers", f"give one or two eval folders or predictions files, not {len(paths)}")
+    sides = ["base", "tuned"] if len(paths) == 2 else ["model"]
+    rubrics_for(settings, sides)  # a rubric file that is missing or broken, before any answer is read
+    found = folder_differences(*paths) if len(paths) == 2 else []
+    if found and not anyway:
+        raise LorabenchError(
+            "the answers are not a paired comparison: " + "; ".join(found)
+            + ". Judge evaluations made with the same prompts and decoding, or pass anyway=True"
+        )
+    target = Path(out) if out is not None else _judge_folder(paths)
+    ensure_run_folder(target, "out")
+    items = items_of([(side, read_answers(path)) for side, path in zip(sides, paths)])
+    return judge_answers(items, sides, settings, out=target, alpha=alpha, say=say)
+
+
+def _judge_folder(paths: list[Path]) -> Path:
+    if len(paths) == 2:
+        return paths[0].resolve().parent / "judge"
+    return paths[0].with_name(f"{paths[0].stem}-judge")

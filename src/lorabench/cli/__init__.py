@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from lorabench.cli import compare, demo, evaluate, leakage, merge, prompts, report, run, score, study, synth, train
+from lorabench.cli import compare, demo, evaluate, judge, leakage, merge, prompts, report, run, score, study, synth, train
 from lorabench.cli.common import user_errors
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "prompts": user_errors(prompts.prompts),
     "study": user_errors(study.study),
     "compare": user_errors(compare.compare),
+    "judge": judge.command,  # its own key -> option names (user_errors applied there)
     "report": user_errors(report.report),
     "demo": user_errors(demo.demo),
 }

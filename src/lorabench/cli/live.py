@@ -6,6 +6,8 @@ and lines are the callbacks it hands `lorabench.api`, the tables render the type
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -100,9 +102,24 @@ def show_run(result: RunResult, console: Console) -> None:
         console.print(line, highlight=False)
     for sentence in result.sentences:
         console.print(sentence, highlight=False)
+    print_run_judge(result.out, console)
     console.print(result.multiplicity, highlight=False)
     _print_retention(result.retention, console)
     console.print(f"report: {result.report.resolve()}")
+
+
+def print_run_judge(out: Path, console: Console) -> None:
+    """The judge's table, trust, preference and guards of a run with a judge: section, and why
+    metrics.primary is not the headline when the judge failed its gold check (nothing without one)."""
+    from rich.markup import escape
+
+    from lorabench.cli.judged import print_judged, run_judgment
+
+    judged, note = run_judgment(out)
+    if judged is not None:
+        print_judged(judged, console)
+    if note:
+        console.print(f"[bold red]{escape(note)}[/]", highlight=False, soft_wrap=True)
 
 
 def _print_retention(retention: RetentionVerdicts | None, console: Console) -> None:

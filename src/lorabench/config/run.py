@@ -28,6 +28,7 @@ from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.core.errors import ConfigKeyError, LorabenchError, first_problem
 from lorabench.config.decoding import DecodingSettings
+from lorabench.config.judge import JudgeSettings, primary_metric_problem
 from lorabench.config.prompt import PromptSettings, choice_answer_conflict, choice_scoring_conflict, follow_choice_mode
 from lorabench.config.settings import (  # noqa: F401 - MetricSettings re-exported
     LoraSettings,
@@ -93,15 +94,29 @@ class RunConfig(BaseModel):
         description="lm-eval tasks evaluated before and after (`retention: [arc_easy, my_task.yaml]` is short for "
         "`retention: {tasks: [...]}`); needs pip install 'lorabench[lm-eval]'.",
     )
+    judge: JudgeSettings | None = Field(
+        None,
+        description="A judge model grading both passes' answers against the gold and comparing them in both orders "
+        "(`judge: MODEL` is short for `judge: {model: MODEL}`); open answers especially. Unset: no judge.",
+    )
     out: str = Field("runs/run", description="Run folder; rerunning the same config resumes it.")
 
     @model_serializer(mode="wrap")
-    def _omit_unused_retention(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A run without retention tasks saves the config.yaml it saved before the key existed.
+    def _omit_unused_sections(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A run without retention tasks or a judge saves the config.yaml it saved before the keys existed.
         data = handler(self)
         if not self.retention.tasks:
             data.pop("retention", None)
+        if self.judge is None:
+            data.pop("judge", None)
         return data
+
+    @model_validator(mode="after")
+    def _primary_metric_is_known(self) -> "RunConfig":
+        problem = primary_metric_problem(self.task, self.metrics.primary, self.judge is not None)
+        if problem:
+            raise ConfigKeyError(("metrics", "primary"), problem)
+        return self
 
     @field_validator("decoding")
     @classmethod
@@ -138,6 +153,8 @@ class RunConfig(BaseModel):
             raw["model"] = {"name": raw["model"]}
         if isinstance(raw.get("retention"), list):
             raw["retention"] = {"tasks": raw["retention"]}
+        if isinstance(raw.get("judge"), str):
+            raw["judge"] = {"model": raw["judge"]}
         data = raw.get("data")
         if isinstance(data, dict) and "task" in raw:
             data = dict(data)

@@ -176,12 +176,21 @@ class MetricSettings(ScoringSettings):
         "family) so that all of them together have at most alpha chance of any false verdict; 'none' leaves them raw.",
     )
 
+    primary: str | None = Field(
+        None,
+        description="The metric whose verdict is the run's: the task's primary metric when unset. For open answers "
+        "with a judge: section, judge_correct; it is the headline only if the judge passes its gold check, else the "
+        "task's own primary metric decides (said in the output and recorded in summary.json).",
+    )
+
     @model_serializer(mode="wrap")
     def _omit_no_correction(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
-        # Saved configs and eval folders from before the key existed must still match a run without it.
+        # Saved configs and eval folders from before the keys existed must still match a run without them.
         data = handler(self)
         if self.correction == "none":
             data.pop("correction", None)
+        if self.primary is None:
+            data.pop("primary", None)
         return data
 
 

@@ -87,6 +87,8 @@ class Task(ABC):
     formats: ClassVar[tuple[str, ...]] = ()
     # Trained to write the option's text (prompt.choice_answer: text): the instruction then.
     text_instruction: ClassVar[str | None] = None
+    # Free-text answers a judge model grades (lorabench.judging): metrics.primary may be judge_correct.
+    judged: ClassVar[bool] = False
 
     # --- records -------------------------------------------------------------------------------
     def prepare_fields(self, data: dict[str, Any], where: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lorabench.core.version import __version__
-from lorabench.comparison.paired import MetricComparison, ShortSubset, compare_rows, run_verdict, short_subset
+from lorabench.comparison.paired import MetricComparison, ShortSubset, compare_rows, short_subset
 from lorabench.config.decoding import DecodingSettings
 from lorabench.config.run import RunConfig
 from lorabench.config.settings import LoraSettings, MetricSettings, TrainSettings
@@ -26,6 +26,9 @@ from lorabench.data.loaders import load_records
 from lorabench.data.records import Record, save_records
 from lorabench.data.splits import split_records
 from lorabench.core.errors import LorabenchError
+from lorabench.pipeline.judge_stage import Headline, choose_headline, judge_stage
+from lorabench.judging.answers import check_judge
+from lorabench.judging.result import JudgeResult
 from lorabench.inference import check_can_serve, get_backend, release_engines
 from lorabench.evaluation.runner import EvalOutcome, evaluate_in_folder, how_made, records_digest
 from lorabench.evaluation.sharding import barrier, current_shard
@@ -139,6 +142,8 @@ class PipelineResult:
     report: Path
     short: ShortSubset | None = None  # base vs tuned on the short-answer subset (tasks that have one)
     retention: RetentionResult | None = None  # lm-eval tasks base vs tuned, when the config lists some
+    judge: JudgeResult | None = None  # the judge's grades and preference, when the config has a judge: section
+    headline: Headline | None = None  # which metric's verdict is the run's (metrics.primary, the judge's check)
 
 
 def split_data(config: RunConfig, say: Say) -> DataSplits:
@@ -256,7 +261,8 @@ def eval_stage(
         "items": {"n": len(records), "sha256": records_digest(records, extra=settings.uses_templates)},
         "prompt": settings.model_dump(mode="json"),
         "decoding": decoding.model_dump(mode="json"),
-        "metrics": plan.metrics.model_dump(mode="json"),
+        # metrics.primary chooses the verdict, not a score: naming one later keeps the finished stages.
+        "metrics": plan.metrics.model_dump(mode="json", exclude={"primary"}),
         "scoring_version": SCORING_VERSION,
         "versions": library_versions(),
     }
@@ -454,6 +460,8 @@ def run_pipeline(
     ensure_run_folder(out, "out")
     splits = split_data(config, say)
     retention_plan = plan_retention(config.retention, config.model) if config.retention.tasks else None
+    if config.judge is not None:
+        check_judge(config.judge, ["base", "tuned"], config.model.cache_dir)
     loaded = load_model(config.model)
     check_target_modules(loaded.model, config.lora.target_modules)
     timings["load_seconds"] = round(time.perf_counter() - start, 2)
@@ -510,6 +518,18 @@ def run_pipeline(
         config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples, metrics.correction
     )
     findings = _guards(run.prompt, loaded, splits.test, adapter_dir, base, tuned, prompt_change)
+    judged = None
+    if config.judge is not None:
+        start = time.perf_counter()
+        judged = judge_stage(
+            config.judge, run.prompt.settings, splits.test, base.rows, tuned.rows, out, config.model.cache_dir,
+            metrics.alpha, say,
+        )
+        timings["judge_seconds"] = round(time.perf_counter() - start, 2)
+    headline = choose_headline(config, comparisons, judged)
+    if headline.note is not None:
+        say(alarm(headline.note))
+    comparisons = headline.comparisons
     written = {
         "lorabench": __version__,
         "task": config.task.value,
@@ -519,7 +539,7 @@ def run_pipeline(
         "base": base.metrics.to_dict(),
         "tuned": tuned.metrics.to_dict(),
         "comparison": [c.to_dict() for c in comparisons],
-        "verdict": run_verdict(comparisons, metrics.alpha, metrics.correction),
+        "verdict": headline.verdict(metrics.alpha, metrics.correction),
         "short_comparison": short.to_dict() if short is not None else None,
         "guards": [f.to_dict() for f in findings],
         "leakage": splits.leakage,
@@ -538,9 +558,13 @@ def run_pipeline(
         written["prompt_change"] = {**prompt_change.to_dict(), "allowed_by": "--allow-prompt-change"}
     if retention is not None:
         written["retention"] = retention.to_dict()
+    if judged is not None:
+        written["judge"] = {**judged.to_dict(), "comparison": [c.to_dict() for c in headline.judged]}
     summary = RunSummary.model_validate(written)
     write_json(out / "summary.json", summary.to_json_dict())
     write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))
     write_model_card(adapter_dir, out)
     report = write_report(out)
-    return PipelineResult(out, base, tuned, comparisons, findings, train_result, summary, report.html, short, retention)
+    return PipelineResult(
+        out, base, tuned, comparisons, findings, train_result, summary, report.html, short, retention, judged, headline
+    )

@@ -22,6 +22,8 @@ from lorabench.comparison.paired_runs import read_eval
 from lorabench.runs.predictions import PredictionRow
 from lorabench.runs.folder import read_jsonl
 from lorabench.evaluation.accounting import accounting_summary
+from lorabench.judging.records import read_judging
+from lorabench.judging.result import JudgeResult
 
 
 @dataclass
@@ -54,6 +56,7 @@ class ReportData:
     generated: bool  # answers were generated text (not log-prob or letter choice scoring)
     short: ShortSubset | None
     retention: RetentionData | None = None  # only for runs whose config lists retention tasks
+    judge: JudgeResult | None = None  # only for runs whose config has a judge: section (judge/ in the folder)
 
     @property
     def metric_names(self) -> list[str]:
@@ -122,4 +125,5 @@ def collect(run_dir: str | Path) -> ReportData:
         generated=generated(base.rows) or generated(tuned.rows),
         short=_short(summary, task, base_rows, tuned.rows, metrics),
         retention=RetentionData.from_summary(summary.get("retention")),
+        judge=read_judging(run_dir / "judge"),
     )

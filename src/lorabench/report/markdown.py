@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from lorabench.report.view import ReportView
 
@@ -47,12 +48,32 @@ def _verdict_lines(verdicts: Sequence[dict[str, str]]) -> list[str]:
     return [f"- **{cell(v['label'])}**: {cell(v['text'])}" for v in verdicts]
 
 
+def _judge_lines(judge: dict[str, Any]) -> list[str]:
+    out = ["", f"## {cell(judge['title'])}", "", ("" if judge["trusted"] else "**") + cell(judge["trust"])
+           + ("" if judge["trusted"] else "**"), ""]
+    out += table(["metric (%)", "gold", "base", "tuned", "change", "p", "verdict"],
+                 [[m["metric"], m["gold"], m["base"], m["tuned"], m["change"], m["p"], m["verdict"]] for m in judge["rows"]])
+    out += [""] + [f"- {cell(v)}" for v in judge["verdicts"]]
+    if judge["preference"]:
+        out.append(f"- {cell(judge['preference'])}")
+    out += [""] + [f"- {'ok' if g['ok'] else '**WARNING**'} {cell(g['name'])}: {cell(g['message'])}" for g in judge["guards"]]
+    out += ["", f"{cell(judge['cost'])}. Rubrics: {cell(judge['rubrics'])}.", "", f"### Judged items ({judge['items_total']})", ""]
+    if len(judge["item_rows"]) < judge["items_total"]:
+        out += [f"Showing {len(judge['item_rows'])} of {judge['items_total']}; every judgment is in judge/judgments.jsonl.", ""]
+    out += table(["id", "question", "gold", "base answer", "judge on base", "tuned answer", "judge on tuned", "preference"],
+                 [[i["id"], i["question"], i["gold"], i["base"], i["base_grade"], i["tuned"], i["tuned_grade"], i["preference"]]
+                  for i in judge["item_rows"]])
+    return out
+
+
 def render_markdown(view: ReportView) -> str:
     out = [f"# {cell(view.title)}", "", cell(view.subtitle), "",
            f"## Did the fine-tune help? ({view.n} held-out items, paired tests at alpha {view.alpha})", ""]
     out += _verdict_lines(view.verdicts)
     if view.multiplicity:
         out += ["", cell(view.multiplicity)]
+    if view.judge is not None:
+        out += _judge_lines(view.judge)
     if view.retention is not None:
         out += ["", f"## {cell(view.retention['title'])}", "", cell(view.retention["intro"]), ""]
         out += _verdict_lines(view.retention["verdicts"])

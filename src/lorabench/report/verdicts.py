@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lorabench.comparison.paired import POWER, MetricComparison, false_better_chance
+from lorabench.config.judge import JUDGE_PRIMARY
+
+VERDICT_CSS = {"better": "better", "worse": "worse"}  # the report's class of a verdict; anything else is "ns"
 
 
 def _points(value: float) -> str:
@@ -54,7 +57,8 @@ def multiplicity_sentence(comparisons: Sequence[MetricComparison], alpha: float,
     primary = next((c for c in comparisons if c.role == "primary"), None)
     if primary is None or k == 0:
         return ""
-    head = f"verdict: {primary.verdict} on {primary.metric}, the task's primary metric"
+    which = "metrics.primary, graded by the judge" if primary.metric == JUDGE_PRIMARY else "the task's primary metric"
+    head = f"verdict: {primary.verdict} on {primary.metric}, {which}"
     if k == 1:
         return head
     chance = false_better_chance(k, alpha)

@@ -9,14 +9,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.comparison.paired import POWER, MetricComparison, with_roles
+from lorabench.comparison.paired import POWER, MetricComparison, comparison_from_dict, with_roles
 from lorabench.data.records import TaskKind
 from lorabench.config.decoding import DEFAULT_MAX_NEW_TOKENS
 from lorabench.comparison.guards import applicable
 from lorabench.comparison.items import CATEGORIES, PRIMARY_METRIC, ItemPair, change_counts
 from lorabench.comparison.paired import ShortSubset
 from lorabench.report.collect import ReportData, RetentionData
-from lorabench.report.verdicts import RETENTION_TITLE, multiplicity_sentence, tradeoff_sentence, verdict_detail
+from lorabench.report.judged import judge_view
+from lorabench.report.verdicts import RETENTION_TITLE, VERDICT_CSS, multiplicity_sentence, tradeoff_sentence, verdict_detail  # noqa: F401 - VERDICT_CSS re-exported
 from lorabench.core.kinds import ByKind, get_task
 
 ITEM_GROUPS = (
@@ -27,7 +28,6 @@ ITEM_GROUPS = (
 )
 MAX_ITEMS_SHOWN = 500  # per group; a 10k-item table would make the page unusable, the CSV has them all
 
-VERDICT_CSS = {"better": "better", "worse": "worse"}
 
 
 def percent(value: float | None) -> str:
@@ -63,6 +63,7 @@ class ReportView:
     missing_plots: list[str] = field(default_factory=list)
     retention: dict[str, Any] | None = None  # title, intro, verdicts (as `verdicts`), notes; None without retention
     multiplicity: str = ""  # which metric decides, and how many were tested (verdicts.multiplicity_sentence)
+    judge: dict[str, Any] | None = None  # report.judged.judge_view; None for a run without a judge
 
 
 def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
@@ -233,6 +234,13 @@ def build_view(data: ReportData) -> ReportView:
     comparisons = data.comparisons if any(c.role for c in data.comparisons) else with_roles(data.comparisons, primary)
     verdicts = [_verdict_item(c, f"{c.metric} (primary metric): {c.verdict}" if c.role == "primary" else None)
                 for c in comparisons]
+    # metrics.primary: judge_correct, when the judge passed its gold check: the judge's verdict leads.
+    judged = [comparison_from_dict(c) for c in (summary.get("judge") or {}).get("comparison", [])]
+    verdicts[:0] = [_verdict_item(c, f"{c.metric} (primary metric, graded by the judge): {c.verdict}")
+                    for c in judged if c.role == "primary"]
+    note = (summary.get("verdict") or {}).get("note")
+    if note:
+        verdicts.insert(0, {"label": "judge not trusted", "css": "worse", "text": note})
     metric_rows = [metric_row(c, data.interval("base", c.metric), data.interval("tuned", c.metric)) for c in data.comparisons]
     short = None
     if data.short is not None:
@@ -276,7 +284,7 @@ def build_view(data: ReportData) -> ReportView:
         power=round(100 * POWER),
         primary=primary,
         verdicts=verdicts,
-        multiplicity=multiplicity_sentence(comparisons, alpha, correction),
+        multiplicity=multiplicity_sentence([*judged, *comparisons], alpha, correction),
         guards=applicable(list(summary.get("guards") or []), data.generated),
         metric_rows=metric_rows,
         category_rows=[{"name": name.replace("_", " "), "meaning": CATEGORIES[name], "base": data.categories["base"][name],
@@ -290,4 +298,5 @@ def build_view(data: ReportData) -> ReportView:
         cost_note=cost_note(costs),
         short=short,
         retention=_retention_view(data.retention) if data.retention else None,
+        judge=judge_view(data.judge, data.pairs) if data.judge is not None else None,
     )

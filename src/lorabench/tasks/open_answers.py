@@ -60,6 +60,7 @@ class OpenTask(Task):
     primary_metric = "rouge_l_acc"
     error_categories = ("empty", "cut", "verbose", "partial", "wrong")
     short_subset = True
+    judged = True
 
     def task_text(self, record: OpenRecord, instruction: str, context: str) -> str:
         parts = [instruction, f"Instruction: {record.instruction}"]

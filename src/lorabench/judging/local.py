@@ -1,0 +1,90 @@
+"""A judge lorabench loads itself: any model it loads, run greedily through its `hf` or `vllm` backend.
+
+The judge's identity (for the cache) comes from the model's source without loading its weights: a
+GGUF's sha256, a folder's weight files, a hub id and revision. So when every judgment is cached the
+model is never loaded at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from lorabench.config.judge import JudgeSettings
+from lorabench.core.errors import LorabenchError
+from lorabench.inference import get_backend
+from lorabench.inference.base import Backend, GenerationRequest
+from lorabench.judging.backend import JudgePrompt
+from lorabench.judging.cache import Completion
+from lorabench.models.gguf import sha256_file
+from lorabench.models.load import ModelSource, load_model, resolve_source
+from lorabench.prompts.build import Prompt, encode_prompt, model_context_length
+
+
+def _weights_fingerprint(source: ModelSource) -> str | None:
+    if source.sha256 is not None:
+        return source.sha256
+    if source.kind != "folder":
+        return None  # a hub id: its revision names the weights
+    files = sorted(Path(source.path).glob("*.safetensors")) or sorted(Path(source.path).glob("*.bin"))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.name}:{sha256_file(path)}".encode())
+    return digest.hexdigest()
+
+
+class LocalJudge:
+    def __init__(self, settings: JudgeSettings, cache_dir: str | None = None) -> None:
+        self.settings = settings
+        self.spec = settings.model_spec(cache_dir)
+        self.source = resolve_source(self.spec.name, self.spec.cache_dir, self.spec.revision)
+        self.identity = json.dumps({
+            "judge": "local", "model": self.source.name, "weights": _weights_fingerprint(self.source),
+            "revision": self.source.revision, "backend": settings.backend, "dtype": settings.dtype,
+            "max_new_tokens": settings.max_new_tokens,
+        }, sort_keys=True)
+        self._backend: Backend | None = None
+        self.load_seconds = 0.0
+
+    def _engine(self) -> Backend:
+        if self._backend is None:
+            loaded = load_model(self.spec)
+            self.load_seconds = loaded.load_seconds
+            self._backend = get_backend(self.settings.backend, loaded)
+        return self._backend
+
+    def _prompt(self, backend: Backend, key: str, text: str) -> Prompt:
+        tokenizer = backend.tokenizer
+        chat = bool(getattr(tokenizer, "chat_template", None))
+        if chat:
+            text = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False)
+        n_tokens = len(encode_prompt(text, tokenizer, chat))
+        window = model_context_length(backend)
+        if window is not None and not backend.is_seq2seq and n_tokens + self.settings.max_new_tokens > window:
+            raise LorabenchError(
+                f"judge.model '{self.spec.name}': a judge prompt takes {n_tokens} tokens plus judge.max_new_tokens="
+                f"{self.settings.max_new_tokens}, more than its {window}-token context; use a judge with a longer "
+                "context or a shorter rubric"
+            )
+        return Prompt(key, text, "", chat, n_tokens, shortened=False)
+
+    def complete(self, prompts: Sequence[JudgePrompt]) -> Iterator[tuple[str, Completion]]:
+        if not prompts:
+            return
+        backend = self._engine()
+        requests = [GenerationRequest(self._prompt(backend, key, text), self.settings.max_new_tokens) for key, text in prompts]
+        for generation in backend.generate(requests, self.settings.batch_size):
+            yield generation.record_id, Completion(
+                generation.text.strip(), generation.prompt_tokens, generation.generated_tokens, generation.latency_s
+            )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": "local", "model": self.source.name, "source": self.source.kind,
+            "weights_sha256": _weights_fingerprint(self.source), "revision": self.source.revision,
+            "backend": self.settings.backend, "max_new_tokens": self.settings.max_new_tokens,
+            "decoding": "greedy", "load_seconds": round(self.load_seconds, 3),
+        }

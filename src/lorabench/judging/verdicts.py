@@ -1,0 +1,63 @@
+"""From parsed judge outputs to per-item metrics and preference outcomes. Pure functions.
+
+Correctness: judge_correct is 1 for "correct", judge_attempted 1 for "correct" or "incorrect". An
+unparseable output scores 0 on both (so it can only hide a gain, never invent one) and is counted.
+Preference: each pair is asked in both orders; a side wins only when both orders pick it. Anything
+else, a split, a tie or an unparseable order, is a tie. When the judge picks the same position
+both times (A then A), its verdict followed the position, not the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from lorabench.judging.parse import UNPARSEABLE
+
+Outcome = Literal["first", "second", "tie", "identical"]
+
+
+def correctness_scores(grade: str) -> dict[str, float]:
+    return {"judge_correct": float(grade == "correct"), "judge_attempted": float(grade in ("correct", "incorrect"))}
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    """One item's preference between `first` and `second` (e.g. base and tuned)."""
+
+    outcome: Outcome
+    first_order: str  # verdict with first as A: A | B | tie | unparseable ("" for identical answers)
+    second_order: str  # verdict with second as A
+    followed_position: bool  # both orders picked the same letter
+
+    @property
+    def both_parsed(self) -> bool:
+        return self.outcome != "identical" and UNPARSEABLE not in (self.first_order, self.second_order)
+
+    @property
+    def consistent(self) -> bool:
+        """The two orders named the same answer (or both a tie)."""
+        if not self.both_parsed:
+            return False
+        return _winner(self.first_order, True) == _winner(self.second_order, False)
+
+
+def _winner(verdict: str, first_is_a: bool) -> str:
+    if verdict == "A":
+        return "first" if first_is_a else "second"
+    if verdict == "B":
+        return "second" if first_is_a else "first"
+    return "tie"
+
+
+def pair_outcome(first_order: str, second_order: str) -> PairOutcome:
+    """Combine the verdict with `first` shown as A and the one with `second` shown as A."""
+    one, two = _winner(first_order, True), _winner(second_order, False)
+    outcome: Outcome = one if one == two and one != "tie" and UNPARSEABLE not in (first_order, second_order) else "tie"
+    followed = first_order == second_order and first_order in ("A", "B")
+    return PairOutcome(outcome, first_order, second_order, followed)
+
+
+def identical_pair() -> PairOutcome:
+    """Two identical answers: a tie the judge is not asked about."""
+    return PairOutcome("identical", "", "", False)
