@@ -182,22 +182,25 @@ def train(
     from lorabench.pipeline.run import save_splits, split_data
     from lorabench.report.model_card import write_model_card
     from lorabench.runs.folder import ensure_run_folder
+    from lorabench.runs.lock import hold_folder
     from lorabench.training.lora import check_target_modules
     from lorabench.training.train import train_adapter
 
     folder = Path(out) if out is not None else Path(config.out) / "train"
     ensure_run_folder(Path(config.out), "out", keyed=False)  # the config's key, not this function's `out`
     ensure_run_folder(folder, "out")
-    splits = split_data(config, say)
-    loaded = load_model(config.model)
-    check_target_modules(loaded.model, config.lora.target_modules)
-    save_splits(splits, Path(config.out))
-    result = train_adapter(
-        loaded, splits.train, splits.validation, folder, splits.prompt, config.lora, config.training, config.decoding,
-        ScoreSettings.of(config.metrics), resume=resume, merge=merge, on_log=on_log,
-    )
-    if current_shard().main:
-        write_model_card(result.adapter_dir)  # without results: `run` adds them after its tuned evaluation
+    main = current_shard().main
+    with hold_folder(Path(config.out), "out", enabled=main), hold_folder(folder, "out", enabled=main and out is not None):
+        splits = split_data(config, say)
+        loaded = load_model(config.model)
+        check_target_modules(loaded.model, config.lora.target_modules)
+        save_splits(splits, Path(config.out))
+        result = train_adapter(
+            loaded, splits.train, splits.validation, folder, splits.prompt, config.lora, config.training,
+            config.decoding, ScoreSettings.of(config.metrics), resume=resume, merge=merge, on_log=on_log,
+        )
+        if main:
+            write_model_card(result.adapter_dir)  # without results: `run` adds them after its tuned evaluation
     return result
 
 
@@ -475,20 +478,24 @@ def study(
     refuse_weight_sharding("study")
     # The config is checked before torch is imported: a mistake is reported in a fraction of a second.
     loaded = config if isinstance(config, Study) else load_study_config(config, overrides)
+    from lorabench.runs.folder import ensure_run_folder
+    from lorabench.runs.lock import hold_folder
     from lorabench.studies.report import write_study_report
     from lorabench.studies.runner import run_study
 
-    try:
-        statuses = run_study(
-            loaded, force=force, say=say, progress=progress, on_train_log=on_train_log, keep_going=keep_going,
-            executor=executor, ray_address=ray_address,
-        )
-    finally:
-        # Also after a failure or an interruption: the page shows what is finished and says what is
-        # not. A study refused before its first write has no folder, and gets none.
-        files = write_study_report(loaded) if loaded.out.is_dir() else None
-        if files is not None:
-            say(f"study: {files.finished} of {files.total} runs finished; page: {files.html.resolve()}")
+    ensure_run_folder(loaded.out, "out")
+    with hold_folder(loaded.out, "out"):  # the page below too: a study refused as busy writes nothing
+        try:
+            statuses = run_study(
+                loaded, force=force, say=say, progress=progress, on_train_log=on_train_log, keep_going=keep_going,
+                executor=executor, ray_address=ray_address,
+            )
+        finally:
+            # Also after a failure or an interruption: the page shows what is finished and says what is
+            # not. A study refused before its first write (study.yaml) has no folder, and gets none.
+            files = write_study_report(loaded) if (loaded.out / "study.yaml").is_file() else None
+            if files is not None:
+                say(f"study: {files.finished} of {files.total} runs finished; page: {files.html.resolve()}")
     return StudyResult(
         out=loaded.out,
         runs=[StudyRun(name=s.point.name, state=s.state, seconds=s.seconds, out=Path(s.point.config.out), error=s.error)

@@ -160,3 +160,41 @@ def test_few_shot_examples_show_as_their_ids_and_templates_as_settings() -> None
     meta["prompt"] = {**meta["prompt"], "answer_prefix": "Answer:", "few_shot": {"k": 1, "seed": 0, "examples": examples}}
     text = card_text(meta)
     assert "shot-1" in text and "A long passage" not in text and "Answer:" in text
+
+
+# ---- the Hub's model-index ------------------------------------------------------------------------
+
+
+def test_results_go_into_a_model_index_that_huggingface_hub_parses_back() -> None:
+    from huggingface_hub import ModelCard
+
+    summary = {**_summary(), "task": "extractive", "test_data": {"name": "qa.jsonl", "sha256": "ab" * 32}}
+    card = ModelCard(card_text(_meta(), run_results(summary, alpha=0.05)), ignore_metadata_errors=False)
+    assert card.data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert card.data.model_name == "SmolLM2-135M-Instruct-lora-extractive"
+    found = {result.metric_name: result for result in card.data.eval_results}
+    assert sorted(found) == ["exact_match (base model)", "exact_match (tuned)", "f1 (base model)", "f1 (tuned)"]
+    assert found["exact_match (base model)"].metric_value == 10.0 and found["exact_match (tuned)"].metric_value == 45.0
+    assert found["f1 (tuned)"].metric_type == "f1" and found["f1 (tuned)"].metric_value == 60.0
+    for result in found.values():
+        assert (result.dataset_type, result.dataset_split, result.dataset_revision) == ("qa.jsonl", "test", "ab" * 32)
+        assert result.dataset_name == "qa.jsonl, 40 test items" and result.task_type == "text-generation"
+
+
+def test_a_run_names_its_data_file_and_the_fingerprint_of_its_test_items(tiny_causal_path, qa_file, tmp_path) -> None:
+    from huggingface_hub import ModelCard
+
+    from lorabench.evaluation.runner import records_digest
+    from lorabench.data.loaders import load_records
+    from lorabench.data.spec import DataSpec
+
+    run_pipeline(RunConfig.model_validate(_config(tiny_causal_path, qa_file, tmp_path / "run")), say=lambda _: None)
+    card = ModelCard.load(tmp_path / "run" / "train" / "adapter" / "README.md", ignore_metadata_errors=False)
+    test = load_records(DataSpec(path=tmp_path / "run" / "data" / "test.jsonl", task="extractive")).records
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["test_data"] == {"name": "qa.jsonl", "sha256": records_digest(test)}
+    results = card.data.eval_results
+    assert len(results) == 2 * len(summary["comparison"])
+    assert {(r.dataset_type, r.dataset_revision) for r in results} == {("qa.jsonl", records_digest(test))}
+    tuned = next(r for r in results if r.metric_name == "exact_match (tuned)")
+    assert tuned.metric_value == round(100 * summary["tuned"]["exact_match"], 2)

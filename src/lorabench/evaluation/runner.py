@@ -56,6 +56,7 @@ from lorabench.prompts.build import (
     STOP_STRINGS, Prompt, ResolvedPrompt, answer_from_generation, build_prompt, check_templates, resolve_prompt,
 )
 from lorabench.runs.folder import RunFolder, library_versions, write_json
+from lorabench.runs.lock import hold_folder
 from lorabench.metrics.settings import ScoringSettings
 from lorabench.evaluation.accounting import single_cost
 from lorabench.evaluation.strategies import batch_rows, sequential_rows
@@ -388,7 +389,20 @@ def run_eval(
     `allow_prompt_change`, which the folder's config.yaml and metrics.json then record.
     Under a multi-process launch each process evaluates its shard (see `sharding`) and rank 0
     merges them and writes metrics.json; the other processes return their own shard's outcome.
+    `out` is held for the whole evaluation: a second process on it is refused before it writes.
     """
+    with hold_folder(Path(out), "out", enabled=current_shard().main):
+        return _eval_held(config, out, force, progress_factory, allow_prompt_change, few_shot_from)
+
+
+def _eval_held(
+    config: EvalConfig,
+    out: Path,
+    force: bool,
+    progress_factory: Callable[[int, int], Progress] | None,
+    allow_prompt_change: bool,
+    few_shot_from: Path | None,
+) -> EvalOutcome:
     conflict = choice_scoring_conflict(config.data.task, config.prompt, config.decoding.choice_mode)
     if conflict:
         raise LorabenchError.about("decoding.choice_mode", conflict)

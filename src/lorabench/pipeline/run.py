@@ -54,6 +54,7 @@ from lorabench.report.write import write_report
 from lorabench.results import RunSummary
 from lorabench.pipeline.retention import RetentionResult, plan_retention, run_retention
 from lorabench.runs.folder import csv_text, ensure_run_folder, library_versions, write_atomic, write_json
+from lorabench.runs.lock import hold_folder
 from lorabench.evaluation.accounting import row_cost
 from lorabench.training.train import TrainResult, train_adapter
 from lorabench.training.lora import check_target_modules
@@ -403,6 +404,15 @@ def _stage_training(train_dir: Path) -> dict[str, Any] | None:
     return json.loads(stamp.read_text()).get("training") if stamp.exists() else None
 
 
+def test_data(config: RunConfig, test: list[Record]) -> dict[str, str]:
+    """What the test items came from (the data file's name, or a Hugging Face dataset's id) and the
+    fingerprint of exactly those items: the model card's model-index names the dataset by them."""
+    spec = config.data.test or config.data.source
+    assert spec is not None
+    name = Path(spec.path).name if spec.path is not None else "/".join(filter(None, (spec.hf, spec.hf_config)))
+    return {"name": name, "sha256": records_digest(test)}
+
+
 def summary_csv(comparisons: list[MetricComparison], base: EvalOutcome, tuned: EvalOutcome) -> str:
     columns = ["metric", "n", "base", "base_low", "base_high", "tuned", "tuned_low", "tuned_high",
                "difference", "diff_low", "diff_high", "p_value", "test", "verdict", "improved", "regressed", "min_detectable"]
@@ -445,7 +455,21 @@ def run_pipeline(
 ) -> PipelineResult:
     """The whole run (see the module docstring). `allow_prompt_change`: when this folder holds an
     adapter trained with other prompt settings, keep it and redo the evaluations under the new
-    ones, marked as a failed format guard, instead of refusing."""
+    ones, marked as a failed format guard, instead of refusing. The run folder is held for the
+    whole run: a second process on it is refused before it writes anything."""
+    ensure_run_folder(Path(config.out), "out")
+    with hold_folder(Path(config.out), "out", enabled=current_shard().main):
+        return _run_held(config, force, say, progress, on_train_log, allow_prompt_change)
+
+
+def _run_held(
+    config: RunConfig,
+    force: bool,
+    say: Say,
+    progress: ProgressFactory | None,
+    on_train_log: Callable[[dict], None] | None,
+    allow_prompt_change: bool,
+) -> PipelineResult:
     out = Path(config.out)
     timings: dict[str, float] = {}
     # Under accelerate launch / torchrun every process runs this: training is data-parallel, each
@@ -535,6 +559,7 @@ def run_pipeline(
         "task": config.task.value,
         "model": base_model,
         "sizes": {"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
+        "test_data": test_data(config, splits.test),
         "validation": {"items": len(splits.validation), "from": splits.validation_from, "warning": splits.validation_warning},
         "base": base.metrics.to_dict(),
         "tuned": tuned.metrics.to_dict(),

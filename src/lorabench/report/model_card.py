@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 import yaml
-from huggingface_hub import ModelCardData
+from huggingface_hub import EvalResult, ModelCardData
 
 from lorabench.core.version import __version__
 from lorabench.models.adapter_folder import CARD_FILE, read_adapter_meta
@@ -132,6 +132,9 @@ def card_text(meta: dict[str, Any], results: dict[str, Any] | None = None) -> st
         pipeline_tag="text2text-generation" if base.get("is_seq2seq") else "text-generation",
         tags=["lorabench", "lora", str(meta["task"])],
     )
+    if results is not None and results.get("eval_results"):  # the Hub's model-index needs a model name
+        card_data.model_name = f"{name.rsplit('/', 1)[-1]}-lora-{meta['task']}"
+        card_data.eval_results = results["eval_results"]
     sizes = meta.get("data") or {}
     data = {"task": meta["task"], "training items": sizes.get("train_items"), "validation items": sizes.get("val_items")}
     if results is not None:
@@ -174,7 +177,34 @@ def run_results(summary: dict[str, Any], alpha: float) -> dict[str, Any]:
         "alpha": alpha,
         "table": "\n".join(table(_RESULT_COLUMNS, [[row[c] for c in _RESULT_COLUMNS] for row in rows])),
         "lines": lines,
+        "eval_results": eval_results(summary, n),
     }
+
+
+def eval_results(summary: dict[str, Any], n: int) -> list[EvalResult]:
+    """The card's `model-index`: each compared metric of the base model and of the tuned one, in %,
+    on the run's test items. The dataset is the data file's name (a Hugging Face dataset's id when
+    the items came from the Hub) pinned by the fingerprint of the exact items (`test_data`, written
+    by runs since model-index; older summaries name the held-out split only)."""
+    data = summary.get("test_data") or {}
+    dataset = str(data.get("name") or "held-out test split")
+    common = {
+        "task_type": "text-generation",
+        "task_name": f"{summary.get('task', '?')} (lorabench)",
+        "dataset_type": dataset,
+        "dataset_name": f"{dataset}, {n} test items",
+        "dataset_split": "test",
+        "dataset_revision": data.get("sha256"),
+    }
+    found = []
+    for comparison in summary["comparison"]:
+        metric = comparison["metric"]
+        for model, block in (("base model", summary["base"]), ("tuned", summary["tuned"])):
+            value = block.get(metric)
+            if isinstance(value, (int, float)):
+                found.append(EvalResult(**common, metric_type=metric, metric_name=f"{metric} ({model})",
+                                        metric_value=round(100 * value, 2)))
+    return found
 
 
 def shareable(name: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from lorabench.core.errors import LorabenchError
+from lorabench.runs.lock import LOCK_FILE
 from lorabench.runs.predictions import PredictionRow, dump_row, parse_row
 
 CONFIG = "config.yaml"
@@ -197,7 +198,7 @@ class RunFolder:
                 run.clear()
             elif isinstance(saved, dict):
                 config = {**config, **_recorded_on_resume(saved, config)}
-        elif run.path.exists() and any(run.path.iterdir()) and not force:
+        elif run.path.exists() and any(c.name != LOCK_FILE for c in run.path.iterdir()) and not force:
             raise LorabenchError(f"{run.path} exists and is not a lorabench run folder; choose another output folder")
         run.path.mkdir(parents=True, exist_ok=True)
         write_atomic(run.config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))

@@ -22,6 +22,7 @@ from lorabench.core.notices import Say
 from lorabench.pipeline.run import EvalPlan, ProgressFactory, eval_stage, run_pipeline, split_data
 from lorabench.report.verdicts import verdict_sentence
 from lorabench.runs.folder import ensure_run_folder, write_atomic
+from lorabench.runs.lock import hold_folder
 from lorabench.studies.grid import GridPoint, Study
 from lorabench.training.lora import check_target_modules
 
@@ -121,26 +122,30 @@ def evaluate_base(point: GridPoint, say: Say) -> None:
     config = point.config
     out = Path(config.out)
     ensure_run_folder(out, "out")
-    splits = split_data(config, say)
-    loaded = load_model(config.model)
-    say(f"{point.name}: base evaluation, shared by every run with the same model, items and prompts")
-    eval_stage("base", loaded, splits.test, EvalPlan.of(config, splits.prompt), out, False, None)
+    with hold_folder(out, "out"):
+        splits = split_data(config, say)
+        loaded = load_model(config.model)
+        say(f"{point.name}: base evaluation, shared by every run with the same model, items and prompts")
+        eval_stage("base", loaded, splits.test, EvalPlan.of(config, splits.prompt), out, False, None)
 
 
 def run_point(
     study: Study, point: GridPoint, force: bool, say: Say, progress: ProgressFactory | None,
     on_train_log: Callable[[dict], None] | None,
 ) -> None:
-    """One grid point: its run (resuming stage by stage), then what the study adds to it."""
-    if not force:
-        share_base_eval(point, study.points)
-    result = run_pipeline(point.config, force=force, say=say, progress=progress, on_train_log=on_train_log)
-    primary = next(c for c in result.comparisons if c.metric == PRIMARY_METRIC[point.config.task])
-    say(f"{point.name}: {verdict_sentence(primary)}")
-    if study.sweep.eval_each_epoch:
-        evaluate_epochs(point, progress, say)
-    if study.chooses:
-        evaluate_validation(point, force, progress, say)
+    """One grid point: its run (resuming stage by stage), then what the study adds to it, with
+    its folder held throughout, so another study or a manual run on it is refused."""
+    ensure_run_folder(Path(point.config.out), "out")
+    with hold_folder(Path(point.config.out), "out"):
+        if not force:
+            share_base_eval(point, study.points)
+        result = run_pipeline(point.config, force=force, say=say, progress=progress, on_train_log=on_train_log)
+        primary = next(c for c in result.comparisons if c.metric == PRIMARY_METRIC[point.config.task])
+        say(f"{point.name}: {verdict_sentence(primary)}")
+        if study.sweep.eval_each_epoch:
+            evaluate_epochs(point, progress, say)
+        if study.chooses:
+            evaluate_validation(point, force, progress, say)
 
 
 def preflight(study: Study) -> None:

@@ -17,6 +17,7 @@ from lorabench.comparison.items import PRIMARY_METRIC
 from lorabench.core.notices import Say, alarm, log
 from lorabench.pipeline.run import ProgressFactory
 from lorabench.runs.folder import write_atomic
+from lorabench.runs.lock import hold_folder
 from lorabench.studies.cells import PointStatus, base_eval_key, point_finished, preflight, run_point
 from lorabench.studies.grid import GridPoint, Study
 
@@ -33,8 +34,17 @@ def run_study(
 ) -> list[PointStatus]:
     """Run the missing grid points: in order in this process, or as parallel Ray tasks (`executor`,
     else sweep.executor). With `keep_going`, a failed point is recorded and the study moves on (its
-    error is in the status list); otherwise the first failure stops the study."""
+    error is in the status list); otherwise the first failure stops the study. The study's folder
+    is held throughout (each cell's folder while the cell runs): a second study on it is refused."""
     preflight(study)
+    with hold_folder(study.out, "out"):
+        return _run_held(study, force, say, progress, on_train_log, keep_going, executor, ray_address)
+
+
+def _run_held(
+    study: Study, force: bool, say: Say, progress: ProgressFactory | None, on_train_log: Callable[[dict], None] | None,
+    keep_going: bool, executor: str | None, ray_address: str | None,
+) -> list[PointStatus]:
     study.out.mkdir(parents=True, exist_ok=True)
     write_atomic(study.out / "study.yaml", yaml.safe_dump(
         {**study.base.model_dump(mode="json"), "sweep": study.sweep.model_dump(mode="json")}, sort_keys=False, allow_unicode=True))

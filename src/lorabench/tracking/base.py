@@ -1,0 +1,57 @@
+"""The interface every tracker backend implements, and how a backend is found by name.
+
+A backend is one module (to_mlflow, to_wandb, to_trackio, to_tensorboard) with one `Backend` class.
+Its client library is imported only when the backend is used, so lorabench runs without any of
+them installed, and a missing one is a clear line naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from lorabench.config.tracking import TrackingSettings
+from lorabench.core.errors import LorabenchError
+from lorabench.tracking.record import TrackedRun
+
+# name -> (module, the client library it needs)
+MODULES = {
+    "mlflow": ("lorabench.tracking.to_mlflow", "mlflow"),
+    "wandb": ("lorabench.tracking.to_wandb", "wandb"),
+    "trackio": ("lorabench.tracking.to_trackio", "trackio"),
+    "tensorboard": ("lorabench.tracking.to_tensorboard", "tensorboard"),
+}
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a run goes: its project, and its parent (a study's tracker run) when it is a study's cell."""
+
+    settings: TrackingSettings
+    parent_id: str | None = None  # the parent's id in this backend
+    group: str | None = None  # the study's name (W&B group, Trackio group, TensorBoard folder)
+
+
+class Backend(Protocol):
+    name: str
+
+    def new_id(self, run: TrackedRun, place: Place) -> str:
+        """An id for a tracker run not made yet (made here when the tracker assigns ids itself)."""
+        ...
+
+    def send(self, run: TrackedRun, place: Place, run_id: str) -> str:
+        """Log `run` into the tracker run `run_id` (made or resumed); returns where it can be seen."""
+        ...
+
+
+def backend(name: str) -> Backend:
+    """The backend called `name`, its client library imported (refused, naming the extra, without it)."""
+    module_name, library = MODULES[name]
+    try:
+        importlib.import_module(library)
+    except ImportError:
+        raise LorabenchError(
+            f"tracking.backends: {name} needs its client library; pip install 'lorabench[{name}]'"
+        ) from None
+    return importlib.import_module(module_name).Backend()

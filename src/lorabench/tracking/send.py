@@ -1,0 +1,146 @@
+"""Send a finished run (or a whole study) to the trackers, once, into the same tracker run every time.
+
+The tracker run's id is kept in the folder's TRACKING_FILE as soon as it exists, before anything
+is logged into it: a run resumed after a crash, or a folder sent again with `lorabench track`, goes
+to the same tracker run, and a run already sent is never sent twice. The file holds ids only, never
+a location or a credential. A tracker that fails (down, refused, misconfigured) costs one warning
+line: the run folder keeps everything, to be sent later.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from lorabench.config.tracking import TrackingSettings
+from lorabench.core.errors import LorabenchError
+from lorabench.core.notices import Say, log, warn
+from lorabench.runs.folder import write_json
+from lorabench.runs.lock import hold_folder
+from lorabench.tracking.base import MODULES, Place, backend
+from lorabench.tracking.record import TrackedRun, read_run, read_study, study_cells
+
+TRACKING_FILE = "tracking.json"
+
+
+@dataclass(frozen=True)
+class TrackOutcome:
+    """What one backend did with one folder."""
+
+    folder: Path
+    backend: str
+    state: Literal["sent", "already sent", "failed"]
+    run_id: str | None = None
+    where: str | None = None
+    error: str | None = None
+
+
+def check_backends(names: list[str]) -> None:
+    """Refuse, before a run starts, a backend whose client library is missing (naming the extra)."""
+    for name in names:
+        if name not in MODULES:
+            raise LorabenchError(f"tracking.backends: {name!r} is not a tracker; choose from {', '.join(MODULES)}")
+        backend(name)
+
+
+def read_state(folder: Path) -> dict[str, dict[str, Any]]:
+    """The folder's tracker runs by backend: {"mlflow": {"run_id": ..., "sent": true}, ...}."""
+    path = Path(folder) / TRACKING_FILE
+    if not path.is_file():
+        return {}
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise LorabenchError(f"{path}: not JSON; delete it to send this folder as new tracker runs") from None
+    return found if isinstance(found, dict) else {}
+
+
+def send_run(
+    folder: Path, settings: TrackingSettings, backends: list[str] | None = None, say: Say = log,
+    group: str | None = None, parents: dict[str, str] | None = None,
+) -> list[TrackOutcome]:
+    """Send a finished run folder to `backends` (default: settings.backends). `group` and `parents`
+    (parent run id by backend) place it under its study."""
+    folder = Path(folder)
+    with hold_folder(folder, "RUN_FOLDER"):
+        return _send(read_run(folder), settings, backends, say, group, parents or {})
+
+
+def send_study(folder: Path, settings: TrackingSettings, backends: list[str] | None = None, say: Say = log) -> list[TrackOutcome]:
+    """A study's run (its settings and selection tables), then each finished cell as its child."""
+    folder = Path(folder)
+    with hold_folder(folder, "STUDY_FOLDER"):
+        study = read_study(folder)
+        outcomes = _send(study, settings, backends, say, study.name, {})
+        parents = {name: entry["run_id"] for name, entry in read_state(folder).items() if entry.get("run_id")}
+        for cell in study_cells(folder):
+            outcomes += send_run(cell, settings, backends, say, group=study.name, parents=parents)
+    return outcomes
+
+
+def open_runs(
+    folder: Path, settings: TrackingSettings, name: str, say: Say = log, group: str | None = None,
+    parents: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Make (or find, on a resumed run) the folder's tracker runs before the run's work starts, and
+    keep their ids in the folder, so the results land in them whenever they are sent. Returns the
+    ids by backend; a tracker that fails is a warning and gets its run when the results are sent."""
+    opened = {}
+    for backend_name in settings.backends:
+        state = read_state(folder)
+        if (state.get(backend_name) or {}).get("run_id"):
+            opened[backend_name] = state[backend_name]["run_id"]
+            continue
+        try:
+            tracker = backend(backend_name)
+            stub = TrackedRun(folder=Path(folder), name=name, kind="run", params={}, metrics={}, labels={})
+            run_id = tracker.new_id(stub, Place(settings, (parents or {}).get(backend_name), group))
+        except Exception as error:  # noqa: BLE001 - a tracker's failure must never cost the run
+            say(warn(f"tracking: {backend_name} failed ({_reason(error)}); the run goes on, and its results are "
+                     "sent when it finishes"))
+            continue
+        _record(Path(folder), state, backend_name, run_id, sent=False)
+        opened[backend_name] = run_id
+    return opened
+
+
+def _reason(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+
+
+def _send(
+    run: TrackedRun, settings: TrackingSettings, backends: list[str] | None, say: Say, group: str | None,
+    parents: dict[str, str],
+) -> list[TrackOutcome]:
+    outcomes = []
+    for name in backends or settings.backends:
+        state = read_state(run.folder)
+        entry = state.get(name) or {}
+        if entry.get("sent"):
+            say(f"tracking: {name}: {run.folder.name} was sent before (run {entry['run_id']}); not sent again")
+            outcomes.append(TrackOutcome(run.folder, name, "already sent", entry["run_id"]))
+            continue
+        run_id = entry.get("run_id")
+        try:
+            tracker = backend(name)
+            place = Place(settings, parents.get(name), group)
+            if run_id is None:
+                run_id = tracker.new_id(run, place)
+                _record(run.folder, state, name, run_id, sent=False)
+            where = tracker.send(run, place, run_id)
+        except Exception as error:  # noqa: BLE001 - a tracker's failure must never cost the run
+            reason = _reason(error)
+            say(warn(f"tracking: {name} failed ({reason}); nothing is lost: "
+                     f"send it later with `lorabench track {run.folder} --backend {name}`"))
+            outcomes.append(TrackOutcome(run.folder, name, "failed", run_id, error=reason))
+            continue
+        _record(run.folder, read_state(run.folder), name, run_id, sent=True)
+        say(f"tracking: {name}: {run.folder.name} sent ({where})")
+        outcomes.append(TrackOutcome(run.folder, name, "sent", run_id, where))
+    return outcomes
+
+
+def _record(folder: Path, state: dict[str, dict[str, Any]], name: str, run_id: str, sent: bool) -> None:
+    write_json(folder / TRACKING_FILE, {**state, name: {"run_id": run_id, "sent": sent}})
