@@ -38,3 +38,25 @@ def tiny_run(
         **sections,
         "out": str(out),
     }
+
+
+def tiny_sweep(tmp_path: Path, model: Path | str, data: Path | str, name: str,
+               params: str = "training.lr: [0.005, 0.02]", extra: str = "") -> Path:
+    """A study over sweep.params as a YAML file `<name>.yaml` in `tmp_path`, writing to `tmp_path/<name>`."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"""\
+model: {model}
+task: extractive
+data:
+  source: {data}
+  split: {{test: 8, validation: 4, seed: 0}}
+  train_size: 10
+lora: {{r: 2, alpha: 4, target_modules: [q_proj, v_proj]}}
+training: {{epochs: 1, batch_size: 2, val_metric_items: 0, logging_steps: 1}}
+decoding: {{max_new_tokens: 4, batch_size: 4}}
+metrics: {{bootstrap_resamples: 200}}
+out: {tmp_path / name}
+sweep:
+  params: {{{params}}}
+{extra}""")
+    return path

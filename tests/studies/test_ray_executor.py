@@ -16,6 +16,7 @@ from lorabench.data.synth import synthesize
 from lorabench.studies.grid import load_study
 from lorabench.studies.report import write_study_report
 from lorabench.studies.runner import run_study
+from tests.run_configs import tiny_sweep as _study
 
 ray = pytest.importorskip("ray")
 # One Ray session for the module: under `make test` (-n 2 --dist loadgroup) its tests share a worker.
@@ -32,26 +33,6 @@ def local_ray():
 @pytest.fixture(scope="module")
 def qa_file(tmp_path_factory):
     return save_records(synthesize("extractive", 40, seed=11), tmp_path_factory.mktemp("sweep_data") / "qa.jsonl")
-
-
-def _study(tmp_path, model, data, name, params="training.lr: [0.005, 0.02]", extra=""):
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(f"""\
-model: {model}
-task: extractive
-data:
-  source: {data}
-  split: {{test: 8, validation: 4, seed: 0}}
-  train_size: 10
-lora: {{r: 2, alpha: 4, target_modules: [q_proj, v_proj]}}
-training: {{epochs: 1, batch_size: 2, val_metric_items: 0, logging_steps: 1}}
-decoding: {{max_new_tokens: 4, batch_size: 4}}
-metrics: {{bootstrap_resamples: 200}}
-out: {tmp_path / name}
-sweep:
-  params: {{{params}}}
-{extra}""")
-    return path
 
 
 def _predictions(study):

@@ -34,7 +34,7 @@ class Backend:
             for step, values in run.curves:
                 trackio.log(values, step=step)
                 last = step
-            results = {**run.metrics, **{name: trackio.Table(columns=t.columns, data=t.rows)
+            results = {**run.metrics, **{name: trackio.Table(columns=t.columns, data=t.rows, allow_mixed_types=True)
                                          for name, t in run.tables.items() if t.columns}}
             trackio.log(results, step=last + 1)  # after the last training step: the run's results
             for path in run.artifacts:

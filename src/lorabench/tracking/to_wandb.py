@@ -32,7 +32,7 @@ class Backend:
         try:
             for step, values in run.curves:
                 tracker.log(values, step=step)
-            tracker.log({name: wandb.Table(columns=t.columns, data=t.rows) for name, t in run.tables.items() if t.columns})
+            tracker.log({name: wandb.Table(columns=t.columns, data=t.rows, allow_mixed_types=True) for name, t in run.tables.items() if t.columns})
             tracker.summary.update({**run.metrics, **run.labels})
             if run.artifacts:
                 files = wandb.Artifact(_artifact_name(f"{run.name}-{run.kind}"), type=f"lorabench-{run.kind}")
