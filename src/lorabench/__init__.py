@@ -6,7 +6,7 @@ From Python::
     result = lorabench.run("examples/extractive.yaml")   # or a RunConfig, or a dict
     result.verdict("exact_match").verdict               # 'better', 'worse' or 'no significant difference'
 
-`run`, `evaluate`, `train`, `compare`, `score`, `study` and `judge` are in lorabench.api; the settings models
+`run`, `evaluate`, `train`, `compare`, `score`, `study`, `judge` and `track` are in lorabench.api; the settings models
 and the result types are importable from here too. Everything loads on first use: `import lorabench`
 imports neither torch nor transformers.
 """
@@ -20,9 +20,11 @@ from lorabench.core.version import __version__
 
 # public name -> module that defines it
 _PUBLIC = {
-    **dict.fromkeys(("run", "evaluate", "train", "compare", "score", "study", "judge"), "lorabench.api"),
+    **dict.fromkeys(("run", "evaluate", "train", "compare", "score", "study", "judge", "track"), "lorabench.api"),
     "JudgeSettings": "lorabench.config.judge",
     **dict.fromkeys(("JudgeResult", "Judgment"), "lorabench.judging.result"),
+    "TrackingSettings": "lorabench.config.tracking",
+    "TrackOutcome": "lorabench.tracking.send",
     **dict.fromkeys(("RunConfig", "PipelineData", "SplitSettings"), "lorabench.config.run"),
     **dict.fromkeys(
         ("ModelSpec", "LoraSettings", "TrainSettings", "MetricSettings", "ScoringSettings", "RetentionSettings"),

@@ -47,6 +47,7 @@ from lorabench.metrics.settings import ScoringSettings
 if TYPE_CHECKING:
     from lorabench.judging.result import JudgeResult
     from lorabench.studies.grid import Study
+    from lorabench.tracking.send import TrackOutcome
 
 # (stage name, items, items already done, recorded seconds of a stage found finished) -> advance(k)
 ProgressFactory = Callable[[str, int, int, "float | None"], Callable[[int], None]]
@@ -610,3 +611,40 @@ def _judge_folder(paths: list[Path]) -> Path:
     if len(paths) == 2:
         return paths[0].resolve().parent / "judge"
     return paths[0].with_name(f"{paths[0].stem}-judge")
+
+
+def track(
+    folder: str | Path,
+    *,
+    backends: list[str] | None = None,
+    project: str | None = None,
+    run_name: str | None = None,
+    settings: Any = None,
+    say: Say = log,
+) -> list[TrackOutcome]:
+    """Send a finished run, eval or study folder to experiment trackers, as `lorabench track`: into
+    the tracker runs the folder already has (a run made with `tracking:` opened them), never twice.
+    `settings` (TrackingSettings or a dict; default: the ones the run was made with) says where;
+    `backends`, `project` and `run_name` override them. Returns one TrackOutcome per folder and backend."""
+    from lorabench.config.tracking import TrackingSettings
+    from lorabench.tracking.send import check_backends, saved_settings, send_run, send_study
+
+    from lorabench.config.tracking import BACKENDS
+
+    path = Path(folder)
+    if not path.is_dir():
+        raise LorabenchError.about("folder", f"{path} is not a folder; give a finished run, eval or study folder")
+    for name in backends or []:
+        if name not in BACKENDS:
+            raise LorabenchError.about("backend", f"{name!r} is not a tracker; choose from {', '.join(BACKENDS)}")
+    chosen = _settings(TrackingSettings, settings, "tracking") if settings is not None else (
+        saved_settings(path) or TrackingSettings())
+    updates = {key: value for key, value in (("backends", backends), ("project", project), ("run_name", run_name)) if value}
+    chosen = _settings(TrackingSettings, {**chosen.model_dump(), **updates}, "tracking")
+    if not chosen.backends:
+        raise LorabenchError.about("backend", "name a tracker (mlflow, wandb, trackio, tensorboard); "
+                                   f"{path} was not made with a tracking: section that names one")
+    check_backends(list(chosen.backends))
+    if (path / "study.yaml").is_file():
+        return send_study(path, chosen, say=say)
+    return send_run(path, chosen, say=say)

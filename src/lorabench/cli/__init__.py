@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from lorabench.cli import compare, demo, evaluate, judge, leakage, merge, prompts, report, run, score, study, synth, train
+from lorabench.cli import compare, demo, evaluate, judge, leakage, merge, prompts, report, run, score, study, synth, track, train
 from lorabench.cli.common import user_errors
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "compare": user_errors(compare.compare),
     "judge": judge.command,  # its own key -> option names (user_errors applied there)
     "report": user_errors(report.report),
+    "track": user_errors(track.track),
     "demo": user_errors(demo.demo),
 }
 for _name, _command in COMMANDS.items():

@@ -51,7 +51,7 @@ def backend(name: str) -> Backend:
     try:
         importlib.import_module(library)
     except ImportError:
-        raise LorabenchError(
-            f"tracking.backends: {name} needs its client library; pip install 'lorabench[{name}]'"
+        raise LorabenchError.about(
+            "tracking.backends", f"{name} needs its client library; pip install 'lorabench[{name}]'"
         ) from None
     return importlib.import_module(module_name).Backend()

@@ -45,7 +45,7 @@ class TrackedRun:
 
     folder: Path
     name: str
-    kind: str  # "run" or "study"
+    kind: str  # "run", "eval" or "study"
     params: dict[str, str]
     metrics: dict[str, float]
     labels: dict[str, str]
@@ -179,6 +179,43 @@ def curves(log: Path) -> list[tuple[int, dict[str, float]]]:
         if values:
             found.setdefault(int(row["step"]), {}).update(values)
     return sorted(found.items())
+
+
+def read_eval(folder: Path, name: str | None = None) -> TrackedRun:
+    """A finished `lorabench eval` folder: its settings and versions, each metric with its interval,
+    and one row per item (id, gold, answer, scores)."""
+    folder = Path(folder)
+    if not (folder / "metrics.json").is_file():
+        raise LorabenchError(f"{folder}: no metrics.json; track a finished `lorabench eval` folder")
+    scores = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    config = _yaml(folder / "config.yaml")
+    params = flatten({k: v for k, v in config.items() if k not in ("versions", "engines", "earlier_versions")})
+    params.update(flatten({"versions": config.get("versions") or scores.get("versions") or {}}))
+    metrics: dict[str, float] = {"items.test": float(scores.get("n") or 0)}
+    ci95 = scores.get("ci95") or {}
+    for metric in ci95:
+        if isinstance(scores.get(metric), (int, float)):
+            metrics[metric] = float(scores[metric])
+        low, high = (ci95.get(metric) or [None, None])[:2]
+        if low is not None and high is not None:
+            metrics[f"{metric}.ci_low"], metrics[f"{metric}.ci_high"] = float(low), float(high)
+    rows = read_jsonl(folder / "predictions.jsonl")
+    names = list(ci95)
+    items = Table(["id", "gold", "answer", *names], [
+        [row.get("id"), " | ".join(map(str, row.get("gold") or [])), row.get("prediction"),
+         *[(row.get("scores") or {}).get(m) for m in names]] for row in rows
+    ])
+    return TrackedRun(
+        folder=folder, name=name or folder.resolve().name, kind="eval", params=params, metrics=metrics, labels={},
+        tables={"items": items}, artifacts=[folder / f for f in ("metrics.json", "config.yaml") if (folder / f).is_file()],
+    )
+
+
+def read_folder(folder: Path, name: str | None = None) -> TrackedRun:
+    """A finished run or eval folder, by what it holds."""
+    if (Path(folder) / "summary.json").is_file() or not (Path(folder) / "metrics.json").is_file():
+        return read_run(folder, name)
+    return read_eval(folder, name)
 
 
 def read_study(folder: Path, name: str | None = None) -> TrackedRun:

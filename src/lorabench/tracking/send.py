@@ -20,9 +20,10 @@ from lorabench.core.notices import Say, log, warn
 from lorabench.runs.folder import write_json
 from lorabench.runs.lock import hold_folder
 from lorabench.tracking.base import MODULES, Place, backend
-from lorabench.tracking.record import TrackedRun, read_run, read_study, study_cells
+from lorabench.tracking.record import TrackedRun, read_folder, read_study, study_cells
 
 TRACKING_FILE = "tracking.json"
+SETTINGS = "settings"  # the key of TRACKING_FILE that holds the settings, beside one per backend
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,19 @@ def check_backends(names: list[str]) -> None:
     """Refuse, before a run starts, a backend whose client library is missing (naming the extra)."""
     for name in names:
         if name not in MODULES:
-            raise LorabenchError(f"tracking.backends: {name!r} is not a tracker; choose from {', '.join(MODULES)}")
+            raise LorabenchError.about("tracking.backends", f"{name!r} is not a tracker; choose from {', '.join(MODULES)}")
         backend(name)
+
+
+def save_settings(folder: Path, settings: TrackingSettings) -> None:
+    """Keep the tracking settings a run was made with beside its tracker runs' ids, so `lorabench
+    track RUN` sends it where the run would have (they hold locations and names, never a secret)."""
+    write_json(Path(folder) / TRACKING_FILE, {**read_state(folder), SETTINGS: settings.model_dump(mode="json")})
+
+
+def saved_settings(folder: Path) -> TrackingSettings | None:
+    saved = read_state(folder).get(SETTINGS)
+    return TrackingSettings.model_validate(saved) if saved else None
 
 
 def read_state(folder: Path) -> dict[str, dict[str, Any]]:
@@ -61,11 +73,11 @@ def send_run(
     folder: Path, settings: TrackingSettings, backends: list[str] | None = None, say: Say = log,
     group: str | None = None, parents: dict[str, str] | None = None,
 ) -> list[TrackOutcome]:
-    """Send a finished run folder to `backends` (default: settings.backends). `group` and `parents`
-    (parent run id by backend) place it under its study."""
+    """Send a finished run (or eval) folder to `backends` (default: settings.backends). `group` and
+    `parents` (parent run id by backend) place it under its study."""
     folder = Path(folder)
     with hold_folder(folder, "RUN_FOLDER"):
-        return _send(read_run(folder), settings, backends, say, group, parents or {})
+        return _send(read_folder(folder), settings, backends, say, group, parents or {})
 
 
 def send_study(folder: Path, settings: TrackingSettings, backends: list[str] | None = None, say: Say = log) -> list[TrackOutcome]:
@@ -74,10 +86,15 @@ def send_study(folder: Path, settings: TrackingSettings, backends: list[str] | N
     with hold_folder(folder, "STUDY_FOLDER"):
         study = read_study(folder)
         outcomes = _send(study, settings, backends, say, study.name, {})
-        parents = {name: entry["run_id"] for name, entry in read_state(folder).items() if entry.get("run_id")}
+        parents = study_parents(folder)
         for cell in study_cells(folder):
             outcomes += send_run(cell, settings, backends, say, group=study.name, parents=parents)
     return outcomes
+
+
+def study_parents(folder: Path) -> dict[str, str]:
+    """The study's own tracker run ids by backend: the parent of each of its cells' runs."""
+    return {name: entry["run_id"] for name, entry in read_state(folder).items() if name in MODULES and entry.get("run_id")}
 
 
 def open_runs(
