@@ -288,21 +288,31 @@ def evaluate(
     allow_prompt_change: bool = False,
     force: bool = False,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
+    track: list[str] | None = None,
+    say: Say = log,
 ) -> EvalResult:
     """Evaluate a model (with an adapter if given) on a data set, as `lorabench eval`: into the run
     folder `out` (default runs/eval-<model>-<data>-<task>), resuming an interrupted evaluation.
     `prompt` is PromptSettings, a dict, or a YAML file (a run config's `prompt:` section or an
-    adapter's lorabench.json); `progress(total, already_done)` returns an `advance(k)`."""
+    adapter's lorabench.json); `progress(total, already_done)` returns an `advance(k)`. `track`: trackers
+    to send the finished evaluation to (mlflow, wandb, trackio, tensorboard; where: each tool's environment)."""
     config = eval_config(model, data, task, adapter=adapter, limit=limit, prompt=prompt, decoding=decoding, scoring=scoring)
+    from lorabench.config.tracking import TrackingSettings
     from lorabench.evaluation.runner import run_eval
+    from lorabench.evaluation.sharding import current_shard
     from lorabench.runs.folder import ensure_run_folder
+    from lorabench.tracking.send import check_backends, send_run
 
     folder = Path(out) if out is not None else default_eval_folder(config.model.name, config.data.path, config.data.task)
     ensure_run_folder(folder, "out")
+    tracking = _settings(TrackingSettings, {"backends": track or []}, "track")
+    check_backends(list(tracking.backends))
     outcome = run_eval(
         config, folder, force=force, progress_factory=progress, allow_prompt_change=allow_prompt_change,
         few_shot_from=None if few_shot_from is None else Path(few_shot_from),
     )
+    if tracking.backends and current_shard().main:
+        send_run(folder, tracking, say=say)
     return EvalResult(
         out=folder, model=config.model.name, adapter=config.adapter, data=str(config.data.path),
         task=config.data.task.value, metrics=MetricScores.model_validate(outcome.metrics.to_dict()),
@@ -483,8 +493,11 @@ def study(
     from lorabench.runs.lock import hold_folder
     from lorabench.studies.report import write_study_report
     from lorabench.studies.runner import run_study
+    from lorabench.tracking.send import check_backends, send_study_run
 
     ensure_run_folder(loaded.out, "out")
+    tracking = loaded.base.tracking
+    check_backends(list(tracking.backends))
     with hold_folder(loaded.out, "out"):  # the page below too: a study refused as busy writes nothing
         try:
             statuses = run_study(
@@ -497,6 +510,10 @@ def study(
             files = write_study_report(loaded) if (loaded.out / "study.yaml").is_file() else None
             if files is not None:
                 say(f"study: {files.finished} of {files.total} runs finished; page: {files.html.resolve()}")
+        if tracking.backends and files is not None and files.finished == files.total:
+            send_study_run(loaded.out, tracking, say)  # its tables are final only now
+        elif tracking.backends:
+            say(f"tracking: the study's own run is sent once every run is finished (`lorabench track {loaded.out}`)")
     return StudyResult(
         out=loaded.out,
         runs=[StudyRun(name=s.point.name, state=s.state, seconds=s.seconds, out=Path(s.point.config.out), error=s.error)

@@ -24,9 +24,14 @@ from tests.tracking.wandb_files import offline_runs, read_offline_run  # noqa: E
 
 @pytest.fixture(scope="module")
 def finished_study(tiny_causal_path, tmp_path_factory) -> Path:
+    """A study run with `tracking: {backends: [mlflow]}` into a SQLite store beside it."""
     root = tmp_path_factory.mktemp("tracked_study")
     data = save_records(synthesize("extractive", 40, seed=11), root / "qa.jsonl")
-    config = tiny_sweep(root, tiny_causal_path, data, "lr-sweep")
+    config = tiny_sweep(root, tiny_causal_path, data, "lr-sweep", extra=f"""\
+tracking:
+  backends: [mlflow]
+  mlflow: {{tracking_uri: "sqlite:///{root / 'mlflow.db'}"}}
+""")
     run_study(config, say=lambda _: None)
     return root / "lr-sweep"
 
@@ -37,27 +42,29 @@ def study_folder(finished_study: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(finished_study, tmp_path / finished_study.name))
 
 
-def test_a_study_is_a_parent_run_with_the_selection_table_and_a_child_per_cell(study_folder: Path, tmp_path, monkeypatch) -> None:
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_a_study_run_with_tracking_is_a_parent_run_with_the_selection_table_and_a_child_per_cell(
+    finished_study: Path, monkeypatch
+) -> None:
+    store = f"sqlite:///{finished_study.parent / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # load_table searches the default store
-    outcomes = send_study(study_folder, TrackingSettings(backends=["mlflow"], mlflow={"tracking_uri": store}),
-                          say=lambda _: None)
-    cells = sorted(p.name for p in (study_folder / "runs").iterdir())
-    assert [(o.folder.name, o.state) for o in outcomes] == [("lr-sweep", "sent"), *[(c, "sent") for c in cells]]
     client = MlflowClient(tracking_uri=store)
     experiment = client.get_experiment_by_name("lorabench")
     runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
+    cells = sorted(p.name for p in (finished_study / "runs").iterdir())
     assert sorted(runs) == sorted(["lr-sweep", *cells])
     parent = runs["lr-sweep"]
     for cell in cells:
         assert runs[cell].data.tags["mlflow.parentRunId"] == parent.info.run_id
-        assert "compare.exact_match.p_value" in runs[cell].data.metrics
+        assert "compare.exact_match.p_value" in runs[cell].data.metrics and runs[cell].info.status == "FINISHED"
     assert parent.data.params["sweep.params.training.lr"] == "[0.005, 0.02]"
     files = {f.path for f in client.list_artifacts(parent.info.run_id, "tables")}
     assert "tables/cells.json" in files and "tables/test_comparisons.json" in files
     selection = client.load_table(experiment.experiment_id, "tables/cells.json", run_ids=[parent.info.run_id])
-    written = (study_folder / "tables" / "cells.csv").read_text().splitlines()
+    written = (finished_study / "tables" / "cells.csv").read_text().splitlines()
     assert len(selection) == len(written) - 1 and list(selection.columns) == written[0].split(",")
+    said: list[str] = []
+    again = send_study(finished_study, TrackingSettings(backends=["mlflow"], mlflow={"tracking_uri": store}), say=said.append)
+    assert {o.state for o in again} == {"already sent"} and len(client.search_runs([experiment.experiment_id])) == len(runs)
 
 
 def test_a_study_s_cells_share_its_wandb_group(study_folder: Path, tmp_path, monkeypatch) -> None:

@@ -128,4 +128,17 @@ SetOption = Annotated[
     Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. --set training.lr=1e-3 (repeatable).")
 ]
 ConfigArgument = Annotated[Path, typer.Argument(metavar="CONFIG", help="Run config (YAML); see examples/.")]
+TrackOption = Annotated[
+    Optional[list[str]], typer.Option(
+        "--track", metavar="TRACKER",
+        help="Send the results to a tracker: mlflow, wandb, trackio, tensorboard (repeatable; the config's "
+        "tracking: section says where, else each tool's environment).")
+]
+
+
+def with_tracking(overrides: list[str] | None, track: list[str] | None) -> list[str]:
+    """`--track mlflow --track wandb` as the override `tracking.backends=[mlflow, wandb]`."""
+    return [*(overrides or []), *([f"tracking.backends=[{', '.join(track)}]"] if track else [])]
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only one JSON object, for scripts.")]

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from lorabench.cli.common import command_flags, console, err_console, input_file, user_errors
+from lorabench.cli.common import TrackOption, command_flags, console, err_console, input_file, say_on, user_errors
 from lorabench.cli.settings_options import SettingsOption, field_flags, given, scalar_fields, with_options
 from lorabench.config.decoding import DecodingSettings, VLLMSettings
 from lorabench.data.records import TaskKind
@@ -50,6 +50,7 @@ def eval_command(
     allow_prompt_change: Annotated[bool, typer.Option(help="Evaluate an adapter under prompts other than its training ones (recorded, and flagged).")] = False,
     force: Annotated[bool, typer.Option(help="Discard an existing run folder with other settings.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the metrics JSON.")] = False,
+    track: TrackOption = None,
     **settings: Any,
 ) -> None:
     """Evaluate a model (optionally with an adapter) on a task; resumes an interrupted run."""
@@ -73,6 +74,7 @@ def eval_command(
             sections["model"], sections["data"], adapter=adapter, out=out, limit=limit, prompt=prompt_settings,
             decoding=sections.get("decoding"), few_shot_from=few_shot_from, allow_prompt_change=allow_prompt_change,
             force=force, progress=lambda total, done: factory(f"eval {task.value}", total, done),
+            track=track, say=say_on(err_console if as_json else console),
         )
     if not shard.main:
         return  # rank 0 merged the shards and reports for all of them

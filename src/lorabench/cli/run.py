@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from lorabench.cli.common import SetOption, console, err_console, say_on
+from lorabench.cli.common import SetOption, TrackOption, console, err_console, say_on, with_tracking
 
 
 def run(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="Run config (YAML); see examples/.")],
     overrides: SetOption = None,
+    track: TrackOption = None,
     force: Annotated[bool, typer.Option(help="Redo every stage instead of reusing finished ones.")] = False,
     allow_prompt_change: Annotated[bool, typer.Option(help="Keep the adapter this folder trained under other prompt settings and evaluate it under the new ones (flagged in red) instead of refusing.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Check config, data, splits, leakage, prompts and LoRA targets (no weights loaded), print the plan, write nothing.")] = False,
@@ -22,7 +23,7 @@ def run(
 
     api.refuse_weight_sharding("run")
     # The config is checked before torch is imported: a mistake is reported in a fraction of a second.
-    config = api.run_config(config_path, overrides)
+    config = api.run_config(config_path, with_tracking(overrides, track))
     if dry_run:
         for line in api.dry_run(config, say=say_on(console)):
             console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -7,13 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from lorabench.cli.common import SetOption, console, say_on
+from lorabench.cli.common import SetOption, TrackOption, console, say_on, with_tracking
 from lorabench.core.errors import LorabenchError
 
 
 def study(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="Run config with a `sweep:` section of lists.")],
     overrides: SetOption = None,
+    track: TrackOption = None,
     force: Annotated[bool, typer.Option(help="Redo every run instead of keeping finished ones.")] = False,
     keep_going: Annotated[bool, typer.Option(help="Record a failed run and go on with the next one.")] = False,
     plan: Annotated[bool, typer.Option(help="Only list the runs the sweep expands to, what they share, and which are finished.")] = False,
@@ -28,6 +29,7 @@ def study(
     import lorabench.api as api
     from lorabench.cli.live import progress_bars, train_log_printer
 
+    overrides = with_tracking(overrides, track)
     if plan:
         for line in api.study_plan(config_path, overrides=overrides, executor=executor):
             console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -30,6 +30,7 @@ from lorabench.core.errors import ConfigKeyError, LorabenchError, first_problem
 from lorabench.config.decoding import DecodingSettings
 from lorabench.config.judge import JudgeSettings, primary_metric_problem
 from lorabench.config.prompt import PromptSettings, choice_answer_conflict, choice_scoring_conflict, follow_choice_mode
+from lorabench.config.tracking import TrackingSettings
 from lorabench.config.settings import (  # noqa: F401 - MetricSettings re-exported
     LoraSettings,
     MetricSettings,
@@ -100,6 +101,11 @@ class RunConfig(BaseModel):
         "(`judge: MODEL` is short for `judge: {model: MODEL}`); open answers especially. Unset: no judge.",
     )
     out: str = Field("runs/run", description="Run folder; rerunning the same config resumes it.")
+    tracking: TrackingSettings = Field(
+        default_factory=TrackingSettings,
+        description="Experiment trackers the finished run is sent to (`--track mlflow`); not part of config.yaml, "
+        "since where results are shown never changes them.",
+    )
 
     @model_serializer(mode="wrap")
     def _omit_unused_sections(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -138,8 +144,9 @@ class RunConfig(BaseModel):
         return self
 
     def to_yaml(self) -> str:
-        """The run folder's config.yaml text."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        """The run folder's config.yaml text: the settings that decide the results (a run sent to
+        another tracker is the same run, and resumes; tracking.json keeps the tracking settings)."""
+        return yaml.safe_dump(self.model_dump(mode="json", exclude={"tracking"}), sort_keys=False, allow_unicode=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -55,6 +55,7 @@ from lorabench.results import RunSummary
 from lorabench.pipeline.retention import RetentionResult, plan_retention, run_retention
 from lorabench.runs.folder import csv_text, ensure_run_folder, library_versions, write_atomic, write_json
 from lorabench.runs.lock import hold_folder
+from lorabench.tracking.send import begin_tracking, check_backends, finish_tracking
 from lorabench.evaluation.accounting import row_cost
 from lorabench.training.train import TrainResult, train_adapter
 from lorabench.training.lora import check_target_modules
@@ -452,14 +453,23 @@ def run_pipeline(
     progress: ProgressFactory | None = None,
     on_train_log: Callable[[dict], None] | None = None,
     allow_prompt_change: bool = False,
+    study: Path | None = None,
 ) -> PipelineResult:
     """The whole run (see the module docstring). `allow_prompt_change`: when this folder holds an
     adapter trained with other prompt settings, keep it and redo the evaluations under the new
     ones, marked as a failed format guard, instead of refusing. The run folder is held for the
-    whole run: a second process on it is refused before it writes anything."""
+    whole run: a second process on it is refused before it writes anything. With tracking
+    backends, the run's tracker runs open at its start and get its results at its end (`study`:
+    the study folder whose cell this run is, whose tracker runs are their parents)."""
     ensure_run_folder(Path(config.out), "out")
-    with hold_folder(Path(config.out), "out", enabled=current_shard().main):
-        return _run_held(config, force, say, progress, on_train_log, allow_prompt_change)
+    main = current_shard().main
+    if main:
+        check_backends(list(config.tracking.backends))  # a missing client library, before any work
+    with hold_folder(Path(config.out), "out", enabled=main):
+        result = _run_held(config, force, say, progress, on_train_log, allow_prompt_change, study)
+        if main and config.tracking.backends:
+            finish_tracking(Path(config.out), config.tracking, say, study)
+    return result
 
 
 def _run_held(
@@ -469,6 +479,7 @@ def _run_held(
     progress: ProgressFactory | None,
     on_train_log: Callable[[dict], None] | None,
     allow_prompt_change: bool,
+    study: Path | None,
 ) -> PipelineResult:
     out = Path(config.out)
     timings: dict[str, float] = {}
@@ -497,6 +508,8 @@ def _run_held(
         out.mkdir(parents=True, exist_ok=True)
         write_atomic(out / "config.yaml", config.to_yaml())
         save_splits(splits, out)
+        if config.tracking.backends:
+            begin_tracking(out, config.tracking, say, study)
     barrier(shard)
     if prompt_change is not None:
         say(alarm(f"evaluating the adapter under changed prompt settings (allow_prompt_change=True): "

@@ -139,7 +139,8 @@ def run_point(
     with hold_folder(Path(point.config.out), "out"):
         if not force:
             share_base_eval(point, study.points)
-        result = run_pipeline(point.config, force=force, say=say, progress=progress, on_train_log=on_train_log)
+        result = run_pipeline(point.config, force=force, say=say, progress=progress, on_train_log=on_train_log,
+                              study=study.out)
         primary = next(c for c in result.comparisons if c.metric == PRIMARY_METRIC[point.config.task])
         say(f"{point.name}: {verdict_sentence(primary)}")
         if study.sweep.eval_each_epoch:

@@ -87,14 +87,50 @@ def send_study(folder: Path, settings: TrackingSettings, backends: list[str] | N
         study = read_study(folder)
         outcomes = _send(study, settings, backends, say, study.name, {})
         parents = study_parents(folder)
+        cells = settings.model_copy(update={"run_name": None})  # each cell is named after its folder
         for cell in study_cells(folder):
-            outcomes += send_run(cell, settings, backends, say, group=study.name, parents=parents)
+            outcomes += send_run(cell, cells, backends, say, group=study.name, parents=parents)
     return outcomes
 
 
 def study_parents(folder: Path) -> dict[str, str]:
     """The study's own tracker run ids by backend: the parent of each of its cells' runs."""
     return {name: entry["run_id"] for name, entry in read_state(folder).items() if name in MODULES and entry.get("run_id")}
+
+
+def begin_tracking(folder: Path, settings: TrackingSettings, say: Say = log, study: Path | None = None) -> None:
+    """At a run's start (its folder held, its config checked): keep the settings, open the tracker
+    runs, under the study's runs when it is a study's cell."""
+    save_settings(folder, settings)
+    open_runs(folder, settings, _name(folder, settings, study), say, *_placement(study))
+
+
+def finish_tracking(folder: Path, settings: TrackingSettings, say: Say = log, study: Path | None = None) -> list[TrackOutcome]:
+    """At a run's end: its results into the tracker runs `begin_tracking` opened (a tracker that
+    failed then was said once, and is left to `lorabench track`)."""
+    group, parents = _placement(study)
+    opened = [name for name in settings.backends if (read_state(folder).get(name) or {}).get("run_id")]
+    if not opened:
+        return []
+    return send_run(folder, settings.model_copy(update={"run_name": _name(folder, settings, study)}), opened, say,
+                    group=group, parents=parents)
+
+
+def send_study_run(folder: Path, settings: TrackingSettings, say: Say = log) -> list[TrackOutcome]:
+    """A study's own tracker run (its settings and tables), once its cells are done and its page written."""
+    folder = Path(folder)
+    with hold_folder(folder, "STUDY_FOLDER"):
+        study = read_study(folder)
+        return _send(study, settings, None, say, study.name, {})
+
+
+def _placement(study: Path | None) -> tuple[str | None, dict[str, str]]:
+    return (Path(study).name, study_parents(study)) if study is not None else (None, {})
+
+
+def _name(folder: Path, settings: TrackingSettings, study: Path | None) -> str:
+    # A study's cells are named after their folders: a configured run name names the study's run.
+    return Path(folder).resolve().name if study is not None else settings.run_name or Path(folder).resolve().name
 
 
 def open_runs(
@@ -115,8 +151,8 @@ def open_runs(
             stub = TrackedRun(folder=Path(folder), name=name, kind="run", params={}, metrics={}, labels={})
             run_id = tracker.new_id(stub, Place(settings, (parents or {}).get(backend_name), group))
         except Exception as error:  # noqa: BLE001 - a tracker's failure must never cost the run
-            say(warn(f"tracking: {backend_name} failed ({_reason(error)}); the run goes on, and its results are "
-                     "sent when it finishes"))
+            say(warn(f"tracking: {backend_name} failed ({_reason(error)}); the run goes on without it: send it "
+                     f"later with `lorabench track {folder} --backend {backend_name}`"))
             continue
         _record(Path(folder), state, backend_name, run_id, sent=False)
         opened[backend_name] = run_id
