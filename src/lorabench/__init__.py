@@ -24,7 +24,6 @@ _PUBLIC = {
     "JudgeSettings": "lorabench.config.judge",
     **dict.fromkeys(("JudgeResult", "Judgment"), "lorabench.judging.result"),
     "TrackingSettings": "lorabench.config.tracking",
-    "TrackOutcome": "lorabench.tracking.send",
     **dict.fromkeys(("RunConfig", "PipelineData", "SplitSettings"), "lorabench.config.run"),
     **dict.fromkeys(
         ("ModelSpec", "LoraSettings", "TrainSettings", "MetricSettings", "ScoringSettings", "RetentionSettings"),
@@ -37,7 +36,7 @@ _PUBLIC = {
     "SweepSettings": "lorabench.studies.grid",
     **dict.fromkeys(
         ("RunResult", "RunSummary", "EvalResult", "TrainResult", "Comparison", "ScoreResult", "StudyResult",
-         "StudyRun", "MetricScores", "MetricVerdict", "GuardResult"),
+         "StudyRun", "MetricScores", "MetricVerdict", "GuardResult", "TrackOutcome"),
         "lorabench.results",
     ),
     "LorabenchError": "lorabench.core.errors",

@@ -39,6 +39,7 @@ from lorabench.results import (
     ScoreResult,
     StudyResult,
     StudyRun,
+    TrackOutcome,
     TrainResult,
 )
 from lorabench.config.settings import ModelSpec
@@ -47,7 +48,6 @@ from lorabench.metrics.settings import ScoringSettings
 if TYPE_CHECKING:
     from lorabench.judging.result import JudgeResult
     from lorabench.studies.grid import Study
-    from lorabench.tracking.send import TrackOutcome
 
 # (stage name, items, items already done, recorded seconds of a stage found finished) -> advance(k)
 ProgressFactory = Callable[[str, int, int, "float | None"], Callable[[int], None]]

@@ -89,7 +89,7 @@ def _short(
     return short_subset(task, base_rows, tuned_rows, thresh, alpha, resamples)
 
 
-def _questions(test: list[dict[str, Any]]) -> dict[str, str]:
+def questions_by_id(test: list[dict[str, Any]]) -> dict[str, str]:
     """Question (or instruction) text by id, from the saved test split."""
     return {str(row["id"]): str(row.get("question") or row.get("instruction") or "") for row in test}
 
@@ -106,7 +106,7 @@ def collect(run_dir: str | Path) -> ReportData:
     task = TaskKind(summary["task"])
     base, tuned = read_eval(run_dir / "base"), read_eval(run_dir / "tuned")
     test = read_jsonl(run_dir / "data" / "test.jsonl")
-    questions = _questions(test)
+    questions = questions_by_id(test)
     siblings = sibling_golds(test)
     # Predictions are stored in the order they were made (longest prompts first); show the test order.
     position = {item_id: index for index, item_id in enumerate(questions)}

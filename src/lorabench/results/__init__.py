@@ -14,6 +14,7 @@ from lorabench.results.outcomes import (
     ScoreResult,
     StudyResult,
     StudyRun,
+    TrackOutcome,
     TrainResult,
 )
 from lorabench.results.scores import GuardResult, MetricScores, MetricVerdict
@@ -21,6 +22,6 @@ from lorabench.results.summary import RunSummary, ShortComparison, Sizes, Traini
 
 __all__ = [
     "Comparison", "EvalResult", "GuardResult", "MetricScores", "MetricVerdict", "ReportResult", "RetentionVerdicts", "RunResult", "RunSummary",
-    "ScoreResult", "ShortComparison", "Sizes", "StudyResult", "StudyRun", "TrainResult", "TrainingFigures",
+    "ScoreResult", "ShortComparison", "Sizes", "StudyResult", "StudyRun", "TrackOutcome", "TrainResult", "TrainingFigures",
     "ValidationSource",
 ]

@@ -1,4 +1,4 @@
-"""What each public function returns (`lorabench.run`, `evaluate`, `train`, `compare`, `score`, `study`).
+"""What each public function returns (`lorabench.run`, `evaluate`, `train`, `compare`, `score`, `study`, `track`).
 
 Each result has `_repr_html_`, so a notebook cell shows the verdict table and the guards.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -200,3 +200,14 @@ class ReportResult(BaseModel):
     markdown: Path
     screenshot: Path | None = None
     problem: str | None = None  # what did not render cleanly in the screenshot's browser, if anything
+
+
+class TrackOutcome(BaseModel):
+    """`lorabench.track(folder)`: what one tracker did with one run, eval or study folder."""
+
+    folder: Path
+    backend: str
+    state: Literal["sent", "already sent", "failed"]
+    run_id: str | None = None  # the tracker run's id (also kept in the folder's tracking.json)
+    where: str | None = None  # where to see it: a run and experiment, an offline folder, a log dir
+    error: str | None = None

@@ -17,6 +17,7 @@ import yaml
 
 from lorabench.core.errors import LorabenchError
 from lorabench.runs.folder import read_jsonl
+from lorabench.report.collect import questions_by_id
 from lorabench.results.summary import RunSummary
 
 TRAIN_LOG = Path("train") / "train_log.jsonl"
@@ -142,7 +143,7 @@ def guard_table(summary: RunSummary) -> Table:
 
 def item_table(folder: Path, summary: RunSummary) -> Table:
     """One row per test item: id, question, gold, both answers and each metric's score of both."""
-    questions = {str(row.get("id")): _question(row) for row in read_jsonl(folder / "data" / "test.jsonl")}
+    questions = questions_by_id(read_jsonl(folder / "data" / "test.jsonl"))
     base = {row["id"]: row for row in read_jsonl(folder / "base" / "predictions.jsonl")}
     tuned = {row["id"]: row for row in read_jsonl(folder / "tuned" / "predictions.jsonl")}
     metrics = [c.metric for c in summary.comparison]
@@ -158,13 +159,6 @@ def item_table(folder: Path, summary: RunSummary) -> Table:
             *[(row.get("scores") or {}).get(m) for m in metrics], *[(other.get("scores") or {}).get(m) for m in metrics],
         ])
     return Table(columns, rows)
-
-
-def _question(record: dict[str, Any]) -> str:
-    for key in ("question", "instruction", "prompt"):
-        if isinstance(record.get(key), str):
-            return record[key]
-    return ""
 
 
 def curves(log: Path) -> list[tuple[int, dict[str, float]]]:

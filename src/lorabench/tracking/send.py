@@ -10,13 +10,13 @@ line: the run folder keeps everything, to be sent later.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from lorabench.config.tracking import TrackingSettings
 from lorabench.core.errors import LorabenchError
 from lorabench.core.notices import Say, log, warn
+from lorabench.results.outcomes import TrackOutcome
 from lorabench.runs.folder import write_json
 from lorabench.runs.lock import hold_folder
 from lorabench.tracking.base import MODULES, Place, backend
@@ -24,18 +24,6 @@ from lorabench.tracking.record import TrackedRun, read_folder, read_study, study
 
 TRACKING_FILE = "tracking.json"
 SETTINGS = "settings"  # the key of TRACKING_FILE that holds the settings, beside one per backend
-
-
-@dataclass(frozen=True)
-class TrackOutcome:
-    """What one backend did with one folder."""
-
-    folder: Path
-    backend: str
-    state: Literal["sent", "already sent", "failed"]
-    run_id: str | None = None
-    where: str | None = None
-    error: str | None = None
 
 
 def check_backends(names: list[str]) -> None:
@@ -173,7 +161,7 @@ def _send(
         entry = state.get(name) or {}
         if entry.get("sent"):
             say(f"tracking: {name}: {run.folder.name} was sent before (run {entry['run_id']}); not sent again")
-            outcomes.append(TrackOutcome(run.folder, name, "already sent", entry["run_id"]))
+            outcomes.append(TrackOutcome(folder=run.folder, backend=name, state="already sent", run_id=entry["run_id"]))
             continue
         run_id = entry.get("run_id")
         try:
@@ -187,11 +175,11 @@ def _send(
             reason = _reason(error)
             say(warn(f"tracking: {name} failed ({reason}); nothing is lost: "
                      f"send it later with `lorabench track {run.folder} --backend {name}`"))
-            outcomes.append(TrackOutcome(run.folder, name, "failed", run_id, error=reason))
+            outcomes.append(TrackOutcome(folder=run.folder, backend=name, state="failed", run_id=run_id, error=reason))
             continue
         _record(run.folder, read_state(run.folder), name, run_id, sent=True)
         say(f"tracking: {name}: {run.folder.name} sent ({where})")
-        outcomes.append(TrackOutcome(run.folder, name, "sent", run_id, where))
+        outcomes.append(TrackOutcome(folder=run.folder, backend=name, state="sent", run_id=run_id, where=where))
     return outcomes
 
 
