@@ -75,3 +75,20 @@ def test_a_tracker_on_a_closed_port_costs_one_warning_and_the_run_finishes(tiny_
     about_tracking = [line for line in said if "tracking" in line or "mlflow" in line.lower()]
     assert len(about_tracking) == 1 and about_tracking[0].startswith("tracking: mlflow failed (MLflow tracking server")
     assert f"lorabench track {tmp_path / 'run'} --backend mlflow" in about_tracking[0]
+
+
+def test_the_trainers_own_mlflow_reports_go_into_the_same_tracker_run(tiny_causal_path, tmp_path) -> None:
+    raw = _config(tiny_causal_path, tmp_path, report_to=["mlflow"])
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    raw["tracking"] = {"backends": ["mlflow"], "mlflow": {"tracking_uri": store}}
+    naming = ("MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI")
+    before = {key: os.environ.get(key) for key in naming}
+    run_pipeline(RunConfig.model_validate(raw), say=lambda _: None)
+    assert {key: os.environ.get(key) for key in naming} == before  # set while training only
+    client = MlflowClient(tracking_uri=store)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    [run] = runs  # one tracker run, not one from the Trainer and one from lorabench
+    assert run.info.run_id == read_state(tmp_path / "run")["mlflow"]["run_id"]
+    assert "learning_rate" in run.data.params  # the Trainer's arguments, logged by its callback
+    assert client.get_metric_history(run.info.run_id, "loss")  # the Trainer's curve, by its own name
+    assert "compare.exact_match.p_value" in run.data.metrics and run.info.status == "FINISHED"

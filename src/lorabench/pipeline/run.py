@@ -56,6 +56,7 @@ from lorabench.pipeline.retention import RetentionResult, plan_retention, run_re
 from lorabench.runs.folder import csv_text, ensure_run_folder, library_versions, write_atomic, write_json
 from lorabench.runs.lock import hold_folder
 from lorabench.tracking.send import begin_tracking, check_backends, finish_tracking
+from lorabench.tracking.trainer import trainer_reports_here
 from lorabench.evaluation.accounting import row_cost
 from lorabench.training.train import TrainResult, train_adapter
 from lorabench.training.lora import check_target_modules
@@ -521,9 +522,10 @@ def _run_held(
     timings["base_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     start = time.perf_counter()
-    adapter_dir, train_result = _train_stage(
-        run.training, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None
-    )
+    with trainer_reports_here(out, config.tracking, config.training.report_to):
+        adapter_dir, train_result = _train_stage(
+            run.training, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None
+        )
     if train_result is not None:
         prompt_change = None  # trained again (other settings changed too), under the new prompts
     if shard.main and train_result is not None:
