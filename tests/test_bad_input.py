@@ -158,6 +158,11 @@ OPTION_CASES: list[tuple[str, str, str]] = [
     ("report-file", "report {qa}", "qa.jsonl"),
     ("report-not-run-folder", "report {folder}", "folder"),
     ("demo-out-is-file", "demo --out {qa}", "--out"),
+    ("track-missing", "track {missing} --backend tensorboard", "missing.jsonl"),
+    ("track-file", "track {qa} --backend tensorboard", "qa.jsonl"),
+    ("track-no-backend", "track {folder}", "--backend"),
+    ("track-unknown-backend", "track {folder} --backend neptune", "--backend"),
+    ("track-not-finished", "track {folder} --backend tensorboard", "no summary.json"),
     # merge
     ("merge-missing-adapter", "merge {missing} --out {out}", "missing.jsonl"),
     ("merge-adapter-is-file", "merge {qa} --out {out}", "qa.jsonl"),

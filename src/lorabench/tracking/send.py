@@ -64,15 +64,16 @@ def send_run(
     """Send a finished run (or eval) folder to `backends` (default: settings.backends). `group` and
     `parents` (parent run id by backend) place it under its study."""
     folder = Path(folder)
-    with hold_folder(folder, "RUN_FOLDER"):
-        return _send(read_folder(folder), settings, backends, say, group, parents or {})
+    run = read_folder(folder)  # an unfinished folder is refused before anything is written to it
+    with hold_folder(folder, "folder"):
+        return _send(run, settings, backends, say, group, parents or {})
 
 
 def send_study(folder: Path, settings: TrackingSettings, backends: list[str] | None = None, say: Say = log) -> list[TrackOutcome]:
     """A study's run (its settings and selection tables), then each finished cell as its child."""
     folder = Path(folder)
-    with hold_folder(folder, "STUDY_FOLDER"):
-        study = read_study(folder)
+    study = read_study(folder)
+    with hold_folder(folder, "folder"):
         outcomes = _send(study, settings, backends, say, study.name, {})
         parents = study_parents(folder)
         cells = settings.model_copy(update={"run_name": None})  # each cell is named after its folder
@@ -107,8 +108,8 @@ def finish_tracking(folder: Path, settings: TrackingSettings, say: Say = log, st
 def send_study_run(folder: Path, settings: TrackingSettings, say: Say = log) -> list[TrackOutcome]:
     """A study's own tracker run (its settings and tables), once its cells are done and its page written."""
     folder = Path(folder)
-    with hold_folder(folder, "STUDY_FOLDER"):
-        study = read_study(folder)
+    study = read_study(folder)
+    with hold_folder(folder, "folder"):
         return _send(study, settings, None, say, study.name, {})
 
 
