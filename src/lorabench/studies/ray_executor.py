@@ -141,6 +141,9 @@ def _run(ray: Any, study: Study, force: bool, say: Say, keep_going: bool) -> lis
         for ref in pending:
             ray.cancel(ref, force=True)
         if pending:
+            # Until a cancelled task's worker is gone it still holds its cell's folder (runs.lock): a
+            # study rerun at once would find those cells busy.
+            ray.wait(list(pending), num_returns=len(pending), timeout=60)
             say(warn(f"stopped: {len(pending)} Ray task(s) cancelled; rerun the study to resume them"))
         raise
     return [results.get(p.name) or PointStatus(p, "done", 0.0) for p in study.points]
