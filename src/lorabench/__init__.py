@@ -56,8 +56,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ imports on first use
-    from lorabench.api import compare, evaluate, judge, run, score, study, train
+    from lorabench.api import compare, evaluate, judge, run, score, study, track, train
     from lorabench.config.judge import JudgeSettings
+    from lorabench.config.tracking import TrackingSettings
     from lorabench.judging.result import JudgeResult, Judgment
     from lorabench.config.run import PipelineData, RunConfig, SplitSettings
     from lorabench.data.records import TaskKind
