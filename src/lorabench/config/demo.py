@@ -9,6 +9,7 @@ whole run, first model conversion included, fits in about ten minutes on a 2-cor
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import yaml
@@ -19,8 +20,8 @@ from lorabench.data.synth import write_synth
 
 # The settings live in a config file, as a user's do: it names the kind the demo runs, so this
 # module branches on none.
-SETTINGS = Path(__file__).with_name("demo.yaml")
-DEMO_MODEL = yaml.safe_load(SETTINGS.read_text(encoding="utf-8"))["model"]["name"]
+SETTINGS = yaml.safe_load(Path(__file__).with_name("demo.yaml").read_text(encoding="utf-8"))
+DEMO_MODEL = SETTINGS["model"]["name"]
 
 
 def demo_config(out: Path, n_items: int = 125, seed: int = 0) -> RunConfig:
@@ -28,7 +29,7 @@ def demo_config(out: Path, n_items: int = 125, seed: int = 0) -> RunConfig:
 
     Short passages keep prompts near 120 tokens: on a CPU, prompt tokens are what time is spent on.
     """
-    settings = yaml.safe_load(SETTINGS.read_text(encoding="utf-8"))
+    settings = copy.deepcopy(SETTINGS)  # each call fills in its own data, seed and folder
     task = settings["task"]
     data_file = write_synth(task, n_items, seed, out / f"synth_{task}.jsonl", short_passages=True)
     settings["data"] = PipelineData(
