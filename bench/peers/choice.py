@@ -27,7 +27,7 @@ from lorabench.data.synth import synthesize
 from lorabench.config.decoding import DecodingSettings
 from lorabench.prompts.build import Prompt, encode_prompt
 
-TARGET = Target(ratio=3.5, identical=1.0)
+TARGET = Target(ratio=5.0, ceiling_share=0.60, identical=1.0)
 OPTIONS = 4
 
 

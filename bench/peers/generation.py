@@ -23,7 +23,7 @@ from lorabench.config.decoding import DecodingSettings
 from lorabench.prompts.build import STOP_STRINGS, answer_from_generation, encode_prompt
 from lorabench.prompts.grouping import context_groups
 
-TARGET = Target(ratio=3.0, identical=0.95)
+TARGET = Target(ratio=4.0, ceiling_share=0.60, identical=0.95)
 TASK = TaskKind.extractive
 
 

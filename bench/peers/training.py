@@ -34,7 +34,7 @@ from lorabench.prompts.build import PromptSettings, build_prompt, fit_to_model, 
 from lorabench.training.train import LoraSettings, TrainSettings, train_adapter
 from lorabench.training.examples import EncodedExample, encode_examples
 
-TARGET = Target(ratio=3.5, ceiling_share=0.65)
+TARGET = Target(ratio=3.5, ceiling_share=0.60)
 TASK = TaskKind.extractive
 LORA = LoraSettings(r=16, target_modules="all-linear")
 
