@@ -53,7 +53,7 @@ from lorabench.evaluation.lm_eval_results import write_lm_eval_results
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings, choice_scoring_conflict, follow_choice_mode
 from lorabench.prompts.build import (
-    STOP_STRINGS, Prompt, ResolvedPrompt, answer_from_generation, build_prompt, check_templates, resolve_prompt,
+    STOP_STRINGS, Prompt, PromptBuilder, ResolvedPrompt, answer_from_generation, build_prompt, check_templates, resolve_prompt,
 )
 from lorabench.runs.folder import RunFolder, library_versions, write_json
 from lorabench.runs.lock import hold_folder
@@ -215,7 +215,8 @@ def _single_rows(
     todo = [r for r in records if r.id not in done]
     if not todo:
         return
-    prompts = {r.id: build_prompt(r, backend.tokenizer, prompt_settings) for r in todo}
+    builder = PromptBuilder(backend.tokenizer, prompt_settings)
+    prompts = {r.id: builder.prompt(r) for r in todo}
     by_id = {r.id: r for r in todo}
     task = todo[0].task
     if get_task(task).scoring_strategy(decoding.choice_mode) != "generate":

@@ -1,7 +1,8 @@
 """The only place that turns a record into prompt text and target text.
 
-Training and evaluation both call `build_prompt` and `encode_prompt`, so the tokens a model is
-evaluated on are, by construction, the tokens it was trained on up to the answer.
+Training and evaluation both build prompts with a `PromptBuilder` (one per stage) and encode them
+with `encode_prompt`, so the tokens a model is evaluated on are, by construction, the tokens it was
+trained on up to the answer.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import hashlib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 # The settings live with the other settings models (config/); the names stay importable from here.
@@ -24,7 +26,7 @@ from lorabench.config.prompt import (  # noqa: F401
 )
 from lorabench.data.records import Record, TaskKind, Turn
 from lorabench.core.errors import LorabenchError
-from lorabench.prompts.few_shot import shots_for
+from lorabench.prompts.few_shot import drawn_records, pick_shots
 from lorabench.prompts.template import AnswerFrame, RecordText
 from lorabench.core.kinds import ByKind, get_task
 
@@ -178,16 +180,6 @@ def _chat_shots(settings: PromptSettings) -> bool:
     return settings.few_shot is not None and settings.few_shot.style in ("auto", "chat")
 
 
-def _shots(record: Record, settings: PromptSettings, chat: bool) -> list[Shot]:
-    few_shot = settings.few_shot
-    if few_shot is None:
-        return []
-    if few_shot.style == "chat" and not chat:
-        raise LorabenchError("prompt.few_shot.style 'chat' needs a chat template; use 'inline' or 'auto'")
-    texts = [RecordText.of(shot, settings) for shot in shots_for(record, few_shot)]
-    return [(text.message(), text.target()) for text in texts]
-
-
 def encode_prompt(text: str, tokenizer: Any, chat: bool) -> list[int]:
     """Token ids of a prompt. A chat template already writes its own special tokens (BOS included)."""
     return list(tokenizer(text, add_special_tokens=not chat)["input_ids"])
@@ -241,25 +233,66 @@ def fit_context(
     )
 
 
+@dataclass(frozen=True)
+class PromptBuilder:
+    """How one stage turns its records into prompts: one tokenizer and one set of settings (the
+    fitted ones, see ResolvedPrompt), made once per stage and handed down. Whether the chat template
+    applies, the drawn few-shot examples and their texts are worked out on first use, once, not for
+    every record."""
+
+    tokenizer: Any
+    settings: PromptSettings
+    # kind -> the drawn examples as its records; (kind, position) -> an example's message and answer
+    _examples: dict[Any, list[Record]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _shot_texts: dict[tuple[Any, int], Shot] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @cached_property
+    def chat(self) -> bool:
+        return uses_chat_template(self.tokenizer, self.settings)
+
+    def prompt(self, record: Record) -> Prompt:
+        """Render a record; if it is too long, shorten its context (never the question or options)."""
+        tokenizer, settings, chat = self.tokenizer, self.settings, self.chat
+        shots = self._shots(record)
+        text = RecordText.of(record, settings)
+        fitted = fit_context(
+            record.context_text,
+            lambda context: render_user_turn(
+                text.message(context), text.task.cue, tokenizer, settings, chat, record.history or (), shots,
+            ),
+            tokenizer,
+            chat,
+            settings.max_prompt_tokens,
+            f"record {record.id}" + (f" (with {len(shots)} few-shot example(s), which are never shortened)" if shots else ""),
+        )
+        prefixed = chat and settings.answer_prefix is not None
+        return Prompt(
+            record.id, fitted.text, text.target(), chat, fitted.n_tokens, fitted.shortened, prefixed, text.frame()
+        )
+
+    def _shots(self, record: Record) -> list[Shot]:
+        few_shot = self.settings.few_shot
+        if few_shot is None:
+            return []
+        if few_shot.style == "chat" and not self.chat:
+            raise LorabenchError("prompt.few_shot.style 'chat' needs a chat template; use 'inline' or 'auto'")
+        if record.task not in self._examples:
+            self._examples[record.task] = drawn_records(few_shot, record.task)
+        examples = self._examples[record.task]
+        picked = pick_shots(record, examples, few_shot.k)
+        return [self._shot_text(record.task, examples, i) for i in picked]
+
+    def _shot_text(self, kind: Any, examples: list[Record], position: int) -> Shot:
+        key = (kind, position)
+        if key not in self._shot_texts:
+            text = RecordText.of(examples[position], self.settings)
+            self._shot_texts[key] = (text.message(), text.target())
+        return self._shot_texts[key]
+
+
 def build_prompt(record: Record, tokenizer: Any, settings: PromptSettings) -> Prompt:
-    """Render a record; if it is too long, shorten its context (never the question or options)."""
-    chat = uses_chat_template(tokenizer, settings)
-    shots = _shots(record, settings, chat)
-    text = RecordText.of(record, settings)
-    fitted = fit_context(
-        record.context_text,
-        lambda context: render_user_turn(
-            text.message(context), text.task.cue, tokenizer, settings, chat, record.history or (), shots,
-        ),
-        tokenizer,
-        chat,
-        settings.max_prompt_tokens,
-        f"record {record.id}" + (f" (with {len(shots)} few-shot example(s), which are never shortened)" if shots else ""),
-    )
-    prefixed = chat and settings.answer_prefix is not None
-    return Prompt(
-        record.id, fitted.text, text.target(), chat, fitted.n_tokens, fitted.shortened, prefixed, text.frame()
-    )
+    """One record's prompt (see PromptBuilder; a stage with many records makes one builder)."""
+    return PromptBuilder(tokenizer, settings).prompt(record)
 
 
 def check_templates(records: Sequence[Record], settings: PromptSettings) -> None:

@@ -48,15 +48,26 @@ def example_records(settings: FewShotSettings, task: Any) -> list[Record]:
     return records
 
 
-def shots_for(record: Record, settings: FewShotSettings) -> list[Record]:
-    """The k examples `record`'s prompt shows: the drawn ones, with the stand-in replacing `record`
-    itself when it is one of them."""
+def drawn_records(settings: FewShotSettings, task: Any) -> list[Record]:
+    """The drawn examples (the k shots and the stand-in) as records of `task`; refused before the draw."""
     if not settings.drawn:
         raise LorabenchError(
             "prompt.few_shot: no examples drawn yet; `run` and `train` draw them from the training split, "
             "`eval` takes them from few_shot_from=FILE or from the adapter"
         )
-    return [shot for shot in example_records(settings, record.task) if shot != record][: settings.k]
+    return example_records(settings, task)
+
+
+def pick_shots(record: Record, examples: Sequence[Record], k: int) -> list[int]:
+    """Which of the drawn `examples` (their positions) `record`'s prompt shows: the first k, with the
+    stand-in replacing `record` itself when it is one of them."""
+    return [i for i, shot in enumerate(examples) if shot != record][:k]
+
+
+def shots_for(record: Record, settings: FewShotSettings) -> list[Record]:
+    """The k examples `record`'s prompt shows (see pick_shots)."""
+    examples = drawn_records(settings, record.task)
+    return [examples[i] for i in pick_shots(record, examples, settings.k)]
 
 
 def shot_ids(settings: FewShotSettings) -> list[str]:

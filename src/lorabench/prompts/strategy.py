@@ -9,7 +9,7 @@ from typing import Any
 from lorabench.config.prompt import PromptSettings
 from lorabench.data.records import Record
 from lorabench.prompts.batch import build_batch_prompt
-from lorabench.prompts.build import Prompt, build_prompt
+from lorabench.prompts.build import Prompt, PromptBuilder
 from lorabench.prompts.grouping import shared_context_groups
 from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt
 
@@ -19,8 +19,9 @@ def strategy_units(records: Sequence[Record], tokenizer: Any, settings: PromptSe
     (batch), and a context's turns, each with the gold answers before it as history (sequential).
     Built one unit at a time, so a caller meets a unit's mistake after it has used the units before it."""
     if settings.strategy == "single":
+        builder = PromptBuilder(tokenizer, settings)
         for record in records:
-            yield [build_prompt(record, tokenizer, settings)]
+            yield [builder.prompt(record)]
         return
     groups = shared_context_groups(records, settings.strategy)
     for group in groups:
