@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from peft import LoraConfig, get_peft_model
 
 from lorabench.core.errors import LorabenchError
-from lorabench.training.lora import check_target_modules, linear_module_names
+from lorabench.models.load import ModelSpec, load_model, load_tokenizer
+from lorabench.training.lora import check_target_modules, linear_module_names, lora_parameter_count, meta_model
 
 
 class _Block(torch.nn.Module):
@@ -35,3 +37,14 @@ def test_targets_match_a_layer_name_or_its_dotted_suffix():
         "lora.target_modules ['norm', 'k_proj'] match no layer of this model; its linear layers are named: "
         "lm_head, q_proj, v_proj (or use 'all-linear')"
     )
+
+
+@pytest.mark.parametrize("targets", [["q_proj", "v_proj"], "all-linear"])
+def test_lora_parameters_are_counted_as_peft_counts_them(tiny_causal_path, targets):
+    meta = meta_model(load_tokenizer(ModelSpec(name=str(tiny_causal_path))), trust_remote_code=False)
+    real = load_model(ModelSpec(name=str(tiny_causal_path), device="cpu")).model
+    peft_model = get_peft_model(real, LoraConfig(r=4, lora_alpha=8, target_modules=targets))
+    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    assert lora_parameter_count(meta, targets, 4) == trainable
+    # No weights behind the meta model, yet the same parameter count as the loaded one.
+    assert sum(p.numel() for p in meta.parameters()) == sum(p.numel() for n, p in real.named_parameters() if "lora" not in n)

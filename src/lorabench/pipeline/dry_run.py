@@ -10,34 +10,20 @@ says what the run will do and write. It writes nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
 
 from lorabench.config.run import RunConfig
 from lorabench.core.kinds import get_task
-from lorabench.data.records import Record
-from lorabench.models.load import TokenizerAndConfig, load_tokenizer
+from lorabench.models.load import load_tokenizer
 from lorabench.models.precision import PrecisionPlan, plan_precision
 from lorabench.pipeline.run import DataSplits, resolve_run, split_data
-from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import STOP_STRINGS, Prompt, build_prompt, model_context_length
+from lorabench.prompts.build import STOP_STRINGS, Prompt, PromptBuilder, TokenCounts, model_context_length
 from lorabench.pipeline.retention import plan_retention
-from lorabench.training.lora import check_target_modules
+from lorabench.training.lora import check_target_modules, lora_parameter_count, meta_model
 from lorabench.training.arguments import total_steps
-from lorabench.training.examples import encode_example
-
-
-@dataclass(frozen=True)
-class TokenCounts:
-    items: int
-    mean: float
-    max: int
-    total: int
-    shortened: int  # prompts whose context was cut to fit
+from lorabench.training.examples import prompt_example
 
 
 @dataclass(frozen=True)
@@ -60,36 +46,6 @@ class RunPlan:
     precision: PrecisionPlan | None = None  # which dtype runs; on a CPU, what bfloat16 would buy (measured)
 
 
-def _counts(prompts: Sequence[Prompt]) -> TokenCounts:
-    tokens = [p.n_tokens for p in prompts]
-    return TokenCounts(
-        len(tokens), sum(tokens) / len(tokens) if tokens else 0.0, max(tokens, default=0), sum(tokens),
-        sum(p.shortened for p in prompts),
-    )
-
-
-def meta_model(spec_model: TokenizerAndConfig, trust_remote_code: bool) -> Any:
-    """The model's modules with no storage behind them: shapes and names, for checks and counts."""
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
-
-    auto = AutoModelForSeq2SeqLM if spec_model.is_seq2seq else AutoModelForCausalLM
-    with torch.device("meta"):
-        return auto.from_config(spec_model.config, trust_remote_code=trust_remote_code)
-
-
-def lora_parameter_count(model: Any, targets: list[str] | str, r: int) -> int:
-    """Trainable LoRA weights: r x (inputs + outputs) per adapted linear layer. 'all-linear' is every
-    linear layer but the output head, as peft reads it."""
-    head = model.get_output_embeddings()
-    total = 0
-    for name, module in model.named_modules():
-        if not isinstance(module, torch.nn.Linear) or module is head:
-            continue
-        if targets == "all-linear" or any(name == t or name.endswith("." + t) for t in targets):
-            total += r * (module.in_features + module.out_features)
-    return total
-
-
 def _stages(out: Path) -> dict[str, str]:
     done = {
         "base evaluation": out / "base" / "metrics.json",
@@ -106,23 +62,25 @@ def plan_run(config: RunConfig, say: Callable[[str], None]) -> RunPlan:
     model = load_tokenizer(config.model)
     meta = meta_model(model, config.model.trust_remote_code)
     check_target_modules(meta, config.lora.target_modules)
-    settings = resolve_run(config, splits, model).prompt.fitted  # as the run will resolve it
-    train_prompts = [build_prompt(r, model.tokenizer, settings) for r in splits.train]
-    test_prompts = [build_prompt(r, model.tokenizer, settings) for r in splits.test]
-    max_length = None if model.is_seq2seq else model_context_length(model)
-    learned = [_learned(r, model, settings, max_length) for r in splits.train]
+    lora_parameters = lora_parameter_count(meta, config.lora.target_modules, config.lora.r)
+    # One builder with the settings the run will resolve, so these are the prompts it will show.
+    builder = PromptBuilder(model.tokenizer, resolve_run(config, splits, model).prompt.fitted)
+    train_prompts = [builder.prompt(r) for r in splits.train]
+    test_prompts = [builder.prompt(r) for r in splits.test]
+    window = model_context_length(model)
+    max_length = None if model.is_seq2seq else window
+    learned = [prompt_example(p, model.tokenizer, model.is_seq2seq, max_length).learned_tokens for p in train_prompts]
     out = Path(config.out)
     return RunPlan(
         config=config,
         splits=splits,
         model_type=str(getattr(model.config, "model_type", "?")),
         parameters=sum(p.numel() for p in meta.parameters()),
-        lora_parameters=lora_parameter_count(meta, config.lora.target_modules, config.lora.r),
-        context_window=model_context_length(model),
+        lora_parameters=lora_parameters,
+        context_window=window,
         chat=bool(test_prompts) and test_prompts[0].chat,
-        prompts={"train": _counts(train_prompts), "test": _counts(test_prompts)},
-        answer_tokens=TokenCounts(len(learned), sum(learned) / len(learned) if learned else 0.0,
-                                  max(learned, default=0), sum(learned), 0),
+        prompts={"train": TokenCounts.of_prompts(train_prompts), "test": TokenCounts.of_prompts(test_prompts)},
+        answer_tokens=TokenCounts.of(learned),
         steps=total_steps(len(splits.train), config.training, 1),
         examples=(train_prompts[0], test_prompts[0]),
         train_target=train_prompts[0].target,
@@ -137,10 +95,6 @@ def plan_run(config: RunConfig, say: Callable[[str], None]) -> RunPlan:
         retention=retention,
         precision=plan_precision(config.model),
     )
-
-
-def _learned(record: Record, model: TokenizerAndConfig, settings: PromptSettings, max_length: int | None) -> int:
-    return encode_example(record, model.tokenizer, settings, model.is_seq2seq, max_length).learned_tokens
 
 
 def _tokens(counts: TokenCounts) -> str:

@@ -55,6 +55,25 @@ class Prompt:
         return self.chat and not self.prefixed
 
 
+@dataclass(frozen=True)
+class TokenCounts:
+    """How long some prompts (or learned answers) are, in tokens, as the dry run reports them."""
+
+    items: int
+    mean: float
+    max: int
+    total: int
+    shortened: int  # prompts whose context was cut to fit
+
+    @classmethod
+    def of(cls, lengths: Sequence[int], shortened: int = 0) -> TokenCounts:
+        return cls(len(lengths), sum(lengths) / len(lengths) if lengths else 0.0, max(lengths, default=0), sum(lengths), shortened)
+
+    @classmethod
+    def of_prompts(cls, prompts: Sequence[Prompt]) -> TokenCounts:
+        return cls.of([p.n_tokens for p in prompts], sum(p.shortened for p in prompts))
+
+
 def model_context_length(model: Any) -> int | None:
     """The longest sequence the model was built for, when its config says."""
     config = getattr(model, "config", None)

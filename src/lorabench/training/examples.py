@@ -1,6 +1,6 @@
 """Training examples: records to token ids and labels, padded batches, and a length-grouped order.
 
-A record becomes tokens only through `prompts.build_prompt` (for the batch and sequential
+A record becomes tokens only through a `prompts.build.PromptBuilder` (for the batch and sequential
 strategies, through the prompts `prompts.strategy` makes of a context), `encode_prompt` and
 `encode_target`, so the prompt a model is trained on is, token for token, the prompt it is later evaluated on.
 """
@@ -78,13 +78,14 @@ def encode_example(
     prompt stays identical to the evaluation prompt. An example left with nothing to learn is an
     error naming the record: it would otherwise add a silent zero to the loss.
     """
-    return _prompt_example(build_prompt(record, tokenizer, prompt_settings), tokenizer, is_seq2seq, max_length)
+    return prompt_example(build_prompt(record, tokenizer, prompt_settings), tokenizer, is_seq2seq, max_length)
 
 
-def _prompt_example(prompt: Prompt, tokenizer: Any, is_seq2seq: bool, max_length: int | None) -> EncodedExample:
-    """A prompt followed by its target and end token, the target alone learned."""
+def prompt_example(prompt: Prompt, tokenizer: Any, is_seq2seq: bool, max_length: int | None) -> EncodedExample:
+    """A prompt (as a PromptBuilder made it) followed by its target and end token, the target alone learned."""
+    end_id = answer_end_id(tokenizer, prompt.chat)
     prompt_ids = encode_prompt(prompt.text, tokenizer, prompt.chat)
-    answer_ids = encode_target(prompt.target, tokenizer, prompt.bare_answer) + [answer_end_id(tokenizer, prompt.chat)]
+    answer_ids = encode_target(prompt.target, tokenizer, prompt.bare_answer) + [end_id]
     full_answer = len(answer_ids)
     if is_seq2seq:
         if max_length is not None:
@@ -150,7 +151,7 @@ def encode_examples(
     units = strategy_units(records, tokenizer, prompt_settings)
     if prompt_settings.strategy == "sequential" and not is_seq2seq:
         return [_conversation_example(prompts, tokenizer, max_length) for prompts in units]
-    return [_prompt_example(prompt, tokenizer, is_seq2seq, max_length) for prompts in units for prompt in prompts]
+    return [prompt_example(prompt, tokenizer, is_seq2seq, max_length) for prompts in units for prompt in prompts]
 
 
 class ExampleDataset(Dataset):

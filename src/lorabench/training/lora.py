@@ -10,7 +10,7 @@ from transformers import set_seed
 
 from lorabench.config.settings import LoraSettings, TrainSettings
 from lorabench.core.errors import LorabenchError
-from lorabench.models.load import LoadedModel
+from lorabench.models.load import LoadedModel, TokenizerAndConfig
 
 # ---- LoRA -------------------------------------------------------------------------------------
 
@@ -44,6 +44,28 @@ def check_target_modules(model: Any, targets: list[str] | str) -> None:
             f"lora.target_modules {missing} match no layer of this model; its linear layers are named: "
             f"{shown} (or use 'all-linear')"
         )
+
+
+def meta_model(spec_model: TokenizerAndConfig, trust_remote_code: bool) -> Any:
+    """The model's modules with no storage behind them: shapes and names, for checks and counts."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    auto = AutoModelForSeq2SeqLM if spec_model.is_seq2seq else AutoModelForCausalLM
+    with torch.device("meta"):
+        return auto.from_config(spec_model.config, trust_remote_code=trust_remote_code)
+
+
+def lora_parameter_count(model: Any, targets: list[str] | str, r: int) -> int:
+    """Trainable LoRA weights: r x (inputs + outputs) per adapted linear layer. 'all-linear' is every
+    linear layer but the output head, as peft reads it."""
+    head = model.get_output_embeddings()
+    total = 0
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Linear) or module is head:
+            continue
+        if targets == "all-linear" or any(name == t or name.endswith("." + t) for t in targets):
+            total += r * (module.in_features + module.out_features)
+    return total
 
 
 def wrap_with_lora(loaded: LoadedModel, lora: LoraSettings, training: TrainSettings) -> Any:
