@@ -26,10 +26,10 @@ from pydantic import ValidationError
 from lorabench.data import readers, shapes
 from lorabench.data.readers import Row, json_cell
 from lorabench.data.shapes import Shape
-from lorabench.data.records import Record, TaskKind, option_labels, record_type
-from lorabench.data.spec import FIELD_ALIASES, ID_ALIASES, DataSpec, slice_range
+from lorabench.data.records import Record, TaskKind, option_labels
+from lorabench.data.spec import ID_ALIASES, DataSpec, slice_range
 from lorabench.core.errors import DataError
-from lorabench.core.kinds import get_task
+from lorabench.core.kinds import Task, get_task
 
 _OPTIONAL_TEXT = {"title", "category"}  # an empty cell here means "none", not an invalid record
 _DERIVED = ("id", "final")  # required by the record, but made by the loader or the record itself
@@ -103,14 +103,14 @@ def _letter_columns(row: Row) -> list[str] | None:
     return columns if len(columns) >= 2 else None
 
 
-def _lookup(name: str, row: Row, task: TaskKind, mapping: dict[str, list[str]]) -> tuple[str | None, Any]:
+def _lookup(name: str, row: Row, task: Task, mapping: dict[str, list[str]]) -> tuple[str | None, Any]:
     """The (column, value) for a record field, or (None, None) when the row does not have it."""
     if name in mapping:
         columns = mapping[name]
         if len(columns) > 1:
             return ",".join(columns), [row.get(c) for c in columns]
         return columns[0], row.get(columns[0])
-    candidates = ID_ALIASES if name == "id" else FIELD_ALIASES[task].get(name, (name,))
+    candidates = ID_ALIASES if name == "id" else task.field_aliases.get(name, (name,))
     for column in (name, *candidates):
         if column in row and not _missing(row[column]) and not (name == "id" and row[column] == ""):
             return column, row[column]
@@ -121,14 +121,14 @@ def _lookup(name: str, row: Row, task: TaskKind, mapping: dict[str, list[str]]) 
     return None, None
 
 
-def _looked_for(name: str, task: TaskKind, mapping: dict[str, list[str]]) -> str:
-    looked = mapping.get(name) or (name, *FIELD_ALIASES[task].get(name, ()))
+def _looked_for(name: str, task: Task, mapping: dict[str, list[str]]) -> str:
+    looked = mapping.get(name) or (name, *task.field_aliases.get(name, ()))
     return f"looked for column {' or '.join(map(repr, dict.fromkeys(looked)))}"
 
 
-def _absent(row: Row, task: TaskKind, mapping: dict[str, list[str]]) -> list[str]:
+def _absent(row: Row, task: Task, mapping: dict[str, list[str]]) -> list[str]:
     """The required record fields that the row has no value for."""
-    return [name for name, info in record_type(task).model_fields.items()
+    return [name for name, info in task.record_type.model_fields.items()
             if info.is_required() and name not in _DERIVED and _missing(_lookup(name, row, task, mapping)[1])]
 
 
@@ -202,26 +202,24 @@ def _choice_answer(answer: Any, options: list[Any], source_labels: list[str] | N
 
 
 def _fields(
-    row: Row, where: str, spec: DataSpec, mapping: dict[str, list[str]], shape: Shape | None = None
+    row: Row, where: str, task: Task, mapping: dict[str, list[str]], shape: Shape | None = None
 ) -> tuple[dict, dict]:
     """The record's data from one row, and which column each field came from (for messages)."""
-    model = record_type(spec.task)
+    model = task.record_type
     data: dict[str, Any] = {}
     columns: dict[str, str] = {}
     for name, info in model.model_fields.items():
         if name == "extra":
             continue
-        column, value = _lookup(name, row, spec.task, mapping)
+        column, value = _lookup(name, row, task, mapping)
         if _missing(value) or (name in _OPTIONAL_TEXT and value == ""):
             if info.is_required() and name not in _DERIVED:
-                raise DataError(where, f"missing ({_looked_for(name, spec.task, mapping)})", name)
+                raise DataError(where, f"missing ({_looked_for(name, task, mapping)})", name)
             continue
         data[name], columns[name] = value, column or name
     if "history" in data:
         data["history"] = shapes.turns(data["history"], where)
-    prepare = get_task(spec.task).prepare_fields
-    if prepare is not None:
-        data = prepare(data, where)
+    data = task.prepare_fields(data, where)
     if isinstance(data.get("id"), float) and data["id"].is_integer():
         data["id"] = int(data["id"])  # pandas turns integer id columns with gaps into floats
     extra = _extra_columns(row, columns, shape)
@@ -320,27 +318,19 @@ def _select(records: list[Record], spec: DataSpec, source: str) -> tuple[list[Re
     return records, notes
 
 
-def _shape_of(spec: DataSpec, row: Row, where: str, mapping: dict[str, list[str]]) -> Shape | None:
+def _shape_of(spec: DataSpec, task: Task, row: Row, where: str, mapping: dict[str, list[str]]) -> Shape | None:
     """The shape the first row says the source has; None for the task's own fields.
 
     The task's own fields win when the row has them, so files that loaded before any shape existed
     load the same records; a prompt or completion that is a list of messages cannot be such a field.
     """
-    if spec.preset == "none":
-        return None
-    if spec.preset != "auto":
-        return shapes.preset(spec.preset, row, where)
-    if shapes.conversational(row):
-        return shapes.SHAPES["prompt_completion"]
-    absent = _absent(row, spec.task, mapping)
-    if not absent:
-        return None
-    shape = shapes.matching(row)
-    if shape is None and not spec.skip_invalid:  # skipping reads the row as the task's own fields, as it always did
+    absent = _absent(row, task, mapping) if spec.preset == "auto" else []
+    shape = shapes.detect(spec.preset, row, where, own_fields=not absent)
+    if shape is None and absent and not spec.skip_invalid:  # skipping reads the row as the task's own fields, as it always did
         _check_mapping(mapping, where, row, None)  # a mistyped column has its own, sharper message
-        needed = [name for name, info in record_type(spec.task).model_fields.items()
+        needed = [name for name, info in task.record_type.model_fields.items()
                   if info.is_required() and name not in _DERIVED]
-        lacking = "; ".join(f"no {name}: {_looked_for(name, spec.task, mapping)}" for name in absent)
+        lacking = "; ".join(f"no {name}: {_looked_for(name, task, mapping)}" for name in absent)
         own = f"{spec.task.value} records ({', '.join(needed)}; {lacking})"
         raise shapes.no_shape(where, row, own)
     return shape
@@ -348,8 +338,10 @@ def _shape_of(spec: DataSpec, row: Row, where: str, mapping: dict[str, list[str]
 
 def load_records(spec: DataSpec) -> LoadResult:
     """Read, validate and select the records `spec` describes; see the module docstring for errors."""
-    source, model, mapping = spec.source_name, record_type(spec.task), _mapping(spec)
-    fields, stem = list(model.model_fields), _stem(spec)
+    source, mapping, stem = spec.source_name, _mapping(spec), _stem(spec)
+    task = get_task(spec.task)  # the kind's Task, looked up once for every row
+    model = task.record_type
+    fields = list(model.model_fields)
     shape: Shape | None = None
     records: list[Record] = []
     skipped: list[Skipped] = []
@@ -360,7 +352,7 @@ def load_records(spec: DataSpec) -> LoadResult:
     for where, row in readers.read_source(spec):
         rows += 1
         if isinstance(row, dict) and not checked:
-            shape = _shape_of(spec, row, where, mapping)
+            shape = _shape_of(spec, task, row, where, mapping)
             _check_mapping(mapping, where, row, shape)
             if shape is not None:
                 mapping = {**shape.mapping(fields), **mapping}
@@ -370,7 +362,7 @@ def load_records(spec: DataSpec) -> LoadResult:
                 raise row
             if shape is not None:
                 row = shape.conform(row, where, "context" in fields)
-            data, columns = _fields(row, where, spec, mapping, shape)
+            data, columns = _fields(row, where, task, mapping, shape)
             base = None
             if "id" not in data:
                 base = _content_id(stem, spec.task, data)

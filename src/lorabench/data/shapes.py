@@ -167,6 +167,19 @@ def matching(row: Row) -> Shape | None:
     return next((s for s in SHAPES.values() if all(row.get(c) is not None for c in s.needs)), None)
 
 
+def detect(preset_name: str, row: Row, where: str, own_fields: bool) -> Shape | None:
+    """The shape of a source from its first row: the one `data.preset` names, none for "none";
+    under "auto" TRL's conversational prompt/completion, else none when the row has the task's own
+    fields (`own_fields`), else the first shape whose columns it has (None when none has them)."""
+    if preset_name == "none":
+        return None
+    if preset_name != "auto":
+        return preset(preset_name, row, where)
+    if conversational(row):
+        return SHAPES["prompt_completion"]
+    return None if own_fields else matching(row)
+
+
 def preset(name: str, row: Row, where: str) -> Shape:
     """The shape `data.preset` names; the first row lacking its columns is a config mistake."""
     shape = SHAPES[name]
