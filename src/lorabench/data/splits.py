@@ -25,6 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lorabench.core.errors import LorabenchError
 from lorabench.data.records import Record
 
 Size = float | int
@@ -150,3 +151,23 @@ def _fill(groups: list[tuple[str, int]], target: int) -> tuple[list[tuple[str, i
         smallest = min(range(len(rest)), key=lambda i: rest[i][1])
         picked.append(rest.pop(smallest))
     return picked, rest
+
+
+def split_three_ways(
+    records: list[Record], test: Size, validation: Size, seed: int
+) -> tuple[list[Record], list[Record], list[Record]]:
+    """(train, validation, test) as a run config's data.split asks, split_records' refusals reported
+    against the config keys that asked for them. With test 0 only validation is carved out (of a
+    given train set); with both 0 every record trains."""
+    if test == 0 and validation == 0:
+        return records, [], []
+    try:
+        if test == 0:
+            inner = split_records(records, test=validation, seed=seed)
+            return inner.train, inner.test, []
+        splits = split_records(records, test=test, validation=validation, seed=seed)
+    except ValueError as error:
+        raise LorabenchError(
+            f"data.split.test / data.split.validation ({test} / {validation}): {error}"
+        ) from None
+    return splits.train, splits.validation, splits.test

@@ -24,7 +24,7 @@ from lorabench.config.settings import LoraSettings, MetricSettings, TrainSetting
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.loaders import load_records
 from lorabench.data.records import Record, save_records
-from lorabench.data.splits import split_records
+from lorabench.data.splits import split_three_ways
 from lorabench.core.errors import LorabenchError
 from lorabench.pipeline.judge_stage import Headline, choose_headline, judge_stage
 from lorabench.judging.answers import check_judge
@@ -32,7 +32,7 @@ from lorabench.judging.result import JudgeResult
 from lorabench.inference import check_can_serve, get_backend, release_engines
 from lorabench.evaluation.runner import EvalOutcome, evaluate_in_folder, how_made, records_digest
 from lorabench.evaluation.sharding import barrier, current_shard
-from lorabench.prompts.few_shot import draw_examples, example_records
+from lorabench.prompts.few_shot import draw_shots, example_records
 from lorabench.comparison.guards import (
     Finding,
     PromptDifference,
@@ -156,7 +156,7 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
     if data.source is not None:
         loaded = load_records(data.source)
         say(loaded.summary())
-        train, validation, test = _split(loaded.records, data.split.test, data.split.validation, data.split.seed)
+        train, validation, test = split_three_ways(loaded.records, data.split.test, data.split.validation, data.split.seed)
         validation_from = (f"split from the source by split.validation={data.split.validation}"
                            if data.split.validation else "none: split.validation is 0")
     else:
@@ -169,11 +169,11 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
             validation_load = load_records(data.validation)
             validation, validation_from = validation_load.records, f"from data.validation {validation_load.source}"
         elif data.split.validation:
-            train, validation, _ = _split(train, 0, data.split.validation, data.split.seed)
+            train, validation, _ = split_three_ways(train, 0, data.split.validation, data.split.seed)
             validation_from = f"taken from train by split.validation={data.split.validation}"
         else:
             validation, validation_from = [], "none: split.validation is 0"
-    prompt = _draw_shots(config.prompt, train)
+    prompt = draw_shots(config.prompt, train)
     if data.train_size:
         if data.train_size > len(train):
             raise LorabenchError(
@@ -185,10 +185,11 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
     if not test:
         raise LorabenchError("data.split.test: the test split is empty; give more data or a larger data.split.test")
 
+    # The few-shot examples are training data in every prompt, so they are checked against test too.
+    shots = None if prompt.few_shot is None else example_records(prompt.few_shot, config.task)
     checks = {"train_vs_test": (check_leakage(train, test), "train vs test"),
               "validation_vs_test": (check_leakage(validation, test), "validation vs test")}
-    if prompt.few_shot is not None:  # the examples are training data in every prompt
-        shots = example_records(prompt.few_shot, config.task)
+    if shots is not None:
         checks["few_shot_vs_test"] = (check_leakage(shots, test), "few-shot examples vs test")
     leakage = {key: report.to_dict() for key, (report, _) in checks.items()}
     for report, what in checks.values():
@@ -206,30 +207,6 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
     if caveat:
         say(warn(caveat))
     return DataSplits(train, validation, test, leakage, validation_from, caveat, prompt)
-
-
-def _draw_shots(prompt: PromptSettings, train: list[Record]) -> PromptSettings:
-    """The prompt settings with their few-shot examples drawn from the training split. Drawn before
-    data.train_size trims it, so that runs of every training size show the same examples."""
-    if prompt.few_shot is None or prompt.few_shot.drawn:
-        return prompt
-    return prompt.model_copy(update={"few_shot": draw_examples(train, prompt.few_shot)})
-
-
-def _split(records: list[Record], test: float | int, validation: float | int, seed: int) -> tuple[list[Record], list[Record], list[Record]]:
-    """split_records with its refusals reported against the config keys that asked for them."""
-    if test == 0 and validation == 0:
-        return records, [], []
-    try:
-        if test == 0:  # only validation is carved out of a given train set
-            inner = split_records(records, test=validation, seed=seed)
-            return inner.train, inner.test, []
-        splits = split_records(records, test=test, validation=validation, seed=seed)
-    except ValueError as error:
-        raise LorabenchError(
-            f"data.split.test / data.split.validation ({test} / {validation}): {error}"
-        ) from None
-    return splits.train, splits.validation, splits.test
 
 
 def save_splits(splits: DataSplits, out: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lorabench.config.prompt import FewShotSettings  # noqa: F401 (the settings model, importable from here too)
+from lorabench.config.prompt import FewShotSettings, PromptSettings  # noqa: F401 (the settings models, importable from here too)
 from lorabench.data.records import Record, record_to_row, record_type
 from lorabench.core.errors import LorabenchError
 
@@ -30,6 +30,15 @@ def draw_examples(train: Sequence[Record], settings: FewShotSettings) -> FewShot
         )
     picked = random.Random(settings.seed).sample(range(len(train)), wanted)
     return settings.model_copy(update={"examples": [record_to_row(train[i], extra=True) for i in picked]})
+
+
+def draw_shots(prompt: PromptSettings, train: Sequence[Record]) -> PromptSettings:
+    """The prompt settings with their few-shot examples drawn from the training split (as they are
+    when drawn already). A run draws before data.train_size trims the split, so that runs of every
+    training size show the same examples."""
+    if prompt.few_shot is None or prompt.few_shot.drawn:
+        return prompt
+    return prompt.model_copy(update={"few_shot": draw_examples(train, prompt.few_shot)})
 
 
 def example_records(settings: FewShotSettings, task: Any) -> list[Record]:
