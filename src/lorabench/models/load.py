@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 import re
 import time
 import warnings
@@ -21,6 +20,7 @@ from typing import Any, Literal
 import torch
 
 from lorabench.models import gguf as gguf_cache
+from lorabench.models.device import resolve_device, resolve_dtype
 from lorabench.core.errors import LorabenchError
 from lorabench.config.settings import ALIASES, ModelSpec, PackagedModel  # noqa: F401 - re-exported
 
@@ -156,45 +156,6 @@ def _assemble_packaged_gguf(package: PackagedModel, cache_dir: str | None) -> tu
     except (ValueError, FileExistsError) as error:
         raise LorabenchError(f"{target}: {error}; delete the file and retry") from None
     return path, module.EXPECTED_SHA256
-
-
-def _launched_gpu() -> str:
-    """'cuda', or under `accelerate launch` / `torchrun` this process's own GPU: every rank on
-    'cuda' would mean every rank on GPU 0."""
-    local_rank = os.environ.get("LOCAL_RANK")
-    return f"cuda:{int(local_rank) % max(torch.cuda.device_count(), 1)}" if local_rank is not None else "cuda"
-
-
-def resolve_device(device: str) -> str:
-    """Turn 'auto' (and a bare 'cuda' under a multi-process launch) into this process's device,
-    and check an explicit one exists."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return _launched_gpu()
-        return "mps" if torch.backends.mps.is_available() else "cpu"
-    if device == "cuda" and torch.cuda.is_available():
-        device = _launched_gpu()
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise LorabenchError(f"device '{device}' requested but CUDA is not available; use device: cpu")
-        index = int(device.partition(":")[2] or 0)
-        if index >= torch.cuda.device_count():
-            raise LorabenchError(
-                f"device '{device}' does not exist; {torch.cuda.device_count()} GPU(s) found"
-            )
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise LorabenchError("device 'mps' requested but MPS is not available; use device: cpu")
-    return device
-
-
-def resolve_dtype(dtype: str, device: str) -> torch.dtype:
-    """'auto' means bfloat16 on CUDA (float16 on GPUs without bf16) and float32 elsewhere:
-    CPUs without AMX run bfloat16 matmuls far slower than float32."""
-    if dtype != "auto":
-        return getattr(torch, dtype)
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
 
 
 def load_model(spec: ModelSpec, adapter: str | None = None) -> LoadedModel:

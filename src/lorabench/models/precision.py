@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from lorabench.models.load import resolve_device, resolve_dtype
+from lorabench.models.device import resolve_device, resolve_dtype
 from lorabench.config.settings import ModelSpec
 
 # /proc/cpuinfo flag -> the name CPU vendors use for it.
