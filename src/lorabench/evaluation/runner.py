@@ -348,7 +348,7 @@ def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_sh
                 "or an adapter= trained with few_shot"
             )
         few_shot = few_shot.model_copy(update={"examples": trained.few_shot.examples})
-    report = check_leakage(example_records(few_shot, config.data.task), records)
+    report = check_leakage(example_records(few_shot, get_task(config.data.task).record_type), records)
     ensure_no_leakage(report, False, "few-shot examples vs evaluation items",
                       "Draw the examples from data the evaluation items are not in.")
     return config.model_copy(update={"prompt": config.prompt.model_copy(update={"few_shot": few_shot})})

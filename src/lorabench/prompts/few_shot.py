@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic import ValidationError
 
 from lorabench.config.prompt import FewShotSettings, PromptSettings  # noqa: F401 (the settings models, importable from here too)
-from lorabench.data.records import Record, record_to_row, record_type
+from lorabench.data.records import Record, record_to_row
 from lorabench.core.errors import LorabenchError
 
 
@@ -41,9 +40,8 @@ def draw_shots(prompt: PromptSettings, train: Sequence[Record]) -> PromptSetting
     return prompt.model_copy(update={"few_shot": draw_examples(train, prompt.few_shot)})
 
 
-def example_records(settings: FewShotSettings, task: Any) -> list[Record]:
-    """The drawn examples as records of `task`."""
-    model = record_type(task)
+def example_records(settings: FewShotSettings, model: type[Record]) -> list[Record]:
+    """The drawn examples as records of `model`, the kind's record class (its Task's record_type)."""
     records = []
     for number, row in enumerate(settings.examples):
         try:
@@ -57,14 +55,14 @@ def example_records(settings: FewShotSettings, task: Any) -> list[Record]:
     return records
 
 
-def drawn_records(settings: FewShotSettings, task: Any) -> list[Record]:
-    """The drawn examples (the k shots and the stand-in) as records of `task`; refused before the draw."""
+def drawn_records(settings: FewShotSettings, model: type[Record]) -> list[Record]:
+    """The drawn examples (the k shots and the stand-in) as records of `model`; refused before the draw."""
     if not settings.drawn:
         raise LorabenchError(
             "prompt.few_shot: no examples drawn yet; `run` and `train` draw them from the training split, "
             "`eval` takes them from few_shot_from=FILE or from the adapter"
         )
-    return example_records(settings, task)
+    return example_records(settings, model)
 
 
 def pick_shots(record: Record, examples: Sequence[Record], k: int) -> list[int]:
@@ -75,7 +73,7 @@ def pick_shots(record: Record, examples: Sequence[Record], k: int) -> list[int]:
 
 def shots_for(record: Record, settings: FewShotSettings) -> list[Record]:
     """The k examples `record`'s prompt shows (see pick_shots)."""
-    examples = drawn_records(settings, record.task)
+    examples = drawn_records(settings, type(record))
     return [examples[i] for i in pick_shots(record, examples, settings.k)]
 
 
