@@ -2,7 +2,9 @@
 the retention check (lm-eval tasks before and after) when the config lists tasks.
 
 Each stage leaves its outputs in the run folder and is skipped on a rerun when they exist for
-the same settings, so a crash or a closed laptop costs only the unfinished stage.
+the same settings, so a crash or a closed laptop costs only the unfinished stage. The data is
+split and checked first (pipeline/splits.py), then the run is resolved once (pipeline/resolve.py)
+and each stage gets its plan from there.
 """
 
 from __future__ import annotations
@@ -12,28 +14,20 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lorabench.core.version import __version__
 from lorabench.comparison.paired import MetricComparison, ShortSubset, compare_rows, short_subset
-from lorabench.config.decoding import DecodingSettings
 from lorabench.config.run import RunConfig
-from lorabench.config.settings import LoraSettings, MetricSettings, TrainSettings
-from lorabench.data.leakage import check_leakage, ensure_no_leakage
-from lorabench.data.loaders import load_records
-from lorabench.data.records import Record, save_records
-from lorabench.data.splits import split_three_ways
-from lorabench.core.errors import LorabenchError
-from lorabench.core.kinds import get_task
+from lorabench.data.records import Record
 from lorabench.pipeline.judge_stage import Headline, choose_headline, judge_stage
 from lorabench.judging.answers import check_judge
 from lorabench.judging.result import JudgeResult
 from lorabench.inference import check_can_serve, get_backend, release_engines
 from lorabench.evaluation.runner import EvalOutcome, evaluate_in_folder, how_made, records_digest
 from lorabench.evaluation.sharding import barrier, current_shard
-from lorabench.prompts.few_shot import draw_shots, example_records
 from lorabench.comparison.guards import (
     Finding,
     PromptDifference,
@@ -44,94 +38,28 @@ from lorabench.comparison.guards import (
     prompt_change_refusal,
 )
 from lorabench.evaluation.lm_eval_results import write_lm_eval_results
-from lorabench.core.notices import Say, alarm, log, warn
+from lorabench.core.notices import Say, alarm, log
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models.load import LoadedModel, load_model
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import ResolvedPrompt, check_templates, fit_to_model, resolve_prompt
+from lorabench.prompts.build import ResolvedPrompt, fit_to_model
 from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
 from lorabench.results import RunSummary
 from lorabench.pipeline.retention import RetentionResult, plan_retention, run_retention
 from lorabench.runs.folder import csv_text, ensure_run_folder, library_versions, write_atomic, write_json
 from lorabench.runs.lock import hold_folder
+from lorabench.pipeline.resolve import EvalPlan, TrainPlan, resolve_run
+from lorabench.pipeline.splits import DataSplits, save_splits, split_data
 from lorabench.tracking.send import begin_tracking, check_backends, finish_tracking
 from lorabench.tracking.trainer import trainer_reports_here
 from lorabench.evaluation.accounting import row_cost
 from lorabench.training.train import TrainResult, train_adapter
 from lorabench.training.lora import check_target_modules
-from lorabench.training.validation import validation_caveat
 
 # (stage name, items, items already done, recorded seconds of a stage found finished) -> advance(k)
 ProgressFactory = Callable[[str, int, int, "float | None"], Callable[[int], None]]
-
-
-@dataclass
-class DataSplits:
-    train: list[Record]
-    validation: list[Record]
-    test: list[Record]
-    leakage: dict[str, Any]
-    validation_from: str = ""  # where the validation items came from, for the data line and summary.json
-    validation_warning: str | None = None  # set when validation is too small to steer training
-    # The config's prompt settings with their few-shot examples drawn from this training split.
-    prompt: PromptSettings = field(default_factory=PromptSettings)
-
-
-@dataclass(frozen=True)
-class EvalPlan:
-    """What an evaluation stage reads of a run: how items are prompted (settings resolved against
-    the model, or still to be), decoded and scored."""
-
-    prompt: PromptSettings | ResolvedPrompt
-    decoding: DecodingSettings
-    metrics: MetricSettings
-
-    @classmethod
-    def of(cls, config: RunConfig, prompt: PromptSettings | ResolvedPrompt | None = None) -> EvalPlan:
-        """The plan of `config`, with `prompt` in place of its prompt section when given."""
-        return cls(config.prompt if prompt is None else prompt, config.decoding, config.metrics)
-
-
-@dataclass(frozen=True)
-class TrainPlan:
-    """What the training stage reads of a run: the resolved prompt and the LoRA, training, decoding
-    (validation generates as evaluation does) and metric settings."""
-
-    prompt: ResolvedPrompt
-    lora: LoraSettings
-    training: TrainSettings
-    decoding: DecodingSettings
-    metrics: MetricSettings
-
-
-@dataclass(frozen=True)
-class ResolvedRun:
-    """A run config resolved once, before any stage runs: its splits and its prompt, settled against
-    the model (the few-shot examples drawn from the training split, the prompt length budget left by
-    the model's window). Each stage gets its own plan from here, never the config.
-    `written` is the config as the user wrote it, which the run folder's config.yaml keeps."""
-
-    written: RunConfig
-    splits: DataSplits
-    prompt: ResolvedPrompt
-
-    @property
-    def evaluation(self) -> EvalPlan:
-        return EvalPlan.of(self.written, self.prompt)
-
-    @property
-    def training(self) -> TrainPlan:
-        config = self.written
-        return TrainPlan(self.prompt, config.lora, config.training, config.decoding, config.metrics)
-
-
-def resolve_run(config: RunConfig, splits: DataSplits, model: Any) -> ResolvedRun:
-    """The run of `config` on `splits` (see `split_data`), its prompt fitted to `model` (a loaded
-    model, or a tokenizer and config: the window is read off `.config`), in memory only."""
-    max_new_tokens = config.decoding.max_new_tokens_for(config.task)
-    return ResolvedRun(config, splits, resolve_prompt(splits.prompt, model, max_new_tokens))
 
 
 @dataclass
@@ -148,80 +76,6 @@ class PipelineResult:
     retention: RetentionResult | None = None  # lm-eval tasks base vs tuned, when the config lists some
     judge: JudgeResult | None = None  # the judge's grades and preference, when the config has a judge: section
     headline: Headline | None = None  # which metric's verdict is the run's (metrics.primary, the judge's check)
-
-
-def split_data(config: RunConfig, say: Say) -> DataSplits:
-    """Load, split (group-aware), trim to the configured sizes and check leakage, in memory only:
-    a mistake found here leaves no run folder behind."""
-    data = config.data
-    if data.source is not None:
-        loaded = load_records(data.source)
-        say(loaded.summary())
-        train, validation, test = split_three_ways(loaded.records, data.split.test, data.split.validation, data.split.seed)
-        validation_from = (f"split from the source by split.validation={data.split.validation}"
-                           if data.split.validation else "none: split.validation is 0")
-    else:
-        assert data.train is not None and data.test is not None
-        train_load, test_load = load_records(data.train), load_records(data.test)
-        say(train_load.summary())
-        say(test_load.summary())
-        train, test = train_load.records, test_load.records
-        if data.validation is not None:
-            validation_load = load_records(data.validation)
-            validation, validation_from = validation_load.records, f"from data.validation {validation_load.source}"
-        elif data.split.validation:
-            train, validation, _ = split_three_ways(train, 0, data.split.validation, data.split.seed)
-            validation_from = f"taken from train by split.validation={data.split.validation}"
-        else:
-            validation, validation_from = [], "none: split.validation is 0"
-    task = get_task(config.task)  # the kind's Task, for the steps below
-    prompt = draw_shots(config.prompt, train)
-    if data.train_size:
-        if data.train_size > len(train):
-            raise LorabenchError(
-                f"data.train_size: {data.train_size} asks for more than the {len(train)} training items there are"
-            )
-        train = train[: data.train_size]
-    if data.test_size:
-        test = test[: data.test_size]
-    if not test:
-        raise LorabenchError("data.split.test: the test split is empty; give more data or a larger data.split.test")
-
-    # The few-shot examples are training data in every prompt, so they are checked against test too.
-    shots = None if prompt.few_shot is None else example_records(prompt.few_shot, task.record_type)
-    checks = {"train_vs_test": (check_leakage(train, test), "train vs test"),
-              "validation_vs_test": (check_leakage(validation, test), "validation vs test")}
-    if shots is not None:
-        checks["few_shot_vs_test"] = (check_leakage(shots, test), "few-shot examples vs test")
-    leakage = {key: report.to_dict() for key, (report, _) in checks.items()}
-    for report, what in checks.values():
-        if report.id_collisions:
-            say(warn(f"{what}: {report.id_collision_warning()}"))
-        if report.has_leakage:
-            say((warn if data.allow_leakage else alarm)(f"{what}: {report.summary()}"))
-        ensure_no_leakage(report, allow=data.allow_leakage, what=what)
-    for records in (train, validation, test):
-        check_templates(records, prompt, task)
-    sizes = f"train {len(train)}, validation {len(validation)} ({validation_from}), test {len(test)}"
-    leaked = any(report.has_leakage for report, _ in checks.values())
-    say(f"data: {sizes}; leakage allowed by config" if leaked else f"data: {sizes}; leakage check clean")
-    caveat = validation_caveat(len(validation), config.task, config.training, config.metrics.alpha)
-    if caveat:
-        say(warn(caveat))
-    return DataSplits(train, validation, test, leakage, validation_from, caveat, prompt)
-
-
-def save_splits(splits: DataSplits, out: Path) -> None:
-    write_json(out / "data" / "leakage.json", splits.leakage)
-    for name, records in (("train", splits.train), ("validation", splits.validation), ("test", splits.test)):
-        save_records(records, out / "data" / f"{name}.jsonl")
-
-
-def prepare_data(config: RunConfig, out: Path, say: Say) -> DataSplits:
-    """split_data, then the splits and the leakage report saved into the run folder."""
-    splits = split_data(config, say)
-    save_splits(splits, out)
-    return splits
 
 
 def eval_stage(

@@ -19,7 +19,9 @@ from lorabench.core.errors import LorabenchError
 from lorabench.comparison.guards import trained_prompt_settings
 from lorabench.models.load import load_model, resolve_source
 from lorabench.core.notices import Say
-from lorabench.pipeline.run import EvalPlan, ProgressFactory, eval_stage, run_pipeline, split_data
+from lorabench.pipeline.resolve import EvalPlan
+from lorabench.pipeline.run import ProgressFactory, eval_stage, run_pipeline
+from lorabench.pipeline.splits import split_data
 from lorabench.report.verdicts import verdict_sentence
 from lorabench.runs.folder import ensure_run_folder, write_atomic
 from lorabench.runs.lock import hold_folder

@@ -1,0 +1,69 @@
+"""A run resolved once, before any stage runs (`ResolvedRun`), and what each stage reads of it:
+`EvalPlan` for an evaluation, `TrainPlan` for training. No stage gets the config itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lorabench.config.decoding import DecodingSettings
+from lorabench.config.prompt import PromptSettings
+from lorabench.config.run import RunConfig
+from lorabench.config.settings import LoraSettings, MetricSettings, TrainSettings
+from lorabench.pipeline.splits import DataSplits
+from lorabench.prompts.build import ResolvedPrompt, resolve_prompt
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """What an evaluation stage reads of a run: how items are prompted (settings resolved against
+    the model, or still to be), decoded and scored."""
+
+    prompt: PromptSettings | ResolvedPrompt
+    decoding: DecodingSettings
+    metrics: MetricSettings
+
+    @classmethod
+    def of(cls, config: RunConfig, prompt: PromptSettings | ResolvedPrompt | None = None) -> EvalPlan:
+        """The plan of `config`, with `prompt` in place of its prompt section when given."""
+        return cls(config.prompt if prompt is None else prompt, config.decoding, config.metrics)
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """What the training stage reads of a run: the resolved prompt and the LoRA, training, decoding
+    (validation generates as evaluation does) and metric settings."""
+
+    prompt: ResolvedPrompt
+    lora: LoraSettings
+    training: TrainSettings
+    decoding: DecodingSettings
+    metrics: MetricSettings
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A run config resolved once, before any stage runs: its splits and its prompt, settled against
+    the model (the few-shot examples drawn from the training split, the prompt length budget left by
+    the model's window). Each stage gets its own plan from here, never the config.
+    `written` is the config as the user wrote it, which the run folder's config.yaml keeps."""
+
+    written: RunConfig
+    splits: DataSplits
+    prompt: ResolvedPrompt
+
+    @property
+    def evaluation(self) -> EvalPlan:
+        return EvalPlan.of(self.written, self.prompt)
+
+    @property
+    def training(self) -> TrainPlan:
+        config = self.written
+        return TrainPlan(self.prompt, config.lora, config.training, config.decoding, config.metrics)
+
+
+def resolve_run(config: RunConfig, splits: DataSplits, model: Any) -> ResolvedRun:
+    """The run of `config` on `splits` (see `split_data`), its prompt fitted to `model` (a loaded
+    model, or a tokenizer and config: the window is read off `.config`), in memory only."""
+    max_new_tokens = config.decoding.max_new_tokens_for(config.task)
+    return ResolvedRun(config, splits, resolve_prompt(splits.prompt, model, max_new_tokens))

@@ -1,0 +1,102 @@
+"""A run's data, in memory: loaded, split (group-aware), trimmed to the configured sizes and
+checked for leakage and template mistakes before anything is written, so a mistake found here
+leaves no run folder behind; then saved into the run folder as the run's first files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lorabench.config.prompt import PromptSettings
+from lorabench.config.run import RunConfig
+from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
+from lorabench.core.notices import Say, alarm, warn
+from lorabench.data.leakage import check_leakage, ensure_no_leakage
+from lorabench.data.loaders import load_records
+from lorabench.data.records import Record, save_records
+from lorabench.data.splits import split_three_ways
+from lorabench.prompts.build import check_templates
+from lorabench.prompts.few_shot import draw_shots, example_records
+from lorabench.runs.folder import write_json
+from lorabench.training.validation import validation_caveat
+
+
+@dataclass
+class DataSplits:
+    train: list[Record]
+    validation: list[Record]
+    test: list[Record]
+    leakage: dict[str, Any]
+    validation_from: str = ""  # where the validation items came from, for the data line and summary.json
+    validation_warning: str | None = None  # set when validation is too small to steer training
+    # The config's prompt settings with their few-shot examples drawn from this training split.
+    prompt: PromptSettings = field(default_factory=PromptSettings)
+
+
+def split_data(config: RunConfig, say: Say) -> DataSplits:
+    """Load, split (group-aware), trim to the configured sizes and check leakage, in memory only:
+    a mistake found here leaves no run folder behind."""
+    data = config.data
+    if data.source is not None:
+        loaded = load_records(data.source)
+        say(loaded.summary())
+        train, validation, test = split_three_ways(loaded.records, data.split.test, data.split.validation, data.split.seed)
+        validation_from = (f"split from the source by split.validation={data.split.validation}"
+                           if data.split.validation else "none: split.validation is 0")
+    else:
+        assert data.train is not None and data.test is not None
+        train_load, test_load = load_records(data.train), load_records(data.test)
+        say(train_load.summary())
+        say(test_load.summary())
+        train, test = train_load.records, test_load.records
+        if data.validation is not None:
+            validation_load = load_records(data.validation)
+            validation, validation_from = validation_load.records, f"from data.validation {validation_load.source}"
+        elif data.split.validation:
+            train, validation, _ = split_three_ways(train, 0, data.split.validation, data.split.seed)
+            validation_from = f"taken from train by split.validation={data.split.validation}"
+        else:
+            validation, validation_from = [], "none: split.validation is 0"
+    task = get_task(config.task)  # the kind's Task, for the steps below
+    prompt = draw_shots(config.prompt, train)
+    if data.train_size:
+        if data.train_size > len(train):
+            raise LorabenchError(
+                f"data.train_size: {data.train_size} asks for more than the {len(train)} training items there are"
+            )
+        train = train[: data.train_size]
+    if data.test_size:
+        test = test[: data.test_size]
+    if not test:
+        raise LorabenchError("data.split.test: the test split is empty; give more data or a larger data.split.test")
+
+    # The few-shot examples are training data in every prompt, so they are checked against test too.
+    shots = None if prompt.few_shot is None else example_records(prompt.few_shot, task.record_type)
+    checks = {"train_vs_test": (check_leakage(train, test), "train vs test"),
+              "validation_vs_test": (check_leakage(validation, test), "validation vs test")}
+    if shots is not None:
+        checks["few_shot_vs_test"] = (check_leakage(shots, test), "few-shot examples vs test")
+    leakage = {key: report.to_dict() for key, (report, _) in checks.items()}
+    for report, what in checks.values():
+        if report.id_collisions:
+            say(warn(f"{what}: {report.id_collision_warning()}"))
+        if report.has_leakage:
+            say((warn if data.allow_leakage else alarm)(f"{what}: {report.summary()}"))
+        ensure_no_leakage(report, allow=data.allow_leakage, what=what)
+    for records in (train, validation, test):
+        check_templates(records, prompt, task)
+    sizes = f"train {len(train)}, validation {len(validation)} ({validation_from}), test {len(test)}"
+    leaked = any(report.has_leakage for report, _ in checks.values())
+    say(f"data: {sizes}; leakage allowed by config" if leaked else f"data: {sizes}; leakage check clean")
+    caveat = validation_caveat(len(validation), config.task, config.training, config.metrics.alpha)
+    if caveat:
+        say(warn(caveat))
+    return DataSplits(train, validation, test, leakage, validation_from, caveat, prompt)
+
+
+def save_splits(splits: DataSplits, out: Path) -> None:
+    write_json(out / "data" / "leakage.json", splits.leakage)
+    for name, records in (("train", splits.train), ("validation", splits.validation), ("test", splits.test)):
+        save_records(records, out / "data" / f"{name}.jsonl")
