@@ -16,6 +16,7 @@ from lorabench.data.records import Turn, record_to_row, save_records
 from lorabench.tasks.math import MathRecord
 
 from lorabench.tasks.open_answers import OpenRecord
+from lorabench.data.shapes import SHAPES, detect
 from lorabench.data.spec import DataSpec
 from tests.data.test_loaders import assert_located, error_of, load, write_jsonl
 
@@ -206,3 +207,13 @@ def test_skip_invalid_counts_bad_chat_rows(tmp_path: Path) -> None:
     assert [r.final for r in result.records] == [7.0, 40.0]
     assert [(s.where, s.field) for s in result.skipped] == [(f"{path}:2", "messages")]
     assert isinstance(result.records[1], MathRecord)
+
+
+def test_detect_takes_the_preset_then_a_conversation_then_the_tasks_own_fields_then_a_shape() -> None:
+    conversational = {"prompt": [{"role": "user", "content": "Name a river."}], "completion": "The Oslet."}
+    assert detect("none", ONE_TURN, "f:1", own_fields=False) is None
+    assert detect("chat", ONE_TURN, "f:1", own_fields=True) is SHAPES["chat"]
+    assert detect("auto", conversational, "f:1", own_fields=True) is SHAPES["prompt_completion"]
+    assert detect("auto", ONE_TURN, "f:1", own_fields=True) is None  # the task's own fields win
+    assert detect("auto", ONE_TURN, "f:1", own_fields=False) is SHAPES["chat"]
+    assert detect("auto", {"text": "no shape"}, "f:1", own_fields=False) is None

@@ -9,7 +9,8 @@ import pytest
 from lorabench.tasks.extractive import ExtractiveRecord
 
 from lorabench.tasks.math import MathRecord
-from lorabench.data.splits import Splits, split_records
+from lorabench.core.errors import LorabenchError
+from lorabench.data.splits import Splits, split_records, split_three_ways
 
 
 def _math(i: int) -> MathRecord:
@@ -117,3 +118,14 @@ def test_train_empty_when_groups_too_big() -> None:
     # Two groups of 5: test takes one whole group, validation the other, nothing is left.
     with pytest.raises(ValueError, match="train split would be empty"):
         split_records(_squad([5, 5]), test=1, validation=1)
+
+
+def test_three_ways_as_a_run_config_asks_and_refusals_name_its_keys() -> None:
+    records = [_math(i) for i in range(20)]
+    assert split_three_ways(records, 0, 0, seed=0) == (records, [], [])
+    inner = split_records(records, test=4, seed=0)  # validation only, out of a given train set
+    assert split_three_ways(records, 0, 4, seed=0) == (inner.train, inner.test, [])
+    splits = split_records(records, test=5, validation=3, seed=2)
+    assert split_three_ways(records, 5, 3, seed=2) == (splits.train, splits.validation, splits.test)
+    with pytest.raises(LorabenchError, match=r"^data.split.test / data.split.validation \(0.6 / 0.5\): test \(0.6\)"):
+        split_three_ways(records, 0.6, 0.5, seed=0)

@@ -307,18 +307,3 @@ def test_gemma3_alias_is_assembled_converted_and_cached(tmp_path: Path) -> None:
     prompt = loaded.tokenizer([text], return_tensors="pt")
     output = loaded.model.generate(**prompt, max_new_tokens=12, do_sample=False)
     assert "1889" in loaded.tokenizer.decode(output[0, prompt.input_ids.shape[1] :])
-
-
-def test_each_launched_process_gets_its_own_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under accelerate launch / torchrun, 'auto' and 'cuda' mean the process's LOCAL_RANK GPU."""
-    import torch
-
-    from lorabench.models.load import resolve_device
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    monkeypatch.delenv("LOCAL_RANK", raising=False)
-    assert resolve_device("auto") == "cuda" and resolve_device("cuda") == "cuda"
-    monkeypatch.setenv("LOCAL_RANK", "1")
-    assert resolve_device("auto") == "cuda:1" and resolve_device("cuda") == "cuda:1"
-    assert resolve_device("cuda:0") == "cuda:0"  # an explicit GPU is kept

@@ -12,7 +12,9 @@ from lorabench.tasks.open_answers import OpenRecord
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.build import (
     NO_ANSWER,
+    Prompt,
     PromptSettings,
+    TokenCounts,
     answer_from_generation,
     build_prompt,
     encode_prompt,
@@ -243,3 +245,10 @@ def test_few_shot_turns_come_after_a_chat_records_system_message_and_before_its_
              "<|im_start|>user\nFollow the instruction.\n\nInstruction: And how long is it?"]
     positions = [text.index(part) for part in order]
     assert positions == sorted(positions) and text.endswith("<|im_start|>assistant\nReply:")
+
+
+def test_token_counts_of_prompts_and_of_learned_lengths():
+    prompts = [Prompt("a", "text", "target", False, 7, True), Prompt("b", "text", "target", False, 3, False)]
+    assert TokenCounts.of_prompts(prompts) == TokenCounts(items=2, mean=5.0, max=7, total=10, shortened=1)
+    assert TokenCounts.of([4, 2, 6]) == TokenCounts(3, 4.0, 6, 12, 0)
+    assert TokenCounts.of([]) == TokenCounts(0, 0.0, 0, 0, 0)

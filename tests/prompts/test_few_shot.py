@@ -4,6 +4,7 @@ evaluation, as chat turns or inline, counted in prompt tokens, and known to the 
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -13,10 +14,11 @@ from lorabench.data.spec import DataSpec
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LeakageError, LorabenchError
 from lorabench.evaluation.runner import EvalConfig, with_few_shot_examples
-from lorabench.prompts.few_shot import FewShotSettings, draw_examples, shot_ids, shots_for
+from lorabench.prompts.few_shot import FewShotSettings, draw_examples, draw_shots, shot_ids, shots_for
 from lorabench.models.load import ModelSpec
 from lorabench.pipeline.run import split_data
-from lorabench.prompts.build import PromptSettings, build_prompt
+from lorabench.prompts import build as prompt_build
+from lorabench.prompts.build import PromptBuilder, PromptSettings, build_prompt
 from tests.tiny_models import build_causal_tokenizer, build_seq2seq_tokenizer
 
 
@@ -69,6 +71,34 @@ def test_chat_turns_or_inline_blocks_counted_in_the_prompt_tokens(records, chat_
     assert plain.n_tokens > len(alone_plain) // 8
     with pytest.raises(LorabenchError, match="style 'chat' needs a chat template"):
         build_prompt(item, build_seq2seq_tokenizer(), _with_shots(records[:6], style="chat"))
+
+
+def test_one_builder_gives_each_record_its_own_prompt_and_reads_and_renders_the_shots_once(records, chat_tokenizer, monkeypatch):
+    settings = _with_shots(records[:6])
+    alone = [build_prompt(r, chat_tokenizer, settings) for r in records]  # a builder per record, as before
+    reads, rendered = [], []
+    read, of = prompt_build.drawn_records, prompt_build.RecordText.of
+    monkeypatch.setattr(prompt_build, "drawn_records", lambda *a: reads.append(1) or read(*a))
+    monkeypatch.setattr(prompt_build.RecordText, "of", lambda record, *a: rendered.append(record.id) or of(record, *a))
+    builder = PromptBuilder(chat_tokenizer, settings)
+    assert [builder.prompt(r) for r in records] == alone  # the shots' own records get the stand-in, as alone
+    assert len(reads) == 1
+    drawn = set(shot_ids(settings.few_shot))
+    # every item once, and a drawn example once more as a shot, however many prompts show it
+    assert Counter(rendered) == Counter({r.id: 1 + (r.id in drawn) for r in records})
+
+
+def test_a_builder_refuses_undrawn_examples_at_its_first_prompt_not_before(records, chat_tokenizer):
+    builder = PromptBuilder(chat_tokenizer, PromptSettings(few_shot=FewShotSettings(k=2)))
+    with pytest.raises(LorabenchError, match="no examples drawn yet"):
+        builder.prompt(records[0])
+
+
+def test_draw_shots_draws_once_and_keeps_examples_drawn_already(records):
+    settings = PromptSettings(few_shot=FewShotSettings(k=2, seed=1))
+    drawn = draw_shots(settings, records)
+    assert drawn.few_shot == draw_examples(records, FewShotSettings(k=2, seed=1))
+    assert draw_shots(drawn, records[:3]) is drawn and draw_shots(PromptSettings(), records) == PromptSettings()
 
 
 def test_shots_never_shorten_only_the_items_context_is(chat_tokenizer):
