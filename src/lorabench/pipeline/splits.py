@@ -59,7 +59,6 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
             validation_from = f"taken from train by split.validation={data.split.validation}"
         else:
             validation, validation_from = [], "none: split.validation is 0"
-    task = get_task(config.task)  # the kind's Task, for the steps below
     prompt = draw_shots(config.prompt, train)
     if data.train_size:
         if data.train_size > len(train):
@@ -73,7 +72,7 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
         raise LorabenchError("data.split.test: the test split is empty; give more data or a larger data.split.test")
 
     # The few-shot examples are training data in every prompt, so they are checked against test too.
-    shots = None if prompt.few_shot is None else example_records(prompt.few_shot, task.record_type)
+    shots = None if prompt.few_shot is None else example_records(prompt.few_shot, get_task(config.task).record_type)
     checks = {"train_vs_test": (check_leakage(train, test), "train vs test"),
               "validation_vs_test": (check_leakage(validation, test), "validation vs test")}
     if shots is not None:
@@ -86,7 +85,7 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
             say((warn if data.allow_leakage else alarm)(f"{what}: {report.summary()}"))
         ensure_no_leakage(report, allow=data.allow_leakage, what=what)
     for records in (train, validation, test):
-        check_templates(records, prompt, task)
+        check_templates(records, prompt)
     sizes = f"train {len(train)}, validation {len(validation)} ({validation_from}), test {len(test)}"
     leaked = any(report.has_leakage for report, _ in checks.values())
     say(f"data: {sizes}; leakage allowed by config" if leaked else f"data: {sizes}; leakage check clean")

@@ -28,7 +28,7 @@ from lorabench.data.records import Record, TaskKind, Turn
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.few_shot import drawn_records, pick_shots
 from lorabench.prompts.template import AnswerFrame, RecordText
-from lorabench.core.kinds import ByKind, Task, get_task
+from lorabench.core.kinds import ByKind, get_task
 
 # Per kind (each kind's module declares them): the cue that ends a plain (no chat template) prompt,
 # and where a plain-prompt model starts a new item instead of stopping.
@@ -314,14 +314,13 @@ def build_prompt(record: Record, tokenizer: Any, settings: PromptSettings) -> Pr
     return PromptBuilder(tokenizer, settings).prompt(record)
 
 
-def check_templates(records: Sequence[Record], settings: PromptSettings, task: Task | None = None) -> None:
+def check_templates(records: Sequence[Record], settings: PromptSettings) -> None:
     """Render every record's task text and target once, so that a template mistake (a column some
-    row lacks) stops a run before it writes anything. Nothing to do without templates. `task`: the
-    records' kind, when the caller has looked it up already."""
+    row lacks) stops a run before it writes anything. Nothing to do without templates."""
     if not settings.uses_templates:
         return
     for record in records:
-        text = RecordText.of(record, settings, task)
+        text = RecordText.of(record, settings)
         text.message()
         text.target()
         text.frame()

@@ -124,9 +124,8 @@ class RecordText:
     instruction: str
 
     @classmethod
-    def of(cls, record: Record, settings: PromptSettings, task: Task | None = None) -> RecordText:
-        """`record`'s text; `task`, its kind's Task, is looked up when not given."""
-        task = task if task is not None else get_task(record.task)
+    def of(cls, record: Record, settings: PromptSettings) -> RecordText:
+        task = get_task(record.task)
         instruction = settings.instruction or task.instruction_for(settings.choice_answer)
         if settings.unanswerable_hint and task.unanswerable:
             instruction += f' If the context does not contain the answer, reply "{NO_ANSWER}".'
