@@ -23,6 +23,7 @@ from lorabench.config.run import RunConfig, load_config, load_prompt_settings, p
 from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.core.errors import LorabenchError, invalid_settings
+from lorabench.core.messages import Hint, Message
 from lorabench.config.decoding import DecodingSettings
 from lorabench.config.judge import JudgeSettings, judge_settings
 from lorabench.core.notices import Say, log
@@ -614,10 +615,10 @@ def judge(
     rubrics_for(settings, sides)  # a rubric file that is missing or broken, before any answer is read
     found = folder_differences(*paths) if len(paths) == 2 else []
     if found and not anyway:
-        raise LorabenchError(
-            "the answers are not a paired comparison: " + "; ".join(found)
-            + ". Judge evaluations made with the same prompts and decoding, or pass anyway=True"
-        )
+        raise LorabenchError(Message(
+            "the answers are not a paired comparison: ", Message("; ").join(found),
+            ". Judge evaluations made with the same prompts and decoding, or pass ", Hint("anyway"),
+        ))
     target = Path(out) if out is not None else _judge_folder(paths)
     ensure_run_folder(target, "out")
     items = items_of([(side, read_answers(path)) for side, path in zip(sides, paths)])

@@ -1,5 +1,6 @@
 """What every command shares: the consoles, user errors as one line and exit code 2, the
-setting an error is about (its `field`) named by this command's option, and the common options.
+settings a message names (the field an error is about, the hints it gives) worded as this
+command's options, and the common options.
 
 Errors caused by input (LorabenchError) print one clear line and exit with code 2; anything
 else is a bug and keeps its traceback.
@@ -10,7 +11,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
@@ -23,6 +23,7 @@ from rich.text import Text
 
 from lorabench.data.records import TaskKind
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Key, Message
 from lorabench.core.notices import Say, level_of
 
 console = Console()
@@ -31,7 +32,7 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Keyword arguments the long commands share, as their options: for what the library says while
-# such a command runs ("skipping (use force=True to retrain)"), which carries no field.
+# such a command runs ("skipping (use force=True to retrain)"), which names no option of its own.
 FLAGS: dict[str, str] = {
     "force": "--force",
     "allow_prompt_change": "--allow-prompt-change",
@@ -55,31 +56,32 @@ def command_flags(command: Callable[..., Any]) -> dict[str, str]:
     return flags
 
 
-def _hints_as_flags(message: str, flags: Mapping[str, str]) -> str:
-    """Keyword hints in a message (`force=True`, `prompt=FILE`, `decoding.backend=hf`) as options
-    (`--force`, `--prompt FILE`, `--backend hf`); only whole keys, longest first."""
-    for key in sorted(flags, key=len, reverse=True):
-        flag = flags[key]
-        message = re.sub(rf"(?<![\w.-]){re.escape(key)}=(True)?(\S?)",
-                         lambda m, flag=flag: flag + m[2] if m[1] or not m[2] else f"{flag} {m[2]}", message)
-    return message
+def as_option(part: Key | Hint, flags: Mapping[str, str]) -> str:
+    """One setting of a message as this command's option: a Key (what an error is about) by the
+    option of its key or of the nearest enclosing key that has one (`data.path` -> `--data`); a
+    Hint with its value (`prompt=FILE` -> `--prompt FILE`, `force=True` -> `--force`). A setting
+    this command has no option for keeps the library's wording."""
+    if isinstance(part, Key):
+        keys = part.path.split(".")
+        named = next((".".join(keys[:n]) for n in range(len(keys), 0, -1) if ".".join(keys[:n]) in flags), None)
+        return part.path if named is None else flags[named]
+    flag = flags.get(part.key)
+    if flag is None:
+        return str(part)
+    return flag if part.value is True or part.value == "" else f"{flag} {part.value}"
 
 
 def as_flags(error: LorabenchError | str, flags: Mapping[str, str]) -> str:
-    """An error (or a message) in this command's terms: the setting it is about (`error.field`,
-    or the nearest enclosing key that has an option) named by its option, keyword hints as options."""
-    text = str(error)
-    field = error.field if isinstance(error, LorabenchError) else None
-    if field is not None and text.startswith(f"{field}: "):
-        keys = field.split(".")
-        named = next((".".join(keys[:n]) for n in range(len(keys), 0, -1) if ".".join(keys[:n]) in flags), None)
-        if named is not None:
-            text = f"{flags[named]}: {error.reason}"  # type: ignore[union-attr]
-    return _hints_as_flags(text, flags)
+    """An error (or a message) in this command's terms: each setting it names (its Keys and
+    Hints) as this command's option. Plain text stays as it is: nothing is read out of words."""
+    message = error.message if isinstance(error, LorabenchError) else error
+    if not isinstance(message, Message):
+        return str(message)
+    return message.render(lambda part: as_option(part, flags))
 
 
 def user_errors(func: F | None = None, *, fields: Mapping[str, str] | None = None) -> Any:
-    """A command whose LorabenchError becomes one line (its field and keyword hints as this command's
+    """A command whose LorabenchError becomes one line (its field and hints as this command's
     options) and exit 2. `fields`: setting key -> option, beyond the command's own parameters."""
 
     def decorate(command: F) -> F:
@@ -104,12 +106,13 @@ _STYLES = {logging.WARNING: "yellow", logging.ERROR: "red"}
 
 
 def say_on(out: Console, flags: Mapping[str, str] | None = None) -> Say:
-    """The library's messages on `out`: warnings yellow, alarms red, its keys as options; never
-    read as markup, so brackets in data print as they are."""
+    """The library's messages on `out`: warnings yellow, alarms red, the settings they name as
+    options (`flags`: setting -> option, beyond FLAGS); never read as markup, so brackets in data
+    print as they are."""
     names = {**FLAGS, **(flags or {})}
 
     def say(message: str) -> None:
-        out.print(Text(as_flags(str(message), names), style=_STYLES.get(level_of(message), "")), highlight=False)
+        out.print(Text(as_flags(message, names), style=_STYLES.get(level_of(message), "")), highlight=False)
 
     return say
 

@@ -17,6 +17,7 @@ from safetensors import safe_open
 
 from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Message
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.build import fit_to_model
@@ -142,11 +143,12 @@ def adapter_prompt_difference(
 
 
 def prompt_change_refusal(adapter_dir: Path, difference: PromptDifference, other_way: str = "") -> LorabenchError:
-    """The error that stops an evaluation of an adapter under prompts it was not trained with."""
-    return LorabenchError(
+    """The error that stops an evaluation of an adapter under prompts it was not trained with;
+    `other_way`: another way out (a str or a Message), after allow_prompt_change's."""
+    return LorabenchError(Message(
         f"prompt settings differ from the adapter's training ({adapter_dir / 'lorabench.json'}): "
-        f"{difference.describe()}; pass allow_prompt_change=True to evaluate anyway{other_way}"
-    )
+        f"{difference.describe()}; pass ", Hint("allow_prompt_change"), " to evaluate anyway", other_way,
+    ))
 
 
 def adapter_is_zero(adapter_dir: Path) -> bool:

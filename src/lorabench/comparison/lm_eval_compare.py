@@ -13,6 +13,7 @@ from typing import Any
 
 from lorabench.comparison.paired import MetricComparison, compare_metric
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Message
 from lorabench.comparison.lm_eval_files import DocId, LmEvalRun, TaskSamples
 
 
@@ -96,10 +97,11 @@ def compare_lm_eval(
     """Paired comparison of b against a (b - a) on every task and per-sample metric both logged."""
     found = differences(a, b)
     if found and not anyway:
-        raise LorabenchError(
-            "the lm-eval runs are not a paired comparison: " + "; ".join(found)
-            + ". Rerun both on the same tasks and documents, or pass anyway=True to compare the common ones regardless"
-        )
+        raise LorabenchError(Message(
+            "the lm-eval runs are not a paired comparison: ", Message("; ").join(found),
+            ". Rerun both on the same tasks and documents, or pass ", Hint("anyway"),
+            " to compare the common ones regardless",
+        ))
     comparisons: list[MetricComparison] = []
     items: dict[str, int] = {}
     notes = list(dict.fromkeys(a.notes + b.notes))

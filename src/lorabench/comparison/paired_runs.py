@@ -18,6 +18,7 @@ import yaml
 from lorabench.comparison.paired import MetricComparison, compare_rows
 from lorabench.data.records import TaskKind
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Message
 from lorabench.comparison.items import ItemPair, pair_items
 from lorabench.metrics.scoring import SCORING_VERSION, TASK_METRICS, ScoreSettings, TaskMetrics, aggregate
 from lorabench.runs.predictions import PredictionRow, read_predictions
@@ -55,10 +56,10 @@ def read_eval(folder: str | Path) -> FinishedEval:
     task = TaskKind(metrics["task"])
     lacking = sorted({m for r in rows for m in TASK_METRICS[task] if m not in r["scores"]})
     if lacking:
-        raise LorabenchError(
+        raise LorabenchError(Message(
             f"{path}: its rows have no {', '.join(lacking)} (scored by an older lorabench); "
-            "rerun that evaluation with force=True to score it with today's metrics"
-        )
+            "rerun that evaluation with ", Hint("force"), " to score it with today's metrics",
+        ))
     model = config.get("model") or {}
     name = str(model.get("name", "?")) + (f" + adapter {model['adapter']}" if model.get("adapter") else "")
     return FinishedEval(
@@ -95,7 +96,8 @@ def differences(a: FinishedEval, b: FinishedEval) -> list[str]:
     if a.task is not b.task:
         found.append(f"task: {a.task.value} vs {b.task.value}")
     if a.scoring_version != b.scoring_version:
-        found.append(f"metric definitions: version {a.scoring_version} vs {b.scoring_version} (rerun the older one with force=True)")
+        found.append(Message(f"metric definitions: version {a.scoring_version} vs {b.scoring_version} "
+                             "(rerun the older one with ", Hint("force"), ")"))
     ids_a, ids_b = [r["id"] for r in a.rows], [r["id"] for r in b.rows]
     only_a, only_b = sorted(set(ids_a) - set(ids_b)), sorted(set(ids_b) - set(ids_a))
     if only_a or only_b:
@@ -162,18 +164,18 @@ def compare_evals(
     if a.task is not b.task:
         raise LorabenchError(f"cannot compare a {a.task.value} run with a {b.task.value} run")
     if found and not anyway:
-        raise LorabenchError(
-            "the runs are not a paired comparison: " + "; ".join(found)
-            + ". Rerun with the same items, prompts and decoding, or pass anyway=True to compare the common items regardless"
-        )
+        raise LorabenchError(Message(
+            "the runs are not a paired comparison: ", Message("; ").join(found),
+            ". Rerun with the same items, prompts and decoding, or pass ", Hint("anyway"),
+            " to compare the common items regardless",
+        ))
     precisions = precision_change(a, b)
     if precisions and not allow_precision_change:
-        raise LorabenchError(
+        raise LorabenchError(Message(
             f"the runs were made at different precisions (model.dtype {precisions}): part of any difference would be "
-            "the precision's, not the models'. Rerun one at the other's model.dtype, or pass allow_precision_change=True "
-            "to compare them anyway",
-            field="allow_precision_change",
-        )
+            "the precision's, not the models'. Rerun one at the other's model.dtype, or pass ",
+            Hint("allow_precision_change"), " to compare them anyway",
+        ), field="allow_precision_change")
     common = {r["id"] for r in b.rows}
     rows_a = [r for r in a.rows if r["id"] in common]
     by_id_b = {r["id"]: r for r in b.rows}

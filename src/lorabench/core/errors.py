@@ -2,12 +2,15 @@
 
 An error about one setting carries its dotted key path as data (`LorabenchError.field`), so a
 front end names the setting its own way (the command line: the flag that gave the value) without
-reading the message text.
+reading the message text. Its text is a core.messages.Message (`LorabenchError.message`): the
+field it starts with and the settings it asks for (`pass force=True`) are parts, not words.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from lorabench.core.messages import Key, Message
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -18,18 +21,30 @@ class LorabenchError(Exception):
 
     `field`: the dotted key path of the setting to change (`decoding.batch_size`), or None. The
     message names it too, mostly as `<field>: <reason>` (a config file's error puts its file and
-    line first); `reason` is the message after a leading `<field>: `.
+    line first); `reason` is the message after a leading `<field>: `. `message`: the text as a
+    Message, whose leading field is a Key and whose hints (`pass force=True`) are Hints.
     """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+        if field and not isinstance(message, Message) and message.startswith(f"{field}: "):
+            message = Message(Key(field), message[len(field):])
+        self.message = message if isinstance(message, Message) else Message(message)
+        super().__init__(self.message)
         self.field = field
-        self.reason = message.removeprefix(f"{field}: ") if field else message
+        self.reason = _after_field(self.message, field)
 
     @classmethod
     def about(cls, field: str, reason: str) -> LorabenchError:
-        """`<field>: <reason>`, with the key path as data."""
-        return cls(f"{field}: {reason}", field=field)
+        """`<field>: <reason>` (`reason` a str or a Message), with the key path as data."""
+        return cls(Message(Key(field), ": ", reason), field=field)
+
+
+def _after_field(message: Message, field: str | None) -> Message:
+    """The message after a leading `<field>: `, else all of it."""
+    parts = message.parts
+    if field and len(parts) > 1 and parts[0] == Key(field) and isinstance(parts[1], str) and parts[1].startswith(": "):
+        return Message(parts[1].removeprefix(": "), *parts[2:])
+    return message
 
 
 # Union members and validator names pydantic puts into an error's location; they name no key.

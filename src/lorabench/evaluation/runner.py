@@ -31,6 +31,7 @@ from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.records import Record, TaskKind, option_labels, record_to_row
 from lorabench.data.spec import DataSpec
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Message
 from lorabench.core.kinds import get_task
 from lorabench.evaluation import sharding
 from lorabench.config.decoding import DecodingSettings
@@ -335,7 +336,8 @@ def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_sh
     few_shot = config.prompt.few_shot
     if few_shot is None:
         if few_shot_from is not None:
-            raise LorabenchError.about("few_shot_from", "the prompt settings have no few_shot; give them with prompt=FILE")
+            raise LorabenchError.about(
+                "few_shot_from", Message("the prompt settings have no few_shot; give them with ", Hint("prompt", "FILE")))
         return config
     if few_shot_from is not None:
         pool = load_records(DataSpec(path=str(few_shot_from), task=config.data.task)).records
@@ -343,10 +345,10 @@ def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_sh
     elif not few_shot.drawn:
         trained = trained_prompt_settings(Path(config.adapter)) if config.adapter else None
         if trained is None or trained.few_shot is None:
-            raise LorabenchError(
-                "prompt.few_shot: evaluation needs its examples: give few_shot_from=FILE (training records) "
-                "or an adapter= trained with few_shot"
-            )
+            raise LorabenchError(Message(
+                "prompt.few_shot: evaluation needs its examples: give ", Hint("few_shot_from", "FILE"),
+                " (training records) or an ", Hint("adapter", ""), " trained with few_shot",
+            ))
         few_shot = few_shot.model_copy(update={"examples": trained.few_shot.examples})
     report = check_leakage(example_records(few_shot, get_task(config.data.task).record_type), records)
     ensure_no_leakage(report, False, "few-shot examples vs evaluation items",
@@ -365,13 +367,15 @@ def _prompt_change(
         Path(config.adapter), records, loaded.tokenizer, loaded.model, config.prompt, max_new
     )
     if difference is not None and not allow:
-        hint = f", or prompt={Path(config.adapter) / 'lorabench.json'} to use its training prompt"
+        hint = Message(", or ", Hint("prompt", Path(config.adapter) / "lorabench.json"), " to use its training prompt")
         trained = trained_prompt_settings(Path(config.adapter))
         if trained is not None and trained.choice_answer != config.prompt.choice_answer:
             modes = "logprob" if trained.choice_answer == "text" else "letter or generate"
-            hint = (f", or decoding.choice_mode={modes}: the adapter was trained to write the option's "
-                    f"{trained.choice_answer}, and decoding.choice_mode={config.decoding.choice_mode} scores its "
-                    f"{config.prompt.choice_answer}")
+            hint = Message(
+                ", or ", Hint("decoding.choice_mode", modes), ": the adapter was trained to write the option's "
+                f"{trained.choice_answer}, and ", Hint("decoding.choice_mode", config.decoding.choice_mode),
+                f" scores its {config.prompt.choice_answer}",
+            )
         raise prompt_change_refusal(Path(config.adapter), difference, hint)
     return difference
 

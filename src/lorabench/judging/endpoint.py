@@ -17,6 +17,7 @@ from typing import Any
 
 from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Message
 from lorabench.judging.backend import JudgePrompt
 from lorabench.judging.cache import Completion
 
@@ -78,7 +79,7 @@ class EndpointJudge:
         kept = f"{done} judgment(s) of this call finished and are cached; run again to resume"
         retried = f"after {self.settings.max_retries} retr{'y' if self.settings.max_retries == 1 else 'ies'} with backoff"
         if isinstance(error, openai.APITimeoutError):
-            what = f"no answer within judge.timeout_s={self.settings.timeout_s:g} s {retried}"
+            what = Message("no answer within ", Hint("judge.timeout_s", f"{self.settings.timeout_s:g}"), f" s {retried}")
         elif isinstance(error, openai.APIConnectionError):
             what = f"cannot connect {retried}"
         elif isinstance(error, openai.APIStatusError):
@@ -88,7 +89,7 @@ class EndpointJudge:
             what = f"HTTP {status} {retried if transient else '(not retried)'}: {detail}"
         else:
             what = self._scrub(str(error)).splitlines()[0][:200]
-        return LorabenchError(f"{where}: {what}; {kept}")
+        return LorabenchError(Message(f"{where}: ", what, f"; {kept}"))
 
     def _one(self, text: str) -> Completion:
         started = time.perf_counter()

@@ -15,6 +15,7 @@ from typing import Any
 
 from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Message
 from lorabench.inference import get_backend
 from lorabench.inference.base import Backend, GenerationRequest
 from lorabench.judging.backend import JudgePrompt
@@ -64,11 +65,11 @@ class LocalJudge:
         n_tokens = len(encode_prompt(text, tokenizer, chat))
         window = model_context_length(backend)
         if window is not None and not backend.is_seq2seq and n_tokens + self.settings.max_new_tokens > window:
-            raise LorabenchError(
-                f"judge.model '{self.spec.name}': a judge prompt takes {n_tokens} tokens plus judge.max_new_tokens="
-                f"{self.settings.max_new_tokens}, more than its {window}-token context; use a judge with a longer "
-                "context or a shorter rubric"
-            )
+            raise LorabenchError(Message(
+                f"judge.model '{self.spec.name}': a judge prompt takes {n_tokens} tokens plus ",
+                Hint("judge.max_new_tokens", self.settings.max_new_tokens), f", more than its {window}-token context; "
+                "use a judge with a longer context or a shorter rubric",
+            ))
         return Prompt(key, text, "", chat, n_tokens, shortened=False)
 
     def complete(self, prompts: Sequence[JudgePrompt]) -> Iterator[tuple[str, Completion]]:

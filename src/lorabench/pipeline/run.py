@@ -22,6 +22,7 @@ from lorabench.core.version import __version__
 from lorabench.comparison.paired import MetricComparison, ShortSubset, compare_rows, short_subset
 from lorabench.config.run import RunConfig
 from lorabench.data.records import Record
+from lorabench.core.messages import Hint, Message
 from lorabench.pipeline.judge_stage import Headline, choose_headline, judge_stage
 from lorabench.judging.answers import check_judge
 from lorabench.judging.result import JudgeResult
@@ -157,10 +158,10 @@ def _train_stage(
     fingerprint, without_prompt = _train_fingerprints(plan, loaded.describe(), splits)
     saved = json.loads(stamp.read_text()) if stamp.exists() and not force else {}
     if saved.get("fingerprint") == fingerprint:
-        say("train: adapter for these settings exists, skipping (use force=True to retrain)")
+        say(Message("train: adapter for these settings exists, skipping (use ", Hint("force"), " to retrain)"))
         return train_dir / "adapter", None
     if keep_prompt_change and saved.get("fingerprint_without_prompt") == without_prompt:
-        say(alarm("train: keeping the adapter trained with other prompt settings (allow_prompt_change=True)"))
+        say(alarm("train: keeping the adapter trained with other prompt settings (", Hint("allow_prompt_change"), ")"))
         return train_dir / "adapter", None
     resume = not force and (train_dir / "checkpoints").exists() and _same_pending(train_dir, fingerprint)
     shard = current_shard()
@@ -276,7 +277,7 @@ def _prompt_change(
         train_dir / "adapter", test, loaded.tokenizer, loaded.model, prompt.settings, prompt.max_new_tokens
     )
     if difference is not None and not allow:
-        raise prompt_change_refusal(train_dir / "adapter", difference, ", or force=True to train again")
+        raise prompt_change_refusal(train_dir / "adapter", difference, Message(", or ", Hint("force"), " to train again"))
     return difference
 
 
@@ -346,8 +347,8 @@ def _run_held(
             begin_tracking(out, config.tracking, say, study)
     barrier(shard)
     if prompt_change is not None:
-        say(alarm(f"evaluating the adapter under changed prompt settings (allow_prompt_change=True): "
-                  f"{prompt_change.describe()}"))
+        say(alarm("evaluating the adapter under changed prompt settings (", Hint("allow_prompt_change"), "): ",
+                  prompt_change.describe()))
     redo_evals = force or prompt_change is not None  # the saved evaluations used the old prompts
 
     start = time.perf_counter()

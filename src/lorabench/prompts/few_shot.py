@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from lorabench.config.prompt import FewShotSettings, PromptSettings  # noqa: F401 (the settings models, importable from here too)
 from lorabench.data.records import Record, record_to_row
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Message
 
 
 def draw_examples(train: Sequence[Record], settings: FewShotSettings) -> FewShotSettings:
@@ -58,10 +59,10 @@ def example_records(settings: FewShotSettings, model: type[Record]) -> list[Reco
 def drawn_records(settings: FewShotSettings, model: type[Record]) -> list[Record]:
     """The drawn examples (the k shots and the stand-in) as records of `model`; refused before the draw."""
     if not settings.drawn:
-        raise LorabenchError(
+        raise LorabenchError(Message(
             "prompt.few_shot: no examples drawn yet; `run` and `train` draw them from the training split, "
-            "`eval` takes them from few_shot_from=FILE or from the adapter"
-        )
+            "`eval` takes them from ", Hint("few_shot_from", "FILE"), " or from the adapter",
+        ))
     return example_records(settings, model)
 
 

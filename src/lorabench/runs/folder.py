@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Message
 from lorabench.runs.lock import LOCK_FILE
 from lorabench.runs.predictions import PredictionRow, dump_row, parse_row
 
@@ -190,10 +191,10 @@ class RunFolder:
             settings = {k: v for k, v in saved.items() if k not in RECORDED} if isinstance(saved, dict) else saved
             difference = _first_difference(settings, {k: v for k, v in config.items() if k not in RECORDED})
             if difference and not force:
-                raise LorabenchError(
+                raise LorabenchError(Message(
                     f"{run.path} holds a run with other settings ({difference}); "
-                    "choose another output folder, or pass force=True to discard it and start over"
-                )
+                    "choose another output folder, or pass ", Hint("force"), " to discard it and start over",
+                ))
             if force:
                 run.clear()
             elif isinstance(saved, dict):
@@ -234,7 +235,7 @@ class RunFolder:
                 if number == len(lines) and not line.endswith("\n"):
                     self._truncate_to(lines[:-1])
                     break
-                raise LorabenchError(f"{self.predictions_path}:{number}: corrupt line; rerun with force=True") from None
+                raise LorabenchError(Message(f"{self.predictions_path}:{number}: corrupt line; rerun with ", Hint("force"))) from None
             done[row["id"]] = row
         return done
 

@@ -14,6 +14,7 @@ from typing import Any
 from typing_extensions import NotRequired, TypedDict  # NotRequired is in typing from 3.11; lorabench supports 3.10
 
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Message
 
 
 class CostFields(TypedDict):
@@ -83,10 +84,12 @@ def parse_row(line: str, where: str, required: tuple[str, ...] = ("id",)) -> Pre
     """
     raw = json.loads(line)
     if not isinstance(raw, dict):
-        raise LorabenchError(f"{where}: not a prediction row (a JSON object); the run is damaged, rerun it with force=True")
+        raise LorabenchError(Message(f"{where}: not a prediction row (a JSON object); the run is damaged, rerun it with ",
+                                     Hint("force")))
     missing = [name for name in required if name not in raw]
     if missing:
-        raise LorabenchError(f"{where}: prediction row without {', '.join(missing)}; the run is damaged, rerun it with force=True")
+        raise LorabenchError(Message(f"{where}: prediction row without {', '.join(missing)}; the run is damaged, "
+                                     "rerun it with ", Hint("force")))
     if "scores" in required and not isinstance(raw["scores"], dict):
         raise LorabenchError(f"{where}: scores: expected an object of metric values")
     raw["id"] = str(raw["id"])
