@@ -78,7 +78,7 @@ CLI_MAY_IMPORT = {
     "lorabench", "lorabench.api", "lorabench.cli", "lorabench.results", "lorabench.config", "lorabench.config.settings",
     "lorabench.config.decoding", "lorabench.config.judge", "lorabench.config.prompt", "lorabench.data", "lorabench.data.spec",
     "lorabench.data.records", "lorabench.prompts", "lorabench.metrics", "lorabench.metrics.settings", "lorabench.core",
-    "lorabench.core.errors", "lorabench.core.notices", "lorabench.core.version", "lorabench.__main__",
+    "lorabench.core.errors", "lorabench.core.messages", "lorabench.core.notices", "lorabench.core.version", "lorabench.__main__",
 }
 
 
