@@ -31,9 +31,14 @@ from lorabench.config.prompt import PromptSettings
 from lorabench.results import (
     Comparison,
     EvalResult,
+    FewShotShots,
     GuardResult,
+    LeakageResult,
+    LmEvalComparison,
+    MergeResult,
     MetricScores,
     MetricVerdict,
+    Preview,
     ReportResult,
     RetentionVerdicts,
     RunResult,
@@ -153,16 +158,23 @@ def dry_run(config: ConfigLike, *, say: Say = log) -> list[str]:
 
 def preview_prompts(
     config: ConfigLike, split: str = "train", n: int = 3, *, overrides: list[str] | None = None, say: Say = log
-) -> Any:
+) -> Preview:
     """Exactly what the model sees for the first `n` items of `split` (train or test), as `lorabench
-    prompts`: the Preview (`items` with the prompt, the learned tokens, how evaluation asks).
-    Loads the tokenizer only (after the config is checked)."""
+    prompts`: the Preview (`items` with the prompt, the learned tokens, how evaluation asks; the
+    few-shot examples' ids). Loads the tokenizer only (after the config is checked)."""
     if split not in ("train", "test"):
         raise LorabenchError.about("split", f"{split!r} is not a split; use train or test")
     loaded = run_config(config, overrides)
     from lorabench.pipeline.preview import preview_prompts as preview
+    from lorabench.prompts.few_shot import shot_ids
 
-    return preview(loaded, split, n, say)  # type: ignore[arg-type]
+    rendered = preview(loaded, split, n, say)  # type: ignore[arg-type]
+    settings, few = rendered.settings, rendered.settings.few_shot
+    return Preview(
+        split=rendered.split, total=rendered.total, chat=rendered.chat, max_prompt_tokens=settings.max_prompt_tokens,
+        few_shot=None if few is None else FewShotShots(k=few.k, seed=few.seed, ids=shot_ids(few)),
+        settings=settings.model_dump(mode="json"), items=rendered.items,
+    )
 
 
 def train(
@@ -389,19 +401,29 @@ def is_lm_eval_output(path: str | Path) -> bool:
 
 def compare_lm_eval(
     a: str | Path, b: str | Path, *, anyway: bool = False, alpha: float = 0.05, resamples: int = 10_000
-) -> Any:
+) -> LmEvalComparison:
     """Paired comparison of two lm-eval runs (with --log_samples), per task and metric, paired by
-    doc_id, as `lorabench compare` on lm-eval output. Returns the LmEvalComparison (`comparisons`,
-    `differences`, `notes`, `items`, `to_dict()`)."""
+    doc_id, as `lorabench compare` on lm-eval output: the LmEvalComparison (`comparisons` and their
+    `sentences`, `items`, `forced_despite`, `notes`, `to_dict()`). Tasks or documents that differ
+    are refused unless anyway=True."""
     from lorabench.comparison.lm_eval_compare import compare_lm_eval as compare_runs
     from lorabench.comparison.lm_eval_files import read_lm_eval
+    from lorabench.report.verdicts import verdict_sentence
 
     _check_alpha(alpha)
     kinds = [is_lm_eval_output(a), is_lm_eval_output(b)]
     if not all(kinds):
         lm, other = (a, b) if kinds[0] else (b, a)
         raise LorabenchError(f"{lm} is lm-eval output but {other} is not; compare two lm-eval runs or two lorabench runs")
-    return compare_runs(read_lm_eval(Path(a)), read_lm_eval(Path(b)), anyway=anyway, alpha=alpha, resamples=resamples)
+    result = compare_runs(read_lm_eval(Path(a)), read_lm_eval(Path(b)), anyway=anyway, alpha=alpha, resamples=resamples)
+    return LmEvalComparison(
+        a=str(result.a.path), b=str(result.b.path), model_a=result.a.model, model_b=result.b.model,
+        results_a=None if result.a.results is None else str(result.a.results),
+        results_b=None if result.b.results is None else str(result.b.results),
+        items=result.items, comparisons=[MetricVerdict.model_validate(c.to_dict()) for c in result.comparisons],
+        sentences=[verdict_sentence(c, before="A", after="B") for c in result.comparisons],
+        forced_despite=result.differences, notes=result.notes,
+    )
 
 
 def score(
@@ -533,7 +555,7 @@ def merge(
     model: str | None = None,
     dtype: str | None = None,
     force: bool = False,
-) -> Any:
+) -> MergeResult:
     """Merge a lorabench adapter folder into its base and write the merged model to `out`, as
     `lorabench merge`; refused unless the merged model gives the same greedy answers as base +
     adapter on `check_items` items (of `data`, else synthetic ones). Returns the MergeResult
@@ -556,16 +578,17 @@ def synth(task: TaskKind | str, n: int, seed: int = 0, out: str | Path | None = 
     return write_synth(TaskKind(task), n, seed, target, short_passages=short_passages)
 
 
-def leakage(train: str | Path, test: str | Path, task: TaskKind | str, *, ngram: int = 8) -> Any:
+def leakage(train: str | Path, test: str | Path, task: TaskKind | str, *, ngram: int = 8) -> LeakageResult:
     """Overlap between two data files (same questions, contexts, near-duplicate questions; ids
     shared by different records are reported apart), as `lorabench leakage`. Returns the
-    LeakageReport (`has_leakage`, `summary()`, `to_dict()`)."""
+    LeakageResult (`has_leakage`, each kind's count and examples, `summary` in words, `to_dict()`)."""
     from lorabench.data.leakage import check_leakage
     from lorabench.data.loaders import load_records
 
     a = load_records(DataSpec(path=str(train), task=TaskKind(task))).records
     b = load_records(DataSpec(path=str(test), task=TaskKind(task))).records
-    return check_leakage(a, b, ngram=ngram)
+    report = check_leakage(a, b, ngram=ngram)
+    return LeakageResult.model_validate({**report.to_dict(), "summary": report.summary()})
 
 
 def report(run_dir: str | Path, *, screenshot: bool = False) -> ReportResult:

@@ -20,6 +20,7 @@ import lorabench.api as api
 from lorabench.cli import app
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
+from lorabench.results import MergeResult
 from tests.run_configs import tiny_run
 
 runner = CliRunner()
@@ -129,9 +130,12 @@ def test_train(tiny_causal_path: Path, qa_file: Path, tmp_path: Path) -> None:
 
 def test_merge(runs: tuple[Path, Path], tmp_path: Path) -> None:
     adapter = runs[0] / "train" / "adapter"
-    _invoke("merge", adapter, "--out", tmp_path / "cli", "--check-items", "2")
-    api.merge(adapter, tmp_path / "api", check_items=2)
+    said = _invoke("merge", adapter, "--out", tmp_path / "cli", "--check-items", "2")
+    merged = api.merge(adapter, tmp_path / "api", check_items=2)
     assert_same_files(tmp_path / "cli", tmp_path / "api")
+    assert isinstance(merged, MergeResult) and (merged.out, merged.checked) == (tmp_path / "api", 2)
+    assert merged.base == json.loads((adapter / "lorabench.json").read_text())["base_model"]["name"]
+    assert f"2/2 greedy answers identical ({merged.items_from})" in said
 
 
 def test_score_writes_metrics_json_where_out_says(tmp_path: Path) -> None:

@@ -10,11 +10,14 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
+import lorabench.api as api
 from lm_eval_runs import GEN_TASK, MC_TASK
 from lorabench.cli import app
 from lorabench.core.errors import LorabenchError
 from lorabench.comparison.lm_eval_compare import compare_lm_eval
 from lorabench.comparison.lm_eval_files import read_lm_eval
+from lorabench.report.verdicts import verdict_sentence
+from lorabench.results import LmEvalComparison, MetricVerdict
 
 runner = CliRunner()
 
@@ -141,6 +144,31 @@ def test_continuous_metrics_get_the_paired_bootstrap_and_their_direction(tmp_pat
     assert comparison.metric == "t/f1" and comparison.test == "paired_bootstrap"
     assert comparison.difference == pytest.approx(0.5) and comparison.ci_low is not None
     assert comparison.verdict == "worse"  # a higher value of a lower-is-better metric
+
+
+def test_the_api_returns_a_typed_comparison_that_the_command_prints(tmp_path):
+    a = _write_run(tmp_path / "a", "t", [0.2, 0.4, 0.1, 0.3] * 5)
+    b = _write_run(tmp_path / "b", "t", [0.6, 0.9, 0.7, 0.8] * 5)
+    result = api.compare_lm_eval(a, b, resamples=500)
+    (expected,) = compare_lm_eval(read_lm_eval(a), read_lm_eval(b), resamples=500).comparisons
+    assert isinstance(result, LmEvalComparison) and isinstance(result.comparisons[0], MetricVerdict)
+    assert [c.model_dump() for c in result.comparisons] == [expected.to_dict()]
+    assert result.sentences == [verdict_sentence(expected, before="A", after="B")]
+    assert result.items == {"t": 20} and result.forced_despite == [] and result.notes == []
+    assert (result.a, result.model_a, result.model_b) == (str(a), read_lm_eval(a).model, read_lm_eval(b).model)
+    assert result.results_a == str(read_lm_eval(a).results) and result.results_a.endswith(".json")
+    assert _compare_json(str(a), str(b), "--resamples", "500") == result.to_dict()
+    printed = runner.invoke(app, ["compare", str(a), str(b), "--resamples", "500"], env={"COLUMNS": "400"})
+    assert result.sentences[0] in printed.output and f"A = {result.model_a} ({result.results_a})" in printed.output
+
+    # documents in one run only: the function names its keyword, the command its option
+    fewer = _write_run(tmp_path / "c", "t", [0.6, 0.9, 0.7, 0.8] * 4)
+    with pytest.raises(LorabenchError, match="or pass anyway=True to compare the common ones regardless"):
+        api.compare_lm_eval(a, fewer)
+    refused = runner.invoke(app, ["compare", str(a), str(fewer)], env={"COLUMNS": "400"})
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 2 and "or pass --anyway to compare the common ones regardless" in said
+    assert api.compare_lm_eval(a, fewer, anyway=True, resamples=500).forced_despite
 
 
 def test_lm_eval_output_against_a_lorabench_folder_is_one_line(lm_eval_pair, tmp_path):

@@ -60,7 +60,6 @@ def compare(
 def _compare_lm_eval(run_a: Path, run_b: Path, anyway: bool, alpha: float, resamples: int, as_json: bool) -> None:
     """`compare` on two lm-eval runs: one verdict line per task and metric, as for lorabench runs."""
     import lorabench.api as api
-    from lorabench.report.verdicts import verdict_sentence
 
     result = api.compare_lm_eval(run_a, run_b, anyway=anyway, alpha=alpha, resamples=resamples)
     if as_json:
@@ -68,12 +67,13 @@ def _compare_lm_eval(run_a: Path, run_b: Path, anyway: bool, alpha: float, resam
         return
     # One line per fact, never wrapped: scripts and readers grep for "TASK/METRIC: ".
     say = functools.partial(console.print, highlight=False, soft_wrap=True)
-    for difference in result.differences:
+    for difference in result.forced_despite:
         say(f"[bold yellow]compared anyway despite[/] {escape(difference)}")
-    for run, label in ((result.a, "A"), (result.b, "B")):
-        say(f"{label} = {escape(run.model)} ({escape(str(run.results or run.path))})")
+    for label, model, results, path in (("A", result.model_a, result.results_a, result.a),
+                                        ("B", result.model_b, result.results_b, result.b)):
+        say(f"{label} = {escape(model)} ({escape(results or path)})")
     say("paired by doc_id: " + ", ".join(f"{task} {n} documents" for task, n in result.items.items()))
-    for c in result.comparisons:
-        say(escape(verdict_sentence(c, before="A", after="B")))
+    for sentence in result.sentences:
+        say(escape(sentence))
     for note in result.notes:
         say(f"[yellow]note:[/] {escape(note)}")

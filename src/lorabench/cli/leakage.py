@@ -26,6 +26,6 @@ def leakage(
     import lorabench.api as api
 
     report = api.leakage(train, test, task, ngram=ngram)
-    console.print_json(json.dumps(report.to_dict())) if as_json else console.print(report.summary(), highlight=False)
+    console.print_json(json.dumps(report.to_dict())) if as_json else console.print(report.summary, highlight=False)
     if report.has_leakage:
         raise typer.Exit(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Group, RenderableType
@@ -11,9 +11,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from lorabench.cli.common import SetOption, console, err_console, say_on
-
-if TYPE_CHECKING:  # the preview module loads the tokenizer stack
-    from lorabench.pipeline.preview import ItemView, Preview, Split
+from lorabench.results import ItemView, Preview
 
 LEARNED_STYLE = "bold black on green"
 
@@ -35,21 +33,19 @@ def prompts(
 
 
 def _header(preview: Preview) -> Text:
-    from lorabench.prompts.few_shot import shot_ids
-
-    settings = preview.settings
     lines = [
         f"{len(preview.items)} of {preview.total} {preview.split} items; "
         f"{'chat template' if preview.chat else 'plain prompts (no chat template)'}; "
-        f"prompts fit in {settings.max_prompt_tokens} tokens (only the context is shortened)",
+        f"prompts fit in {preview.max_prompt_tokens} tokens (only the context is shortened)",
     ]
-    if settings.few_shot is not None:
-        lines.append(f"few-shot examples ({settings.few_shot.k}, drawn from train with seed {settings.few_shot.seed}; "
-                     f"the last stands in for a shot in its own prompt): {', '.join(shot_ids(settings.few_shot))}")
+    shots = preview.few_shot
+    if shots is not None:
+        lines.append(f"few-shot examples ({shots.k}, drawn from train with seed {shots.seed}; "
+                     f"the last stands in for a shot in its own prompt): {', '.join(shots.ids)}")
     return Text("\n".join(lines))
 
 
-def _item(view: ItemView, number: int, split: Split) -> RenderableType:
+def _item(view: ItemView, number: int, split: str) -> RenderableType:
     training = Text.assemble(
         (f"training: {view.prompt_tokens} prompt tokens{' (context shortened)' if view.shortened else ''}, "
          f"{len(view.learned_tokens)} learned tokens (highlighted){'; answer cut to fit' if view.answer_truncated else ''}\n",

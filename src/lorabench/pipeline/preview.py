@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from lorabench.config.run import RunConfig
 from lorabench.core.kinds import get_task
@@ -19,30 +18,14 @@ from lorabench.models.load import TokenizerAndConfig, load_tokenizer
 from lorabench.pipeline.run import split_data
 from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.build import STOP_STRINGS, build_prompt, fit_to_model, model_context_length
+from lorabench.results.preview import ItemView, Split
 from lorabench.training.examples import IGNORE_INDEX, encode_example
 
-Split = Literal["train", "test"]
-
 
 @dataclass(frozen=True)
-class ItemView:
-    """One item: its prompt, what training learns after it, and how evaluation asks for the answer."""
+class SplitPreview:
+    """The rendered items, with the prompt settings (fitted to the model) that rendered them."""
 
-    record_id: str
-    prompt: str
-    prompt_tokens: int
-    shortened: bool
-    learned_text: str  # the learned ids decoded together: answer and end token
-    learned_tokens: tuple[str, ...]  # the same ids decoded one by one
-    answer_truncated: bool
-    max_new_tokens: int
-    stop_strings: tuple[str, ...]
-    scored_options: tuple[str, ...]  # multiple choice scored by log-probability: what is compared
-    scored_labels: tuple[str, ...] = ()  # multiple choice read by letter: the labels whose probabilities are compared
-
-
-@dataclass(frozen=True)
-class Preview:
     split: Split
     total: int  # items in the split
     chat: bool
@@ -50,7 +33,7 @@ class Preview:
     items: list[ItemView]
 
 
-def preview_prompts(config: RunConfig, split: Split, n: int, say: Callable[[str], None]) -> Preview:
+def preview_prompts(config: RunConfig, split: Split, n: int, say: Callable[[str], None]) -> SplitPreview:
     """Load the data as `run` does (same splits, same refusals) and the tokenizer, and render the
     first `n` items of `split`."""
     splits = split_data(config, say)
@@ -60,7 +43,7 @@ def preview_prompts(config: RunConfig, split: Split, n: int, say: Callable[[str]
     settings = fit_to_model(splits.prompt, model, max_new)
     items = [_view(record, model, settings, config, max_new) for record in records[:n]]
     chat = bool(items) and build_prompt(records[0], model.tokenizer, settings).chat
-    return Preview(split, len(records), chat, settings, items)
+    return SplitPreview(split, len(records), chat, settings, items)
 
 
 def _view(record: Record, model: TokenizerAndConfig, settings: PromptSettings, config: RunConfig, max_new: int) -> ItemView:

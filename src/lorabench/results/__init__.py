@@ -2,12 +2,18 @@
 folder without loading a model. `import lorabench` exposes these names too.
 
 scores.py: one evaluation's scores, one metric's verdict, one guard; summary.py: summary.json
-(`RunSummary`); outcomes.py: each function's result; html.py: their notebook view.
+(`RunSummary`); outcomes.py: each function's result; preview.py: `preview_prompts`' rendered
+items; html.py: their notebook view.
 """
 
 from lorabench.results.outcomes import (
     Comparison,
     EvalResult,
+    LeakageExample,
+    LeakageKind,
+    LeakageResult,
+    LmEvalComparison,
+    MergeResult,
     ReportResult,
     RetentionVerdicts,
     RunResult,
@@ -17,11 +23,13 @@ from lorabench.results.outcomes import (
     TrackOutcome,
     TrainResult,
 )
+from lorabench.results.preview import FewShotShots, ItemView, Preview
 from lorabench.results.scores import GuardResult, MetricScores, MetricVerdict
 from lorabench.results.summary import RunSummary, ShortComparison, Sizes, TrainingFigures, ValidationSource
 
 __all__ = [
-    "Comparison", "EvalResult", "GuardResult", "MetricScores", "MetricVerdict", "ReportResult", "RetentionVerdicts", "RunResult", "RunSummary",
-    "ScoreResult", "ShortComparison", "Sizes", "StudyResult", "StudyRun", "TrackOutcome", "TrainResult", "TrainingFigures",
-    "ValidationSource",
+    "Comparison", "EvalResult", "FewShotShots", "GuardResult", "ItemView", "LeakageExample", "LeakageKind", "LeakageResult",
+    "LmEvalComparison", "MergeResult", "MetricScores", "MetricVerdict", "Preview", "ReportResult", "RetentionVerdicts",
+    "RunResult", "RunSummary", "ScoreResult", "ShortComparison", "Sizes", "StudyResult", "StudyRun", "TrackOutcome",
+    "TrainResult", "TrainingFigures", "ValidationSource",
 ]

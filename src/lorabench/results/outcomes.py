@@ -1,4 +1,5 @@
-"""What each public function returns (`lorabench.run`, `evaluate`, `train`, `compare`, `score`, `study`, `track`).
+"""What each public function returns (`lorabench.run`, `evaluate`, `train`, `compare`, `score`, `study`, `track`,
+and lorabench.api's `merge`, `leakage`, `compare_lm_eval`).
 
 Each result has `_repr_html_`, so a notebook cell shows the verdict table and the guards.
 """
@@ -112,6 +113,37 @@ class Comparison(BaseModel):
         return "\n".join(parts)
 
 
+class LmEvalComparison(BaseModel):
+    """`lorabench.api.compare_lm_eval(a, b)`: two lm-eval runs, paired by doc_id per task and metric (B - A)."""
+
+    a: str  # each run as given: an --output_path folder, a results_*.json or a samples file
+    b: str
+    model_a: str  # the model lm-eval evaluated (`pretrained`, `+ peft` with an adapter)
+    model_b: str
+    results_a: str | None = None  # the results_*.json read (None: a samples file alone)
+    results_b: str | None = None
+    items: dict[str, int]  # documents paired, per task
+    comparisons: list[MetricVerdict]  # one per task and metric, named TASK/METRIC
+    sentences: list[str] = Field(default_factory=list)  # each comparison's verdict in words (A -> B)
+    forced_despite: list[str] = Field(default_factory=list)  # what differed when compared with anyway=True
+    notes: list[str] = Field(default_factory=list)  # reported, not refused: other prompts, metrics without a test
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `compare --json` payload: each `comparison` entry carries lorabench's own comparison fields."""
+        return {
+            "a": self.a, "b": self.b, "format": "lm-eval", "results": {"a": self.results_a, "b": self.results_b},
+            "tasks": self.items, "forced_despite": self.forced_despite, "notes": self.notes,
+            "comparison": [c.model_dump() for c in self.comparisons],
+        }
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p>A = {escape(self.model_a)} ({escape(self.a)}); B = {escape(self.model_b)} ({escape(self.b)})</p>"]
+        parts += [f"<p style='color:#a60'>compared anyway despite {escape(d)}</p>" for d in self.forced_despite]
+        parts += [f"<p>{escape(s)}</p>" for s in self.sentences]
+        parts += [f"<p style='color:#a60'>note: {escape(n)}</p>" for n in self.notes]
+        return "\n".join(parts)
+
+
 class ScoreResult(BaseModel):
     """`lorabench.score(...)`: predictions made elsewhere, scored with the task's metrics."""
 
@@ -154,6 +186,46 @@ class TrainResult(BaseModel):
         return (f"<p>trained {self.steps} steps ({self.epochs:.2f} epochs) in {self.train_seconds:.0f} s, "
                 f"{self.tokens_per_second:.0f} tokens/s{loss}{best}{stopped}</p>"
                 f"<p>adapter: <code>{escape(str(self.adapter_dir))}</code></p>")
+
+
+class MergeResult(BaseModel):
+    """`lorabench.api.merge(adapter, out)`: the merged model, and the check it passed."""
+
+    out: Path
+    base: str  # the base model the adapter was merged into, as it was named
+    checked: int  # check items on which both models gave the same greedy answer (all of them, or it failed)
+    items_from: str  # where the check items came from
+
+
+class LeakageExample(BaseModel):
+    """One overlapping pair: the first set's record, the second's, and a short text showing the overlap."""
+
+    a_id: str
+    b_id: str
+    snippet: str
+
+
+class LeakageKind(BaseModel):
+    """One kind of overlap: the second set's items it affects, and a few example pairs."""
+
+    count: int
+    examples: list[LeakageExample]
+
+
+class LeakageResult(BaseModel):
+    """`lorabench.api.leakage(train, test, task)`: overlap between two data files."""
+
+    size_a: int
+    size_b: int
+    ngram: int
+    has_leakage: bool
+    id_collisions: int  # second-set ids naming another record in the first (reported, not leakage)
+    kinds: dict[str, LeakageKind]  # same_id, same_question, same_context, near_duplicate_question
+    summary: str  # the findings in words: a headline, then each kind's count and examples
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `leakage --json` payload (the run manifest's leakage entry)."""
+        return self.model_dump(exclude={"summary"})
 
 
 class StudyRun(BaseModel):

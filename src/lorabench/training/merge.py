@@ -15,7 +15,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
@@ -33,20 +32,13 @@ from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
 from lorabench.models.load import LoadedModel, ModelSpec, load_model
 from lorabench.config.prompt import PromptSettings
+from lorabench.results import MergeResult
 from lorabench.runs.folder import ensure_run_folder, write_json
 from lorabench.core.kinds import get_task
 
 DEFAULT_CHECK_ITEMS = 8
 _SHOWN_DIFFERENCES = 3
 DTYPES: tuple[str, ...] = get_args(ModelSpec.model_fields["dtype"].annotation)
-
-
-@dataclass(frozen=True)
-class MergeResult:
-    out: Path
-    base: str  # the base model the adapter was merged into, as it was named
-    checked: int  # check items on which both models gave the same greedy answer (all of them, or it failed)
-    items_from: str  # where the check items came from
 
 
 def check_mergeable(model: Any, targets: list[str] | str) -> None:
@@ -123,7 +115,7 @@ def merge_adapter(
         merged = load_model(ModelSpec(name=str(staging), dtype=spec.dtype, device="cpu"))
         got = greedy_answers(merged, records, prompt)
         _check_identical(expected, got, out, spec.dtype)
-    return MergeResult(out, spec.name, len(expected), items_from)
+    return MergeResult(out=out, base=spec.name, checked=len(expected), items_from=items_from)
 
 
 def greedy_answers(loaded: LoadedModel, records: Sequence[Record], prompt: PromptSettings) -> dict[str, str]:
