@@ -74,7 +74,7 @@ def eval_command(
             sections["model"], sections["data"], adapter=adapter, out=out, limit=limit, prompt=prompt_settings,
             decoding=sections.get("decoding"), few_shot_from=few_shot_from, allow_prompt_change=allow_prompt_change,
             force=force, progress=lambda total, done: factory(f"eval {task.value}", total, done),
-            track=track, say=say_on(err_console if as_json else console),
+            track=track, say=say_on(err_console if as_json else console, EVAL_FIELDS),
         )
     if not shard.main:
         return  # rank 0 merged the shards and reports for all of them
