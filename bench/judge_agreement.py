@@ -39,7 +39,7 @@ from lorabench.tasks.open_answers import OpenRecord
 from lorabench.data.synth import synthesize
 from lorabench.judging.answers import judge_answers
 from lorabench.judging.items import JudgeItem
-from lorabench.judging.result import JudgeResult
+from lorabench.results import JudgeResult
 from lorabench.config.prompt import PromptSettings
 from lorabench.judging.items import question_of
 

@@ -22,7 +22,6 @@ from lorabench.core.version import __version__
 _PUBLIC = {
     **dict.fromkeys(("run", "evaluate", "train", "compare", "score", "study", "judge", "track"), "lorabench.api"),
     "JudgeSettings": "lorabench.config.judge",
-    **dict.fromkeys(("JudgeResult", "Judgment"), "lorabench.judging.result"),
     "TrackingSettings": "lorabench.config.tracking",
     **dict.fromkeys(("RunConfig", "PipelineData", "SplitSettings"), "lorabench.config.run"),
     **dict.fromkeys(
@@ -37,7 +36,7 @@ _PUBLIC = {
     **dict.fromkeys(
         ("RunResult", "RunSummary", "EvalResult", "TrainResult", "Comparison", "ScoreResult", "StudyResult",
          "StudyRun", "MetricScores", "MetricVerdict", "GuardResult", "TrackOutcome", "MergeResult", "LeakageResult",
-         "LmEvalComparison", "Preview"),
+         "LmEvalComparison", "Preview", "JudgeResult", "Judgment"),
         "lorabench.results",
     ),
     "LorabenchError": "lorabench.core.errors",
@@ -60,7 +59,6 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ impo
     from lorabench.api import compare, evaluate, judge, run, score, study, track, train
     from lorabench.config.judge import JudgeSettings
     from lorabench.config.tracking import TrackingSettings
-    from lorabench.judging.result import JudgeResult, Judgment
     from lorabench.config.run import PipelineData, RunConfig, SplitSettings
     from lorabench.data.records import TaskKind
     from lorabench.data.spec import DataSpec
@@ -71,6 +69,8 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ impo
         Comparison,
         EvalResult,
         GuardResult,
+        JudgeResult,
+        Judgment,
         LeakageResult,
         LmEvalComparison,
         MergeResult,

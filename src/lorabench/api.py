@@ -52,7 +52,7 @@ from lorabench.config.settings import ModelSpec
 from lorabench.metrics.settings import ScoringSettings
 
 if TYPE_CHECKING:
-    from lorabench.judging.result import JudgeResult
+    from lorabench.results.judged import JudgeResult
     from lorabench.studies.grid import Study
 
 # (stage name, items, items already done, recorded seconds of a stage found finished) -> advance(k)

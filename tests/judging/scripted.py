@@ -11,7 +11,7 @@ from lorabench.config.judge import JudgeSettings
 from lorabench.judging.answers import judge_answers
 from lorabench.judging.cache import Completion
 from lorabench.judging.items import JudgeItem
-from lorabench.judging.result import JudgeResult
+from lorabench.results import JudgeResult
 from tests.judging.judge_server import verdict_for
 
 

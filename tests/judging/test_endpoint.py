@@ -11,6 +11,7 @@ from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
 from lorabench.judging.answers import judge_answers
 from lorabench.judging.items import JudgeItem
+from lorabench.results import JudgeResult
 
 KEY = "sk-test-very-secret-0123456789"
 
@@ -136,7 +137,5 @@ def test_the_item_view_has_both_answers_grades_reasons_and_the_preference(server
     graded = [j for j in result.judgments if j.id == "item-1" and j.check == "correctness" and j.subject == "base"][0]
     assert graded.answers == ["other1"]
     # Read back from the folder, the result and its view are the same.
-    from lorabench.judging.records import read_judging
-
-    again = read_judging(tmp_path / "run")
+    again = JudgeResult.read(tmp_path / "run")
     assert again.to_dict() == result.to_dict() and again.item_view() == view

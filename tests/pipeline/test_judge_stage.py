@@ -5,7 +5,6 @@ that costs the judge nothing."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 import yaml
@@ -98,5 +97,6 @@ def test_a_trusted_judge_is_the_headline_when_asked(tmp_path, tiny_causal_path):
     # Without metrics.primary the task's own metric decides, judge or not.
     plain = choose_headline(config.model_copy(update={"metrics": config.metrics.model_copy(update={"primary": None})}), [], judged)
     assert plain.primary == "rouge_l_acc" and all(c.role == "secondary" for c in plain.judged)
-    untrusted = choose_headline(config, [], replace(judged, guards=[replace(judged.guards[0], ok=False)]))
+    failed_gold = judged.model_copy(update={"guards": [judged.guards[0].model_copy(update={"ok": False})]})
+    untrusted = choose_headline(config, [], failed_gold)
     assert untrusted.primary == "rouge_l_acc" and "not trustworthy" in untrusted.note

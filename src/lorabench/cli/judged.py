@@ -3,7 +3,6 @@ judge's guards, its cost. Shared by `lorabench run` (a config with judge:) and `
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from rich import box
@@ -12,9 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from lorabench.cli.tables import findings_lines
-from lorabench.judging.records import read_judging
-from lorabench.judging.result import JudgeResult
-from lorabench.report.judged import cost_sentence, preference_sentence, rates_sentence, trust_sentence
+from lorabench.results import JudgeResult, RunSummary
+from lorabench.results.judged import JUDGE_METRICS
 
 
 def judged_table(result: JudgeResult) -> Table:
@@ -34,7 +32,7 @@ def judged_table(result: JudgeResult) -> Table:
         table.add_column("p", justify="right")
         table.add_column("verdict")
     by_metric = {c.metric: c for c in result.comparisons}
-    for metric in ("judge_correct", "judge_attempted"):
+    for metric in JUDGE_METRICS:
         row = [metric] + [f"{100 * result.rates[s][metric]:.1f}" for s in ["gold", *result.sides]]
         c = by_metric.get(metric)
         if c is not None:
@@ -48,19 +46,18 @@ def judged_table(result: JudgeResult) -> Table:
 def run_judgment(out: Path) -> tuple[JudgeResult | None, str | None]:
     """A finished run folder's judge result (judge/) and the note saying why metrics.primary is not
     the headline, when summary.json has one."""
-    summary = out / "summary.json"
-    note = (json.loads(summary.read_text(encoding="utf-8")).get("verdict") or {}).get("note") if summary.is_file() else None
-    return read_judging(out / "judge"), note
+    note = (RunSummary.read(out).get("verdict") or {}).get("note") if (out / "summary.json").is_file() else None
+    return JudgeResult.read(out / "judge"), note
 
 
 def print_judged(result: JudgeResult, console: Console) -> None:
     console.print(judged_table(result))
     say = lambda text: console.print(text, highlight=False, soft_wrap=True)  # noqa: E731
-    say(("[green]" if result.trustworthy else "[bold red]") + escape(trust_sentence(result)) + "[/]")
+    say(("[green]" if result.trustworthy else "[bold red]") + escape(result.trust_sentence()) + "[/]")
     if result.preference is not None:
-        say(escape(preference_sentence(result.preference)))
+        say(escape(result.preference.sentence()))
     if len(result.sides) == 1:
-        say(escape(rates_sentence(result)))
+        say(escape(result.rates_sentence()))
     for line in findings_lines([g for g in result.guards if g.name != "judge_gold"]):
         say(line)
-    say(escape(cost_sentence(result)))
+    say(escape(result.cost_sentence()))

@@ -11,7 +11,7 @@ from lorabench.judging.backend import JudgeBackend
 from lorabench.judging.cache import JudgmentCache
 from lorabench.judging.items import JudgeItem
 from lorabench.judging.records import write_judging
-from lorabench.judging.result import JudgeResult
+from lorabench.results.judged import JudgeResult
 from lorabench.judging.rubric import Rubric, load_rubric
 from lorabench.judging.session import judge_items
 from lorabench.models.gguf import cache_root

@@ -17,10 +17,11 @@ from lorabench.judging.cache import Completion, JudgmentCache, cache_key
 from lorabench.judging.guards import exact_match_guard, gold_guard, position_guard, unparseable_guard
 from lorabench.judging.items import JudgeItem, check_items
 from lorabench.judging.parse import UNPARSEABLE, parse_grade, parse_preference, reason
-from lorabench.judging.result import Check, JudgeCost, JudgeResult, Judgment
 from lorabench.judging.rubric import Rubric
-from lorabench.judging.stats import PreferenceSummary, compare_judged, summarize_preference
+from lorabench.judging.stats import compare_judged, summarize_preference
 from lorabench.judging.verdicts import PairOutcome, correctness_scores, identical_pair, pair_outcome
+from lorabench.results import GuardResult, MetricVerdict
+from lorabench.results.judged import Check, JudgeCost, JudgeResult, Judgment, PreferenceSummary
 
 GOLD = "gold"
 
@@ -76,8 +77,9 @@ def _complete(asks: Sequence[_Ask], backend: JudgeBackend, cache: JudgmentCache,
 def _judgment(ask: _Ask, completion: Completion, fresh: bool) -> Judgment:
     parsed = parse_grade(completion.text) if ask.check == "correctness" else parse_preference(completion.text)
     return Judgment(
-        ask.item.id, ask.check, ask.subject, ask.answers, parsed or UNPARSEABLE, reason(completion.text), completion.text,
-        completion.tokens_in, completion.tokens_out, completion.seconds, cached=not fresh,
+        id=ask.item.id, check=ask.check, subject=ask.subject, answers=ask.answers, verdict=parsed or UNPARSEABLE,
+        reason=reason(completion.text), raw=completion.text, tokens_in=completion.tokens_in,
+        tokens_out=completion.tokens_out, seconds=completion.seconds, cached=not fresh,
     )
 
 
@@ -85,8 +87,8 @@ def _cost(asks: Sequence[_Ask], cache: JudgmentCache, fresh: set[str]) -> JudgeC
     distinct = {ask.key for ask in asks}
     made = [cache.get(key) for key in distinct if key in fresh]
     return JudgeCost(
-        len(distinct), len(made), sum(c.tokens_in for c in made if c), sum(c.tokens_out for c in made if c),
-        round(sum(c.seconds for c in made if c), 3),
+        judgments=len(distinct), fresh=len(made), tokens_in=sum(c.tokens_in for c in made if c),
+        tokens_out=sum(c.tokens_out for c in made if c), seconds=round(sum(c.seconds for c in made if c), 3),
     )
 
 
@@ -134,7 +136,7 @@ def judge_items(
         comparisons = compare_judged(scores[sides[0]], scores[sides[1]], alpha)
     preference = _preference(items, sides, judgments, alpha) if len(sides) == 2 and "preference" in rubrics else None
     exact = [grades[(item.id, s)] for item in items for s in sides if item.exact_match.get(s) == 1.0]
-    guards = [
+    findings = [
         gold_guard([grades[(item.id, GOLD)] for item in items]),
         position_guard(preference),
         exact_match_guard(exact),
@@ -143,7 +145,8 @@ def judge_items(
     return JudgeResult(
         judge=backend.describe(),
         rubrics={kind: {"sha256": r.sha256, "source": r.source, "file": r.file_name} for kind, r in rubrics.items()},
-        sides=list(sides), n=len(items), rates=rates, comparisons=comparisons, preference=preference,
-        guards=guards, cost=_cost(asks, cache, fresh), unparseable=sum(j.verdict == UNPARSEABLE for j in judgments),
-        judgments=judgments,
+        sides=list(sides), n=len(items), rates=rates,
+        comparisons=[MetricVerdict.model_validate(c.to_dict()) for c in comparisons], preference=preference,
+        guards=[GuardResult.model_validate(f.to_dict()) for f in findings], cost=_cost(asks, cache, fresh),
+        unparseable=sum(j.verdict == UNPARSEABLE for j in judgments), judgments=judgments,
     )

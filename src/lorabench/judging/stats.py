@@ -4,15 +4,12 @@ match), and an exact sign test on preference wins against losses (ties carry no 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
 
 from scipy import stats
 
 from lorabench.comparison.paired import MetricComparison, compare_metric
 from lorabench.judging.verdicts import PairOutcome
-
-JUDGE_METRICS = ("judge_correct", "judge_attempted")
+from lorabench.results.judged import JUDGE_METRICS, PreferenceSummary
 
 
 def sign_test(wins: int, losses: int) -> float:
@@ -22,43 +19,6 @@ def sign_test(wins: int, losses: int) -> float:
     return float(stats.binomtest(wins, wins + losses, 0.5).pvalue)
 
 
-@dataclass(frozen=True)
-class PreferenceSummary:
-    """Which side the judge preferred, counted over the items, and how much position mattered."""
-
-    first: str  # e.g. "base"
-    second: str  # e.g. "tuned"
-    n: int
-    wins: int  # second (tuned) preferred in both orders
-    losses: int  # first (base) preferred in both orders
-    ties: int  # everything else, identical answers included
-    identical: int  # answers equal: a tie without asking the judge
-    p_value: float  # exact sign test, wins vs losses
-    verdict: str  # "better", "worse" or "no significant difference" (of second against first)
-    asked: int  # items whose two answers differed (judged in both orders)
-    both_parsed: int  # ... whose two verdicts both parsed
-    consistent: int  # ... which named the same answer (or tie) in both orders
-    followed_position: int  # ... which picked the same letter in both orders
-    alpha: float = 0.05
-
-    @property
-    def position_bias_rate(self) -> float | None:
-        """Share of the parsed pairs where the verdict followed the position, not the answer."""
-        return self.followed_position / self.both_parsed if self.both_parsed else None
-
-    @property
-    def consistency_rate(self) -> float | None:
-        return self.consistent / self.both_parsed if self.both_parsed else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "position_bias_rate": self.position_bias_rate, "consistency_rate": self.consistency_rate}
-
-    @classmethod
-    def from_dict(cls, payload: dict[str, Any]) -> "PreferenceSummary":
-        names = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in payload.items() if k in names})
-
-
 def summarize_preference(first: str, second: str, outcomes: Sequence[PairOutcome], alpha: float = 0.05) -> PreferenceSummary:
     wins = sum(o.outcome == "second" for o in outcomes)
     losses = sum(o.outcome == "first" for o in outcomes)
@@ -66,9 +26,9 @@ def summarize_preference(first: str, second: str, outcomes: Sequence[PairOutcome
     p = sign_test(wins, losses)
     verdict = "no significant difference" if p >= alpha or wins == losses else ("better" if wins > losses else "worse")
     return PreferenceSummary(
-        first, second, len(outcomes), wins, losses, len(outcomes) - wins - losses, identical, p, verdict,
-        asked=len(outcomes) - identical, both_parsed=sum(o.both_parsed for o in outcomes),
-        consistent=sum(o.consistent for o in outcomes), followed_position=sum(o.followed_position for o in outcomes),
+        first=first, second=second, n=len(outcomes), wins=wins, losses=losses, ties=len(outcomes) - wins - losses,
+        identical=identical, p_value=p, verdict=verdict, asked=len(outcomes) - identical,
+        both_parsed=sum(o.both_parsed for o in outcomes), consistent=sum(o.consistent for o in outcomes), followed_position=sum(o.followed_position for o in outcomes),
         alpha=alpha,
     )
 

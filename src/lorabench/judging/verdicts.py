@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lorabench.judging.parse import UNPARSEABLE
+from lorabench.results.judged import chosen_side, preferred_side
 
 Outcome = Literal["first", "second", "tie", "identical"]
 
@@ -39,21 +40,12 @@ class PairOutcome:
         """The two orders named the same answer (or both a tie)."""
         if not self.both_parsed:
             return False
-        return _winner(self.first_order, True) == _winner(self.second_order, False)
-
-
-def _winner(verdict: str, first_is_a: bool) -> str:
-    if verdict == "A":
-        return "first" if first_is_a else "second"
-    if verdict == "B":
-        return "second" if first_is_a else "first"
-    return "tie"
+        return chosen_side(self.first_order, True) == chosen_side(self.second_order, False)
 
 
 def pair_outcome(first_order: str, second_order: str) -> PairOutcome:
     """Combine the verdict with `first` shown as A and the one with `second` shown as A."""
-    one, two = _winner(first_order, True), _winner(second_order, False)
-    outcome: Outcome = one if one == two and one != "tie" and UNPARSEABLE not in (first_order, second_order) else "tie"
+    outcome: Outcome = preferred_side(first_order, second_order)
     followed = first_order == second_order and first_order in ("A", "B")
     return PairOutcome(outcome, first_order, second_order, followed)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lorabench.comparison.paired import MetricComparison, run_verdict, with_roles
+from lorabench.comparison.paired import MetricComparison, comparison_from_dict, run_verdict, with_roles
 from lorabench.config.judge import JUDGE_PRIMARY, JudgeSettings
 from lorabench.config.prompt import PromptSettings
 from lorabench.config.run import RunConfig
@@ -22,8 +22,8 @@ from lorabench.core.kinds import get_task
 from lorabench.core.notices import Say
 from lorabench.data.records import Record
 from lorabench.judging.answers import judge_answers
-from lorabench.judging.result import JudgeResult
 from lorabench.judging.sources import items_from_rows
+from lorabench.results.judged import JudgeResult
 from lorabench.runs.predictions import PredictionRow
 
 JUDGE_FOLDER = "judge"
@@ -67,6 +67,6 @@ def choose_headline(config: RunConfig, comparisons: Sequence[MetricComparison], 
         note = (f"metrics.primary is {JUDGE_PRIMARY}, but the judge is not trustworthy on this data ({gold}): "
                 f"the verdict is {own}'s")
         primary = own
-    judged_comparisons = list(judged.comparisons) if judged is not None else []
+    judged_comparisons = [comparison_from_dict(c.model_dump()) for c in judged.comparisons] if judged is not None else []
     marked = with_roles([*judged_comparisons, *comparisons], primary, config.metrics.correction)
     return Headline(primary, requested, note, marked[len(judged_comparisons):], marked[:len(judged_comparisons)])

@@ -25,7 +25,7 @@ from lorabench.data.records import Record
 from lorabench.core.messages import Hint, Message
 from lorabench.pipeline.judge_stage import Headline, choose_headline, judge_stage
 from lorabench.judging.answers import check_judge
-from lorabench.judging.result import JudgeResult
+from lorabench.results.judged import JudgeResult
 from lorabench.inference import check_can_serve, get_backend, release_engines
 from lorabench.evaluation.runner import EvalOutcome, evaluate_in_folder, how_made, records_digest
 from lorabench.evaluation.sharding import barrier, current_shard

@@ -22,8 +22,7 @@ from lorabench.comparison.paired_runs import read_eval
 from lorabench.runs.predictions import PredictionRow
 from lorabench.runs.folder import read_jsonl
 from lorabench.evaluation.accounting import accounting_summary
-from lorabench.judging.records import read_judging
-from lorabench.judging.result import JudgeResult
+from lorabench.results.judged import JudgeResult
 
 
 @dataclass
@@ -125,5 +124,5 @@ def collect(run_dir: str | Path) -> ReportData:
         generated=generated(base.rows) or generated(tuned.rows),
         short=_short(summary, task, base_rows, tuned.rows, metrics),
         retention=RetentionData.from_summary(summary.get("retention")),
-        judge=read_judging(run_dir / "judge"),
+        judge=JudgeResult.read(run_dir / "judge"),
     )

@@ -3,9 +3,10 @@ folder without loading a model. `import lorabench` exposes these names too.
 
 scores.py: one evaluation's scores, one metric's verdict, one guard; summary.py: summary.json
 (`RunSummary`); outcomes.py: each function's result; preview.py: `preview_prompts`' rendered
-items; html.py: their notebook view.
+items; judged.py: a judge's (`JudgeResult`); html.py: their notebook view.
 """
 
+from lorabench.results.judged import JudgeCost, JudgeResult, Judgment, PreferenceSummary
 from lorabench.results.outcomes import (
     Comparison,
     EvalResult,
@@ -28,8 +29,8 @@ from lorabench.results.scores import GuardResult, MetricScores, MetricVerdict
 from lorabench.results.summary import RunSummary, ShortComparison, Sizes, TrainingFigures, ValidationSource
 
 __all__ = [
-    "Comparison", "EvalResult", "FewShotShots", "GuardResult", "ItemView", "LeakageExample", "LeakageKind", "LeakageResult",
-    "LmEvalComparison", "MergeResult", "MetricScores", "MetricVerdict", "Preview", "ReportResult", "RetentionVerdicts",
-    "RunResult", "RunSummary", "ScoreResult", "ShortComparison", "Sizes", "StudyResult", "StudyRun", "TrackOutcome",
-    "TrainResult", "TrainingFigures", "ValidationSource",
+    "Comparison", "EvalResult", "FewShotShots", "GuardResult", "ItemView", "JudgeCost", "JudgeResult", "Judgment",
+    "LeakageExample", "LeakageKind", "LeakageResult", "LmEvalComparison", "MergeResult", "MetricScores", "MetricVerdict",
+    "PreferenceSummary", "Preview", "ReportResult", "RetentionVerdicts", "RunResult", "RunSummary", "ScoreResult",
+    "ShortComparison", "Sizes", "StudyResult", "StudyRun", "TrackOutcome", "TrainResult", "TrainingFigures", "ValidationSource",
 ]
