@@ -118,7 +118,11 @@ def run(
         out=result.out, report=result.report, summary=result.summary,
         applicable_guards=[GuardResult.model_validate(f.to_dict()) for f in applicable(result.findings, generated_text)],
         sentences=[verdict_sentence(c) for c in result.comparisons],
-        multiplicity=multiplicity_sentence(result.comparisons, loaded.metrics.alpha, loaded.metrics.correction),
+        # Every metric tested counts, the judge's too, as in summary.json's verdict.metrics_tested.
+        multiplicity=multiplicity_sentence(
+            [*(result.headline.judged if result.headline else []), *result.comparisons], loaded.metrics.alpha,
+            loaded.metrics.correction,
+        ),
         retention=None if result.retention is None else _retention_verdicts(result.comparisons, result.retention.comparison),
     )
 

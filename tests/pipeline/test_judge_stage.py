@@ -16,6 +16,7 @@ from lorabench.config.run import RunConfig
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
 from lorabench.pipeline.judge_stage import choose_headline
+from tests.judging.judge_server import JudgeServer
 from tests.judging.scripted import scripted_result
 from tests.run_configs import tiny_run
 
@@ -53,6 +54,35 @@ def test_the_run_prints_the_judged_table_the_sign_test_and_the_guards(judged_run
             "(NOT TRUSTWORTHY on this data: the judge calls only 0 of 4 gold answers correct") in output
     assert "the verdict is rouge_l_acc's" in output
     assert "verdict: " in output and "on rouge_l_acc, the task's primary metric" in output
+
+
+def test_the_console_counts_the_judged_metrics_among_those_tested(judged_run):
+    # summary.json's verdict counts the two judged metrics; the console's multiplicity line says the same.
+    run, _, output = judged_run
+    assert json.loads((run / "summary.json").read_text())["verdict"]["metrics_tested"] == 8
+    assert "the other 7 are secondary" in output and "8 metrics tested at alpha 0.05" in output
+
+
+def test_a_trusted_judge_leads_the_console_verdict(tiny_causal_path, tmp_path):
+    """metrics.primary: judge_correct, graded by a judge that passes its gold check (a real HTTP judge
+    on 127.0.0.1): the console's verdict line names it and counts every metric tested."""
+    data = save_records(synthesize("open", 24, seed=5), tmp_path / "open.jsonl")
+    with JudgeServer() as server:
+        config = tiny_run(
+            tiny_causal_path, data, tmp_path / "run", task="open", test=4, validation=2,
+            judge={"model": "judge-model", "endpoint": server.url, "cache": str(tmp_path / "cache.jsonl")},
+            training={"val_metric_items": 0},
+        )
+        config["metrics"]["primary"] = "judge_correct"
+        (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+        result = CliRunner().invoke(app, ["run", str(tmp_path / "run.yaml")])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    verdict = json.loads((tmp_path / "run" / "summary.json").read_text())["verdict"]
+    assert verdict["primary_metric"] == "judge_correct" and verdict["metrics_tested"] == 8
+    assert (f"verdict: {verdict['verdict']} on judge_correct, metrics.primary, graded by the judge; "
+            "the other 7 are secondary") in output
+    assert "8 metrics tested at alpha 0.05" in output
 
 
 def test_summary_judgments_and_report(judged_run):
