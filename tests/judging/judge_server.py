@@ -3,7 +3,8 @@
 It answers /v1/chat/completions by reading the rubric it is sent: an answer containing the gold is
 CORRECT, and of two answers the one containing the gold is preferred. `faults` is a queue of
 (status, delay_s) served before normal answers (status 0: answer normally after the delay);
-`biased` makes it always prefer answer A, as a position-biased judge does.
+`biased` makes it always prefer answer A, as a position-biased judge does. `most_in_flight` is
+the most requests it was answering at one moment.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class JudgeServer:
         self.faults: list[tuple[int, float]] = []
         self.biased = False
         self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
         self.lock = threading.Lock()
         server = self
 
@@ -51,18 +54,25 @@ class JudgeServer:
                 with server.lock:
                     server.requests.append({"path": self.path, "body": body, "authorization": self.headers.get("Authorization")})
                     status, delay = server.faults.pop(0) if server.faults else (0, 0.0)
+                    server.in_flight += 1
+                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
                 time.sleep(delay)
+                reply = self._reply(body, status)
+                with server.lock:  # before the answer leaves, so the client cannot start its next request first
+                    server.in_flight -= 1
+                self._send(status or 200, reply)
+
+            def _reply(self, body: dict[str, Any], status: int) -> dict[str, Any]:
                 if status:
-                    self._send(status, {"error": {"message": f"fault {status} for {self.headers.get('Authorization')}"}})
-                    return
+                    return {"error": {"message": f"fault {status} for {self.headers.get('Authorization')}"}}
                 prompt = body["messages"][-1]["content"]
                 text = verdict_for(prompt, server.biased)
-                self._send(200, {
+                return {
                     "id": "cmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split()),
                               "total_tokens": len(prompt.split()) + len(text.split())},
-                })
+                }
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

@@ -1,8 +1,12 @@
 """The endpoint judge against a real HTTP server on 127.0.0.1 through the real openai client:
-the protocol, retries with backoff on 429 / 5xx / timeouts, one clear line when they run out,
-nothing finished lost, and the API key kept out of every file and message."""
+the protocol, requests in flight together (judge.concurrency), retries with backoff on 429 / 5xx /
+timeouts, one clear line when they run out, nothing finished lost, and the API key kept out of
+every file and message. Tests that queue faults for particular requests send one at a time."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +73,43 @@ def test_judged_paired_and_position_swapped(server, tmp_path, monkeypatch):
     assert again.to_dict()["comparison"] == result.to_dict()["comparison"]
 
 
+def _keys(cache: Path) -> list[str]:
+    return [json.loads(line)["key"] for line in cache.read_text().splitlines()]
+
+
+def test_requests_overlap_and_give_what_one_at_a_time_gives(server, tmp_path):
+    # The first request to arrive is slow: the others finish first, so answers come back out of order.
+    server.faults = [(0, 0.3)] + [(0, 0.02)] * 49
+    four_at_once = _settings(server, tmp_path, concurrency=4)
+    parallel = judge_answers(_items(), ["base", "tuned"], four_at_once, out=tmp_path / "parallel")
+    assert 1 < server.most_in_flight <= 4 and server.chat_requests() == 50
+    server.most_in_flight = 0
+    one_by_one = _settings(server, tmp_path, concurrency=1, cache=str(tmp_path / "serial.jsonl"))
+    serial = judge_answers(_items(), ["base", "tuned"], one_by_one, out=tmp_path / "serial")
+    assert server.most_in_flight == 1 and server.chat_requests() == 100
+
+    # Cached in the order the answers came; the same judgments, in the same order, either way.
+    assert sorted(_keys(tmp_path / "cache.jsonl")) == sorted(_keys(tmp_path / "serial.jsonl"))
+    assert _keys(tmp_path / "cache.jsonl") != _keys(tmp_path / "serial.jsonl")
+    assert {**parallel.to_dict(), "cost": None} == {**serial.to_dict(), "cost": None}
+    lines = [[json.loads(line) for line in (tmp_path / name / "judgments.jsonl").open()] for name in ("parallel", "serial")]
+    assert len(lines[0]) == 50 and [{**r, "seconds": 0} for r in lines[0]] == [{**r, "seconds": 0} for r in lines[1]]
+
+
+def test_after_a_failure_no_request_starts_and_those_in_flight_are_kept(server, tmp_path):
+    settings = _settings(server, tmp_path, max_retries=0, concurrency=4)
+    server.faults = [(503, 0.0)] + [(0, 0.3)] * 3  # the first to arrive fails at once, three are still answering
+    with pytest.raises(LorabenchError) as caught:
+        judge_answers(_items(3), ["base", "tuned"], settings)
+    message = str(caught.value)
+    assert "\n" not in message and "HTTP 503 after 0 retries with backoff" in message
+    assert "3 judgment(s) of this call finished and are cached; run again to resume" in message
+    assert server.chat_requests() == 4 and len(_keys(tmp_path / "cache.jsonl")) == 3
+    # Resuming asks only for the rest: 3 items need 15 judgments, 3 are cached.
+    result = judge_answers(_items(3), ["base", "tuned"], settings)
+    assert result.cost.fresh == 12 and server.chat_requests() == 16
+
+
 def test_a_position_biased_judge_is_flagged(server, tmp_path):
     server.biased = True
     result = judge_answers(_items(), ["base", "tuned"], _settings(server, tmp_path))
@@ -86,7 +127,7 @@ def test_429_and_500_are_retried_with_backoff(server, tmp_path):
 
 
 def test_errors_that_outlast_the_retries_are_one_line_and_lose_nothing(server, tmp_path):
-    settings = _settings(server, tmp_path, max_retries=1)
+    settings = _settings(server, tmp_path, max_retries=1, concurrency=1)  # the faults meet the asks in order
     judge_answers(_items(1), ["base", "tuned"], settings)  # item-0 judged and cached
     before = server.chat_requests()
     server.faults = [(0, 0.0)] * 2 + [(503, 0.0)] * 2
@@ -104,7 +145,7 @@ def test_errors_that_outlast_the_retries_are_one_line_and_lose_nothing(server, t
 
 def test_a_timeout_is_retried_then_reported(server, tmp_path):
     server.faults = [(0, 2.0)] * 2
-    settings = _settings(server, tmp_path, timeout_s=0.3, max_retries=1)
+    settings = _settings(server, tmp_path, timeout_s=0.3, max_retries=1, concurrency=1)
     with pytest.raises(LorabenchError, match=r"no answer within judge.timeout_s=0.3 s after 1 retry with backoff"):
         judge_answers(_items(1), ["base", "tuned"], settings)
 
@@ -113,7 +154,7 @@ def test_client_errors_are_not_retried_and_never_show_the_key(server, tmp_path, 
     monkeypatch.setenv("JUDGE_KEY", KEY)
     server.faults = [(401, 0.0)]
     with pytest.raises(LorabenchError) as caught:
-        judge_answers(_items(1), ["base", "tuned"], _settings(server, tmp_path, api_key_env="JUDGE_KEY"))
+        judge_answers(_items(1), ["base", "tuned"], _settings(server, tmp_path, api_key_env="JUDGE_KEY", concurrency=1))
     assert "HTTP 401 (not retried)" in str(caught.value) and KEY not in str(caught.value)
     assert server.chat_requests() == 1
 

@@ -62,6 +62,10 @@ class JudgeSettings(BaseModel):
     batch_size: int = Field(8, gt=0, description="Judgments generated together by a judge loaded here.")
     timeout_s: float = Field(60.0, gt=0, description="Seconds one endpoint request may take before it is retried.")
     max_retries: int = Field(4, ge=0, description="Retries (with backoff) of an endpoint request after a timeout, 429 or 5xx.")
+    concurrency: int = Field(
+        4, ge=1, le=64,
+        description="Endpoint requests in flight at once (1: one at a time). A judge loaded here batches judge.batch_size instead.",
+    )
     cache: str | None = Field(
         None,
         description="Judgment cache file (jsonl, append-only; shared across runs). Default: judge_cache.jsonl "

@@ -1,10 +1,14 @@
 """A judge behind an OpenAI-compatible server (`vllm serve`, llama.cpp's server, Ollama, a hosted API).
 
 Requests go through the maintained `openai` client (the `lorabench[judge]` extra), greedy
-(temperature 0). Timeouts, connection failures, 429 and 5xx are retried by the client with
-exponential backoff (judge.max_retries times); what still fails becomes one LorabenchError line
-saying what happened and that the finished judgments are kept. The API key is read from the
-variable judge.api_key_env names and scrubbed from every message that leaves this module.
+(temperature 0), up to judge.concurrency of them in flight at once (one client, shared by the
+worker threads). Each answer is handed on the moment it arrives, so the caller caches it then;
+the order of the answers does not matter, the caller orders its judgments itself. Timeouts,
+connection failures, 429 and 5xx are retried by the client with exponential backoff
+(judge.max_retries times); once a request still fails no new one starts, the ones in flight are
+awaited and kept, and the failure becomes one LorabenchError line saying what happened and how
+many judgments were kept. The API key is read from the variable judge.api_key_env names and
+scrubbed from every message that leaves this module.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from lorabench.config.judge import JudgeSettings
@@ -111,13 +116,37 @@ class EndpointJudge:
         )
 
     def complete(self, prompts: Sequence[JudgePrompt]) -> Iterator[tuple[str, Completion]]:
+        if not prompts:
+            return
         openai = _client_module()
-        for done, (key, text) in enumerate(prompts):
-            try:
-                completion = self._one(text)
-            except openai.OpenAIError as error:
-                raise self._failure(error, done) from None
-            yield key, completion
+        self._connect()  # once, before the worker threads share the client
+        waiting = iter(prompts)
+        running: dict[Future[Completion], str] = {}
+        failure: BaseException | None = None
+        done = 0
+        with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="lorabench-judge") as pool:
+            while True:
+                # Only this loop starts requests, so none starts once one has failed.
+                while failure is None and len(running) < self.settings.concurrency:
+                    ask = next(waiting, None)
+                    if ask is None:
+                        break
+                    running[pool.submit(self._one, ask[1])] = ask[0]
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    key = running.pop(future)
+                    error = future.exception()
+                    if error is not None:
+                        failure = failure or error
+                        continue
+                    done += 1
+                    yield key, future.result()
+        if isinstance(failure, openai.OpenAIError):
+            raise self._failure(failure, done) from None
+        if failure is not None:
+            raise failure
 
     def describe(self) -> dict[str, Any]:
         return {
