@@ -1,4 +1,5 @@
-"""The result types: summary.json old and new reads back, and the notebook view escapes data."""
+"""The result types: summary.json old and new reads back, a judged folder reads back, and the
+notebook view escapes data."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 
 from lorabench.core.errors import LorabenchError
 from lorabench.core.notices import Notice, alarm, level_of, log, warn
-from lorabench.results import EvalResult, MetricScores, RunResult, RunSummary
+from lorabench.results import EvalResult, JudgeResult, MetricScores, RunResult, RunSummary
+from lorabench.results.judged import preferred_side
+from tests.judging.scripted import scripted_result
 
 # summary.json as the first release wrote it (commit a96b3ca): no validation, short_comparison,
 # work_seconds or min_detectable; training without train_loss and train_seconds.
@@ -101,3 +104,33 @@ def test_a_short_subset_of_every_item_is_named_not_tabled_twice():
     part = {**FIRST_RELEASE_SUMMARY, "short_comparison": {"thresh": 3, "n": 20, "comparison": comparison}}
     html = RunSummary.model_validate(part)._repr_html_()
     assert html.count("<table>") == 2 and "short answers (gold &lt;= 3 tokens), 20 items" in html
+
+
+def test_a_pair_is_won_only_when_both_orders_pick_the_same_side():
+    assert preferred_side("B", "A") == "second" and preferred_side("A", "B") == "first"
+    assert preferred_side("A", "A") == "tie"  # the same position twice: the position won, not an answer
+    assert preferred_side("tie", "tie") == "tie" and preferred_side("B", "unparseable") == "tie"
+
+
+def test_a_judged_folder_reads_back_and_a_damaged_one_is_named(tmp_path):
+    import lorabench
+
+    assert lorabench.JudgeResult is JudgeResult
+    result = scripted_result(tmp_path, out=tmp_path / "judged")
+    again = JudgeResult.read(tmp_path / "judged")
+    assert again.to_dict() == result.to_dict() and again.judgments == result.judgments
+    assert JudgeResult.read(tmp_path / "not judged") is None
+    (tmp_path / "judged" / "judgments.jsonl").write_text('{"id": "item-0"}\n')
+    with pytest.raises(LorabenchError, match=r"judgments.jsonl:1: not a lorabench judge result \("):
+        JudgeResult.read(tmp_path / "judged")
+    (tmp_path / "judged" / "judge.json").write_text("{")
+    with pytest.raises(LorabenchError, match=r"judge.json: not a lorabench judge result \("):
+        JudgeResult.read(tmp_path / "judged")
+
+
+def test_the_judges_notebook_view_says_trust_first_and_escapes_the_judge(tmp_path):
+    result = scripted_result(tmp_path)
+    html = result.model_copy(update={"judge": {**result.judge, "model": "<script>x</script>"}})._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+    assert html.index("passed its gold check") < html.index("judge_correct")
+    assert "6 wins, 0 losses, 4 ties" in html and "48 distinct judge prompts" in html

@@ -75,6 +75,7 @@ def test_one_predictions_file(server, tmp_path):
         (["--max-new-tokens", "0"], "--max-new-tokens: Input should be greater than 0 (got 0)"),
         (["--api-key-env", KEY], "--api-key-env: give the NAME of an environment variable"),
         (["--device", "tpu"], "--device: String should match pattern"),
+        (["--concurrency", "0"], "--concurrency: Input should be greater than or equal to 1 (got 0)"),
     ],
 )
 def test_bad_settings_are_one_line_naming_the_option(tmp_path, args, message):
