@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from lorabench.comparison.guards import Finding
 from lorabench.judging.parse import UNPARSEABLE
-from lorabench.judging.stats import PreferenceSummary
+from lorabench.results.judged import PreferenceSummary
 
 GOLD_MIN = 0.90  # share of gold answers a judge must call correct to be believed
 CONSISTENCY_MIN = 0.80  # share of preference pairs whose two orders agree
