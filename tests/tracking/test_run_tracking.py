@@ -37,14 +37,16 @@ def test_a_run_killed_and_resumed_lands_in_one_tracker_run_with_everything(tiny_
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(_config(tiny_causal_path, tmp_path, epochs=3)))
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MLFLOW_TRACKING_URI": store}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MLFLOW_TRACKING_URI": store, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "lorabench", "run", str(config), "--track", "mlflow"]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
     out = tmp_path / "run"
     while not (out / "train" / "pending.json").exists():
         assert first.poll() is None, first.communicate()[0]
     first.send_signal(signal.SIGKILL)
-    first.communicate()
+    printed = first.communicate()[0]
+    # The store was new: MLflow made its tables (alembic migrations) without a line on the run's console.
+    assert "alembic" not in printed and "database tables" not in printed, printed
     opened = read_state(out)["mlflow"]
     assert opened["sent"] is False  # the tracker run exists since the run started; nothing sent yet
 
@@ -92,3 +94,5 @@ def test_the_trainers_own_mlflow_reports_go_into_the_same_tracker_run(tiny_causa
     assert "learning_rate" in run.data.params  # the Trainer's arguments, logged by its callback
     assert client.get_metric_history(run.info.run_id, "loss")  # the Trainer's curve, by its own name
     assert "compare.exact_match.p_value" in run.data.metrics and run.info.status == "FINISHED"
+    assert "train/loss" not in run.data.metrics  # the curves once: lorabench sent no copy of the Trainer's
+    assert read_state(tmp_path / "run")["mlflow"]["trainer_curves"] is True

@@ -1,5 +1,6 @@
 """A real study (two cells over sweep.params, on the tiny model) sent as a parent tracker run with
-the selection table and one child run per cell: MLflow parent/child, the W&B group."""
+the selection table and one child run per cell: MLflow parent/child, the W&B group, a Trackio project
+of the study's own."""
 
 from __future__ import annotations
 
@@ -79,3 +80,28 @@ def test_a_study_s_cells_share_its_wandb_group(study_folder: Path, tmp_path, mon
     assert {run.group for run in found} == {"lr-sweep"}
     state = json.loads((study_folder / "tracking.json").read_text())
     assert state["wandb"]["sent"] is True
+
+
+def test_a_study_is_a_trackio_project_of_its_own_with_its_run_and_a_run_per_cell(study_folder: Path, tmp_path) -> None:
+    pytest.importorskip("trackio")
+    from tests.tracking.trackio_store import python_in, read_project
+
+    store = tmp_path / "trackio"
+    out = python_in(store, f"""
+        import json
+        from pathlib import Path
+        from lorabench.config.tracking import TrackingSettings
+        from lorabench.tracking.send import send_study
+        outcomes = send_study(Path({str(study_folder)!r}), TrackingSettings(backends=["trackio"], project="qa"), say=lambda _: None)
+        print(json.dumps([[o.state, o.error] for o in outcomes]))
+    """)
+    states = json.loads(out.strip().splitlines()[-1])
+    assert [state for state, _ in states] == ["sent"] * len(states), states
+    found = read_project(store, "qa-lr-sweep")
+    cells = sorted(p.name for p in (study_folder / "runs").iterdir())
+    assert found["projects"] == ["qa-lr-sweep"]  # the study's project; nothing in "qa" itself
+    assert sorted(found["runs"]) == sorted(["lr-sweep", *cells])
+    [selection] = [row["cells"]["_value"] for row in found["logs"]["lr-sweep"] if "cells" in row]
+    assert len(selection) == len((study_folder / "tables" / "cells.csv").read_text().splitlines()) - 1
+    for cell in cells:
+        assert any("compare.exact_match.p_value" in row for row in found["logs"][cell])

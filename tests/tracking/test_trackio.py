@@ -5,30 +5,17 @@ Trackio reads TRACKIO_DIR once, when it is imported, so sending and reading run 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytest.importorskip("trackio")
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _python(code: str, store: Path) -> str:
-    env = {**os.environ, "TRACKIO_DIR": str(store), "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+from tests.tracking.trackio_store import python_in, read_project  # noqa: E402
 
 
 def _send(folder: Path, store: Path) -> dict[str, Any]:
-    out = _python(f"""
+    out = python_in(store, f"""
         import json
         from pathlib import Path
         from lorabench.config.tracking import TrackingSettings
@@ -36,20 +23,12 @@ def _send(folder: Path, store: Path) -> dict[str, Any]:
         [outcome] = send_run(Path({str(folder)!r}), TrackingSettings(backends=["trackio"], project="lorabench-tests"),
                              say=lambda _: None)
         print(json.dumps({{"state": outcome.state, "run_id": outcome.run_id, "error": outcome.error}}))
-    """, store)
+    """)
     return json.loads(out.strip().splitlines()[-1])
 
 
 def _read_back(store: Path) -> dict[str, Any]:
-    out = _python("""
-        import json
-        import trackio
-        from trackio.sqlite_storage import SQLiteStorage
-        runs = list(trackio.Api().runs("lorabench-tests"))
-        logs = {run.name: SQLiteStorage.get_logs("lorabench-tests", run.name) for run in runs}
-        print(json.dumps({"runs": [run.name for run in runs], "config": runs[0].config, "logs": logs}, default=str))
-    """, store)
-    return json.loads(out.strip().splitlines()[-1])
+    return read_project(store, "lorabench-tests")
 
 
 def test_a_run_arrives_in_the_local_store_with_config_curves_results_and_tables(run_folder: Path, tmp_path: Path) -> None:

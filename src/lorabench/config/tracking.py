@@ -65,7 +65,8 @@ class TrackingSettings(_Section):
     backends: list[Backend] = Field(
         default_factory=list, description="Trackers to send the finished run to: mlflow, wandb, trackio, tensorboard."
     )
-    project: str = Field("lorabench", min_length=1, description="The project (MLflow experiment, W&B / Trackio project).")
+    project: str = Field("lorabench", min_length=1, description="The project (MLflow experiment, W&B / Trackio "
+                         "project; a study's Trackio project is <project>-<study folder name>).")
     run_name: str | None = Field(None, description="The tracker run's name; default: the run folder's name.")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags set on the tracker run.")
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)

@@ -54,7 +54,7 @@ from lorabench.runs.lock import hold_folder
 from lorabench.pipeline.resolve import EvalPlan, TrainPlan, resolve_run
 from lorabench.pipeline.splits import DataSplits, save_splits, split_data
 from lorabench.tracking.send import begin_tracking, check_backends, finish_tracking
-from lorabench.tracking.trainer import trainer_reports_here
+from lorabench.tracking.trainer import trainer_reports_here, trainer_sessions_closed
 from lorabench.evaluation.accounting import row_cost
 from lorabench.training.train import TrainResult, train_adapter
 from lorabench.training.lora import check_target_modules
@@ -149,10 +149,11 @@ def _sha256_of(payload: dict[str, Any]) -> str:
 
 def _train_stage(
     plan: TrainPlan, loaded: LoadedModel, splits: DataSplits, out: Path, force: bool, say: Say,
-    on_log: Callable[[dict], None] | None, keep_prompt_change: bool = False,
+    on_log: Callable[[dict], None] | None, keep_prompt_change: bool = False, report_args: dict[str, Any] | None = None,
 ) -> tuple[Path, TrainResult | None]:
     """Train unless an adapter for exactly these settings and data is already there (with
-    `keep_prompt_change`, one that differs in the prompt settings alone is kept too)."""
+    `keep_prompt_change`, one that differs in the prompt settings alone is kept too). `report_args`:
+    where the Trainer's report_to logs (TrainingArguments fields), outside the fingerprint."""
     train_dir = out / "train"
     stamp = train_dir / "stage.json"
     fingerprint, without_prompt = _train_fingerprints(plan, loaded.describe(), splits)
@@ -172,7 +173,7 @@ def _train_stage(
     barrier(shard)
     result = train_adapter(
         loaded, splits.train, splits.validation, train_dir, plan.prompt, plan.lora, plan.training,
-        plan.decoding, ScoreSettings.of(plan.metrics), resume=resume, on_log=on_log,
+        plan.decoding, ScoreSettings.of(plan.metrics), resume=resume, on_log=on_log, report_args=report_args,
     )
     if shard.main:
         write_json(stamp, {
@@ -300,7 +301,7 @@ def run_pipeline(
     main = current_shard().main
     if main:
         check_backends(list(config.tracking.backends))  # a missing client library, before any work
-    with hold_folder(Path(config.out), "out", enabled=main):
+    with hold_folder(Path(config.out), "out", enabled=main), trainer_sessions_closed(Path(config.out), config.tracking, main):
         result = _run_held(config, force, say, progress, on_train_log, allow_prompt_change, study)
         if main and config.tracking.backends:
             finish_tracking(Path(config.out), config.tracking, say, study)
@@ -356,9 +357,10 @@ def _run_held(
     timings["base_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     start = time.perf_counter()
-    with trainer_reports_here(out, config.tracking, config.training.report_to):
+    with trainer_reports_here(out, config.tracking, config.training.report_to, study, enabled=shard.main) as report_args:
         adapter_dir, train_result = _train_stage(
-            run.training, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None
+            run.training, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None,
+            report_args=report_args,
         )
     if train_result is not None:
         prompt_change = None  # trained again (other settings changed too), under the new prompts

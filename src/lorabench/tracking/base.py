@@ -1,6 +1,8 @@
 """The interface every tracker backend implements, and how a backend is found by name.
 
 A backend is one module (to_mlflow, to_wandb, to_trackio, to_tensorboard) with one `Backend` class.
+One whose Trainer session outlives training (W&B's, kept open for the results) also has
+`end_trainer_session(run_id, failed)`.
 Its client library is imported only when the backend is used, so lorabench runs without any of
 them installed, and a missing one is a clear line naming the extra to install.
 """
@@ -8,8 +10,8 @@ them installed, and a missing one is a clear line naming the extra to install.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from lorabench.config.tracking import TrackingSettings
 from lorabench.core.errors import LorabenchError
@@ -30,7 +32,17 @@ class Place:
 
     settings: TrackingSettings
     parent_id: str | None = None  # the parent's id in this backend
-    group: str | None = None  # the study's name (W&B group, Trackio group, TensorBoard folder)
+    group: str | None = None  # the study's name (W&B group, Trackio project suffix, TensorBoard folder)
+
+
+@dataclass(frozen=True)
+class TrainerRoute:
+    """What transformers' callback for a tracker reads to log into a given tracker run: environment
+    variables, and TrainingArguments fields (set on the Trainer's arguments, never on the settings
+    the adapter's fingerprint is made of)."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    args: dict[str, Any] = field(default_factory=dict)
 
 
 class Backend(Protocol):
@@ -42,6 +54,11 @@ class Backend(Protocol):
 
     def send(self, run: TrackedRun, place: Place, run_id: str) -> str:
         """Log `run` into the tracker run `run_id` (made or resumed); returns where it can be seen."""
+        ...
+
+    def trainer_route(self, place: Place, run_id: str) -> TrainerRoute:
+        """How the Trainer's own `report_to` callback for this tracker logs into `run_id` while the
+        adapter trains (`place.settings.run_name` is the run's resolved name)."""
         ...
 
 

@@ -9,6 +9,7 @@ line: the run folder keeps everything, to be sent later.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ from lorabench.tracking.record import TrackedRun, read_folder, read_study, study
 
 TRACKING_FILE = "tracking.json"
 SETTINGS = "settings"  # the key of TRACKING_FILE that holds the settings, beside one per backend
+# Set on a backend's entry once the Trainer's own callback logged its curves into that tracker run
+# (training.report_to): lorabench's copy of them from the training log is then not sent there.
+TRAINER_CURVES = "trainer_curves"
 
 
 def check_backends(names: list[str]) -> None:
@@ -91,7 +95,7 @@ def begin_tracking(folder: Path, settings: TrackingSettings, say: Say = log, stu
     """At a run's start (its folder held, its config checked): keep the settings, open the tracker
     runs, under the study's runs when it is a study's cell."""
     save_settings(folder, settings)
-    open_runs(folder, settings, _name(folder, settings, study), say, *_placement(study))
+    open_runs(folder, settings, run_name(folder, settings, study), say, *_placement(study))
 
 
 def finish_tracking(folder: Path, settings: TrackingSettings, say: Say = log, study: Path | None = None) -> list[TrackOutcome]:
@@ -101,7 +105,7 @@ def finish_tracking(folder: Path, settings: TrackingSettings, say: Say = log, st
     opened = [name for name in settings.backends if (read_state(folder).get(name) or {}).get("run_id")]
     if not opened:
         return []
-    return send_run(folder, settings.model_copy(update={"run_name": _name(folder, settings, study)}), opened, say,
+    return send_run(folder, settings.model_copy(update={"run_name": run_name(folder, settings, study)}), opened, say,
                     group=group, parents=parents)
 
 
@@ -114,12 +118,25 @@ def send_study_run(folder: Path, settings: TrackingSettings, say: Say = log) -> 
 
 
 def _placement(study: Path | None) -> tuple[str | None, dict[str, str]]:
-    return (Path(study).name, study_parents(study)) if study is not None else (None, {})
+    return (group_of(study), study_parents(study)) if study is not None else (None, {})
 
 
-def _name(folder: Path, settings: TrackingSettings, study: Path | None) -> str:
+def group_of(study: Path | None) -> str | None:
+    """The group a study's runs share in the trackers: the study folder's name."""
+    return Path(study).name if study is not None else None
+
+
+def run_name(folder: Path, settings: TrackingSettings, study: Path | None) -> str:
+    """The tracker run's name for the run in `folder`."""
     # A study's cells are named after their folders: a configured run name names the study's run.
     return Path(folder).resolve().name if study is not None else settings.run_name or Path(folder).resolve().name
+
+
+def mark_trainer_curves(folder: Path, backends: list[str]) -> None:
+    """Note that the Trainer logged its curves into these backends' tracker runs."""
+    state = read_state(folder)
+    write_json(Path(folder) / TRACKING_FILE, {**state, **{name: {**state[name], TRAINER_CURVES: True}
+                                                         for name in backends if name in state}})
 
 
 def open_runs(
@@ -165,13 +182,15 @@ def _send(
             outcomes.append(TrackOutcome(folder=run.folder, backend=name, state="already sent", run_id=entry["run_id"]))
             continue
         run_id = entry.get("run_id")
+        # The Trainer's curves are in the tracker run already, under its names: not a second copy.
+        content = dataclasses.replace(run, curves=[]) if entry.get(TRAINER_CURVES) else run
         try:
             tracker = backend(name)
             place = Place(settings, parents.get(name), group)
             if run_id is None:
                 run_id = tracker.new_id(run, place)
                 _record(run.folder, state, name, run_id, sent=False)
-            where = tracker.send(run, place, run_id)
+            where = tracker.send(content, place, run_id)
         except Exception as error:  # noqa: BLE001 - a tracker's failure must never cost the run
             reason = _reason(error)
             say(warn(f"tracking: {name} failed ({reason}); nothing is lost: "
@@ -185,4 +204,4 @@ def _send(
 
 
 def _record(folder: Path, state: dict[str, dict[str, Any]], name: str, run_id: str, sent: bool) -> None:
-    write_json(folder / TRACKING_FILE, {**state, name: {"run_id": run_id, "sent": sent}})
+    write_json(folder / TRACKING_FILE, {**state, name: {**(state.get(name) or {}), "run_id": run_id, "sent": sent}})

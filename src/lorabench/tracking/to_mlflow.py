@@ -1,9 +1,11 @@
 """MLflow: params, metrics (curves by step), verdicts as tags, tables through `log_table`, files as
-artifacts; a study's cells are child runs of the study's run (`mlflow.parentRunId`)."""
+artifacts; a study's cells are child runs of the study's run (`mlflow.parentRunId`). The Trainer's
+MLflow callback logs into the same run through MLFLOW_RUN_ID."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import time
@@ -12,13 +14,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from lorabench.core.errors import LorabenchError
-from lorabench.tracking.base import Place
+from lorabench.tracking.base import Place, TrainerRoute
 from lorabench.tracking.record import TrackedRun
 
 # MLflow's REST client retries a refused connection for minutes by default; a tracker that is down
 # must cost one warning, not a stalled run.
 _QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 _BATCH = 100  # MLflow's log_batch takes at most 100 params and 1000 metrics a call
+# A fresh SQLite store is made by alembic migrations that say each step at INFO: noise on the run's
+# console, not news. Quietened during lorabench's own calls only.
+_CHATTY = ("alembic", "mlflow.store.db.utils", "mlflow.store.tracking.sqlalchemy_store")
 
 
 class Backend:
@@ -39,7 +44,7 @@ class Backend:
         return client.create_experiment(name, artifact_location=_artifacts_beside(client.tracking_uri))
 
     def new_id(self, run: TrackedRun, place: Place) -> str:
-        with _quick_http():
+        with _quick_http(), _quiet_store():
             client = self._client(place)
             tags = {**place.settings.tags, "lorabench.kind": run.kind}
             if place.parent_id:
@@ -50,7 +55,7 @@ class Backend:
     def send(self, run: TrackedRun, place: Place, run_id: str) -> str:
         from mlflow.entities import Metric, Param, RunTag
 
-        with _quick_http():
+        with _quick_http(), _quiet_store():
             client = self._client(place)
             now = int(time.time() * 1000)
             params = [Param(k, v) for k, v in run.params.items()]
@@ -68,6 +73,11 @@ class Backend:
                 client.log_artifact(run_id, str(path))
             client.set_terminated(run_id)
             return f"run {run_id} of experiment {client.get_run(run_id).info.experiment_id}"
+
+    def trainer_route(self, place: Place, run_id: str) -> TrainerRoute:
+        # transformers' MLflowCallback resumes the run named by MLFLOW_RUN_ID instead of starting one.
+        uri = place.settings.mlflow.tracking_uri
+        return TrainerRoute(env={"MLFLOW_RUN_ID": run_id, **({"MLFLOW_TRACKING_URI": uri} if uri else {})})
 
 
 def _artifacts_beside(uri: str) -> str | None:
@@ -88,6 +98,20 @@ def _quick_http() -> Iterator[None]:
     finally:
         for key in added:
             os.environ.pop(key, None)
+
+
+@contextlib.contextmanager
+def _quiet_store() -> Iterator[None]:
+    """The store's INFO lines (alembic's migrations of a new database) held back; warnings still show."""
+    loggers = [logging.getLogger(name) for name in _CHATTY]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _check_reachable(uri: str | None) -> None:

@@ -1,13 +1,14 @@
 """TensorBoard: curves and results as scalars, the settings and results as hparams, verdicts, guards
 and the tables as text. Files are not copied: TensorBoard has no artifacts, and they stay in the run
-folder. Each run writes <log_dir>/<project>/[<study>/]<run name>."""
+folder. Each run writes <log_dir>/<project>/[<study>/]<run name>, and the Trainer's TensorBoard callback
+writes its curves there too (TENSORBOARD_LOGGING_DIR), so one `tensorboard --logdir` shows both."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from lorabench.report.markdown import table as markdown_table
-from lorabench.tracking.base import Place
+from lorabench.tracking.base import Place, TrainerRoute
 from lorabench.tracking.record import TrackedRun
 
 TENSORBOARD_DIR = "tensorboard"
@@ -42,6 +43,9 @@ class Backend:
         finally:
             writer.close()
         return f"log dir {run_id}"
+
+    def trainer_route(self, place: Place, run_id: str) -> TrainerRoute:
+        return TrainerRoute(env={"TENSORBOARD_LOGGING_DIR": run_id})  # the run's id is its log dir
 
 
 def _default_root(run: TrackedRun, place: Place) -> Path:

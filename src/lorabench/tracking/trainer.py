@@ -1,10 +1,17 @@
-"""The Trainer's own `report_to`, into the tracker run this run sends its results to.
+"""The Trainer's own `report_to`, into the tracker runs this run sends its results to.
 
-With `training.report_to: [mlflow]` and `tracking.backends: [mlflow]`, transformers' MLflow callback
-would otherwise start a second MLflow run for the same lorabench run. It reads MLFLOW_RUN_ID (and
-MLFLOW_TRACKING_URI), so while the adapter trains they name the run `begin_tracking` opened: the
-Trainer's live curves and arguments, and the results sent at the end, sit in one tracker run. The
-variables are restored when training ends.
+With `training.report_to` and `tracking.backends` naming the same tracker, transformers' callback
+would otherwise start a second tracker run for the same lorabench run. While the adapter trains,
+each callback is pointed at the tracker run `begin_tracking` opened, through what it reads (each
+backend's `trainer_route`): MLflow's MLFLOW_RUN_ID; W&B's WANDB_RUN_ID with WANDB_RESUME=allow and
+the project, name, group, entity, mode and folder; Trackio's TrainingArguments project and run_name,
+handed to the Trainer as `report_args`; TensorBoard's TENSORBOARD_LOGGING_DIR. The variables are
+restored when training ends.
+
+The callbacks log the curves under their own names, so a tracker run that got them is marked in
+tracking.json, and lorabench does not send it its copy from the training log. W&B's session is
+left open after training, so the results are sent into it (one session: one offline folder);
+`trainer_sessions_closed` closes it if the run ends without sending them.
 """
 
 from __future__ import annotations
@@ -13,32 +20,78 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from lorabench.config.tracking import TrackingSettings
-from lorabench.tracking.send import read_state
+from lorabench.tracking.base import Place, TrainerRoute, backend
+from lorabench.tracking.record import TRAIN_LOG
+from lorabench.tracking.send import group_of, mark_trainer_curves, read_state, run_name
 
 
-def trainer_environment(folder: Path, settings: TrackingSettings, report_to: list[str]) -> dict[str, str]:
-    """The variables that send the Trainer's reports into this run's tracker runs."""
-    env: dict[str, str] = {}
-    mlflow_run = (read_state(folder).get("mlflow") or {}).get("run_id")
-    if "mlflow" in report_to and "mlflow" in settings.backends and mlflow_run:
-        env["MLFLOW_RUN_ID"] = mlflow_run
-        if settings.mlflow.tracking_uri:
-            env["MLFLOW_TRACKING_URI"] = settings.mlflow.tracking_uri
-    return env
+def trainer_routes(folder: Path, settings: TrackingSettings, report_to: list[str], study: Path | None = None) -> dict[str, TrainerRoute]:
+    """By backend, how the Trainer reports into this run's tracker runs: the backends both in
+    `report_to` and in `settings.backends` whose tracker run is open (its id in the folder)."""
+    state = read_state(folder)
+    place = Place(settings.model_copy(update={"run_name": run_name(folder, settings, study)}), None, group_of(study))
+    routes = {}
+    for name in settings.backends:
+        run_id = (state.get(name) or {}).get("run_id")
+        if run_id and (name in report_to or "all" in report_to):  # "all": every integration installed
+            routes[name] = backend(name).trainer_route(place, run_id)
+    return routes
 
 
 @contextlib.contextmanager
-def trainer_reports_here(folder: Path, settings: TrackingSettings, report_to: list[str]) -> Iterator[None]:
-    env = trainer_environment(folder, settings, report_to)
+def trainer_reports_here(
+    folder: Path, settings: TrackingSettings, report_to: list[str], study: Path | None = None, enabled: bool = True,
+) -> Iterator[dict[str, Any]]:
+    """While training: the environment the Trainer's callbacks read; yields the TrainingArguments
+    fields to set (`report_args`). `enabled`: False on the processes that write no run files."""
+    routes = trainer_routes(folder, settings, report_to, study) if enabled and settings.backends else {}
+    env = {key: value for route in routes.values() for key, value in route.env.items()}
+    log = Path(folder) / TRAIN_LOG
+    logged_before = _stamp(log)
     before = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
-        yield
+        yield {key: value for route in routes.values() for key, value in route.args.items()}
     finally:
         for key, value in before.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        if routes and _stamp(log) != logged_before:  # the Trainer ran, and logged: into these runs
+            mark_trainer_curves(folder, list(routes))
+
+
+@contextlib.contextmanager
+def trainer_sessions_closed(folder: Path, settings: TrackingSettings, enabled: bool = True) -> Iterator[None]:
+    """Around a whole run: a tracker session the Trainer left open for the results (W&B's) is closed
+    when the run ends, as failed when it stopped with an error; a no-op once the results closed it."""
+    try:
+        yield
+    except BaseException:
+        if enabled and settings.backends:
+            _end_sessions(folder, settings, failed=True)
+        raise
+    if enabled and settings.backends:
+        _end_sessions(folder, settings, failed=False)
+
+
+def _end_sessions(folder: Path, settings: TrackingSettings, failed: bool) -> None:
+    with contextlib.suppress(Exception):  # said as a run ends: a tracker never hides why it stopped
+        state = read_state(folder)
+        for name in settings.backends:
+            run_id = (state.get(name) or {}).get("run_id")
+            end = getattr(backend(name), "end_trainer_session", None) if run_id else None  # only W&B has one
+            if end is not None:
+                end(run_id, failed)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_size, found.st_mtime_ns

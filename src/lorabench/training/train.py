@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,7 @@ def train_adapter(
     merge: bool = False,
     on_log: LogHook | None = None,
     callbacks: Sequence[TrainerCallback] = (),
+    report_args: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Train a LoRA adapter on `train_records`, validating on `val_records`; write it to `out_dir/adapter`.
 
@@ -119,6 +120,8 @@ def train_adapter(
     `loaded.model` is wrapped during training and handed back as the plain base model afterwards
     (its weights never change).
     `callbacks` are extra TrainerCallbacks (tests use them to interrupt or corrupt a run).
+    `report_args` are TrainingArguments fields saying where `report_to` logs (run_name, project):
+    they change no weight, so they are set apart from the training settings.
     """
     if not train_records:
         raise LorabenchError("the training split is empty")
@@ -148,6 +151,8 @@ def train_adapter(
     args = _training_arguments(
         training, loaded, checkpoints, bool(val_examples), metric_name or "loss", len(train_examples)
     )
+    for key, value in (report_args or {}).items():
+        setattr(args, key, value)
     _check_batch_fits(len(train_examples), training, args.world_size)
     resume_from = _resume_point(checkpoints, resume)
     log = _JsonlLog(log_path, on_log, metric_name)
