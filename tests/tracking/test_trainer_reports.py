@@ -127,11 +127,14 @@ def test_tensorboard_one_log_dir_holds_the_trainers_curves_and_the_results(tiny_
     assert "args/text_summary" in events(trainers).Tags()["tensors"]
 
 
-def test_a_study_cell_reports_into_its_study_s_wandb_group_and_trackio_project(tmp_path) -> None:
-    pytest.importorskip("wandb")
+def test_a_study_cell_reports_into_its_study_s_trackio_project_and_wandb_group(tmp_path, monkeypatch) -> None:
+    """The routes a study's cell gets, and the W&B session it starts before training (offline)."""
+    wandb = pytest.importorskip("wandb")
     pytest.importorskip("trackio")
-    from lorabench.tracking.trainer import trainer_routes
+    from lorabench.tracking.trainer import trainer_reports_here, trainer_routes
+    from tests.tracking.wandb_files import offline_runs, read_offline_run
 
+    monkeypatch.setenv("WANDB_MODE", "offline")
     cell = tmp_path / "sweep" / "runs" / "lr-0.02"
     cell.mkdir(parents=True)
     (cell / "tracking.json").write_text(json.dumps({
@@ -139,13 +142,15 @@ def test_a_study_cell_reports_into_its_study_s_wandb_group_and_trackio_project(t
         "tensorboard": {"run_id": str(tmp_path / "tb"), "sent": False},
     }))
     settings = TrackingSettings(backends=["wandb", "trackio", "tensorboard", "mlflow"], project="qa", tags={"team": "nlp"},
-                                wandb={"mode": "offline"}, run_name="not-a-cells-name")
+                                wandb={"dir": str(tmp_path)}, run_name="not-a-cells-name")
     routes = trainer_routes(cell, settings, ["wandb", "trackio", "mlflow"], study=tmp_path / "sweep")
     assert set(routes) == {"wandb", "trackio"}  # tensorboard is not in report_to; mlflow's run never opened
     assert routes["trackio"].args == {"project": "qa-sweep", "run_name": "lr-0.02"} and not routes["trackio"].env
-    env = routes["wandb"].env
-    assert {key: env[key] for key in ("WANDB_RUN_ID", "WANDB_RESUME", "WANDB_PROJECT", "WANDB_NAME", "WANDB_RUN_GROUP",
-                                      "WANDB_JOB_TYPE", "WANDB_MODE", "WANDB_TAGS")} == {
-        "WANDB_RUN_ID": "abc123", "WANDB_RESUME": "allow", "WANDB_PROJECT": "qa", "WANDB_NAME": "lr-0.02",
-        "WANDB_RUN_GROUP": "sweep", "WANDB_JOB_TYPE": "run", "WANDB_MODE": "offline", "WANDB_TAGS": "team:nlp"}
     assert set(trainer_routes(cell, settings, ["all"], study=tmp_path / "sweep")) == {"wandb", "trackio", "tensorboard"}
+
+    with trainer_reports_here(cell, settings, ["wandb"], study=tmp_path / "sweep", say=lambda _: None) as report_args:
+        assert report_args == {} and wandb.run is not None and wandb.run.id == "abc123"  # what the callback logs into
+    wandb.run.finish()
+    [file] = offline_runs(tmp_path)
+    started = read_offline_run(file)
+    assert (started.run_id, started.name, started.group, started.project) == ("abc123", "lr-0.02", "sweep", "qa")

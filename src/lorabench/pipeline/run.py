@@ -357,7 +357,7 @@ def _run_held(
     timings["base_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     start = time.perf_counter()
-    with trainer_reports_here(out, config.tracking, config.training.report_to, study, enabled=shard.main) as report_args:
+    with trainer_reports_here(out, config.tracking, config.training.report_to, study, shard.main, say) as report_args:
         adapter_dir, train_result = _train_stage(
             run.training, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None,
             report_args=report_args,

@@ -1,8 +1,8 @@
 """The interface every tracker backend implements, and how a backend is found by name.
 
 A backend is one module (to_mlflow, to_wandb, to_trackio, to_tensorboard) with one `Backend` class.
-One whose Trainer session outlives training (W&B's, kept open for the results) also has
-`end_trainer_session(run_id, failed)`.
+One whose Trainer session outlives training (W&B's, started before training and kept open for the
+results) also has `end_trainer_session(run_id, failed)`.
 Its client library is imported only when the backend is used, so lorabench runs without any of
 them installed, and a missing one is a clear line naming the extra to install.
 """
@@ -10,6 +10,7 @@ them installed, and a missing one is a clear line naming the extra to install.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,11 +39,13 @@ class Place:
 @dataclass(frozen=True)
 class TrainerRoute:
     """What transformers' callback for a tracker reads to log into a given tracker run: environment
-    variables, and TrainingArguments fields (set on the Trainer's arguments, never on the settings
-    the adapter's fingerprint is made of)."""
+    variables, TrainingArguments fields (set on the Trainer's arguments, never on the settings the
+    adapter's fingerprint is made of), and a session to start before training that the callback
+    then logs into (W&B's)."""
 
     env: dict[str, str] = field(default_factory=dict)
     args: dict[str, Any] = field(default_factory=dict)
+    start: Callable[[], None] | None = None
 
 
 class Backend(Protocol):

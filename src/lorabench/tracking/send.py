@@ -157,7 +157,7 @@ def open_runs(
             stub = TrackedRun(folder=Path(folder), name=name, kind="run", params={}, metrics={}, labels={})
             run_id = tracker.new_id(stub, Place(settings, (parents or {}).get(backend_name), group))
         except Exception as error:  # noqa: BLE001 - a tracker's failure must never cost the run
-            say(warn(f"tracking: {backend_name} failed ({_reason(error)}); the run goes on without it: send it "
+            say(warn(f"tracking: {backend_name} failed ({failure_reason(error)}); the run goes on without it: send it "
                      f"later with `lorabench track {folder} --backend {backend_name}`"))
             continue
         _record(Path(folder), state, backend_name, run_id, sent=False)
@@ -165,7 +165,7 @@ def open_runs(
     return opened
 
 
-def _reason(error: BaseException) -> str:
+def failure_reason(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
@@ -192,7 +192,7 @@ def _send(
                 _record(run.folder, state, name, run_id, sent=False)
             where = tracker.send(content, place, run_id)
         except Exception as error:  # noqa: BLE001 - a tracker's failure must never cost the run
-            reason = _reason(error)
+            reason = failure_reason(error)
             say(warn(f"tracking: {name} failed ({reason}); nothing is lost: "
                      f"send it later with `lorabench track {run.folder} --backend {name}`"))
             outcomes.append(TrackOutcome(folder=run.folder, backend=name, state="failed", run_id=run_id, error=reason))

@@ -1,25 +1,26 @@
 """Weights & Biases: the config, the curves by step, results and verdicts in the run summary, tables
-as `wandb.Table`, files as one artifact; a study's cells share the study's `group`. The Trainer's
-W&B callback makes (or resumes) the same run from WANDB_* variables, and its session is kept open
-after training so the results go into it: one session, one offline folder."""
+as `wandb.Table`, files as one artifact; a study's cells share the study's `group`.
+
+With `training.report_to: [wandb]`, lorabench starts the run's W&B session before training, and
+transformers' WandbCallback, which starts a run only when none is active, logs into it; the session
+stays open after training and the results go into it too: one session, one offline folder. (The
+callback's own `wandb.init` cannot be steered by WANDB_* variables: W&B reads them once a process,
+so a second run in the same process, a study's next cell, would get the first one's.)"""
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 from lorabench.config.tracking import TrackingSettings
 from lorabench.tracking.base import Place, TrainerRoute
 from lorabench.tracking.record import TrackedRun
 
-# wandb.init's settings for lorabench's session, and the WANDB_* variables that say the same to the
-# Trainer's (unless the user set them): no console capture, no system stats, no git or code.
+# No console capture, no system stats, no git or code: the session carries lorabench's run only.
 _SETTINGS = {"silent": True, "console": "off", "x_disable_stats": True, "disable_git": True, "save_code": False}
-_QUIET_ENV = {"WANDB_SILENT": "true", "WANDB_CONSOLE": "off", "WANDB_X_DISABLE_STATS": "true",
-              "WANDB_DISABLE_GIT": "true", "WANDB_DISABLE_CODE": "true"}
 
 
 class Backend:
@@ -31,17 +32,11 @@ class Backend:
     def send(self, run: TrackedRun, place: Place, run_id: str) -> str:
         import wandb
 
-        tracker = open_session(run_id)  # the Trainer's session of this run, left open after training
+        tracker = open_session(run_id)  # the session started for the Trainer, left open after training
         if tracker is not None:
             tracker.config.update(run.params, allow_val_change=True)
         else:
-            options = place.settings.wandb
-            tracker = wandb.init(
-                project=place.settings.project, entity=options.entity, name=place.settings.run_name or run.name,
-                group=place.group, job_type=run.kind, id=run_id, resume="allow", mode=options.mode,
-                dir=str(options.dir) if options.dir else None, config=run.params, tags=_tags(place.settings),
-                settings=wandb.Settings(**_SETTINGS), reinit="create_new",
-            )
+            tracker = _init(place, run_id, place.settings.run_name or run.name, run.kind, run.params, reinit="create_new")
         try:
             for step, values in run.curves:
                 tracker.log(values, step=step)
@@ -59,17 +54,7 @@ class Backend:
         return where
 
     def trainer_route(self, place: Place, run_id: str) -> TrainerRoute:
-        # transformers' WandbCallback calls wandb.init(project=WANDB_PROJECT) when no run is active;
-        # wandb.init reads the rest from WANDB_* variables.
-        settings, options = place.settings, place.settings.wandb
-        env = {key: value for key, value in _QUIET_ENV.items() if key not in os.environ}
-        env.update({"WANDB_RUN_ID": run_id, "WANDB_RESUME": "allow", "WANDB_PROJECT": settings.project, "WANDB_JOB_TYPE": "run"})
-        for key, value in (("WANDB_NAME", settings.run_name), ("WANDB_RUN_GROUP", place.group), ("WANDB_ENTITY", options.entity),
-                           ("WANDB_MODE", options.mode), ("WANDB_DIR", str(options.dir) if options.dir else None),
-                           ("WANDB_TAGS", ",".join(_tags(settings) or []))):
-            if value:
-                env[key] = value
-        return TrainerRoute(env=env)
+        return TrainerRoute(start=lambda: _start_for_trainer(place, run_id))
 
     def end_trainer_session(self, run_id: str, failed: bool) -> None:
         """Finish the Trainer's session of `run_id` if it is still open: the run ended without sending
@@ -77,6 +62,26 @@ class Backend:
         tracker = open_session(run_id)
         if tracker is not None:
             tracker.finish(exit_code=1 if failed else 0)
+
+
+def _start_for_trainer(place: Place, run_id: str) -> None:
+    """The run's session as W&B's active run (`wandb.run`), which the Trainer's callback logs into.
+    A run the user started and left active stays theirs: the callback logs there, as it always did."""
+    import wandb
+
+    if wandb.run is None:
+        _init(place, run_id, place.settings.run_name or run_id, "run", {}, reinit="default")
+
+
+def _init(place: Place, run_id: str, name: str, kind: str, config: dict[str, Any], reinit: str):  # noqa: ANN202 - wandb's Run
+    import wandb
+
+    options = place.settings.wandb
+    return wandb.init(
+        project=place.settings.project, entity=options.entity, name=name, group=place.group, job_type=kind, id=run_id,
+        resume="allow", mode=options.mode, dir=str(options.dir) if options.dir else None, config=config,
+        tags=_tags(place.settings), settings=wandb.Settings(**_SETTINGS), reinit=reinit,
+    )
 
 
 def open_session(run_id: str):  # noqa: ANN201 - wandb's Run, imported lazily

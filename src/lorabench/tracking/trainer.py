@@ -3,15 +3,14 @@
 With `training.report_to` and `tracking.backends` naming the same tracker, transformers' callback
 would otherwise start a second tracker run for the same lorabench run. While the adapter trains,
 each callback is pointed at the tracker run `begin_tracking` opened, through what it reads (each
-backend's `trainer_route`): MLflow's MLFLOW_RUN_ID; W&B's WANDB_RUN_ID with WANDB_RESUME=allow and
-the project, name, group, entity, mode and folder; Trackio's TrainingArguments project and run_name,
-handed to the Trainer as `report_args`; TensorBoard's TENSORBOARD_LOGGING_DIR. The variables are
-restored when training ends.
+backend's `trainer_route`): MLflow's MLFLOW_RUN_ID; Trackio's TrainingArguments project and
+run_name, handed to the Trainer as `report_args`; TensorBoard's TENSORBOARD_LOGGING_DIR; and W&B's
+active run, a session lorabench starts before training. The variables are restored when training
+ends. W&B's session stays open after training, so the results are sent into it (one session: one
+offline folder); `trainer_sessions_closed` closes it if the run ends without sending them.
 
 The callbacks log the curves under their own names, so a tracker run that got them is marked in
-tracking.json, and lorabench does not send it its copy from the training log. W&B's session is
-left open after training, so the results are sent into it (one session: one offline folder);
-`trainer_sessions_closed` closes it if the run ends without sending them.
+tracking.json, and lorabench does not send it its copy from the training log.
 """
 
 from __future__ import annotations
@@ -23,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from lorabench.config.tracking import TrackingSettings
+from lorabench.core.notices import Say, log, warn
 from lorabench.tracking.base import Place, TrainerRoute, backend
 from lorabench.tracking.record import TRAIN_LOG
-from lorabench.tracking.send import group_of, mark_trainer_curves, read_state, run_name
+from lorabench.tracking.send import failure_reason, group_of, mark_trainer_curves, read_state, run_name
 
 
 def trainer_routes(folder: Path, settings: TrackingSettings, report_to: list[str], study: Path | None = None) -> dict[str, TrainerRoute]:
@@ -44,10 +44,21 @@ def trainer_routes(folder: Path, settings: TrackingSettings, report_to: list[str
 @contextlib.contextmanager
 def trainer_reports_here(
     folder: Path, settings: TrackingSettings, report_to: list[str], study: Path | None = None, enabled: bool = True,
+    say: Say = log,
 ) -> Iterator[dict[str, Any]]:
-    """While training: the environment the Trainer's callbacks read; yields the TrainingArguments
-    fields to set (`report_args`). `enabled`: False on the processes that write no run files."""
+    """While training: the environment the Trainer's callbacks read, and the sessions they log into;
+    yields the TrainingArguments fields to set (`report_args`). `enabled`: False on the processes
+    that write no run files. A session that cannot start is one warning: that callback then makes
+    its own tracker run, as without tracking."""
     routes = trainer_routes(folder, settings, report_to, study) if enabled and settings.backends else {}
+    for name, route in list(routes.items()):
+        try:
+            if route.start is not None:
+                route.start()
+        except Exception as error:  # noqa: BLE001 - a tracker's failure must never cost the run
+            say(warn(f"tracking: {name} could not take the Trainer's report_to ({failure_reason(error)}); "
+                     "its curves go to a run of their own"))
+            del routes[name]
     env = {key: value for route in routes.values() for key, value in route.env.items()}
     log = Path(folder) / TRAIN_LOG
     logged_before = _stamp(log)
