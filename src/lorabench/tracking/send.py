@@ -86,9 +86,14 @@ def send_study(folder: Path, settings: TrackingSettings, backends: list[str] | N
     return outcomes
 
 
+def open_run_ids(folder: Path) -> dict[str, str]:
+    """The tracker run ids kept in a run or study folder, by backend: the runs opened for it."""
+    return {name: entry["run_id"] for name, entry in read_state(folder).items() if name in MODULES and (entry or {}).get("run_id")}
+
+
 def study_parents(folder: Path) -> dict[str, str]:
     """The study's own tracker run ids by backend: the parent of each of its cells' runs."""
-    return {name: entry["run_id"] for name, entry in read_state(folder).items() if name in MODULES and entry.get("run_id")}
+    return open_run_ids(folder)
 
 
 def begin_tracking(folder: Path, settings: TrackingSettings, say: Say = log, study: Path | None = None) -> None:
@@ -102,7 +107,8 @@ def finish_tracking(folder: Path, settings: TrackingSettings, say: Say = log, st
     """At a run's end: its results into the tracker runs `begin_tracking` opened (a tracker that
     failed then was said once, and is left to `lorabench track`)."""
     group, parents = _placement(study)
-    opened = [name for name in settings.backends if (read_state(folder).get(name) or {}).get("run_id")]
+    run_ids = open_run_ids(folder)
+    opened = [name for name in settings.backends if name in run_ids]
     if not opened:
         return []
     return send_run(folder, settings.model_copy(update={"run_name": run_name(folder, settings, study)}), opened, say,

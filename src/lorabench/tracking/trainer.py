@@ -25,17 +25,17 @@ from lorabench.config.tracking import TrackingSettings
 from lorabench.core.notices import Say, log, warn
 from lorabench.tracking.base import Place, TrainerRoute, backend
 from lorabench.tracking.record import TRAIN_LOG
-from lorabench.tracking.send import failure_reason, group_of, mark_trainer_curves, read_state, run_name
+from lorabench.tracking.send import failure_reason, group_of, mark_trainer_curves, open_run_ids, run_name
 
 
 def trainer_routes(folder: Path, settings: TrackingSettings, report_to: list[str], study: Path | None = None) -> dict[str, TrainerRoute]:
     """By backend, how the Trainer reports into this run's tracker runs: the backends both in
     `report_to` and in `settings.backends` whose tracker run is open (its id in the folder)."""
-    state = read_state(folder)
+    run_ids = open_run_ids(folder)
     place = Place(settings.model_copy(update={"run_name": run_name(folder, settings, study)}), None, group_of(study))
     routes = {}
     for name in settings.backends:
-        run_id = (state.get(name) or {}).get("run_id")
+        run_id = run_ids.get(name)
         if run_id and (name in report_to or "all" in report_to):  # "all": every integration installed
             routes[name] = backend(name).trainer_route(place, run_id)
     return routes
@@ -60,8 +60,8 @@ def trainer_reports_here(
                      "its curves go to a run of their own"))
             del routes[name]
     env = {key: value for route in routes.values() for key, value in route.env.items()}
-    log = Path(folder) / TRAIN_LOG
-    logged_before = _stamp(log)
+    train_log = Path(folder) / TRAIN_LOG
+    logged_before = _stamp(train_log)
     before = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
@@ -72,7 +72,7 @@ def trainer_reports_here(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        if routes and _stamp(log) != logged_before:  # the Trainer ran, and logged: into these runs
+        if routes and _stamp(train_log) != logged_before:  # the Trainer ran, and logged: into these runs
             mark_trainer_curves(folder, list(routes))
 
 
@@ -92,9 +92,9 @@ def trainer_sessions_closed(folder: Path, settings: TrackingSettings, enabled: b
 
 def _end_sessions(folder: Path, settings: TrackingSettings, failed: bool) -> None:
     with contextlib.suppress(Exception):  # said as a run ends: a tracker never hides why it stopped
-        state = read_state(folder)
+        run_ids = open_run_ids(folder)
         for name in settings.backends:
-            run_id = (state.get(name) or {}).get("run_id")
+            run_id = run_ids.get(name)
             end = getattr(backend(name), "end_trainer_session", None) if run_id else None  # only W&B has one
             if end is not None:
                 end(run_id, failed)
