@@ -28,7 +28,7 @@ VLLM_UNPINNED := transformers|tokenizers|huggingface_hub|torch|numpy|fastapi
 # nothing lorabench or vLLM's text models run needs them.
 VLLM_BROKEN  := torchvision torchaudio torchcodec
 
-.PHONY: install demo test test-slow test-latest constraints bench bench-scaling bench-scaling-quick bench-peers bench-peers-quick peers-constraints study-example clean \
+.PHONY: install demo test test-slow test-latest constraints bench bench-scaling bench-scaling-quick bench-levers bench-peers bench-peers-quick peers-constraints study-example clean \
 	test-vllm bench-vllm check-vllm-deps
 
 $(BIN)/python:
@@ -95,6 +95,11 @@ bench-scaling: $(SMOLLM_STAMP)
 
 bench-scaling-quick: $(SMOLLM_STAMP)
 	$(BIN)/python -m bench.scaling --sizes quick
+
+# What torch.compile, LoRA dropout and more decode slots change, at both precisions (bench/README.md); about 30
+# minutes on 2 cores, most of it compiling.
+bench-levers: $(SMOLLM_STAMP)
+	$(BIN)/python -m bench.levers
 
 $(PEERS)/bin/python:
 	$(PYTHON) -m venv $(PEERS)

@@ -12,6 +12,7 @@ only the shares mean something.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -27,6 +28,37 @@ from lorabench.training.lora import wrap_with_lora
 from lorabench.training.loss import AnswerOnlyHead
 
 
+def lora_step(model_name: str, dtype: str, batch_size: int, n_batches: int, dropout: float = 0.05,
+              compiled: bool = False) -> tuple[Callable[[dict[str, torch.Tensor]], float], list[dict[str, torch.Tensor]]]:
+    """lorabench's training step on `model_name` (peft LoRA r 16 on all linear layers, the answer-only
+    head, AdamW) and `n_batches` padded batches of synthetic extractive examples, each of its own
+    length. `compiled` runs the model under `torch.compile(dynamic=True)`, so that a new length does
+    not compile again. The step returns its loss."""
+    loaded = load_model(ModelSpec(name=model_name, device="cpu", dtype=dtype))
+    settings = fit_to_model(PromptSettings(), loaded.model, DecodingSettings().max_new_tokens_for("extractive"))
+    examples = encode_examples(synthesize("extractive", batch_size * n_batches, seed=0), loaded.tokenizer, settings,
+                               False, model_context_length(loaded.model))
+    collate = PadCollator(loaded.tokenizer.pad_token_id)
+    batches = [collate([e.features() for e in examples[i * batch_size:(i + 1) * batch_size]]) for i in range(n_batches)]
+    model = wrap_with_lora(loaded, LoraSettings(r=16, dropout=dropout, target_modules="all-linear"), TrainSettings())
+    head = AnswerOnlyHead.attach(model)
+    assert head is not None, "a causal model with an output head"
+    model.train()
+    forward = torch.compile(model, dynamic=True) if compiled else model
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+
+    def step(batch: dict[str, torch.Tensor]) -> float:
+        with autocast:
+            loss, _ = head.loss(forward, batch)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return float(loss.detach())
+
+    return step, batches
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_step", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
@@ -37,30 +69,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    loaded = load_model(ModelSpec(name=args.model, device="cpu", dtype=args.dtype))
-    settings = fit_to_model(PromptSettings(), loaded.model, DecodingSettings().max_new_tokens_for("extractive"))
-    examples = encode_examples(synthesize("extractive", args.batch, seed=0), loaded.tokenizer, settings, False,
-                               model_context_length(loaded.model))
-    batch = PadCollator(loaded.tokenizer.pad_token_id)([e.features() for e in examples])
-    model = wrap_with_lora(loaded, LoraSettings(r=16, dropout=0.05, target_modules="all-linear"), TrainSettings())
-    head = AnswerOnlyHead.attach(model)
-    assert head is not None, "a causal model with an output head"
-    model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "bfloat16")
-
-    def step() -> None:
-        with autocast:
-            loss, _ = head.loss(model, batch)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-
+    step, (batch,) = lora_step(args.model, args.dtype, args.batch, 1)
     for _ in range(2):
-        step()
+        step(batch)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        step()
-    head.close()
+        step(batch)
     events = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in events)
     tokens = int(batch["attention_mask"].sum())
