@@ -42,14 +42,8 @@ from lorabench.inference.choice import OptionScores, option_continuations, score
 from lorabench.inference.generate import Generation, GenerationSettings, batch_order, generate, generate_naive
 from lorabench.inference.prefix import plan_batch, supports_shared_prefix
 from lorabench.models.load import LoadedModel, ModelSpec, load_model
-from lorabench.prompts.build import (
-    STOP_STRINGS,
-    Prompt,
-    PromptSettings,
-    answer_from_generation,
-    build_prompt,
-    encode_prompt,
-)
+from lorabench.prompts.answers import STOP_STRINGS, answer_from_generation
+from lorabench.prompts.build import Prompt, PromptSettings, build_prompt, encode_prompt
 
 T = TypeVar("T")
 MIN_CONTEXT_TOKENS = 150

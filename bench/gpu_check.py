@@ -162,7 +162,8 @@ def check_vllm(folder: Path, adapter_dir: str, dtype: str) -> dict[str, Any]:
     from lorabench.inference.hf import HFBackend
     from lorabench.data.synth import synthesize
     from lorabench.config.decoding import DecodingSettings, VLLMSettings
-    from lorabench.prompts.build import STOP_STRINGS, PromptSettings, build_prompt
+    from lorabench.prompts.answers import STOP_STRINGS
+    from lorabench.prompts.build import PromptSettings, build_prompt
 
     decoding = DecodingSettings(backend="vllm", vllm=VLLMSettings(gpu_memory_utilization=0.5, kv_cache_gb=1, max_model_len=4096))
     results: dict[str, Any] = {}

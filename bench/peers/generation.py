@@ -20,7 +20,8 @@ from bench.peers.result import CaseResult, Outputs, Target
 from lorabench.data.records import Record, TaskKind
 from lorabench.data.synth import synthesize
 from lorabench.config.decoding import DecodingSettings
-from lorabench.prompts.build import STOP_STRINGS, answer_from_generation, encode_prompt
+from lorabench.prompts.answers import STOP_STRINGS, answer_from_generation
+from lorabench.prompts.build import encode_prompt
 from lorabench.prompts.grouping import context_groups
 
 TARGET = Target(ratio=4.0, ceiling_share=0.60, identical=0.95)

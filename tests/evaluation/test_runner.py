@@ -183,7 +183,8 @@ def test_smollm2_on_twenty_synthetic_extractive_items(tmp_path):
 # ---- multi-question strategies -------------------------------------------------------------------
 
 from lorabench.metrics.scoring import ScoreSettings  # noqa: E402
-from lorabench.prompts.build import PromptSettings, cut_at_stops  # noqa: E402
+from lorabench.prompts.answers import cut_at_stops  # noqa: E402
+from lorabench.prompts.build import PromptSettings  # noqa: E402
 from lorabench.runs.folder import RunFolder  # noqa: E402
 from lorabench.prompts.grouping import context_groups  # noqa: E402
 

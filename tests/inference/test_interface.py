@@ -18,7 +18,8 @@ from lorabench.evaluation.runner import evaluate_records
 from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
 from lorabench.models.load import ModelSpec, load_model
-from lorabench.prompts.build import STOP_STRINGS, PromptSettings, build_prompt
+from lorabench.prompts.answers import STOP_STRINGS
+from lorabench.prompts.build import PromptSettings, build_prompt
 from lorabench.runs.folder import RunFolder
 from lorabench.prompts.grouping import context_groups
 

@@ -24,7 +24,8 @@ from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
 from lorabench.config.decoding import DecodingSettings, VLLMSettings
 from lorabench.models.load import ModelSource, ModelSpec, load_model
-from lorabench.prompts.build import STOP_STRINGS, PromptSettings, build_prompt
+from lorabench.prompts.answers import STOP_STRINGS
+from lorabench.prompts.build import PromptSettings, build_prompt
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 # One engine for every base-model test (same settings, same weights): building one takes ~20 s on CPU.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lorabench.tasks.extractive import ExtractiveRecord
-from lorabench.prompts.build import NO_ANSWER, PromptSettings, build_prompt, no_answer_to_empty
+from lorabench.prompts.answers import no_answer_to_empty
+from lorabench.prompts.build import NO_ANSWER, PromptSettings, build_prompt
 from lorabench.prompts.batch import (
     batch_target,
     build_batch_prompt,

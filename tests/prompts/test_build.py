@@ -15,13 +15,13 @@ from lorabench.prompts.build import (
     Prompt,
     PromptSettings,
     TokenCounts,
-    answer_from_generation,
     build_prompt,
     encode_prompt,
     encode_target,
     target_text,
     user_message,
 )
+from lorabench.prompts.answers import answer_from_generation
 from tests.tiny_models import build_causal_tokenizer, build_seq2seq_tokenizer
 
 
@@ -112,20 +112,6 @@ def test_unanswerable_hint_is_a_setting_not_a_gold_leak(chat_tokenizer):
     answerable = build_prompt(EXTRACTIVE, chat_tokenizer, PromptSettings(unanswerable_hint=True))
     assert NO_ANSWER in answerable.text
     assert NO_ANSWER not in build_prompt(EXTRACTIVE, chat_tokenizer, PromptSettings()).text
-
-
-@pytest.mark.parametrize(
-    "task, generated, answer",
-    [
-        (TaskKind.extractive, " 1842\nQuestion: next", "1842"),
-        (TaskKind.extractive, "\n1842\nmore", "1842"),
-        (TaskKind.extractive, "Unanswerable.", ""),
-        (TaskKind.math, "3 + 4 = 7\n#### 7\n\nQuestion: 5 + 5?", "3 + 4 = 7\n#### 7"),
-        (TaskKind.open, "A river town.\n\nInstruction: next", "A river town."),
-    ],
-)
-def test_answer_from_generation(task, generated, answer):
-    assert answer_from_generation(task, generated) == answer
 
 
 def test_fit_to_model_reserves_room_for_the_answer():

@@ -10,7 +10,8 @@ from lorabench.tasks.choice import ChoiceRecord
 from lorabench.tasks.extractive import ExtractiveRecord
 from lorabench.tasks.math import MathRecord
 from lorabench.core.errors import LorabenchError
-from lorabench.prompts.template import AnswerFrame, answer_frame, lettered, prompt_variables, render, syntax_problem
+from lorabench.prompts.answers import AnswerFrame
+from lorabench.prompts.template import answer_frame, lettered, prompt_variables, render, syntax_problem
 from lorabench.prompts.build import PromptSettings, build_prompt, target_text, user_message
 from tests.tiny_models import build_causal_tokenizer
 

@@ -12,7 +12,8 @@ from lorabench.core.kinds import TaskKind
 from lorabench.data.synth import synthesize
 from lorabench.evaluation.runner import score_input
 from lorabench.metrics.scoring import score_item
-from lorabench.prompts.build import PromptSettings, answer_from_generation, build_prompt, prompt_sha256
+from lorabench.prompts.answers import answer_from_generation
+from lorabench.prompts.build import PromptSettings, build_prompt, prompt_sha256
 from tests.tiny_models import build_causal_tokenizer, build_seq2seq_tokenizer
 
 # kind -> (prompt fingerprint with a chat template, without one, prompts of 3 records under 3 settings, their scores)

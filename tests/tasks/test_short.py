@@ -16,7 +16,8 @@ from lorabench.data.synth import synthesize
 from lorabench.core.errors import DataError
 from lorabench.comparison.items import error_category
 from lorabench.metrics.scoring import ScoreInput, score_item
-from lorabench.prompts.build import PromptSettings, answer_from_generation, target_text, user_message
+from lorabench.prompts.answers import answer_from_generation
+from lorabench.prompts.build import PromptSettings, target_text, user_message
 from lorabench.tasks import TaskKind
 from lorabench.tasks.short import ShortRecord
 from tests.run_configs import tiny_run

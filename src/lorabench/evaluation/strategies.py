@@ -18,7 +18,8 @@ from lorabench.metrics.scoring import TASK_METRICS, ScoreInput, ScoreSettings, s
 from lorabench.evaluation.rows import generated_row
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import STOP_STRINGS, Prompt, answer_from_generation, cut_at_stops
+from lorabench.prompts.answers import STOP_STRINGS, answer_from_generation, cut_at_stops
+from lorabench.prompts.build import Prompt
 from lorabench.evaluation.accounting import ContextCost, batch_cost, sequential_cost
 from lorabench.prompts.batch import BATCH_STOP_STRINGS, build_batch_prompt, cut_batch_output, parse_numbered_answers
 from lorabench.prompts.sequential import start_conversation, turn_prompt

@@ -20,7 +20,8 @@ from lorabench.models.load import load_tokenizer
 from lorabench.models.precision import PrecisionPlan, plan_precision
 from lorabench.pipeline.resolve import resolve_run
 from lorabench.pipeline.splits import DataSplits, split_data
-from lorabench.prompts.build import STOP_STRINGS, Prompt, PromptBuilder, TokenCounts, model_context_length
+from lorabench.prompts.answers import STOP_STRINGS
+from lorabench.prompts.build import Prompt, PromptBuilder, TokenCounts, model_context_length
 from lorabench.pipeline.retention import plan_retention
 from lorabench.training.lora import check_target_modules, lora_parameter_count, meta_model
 from lorabench.training.arguments import total_steps

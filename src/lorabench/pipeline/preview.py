@@ -17,7 +17,8 @@ from lorabench.data.records import Record, option_labels
 from lorabench.models.load import TokenizerAndConfig, load_tokenizer
 from lorabench.pipeline.run import split_data
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import STOP_STRINGS, build_prompt, fit_to_model, model_context_length
+from lorabench.prompts.answers import STOP_STRINGS
+from lorabench.prompts.build import build_prompt, fit_to_model, model_context_length
 from lorabench.results.preview import ItemView, Split
 from lorabench.training.examples import IGNORE_INDEX, encode_example
 

@@ -27,13 +27,12 @@ from lorabench.config.prompt import (  # noqa: F401
 from lorabench.data.records import Record, TaskKind, Turn
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.few_shot import drawn_records, pick_shots
-from lorabench.prompts.template import AnswerFrame, RecordText
+from lorabench.prompts.answers import AnswerFrame
+from lorabench.prompts.template import RecordText
 from lorabench.core.kinds import ByKind, get_task
 
-# Per kind (each kind's module declares them): the cue that ends a plain (no chat template) prompt,
-# and where a plain-prompt model starts a new item instead of stopping.
+# Per kind (each kind's module declares it): the cue that ends a plain (no chat template) prompt.
 _CUES: ByKind[str] = ByKind("cue")
-STOP_STRINGS: ByKind[tuple[str, ...]] = ByKind("stop_strings")
 
 
 @dataclass(frozen=True)
@@ -337,25 +336,3 @@ def prompt_sha256(task: TaskKind, tokenizer: Any, settings: PromptSettings, extr
     prompt = build_prompt(probe, tokenizer, settings.model_copy(update={"max_prompt_tokens": 1 << 30}))
     rendered = f"{prompt.text}\x00{prompt.target}\x00{settings.max_prompt_tokens}"
     return hashlib.sha256(rendered.encode("utf-8")).hexdigest()
-
-
-def no_answer_to_empty(text: str) -> str:
-    """An extractive answer as scored: the model saying 'unanswerable' is the empty answer."""
-    return "" if text.lower().rstrip(".") == NO_ANSWER else text
-
-
-def cut_at_stops(task: TaskKind, generated: str) -> str:
-    """What the model said: the generation cut at the task's stop strings, trimmed."""
-    # Leading whitespace is not an answer; an extractive answer that opens with a newline is still one line.
-    text = generated.lstrip()
-    for stop in STOP_STRINGS[TaskKind(task)]:
-        index = text.find(stop)
-        if index != -1:
-            text = text[:index]
-    return text.strip()
-
-
-def answer_from_generation(task: TaskKind, generated: str, frame: AnswerFrame = AnswerFrame()) -> str:
-    """The answer a generation gives: cut at the task's stop strings, trimmed, the target template's
-    text around the answer taken off; 'unanswerable' -> ''."""
-    return get_task(task).clean_answer(frame.strip(cut_at_stops(task, generated)))

@@ -27,6 +27,7 @@ from lorabench.config.templates import compiled, lettered, syntax_problem  # noq
 from lorabench.data.records import Record, option_labels
 from lorabench.core.errors import LorabenchError
 from lorabench.core.kinds import Task, get_task
+from lorabench.prompts.answers import AnswerFrame
 
 # Record fields holding the gold answer; a prompt template must not see them.
 GOLD_FIELDS = frozenset({"answer", "answers", "response", "final", "unanswerable"})
@@ -85,22 +86,6 @@ def _undefined_hint(name: str, key: str, variables: dict[str, Any]) -> str:
         return "the gold answer is only available to prompt.target_template"
     known = ", ".join(sorted(k for k in variables if k != "extra"))
     return f"this record has: {known}"
-
-
-@dataclass(frozen=True)
-class AnswerFrame:
-    """The fixed text a target template writes around the answer ("Answer: {{answer}}." gives
-    "Answer:" and "."), taken off a generation before it is scored."""
-
-    lead: str = ""
-    tail: str = ""
-
-    def strip(self, text: str) -> str:
-        if self.lead and text.startswith(self.lead):
-            text = text[len(self.lead) :].lstrip()
-        if self.tail and text.endswith(self.tail):
-            text = text[: -len(self.tail)].rstrip()
-        return text
 
 
 def answer_frame(text: str, key: str, record: Record, task: Task | None = None) -> AnswerFrame:

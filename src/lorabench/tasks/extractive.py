@@ -12,7 +12,7 @@ from lorabench.data.records import BaseRecord, context_group, require_text
 from lorabench.metrics.scoring import ScoreInput, ScoreSettings, text_scores
 from lorabench.metrics.squad import exact_match, f1_score
 from lorabench.config.prompt import NO_ANSWER
-from lorabench.prompts.build import no_answer_to_empty
+from lorabench.prompts.answers import no_answer_to_empty
 from lorabench.core.kinds import Task, TaskKind
 
 
