@@ -213,6 +213,24 @@ def encode_target(target: str, tokenizer: Any, chat: bool) -> list[int]:
 
 
 @dataclass(frozen=True)
+class TokenizedPrompt:
+    """A prompt with its token ids and its target's, as training learns them: each tokenized once,
+    the prompt by `encode_prompt` (as every engine tokenizes it) and the target by `encode_target`."""
+
+    prompt: Prompt
+    prompt_ids: list[int]
+    target_ids: list[int]
+
+    @classmethod
+    def of(cls, prompt: Prompt, tokenizer: Any) -> TokenizedPrompt:
+        return cls(
+            prompt,
+            encode_prompt(prompt.text, tokenizer, prompt.chat),
+            encode_target(prompt.target, tokenizer, prompt.bare_answer),
+        )
+
+
+@dataclass(frozen=True)
 class FittedText:
     """Prompt text within a token limit, and the context it was rendered with."""
 

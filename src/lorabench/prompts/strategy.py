@@ -1,5 +1,6 @@
 """The prompts a `prompt.strategy` shows a model for some records, with the gold answers where a
-model's own would come at evaluation: what training learns, and what the format guard compares."""
+model's own would come at evaluation: what training learns (as token ids), and what the format
+guard compares."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from lorabench.config.prompt import PromptSettings
 from lorabench.data.records import Record
 from lorabench.prompts.batch import build_batch_prompt
-from lorabench.prompts.build import Prompt, PromptBuilder
+from lorabench.prompts.build import Prompt, PromptBuilder, TokenizedPrompt
 from lorabench.prompts.grouping import shared_context_groups
 from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt
 
@@ -37,3 +38,10 @@ def strategy_prompts(records: Sequence[Record], tokenizer: Any, settings: Prompt
     """Every prompt `settings.strategy` shows a model for `records`: one per record (single), one per
     context (batch), one per turn (sequential, with the gold answers as history, as in training)."""
     return [prompt for unit in strategy_units(records, tokenizer, settings) for prompt in unit]
+
+
+def tokenized_units(records: Sequence[Record], tokenizer: Any, settings: PromptSettings) -> Iterator[list[TokenizedPrompt]]:
+    """`strategy_units`, each prompt with its token ids and its target's: what a training example is
+    made of, tokenized here once."""
+    for unit in strategy_units(records, tokenizer, settings):
+        yield [TokenizedPrompt.of(prompt, tokenizer) for prompt in unit]

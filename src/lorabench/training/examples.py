@@ -1,8 +1,9 @@
 """Training examples: records to token ids and labels, padded batches, and a length-grouped order.
 
 A record becomes tokens only through a `prompts.build.PromptBuilder` (for the batch and sequential
-strategies, through the prompts `prompts.strategy` makes of a context), `encode_prompt` and
-`encode_target`, so the prompt a model is trained on is, token for token, the prompt it is later evaluated on.
+strategies, through the prompts `prompts.strategy` makes of a context), tokenized by `encode_prompt`
+and `encode_target` (a `TokenizedPrompt`), so the prompt a model is trained on is, token for token,
+the prompt it is later evaluated on.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
 from lorabench.inference.generate import END_OF_TURN_TOKENS
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import Prompt, build_prompt, encode_prompt, encode_target
-from lorabench.prompts.strategy import strategy_units
+from lorabench.prompts.build import Prompt, TokenizedPrompt, build_prompt
+from lorabench.prompts.strategy import tokenized_units
 
 IGNORE_INDEX = -100  # the label value torch's cross-entropy and transformers' losses skip
 
@@ -83,9 +84,14 @@ def encode_example(
 
 def prompt_example(prompt: Prompt, tokenizer: Any, is_seq2seq: bool, max_length: int | None) -> EncodedExample:
     """A prompt (as a PromptBuilder made it) followed by its target and end token, the target alone learned."""
+    return _answer_example(TokenizedPrompt.of(prompt, tokenizer), tokenizer, is_seq2seq, max_length)
+
+
+def _answer_example(tokens: TokenizedPrompt, tokenizer: Any, is_seq2seq: bool, max_length: int | None) -> EncodedExample:
+    prompt = tokens.prompt
     end_id = answer_end_id(tokenizer, prompt.chat)
-    prompt_ids = encode_prompt(prompt.text, tokenizer, prompt.chat)
-    answer_ids = encode_target(prompt.target, tokenizer, prompt.bare_answer) + [end_id]
+    prompt_ids = list(tokens.prompt_ids)
+    answer_ids = tokens.target_ids + [end_id]
     full_answer = len(answer_ids)
     if is_seq2seq:
         if max_length is not None:
@@ -109,16 +115,16 @@ def _require_learning(example: EncodedExample, max_length: int | None) -> None:
         )
 
 
-def _conversation_example(prompts: Sequence[Prompt], tokenizer: Any, max_length: int | None) -> EncodedExample:
+def _conversation_example(turns: Sequence[TokenizedPrompt], tokenizer: Any, max_length: int | None) -> EncodedExample:
     """A context's conversation for a causal model: every answer turn (and its end token) learned,
     the rest masked. The history holds the gold answers (teacher forcing); at evaluation it holds the
     model's own. The example's prefix before answer k is, token for token, the evaluation prompt of turn k."""
-    end_id = answer_end_id(tokenizer, prompts[0].chat)
+    end_id = answer_end_id(tokenizer, turns[0].prompt.chat)
     input_ids: list[int] = []
     labels: list[int] = []
     first_prompt = 0
-    for k, prompt in enumerate(prompts):
-        prompt_ids = encode_prompt(prompt.text, tokenizer, prompt.chat)
+    for k, turn in enumerate(turns):
+        prompt, prompt_ids = turn.prompt, turn.prompt_ids
         if prompt_ids[: len(input_ids)] != input_ids:
             raise LorabenchError(
                 f"record {prompt.record_id}: the prompt of turn {k + 1} does not begin with the tokens of the "
@@ -126,13 +132,13 @@ def _conversation_example(prompts: Sequence[Prompt], tokenizer: Any, max_length:
                 "use prompt.strategy 'batch' or 'single', or prompt.chat_template 'off'"
             )
         first_prompt = first_prompt or len(prompt_ids)
-        answer_ids = encode_target(prompt.target, tokenizer, prompt.bare_answer) + [end_id]
+        answer_ids = turn.target_ids + [end_id]
         labels += [IGNORE_INDEX] * (len(prompt_ids) - len(input_ids)) + answer_ids
         input_ids = prompt_ids + answer_ids
     cut = max_length is not None and len(input_ids) > max_length
     if cut:
         input_ids, labels = input_ids[:max_length], labels[:max_length]
-    example = EncodedExample(prompts[0].record_id, input_ids, labels, first_prompt, cut)
+    example = EncodedExample(turns[0].prompt.record_id, input_ids, labels, first_prompt, cut)
     _require_learning(example, max_length)
     return example
 
@@ -148,10 +154,10 @@ def encode_examples(
     per context (batch: its numbered questions in, its numbered gold answers learned; sequential: its
     conversation). A seq2seq decoder writes one answer per call, so a sequential context gives it one
     example per turn: the conversation so far in, that turn's answer out."""
-    units = strategy_units(records, tokenizer, prompt_settings)
+    units = tokenized_units(records, tokenizer, prompt_settings)
     if prompt_settings.strategy == "sequential" and not is_seq2seq:
-        return [_conversation_example(prompts, tokenizer, max_length) for prompts in units]
-    return [prompt_example(prompt, tokenizer, is_seq2seq, max_length) for prompts in units for prompt in prompts]
+        return [_conversation_example(turns, tokenizer, max_length) for turns in units]
+    return [_answer_example(tokens, tokenizer, is_seq2seq, max_length) for unit in units for tokens in unit]
 
 
 class ExampleDataset(Dataset):
