@@ -7,7 +7,7 @@ import pytest
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
 from lorabench.comparison.guards import format_mismatch, strategy_prompts
-from lorabench.prompts.build import PromptSettings
+from lorabench.prompts.build import PromptBuilder, PromptSettings
 from lorabench.prompts.grouping import context_groups
 from tests.tiny_models import build_causal_tokenizer
 
@@ -40,9 +40,9 @@ def test_same_strategy_and_settings_pass_and_other_settings_fail(tokenizer, reco
 def test_each_strategy_shows_its_own_prompts(tokenizer, records):
     n_groups = len(context_groups(records))
     assert 1 < n_groups < len(records)
-    assert len(strategy_prompts(records, tokenizer, PromptSettings())) == len(records)
-    assert len(strategy_prompts(records, tokenizer, PromptSettings(strategy="batch"))) == n_groups
-    assert len(strategy_prompts(records, tokenizer, PromptSettings(strategy="sequential"))) == len(records)
+    assert len(strategy_prompts(records, PromptBuilder(tokenizer, PromptSettings()))) == len(records)
+    assert len(strategy_prompts(records, PromptBuilder(tokenizer, PromptSettings(strategy="batch")))) == n_groups
+    assert len(strategy_prompts(records, PromptBuilder(tokenizer, PromptSettings(strategy="sequential")))) == len(records)
 
 
 def test_non_extractive_tasks_refuse_multi_question_strategies(tokenizer):

@@ -6,7 +6,7 @@ import pytest
 
 from lorabench.tasks.extractive import ExtractiveRecord
 from lorabench.prompts.answers import no_answer_to_empty
-from lorabench.prompts.build import NO_ANSWER, PromptSettings, build_prompt
+from lorabench.prompts.build import NO_ANSWER, PromptBuilder, PromptSettings, build_prompt
 from lorabench.prompts.batch import (
     batch_target,
     build_batch_prompt,
@@ -81,7 +81,7 @@ def test_output_is_cut_at_a_new_item_but_not_at_a_line_break():
 
 @pytest.mark.parametrize("chat_template", ["auto", "off"])
 def test_prompt_holds_the_context_once_and_every_question_numbered(tokenizer, chat_template):
-    prompt = build_batch_prompt(GROUP, tokenizer, PromptSettings(chat_template=chat_template))
+    prompt = build_batch_prompt(GROUP, PromptBuilder(tokenizer, PromptSettings(chat_template=chat_template)))
     assert prompt.text.count(CONTEXT) == 1
     assert "1. When was Velmora founded?\n2. Who founded Velmora?\n3. Who is the mayor?" in prompt.text
     assert prompt.record_id == "q1" and not prompt.shortened
@@ -90,14 +90,14 @@ def test_prompt_holds_the_context_once_and_every_question_numbered(tokenizer, ch
 
 
 def test_unanswerable_hint_is_a_setting(tokenizer):
-    assert NO_ANSWER in build_batch_prompt(GROUP, tokenizer, PromptSettings(unanswerable_hint=True)).text
-    assert NO_ANSWER not in build_batch_prompt(GROUP, tokenizer, PromptSettings()).text
+    assert NO_ANSWER in build_batch_prompt(GROUP, PromptBuilder(tokenizer, PromptSettings(unanswerable_hint=True))).text
+    assert NO_ANSWER not in build_batch_prompt(GROUP, PromptBuilder(tokenizer, PromptSettings())).text
 
 
 def test_long_context_is_shortened_never_a_question(tokenizer):
     long_context = " ".join(f"Sentence {i} about Velmora." for i in range(200))
     group = [r.model_copy(update={"context": long_context}) for r in GROUP]
-    prompt = build_batch_prompt(group, tokenizer, PromptSettings(max_prompt_tokens=240))
+    prompt = build_batch_prompt(group, PromptBuilder(tokenizer, PromptSettings(max_prompt_tokens=240)))
     assert prompt.shortened and prompt.n_tokens <= 240
     assert "Sentence 0 about" in prompt.text and "Sentence 199" not in prompt.text
     for record in group:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lorabench.tasks.extractive import ExtractiveRecord
-from lorabench.prompts.build import PromptSettings, build_prompt, encode_prompt, encode_target
+from lorabench.prompts.build import PromptBuilder, PromptSettings, build_prompt, encode_prompt, encode_target
 from lorabench.prompts.sequential import gold_history, start_conversation, turn_prompt
 from tests.tiny_models import build_causal_tokenizer
 
@@ -25,13 +25,13 @@ def tokenizer():
 @pytest.mark.parametrize("chat_template", ["auto", "off"])
 def test_first_turn_is_the_single_prompt(tokenizer, chat_template):
     settings = PromptSettings(chat_template=chat_template, system="Be brief." if chat_template == "auto" else None)
-    conversation = start_conversation(GROUP, tokenizer, settings)
-    assert turn_prompt(conversation, tokenizer, []).text == build_prompt(GROUP[0], tokenizer, settings).text
+    conversation = start_conversation(GROUP, PromptBuilder(tokenizer, settings))
+    assert turn_prompt(conversation, []).text == build_prompt(GROUP[0], tokenizer, settings).text
 
 
 def test_chat_history_holds_earlier_answers_as_assistant_turns(tokenizer):
-    conversation = start_conversation(GROUP, tokenizer, PromptSettings())
-    prompt = turn_prompt(conversation, tokenizer, ["in 1842", "Anna"])
+    conversation = start_conversation(GROUP, PromptBuilder(tokenizer, PromptSettings()))
+    prompt = turn_prompt(conversation, ["in 1842", "Anna"])
     assert prompt.record_id == "q3" and prompt.target == "Oslet"
     assert prompt.text.count(CONTEXT) == 1
     tail = prompt.text[prompt.text.index("Question: When was Velmora founded?") :]
@@ -47,8 +47,8 @@ def test_chat_history_holds_earlier_answers_as_assistant_turns(tokenizer):
 
 
 def test_plain_history_has_turn_cues_and_ends_each_answer_with_eos(tokenizer):
-    conversation = start_conversation(GROUP, tokenizer, PromptSettings(chat_template="off"))
-    prompt = turn_prompt(conversation, tokenizer, ["in 1842", "Anna"])
+    conversation = start_conversation(GROUP, PromptBuilder(tokenizer, PromptSettings(chat_template="off")))
+    prompt = turn_prompt(conversation, ["in 1842", "Anna"])
     assert prompt.text.endswith(
         "Question: When was Velmora founded?\nAnswer: in 1842<|im_end|>\n\n"
         "Question: Who founded Velmora?\nAnswer: Anna<|im_end|>\n\n"
@@ -58,10 +58,10 @@ def test_plain_history_has_turn_cues_and_ends_each_answer_with_eos(tokenizer):
 
 @pytest.mark.parametrize("chat_template", ["auto", "off"])
 def test_each_turn_extends_the_last_by_its_answer(tokenizer, chat_template):
-    conversation = start_conversation(GROUP, tokenizer, PromptSettings(chat_template=chat_template))
+    conversation = start_conversation(GROUP, PromptBuilder(tokenizer, PromptSettings(chat_template=chat_template)))
     golds = gold_history(conversation)
     assert golds == ["1842", "Anna Brell", "Oslet"]
-    texts = [turn_prompt(conversation, tokenizer, golds[:k]).text for k in range(3)]
+    texts = [turn_prompt(conversation, golds[:k]).text for k in range(3)]
     for before, after, answer in zip(texts, texts[1:], golds):
         assert after.startswith(before + (answer if chat_template == "auto" else " " + answer))
 
@@ -69,12 +69,12 @@ def test_each_turn_extends_the_last_by_its_answer(tokenizer, chat_template):
 def test_long_context_is_shortened_once_for_every_turn(tokenizer):
     long_context = " ".join(f"Sentence {i} about Velmora." for i in range(200))
     group = [r.model_copy(update={"context": long_context}) for r in GROUP]
-    conversation = start_conversation(group, tokenizer, PromptSettings(max_prompt_tokens=200))
+    conversation = start_conversation(group, PromptBuilder(tokenizer, PromptSettings(max_prompt_tokens=200)))
     assert conversation.shortened and "Sentence 0 about" in conversation.context
     # The bound holds for the last turn without answers; every turn shows the same context.
-    assert turn_prompt(conversation, tokenizer, ["", ""]).n_tokens <= 200
+    assert turn_prompt(conversation, ["", ""]).n_tokens <= 200
     for k in range(3):
-        prompt = turn_prompt(conversation, tokenizer, ["x"] * k)
+        prompt = turn_prompt(conversation, ["x"] * k)
         assert prompt.shortened and conversation.context in prompt.text and "Sentence 199" not in prompt.text
 
 
@@ -84,9 +84,9 @@ def test_kv_cache_prompt_tokens_are_the_tokens_the_model_did_not_write(tokenizer
     from lorabench.inference.generate import Generation
     from lorabench.evaluation.accounting import sequential_cost
 
-    conversation = start_conversation(GROUP[:2], tokenizer, PromptSettings())
-    first = encode_prompt(turn_prompt(conversation, tokenizer, []).text, tokenizer, chat=True)
-    second = encode_prompt(turn_prompt(conversation, tokenizer, ["1842"]).text, tokenizer, chat=True)
+    conversation = start_conversation(GROUP[:2], PromptBuilder(tokenizer, PromptSettings()))
+    first = encode_prompt(turn_prompt(conversation, []).text, tokenizer, chat=True)
+    second = encode_prompt(turn_prompt(conversation, ["1842"]).text, tokenizer, chat=True)
     written = encode_target("1842", tokenizer, chat=True) + [tokenizer.convert_tokens_to_ids("<|im_end|>")]
     follow_up = second[len(first) + len(written) :]
     assert second == first + written + follow_up

@@ -8,7 +8,7 @@ import torch
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
 from lorabench.models.load import ModelSpec, load_model
-from lorabench.prompts.build import PromptSettings, build_prompt, encode_prompt, encode_target
+from lorabench.prompts.build import PromptBuilder, PromptSettings, build_prompt, encode_prompt, encode_target
 from lorabench.training.examples import (
     IGNORE_INDEX,
     LengthGroupedEpochSampler,
@@ -164,10 +164,10 @@ def test_sequential_example_learns_every_answer_turn_and_its_end(causal, chat_te
     assert example.record_id == "q1" and not example.answer_truncated
     assert _learned_spans(example, tokenizer) == [f"{lead}1842<|im_end|>", f"{lead}Anna Brell<|im_end|>", f"{lead}unanswerable<|im_end|>"]
     # Up to each answer, the example is token for token the evaluation prompt of that turn (gold history).
-    conversation = start_conversation(GROUP, tokenizer, settings)
+    conversation = start_conversation(GROUP, PromptBuilder(tokenizer, settings))
     golds = ["1842", "Anna Brell", "unanswerable"]
     for k in range(3):
-        prompt_ids = encode_prompt(turn_prompt(conversation, tokenizer, golds[:k]).text, tokenizer, conversation.chat)
+        prompt_ids = encode_prompt(turn_prompt(conversation, golds[:k]).text, tokenizer, conversation.chat)
         assert example.input_ids[: len(prompt_ids)] == prompt_ids
         assert example.labels[len(prompt_ids) - 1] == IGNORE_INDEX != example.labels[len(prompt_ids)]
 

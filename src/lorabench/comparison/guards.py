@@ -20,7 +20,7 @@ from lorabench.core.errors import LorabenchError
 from lorabench.core.messages import Hint, Message
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import fit_to_model
+from lorabench.prompts.build import PromptBuilder, fit_to_model
 from lorabench.prompts.strategy import strategy_prompts
 
 
@@ -78,8 +78,8 @@ def prompt_difference(
 ) -> PromptDifference | None:
     """The first line in which `records`' prompts (then their targets, which answers are read
     against) differ between the two settings; None when they are all the same. Same strategy only."""
-    trained_prompts = strategy_prompts(records, tokenizer, train_prompt)
-    evaluated_prompts = strategy_prompts(records, tokenizer, eval_prompt)
+    trained_prompts = strategy_prompts(records, PromptBuilder(tokenizer, train_prompt))
+    evaluated_prompts = strategy_prompts(records, PromptBuilder(tokenizer, eval_prompt))
     for trained, evaluated in zip(trained_prompts, evaluated_prompts):
         difference = (_first_line_difference(trained.record_id, "prompt", trained.text, evaluated.text)
                       or _first_line_difference(trained.record_id, "target", trained.target, evaluated.target))

@@ -19,7 +19,7 @@ from lorabench.evaluation.rows import generated_row
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.answers import STOP_STRINGS, answer_from_generation, cut_at_stops
-from lorabench.prompts.build import Prompt
+from lorabench.prompts.build import Prompt, PromptBuilder
 from lorabench.evaluation.accounting import ContextCost, batch_cost, sequential_cost
 from lorabench.prompts.batch import BATCH_STOP_STRINGS, build_batch_prompt, cut_batch_output, parse_numbered_answers
 from lorabench.prompts.sequential import start_conversation, turn_prompt
@@ -54,7 +54,8 @@ def batch_rows(
     """One prompt per context, answered with up to max_new_tokens x its question count; rows come out
     context by context, as each generation batch finishes."""
     per_question = decoding.max_new_tokens_for(groups[0][0].task) if groups else 0
-    prompts = {group[0].id: (build_batch_prompt(group, backend.tokenizer, settings), group) for group in groups}
+    builder = PromptBuilder(backend.tokenizer, settings)
+    prompts = {group[0].id: (build_batch_prompt(group, builder), group) for group in groups}
     requests = [
         _request(backend, prompt, per_question * len(group), BATCH_STOP_STRINGS) for prompt, group in prompts.values()
     ]
@@ -82,14 +83,15 @@ def sequential_rows(
         return  # nothing to ask (every context done)
     task = groups[0][0].task  # a strategy's records are all of one kind
     per_question = decoding.max_new_tokens_for(task)
-    conversations = [start_conversation(group, backend.tokenizer, settings) for group in groups]
+    builder = PromptBuilder(backend.tokenizer, settings)
+    conversations = [start_conversation(group, builder) for group in groups]
     said: list[list[str]] = [[] for _ in groups]
     turns: list[list[tuple[Prompt, Generation]]] = [[] for _ in groups]
     for k in range(max((len(group) for group in groups), default=0)):
         active = [i for i, group in enumerate(groups) if len(group) > k]
         asked = {}
         for i in active:
-            prompt = turn_prompt(conversations[i], backend.tokenizer, said[i])
+            prompt = turn_prompt(conversations[i], said[i])
             asked[prompt.record_id] = (i, prompt)
         requests = [_request(backend, prompt, per_question, STOP_STRINGS[task]) for _, prompt in asked.values()]
         for gen in backend.generate(requests, decoding.batch_size):

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from lorabench.data.records import Record
 from lorabench.config.prompt import NO_ANSWER, PromptSettings
-from lorabench.prompts.build import Prompt, fit_context, render_user_turn, target_text, uses_chat_template
+from lorabench.core.kinds import get_task
+from lorabench.prompts.build import Prompt, PromptBuilder
 
 # The extractive stop string "\n" would end the answer after its first line. A plain-prompt model
 # that runs on writes a new item instead, and that is where the answers end.
@@ -52,22 +52,20 @@ def batch_message(records: Sequence[Record], settings: PromptSettings, context: 
 
 def batch_target(records: Sequence[Record]) -> str:
     """The numbered gold answers a model is trained to write (the first gold answer of each)."""
-    return "\n".join(f"{number}. {target_text(r)}" for number, r in enumerate(records, start=1))
+    return "\n".join(f"{number}. {get_task(r.task).target(r)}" for number, r in enumerate(records, start=1))
 
 
-def build_batch_prompt(records: Sequence[Record], tokenizer: Any, settings: PromptSettings) -> Prompt:
-    """One prompt for a context's questions; a long context is shortened, never a question.
+def build_batch_prompt(records: Sequence[Record], builder: PromptBuilder) -> Prompt:
+    """One prompt for a context's questions, rendered by the stage's `builder`; a long context is
+    shortened, never a question.
 
     `max_prompt_tokens` bounds this whole prompt; the answers get their own budget at generation.
     """
-    chat = uses_chat_template(tokenizer, settings)
+    chat, settings = builder.chat, builder.settings
     first = records[0]
-    fitted = fit_context(
+    fitted = builder.fit(
         first.context,
-        lambda context: render_user_turn(batch_message(records, settings, context), BATCH_CUE, tokenizer, settings, chat),
-        tokenizer,
-        chat,
-        settings.max_prompt_tokens,
+        lambda context: builder.user_turn(batch_message(records, settings, context), BATCH_CUE),
         f"context of record {first.id}",
     )
     return Prompt(first.id, fitted.text, batch_target(records), chat, fitted.n_tokens, fitted.shortened)

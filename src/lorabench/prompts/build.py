@@ -29,10 +29,7 @@ from lorabench.core.errors import LorabenchError
 from lorabench.prompts.few_shot import drawn_records, pick_shots
 from lorabench.prompts.answers import AnswerFrame
 from lorabench.prompts.template import RecordText
-from lorabench.core.kinds import ByKind, get_task
-
-# Per kind (each kind's module declares it): the cue that ends a plain (no chat template) prompt.
-_CUES: ByKind[str] = ByKind("cue")
+from lorabench.core.kinds import get_task
 
 
 @dataclass(frozen=True)
@@ -140,10 +137,6 @@ def target_text(record: Record, settings: PromptSettings | None = None) -> str:
     return RecordText.of(record, settings).target()
 
 
-def plain_cue(task: TaskKind) -> str:
-    return _CUES[TaskKind(task)]
-
-
 def _ending(settings: PromptSettings, cue: str) -> str:
     """What a plain prompt ends with: prompt.answer_prefix, else the task's cue; a template writes the
     whole prompt, so it gets no cue of its own."""
@@ -157,41 +150,6 @@ def _plain(message: str, ending: str) -> str:
 
 
 Shot = tuple[str, str]  # a few-shot example's user message and its answer
-
-
-def render_user_turn(
-    message: str, cue: str, tokenizer: Any, settings: PromptSettings, chat: bool, history: Sequence[Turn] = (),
-    shots: Sequence[Shot] = (),
-) -> str:
-    """One user message as prompt text: through the chat template, or as plain text ending in `cue`
-    (or prompt.answer_prefix, which under a chat template opens the assistant's turn).
-
-    `history` (a chat record's earlier turns) comes first, as it was. A system message of its own
-    wins over `settings.system`, which is a default for the records that have none. Without a chat
-    template each earlier turn is a paragraph "System: ...", "User: ..." or "Assistant: ...".
-    `shots` (few-shot examples) come before the history, after a system message: inline, each
-    written as its own prompt followed by its answer, or as earlier turns when prompt.few_shot.style
-    says so under a chat template.
-    """
-    ending = _ending(settings, cue)
-    inline = "".join(f"{_plain(m, ending)} {answer}\n\n" for m, answer in shots)
-    if not chat:
-        earlier = "".join(f"{turn.role.capitalize()}: {turn.content}\n\n" for turn in history)
-        return inline + earlier + _plain(message, ending)
-    conversation = [turn.model_dump() for turn in history]
-    if settings.system and not any(turn.role == "system" for turn in history):
-        conversation.insert(0, {"role": "system", "content": settings.system})
-    if shots and _chat_shots(settings):
-        prefix = f"{settings.answer_prefix} " if settings.answer_prefix else ""
-        first = next((i for i, turn in enumerate(conversation) if turn["role"] != "system"), len(conversation))
-        conversation[first:first] = [
-            turn for m, answer in shots
-            for turn in ({"role": "user", "content": m}, {"role": "assistant", "content": prefix + answer})
-        ]
-        inline = ""
-    conversation.append({"role": "user", "content": inline + message})
-    text = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
-    return text + (settings.answer_prefix or "")
 
 
 def _chat_shots(settings: PromptSettings) -> bool:
@@ -240,41 +198,12 @@ class FittedText:
     shortened: bool
 
 
-def fit_context(
-    context: str, render: Callable[[str], str], tokenizer: Any, chat: bool, limit: int, owner: str
-) -> FittedText:
-    """`render(context)`, with the context shortened until the text fits `limit` tokens.
-
-    Only the context is cut (from its end, marked " ..."): questions, options and instructions are
-    what the model is asked, so they are never touched. `owner` names the item in the error.
-    """
-    text = render(context)
-    n_tokens = len(encode_prompt(text, tokenizer, chat))
-    if n_tokens <= limit:
-        return FittedText(text, n_tokens, context, shortened=False)
-
-    context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
-    keep = len(context_ids) - (n_tokens - limit)
-    while keep > 0:
-        # Decoding a token prefix can re-tokenize to a few more tokens, hence the loop.
-        shortened = tokenizer.decode(context_ids[:keep], skip_special_tokens=True).rstrip() + " ..."
-        text = render(shortened)
-        n_tokens = len(encode_prompt(text, tokenizer, chat))
-        if n_tokens <= limit:
-            return FittedText(text, n_tokens, shortened, shortened=True)
-        keep -= max(1, n_tokens - limit)
-    raise LorabenchError(
-        f"{owner}: the prompt needs more than prompt.max_prompt_tokens="
-        f"{limit} tokens even with its context removed; raise the limit"
-    )
-
-
 @dataclass(frozen=True)
 class PromptBuilder:
     """How one stage turns its records into prompts: one tokenizer and one set of settings (the
-    fitted ones, see ResolvedPrompt), made once per stage and handed down. Whether the chat template
-    applies, the drawn few-shot examples and their texts are worked out on first use, once, not for
-    every record."""
+    fitted ones, see ResolvedPrompt), made once per stage and handed down, to the strategies' units
+    too (prompts/batch.py, prompts/sequential.py). Whether the chat template applies, the drawn
+    few-shot examples and their texts are worked out on first use, once, not for every record."""
 
     tokenizer: Any
     settings: PromptSettings
@@ -288,22 +217,78 @@ class PromptBuilder:
 
     def prompt(self, record: Record) -> Prompt:
         """Render a record; if it is too long, shorten its context (never the question or options)."""
-        tokenizer, settings, chat = self.tokenizer, self.settings, self.chat
+        chat = self.chat
         shots = self._shots(record)
-        text = RecordText.of(record, settings)
-        fitted = fit_context(
+        text = RecordText.of(record, self.settings)
+        fitted = self.fit(
             record.context_text,
-            lambda context: render_user_turn(
-                text.message(context), text.task.cue, tokenizer, settings, chat, record.history or (), shots,
-            ),
-            tokenizer,
-            chat,
-            settings.max_prompt_tokens,
+            lambda context: self.user_turn(text.message(context), text.task.cue, record.history or (), shots),
             f"record {record.id}" + (f" (with {len(shots)} few-shot example(s), which are never shortened)" if shots else ""),
         )
-        prefixed = chat and settings.answer_prefix is not None
-        return Prompt(
-            record.id, fitted.text, text.target(), chat, fitted.n_tokens, fitted.shortened, prefixed, text.frame()
+        prefixed = chat and self.settings.answer_prefix is not None
+        return Prompt(record.id, fitted.text, text.target(), chat, fitted.n_tokens, fitted.shortened, prefixed, text.frame())
+
+    def user_turn(self, message: str, cue: str, history: Sequence[Turn] = (), shots: Sequence[Shot] = ()) -> str:
+        """One user message as prompt text: through the chat template, or as plain text ending in `cue`
+        (or prompt.answer_prefix, which under a chat template opens the assistant's turn).
+
+        `history` (a chat record's earlier turns) comes first, as it was. A system message of its own
+        wins over `settings.system`, which is a default for the records that have none. Without a chat
+        template each earlier turn is a paragraph "System: ...", "User: ..." or "Assistant: ...".
+        `shots` (few-shot examples) come before the history, after a system message: inline, each
+        written as its own prompt followed by its answer, or as earlier turns when prompt.few_shot.style
+        says so under a chat template.
+        """
+        settings = self.settings
+        ending = _ending(settings, cue)
+        inline = "".join(f"{_plain(m, ending)} {answer}\n\n" for m, answer in shots)
+        if not self.chat:
+            earlier = "".join(f"{turn.role.capitalize()}: {turn.content}\n\n" for turn in history)
+            return inline + earlier + _plain(message, ending)
+        conversation = [turn.model_dump() for turn in history]
+        if settings.system and not any(turn.role == "system" for turn in history):
+            conversation.insert(0, {"role": "system", "content": settings.system})
+        if shots and _chat_shots(settings):
+            prefix = f"{settings.answer_prefix} " if settings.answer_prefix else ""
+            first = next((i for i, turn in enumerate(conversation) if turn["role"] != "system"), len(conversation))
+            conversation[first:first] = [
+                turn for m, answer in shots
+                for turn in ({"role": "user", "content": m}, {"role": "assistant", "content": prefix + answer})
+            ]
+            inline = ""
+        conversation.append({"role": "user", "content": inline + message})
+        text = self.tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        return text + (settings.answer_prefix or "")
+
+    def n_tokens(self, text: str) -> int:
+        """How many tokens prompt text is, as `encode_prompt` gives them."""
+        return len(encode_prompt(text, self.tokenizer, self.chat))
+
+    def fit(self, context: str, render: Callable[[str], str], owner: str) -> FittedText:
+        """`render(context)`, with the context shortened until the text fits prompt.max_prompt_tokens.
+
+        Only the context is cut (from its end, marked " ..."): questions, options and instructions are
+        what the model is asked, so they are never touched. `owner` names the item in the error.
+        """
+        limit, tokenizer = self.settings.max_prompt_tokens, self.tokenizer
+        text = render(context)
+        n_tokens = self.n_tokens(text)
+        if n_tokens <= limit:
+            return FittedText(text, n_tokens, context, shortened=False)
+
+        context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+        keep = len(context_ids) - (n_tokens - limit)
+        while keep > 0:
+            # Decoding a token prefix can re-tokenize to a few more tokens, hence the loop.
+            shortened = tokenizer.decode(context_ids[:keep], skip_special_tokens=True).rstrip() + " ..."
+            text = render(shortened)
+            n_tokens = self.n_tokens(text)
+            if n_tokens <= limit:
+                return FittedText(text, n_tokens, shortened, shortened=True)
+            keep -= max(1, n_tokens - limit)
+        raise LorabenchError(
+            f"{owner}: the prompt needs more than prompt.max_prompt_tokens="
+            f"{limit} tokens even with its context removed; raise the limit"
         )
 
     def _shots(self, record: Record) -> list[Shot]:

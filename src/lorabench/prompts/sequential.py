@@ -13,29 +13,25 @@ from typing import Any
 
 from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
-from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import (
-    Prompt,
-    encode_prompt,
-    fit_context,
-    plain_cue,
-    render_user_turn,
-    target_text,
-    user_message,
-    uses_chat_template,
-)
+from lorabench.core.kinds import get_task
+from lorabench.prompts.build import Prompt, PromptBuilder
+from lorabench.prompts.template import RecordText
 
 
 @dataclass(frozen=True)
 class Conversation:
-    """A context's questions, and the (possibly shortened) context every turn shows."""
+    """A context's questions, the stage's builder that renders them, and the (possibly shortened)
+    context every turn shows."""
 
     records: tuple[Record, ...]
-    settings: PromptSettings
+    builder: PromptBuilder
     context: str
     shortened: bool
-    chat: bool
     end_text: str  # plain rendering: the EOS written after each earlier answer (a template writes its own)
+
+    @property
+    def chat(self) -> bool:
+        return self.builder.chat
 
 
 def _follow_up(record: Record) -> str:
@@ -51,55 +47,54 @@ def _plain_end(tokenizer: Any) -> str:
 
 
 def _render(
-    records: Sequence[Record], settings: PromptSettings, tokenizer: Any, chat: bool, end_text: str,
-    context: str, answers: Sequence[str],
+    records: Sequence[Record], builder: PromptBuilder, end_text: str, context: str, answers: Sequence[str]
 ) -> str:
     """The prompt that asks question len(answers) + 1, after `answers` to the questions before it."""
-    first = user_message(records[0], settings, context)
-    cue = plain_cue(records[0].task)
-    if not chat:
+    settings = builder.settings
+    text = RecordText.of(records[0], settings)
+    first, cue = text.message(context), text.task.cue
+    if not builder.chat:
         # Plain turn cues: each question is a "Question:" line, each answer follows "Answer:" and ends in EOS.
-        text = render_user_turn(first, cue, tokenizer, settings, chat=False)
+        rendered = builder.user_turn(first, cue)
         for answer, record in zip(answers, records[1:]):
-            text += f" {answer}{end_text}\n\n{_follow_up(record)}\n{cue}"
-        return text
+            rendered += f" {answer}{end_text}\n\n{_follow_up(record)}\n{cue}"
+        return rendered
     messages = [{"role": "user", "content": first}]
     if settings.system:
         messages.insert(0, {"role": "system", "content": settings.system})
     for answer, record in zip(answers, records[1:]):
         messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": _follow_up(record)}]
-    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return builder.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
-def start_conversation(records: Sequence[Record], tokenizer: Any, settings: PromptSettings) -> Conversation:
+def start_conversation(records: Sequence[Record], builder: PromptBuilder) -> Conversation:
     """Fix the context for all turns: shortened, if needed, so that the last turn with empty answers
     fits `max_prompt_tokens`. That bound depends only on the records, so training and evaluation
     shorten alike; the answers themselves come on top, like the answer of a single prompt."""
-    chat = uses_chat_template(tokenizer, settings)
-    end_text = "" if chat else _plain_end(tokenizer)
+    end_text = "" if builder.chat else _plain_end(builder.tokenizer)
     empty = [""] * (len(records) - 1)
-    fitted = fit_context(
+    fitted = builder.fit(
         records[0].context,
-        lambda context: _render(records, settings, tokenizer, chat, end_text, context, empty),
-        tokenizer,
-        chat,
-        settings.max_prompt_tokens,
+        lambda context: _render(records, builder, end_text, context, empty),
         f"context of record {records[0].id}",
     )
-    return Conversation(tuple(records), settings, fitted.context, fitted.shortened, chat, end_text)
+    return Conversation(tuple(records), builder, fitted.context, fitted.shortened, end_text)
 
 
-def turn_prompt(conversation: Conversation, tokenizer: Any, answers: Sequence[str]) -> Prompt:
+def turn_prompt(conversation: Conversation, answers: Sequence[str]) -> Prompt:
     """The prompt of turn len(answers) + 1, whose history holds `answers` as the earlier replies."""
     record = conversation.records[len(answers)]
-    text = _render(
-        conversation.records, conversation.settings, tokenizer, conversation.chat, conversation.end_text,
-        conversation.context, answers,
-    )
-    n_tokens = len(encode_prompt(text, tokenizer, conversation.chat))
-    return Prompt(record.id, text, target_text(record), conversation.chat, n_tokens, conversation.shortened)
+    builder = conversation.builder
+    text = _render(conversation.records, builder, conversation.end_text, conversation.context, answers)
+    return Prompt(record.id, text, _gold(record), conversation.chat, builder.n_tokens(text), conversation.shortened)
 
 
 def gold_history(conversation: Conversation) -> list[str]:
     """The answers training puts in the history (teacher forcing): each question's target text."""
-    return [target_text(record) for record in conversation.records]
+    return [_gold(record) for record in conversation.records]
+
+
+def _gold(record: Record) -> str:
+    """The kind's own target (for extractive QA the first gold answer); the multi-question
+    strategies take no target template."""
+    return get_task(record.task).target(record)

@@ -20,7 +20,7 @@ from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
 from lorabench.inference.generate import END_OF_TURN_TOKENS
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import Prompt, TokenizedPrompt, build_prompt
+from lorabench.prompts.build import Prompt, PromptBuilder, TokenizedPrompt, build_prompt
 from lorabench.prompts.strategy import tokenized_units
 
 IGNORE_INDEX = -100  # the label value torch's cross-entropy and transformers' losses skip
@@ -154,7 +154,7 @@ def encode_examples(
     per context (batch: its numbered questions in, its numbered gold answers learned; sequential: its
     conversation). A seq2seq decoder writes one answer per call, so a sequential context gives it one
     example per turn: the conversation so far in, that turn's answer out."""
-    units = tokenized_units(records, tokenizer, prompt_settings)
+    units = tokenized_units(records, PromptBuilder(tokenizer, prompt_settings))
     if prompt_settings.strategy == "sequential" and not is_seq2seq:
         return [_conversation_example(turns, tokenizer, max_length) for turns in units]
     return [_answer_example(tokens, tokenizer, is_seq2seq, max_length) for unit in units for tokens in unit]
