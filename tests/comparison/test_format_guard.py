@@ -37,6 +37,13 @@ def test_same_strategy_and_settings_pass_and_other_settings_fail(tokenizer, reco
     assert not finding.ok and finding.details["record_id"] == records[0].id
 
 
+def test_equal_settings_are_not_rendered_again(records):
+    # No tokenizer at all: equal settings with one tokenizer render equal prompts, so none is built.
+    settings = PromptSettings(system="Be brief.")
+    finding = format_mismatch(records, None, settings, settings.model_copy())
+    assert finding.ok and finding.message == f"evaluation prompts equal training prompts on all {len(records)} items"
+
+
 def test_each_strategy_shows_its_own_prompts(tokenizer, records):
     n_groups = len(context_groups(records))
     assert 1 < n_groups < len(records)
@@ -47,4 +54,4 @@ def test_each_strategy_shows_its_own_prompts(tokenizer, records):
 
 def test_non_extractive_tasks_refuse_multi_question_strategies(tokenizer):
     with pytest.raises(LorabenchError, match="extractive QA only"):
-        strategy_prompts(synthesize("math", 2, seed=0), tokenizer, PromptSettings(strategy="batch"))
+        strategy_prompts(synthesize("math", 2, seed=0), PromptBuilder(tokenizer, PromptSettings(strategy="batch")))

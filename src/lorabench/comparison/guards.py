@@ -103,7 +103,10 @@ def format_mismatch(
             f"'{eval_prompt.strategy}'; the tuned model is tested in a format it never saw{anyway}",
             {"train_strategy": train_prompt.strategy, "eval_strategy": eval_prompt.strategy},
         )
-    difference = prompt_difference(records, tokenizer, train_prompt, eval_prompt)
+    # The same settings and tokenizer render the same prompts, which the evaluation has just built:
+    # only settings that differ are worth building every prompt twice more to compare.
+    same = train_prompt == eval_prompt
+    difference = None if same else prompt_difference(records, tokenizer, train_prompt, eval_prompt)
     if difference is not None:
         return Finding(
             "format_mismatch",
