@@ -54,8 +54,9 @@ from lorabench.evaluation.lm_eval_results import write_lm_eval_results
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings, choice_scoring_conflict, follow_choice_mode
 from lorabench.prompts.build import (
-    Prompt, PromptBuilder, ResolvedPrompt, build_prompt, check_templates, resolve_prompt,
+    Prompt, PromptBuilder, ResolvedPrompt, build_prompt, resolve_prompt,
 )
+from lorabench.prompts.template import check_templates
 from lorabench.prompts.answers import STOP_STRINGS, answer_from_generation
 from lorabench.runs.folder import RunFolder, library_versions, write_json
 from lorabench.runs.lock import hold_folder

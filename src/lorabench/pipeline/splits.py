@@ -17,7 +17,7 @@ from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.loaders import load_records
 from lorabench.data.records import Record, save_records
 from lorabench.data.splits import split_three_ways
-from lorabench.prompts.build import check_templates
+from lorabench.prompts.template import check_templates
 from lorabench.prompts.few_shot import draw_shots, example_records
 from lorabench.runs.folder import write_json
 from lorabench.training.validation import validation_caveat

@@ -316,18 +316,6 @@ def build_prompt(record: Record, tokenizer: Any, settings: PromptSettings) -> Pr
     return PromptBuilder(tokenizer, settings).prompt(record)
 
 
-def check_templates(records: Sequence[Record], settings: PromptSettings) -> None:
-    """Render every record's task text and target once, so that a template mistake (a column some
-    row lacks) stops a run before it writes anything. Nothing to do without templates."""
-    if not settings.uses_templates:
-        return
-    for record in records:
-        text = RecordText.of(record, settings)
-        text.message()
-        text.target()
-        text.frame()
-
-
 def prompt_sha256(task: TaskKind, tokenizer: Any, settings: PromptSettings, extra: dict[str, Any] | None = None) -> str:
     """A hash of how `settings` render one fixed synthetic record of `task` (prompt and target) with
     this tokenizer, and of the prompt token limit: whatever changes prompts changes it, and nothing

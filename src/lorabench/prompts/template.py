@@ -17,6 +17,7 @@ text; templates run sandboxed, since a config file can come from anyone.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,3 +142,15 @@ class RecordText:
         if template is None:
             return AnswerFrame()
         return answer_frame(template, "prompt.target_template", self.record, self.task)
+
+
+def check_templates(records: Sequence[Record], settings: PromptSettings) -> None:
+    """Render every record's task text and target once, so that a template mistake (a column some
+    row lacks) stops a run before it writes anything. Nothing to do without templates."""
+    if not settings.uses_templates:
+        return
+    for record in records:
+        text = RecordText.of(record, settings)
+        text.message()
+        text.target()
+        text.frame()
