@@ -184,7 +184,7 @@ def test_results_go_into_a_model_index_that_huggingface_hub_parses_back() -> Non
 def test_a_run_names_its_data_file_and_the_fingerprint_of_its_test_items(tiny_causal_path, qa_file, tmp_path) -> None:
     from huggingface_hub import ModelCard
 
-    from lorabench.evaluation.runner import records_digest
+    from lorabench.data.records import records_digest
     from lorabench.data.loaders import load_records
     from lorabench.data.spec import DataSpec
 

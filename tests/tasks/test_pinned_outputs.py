@@ -8,10 +8,9 @@ import json
 
 import pytest
 
-from lorabench.core.kinds import TaskKind
+from lorabench.core.kinds import TaskKind, get_task
 from lorabench.data.synth import synthesize
-from lorabench.evaluation.runner import score_input
-from lorabench.metrics.scoring import score_item
+from lorabench.evaluation.rows import item_scores
 from lorabench.prompts.answers import answer_from_generation
 from lorabench.prompts.build import PromptSettings, build_prompt, prompt_sha256
 from tests.tiny_models import build_causal_tokenizer, build_seq2seq_tokenizer
@@ -47,7 +46,7 @@ def outputs(kind: str, chat, plain) -> tuple[str, str, str, str]:
         half = " ".join(target.split()[: max(1, len(target.split()) // 2)])
         for generated in (f" {target}\nmore", f" {half}", " Velmora 12"):
             answer = answer_from_generation(kind, generated)
-            scores.append(score_item(kind, score_input(record, answer)))
+            scores.append(item_scores(get_task(kind), record, answer))
     return (
         prompt_sha256(kind, chat, PromptSettings()),
         prompt_sha256(kind, plain, PromptSettings()),

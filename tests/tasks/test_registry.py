@@ -38,11 +38,11 @@ def test_an_unknown_kind_is_refused_not_scored_as_another() -> None:
 @pytest.mark.parametrize("kind", list(TaskKind))
 def test_scores_are_in_range_and_named_as_declared(kind) -> None:
     from lorabench.data.synth import synthesize
-    from lorabench.evaluation.runner import score_input
+    from lorabench.evaluation.rows import item_scores
     from lorabench.prompts.build import target_text
 
     record = synthesize(kind, 1, seed=4)[0]
-    right = score_item(kind, score_input(record, target_text(record)))
+    right = item_scores(get_task(kind), record, target_text(record))
     assert tuple(right) == get_task(kind).metrics
     assert all(0.0 <= v <= 1.0 for v in right.values())
     assert right[get_task(kind).primary_metric] == 1.0  # the training target is a right answer

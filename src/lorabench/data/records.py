@@ -9,7 +9,9 @@ non-empty, a choice answer names one of its options, a math answer has a final n
 from __future__ import annotations
 
 import hashlib
+import json
 import string
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -122,12 +124,21 @@ def record_to_row(record: _Record, extra: bool = False) -> dict[str, Any]:
     return row
 
 
+def records_digest(records: Sequence[_Record], extra: bool = False) -> str:
+    """A fingerprint of the exact items evaluated, so a resumed or compared run uses the same ones.
+    `extra` counts the source's other columns too (which prompt templates read)."""
+    digest = hashlib.sha256()
+    for record in records:
+        row = record_to_row(record, extra=extra)
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+    return digest.hexdigest()
+
+
 def save_records(records: "list[Record]", path: "str | Path") -> Path:
     """Write records as JSON Lines in canonical form (UTF-8, one object per line).
 
     Written to a temporary name and renamed, so an interrupted write never leaves half a file.
     """
-    import json
     import os
     import tempfile
 

@@ -7,63 +7,41 @@ with identical prompts and decoding); `run_eval` adds loading, the run folder an
 from __future__ import annotations
 
 import hashlib
-import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ConfigDict, Field, model_validator
 
 from lorabench.core.version import __version__
 from lorabench.inference import Backend, check_can_serve, get_backend
-from lorabench.inference.base import (
-    Generation,
-    GenerationRequest,
-    LetterRequest,
-    OptionRequest,
-    engines_used,
-    option_continuations,
-)
+from lorabench.inference.base import engines_used
 from lorabench.data.loaders import load_records
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
-from lorabench.data.records import Record, TaskKind, option_labels, record_to_row
+from lorabench.data.records import Record, records_digest
 from lorabench.data.spec import DataSpec
 from lorabench.core.errors import LorabenchError
 from lorabench.core.messages import Hint, Message
-from lorabench.core.kinds import get_task
+from lorabench.core.kinds import Task, get_task
 from lorabench.evaluation import sharding
 from lorabench.config.decoding import DecodingSettings
 from lorabench.evaluation.sharding import current_shard
-from lorabench.metrics.scoring import (
-    HAS_SHORT_SUBSET,
-    SCORING_VERSION,
-    ScoreInput,
-    ScoreSettings,
-    TaskMetrics,
-    aggregate,
-    in_short_subset,
-    score_item,
-)
+from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings, TaskMetrics, task_metrics
 from lorabench.models.load import LoadedModel, ModelSpec, load_model
-from lorabench.evaluation.rows import generated_row
 from lorabench.prompts.few_shot import draw_examples, example_records
 from lorabench.comparison.guards import PromptDifference, adapter_prompt_difference, prompt_change_refusal, trained_prompt_settings
 from lorabench.evaluation.lm_eval_results import write_lm_eval_results
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings, choice_scoring_conflict, follow_choice_mode
-from lorabench.prompts.build import (
-    Prompt, PromptBuilder, ResolvedPrompt, build_prompt, resolve_prompt,
-)
+from lorabench.prompts.build import ResolvedPrompt, build_prompt, resolve_prompt
 from lorabench.prompts.template import check_templates
-from lorabench.prompts.answers import STOP_STRINGS, answer_from_generation
 from lorabench.runs.folder import RunFolder, library_versions, write_json
 from lorabench.runs.lock import hold_folder
 from lorabench.metrics.settings import ScoringSettings
-from lorabench.evaluation.accounting import single_cost
-from lorabench.evaluation.strategies import batch_rows, sequential_rows
-from lorabench.prompts.grouping import context_groups, shared_context_groups
+from lorabench.evaluation.strategies import batch_rows, sequential_rows, single_rows
+from lorabench.prompts.grouping import shared_context_groups
 
 Progress = Callable[[int], None]
 
@@ -102,56 +80,15 @@ class EvalOutcome:
     metrics: TaskMetrics
     resumed: int  # items found already done in the folder
     prompt_change: PromptDifference | None = None  # evaluated under prompts the adapter was not trained with
-    engines: list[dict[str, Any]] = field(default_factory=list)  # this session's generation passes (backends.base.engines_used)
+    engines: list[dict[str, Any]] = field(default_factory=list)  # this session's generation passes (inference.base.engines_used)
 
 
-def score_input(record: Record, prediction: str) -> ScoreInput:
-    return ScoreInput(list(record.golds), prediction, get_task(record.task).options(record))
+class Answers(NamedTuple):
+    """What `answer_records` gives: the rows, without the aggregates an outcome adds."""
 
-
-def _generation_row(
-    record: Record, prompt: Prompt, gen: Generation, settings: ScoreSettings, questions_in_context: int
-) -> PredictionRow:
-    answer = answer_from_generation(record.task, gen.text, prompt.frame)
-    scores = score_item(record.task, score_input(record, answer), settings)
-    cost = single_cost(gen).row_fields("single", questions_in_context)
-    return generated_row(record.id, prompt, list(record.golds), answer, scores, gen, gen.hit_max_new_tokens, cost)
-
-
-def _option_row(
-    backend: Backend, record: Record, prompt: Prompt, decoding: DecodingSettings, settings: ScoreSettings
-) -> PredictionRow:
-    """A record whose kind scores its options (not a generation): the best option's label is the answer."""
-    # One record per call, so each row is written (and resumable) as soon as it is scored.
-    start = time.perf_counter()
-    labels = option_labels(len(get_task(record.task).options(record) or ()))
-    strategy = get_task(record.task).scoring_strategy(decoding.choice_mode)
-    if strategy == "letter":
-        letters = backend.score_letters([LetterRequest(prompt, tuple(labels))])[0]
-        label = letters.prediction()
-    else:
-        request = OptionRequest(prompt, tuple(option_continuations(record, prompt)), tuple(labels))
-        scores = backend.score_options([request])[0]
-        label = scores.prediction(decoding.choice_normalization)
-    row = PredictionRow(
-        id=record.id,
-        prompt=prompt.text,
-        gold=list(record.golds),
-        prediction=label,
-        scores=score_item(record.task, score_input(record, label), settings),
-        prompt_tokens=prompt.n_tokens,
-        generated_tokens=0,
-        latency_s=round(time.perf_counter() - start, 4),
-        hit_max_new_tokens=False,
-        stop_reason=strategy,
-        prompt_shortened=prompt.shortened,
-    )
-    if strategy == "letter":
-        row["letter_logprob"] = letters.logprobs
-    else:
-        row["option_logprob"] = dict(zip(labels, scores.sum_logprob))
-        row["option_tokens"] = scores.n_tokens
-    return row
+    rows: list[PredictionRow]  # one per record, in record order
+    resumed: int  # of them found already done in the folder
+    engines: list[dict[str, Any]]  # this session's generation passes (inference.base.engines_used)
 
 
 def evaluate_records(
@@ -165,96 +102,55 @@ def evaluate_records(
 ) -> EvalOutcome:
     """Predict and score every record (skipping those `run` already holds); rows come back in record order.
 
-    `prompt_settings.strategy` decides how questions are asked; every strategy writes one row per
-    question. The batch and sequential strategies answer a context as a whole, so on resume a context
-    is done only when all its questions are: a partly written one is redone, its new rows appended
-    after the old ones (`RunFolder.completed` keeps the last row of an id).
-
     `model` is a backend, or a loaded model to serve through the backend `decoding.backend` names.
+    The records are of one kind, whose Task scores them.
     """
+    task = get_task(records[0].task)
     backend = model if isinstance(model, Backend) else get_backend(decoding.backend, model, decoding)
+    answers = answer_records(backend, task, records, prompt_settings, decoding, score_settings, run, progress)
+    metrics = task_metrics(task, [row["scores"] for row in answers.rows], [r.golds for r in records], score_settings)
+    return EvalOutcome(run, answers.rows, metrics, answers.resumed, engines=answers.engines)
+
+
+def answer_records(
+    backend: Backend,
+    task: Task,
+    records: Sequence[Record],
+    prompt_settings: PromptSettings | ResolvedPrompt,
+    decoding: DecodingSettings,
+    score_settings: ScoreSettings,
+    run: RunFolder | None = None,
+    progress: Progress | None = None,
+) -> Answers:
+    """Every record's row, scored by `task` (the records' kind): those `run` holds read back, the
+    others asked as `prompt_settings.strategy` says (evaluation/strategies.py) and appended to `run`
+    as they come.
+
+    Every strategy writes one row per question. The batch and sequential strategies answer a context
+    as a whole, so on resume a context is done only when all its questions are: a partly written one
+    is redone, its new rows appended after the old ones (`RunFolder.completed` keeps the last row of an id).
+    """
     backend.use_engine(decoding.engine)
     passes_before = len(backend.engine_passes())
     done = run.completed() if run else {}
-    if records:
-        # The fit reads the context window off `.config`, which a backend has as a model does.
-        prompt_settings = resolve_prompt(prompt_settings, backend, decoding.max_new_tokens_for(records[0].task))
-    settings = prompt_settings.fitted if isinstance(prompt_settings, ResolvedPrompt) else prompt_settings
+    # The fit reads the context window off `.config`, which a backend has as a model does.
+    settings = resolve_prompt(prompt_settings, backend, decoding.max_new_tokens_for(task.kind)).fitted
+    if settings.strategy == "single":
+        answered = single_rows(backend, task, records, done, settings, decoding, score_settings)
+    else:
+        groups = shared_context_groups(records, settings.strategy)
+        todo = [group for group in groups if not all(r.id in done for r in group)]
+        rows_of = batch_rows if settings.strategy == "batch" else sequential_rows
+        answered = rows_of(backend, task, todo, settings, decoding, score_settings)
     fresh: dict[str, PredictionRow] = {}
-
-    def keep(row: PredictionRow) -> None:
+    for row in answered:
         fresh[row["id"]] = row
         if run:
             run.append([row])
         if progress and row["id"] not in done:  # a redone row was already counted as done
             progress(1)
-
-    strategy = settings.strategy
-    if strategy == "single":
-        for row in _single_rows(backend, records, done, settings, decoding, score_settings):
-            keep(row)
-    else:
-        groups = shared_context_groups(records, strategy)
-        todo = [group for group in groups if not all(r.id in done for r in group)]
-        rows_of = batch_rows if strategy == "batch" else sequential_rows
-        for row in rows_of(backend, todo, settings, decoding, score_settings):
-            keep(row)
-
     rows = [fresh.get(r.id) or done[r.id] for r in records]
-    metrics = _metrics(records[0].task, records, rows, score_settings)
-    engines = engines_used(backend.engine_passes()[passes_before:])
-    return EvalOutcome(run, rows, metrics, resumed=sum(r.id not in fresh for r in records), engines=engines)
-
-
-def _single_rows(
-    backend: Backend,
-    records: Sequence[Record],
-    done: dict[str, PredictionRow],
-    prompt_settings: PromptSettings,
-    decoding: DecodingSettings,
-    score_settings: ScoreSettings,
-) -> Iterator[PredictionRow]:
-    """One prompt per record not yet done."""
-    todo = [r for r in records if r.id not in done]
-    if not todo:
-        return
-    builder = PromptBuilder(backend.tokenizer, prompt_settings)
-    prompts = {r.id: builder.prompt(r) for r in todo}
-    by_id = {r.id: r for r in todo}
-    task = todo[0].task
-    if get_task(task).scoring_strategy(decoding.choice_mode) != "generate":
-        for record in todo:
-            yield _option_row(backend, record, prompts[record.id], decoding, score_settings)
-        return
-    questions = {r.id: len(group) for group in context_groups(records) for r in group}
-    max_new_tokens, stops = decoding.max_new_tokens_for(task), STOP_STRINGS[task]
-    requests = [GenerationRequest(prompt, max_new_tokens, stops) for prompt in prompts.values()]
-    for gen in backend.generate(requests, decoding.batch_size):
-        record = by_id[gen.record_id]
-        yield _generation_row(record, prompts[gen.record_id], gen, score_settings, questions[record.id])
-
-
-def _metrics(
-    task: TaskKind, records: Sequence[Record], rows: Sequence[PredictionRow], settings: ScoreSettings
-) -> TaskMetrics:
-    """Aggregates of the rows' own scores, as `score_all` would compute them from the predictions,
-    except that a row the strategy could not parse keeps the zeros it was scored with."""
-    per_item = [row["scores"] for row in rows]
-    short = None
-    if task in HAS_SHORT_SUBSET:
-        subset = [s for s, r in zip(per_item, records) if in_short_subset(task, list(r.golds), settings.short_thresh)]
-        short = TaskMetrics(task, len(subset), aggregate(task, subset, settings), settings=settings)
-    return TaskMetrics(task, len(rows), aggregate(task, per_item, settings), short, settings)
-
-
-def records_digest(records: Sequence[Record], extra: bool = False) -> str:
-    """A fingerprint of the exact items evaluated, so a resumed or compared run uses the same ones.
-    `extra` counts the source's other columns too (which prompt templates read)."""
-    digest = hashlib.sha256()
-    for record in records:
-        row = record_to_row(record, extra=extra)
-        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
-    return digest.hexdigest()
+    return Answers(rows, sum(r.id not in fresh for r in records), engines_used(backend.engine_passes()[passes_before:]))
 
 
 def run_config(config: EvalConfig, loaded: LoadedModel, records: Sequence[Record]) -> dict[str, Any]:
@@ -297,38 +193,33 @@ def evaluate_in_folder(
     merges them: rank 0 gets the outcome of all items, the other processes their shard's.
     `progress_factory(items, rows already done)` makes this process's progress callback.
     """
-    shard = current_shard()
-    # Rank 0 creates (or, with --force, clears) the folder before any process writes into it.
-    run = RunFolder.open(out, folder_config, force=force) if shard.main else None
-    sharding.barrier(shard)
-    run = run or RunFolder.open(out, folder_config)
-    mine = sharding.shard_records(records, shard)
-    part = sharding.ShardFolder(out, shard) if shard.distributed else run
-    done = part.completed()
-    already = [done[r.id] for r in mine if r.id in done]
-    progress = progress_factory(len(mine), already) if progress_factory else None
-    if mine:
-        outcome = evaluate_records(backend, mine, prompt_settings, decoding, score_settings, run=part, progress=progress)
-    else:  # dealt nothing (fewer context groups than processes): it still meets the barriers
-        outcome = EvalOutcome(part, [], _metrics(records[0].task, [], [], score_settings), 0)
-    engines = [entry for part_engines in sharding.gathered(shard, outcome.engines) for entry in part_engines]
-    sharding.barrier(shard)
-    if not shard.main:
-        return outcome
-    if shard.distributed:
-        merged = sharding.merged_rows(run)
-        rows = [merged[r.id] for r in records]
-        outcome = EvalOutcome(run, rows, _metrics(records[0].task, records, rows, score_settings), outcome.resumed)
-    # One file in item order, whatever order the batches (or the processes) finished in.
-    sharding.finish(run, records, {row["id"]: row for row in outcome.rows})
-    return replace(outcome, engines=run.record_engines(engines))
+    task = get_task(records[0].task)
+    share = sharding.share_stage(out, folder_config, records, force)
+    done = share.part.completed()
+    already = [done[r.id] for r in share.records if r.id in done]
+    progress = progress_factory(len(share.records), already) if progress_factory else None
+    answers = Answers([], 0, [])  # dealt nothing (fewer context groups than processes): it still meets the barriers
+    if share.records:
+        answers = answer_records(backend, task, share.records, prompt_settings, decoding, score_settings, share.part, progress)
+    merged = sharding.merge_share(share, records, answers.rows, answers.engines)
+    if merged is None:  # another process of a launch: the outcome of its own share
+        run, items, rows, engines = share.part, share.records, answers.rows, answers.engines
+    else:
+        run, items, (rows, engines) = share.run, list(records), merged
+    metrics = task_metrics(task, [row["scores"] for row in rows], [r.golds for r in items], score_settings)
+    return EvalOutcome(run, rows, metrics, answers.resumed, engines=engines)
 
 
-def how_made(outcome: EvalOutcome, loaded: LoadedModel) -> dict[str, Any]:
-    """What metrics.json says about how the answers were made: the precision the model computed in
-    (as config.yaml's model.dtype), the engine of each generation pass (and why it was not the
-    continuous one) and the library versions."""
-    return {"precision": str(loaded.dtype).removeprefix("torch."), "engines": outcome.engines, "versions": library_versions()}
+def write_results(outcome: EvalOutcome, model: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+    """The outcome's metrics.json and lm_eval_results.json, in its run folder, for the model
+    `model` describes (`LoadedModel.describe`, as config.yaml holds it). metrics.json holds the
+    metrics, `extra`, and how the answers were made: the precision the model computed in (config.yaml's
+    model.dtype), the engine of each generation pass (and why it was not the continuous one) and the
+    library versions."""
+    assert outcome.run is not None
+    made = {"precision": model["dtype"], "engines": outcome.engines, "versions": library_versions()}
+    write_json(outcome.run.metrics_path, {**outcome.metrics.to_dict(), **(extra or {}), **made})
+    write_lm_eval_results(outcome.run.path, outcome.metrics, outcome.rows, model)
 
 
 def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_shot_from: Path | None) -> EvalConfig:
@@ -430,15 +321,14 @@ def _eval_held(
     )
     if not current_shard().main:
         return outcome
-    summary = outcome.metrics.to_dict()
-    summary["timing"] = {"seconds_this_session": round(time.perf_counter() - started, 2), "resumed_items": outcome.resumed}
-    summary["flags"] = {
-        "hit_max_new_tokens": sum(r["hit_max_new_tokens"] for r in outcome.rows),
-        "prompt_shortened": sum(r["prompt_shortened"] for r in outcome.rows),
+    extra: dict[str, Any] = {
+        "timing": {"seconds_this_session": round(time.perf_counter() - started, 2), "resumed_items": outcome.resumed},
+        "flags": {
+            "hit_max_new_tokens": sum(r["hit_max_new_tokens"] for r in outcome.rows),
+            "prompt_shortened": sum(r["prompt_shortened"] for r in outcome.rows),
+        },
     }
     if change is not None:
-        summary["prompt_change"] = folder_config["prompt_change"]
-    summary.update(how_made(outcome, loaded))
-    write_json(outcome.run.metrics_path, summary)
-    write_lm_eval_results(out, outcome.metrics, outcome.rows, loaded.describe())
+        extra["prompt_change"] = folder_config["prompt_change"]
+    write_results(outcome, folder_config["model"], extra)
     return replace(outcome, prompt_change=change)

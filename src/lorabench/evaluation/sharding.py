@@ -44,6 +44,47 @@ def current_shard() -> Shard:
     return Shard(int(os.environ.get("RANK", "0")), world) if world > 1 else Shard()
 
 
+@dataclass(frozen=True)
+class Share:
+    """One process's part of an evaluation stage: its items, and where it writes their rows."""
+
+    shard: Shard
+    run: RunFolder  # the stage's folder, which rank 0 merges every process's rows into
+    part: RunFolder  # where this process appends its rows: `run` itself in a lone process
+    records: list[Record]  # this process's items (`shard_records`)
+
+
+def share_stage(out: Path, config: dict[str, Any], records: Sequence[Record], force: bool = False) -> Share:
+    """This process's share of evaluating `records` into the run folder `out`, which is created,
+    or resumed when its saved config equals `config` (`force`: cleared)."""
+    shard = current_shard()
+    mine = shard_records(records, shard)
+    # Rank 0 creates (or, with `force`, clears) the folder before any process writes into it.
+    run = RunFolder.open(out, config, force=force) if shard.main else None
+    barrier(shard)
+    run = run or RunFolder.open(out, config)
+    return Share(shard, run, ShardFolder(out, shard) if shard.distributed else run, mine)
+
+
+def merge_share(
+    share: Share, records: Sequence[Record], rows: Sequence[PredictionRow], engines: list[dict[str, Any]]
+) -> tuple[list[PredictionRow], list[dict[str, Any]]] | None:
+    """Once every process has evaluated its share (`rows`, made by generation passes `engines`):
+    on rank 0 the rows of all `records`, in item order as predictions.jsonl now holds them (the
+    shard files removed), and the passes of every process as config.yaml now records them. None on
+    the other processes of a launch."""
+    engines = [entry for part in gathered(share.shard, engines) for entry in part]
+    barrier(share.shard)
+    if not share.shard.main:
+        return None
+    if share.shard.distributed:
+        merged = merged_rows(share.run)
+        rows = [merged[r.id] for r in records]
+    # One file in item order, whatever order the batches (or the processes) finished in.
+    finish(share.run, records, {row["id"]: row for row in rows})
+    return list(rows), share.run.record_engines(engines)
+
+
 def refuse_weight_sharding(command: str) -> None:
     """`run` and `study` go on from training to evaluation in the same processes, which needs whole
     weights on each; under FSDP or DeepSpeed each process holds a shard, so train and evaluate apart."""

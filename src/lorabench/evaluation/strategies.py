@@ -1,28 +1,85 @@
-"""Evaluation under the `batch` and `sequential` strategies: generations in, one row per question out.
+"""How an evaluation asks its questions, one strategy each (prompt.strategy): `single` (a prompt per
+question), `batch` (one prompt per context) and `sequential` (a conversation per context).
+Questions in, one scored row per question out (rows.py), in the order answers arrive.
 
-Rows carry the fields of lorabench.evaluation.runner's single-question rows. `prompt`, `raw`,
+Rows of generated answers carry the same fields under every strategy. `prompt`, `raw`,
 `prompt_tokens`, `generated_tokens`, `latency_s`, `stop_reason` describe the generation the answer
-came from (the context's for batch, the question's turn for sequential); the `*_per_question`
-fields and `api_prompt_tokens` hold this question's share of the context's cost (accounting.py).
+came from (the question's for single, the context's for batch, the question's turn for sequential);
+the `*_per_question` fields and `api_prompt_tokens` hold this question's share of the context's cost
+(accounting.py). A kind whose engine scores options instead of generating (its scoring strategy
+under decoding.choice_mode) gets one row per question with the options' log-probabilities.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 
-from lorabench.inference.base import Backend, Generation, GenerationRequest
-from lorabench.data.records import Record
+from lorabench.core.kinds import ScoringStrategy, Task
+from lorabench.inference.base import Backend, Generation, GenerationRequest, LetterRequest, OptionRequest, continuations
+from lorabench.data.records import Record, option_labels
 from lorabench.config.decoding import DecodingSettings
-from lorabench.core.kinds import get_task
-from lorabench.metrics.scoring import TASK_METRICS, ScoreInput, ScoreSettings, score_item
-from lorabench.evaluation.rows import generated_row
+from lorabench.metrics.scoring import ScoreSettings
+from lorabench.evaluation.rows import generated_row, option_row
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.answers import STOP_STRINGS, answer_from_generation, cut_at_stops
+from lorabench.prompts.answers import answer_from_generation, cut_at_stops
 from lorabench.prompts.build import Prompt, PromptBuilder
-from lorabench.evaluation.accounting import ContextCost, batch_cost, sequential_cost
+from lorabench.evaluation.accounting import batch_cost, sequential_cost, single_cost
 from lorabench.prompts.batch import BATCH_STOP_STRINGS, build_batch_prompt, cut_batch_output, parse_numbered_answers
+from lorabench.prompts.grouping import context_groups
 from lorabench.prompts.sequential import start_conversation, turn_prompt
+
+
+def single_rows(
+    backend: Backend, task: Task, records: Sequence[Record], done: Mapping[str, PredictionRow],
+    settings: PromptSettings, decoding: DecodingSettings, score_settings: ScoreSettings,
+) -> Iterator[PredictionRow]:
+    """One prompt per record not yet `done`: generated, or its options scored."""
+    todo = [r for r in records if r.id not in done]
+    if not todo:
+        return
+    builder = PromptBuilder(backend.tokenizer, settings)
+    prompts = {r.id: builder.prompt(r) for r in todo}
+    strategy = task.scoring_strategy(decoding.choice_mode)
+    if strategy != "generate":
+        yield from _option_rows(backend, task, todo, prompts, strategy, decoding, score_settings)
+        return
+    # A question's share of the cost counts every question of its context, done ones included.
+    questions = {r.id: len(group) for group in context_groups(records) for r in group}
+    by_id = {r.id: r for r in todo}
+    max_new_tokens = decoding.max_new_tokens_for(task.kind)
+    requests = [GenerationRequest(prompt, max_new_tokens, task.stop_strings) for prompt in prompts.values()]
+    for gen in backend.generate(requests, decoding.batch_size):
+        record, prompt = by_id[gen.record_id], prompts[gen.record_id]
+        answer = answer_from_generation(task.kind, gen.text, prompt.frame)
+        cost = single_cost(gen).row_fields("single", questions[record.id])
+        yield generated_row(task, record, prompt, answer, gen, gen.hit_max_new_tokens, cost, score_settings)
+
+
+def _option_rows(
+    backend: Backend, task: Task, records: Sequence[Record], prompts: Mapping[str, Prompt], strategy: ScoringStrategy,
+    decoding: DecodingSettings, score_settings: ScoreSettings,
+) -> Iterator[PredictionRow]:
+    """The best option's label is the answer. One record per call, so each row is written (and
+    resumable) as soon as it is scored."""
+    for record in records:
+        start = time.perf_counter()
+        prompt = prompts[record.id]
+        options = task.options(record) or ()
+        labels = tuple(option_labels(len(options)))
+        if strategy == "letter":
+            letters = backend.score_letters([LetterRequest(prompt, labels)])[0]
+            row = option_row(task, record, prompt, letters.prediction(), strategy, time.perf_counter() - start, score_settings)
+            row["letter_logprob"] = letters.logprobs
+        else:
+            scores = backend.score_options([OptionRequest(prompt, tuple(continuations(options)), labels)])[0]
+            label = scores.prediction(decoding.choice_normalization)
+            row = option_row(task, record, prompt, label, strategy, time.perf_counter() - start, score_settings)
+            row["option_logprob"] = dict(zip(labels, scores.sum_logprob))
+            row["option_tokens"] = scores.n_tokens
+        yield row
+
 
 def _request(backend: Backend, prompt: Prompt, wanted: int, stop_strings: tuple[str, ...]) -> GenerationRequest:
     """`wanted` new tokens, fewer if a causal model's window would overflow: a batch's budget grows
@@ -32,28 +89,13 @@ def _request(backend: Backend, prompt: Prompt, wanted: int, stop_strings: tuple[
     return GenerationRequest(prompt, budget, stop_strings)
 
 
-def _row(
-    record: Record, prompt: Prompt, gen: Generation, prediction: str, error: str | None, hit: bool,
-    cost: ContextCost, strategy: str, questions: int, settings: ScoreSettings,
-) -> PredictionRow:
-    # A question without a usable answer is wrong on every metric; scoring its empty prediction
-    # would count it right whenever the gold is "unanswerable".
-    scores = (
-        {name: 0.0 for name in TASK_METRICS[record.task]}
-        if error
-        else score_item(record.task, ScoreInput(list(record.golds), prediction), settings)
-    )
-    cost_fields = cost.row_fields(strategy, questions)  # type: ignore[arg-type]
-    return generated_row(record.id, prompt, list(record.golds), prediction, scores, gen, hit, cost_fields, error)
-
-
 def batch_rows(
-    backend: Backend, groups: Sequence[Sequence[Record]], settings: PromptSettings,
+    backend: Backend, task: Task, groups: Sequence[Sequence[Record]], settings: PromptSettings,
     decoding: DecodingSettings, score_settings: ScoreSettings,
 ) -> Iterator[PredictionRow]:
     """One prompt per context, answered with up to max_new_tokens x its question count; rows come out
     context by context, as each generation batch finishes."""
-    per_question = decoding.max_new_tokens_for(groups[0][0].task) if groups else 0
+    per_question = decoding.max_new_tokens_for(task.kind)
     builder = PromptBuilder(backend.tokenizer, settings)
     prompts = {group[0].id: (build_batch_prompt(group, builder), group) for group in groups}
     requests = [
@@ -62,27 +104,26 @@ def batch_rows(
     for gen in backend.generate(requests, decoding.batch_size):
         prompt, group = prompts[gen.record_id]
         parsed = parse_numbered_answers(cut_batch_output(gen.text), len(group))
-        cost = batch_cost(gen, len(group))
+        cost = batch_cost(gen, len(group)).row_fields("batch", len(group))
         for index, record in enumerate(group):
             answer, error = parsed.answers[index], parsed.errors[index]
             # Cut means: generation hit its budget before this answer's line was finished (or begun).
             hit = gen.hit_max_new_tokens and not parsed.complete[index]
-            prediction = "" if answer is None else get_task(record.task).clean_answer(answer)
-            row = _row(record, prompt, gen, prediction, error, hit, cost, "batch", len(group), score_settings)
+            prediction = "" if answer is None else task.clean_answer(answer)
+            row = generated_row(task, record, prompt, prediction, gen, hit, cost, score_settings, error)
             row["parse_extra_lines"] = parsed.extra_lines
             yield row
 
 
 def sequential_rows(
-    backend: Backend, groups: Sequence[Sequence[Record]], settings: PromptSettings,
+    backend: Backend, task: Task, groups: Sequence[Sequence[Record]], settings: PromptSettings,
     decoding: DecodingSettings, score_settings: ScoreSettings,
 ) -> Iterator[PredictionRow]:
     """Turn k of every context in one `generate` call, the model's own answers as history; a
     context's rows come out once its last turn is answered (the accounting needs every turn)."""
     if not groups:
         return  # nothing to ask (every context done)
-    task = groups[0][0].task  # a strategy's records are all of one kind
-    per_question = decoding.max_new_tokens_for(task)
+    per_question = decoding.max_new_tokens_for(task.kind)
     builder = PromptBuilder(backend.tokenizer, settings)
     conversations = [start_conversation(group, builder) for group in groups]
     said: list[list[str]] = [[] for _ in groups]
@@ -93,22 +134,21 @@ def sequential_rows(
         for i in active:
             prompt = turn_prompt(conversations[i], said[i])
             asked[prompt.record_id] = (i, prompt)
-        requests = [_request(backend, prompt, per_question, STOP_STRINGS[task]) for _, prompt in asked.values()]
+        requests = [_request(backend, prompt, per_question, task.stop_strings) for _, prompt in asked.values()]
         for gen in backend.generate(requests, decoding.batch_size):
             i, prompt = asked[gen.record_id]
             # The history shows what the model said ('unanswerable' included), as the gold history does.
-            said[i].append(cut_at_stops(task, gen.text))
+            said[i].append(cut_at_stops(task.kind, gen.text))
             turns[i].append((prompt, gen))
         for i in active:
             if len(groups[i]) == k + 1:
-                yield from _conversation_rows(groups[i], turns[i], score_settings)
+                yield from _conversation_rows(task, groups[i], turns[i], score_settings)
 
 
 def _conversation_rows(
-    group: Sequence[Record], turns: list[tuple[Prompt, Generation]], score_settings: ScoreSettings
+    task: Task, group: Sequence[Record], turns: list[tuple[Prompt, Generation]], score_settings: ScoreSettings
 ) -> Iterator[PredictionRow]:
-    cost = sequential_cost([gen for _, gen in turns])
+    cost = sequential_cost([gen for _, gen in turns]).row_fields("sequential", len(group))
     for record, (prompt, gen) in zip(group, turns):
-        prediction = answer_from_generation(record.task, gen.text)
-        hit = gen.hit_max_new_tokens
-        yield _row(record, prompt, gen, prediction, None, hit, cost, "sequential", len(group), score_settings)
+        prediction = answer_from_generation(task.kind, gen.text)
+        yield generated_row(task, record, prompt, prediction, gen, gen.hit_max_new_tokens, cost, score_settings)

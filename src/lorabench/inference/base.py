@@ -94,14 +94,19 @@ class OptionRequest:
 
 
 def option_continuations(record: Record, prompt: Prompt) -> list[str]:
-    """The option texts (of a kind that has options) as they would follow the prompt.
+    """The option texts of `record` (of a kind that has options) as they would follow `prompt`."""
+    if prompt.record_id != record.id:
+        raise LorabenchError(f"record {record.id}: the prompt was built for record {prompt.record_id}")
+    return continuations(get_task(record.task).options(record) or ())
+
+
+def continuations(options: Sequence[str]) -> list[str]:
+    """Option texts as they would follow the prompt.
 
     Whitespace is stripped because `encode_target` adds the separating space itself in plain
     mode (and a chat answer starts right after the assistant header).
     """
-    if prompt.record_id != record.id:
-        raise LorabenchError(f"record {record.id}: the prompt was built for record {prompt.record_id}")
-    return [text.strip() for text in get_task(record.task).options(record) or ()]
+    return [text.strip() for text in options]
 
 
 def encode_options(

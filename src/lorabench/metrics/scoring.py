@@ -12,15 +12,15 @@ F1 of 0.8. (SQuAD's `exact_match` and `f1` normalize the same way inside the off
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.core.kinds import TaskKind
+from lorabench.core.kinds import ByKind, KindsWhere, Task, TaskKind, get_task
 from lorabench.metrics.intervals import bootstrap_mean_interval, wilson_interval
 from lorabench.metrics.squad import normalize_answer
 from lorabench.metrics.text import is_short, lenient_match, relaxed_match, rouge_l, token_f1
 from lorabench.metrics.settings import ScoringSettings
-from lorabench.core.kinds import ByKind, KindsWhere, get_task
 
 # Bumped whenever a metric's definition changes (2: one normalization for every text metric, and
 # relaxed match for open answers). Run folders record it, so scores made under another definition
@@ -88,7 +88,11 @@ def score_item(task: TaskKind, item: ScoreInput, settings: ScoreSettings = Score
 
 def in_short_subset(task: TaskKind, golds: list[str], short_thresh: int) -> bool:
     """Short-answer subset: some gold answer has at most `short_thresh` tokens (unanswerables excluded)."""
-    return TaskKind(task) in HAS_SHORT_SUBSET and any(is_short(g, short_thresh) and g.strip() for g in golds)
+    return TaskKind(task) in HAS_SHORT_SUBSET and _has_short_gold(golds, short_thresh)
+
+
+def _has_short_gold(golds: Sequence[str], short_thresh: int) -> bool:
+    return any(is_short(g, short_thresh) and g.strip() for g in golds)
 
 
 @dataclass(frozen=True)
@@ -127,10 +131,15 @@ def _clean(value: float) -> float | None:
 
 
 def aggregate(task: TaskKind, per_item: list[dict[str, float]], settings: ScoreSettings = ScoreSettings()) -> dict[str, Aggregate]:
-    task = TaskKind(task)
+    return _aggregates(TASK_METRICS[TaskKind(task)], per_item, settings)
+
+
+def _aggregates(
+    names: Sequence[str], per_item: Sequence[dict[str, float]], settings: ScoreSettings
+) -> dict[str, Aggregate]:
     n = len(per_item)
     result = {}
-    for name in TASK_METRICS[task]:
+    for name in names:
         values = [scores[name] for scores in per_item]
         mean = sum(values) / n if n else math.nan
         if name in PROPORTIONS:
@@ -141,12 +150,20 @@ def aggregate(task: TaskKind, per_item: list[dict[str, float]], settings: ScoreS
     return result
 
 
+def task_metrics(
+    task: Task, per_item: Sequence[dict[str, float]], golds: Sequence[Sequence[str]], settings: ScoreSettings = ScoreSettings()
+) -> TaskMetrics:
+    """The aggregates of items' scores (`golds[i]` holds item i's gold answers), and the same on the
+    short-answer subset where the kind has one: everything an evaluation's metrics.json reports."""
+    short = None
+    if task.short_subset:
+        subset = [s for s, g in zip(per_item, golds) if _has_short_gold(g, settings.short_thresh)]
+        short = TaskMetrics(task.kind, len(subset), _aggregates(task.metrics, subset, settings), settings=settings)
+    return TaskMetrics(task.kind, len(per_item), _aggregates(task.metrics, per_item, settings), short, settings)
+
+
 def score_all(task: TaskKind, items: list[ScoreInput], settings: ScoreSettings = ScoreSettings()) -> tuple[list[dict[str, float]], TaskMetrics]:
     """Per-item scores and the aggregate (with its short-answer subset where the task has one)."""
     task = TaskKind(task)
     per_item = [score_item(task, item, settings) for item in items]
-    short = None
-    if task in HAS_SHORT_SUBSET:
-        short_scores = [s for s, item in zip(per_item, items) if in_short_subset(task, item.golds, settings.short_thresh)]
-        short = TaskMetrics(task, len(short_scores), aggregate(task, short_scores, settings), settings=settings)
-    return per_item, TaskMetrics(task, len(items), aggregate(task, per_item, settings), short, settings)
+    return per_item, task_metrics(get_task(task), per_item, [item.golds for item in items], settings)

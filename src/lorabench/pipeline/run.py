@@ -21,13 +21,13 @@ from typing import Any
 from lorabench.core.version import __version__
 from lorabench.comparison.paired import MetricComparison, ShortSubset, compare_rows, short_subset
 from lorabench.config.run import RunConfig
-from lorabench.data.records import Record
+from lorabench.data.records import Record, records_digest
 from lorabench.core.messages import Hint, Message
 from lorabench.pipeline.judge_stage import Headline, choose_headline, judge_stage
 from lorabench.judging.answers import check_judge
 from lorabench.results.judged import JudgeResult
 from lorabench.inference import check_can_serve, get_backend, release_engines
-from lorabench.evaluation.runner import EvalOutcome, evaluate_in_folder, how_made, records_digest
+from lorabench.evaluation.runner import EvalOutcome, evaluate_in_folder, write_results
 from lorabench.evaluation.sharding import barrier, current_shard
 from lorabench.comparison.guards import (
     Finding,
@@ -38,7 +38,6 @@ from lorabench.comparison.guards import (
     generation_guards,
     prompt_change_refusal,
 )
-from lorabench.evaluation.lm_eval_results import write_lm_eval_results
 from lorabench.core.notices import Say, alarm, log
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models.load import LoadedModel, load_model
@@ -116,8 +115,7 @@ def eval_stage(
     )
     release_engines()  # the next stage trains, or serves the adapter from an engine of its own
     if current_shard().main:
-        write_json(outcome.run.metrics_path, {**outcome.metrics.to_dict(), **how_made(outcome, loaded)})
-        write_lm_eval_results(out / name, outcome.metrics, outcome.rows, model)
+        write_results(outcome, model)
     return outcome
 
 

@@ -11,8 +11,9 @@ import torch
 from lorabench.comparison.paired import min_detectable_proportion
 from lorabench.config.decoding import DecodingSettings
 from lorabench.config.settings import TrainSettings
+from lorabench.core.kinds import get_task
 from lorabench.data.records import Record, TaskKind
-from lorabench.evaluation.runner import evaluate_records
+from lorabench.evaluation.runner import answer_records
 from lorabench.evaluation.sharding import current_shard, shard_records
 from lorabench.inference import get_backend
 from lorabench.metrics.scoring import TASK_METRICS, ScoreSettings
@@ -67,6 +68,7 @@ def _metric_fn(
     in data-parallel evaluation) and the per-item scores are gathered, so every rank gets the same
     value (early-stopping decisions agree) and no item is generated twice.
     """
+    task = get_task(records[0].task)
 
     def compute(model: Any) -> float:
         shard = current_shard()
@@ -76,7 +78,7 @@ def _metric_fn(
             # The model being trained lives in this process: only the hf backend can run it.
             backend = get_backend("hf", replace(loaded, model=model))
             mine = shard_records(records, shard)  # empty when there are fewer context groups than ranks
-            rows = evaluate_records(backend, mine, prompt_settings, decoding, score_settings).rows if mine else []
+            rows = answer_records(backend, task, mine, prompt_settings, decoding, score_settings).rows if mine else []
         finally:
             model.train(was_training)
         values = [float(row["scores"][name]) for row in rows]
