@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from lorabench.data.records import TaskKind, record_type, record_to_row, save_records
+from lorabench.data.records import TaskKind, record_type, record_to_row, records_digest, save_records
 
 from lorabench.tasks.choice import ChoiceRecord
 
@@ -63,6 +63,15 @@ def test_save_and_reload_canonical_rows(tmp_path):
     assert [record_type(TaskKind.extractive)(**row) for row in rows] == records
     assert record_to_row(records[0]) == rows[0]
     assert not list(tmp_path.joinpath("out").glob(".*tmp"))
+
+
+def test_the_items_fingerprint_reads_the_source_s_other_columns_only_when_asked():
+    records = [ExtractiveRecord(id=str(i), context="c", question=f"q{i}", answers=["x"]) for i in range(3)]
+    tagged = [r.model_copy(update={"extra": {"difficulty": "hard"}}) for r in records]
+    assert records_digest(tagged) == records_digest(records)
+    assert records_digest(tagged, extra=True) != records_digest(records, extra=True)
+    assert records_digest(records, extra=True) == records_digest(records)  # no other columns: nothing added
+    assert records_digest(records[:2]) != records_digest(records) and len(records_digest(records)) == 64
 
 
 def test_history_is_optional_and_leaves_records_without_it_unchanged():

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.evaluation.sharding import Shard, ShardFolder, shard_records
+from lorabench.evaluation.sharding import Shard, ShardFolder, merge_share, share_stage, shard_records
 from lorabench.runs.folder import write_atomic
 from tests.training.test_distributed import _env
 
@@ -147,3 +148,18 @@ def test_a_two_process_run_trains_on_the_global_batches_of_one(pipeline_runs) ->
     one, two = losses(pipeline_runs["one"]), losses(pipeline_runs["two"])
     assert len(one) == len(two) > 0
     assert all(abs(a - b) <= 1e-5 * abs(a) for a, b in zip(one, two))
+
+
+def test_a_lone_process_is_dealt_every_item_and_leaves_its_rows_in_item_order(tmp_path: Path) -> None:
+    records = synthesize("extractive", 6, seed=1, short_passages=True)
+    share = share_stage(tmp_path / "run", {"stage": "base"}, records)
+    assert share.records == records and share.part is share.run and not share.shard.distributed
+    rows = [{"id": r.id, "prediction": str(i)} for i, r in enumerate(records)]
+    merged = merge_share(share, records, rows[::-1], [{"engine": "padded", "items": 6}])
+    assert merged is not None
+    in_order, engines = merged
+    assert in_order == rows
+    written = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
+    assert written == rows
+    assert engines == yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["engines"]
+    assert [e["items"] for e in engines] == [6]

@@ -265,3 +265,36 @@ def test_group_strategy_is_saved_with_the_run_and_refused_for_other_tasks(tiny_c
     loaded = load_model(ModelSpec(name=str(tiny_causal_path)))
     with pytest.raises(LorabenchError, match="extractive QA only"):
         evaluate_records(loaded, synthesize("math", 2, seed=0), config.prompt, DecodingSettings(max_new_tokens=4), ScoreSettings())
+
+
+def test_answer_records_gives_the_rows_that_evaluate_records_aggregates(causal):
+    from lorabench.core.kinds import get_task
+    from lorabench.evaluation.runner import answer_records
+    from tests.inference.fake import FakeBackend
+
+    records = synthesize("short", 5, seed=2)
+    texts = {r.id: f" {r.golds[0]}\n" for r in records[:3]}
+    decoding = DecodingSettings(max_new_tokens=4)
+    answers = answer_records(FakeBackend(causal.tokenizer, texts), get_task("short"), records, PromptSettings(), decoding, ScoreSettings())
+    outcome = evaluate_records(FakeBackend(causal.tokenizer, texts), records, PromptSettings(), decoding, ScoreSettings())
+    assert strip_timing(answers.rows) == strip_timing(outcome.rows) and answers.resumed == outcome.resumed == 0
+    assert [r["id"] for r in answers.rows] == [r.id for r in records]
+    primary = get_task("short").primary_metric
+    scores = [r["scores"][primary] for r in outcome.rows]
+    assert outcome.metrics.n == 5 and outcome.metrics.metrics[primary].value == pytest.approx(sum(scores) / 5)
+
+
+def test_write_results_says_how_the_answers_were_made_after_the_metrics(causal, tmp_path):
+    from lorabench.evaluation.runner import evaluate_in_folder, write_results
+    from tests.inference.fake import FakeBackend
+
+    records = synthesize("choice", 3, seed=1)
+    outcome = evaluate_in_folder(
+        FakeBackend(causal.tokenizer), records, PromptSettings(), DecodingSettings(), ScoreSettings(), tmp_path / "run", {"stage": "x"}
+    )
+    write_results(outcome, {"name": "tiny", "dtype": "bfloat16", "adapter": None}, {"timing": {"resumed_items": 0}})
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert list(metrics)[-4:] == ["timing", "precision", "engines", "versions"]
+    assert (metrics["task"], metrics["n"], metrics["precision"]) == ("choice", 3, "bfloat16")
+    lm_eval = json.loads((tmp_path / "run" / "lm_eval_results.json").read_text())
+    assert lm_eval["model_name"] == "tiny" and lm_eval["configs"]["lorabench_choice"]["output_type"] == "multiple_choice"

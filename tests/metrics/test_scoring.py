@@ -1,7 +1,8 @@
 import pytest
 
+from lorabench.core.kinds import get_task
 from lorabench.data.records import TaskKind
-from lorabench.metrics.scoring import TASK_METRICS, ScoreInput, ScoreSettings, score_all, score_item
+from lorabench.metrics.scoring import TASK_METRICS, ScoreInput, ScoreSettings, aggregate, score_all, score_item, task_metrics
 
 
 def test_extractive_item_scores():
@@ -55,6 +56,18 @@ def test_aggregate_has_intervals_and_short_subset():
 def test_no_short_subset_for_math():
     _, metrics = score_all("math", [ScoreInput(["1"], "1")])
     assert "short" not in metrics.to_dict()
+
+
+def test_task_metrics_aggregate_the_items_and_the_short_answer_subset_of_their_golds():
+    per_item = [score_item("open", ScoreInput([g], p)) for g, p in (("Paris", "Paris"), ("Rome", "Oslo"), ("a b c d e", "a b"))]
+    golds = [["Paris"], ["Rome"], ["a b c d e"]]
+    settings = ScoreSettings(short_thresh=3, bootstrap_resamples=100)
+    metrics = task_metrics(get_task("open"), per_item, golds, settings)
+    assert (metrics.task, metrics.n, metrics.settings) == (TaskKind.open, 3, settings)
+    assert metrics.metrics == aggregate("open", per_item, settings)
+    assert metrics.short is not None and metrics.short.n == 2
+    assert metrics.short.metrics == aggregate("open", per_item[:2], settings)  # the golds of at most 3 tokens
+    assert task_metrics(get_task("math"), [{"numeric_match": 1.0, "no_number": 0.0}], [["1"]]).short is None
 
 
 TEXT_METRICS = ("exact_match", "relaxed_match", "lenient_match", "token_f1", "rouge_l", "rouge_l_acc")

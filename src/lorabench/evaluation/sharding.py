@@ -77,12 +77,10 @@ def merge_share(
     barrier(share.shard)
     if not share.shard.main:
         return None
-    if share.shard.distributed:
-        merged = merged_rows(share.run)
-        rows = [merged[r.id] for r in records]
+    by_id = merged_rows(share.run) if share.shard.distributed else {row["id"]: row for row in rows}
     # One file in item order, whatever order the batches (or the processes) finished in.
-    finish(share.run, records, {row["id"]: row for row in rows})
-    return list(rows), share.run.record_engines(engines)
+    finish(share.run, records, by_id)
+    return [by_id[r.id] for r in records], share.run.record_engines(engines)
 
 
 def refuse_weight_sharding(command: str) -> None:
