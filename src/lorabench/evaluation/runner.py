@@ -1,7 +1,10 @@
 """`lorabench eval`: one model on one task's items, written to a resumable run folder.
 
-`evaluate_records` is the reusable core (the pipeline runs it for the base and the tuned model
-with identical prompts and decoding); `run_eval` adds loading, the run folder and resume.
+`answer_records` is the reusable core: each item's row, asked as the prompt's strategy says
+(strategies.py) and scored by the items' Task, looked up once. `evaluate_records` adds the
+aggregates; `evaluate_in_folder` evaluates into a run folder, sharded under a multi-process launch
+(the pipeline runs it for the base and the tuned model with identical prompts and decoding), and
+`write_results` writes what the folder reports; `run_eval` adds loading and the folder's config.
 """
 
 from __future__ import annotations
