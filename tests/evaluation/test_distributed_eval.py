@@ -77,7 +77,7 @@ def test_a_shard_counts_every_file_as_done_and_appends_to_its_own(tmp_path: Path
     write_atomic(tmp_path / "predictions.jsonl", json.dumps({"id": "a", "prediction": "old"}) + "\n")
     write_atomic(tmp_path / "predictions.shard-1.jsonl", json.dumps({"id": "b"}) + "\n" + '{"id": "c"')  # c is in flight
     folder = ShardFolder(tmp_path, Shard(0, 2))
-    folder.append([{"id": "d"}])
+    folder.append_predictions([{"id": "d"}])
     assert set(folder.completed()) == {"a", "b", "d"}
     assert (tmp_path / "predictions.shard-0.jsonl").read_text() == '{"id": "d"}\n'
 

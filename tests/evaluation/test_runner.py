@@ -244,7 +244,7 @@ def test_group_strategy_resumes_a_half_written_run_redoing_the_partial_context(c
     first, second, _ = context_groups(GROUPED)
     # Cut after the first context and one question of the second; marks show which rows are reused.
     cut = RunFolder.open(tmp_path / "cut", {"strategy": strategy})
-    cut.append([dict(by_id[r.id], prediction="KEPT") for r in first] + [dict(by_id[second[0].id], prediction="STALE")])
+    cut.append_predictions([dict(by_id[r.id], prediction="KEPT") for r in first] + [dict(by_id[second[0].id], prediction="STALE")])
 
     counted: list[int] = []
     resumed = _evaluate(causal, strategy, RunFolder.open(tmp_path / "cut", {"strategy": strategy}), counted.append)

@@ -65,7 +65,7 @@ def test_runner_writes_rows_and_metrics_from_the_backends_answers(tokenizer):
 def test_runner_resumes_asking_the_backend_only_for_missing_items(tokenizer, tmp_path):
     first = _evaluate(FakeBackend(tokenizer, texts={r.id: "first" for r in EXTRACTIVE}), EXTRACTIVE)
     run = RunFolder.open(tmp_path / "run", {"test": 1})
-    run.append(first.rows[:2])
+    run.append_predictions(first.rows[:2])
 
     later = FakeBackend(tokenizer, texts={r.id: "later" for r in EXTRACTIVE})
     counted: list[int] = []

@@ -17,7 +17,7 @@ def test_open_creates_folder_and_config(tmp_path):
 def test_resume_keeps_rows_and_refuses_other_settings(tmp_path):
     config = {"model": {"name": "m", "dtype": "float32"}}
     run = RunFolder.open(tmp_path / "r", config)
-    run.append([{"id": "a", "prediction": "x"}, {"id": "b", "prediction": "y"}])
+    run.append_predictions([{"id": "a", "prediction": "x"}, {"id": "b", "prediction": "y"}])
     again = RunFolder.open(tmp_path / "r", config)
     assert set(again.completed()) == {"a", "b"}
     with pytest.raises(LorabenchError, match=r"model\.dtype: 'float32' -> 'bfloat16'.*force=True"):
@@ -28,11 +28,11 @@ def test_resume_keeps_rows_and_refuses_other_settings(tmp_path):
 
 def test_line_cut_by_a_crash_is_dropped_and_redone(tmp_path):
     run = RunFolder.open(tmp_path / "r", {})
-    run.append([{"id": "a"}])
+    run.append_predictions([{"id": "a"}])
     with run.predictions_path.open("a") as handle:
         handle.write('{"id": "b", "predic')  # the process died mid-write
     assert set(run.completed()) == {"a"}
-    run.append([{"id": "b"}])
+    run.append_predictions([{"id": "b"}])
     assert set(run.completed()) == {"a", "b"}
 
 

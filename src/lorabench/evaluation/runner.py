@@ -149,7 +149,7 @@ def answer_records(
     for row in answered:
         fresh[row["id"]] = row
         if run:
-            run.append([row])
+            run.append_predictions([row])
         if progress and row["id"] not in done:  # a redone row was already counted as done
             progress(1)
     rows = [fresh.get(r.id) or done[r.id] for r in records]

@@ -242,8 +242,8 @@ class RunFolder:
     def _truncate_to(self, lines: list[str]) -> None:
         write_atomic(self.predictions_path, "".join(lines))
 
-    def append(self, rows: Iterable[PredictionRow]) -> None:
-        """Append rows and push them to disk now: this is what makes resume lose nothing."""
+    def append_predictions(self, rows: Iterable[PredictionRow]) -> None:
+        """Append prediction rows and push them to disk now: this is what makes resume lose nothing."""
         with self.predictions_path.open("a", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(dump_row(row))
