@@ -318,7 +318,8 @@ def evaluate(
     from lorabench.evaluation.runner import run_eval
     from lorabench.evaluation.sharding import current_shard
     from lorabench.runs.folder import ensure_run_folder
-    from lorabench.tracking.send import check_backends, send_run
+    from lorabench.tracking.base import check_backends
+    from lorabench.tracking.send import send_run
 
     folder = Path(out) if out is not None else default_eval_folder(config.model.name, config.data.path, config.data.task)
     ensure_run_folder(folder, "out")
@@ -520,7 +521,8 @@ def study(
     from lorabench.runs.lock import hold_folder
     from lorabench.studies.report import write_study_report
     from lorabench.studies.runner import run_study
-    from lorabench.tracking.send import check_backends, send_study_run
+    from lorabench.tracking.base import check_backends
+    from lorabench.tracking.send import send_study_run
 
     ensure_run_folder(loaded.out, "out")
     tracking = loaded.base.tracking
@@ -672,7 +674,8 @@ def track(
     `settings` (TrackingSettings or a dict; default: the ones the run was made with) says where;
     `backends`, `project` and `run_name` override them. Returns one TrackOutcome per folder and backend."""
     from lorabench.config.tracking import TrackingSettings
-    from lorabench.tracking.send import check_backends, saved_settings, send_run, send_study
+    from lorabench.tracking.base import check_backends
+    from lorabench.tracking.send import saved_settings, send_run, send_study
 
     from lorabench.config.tracking import BACKENDS
 

@@ -131,6 +131,7 @@ def test_a_study_cell_reports_into_its_study_s_trackio_project_and_wandb_group(t
     """The routes a study's cell gets, and the W&B session it starts before training (offline)."""
     wandb = pytest.importorskip("wandb")
     pytest.importorskip("trackio")
+    from lorabench.tracking.send import run_tracking
     from lorabench.tracking.trainer import trainer_reports_here, trainer_routes
     from tests.tracking.wandb_files import offline_runs, read_offline_run
 
@@ -143,12 +144,13 @@ def test_a_study_cell_reports_into_its_study_s_trackio_project_and_wandb_group(t
     }))
     settings = TrackingSettings(backends=["wandb", "trackio", "tensorboard", "mlflow"], project="qa", tags={"team": "nlp"},
                                 wandb={"dir": str(tmp_path)}, run_name="not-a-cells-name")
-    routes = trainer_routes(cell, settings, ["wandb", "trackio", "mlflow"], study=tmp_path / "sweep")
+    tracking = run_tracking(cell, settings, study=tmp_path / "sweep")
+    routes = trainer_routes(tracking, ["wandb", "trackio", "mlflow"])
     assert set(routes) == {"wandb", "trackio"}  # tensorboard is not in report_to; mlflow's run never opened
     assert routes["trackio"].args == {"project": "qa-sweep", "run_name": "lr-0.02"} and not routes["trackio"].env
-    assert set(trainer_routes(cell, settings, ["all"], study=tmp_path / "sweep")) == {"wandb", "trackio", "tensorboard"}
+    assert set(trainer_routes(tracking, ["all"])) == {"wandb", "trackio", "tensorboard"}
 
-    with trainer_reports_here(cell, settings, ["wandb"], study=tmp_path / "sweep", say=lambda _: None) as report_args:
+    with trainer_reports_here(tracking, ["wandb"], say=lambda _: None) as report_args:
         assert report_args == {} and wandb.run is not None and wandb.run.id == "abc123"  # what the callback logs into
     wandb.run.finish()
     [file] = offline_runs(tmp_path)

@@ -52,7 +52,7 @@ from lorabench.runs.folder import csv_text, ensure_run_folder, library_versions,
 from lorabench.runs.lock import hold_folder
 from lorabench.pipeline.resolve import EvalPlan, TrainPlan, resolve_run
 from lorabench.pipeline.splits import DataSplits, save_splits, split_data
-from lorabench.tracking.send import begin_tracking, check_backends, finish_tracking
+from lorabench.tracking.send import RunTracking, begin_tracking, finish_tracking, run_tracking
 from lorabench.tracking.trainer import trainer_reports_here, trainer_sessions_closed
 from lorabench.evaluation.accounting import row_cost
 from lorabench.training.train import TrainResult, train_adapter
@@ -297,23 +297,21 @@ def run_pipeline(
     the study folder whose cell this run is, whose tracker runs are their parents)."""
     ensure_run_folder(Path(config.out), "out")
     main = current_shard().main
-    if main:
-        check_backends(list(config.tracking.backends))  # a missing client library, before any work
-    with hold_folder(Path(config.out), "out", enabled=main), trainer_sessions_closed(Path(config.out), config.tracking, main):
-        result = _run_held(config, force, say, progress, on_train_log, allow_prompt_change, study)
-        if main and config.tracking.backends:
-            finish_tracking(Path(config.out), config.tracking, say, study)
+    tracking = run_tracking(Path(config.out), config.tracking, study, main)  # a missing client library, before any work
+    with hold_folder(Path(config.out), "out", enabled=main), trainer_sessions_closed(tracking):
+        result = _run_held(config, tracking, force, say, progress, on_train_log, allow_prompt_change)
+        finish_tracking(tracking, say)
     return result
 
 
 def _run_held(
     config: RunConfig,
+    tracking: RunTracking,
     force: bool,
     say: Say,
     progress: ProgressFactory | None,
     on_train_log: Callable[[dict], None] | None,
     allow_prompt_change: bool,
-    study: Path | None,
 ) -> PipelineResult:
     out = Path(config.out)
     timings: dict[str, float] = {}
@@ -326,7 +324,6 @@ def _run_held(
     # Everything that can refuse the config runs before the first file is written.
     start = time.perf_counter()
     check_can_serve(config.decoding, config.task, with_adapter=True)  # the tuned stage serves the adapter
-    ensure_run_folder(out, "out")
     splits = split_data(config, say)
     retention_plan = plan_retention(config.retention, config.model) if config.retention.tasks else None
     if config.judge is not None:
@@ -342,8 +339,7 @@ def _run_held(
         out.mkdir(parents=True, exist_ok=True)
         write_atomic(out / "config.yaml", config.to_yaml())
         save_splits(splits, out)
-        if config.tracking.backends:
-            begin_tracking(out, config.tracking, say, study)
+        begin_tracking(tracking, say)
     barrier(shard)
     if prompt_change is not None:
         say(alarm("evaluating the adapter under changed prompt settings (", Hint("allow_prompt_change"), "): ",
@@ -355,7 +351,7 @@ def _run_held(
     timings["base_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     start = time.perf_counter()
-    with trainer_reports_here(out, config.tracking, config.training.report_to, study, shard.main, say) as report_args:
+    with trainer_reports_here(tracking, config.training.report_to, say) as report_args:
         adapter_dir, train_result = _train_stage(
             run.training, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None,
             report_args=report_args,

@@ -20,7 +20,7 @@ from lorabench.runs.folder import write_atomic
 from lorabench.runs.lock import hold_folder
 from lorabench.studies.cells import PointStatus, base_eval_key, point_finished, preflight, run_point
 from lorabench.studies.grid import GridPoint, Study
-from lorabench.tracking.send import begin_tracking
+from lorabench.tracking.send import begin_tracking, run_tracking
 
 
 def run_study(
@@ -50,7 +50,7 @@ def _run_held(
     write_atomic(study.out / "study.yaml", yaml.safe_dump(
         {**study.base.model_dump(mode="json"), "sweep": study.sweep.model_dump(mode="json")}, sort_keys=False, allow_unicode=True))
     if study.base.tracking.backends:  # the study's own tracker runs: the parents of its cells' runs
-        begin_tracking(study.out, study.base.tracking, say)
+        begin_tracking(run_tracking(study.out, study.base.tracking), say)
     if (executor or study.sweep.executor) == "ray":
         from lorabench.studies.ray_executor import run_on_ray
 

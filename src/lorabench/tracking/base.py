@@ -65,6 +65,17 @@ class Backend(Protocol):
         ...
 
 
+def check_backends(names: list[str]) -> dict[str, Backend]:
+    """The backends `names` names, by name; refused before a run starts when one is unknown or its
+    client library is missing (naming the extra)."""
+    found = {}
+    for name in names:
+        if name not in MODULES:
+            raise LorabenchError.about("tracking.backends", f"{name!r} is not a tracker; choose from {', '.join(MODULES)}")
+        found[name] = backend(name)
+    return found
+
+
 def backend(name: str) -> Backend:
     """The backend called `name`, its client library imported (refused, naming the extra, without it)."""
     module_name, library = MODULES[name]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from lorabench.core.notices import Say, log, warn
 from lorabench.results.outcomes import TrackOutcome
 from lorabench.runs.folder import write_json
 from lorabench.runs.lock import hold_folder
-from lorabench.tracking.base import MODULES, Place, backend
+from lorabench.tracking.base import MODULES, Backend, Place, backend, check_backends
 from lorabench.tracking.record import TrackedRun, read_folder, read_study, study_cells
 
 TRACKING_FILE = "tracking.json"
@@ -30,12 +31,43 @@ SETTINGS = "settings"  # the key of TRACKING_FILE that holds the settings, besid
 TRAINER_CURVES = "trainer_curves"
 
 
-def check_backends(names: list[str]) -> None:
-    """Refuse, before a run starts, a backend whose client library is missing (naming the extra)."""
-    for name in names:
-        if name not in MODULES:
-            raise LorabenchError.about("tracking.backends", f"{name!r} is not a tracker; choose from {', '.join(MODULES)}")
-        backend(name)
+@dataclass(frozen=True)
+class RunTracking:
+    """A run's trackers, resolved once as the run starts: the folder that keeps its tracker runs'
+    ids, its settings, its backends (their client libraries imported), the tracker run's name, and
+    its place under a study (the study's group, and the study's tracker runs as parents). Without
+    backends, and on the processes of a launch that write no run files, it is inactive: beginning,
+    routing the Trainer and finishing are then no-ops."""
+
+    folder: Path
+    settings: TrackingSettings
+    name: str
+    backends: dict[str, Backend] = field(default_factory=dict)
+    group: str | None = None
+    parents: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.backends)
+
+    @property
+    def named(self) -> TrackingSettings:
+        """The settings with the run's resolved name, as its tracker runs are made and sent."""
+        return self.settings.model_copy(update={"run_name": self.name})
+
+
+def run_tracking(folder: Path, settings: TrackingSettings, study: Path | None = None, main: bool = True) -> RunTracking:
+    """The trackers of the run in `folder`, refused before any work when a backend's client library
+    is missing (`study`: the study folder whose cell it is; `main`: False on the processes other
+    than rank 0 of a launch, which send nothing)."""
+    folder = Path(folder)
+    name = run_name(folder, settings, study)
+    if not main or not settings.backends:
+        return RunTracking(folder, settings, name, group=group_of(study))
+    backends = check_backends(list(settings.backends))
+    # The study's tracker runs are read only for a run that has tracker runs to place under them.
+    parents = study_parents(study) if study is not None else {}
+    return RunTracking(folder, settings, name, backends, group_of(study), parents)
 
 
 def save_settings(folder: Path, settings: TrackingSettings) -> None:
@@ -96,23 +128,25 @@ def study_parents(folder: Path) -> dict[str, str]:
     return open_run_ids(folder)
 
 
-def begin_tracking(folder: Path, settings: TrackingSettings, say: Say = log, study: Path | None = None) -> None:
+def begin_tracking(tracking: RunTracking, say: Say = log) -> None:
     """At a run's start (its folder held, its config checked): keep the settings, open the tracker
     runs, under the study's runs when it is a study's cell."""
-    save_settings(folder, settings)
-    open_runs(folder, settings, run_name(folder, settings, study), say, *_placement(study))
+    if not tracking.active:
+        return
+    save_settings(tracking.folder, tracking.settings)
+    open_runs(tracking.folder, tracking.settings, tracking.name, say, tracking.group, tracking.parents)
 
 
-def finish_tracking(folder: Path, settings: TrackingSettings, say: Say = log, study: Path | None = None) -> list[TrackOutcome]:
+def finish_tracking(tracking: RunTracking, say: Say = log) -> list[TrackOutcome]:
     """At a run's end: its results into the tracker runs `begin_tracking` opened (a tracker that
     failed then was said once, and is left to `lorabench track`)."""
-    group, parents = _placement(study)
-    run_ids = open_run_ids(folder)
-    opened = [name for name in settings.backends if name in run_ids]
+    if not tracking.active:
+        return []
+    run_ids = open_run_ids(tracking.folder)
+    opened = [name for name in tracking.settings.backends if name in run_ids]
     if not opened:
         return []
-    return send_run(folder, settings.model_copy(update={"run_name": run_name(folder, settings, study)}), opened, say,
-                    group=group, parents=parents)
+    return send_run(tracking.folder, tracking.named, opened, say, group=tracking.group, parents=tracking.parents)
 
 
 def send_study_run(folder: Path, settings: TrackingSettings, say: Say = log) -> list[TrackOutcome]:
@@ -121,10 +155,6 @@ def send_study_run(folder: Path, settings: TrackingSettings, say: Say = log) -> 
     study = read_study(folder)
     with hold_folder(folder, "folder"):
         return _send(study, settings, None, say, study.name, {})
-
-
-def _placement(study: Path | None) -> tuple[str | None, dict[str, str]]:
-    return (group_of(study), study_parents(study)) if study is not None else (None, {})
 
 
 def group_of(study: Path | None) -> str | None:

@@ -21,36 +21,32 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lorabench.config.tracking import TrackingSettings
 from lorabench.core.notices import Say, log, warn
-from lorabench.tracking.base import Place, TrainerRoute, backend
+from lorabench.tracking.base import Place, TrainerRoute
 from lorabench.tracking.record import TRAIN_LOG
-from lorabench.tracking.send import failure_reason, group_of, mark_trainer_curves, open_run_ids, run_name
+from lorabench.tracking.send import RunTracking, failure_reason, mark_trainer_curves, open_run_ids
 
 
-def trainer_routes(folder: Path, settings: TrackingSettings, report_to: list[str], study: Path | None = None) -> dict[str, TrainerRoute]:
+def trainer_routes(tracking: RunTracking, report_to: list[str]) -> dict[str, TrainerRoute]:
     """By backend, how the Trainer reports into this run's tracker runs: the backends both in
-    `report_to` and in `settings.backends` whose tracker run is open (its id in the folder)."""
-    run_ids = open_run_ids(folder)
-    place = Place(settings.model_copy(update={"run_name": run_name(folder, settings, study)}), None, group_of(study))
+    `report_to` and in the tracking settings' backends whose tracker run is open (its id in the folder)."""
+    run_ids = open_run_ids(tracking.folder)
+    place = Place(tracking.named, None, tracking.group)
     routes = {}
-    for name in settings.backends:
+    for name, tracker in tracking.backends.items():
         run_id = run_ids.get(name)
         if run_id and (name in report_to or "all" in report_to):  # "all": every integration installed
-            routes[name] = backend(name).trainer_route(place, run_id)
+            routes[name] = tracker.trainer_route(place, run_id)
     return routes
 
 
 @contextlib.contextmanager
-def trainer_reports_here(
-    folder: Path, settings: TrackingSettings, report_to: list[str], study: Path | None = None, enabled: bool = True,
-    say: Say = log,
-) -> Iterator[dict[str, Any]]:
+def trainer_reports_here(tracking: RunTracking, report_to: list[str], say: Say = log) -> Iterator[dict[str, Any]]:
     """While training: the environment the Trainer's callbacks read, and the sessions they log into;
-    yields the TrainingArguments fields to set (`report_args`). `enabled`: False on the processes
-    that write no run files. A session that cannot start is one warning: that callback then makes
-    its own tracker run, as without tracking."""
-    routes = trainer_routes(folder, settings, report_to, study) if enabled and settings.backends else {}
+    yields the TrainingArguments fields to set (`report_args`); nothing for an inactive `tracking`.
+    A session that cannot start is one warning: that callback then makes its own tracker run, as
+    without tracking."""
+    routes = trainer_routes(tracking, report_to) if tracking.active else {}
     for name, route in list(routes.items()):
         try:
             if route.start is not None:
@@ -60,7 +56,7 @@ def trainer_reports_here(
                      "its curves go to a run of their own"))
             del routes[name]
     env = {key: value for route in routes.values() for key, value in route.env.items()}
-    train_log = Path(folder) / TRAIN_LOG
+    train_log = tracking.folder / TRAIN_LOG
     logged_before = _stamp(train_log)
     before = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
@@ -73,29 +69,28 @@ def trainer_reports_here(
             else:
                 os.environ[key] = value
         if routes and _stamp(train_log) != logged_before:  # the Trainer ran, and logged: into these runs
-            mark_trainer_curves(folder, list(routes))
+            mark_trainer_curves(tracking.folder, list(routes))
 
 
 @contextlib.contextmanager
-def trainer_sessions_closed(folder: Path, settings: TrackingSettings, enabled: bool = True) -> Iterator[None]:
+def trainer_sessions_closed(tracking: RunTracking) -> Iterator[None]:
     """Around a whole run: a tracker session the Trainer left open for the results (W&B's) is closed
     when the run ends, as failed when it stopped with an error; a no-op once the results closed it."""
+    failed = True
     try:
         yield
-    except BaseException:
-        if enabled and settings.backends:
-            _end_sessions(folder, settings, failed=True)
-        raise
-    if enabled and settings.backends:
-        _end_sessions(folder, settings, failed=False)
+        failed = False
+    finally:
+        if tracking.active:
+            _end_sessions(tracking, failed)
 
 
-def _end_sessions(folder: Path, settings: TrackingSettings, failed: bool) -> None:
+def _end_sessions(tracking: RunTracking, failed: bool) -> None:
     with contextlib.suppress(Exception):  # said as a run ends: a tracker never hides why it stopped
-        run_ids = open_run_ids(folder)
-        for name in settings.backends:
+        run_ids = open_run_ids(tracking.folder)
+        for name, tracker in tracking.backends.items():
             run_id = run_ids.get(name)
-            end = getattr(backend(name), "end_trainer_session", None) if run_id else None  # only W&B has one
+            end = getattr(tracker, "end_trainer_session", None) if run_id else None  # only W&B has one
             if end is not None:
                 end(run_id, failed)
 
