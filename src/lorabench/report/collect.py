@@ -20,7 +20,7 @@ from lorabench.comparison.guards import generated
 from lorabench.comparison.items import ItemPair, category_counts, pair_items, sibling_golds
 from lorabench.comparison.paired_runs import read_eval
 from lorabench.runs.predictions import PredictionRow
-from lorabench.runs.folder import read_jsonl
+from lorabench.runs.folder import questions_by_id, read_jsonl
 from lorabench.evaluation.accounting import accounting_summary
 from lorabench.results.judged import JudgeResult
 
@@ -86,11 +86,6 @@ def _short(
     if stored is not None and (stored["thresh"], stored["alpha"], stored["resamples"]) == (thresh, alpha, resamples):
         return ShortSubset.from_dict(stored)
     return short_subset(task, base_rows, tuned_rows, thresh, alpha, resamples)
-
-
-def questions_by_id(test: list[dict[str, Any]]) -> dict[str, str]:
-    """Question (or instruction) text by id, from the saved test split."""
-    return {str(row["id"]): str(row.get("question") or row.get("instruction") or "") for row in test}
 
 
 def collect(run_dir: str | Path) -> ReportData:

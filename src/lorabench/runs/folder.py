@@ -96,6 +96,11 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def questions_by_id(test: list[dict[str, Any]]) -> dict[str, str]:
+    """Question (or instruction) text by id, from the rows of a run's saved test split (data/test.jsonl)."""
+    return {str(row["id"]): str(row.get("question") or row.get("instruction") or "") for row in test}
+
+
 def write_json(path: Path, payload: Any) -> Path:
     return write_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 

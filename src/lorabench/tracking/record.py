@@ -16,8 +16,7 @@ from typing import Any
 import yaml
 
 from lorabench.core.errors import LorabenchError
-from lorabench.runs.folder import read_jsonl
-from lorabench.report.collect import questions_by_id
+from lorabench.runs.folder import questions_by_id, read_jsonl
 from lorabench.results.summary import RunSummary
 
 TRAIN_LOG = Path("train") / "train_log.jsonl"
@@ -80,10 +79,15 @@ def read_run(folder: Path, name: str | None = None) -> TrackedRun:
     params = flatten({k: v for k, v in config.items() if k not in ("versions", "engines", "earlier_versions")})
     params.update(flatten({"versions": versions(folder, summary)}))
     metrics, labels = _results(summary)
+    # The rows the run left, read here once: the curves and the tables below are made from them alone.
+    log = read_jsonl(folder / TRAIN_LOG)
+    questions = questions_by_id(read_jsonl(folder / "data" / "test.jsonl"))
+    base, tuned = read_jsonl(folder / "base" / "predictions.jsonl"), read_jsonl(folder / "tuned" / "predictions.jsonl")
     return TrackedRun(
         folder=folder, name=name or folder.resolve().name, kind="run", params=params, metrics=metrics, labels=labels,
-        curves=curves(folder / TRAIN_LOG), tables={
-            "comparisons": comparison_table(summary), "guards": guard_table(summary), "items": item_table(folder, summary),
+        curves=curves(log), tables={
+            "comparisons": comparison_table(summary), "guards": guard_table(summary),
+            "items": item_table(summary, questions, base, tuned),
         },
         artifacts=[folder / f for f in _ARTIFACTS if (folder / f).is_file()],
     )
@@ -141,11 +145,12 @@ def guard_table(summary: RunSummary) -> Table:
     return Table(["guard", "ok", "message"], [[g.name, g.ok, g.message] for g in summary.guards])
 
 
-def item_table(folder: Path, summary: RunSummary) -> Table:
+def item_table(
+    summary: RunSummary, questions: dict[str, str], base_rows: list[dict[str, Any]], tuned_rows: list[dict[str, Any]]
+) -> Table:
     """One row per test item: id, question, gold, both answers and each metric's score of both."""
-    questions = questions_by_id(read_jsonl(folder / "data" / "test.jsonl"))
-    base = {row["id"]: row for row in read_jsonl(folder / "base" / "predictions.jsonl")}
-    tuned = {row["id"]: row for row in read_jsonl(folder / "tuned" / "predictions.jsonl")}
+    base = {row["id"]: row for row in base_rows}
+    tuned = {row["id"]: row for row in tuned_rows}
     metrics = [c.metric for c in summary.comparison]
     columns = ["id", "question", "gold", "base_answer", "tuned_answer",
                *[f"base_{m}" for m in metrics], *[f"tuned_{m}" for m in metrics]]
@@ -161,11 +166,11 @@ def item_table(folder: Path, summary: RunSummary) -> Table:
     return Table(columns, rows)
 
 
-def curves(log: Path) -> list[tuple[int, dict[str, float]]]:
-    """The training curves by step: loss, learning rate, grad norm, throughput and every validation
-    value (val_loss, val_<metric>) the Trainer logged."""
+def curves(log: list[dict[str, Any]]) -> list[tuple[int, dict[str, float]]]:
+    """The training curves by step, from the training log's rows: loss, learning rate, grad norm,
+    throughput and every validation value (val_loss, val_<metric>) the Trainer logged."""
     found: dict[int, dict[str, float]] = {}
-    for row in read_jsonl(log):
+    for row in log:
         if "step" not in row or "train_loss" in row:  # the end-of-training summary is no point of a curve
             continue
         values = {f"train/{k}": float(v) for k, v in row.items()
