@@ -146,15 +146,17 @@ def _sha256_of(payload: dict[str, Any]) -> str:
 
 
 def _train_stage(
-    plan: TrainPlan, loaded: LoadedModel, splits: DataSplits, out: Path, force: bool, say: Say,
-    on_log: Callable[[dict], None] | None, keep_prompt_change: bool = False, report_args: dict[str, Any] | None = None,
+    plan: TrainPlan, loaded: LoadedModel, base_model: dict[str, Any], splits: DataSplits, out: Path, force: bool,
+    say: Say, on_log: Callable[[dict], None] | None, keep_prompt_change: bool = False,
+    report_args: dict[str, Any] | None = None,
 ) -> tuple[Path, TrainResult | None]:
     """Train unless an adapter for exactly these settings and data is already there (with
-    `keep_prompt_change`, one that differs in the prompt settings alone is kept too). `report_args`:
-    where the Trainer's report_to logs (TrainingArguments fields), outside the fingerprint."""
+    `keep_prompt_change`, one that differs in the prompt settings alone is kept too). `base_model`:
+    the loaded base's `describe()`. `report_args`: where the Trainer's report_to logs
+    (TrainingArguments fields), outside the fingerprint."""
     train_dir = out / "train"
     stamp = train_dir / "stage.json"
-    fingerprint, without_prompt = _train_fingerprints(plan, loaded.describe(), splits)
+    fingerprint, without_prompt = _train_fingerprints(plan, base_model, splits)
     saved = json.loads(stamp.read_text()) if stamp.exists() and not force else {}
     if saved.get("fingerprint") == fingerprint:
         say(Message("train: adapter for these settings exists, skipping (use ", Hint("force"), " to retrain)"))
@@ -353,7 +355,7 @@ def _run_held(
     start = time.perf_counter()
     with trainer_reports_here(tracking, config.training.report_to, say) as report_args:
         adapter_dir, train_result = _train_stage(
-            run.training, loaded, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None,
+            run.training, loaded, base_model, splits, out, force, say, on_train_log, keep_prompt_change=prompt_change is not None,
             report_args=report_args,
         )
     if train_result is not None:
