@@ -20,7 +20,8 @@ from lorabench.comparison.guards import trained_prompt_settings
 from lorabench.models.load import load_model, resolve_source
 from lorabench.core.notices import Say
 from lorabench.pipeline.resolve import EvalPlan
-from lorabench.pipeline.run import ProgressFactory, eval_stage, run_pipeline
+from lorabench.pipeline.eval_stage import ProgressFactory, eval_stage
+from lorabench.pipeline.run import run_pipeline
 from lorabench.pipeline.splits import split_data
 from lorabench.report.verdicts import verdict_sentence
 from lorabench.runs.folder import ensure_run_folder, write_atomic
