@@ -62,7 +62,7 @@ def test_tiny_causal_loads_with_auto_defaults(tiny_causal_path: Path, tmp_path: 
     assert next(loaded.model.parameters()).dtype == loaded.dtype
     assert not loaded.is_seq2seq and not loaded.model.training
     assert loaded.has_chat_template
-    assert loaded.source.kind == "folder"
+    assert loaded.source.kind == "folder" and loaded.location == str(tiny_causal_path.resolve())
     described = loaded.describe()
     assert described["kind"] == "folder" and described["dtype"] == str(loaded.dtype).removeprefix("torch.")
     assert yaml.safe_load(yaml.safe_dump(described)) == described  # plain values only
@@ -232,6 +232,23 @@ def test_gguf_is_converted_once_and_matches_the_original(
     monkeypatch.setattr(gguf_cache, "write_converted", no_conversion)
     second = load_model(_spec(tiny_gguf, tmp_path))
     assert torch.equal(_logits(second, text), _logits(first, text))
+
+
+def test_a_resolved_source_is_loaded_as_given_from_where_it_was_read(
+    tiny_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run resolves its model's name once: later loads (tuned, merged) take that source, and
+    `location` is what the weights were read from (a GGUF's converted folder, which lm-eval loads)."""
+    first = load_model(_spec(tiny_gguf, tmp_path))
+    assert first.location == str(gguf_cache.gguf_cache_folder(first.source.sha256, tmp_path))
+
+    def no_resolving(*args, **kwargs):
+        raise AssertionError("the source was resolved already")
+
+    monkeypatch.setattr(models, "resolve_source", no_resolving)
+    again = load_model(_spec(tiny_gguf, tmp_path), source=first.source)
+    assert again.source == first.source and again.location == first.location
+    assert again.describe() == first.describe()
 
 
 def test_cache_without_marker_is_rebuilt(tiny_gguf: Path, tmp_path: Path) -> None:

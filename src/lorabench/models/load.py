@@ -57,6 +57,7 @@ class LoadedModel:
     tokenizer: Any
     is_seq2seq: bool
     source: ModelSource
+    location: str  # what the weights were read from: the hub id, the folder, or a GGUF's converted folder
     device: str
     dtype: torch.dtype
     has_chat_template: bool
@@ -158,14 +159,18 @@ def _assemble_packaged_gguf(package: PackagedModel, cache_dir: str | None) -> tu
     return path, module.EXPECTED_SHA256
 
 
-def load_model(spec: ModelSpec, adapter: str | None = None) -> LoadedModel:
-    """Load the base model `spec` describes, optionally with the LoRA adapter folder `adapter`."""
+def load_model(spec: ModelSpec, adapter: str | None = None, source: ModelSource | None = None) -> LoadedModel:
+    """Load the base model `spec` describes, optionally with the LoRA adapter folder `adapter`.
+    `source`: what `spec.name` already resolved to (a run loads its base again for the tuned
+    evaluation and the merge, and resolves its name once: a packaged alias is found, and a GGUF
+    hashed, once)."""
     started = time.perf_counter()
     device = resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device)
     # Checked before any slow GGUF conversion, so a wrong setting fails in a second, not minutes.
     four_bit = _four_bit_config(device, dtype) if spec.load_in_4bit else None
-    source = resolve_source(spec.name, spec.cache_dir, spec.revision)
+    if source is None:
+        source = resolve_source(spec.name, spec.cache_dir, spec.revision)
     location = source.path
     if source.kind in ("alias", "gguf"):
         location = str(gguf_cache.ensure_converted(source.path, source.sha256, spec.cache_dir))
@@ -183,6 +188,7 @@ def load_model(spec: ModelSpec, adapter: str | None = None) -> LoadedModel:
         tokenizer=tokenizer,
         is_seq2seq=is_seq2seq,
         source=source,
+        location=location,
         device=device,
         dtype=dtype,
         has_chat_template=bool(getattr(tokenizer, "chat_template", None)),

@@ -86,13 +86,12 @@ def plan_retention(settings: RetentionSettings, model: ModelSpec) -> RetentionPl
 
 
 def model_args(loaded: LoadedModel, adapter: Path | None) -> dict[str, Any]:
-    """lm-eval's `hf` model arguments for the weights lorabench loaded (a GGUF as its converted folder)."""
-    source, spec = loaded.source, loaded.spec
-    pretrained = source.path
-    if source.kind in ("alias", "gguf"):
-        pretrained = str(gguf_cache.gguf_cache_folder(str(source.sha256), spec.cache_dir))
+    """lm-eval's `hf` model arguments for the weights lorabench loaded, from where it read them (a
+    GGUF as its converted folder)."""
+    source = loaded.source
     args: dict[str, Any] = {
-        "pretrained": pretrained, "dtype": str(loaded.dtype).removeprefix("torch."), "trust_remote_code": spec.trust_remote_code,
+        "pretrained": loaded.location, "dtype": str(loaded.dtype).removeprefix("torch."),
+        "trust_remote_code": loaded.spec.trust_remote_code,
     }
     if source.kind == "hub" and source.revision:
         args["revision"] = source.revision

@@ -168,7 +168,7 @@ def _run_held(
     timings["train_seconds"] = round(time.perf_counter() - start, 2)
 
     # Evaluate what was saved, not the in-memory model: a loading error must show up here.
-    tuned_model = load_model(config.model, adapter=str(adapter_dir))
+    tuned_model = load_model(config.model, adapter=str(adapter_dir), source=loaded.source)
     start = time.perf_counter()
     tuned = eval_stage("tuned", tuned_model, splits.test, run.evaluation, out, redo_evals, progress)
     timings["tuned_eval_seconds"] = round(time.perf_counter() - start, 2)

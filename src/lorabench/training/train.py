@@ -93,7 +93,8 @@ def _save_merged(loaded: LoadedModel, adapter_dir: Path, merged_dir: Path) -> No
     Reloading leaves the caller's base model untouched and, for a 4-bit base, merges into
     unquantized weights (in the training dtype) instead of rounding the update into 4 bits.
     """
-    fresh = load_model(unquantized_spec(loaded.spec, str(loaded.dtype).removeprefix("torch.")), adapter=str(adapter_dir))
+    spec = unquantized_spec(loaded.spec, str(loaded.dtype).removeprefix("torch."))
+    fresh = load_model(spec, adapter=str(adapter_dir), source=loaded.source)
     write_merged(fresh, merged_dir)
 
 
