@@ -12,7 +12,7 @@ mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
 
 from lorabench.config.tracking import TrackingSettings  # noqa: E402
-from lorabench.tracking.send import TRACKING_FILE, open_runs, read_state, send_run  # noqa: E402
+from lorabench.tracking.send import TRACKING_FILE, open_runs, read_state, run_tracking, send_run  # noqa: E402
 
 
 def _settings(store: Path, **extra) -> TrackingSettings:
@@ -73,8 +73,8 @@ def test_a_resumed_run_lands_in_the_tracker_run_it_opened(run_folder: Path, tmp_
     """The run opens its tracker run when it starts; interrupted and resumed, it finds the id in its
     folder, and its results go there: one tracker run, not two."""
     settings = _settings(tmp_path / "mlflow.db")
-    opened = open_runs(run_folder, settings, run_folder.name)
-    assert open_runs(run_folder, settings, run_folder.name) == opened  # the resumed session: the same run
+    opened = open_runs(run_tracking(run_folder, settings))
+    assert open_runs(run_tracking(run_folder, settings)) == opened  # the resumed session: the same run
     [outcome] = send_run(run_folder, settings, say=lambda _: None)
     assert outcome.run_id == opened["mlflow"]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")

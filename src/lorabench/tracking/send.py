@@ -134,7 +134,7 @@ def begin_tracking(tracking: RunTracking, say: Say = log) -> None:
     if not tracking.active:
         return
     save_settings(tracking.folder, tracking.settings)
-    open_runs(tracking.folder, tracking.settings, tracking.name, say, tracking.group, tracking.parents)
+    open_runs(tracking, say)
 
 
 def finish_tracking(tracking: RunTracking, say: Say = log) -> list[TrackOutcome]:
@@ -175,28 +175,25 @@ def mark_trainer_curves(folder: Path, backends: list[str]) -> None:
                                                          for name in backends if name in state}})
 
 
-def open_runs(
-    folder: Path, settings: TrackingSettings, name: str, say: Say = log, group: str | None = None,
-    parents: dict[str, str] | None = None,
-) -> dict[str, str]:
+def open_runs(tracking: RunTracking, say: Say = log) -> dict[str, str]:
     """Make (or find, on a resumed run) the folder's tracker runs before the run's work starts, and
     keep their ids in the folder, so the results land in them whenever they are sent. Returns the
     ids by backend; a tracker that fails is a warning and gets its run when the results are sent."""
+    folder = tracking.folder
     opened = {}
-    for backend_name in settings.backends:
+    for backend_name, tracker in tracking.backends.items():
         state = read_state(folder)
         if (state.get(backend_name) or {}).get("run_id"):
             opened[backend_name] = state[backend_name]["run_id"]
             continue
         try:
-            tracker = backend(backend_name)
-            stub = TrackedRun(folder=Path(folder), name=name, kind="run", params={}, metrics={}, labels={})
-            run_id = tracker.new_id(stub, Place(settings, (parents or {}).get(backend_name), group))
+            stub = TrackedRun(folder=folder, name=tracking.name, kind="run", params={}, metrics={}, labels={})
+            run_id = tracker.new_id(stub, Place(tracking.settings, tracking.parents.get(backend_name), tracking.group))
         except Exception as error:  # noqa: BLE001 - a tracker's failure must never cost the run
             say(warn(f"tracking: {backend_name} failed ({failure_reason(error)}); the run goes on without it: send it "
                      f"later with `lorabench track {folder} --backend {backend_name}`"))
             continue
-        _record(Path(folder), state, backend_name, run_id, sent=False)
+        _record(folder, state, backend_name, run_id, sent=False)
         opened[backend_name] = run_id
     return opened
 
