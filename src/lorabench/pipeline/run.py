@@ -33,7 +33,7 @@ from lorabench.pipeline.judge_stage import Headline, choose_headline, judge_stag
 from lorabench.pipeline.resolve import resolve_run
 from lorabench.pipeline.retention import RetentionResult, plan_retention, run_retention
 from lorabench.pipeline.splits import save_splits, split_data
-from lorabench.pipeline.summary import pass_precisions, summary_csv, test_data
+from lorabench.pipeline.summary import pass_precisions, test_data, write_summary
 from lorabench.pipeline.train_stage import (
     prompt_change_since_training,
     stage_train_seconds,
@@ -46,7 +46,7 @@ from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
 from lorabench.results import RunSummary
 from lorabench.results.judged import JudgeResult
-from lorabench.runs.folder import ensure_run_folder, write_atomic, write_json
+from lorabench.runs.folder import ensure_run_folder, write_atomic
 from lorabench.runs.lock import hold_folder
 from lorabench.tracking.send import RunTracking, begin_tracking, finish_tracking, run_tracking
 from lorabench.tracking.trainer import trainer_reports_here, trainer_sessions_closed
@@ -235,8 +235,7 @@ def _run_held(
     if judged is not None:
         written["judge"] = {**judged.to_dict(), "comparison": [c.to_dict() for c in headline.judged]}
     summary = RunSummary.model_validate(written)
-    write_json(out / "summary.json", summary.to_json_dict())
-    write_atomic(out / "summary.csv", summary_csv(comparisons, base, tuned))
+    write_summary(out, summary, comparisons, base, tuned)
     write_model_card(adapter_dir, out)
     report = write_report(out)
     return PipelineResult(

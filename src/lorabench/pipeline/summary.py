@@ -1,5 +1,5 @@
-"""What summary.json and summary.csv hold of a finished run beside the stages' results: where its
-test items came from, what each pass computed in, and the comparison table."""
+"""What summary.json and summary.csv hold of a finished run beside the stages' results (where its
+test items came from, what each pass computed in, the comparison table), and the two files written."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from lorabench.config.run import RunConfig
 from lorabench.data.records import Record, records_digest
 from lorabench.evaluation.runner import EvalOutcome
 from lorabench.models.load import LoadedModel
-from lorabench.runs.folder import csv_text
+from lorabench.results import RunSummary
+from lorabench.runs.folder import csv_text, write_atomic, write_json
 
 
 def test_data(config: RunConfig, test: list[Record]) -> dict[str, str]:
@@ -49,3 +50,12 @@ def summary_csv(comparisons: list[MetricComparison], base: EvalOutcome, tuned: E
             "min_detectable": None if c.min_detectable is None else round(c.min_detectable, 6),
         })
     return csv_text(rows, columns)
+
+
+def write_summary(
+    out: Path, summary: RunSummary, comparisons: list[MetricComparison], base: EvalOutcome, tuned: EvalOutcome
+) -> None:
+    """The run's summary.json, and summary.csv: its comparisons as a table, for a spreadsheet."""
+    table = summary_csv(comparisons, base, tuned)
+    write_json(out / "summary.json", summary.to_json_dict())
+    write_atomic(out / "summary.csv", table)
