@@ -75,14 +75,14 @@ def read_run(folder: Path, name: str | None = None) -> TrackedRun:
         raise LorabenchError(f"{folder}: no summary.json; track a finished `lorabench run` folder "
                              "(an unfinished run is sent when it finishes)")
     summary = RunSummary.read(folder)
-    config = _yaml(folder / "config.yaml")
-    params = flatten({k: v for k, v in config.items() if k not in ("versions", "engines", "earlier_versions")})
-    params.update(flatten({"versions": versions(folder, summary)}))
-    metrics, labels = _results(summary)
     # The rows the run left, read here once: the curves and the tables below are made from them alone.
     log = read_jsonl(folder / TRAIN_LOG)
     questions = questions_by_id(read_jsonl(folder / "data" / "test.jsonl"))
     base, tuned = read_jsonl(folder / "base" / "predictions.jsonl"), read_jsonl(folder / "tuned" / "predictions.jsonl")
+    config = _yaml(folder / "config.yaml")
+    params = flatten({k: v for k, v in config.items() if k not in ("versions", "engines", "earlier_versions")})
+    params.update(flatten({"versions": versions(folder, summary)}))
+    metrics, labels = _results(summary)
     return TrackedRun(
         folder=folder, name=name or folder.resolve().name, kind="run", params=params, metrics=metrics, labels=labels,
         curves=curves(log), tables={
