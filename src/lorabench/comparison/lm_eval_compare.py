@@ -18,7 +18,10 @@ from lorabench.comparison.lm_eval_files import DocId, LmEvalRun, TaskSamples
 
 
 @dataclass
-class LmEvalComparison:
+class PairedLmEvalRuns:
+    """Two lm-eval runs as read, and their paired comparisons (b - a). lorabench.results'
+    LmEvalComparison is what the API returns of it, paths and verdict sentences in place of the runs."""
+
     a: LmEvalRun
     b: LmEvalRun
     comparisons: list[MetricComparison]  # each named TASK/METRIC
@@ -93,7 +96,7 @@ def _task_comparisons(
 
 def compare_lm_eval(
     a: LmEvalRun, b: LmEvalRun, anyway: bool = False, alpha: float = 0.05, resamples: int = 10_000, seed: int = 0
-) -> LmEvalComparison:
+) -> PairedLmEvalRuns:
     """Paired comparison of b against a (b - a) on every task and per-sample metric both logged."""
     found = differences(a, b)
     if found and not anyway:
@@ -120,4 +123,4 @@ def compare_lm_eval(
         items[task] = len(common)
     if not comparisons:
         raise LorabenchError(f"{a.path} and {b.path} share no task with a per-sample metric; there is nothing to compare")
-    return LmEvalComparison(a, b, comparisons, items, found, notes)
+    return PairedLmEvalRuns(a, b, comparisons, items, found, notes)

@@ -24,7 +24,7 @@ from typing import Any
 from lorabench.models import gguf as gguf_cache
 from lorabench.core.errors import LorabenchError
 from lorabench.evaluation.sharding import current_shard
-from lorabench.comparison.lm_eval_compare import LmEvalComparison, compare_lm_eval
+from lorabench.comparison.lm_eval_compare import PairedLmEvalRuns, compare_lm_eval
 from lorabench.comparison.lm_eval_files import is_lm_eval_output, read_lm_eval
 from lorabench.models.load import LoadedModel
 from lorabench.runs.folder import write_json
@@ -48,7 +48,7 @@ class RetentionPlan:
 
 @dataclass
 class RetentionResult:
-    comparison: LmEvalComparison  # base (a) vs tuned (b), one entry per TASK/METRIC
+    comparison: PairedLmEvalRuns  # base (a) vs tuned (b), one entry per TASK/METRIC
     work_seconds: dict[str, float]  # what each side took when it ran
 
     def to_dict(self) -> dict[str, Any]:
