@@ -68,7 +68,8 @@ def test_force_never_deletes_the_adapter_it_reads(adapter, tmp_path):
     assert (copy / "adapter_model.safetensors").is_file()
 
 
-def test_different_answers_fail_and_leave_no_folder(adapter, tmp_path, monkeypatch):
+def _drift_after_merging(monkeypatch) -> list[dict[str, str]]:
+    """The merged model's first answer changes; returns the answers given, base + adapter's first."""
     real, calls = lorabench.training.merge.greedy_answers, []
 
     def drifting(loaded, records, prompt):
@@ -80,11 +81,23 @@ def test_different_answers_fail_and_leave_no_folder(adapter, tmp_path, monkeypat
         return answers
 
     monkeypatch.setattr(lorabench.training.merge, "greedy_answers", drifting)
+    return calls
+
+
+def test_different_answers_fail_and_leave_no_folder(adapter, tmp_path, monkeypatch):
+    calls = _drift_after_merging(monkeypatch)
     out = tmp_path / "nested" / "merged"
     result = _merge(str(adapter), "--out", str(out), "--check-items", "3", "--dtype", "float32")
     output = _exit_2(result, "merged model (float32) answers 1 of 3 check items differently")
     assert next(iter(calls[0])) in output and "drift" in output and "Keep using the adapter unmerged" in output
     assert list(tmp_path.iterdir()) == []  # neither the folder, nor its staging copy, nor the parent made for it
+
+
+def test_a_16_bit_merge_that_answers_otherwise_names_the_dtype_option(adapter, tmp_path, monkeypatch):
+    _drift_after_merging(monkeypatch)
+    result = _merge(str(adapter), "--out", str(tmp_path / "merged"), "--check-items", "1", "--dtype", "bfloat16")
+    output = _exit_2(result, "merged model (bfloat16) answers 1 of 1 check items differently")
+    assert output.endswith("Merge with --dtype float32, or keep the adapter unmerged") and not (tmp_path / "merged").exists()
 
 
 def test_broken_or_foreign_adapters_are_refused(adapter, tiny_causal_path, tmp_path):

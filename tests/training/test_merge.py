@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -12,9 +13,12 @@ import lorabench.training.merge
 import tiny_models
 from lorabench.models import gguf as gguf_cache
 from lorabench.cli import app
+from lorabench.cli.common import as_flags, command_flags
+from lorabench.cli.merge import merge as merge_command
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint
 from lorabench.config.decoding import DecodingSettings
 from lorabench.training.merge import merge_adapter
 from lorabench.metrics.scoring import ScoreSettings
@@ -48,8 +52,13 @@ def test_an_empty_folder_is_used(adapter, tmp_path):
 
 
 def test_a_16_bit_mismatch_suggests_merging_in_float32(tmp_path):
-    with pytest.raises(LorabenchError, match=r"\(bfloat16\).*'a' before, 'b' merged.*Merge with --dtype float32"):
+    with pytest.raises(LorabenchError) as raised:
         lorabench.training.merge._check_identical({"q1": "a"}, {"q1": "b"}, tmp_path / "merged", "bfloat16")
+    # `lorabench merge` words the setting as its option; the library names the setting itself
+    said = as_flags(raised.value, command_flags(merge_command))
+    assert re.search(r"\(bfloat16\).*'a' before, 'b' merged.*Merge with --dtype float32", said)
+    assert str(raised.value).endswith("Merge with dtype=float32, or keep the adapter unmerged")
+    assert Hint("dtype", "float32") in raised.value.message.parts and "--dtype" not in str(raised.value)
 
 
 def test_an_adapted_tied_head_is_not_merged(adapter, tmp_path):

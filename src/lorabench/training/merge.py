@@ -27,6 +27,7 @@ from lorabench.data.records import Record, TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError, invalid_settings
+from lorabench.core.messages import Hint, Message
 from lorabench.evaluation.runner import evaluate_records
 from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
@@ -97,7 +98,7 @@ def merge_adapter(
     task = _task(meta["task"], meta_path)
     prompt = parse_settings(PromptSettings, meta["prompt"], meta_path, prefix=("prompt",))
     if dtype is not None and dtype not in DTYPES:
-        raise LorabenchError(f"--dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
+        raise LorabenchError.about("dtype", f"{dtype!r} is not one of {', '.join(DTYPES)}")
     spec = _base_spec(meta, model, meta_path, dtype)
     _check_out(out, force, [adapter])
     records, items_from = _check_records(task, data, check_items)
@@ -151,26 +152,28 @@ def _check_same_base(loaded: LoadedModel, meta: dict[str, Any], name: str) -> No
     """A GGUF or packaged base is identified by its hash: refuse one that is not what the adapter was trained on."""
     trained_on = meta["base_model"].get("sha256")
     if trained_on and loaded.source.sha256 and loaded.source.sha256 != trained_on:
-        raise LorabenchError(
+        raise LorabenchError(Message(
             f"base model '{name}' has sha256 {loaded.source.sha256[:12]}..., but the adapter was trained on "
-            f"{trained_on[:12]}...; give the base it was trained on with --model"
-        )
+            f"{trained_on[:12]}...; give the base it was trained on with ", Hint("model", ""),
+        ))
 
 
 def _check_out(out: Path, force: bool, keep: list[Path]) -> None:
-    """Refuse an `out` that is in use, or whose replacement (--force) would delete the adapter or the base."""
-    ensure_run_folder(out, "--out")
+    """Refuse an `out` that is in use, or whose replacement (`force`) would delete the adapter or the base."""
+    ensure_run_folder(out, "out")
     target = out.resolve()
     for path in keep:
         if path.exists() and (path.resolve() == target or target in path.resolve().parents):
-            raise LorabenchError(f"--out: {out} holds {path}, which the merge reads; choose another folder")
+            raise LorabenchError.about("out", f"{out} holds {path}, which the merge reads; choose another folder")
     if out.is_dir() and any(out.iterdir()) and not force:
-        raise LorabenchError(f"--out: {out} exists and is not empty; choose another folder, or pass --force to replace it")
+        raise LorabenchError.about(
+            "out", Message(f"{out} exists and is not empty; choose another folder, or pass ", Hint("force"), " to replace it")
+        )
 
 
 def _check_records(task: TaskKind, data: str | None, n: int) -> tuple[list[Record], str]:
     if n < 1:
-        raise LorabenchError(f"--check-items: {n}; at least 1 item must be checked")
+        raise LorabenchError.about("check_items", f"{n}; at least 1 item must be checked")
     if data is None:
         records = synthesize(task, n, seed=0, short_passages=get_task(task).passage_lengths)
         return records, f"synthetic {task.value} items"
@@ -191,11 +194,12 @@ def _check_identical(expected: dict[str, str], got: dict[str, str], out: Path, d
     )
     more = f"; and {len(differing) - _SHOWN_DIFFERENCES} more" if len(differing) > _SHOWN_DIFFERENCES else ""
     # A 16-bit merge rounds the weight plus its update, which the unmerged model never does.
-    fix = "Keep using the adapter unmerged" if dtype == "float32" else "Merge with --dtype float32, or keep the adapter unmerged"
-    raise LorabenchError(
+    fix = (Message("Keep using the adapter unmerged") if dtype == "float32"
+           else Message("Merge with ", Hint("dtype", "float32"), ", or keep the adapter unmerged"))
+    raise LorabenchError(Message(
         f"the merged model ({dtype}) answers {len(differing)} of {len(expected)} check items differently from "
-        f"base + adapter ({shown}{more}); nothing was written to {out}. {fix}"
-    )
+        f"base + adapter ({shown}{more}); nothing was written to {out}. ", fix,
+    ))
 
 
 @contextmanager
