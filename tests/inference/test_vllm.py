@@ -18,6 +18,8 @@ from lorabench.inference import vllm as vllm_backend
 from lorabench.inference.base import GenerationRequest, LetterRequest, OptionRequest, option_continuations
 from lorabench.inference.hf import HFBackend
 from lorabench.cli import app
+from lorabench.cli.common import as_flags
+from lorabench.cli.evaluate import EVAL_FIELDS
 from lorabench.config.run import parse_settings
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
@@ -109,7 +111,10 @@ def test_a_gguf_model_is_served_from_its_converted_folder(tiny_causal_path, tmp_
 
 def test_option_scoring_of_an_adapter_is_refused_on_cpu_only():
     reason = vllm_backend.refusal("cpu", "choice", "logprob", with_adapter=True)
-    assert reason is not None and "--backend hf" in reason and "--choice-mode letter" in reason
+    assert reason is not None
+    said = as_flags(reason, EVAL_FIELDS)  # as `lorabench eval` words it
+    assert "--backend hf" in said and "--choice-mode letter" in said
+    assert "use decoding.backend=hf, or decoding.choice_mode=letter or generate" in reason  # the library's words
     assert vllm_backend.refusal("cpu", "choice", "logprob", with_adapter=False) is None
     assert vllm_backend.refusal("cpu", "choice", "letter", with_adapter=True) is None
     assert vllm_backend.refusal("cpu", "extractive", "logprob", with_adapter=True) is None

