@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from lorabench.cli.common import FLAGS, as_flags
 from lorabench.comparison.guards import CUT_WARN_SHARE, Finding, answers_cut, applicable, eos_learned, generated, generation_guards
+from lorabench.results import GuardResult
 
 
 def _rows(n: int, cut: int, stop_reason: str = "eos") -> list[dict]:
@@ -70,4 +72,9 @@ def test_the_format_guard_names_the_first_differing_line_and_an_allowed_change()
     assert prompt_difference(records, tokenizer, trained, PromptSettings()) is None
     finding = format_mismatch(records, tokenizer, trained, now, allowed=True)
     assert not finding.ok and 'trained "Answer:" vs now "The answer is"' in finding.message
-    assert finding.message.endswith("evaluated anyway, as --allow-prompt-change asked") and finding.details["allowed"]
+    # `lorabench run` words the setting as its option; the library names the setting itself
+    assert as_flags(finding.message, FLAGS).endswith("evaluated anyway, as --allow-prompt-change asked") and finding.details["allowed"]
+    assert finding.message.endswith("evaluated anyway, as allow_prompt_change=True asked")
+    # the API's result keeps the setting, so the command's console still names its option
+    kept = GuardResult.model_validate(finding.to_dict()).message
+    assert as_flags(kept, FLAGS).endswith("as --allow-prompt-change asked")

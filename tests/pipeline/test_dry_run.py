@@ -7,6 +7,7 @@ import yaml
 from typer.testing import CliRunner
 
 from lorabench.cli import app
+from lorabench.cli.common import FLAGS, as_flags
 from lorabench.config.run import RunConfig
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
@@ -66,10 +67,15 @@ def test_dry_run_refuses_what_run_refuses_before_writing(tiny_causal_path, qa_fi
 
 
 def test_dry_run_says_which_stages_a_rerun_would_reuse(tiny_causal_path, qa_file, tmp_path):
-    config = RunConfig.model_validate(_raw(tiny_causal_path, qa_file, tmp_path / "run"))
+    raw = _raw(tiny_causal_path, qa_file, tmp_path / "run")
+    config = RunConfig.model_validate(raw)
     run_pipeline(config, say=lambda _: None)
     plan = plan_run(config, lambda _: None)
-    assert set(plan.stages.values()) == {"finished (reused unless --force)"}
+    # `lorabench run` words the setting as its option; the library names the setting itself
+    assert {as_flags(state, FLAGS) for state in plan.stages.values()} == {"finished (reused unless --force)"}
+    assert set(plan.stages.values()) == {"finished (reused unless force=True)"}
+    said = CliRunner().invoke(app, ["run", str(_write(tmp_path, raw)), "--dry-run"])
+    assert said.exit_code == 0 and "training: finished (reused unless --force)" in said.output, said.output
 
 
 def test_dry_run_checks_and_lists_the_retention_tasks(tiny_causal_path, qa_file, tmp_path):

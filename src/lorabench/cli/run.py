@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorabench.cli.common import SetOption, TrackOption, console, err_console, say_on, with_tracking
+from lorabench.cli.common import FLAGS, SetOption, TrackOption, as_flags, console, err_console, say_on, with_tracking
 
 
 def run(
@@ -26,7 +26,7 @@ def run(
     config = api.run_config(config_path, with_tracking(overrides, track))
     if dry_run:
         for line in api.dry_run(config, say=say_on(console)):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+            console.print(as_flags(line, FLAGS), markup=False, highlight=False, soft_wrap=True)
         return
     from lorabench.cli.live import run_live
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from rich import box
 from rich.table import Table
 
+from lorabench.cli.common import FLAGS, as_flags
 from lorabench.results import MetricScores, MetricVerdict
 
 
@@ -94,4 +95,4 @@ def _compact(low: float, high: float) -> str:
 
 
 def findings_lines(findings: list) -> list[str]:
-    return [("[green]ok[/] " if f.ok else "[bold red]WARNING[/] ") + f.message for f in findings]
+    return [("[green]ok[/] " if f.ok else "[bold red]WARNING[/] ") + as_flags(f.message, FLAGS) for f in findings]

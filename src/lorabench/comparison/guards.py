@@ -93,14 +93,14 @@ def format_mismatch(
     allowed: bool = False,
 ) -> Finding:
     """Every evaluation prompt must equal the prompt the adapter was trained with, up to the answer.
-    `allowed`: the user chose to evaluate anyway (--allow-prompt-change), which the message says."""
-    anyway = "; evaluated anyway, as --allow-prompt-change asked" if allowed else ""
+    `allowed`: the user chose to evaluate anyway (allow_prompt_change), which the message says."""
+    anyway = Message("; evaluated anyway, as ", Hint("allow_prompt_change"), " asked") if allowed else ""
     if train_prompt.strategy != eval_prompt.strategy:
         return Finding(
             "format_mismatch",
             False,
-            f"the adapter was trained with prompt.strategy '{train_prompt.strategy}' but is evaluated with "
-            f"'{eval_prompt.strategy}'; the tuned model is tested in a format it never saw{anyway}",
+            Message(f"the adapter was trained with prompt.strategy '{train_prompt.strategy}' but is evaluated with "
+                    f"'{eval_prompt.strategy}'; the tuned model is tested in a format it never saw", anyway),
             {"train_strategy": train_prompt.strategy, "eval_strategy": eval_prompt.strategy},
         )
     # The same settings and tokenizer render the same prompts, which the evaluation has just built:
@@ -111,8 +111,8 @@ def format_mismatch(
         return Finding(
             "format_mismatch",
             False,
-            f"evaluation prompts differ from the training ones, {difference.describe()}; "
-            f"the tuned model is tested in a format it never saw{anyway}",
+            Message(f"evaluation prompts differ from the training ones, {difference.describe()}; "
+                    "the tuned model is tested in a format it never saw", anyway),
             {"record_id": difference.record_id, "difference": difference.to_dict(), "allowed": allowed},
         )
     return Finding("format_mismatch", True, f"evaluation prompts equal training prompts on all {len(records)} items")

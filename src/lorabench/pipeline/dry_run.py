@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lorabench.config.run import RunConfig
 from lorabench.core.kinds import get_task
+from lorabench.core.messages import Hint, Message
 from lorabench.models.load import load_tokenizer
 from lorabench.models.precision import PrecisionPlan, plan_precision
 from lorabench.pipeline.resolve import resolve_run
@@ -54,7 +55,8 @@ def _stages(out: Path) -> dict[str, str]:
         "training": out / "train" / "stage.json",
         "tuned evaluation": out / "tuned" / "metrics.json",
     }
-    return {stage: "finished (reused unless --force)" if path.exists() else "to run" for stage, path in done.items()}
+    reused = Message("finished (reused unless ", Hint("force"), ")")
+    return {stage: reused if path.exists() else "to run" for stage, path in done.items()}
 
 
 def plan_run(config: RunConfig, say: Callable[[str], None]) -> RunPlan:
@@ -130,7 +132,7 @@ def plan_lines(plan: RunPlan) -> list[str]:
         f"evaluation: {len(splits.test)} test items, twice (base, then base + adapter), backend {decoding.backend}, "
         + (f"choice scored by {decoding.choice_mode}" if get_task(config.task).scoring_strategy(decoding.choice_mode) != "generate"
            else f"greedy up to {decoding.max_new_tokens_for(config.task)} new tokens, stops {stops}"),
-        *(f"{stage}: {state}" for stage, state in plan.stages.items()),
+        *(Message(f"{stage}: ", state) for stage, state in plan.stages.items()),
         *([f"retention (lm-eval, base and tuned): {', '.join(plan.retention)}"] if plan.retention else []),
         "writes:",
         *(f"  {line}" for line in plan.writes),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 
 class MetricScores(BaseModel):
@@ -66,3 +66,12 @@ class GuardResult(BaseModel):
     ok: bool
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("message", mode="plain")
+    @classmethod
+    def _as_given(cls, value: Any) -> str:
+        # Taken as it is, not copied into a plain str: a message that names a setting
+        # (core.messages.Message) keeps it, so a command words it as its own option.
+        if not isinstance(value, str):
+            raise ValueError("Input should be a valid string")
+        return value
