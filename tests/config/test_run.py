@@ -1,5 +1,6 @@
 import pytest
 
+from lorabench.cli.common import as_flags
 from lorabench.config.run import load_config
 from lorabench.core.errors import LorabenchError
 
@@ -63,8 +64,11 @@ def test_bad_yaml_and_missing_file(tmp_path):
         load_config(_write(tmp_path, "model: [unclosed\n"))
     with pytest.raises(LorabenchError, match="no such config file"):
         load_config(tmp_path / "missing.yaml")
-    with pytest.raises(LorabenchError, match="key.subkey=value"):
+    with pytest.raises(LorabenchError, match="key.subkey=value") as raised:
         load_config(_write(tmp_path, GOOD), ["nonsense"])
+    # the overrides are named as the library takes them; a command words them as its --set
+    assert str(raised.value) == "overrides nonsense: must look like key.subkey=value"
+    assert as_flags(raised.value, {"overrides": "--set"}) == "--set nonsense: must look like key.subkey=value"
 
 
 def test_a_bad_config_is_refused_without_importing_torch(tmp_path):

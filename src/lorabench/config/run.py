@@ -27,6 +27,7 @@ from pydantic import (
 from lorabench.data.records import TaskKind
 from lorabench.data.spec import DataSpec
 from lorabench.core.errors import ConfigKeyError, LorabenchError, first_problem
+from lorabench.core.messages import Key, Message
 from lorabench.config.decoding import DecodingSettings
 from lorabench.config.judge import JudgeSettings, primary_metric_problem
 from lorabench.config.prompt import PromptSettings, choice_answer_conflict, choice_scoring_conflict, follow_choice_mode
@@ -174,15 +175,19 @@ class RunConfig(BaseModel):
         return raw
 
 
+_OVERRIDES = Key("overrides")  # what gave the override: the commands' --set
+
+
 def _parse_override(text: str) -> tuple[list[str], Any]:
     key, _, value = text.partition("=")
     path = key.strip().split(".")
     if not _ or not all(part.strip() for part in path):
-        raise LorabenchError(f"--set {text}: must look like key.subkey=value")
+        raise LorabenchError(Message(_OVERRIDES, f" {text}: must look like key.subkey=value"))
     try:
         return path, yaml.safe_load(value)
     except yaml.YAMLError as error:
-        raise LorabenchError(f"--set {text}: the value of {key.strip()} is not valid YAML ({getattr(error, 'problem', error)})") from None
+        problem = getattr(error, "problem", error)
+        raise LorabenchError(Message(_OVERRIDES, f" {text}: the value of {key.strip()} is not valid YAML ({problem})")) from None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lorabench.core.errors import LorabenchError
+from lorabench.core.messages import Hint, Message
 from lorabench.core.notices import alarm, warn
 from lorabench.studies.grid import GridPoint, Study
 from lorabench.core.notices import Say
@@ -32,7 +33,7 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise LorabenchError("--executor ray: Ray is not installed; pip install 'lorabench[ray]'") from None
+        raise LorabenchError(Message(Hint("executor", "ray"), ": Ray is not installed; pip install 'lorabench[ray]'")) from None
     return ray
 
 
