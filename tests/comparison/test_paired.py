@@ -4,6 +4,7 @@ import pytest
 from lorabench.comparison.paired import (
     compare_metric,
     compare_rows,
+    holm_adjust,
     mcnemar_exact,
     min_detectable_mean,
     min_detectable_proportion,
@@ -149,7 +150,6 @@ def _rows(scores_by_metric: dict[str, list[float]]) -> list[dict]:
 
 def test_the_primary_metric_is_the_verdict_and_holm_adjusts_only_the_secondary_ones():
     from lorabench.comparison.paired import false_better_chance, run_verdict, with_roles
-    from lorabench.metrics.multiplicity import holm_adjust
     from lorabench.metrics.scoring import TASK_METRICS
 
     metrics = TASK_METRICS["extractive"]
@@ -182,3 +182,19 @@ def test_the_primary_metric_is_the_verdict_and_holm_adjusts_only_the_secondary_o
     assert sentence.endswith('7 metrics tested at alpha 0.05: with no real change, the chance of at least one false '
                              '"better" among them is up to 16%')
     assert "Holm-adjusted (metrics.correction: holm)" in multiplicity_sentence(holm, 0.05, "holm")
+
+
+def test_holm_matches_the_textbook_example() -> None:
+    # Four tests: sorted p 0.01, 0.02, 0.03, 0.04 -> 0.04, 0.06, 0.06 (monotone), 0.06.
+    assert holm_adjust([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+
+
+def test_holm_caps_at_one_and_keeps_a_single_test_unchanged() -> None:
+    assert holm_adjust([0.5, 0.9]) == [1.0, 1.0]
+    assert holm_adjust([0.03]) == [0.03]
+    assert holm_adjust([]) == []
+
+
+def test_holm_never_lowers_a_p_value() -> None:
+    raw = [0.001, 0.2, 0.049, 0.5, 0.01]
+    assert all(adj >= p for adj, p in zip(holm_adjust(raw), raw))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lorabench.comparison.paired import MetricComparison
-from lorabench.metrics.multiplicity import holm_adjust
+from lorabench.comparison.paired import MetricComparison, holm_adjust
 from lorabench.studies.selection import Cell, SeedRun, StudyComparison, across_seeds, choose_cell, holm_family, spread
 
 

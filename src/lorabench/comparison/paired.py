@@ -3,6 +3,9 @@
 Both models answered the same questions, so each item is its own control: binary metrics use
 McNemar's exact test on the items that changed; continuous metrics a seeded paired bootstrap of
 the mean difference. Unpaired tests would throw that information away.
+
+A run tests several metrics at once: one (the primary) is its verdict, and the others are read as
+a family, under Holm's adjustment when metrics.correction asks for it (`with_roles`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from scipy import stats
 from lorabench.data.records import TaskKind
 from lorabench.core.errors import LorabenchError
 from lorabench.metrics.scoring import HAS_SHORT_SUBSET, LOWER_IS_BETTER, PROPORTIONS, TASK_METRICS, in_short_subset
-from lorabench.metrics.multiplicity import holm_adjust
 from lorabench.runs.predictions import PredictionRow
 from lorabench.core.kinds import get_task
 
@@ -165,6 +167,24 @@ def compare_metric(
 
 
 CORRECTIONS = ("none", "holm")
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order.
+
+    Comparing an adjusted value with alpha controls the chance of any false "better" among the
+    family at alpha, without assuming the tests are independent (they are not: metrics of one run
+    share items). The adjusted value of the k-th smallest p (0-based) is the running maximum of
+    (m - k) * p, capped at 1, so adjusted values keep the order of the raw ones.
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p_values[index])))
+        adjusted[index] = running
+    return adjusted
 
 
 def with_roles(

@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lorabench.comparison.paired import MetricComparison
-from lorabench.metrics.multiplicity import holm_adjust
+from lorabench.comparison.paired import MetricComparison, holm_adjust
 from lorabench.metrics.scoring import LOWER_IS_BETTER
 
 
