@@ -73,7 +73,8 @@ def test_the_format_guard_names_the_first_differing_line_and_an_allowed_change()
     finding = format_mismatch(records, tokenizer, trained, now, allowed=True)
     assert not finding.ok and 'trained "Answer:" vs now "The answer is"' in finding.message
     # `lorabench run` words the setting as its option; the library names the setting itself
-    assert as_flags(finding.message, FLAGS).endswith("evaluated anyway, as --allow-prompt-change asked") and finding.details["allowed"]
+    assert as_flags(finding.message, FLAGS).endswith("evaluated anyway, as --allow-prompt-change asked")
+    assert finding.details["allowed"]
     assert finding.message.endswith("evaluated anyway, as allow_prompt_change=True asked")
     # the API's result keeps the setting, so the command's console still names its option
     kept = GuardResult.model_validate(finding.to_dict()).message

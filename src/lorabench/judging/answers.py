@@ -8,7 +8,6 @@ from pathlib import Path
 from lorabench.config.judge import JudgeSettings
 from lorabench.core.notices import Say, log
 from lorabench.judging.backend import JudgeBackend
-from lorabench.judging.cache import JudgmentCache
 from lorabench.judging.items import JudgeItem
 from lorabench.judging.records import write_judging
 from lorabench.results.judged import JudgeResult
@@ -70,9 +69,9 @@ def judge_answers(
     judgments.jsonl, judge.json and the rubrics there. Rubrics are read (and refused) before
     the judge loads."""
     rubrics = rubrics_for(settings, sides)
-    cache = JudgmentCache(cache_path(settings, cache_dir))
+    cache_file = cache_path(settings, cache_dir)
     backend = backend or open_backend(settings, cache_dir)
-    result = judge_items(items, sides, rubrics, backend, cache, alpha, say)
+    result = judge_items(items, sides, rubrics, backend, cache_file, alpha, say)
     if out is not None:
         write_judging(Path(out), result, rubrics.values())
     return result

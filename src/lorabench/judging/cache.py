@@ -12,13 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
 from lorabench.core.errors import LorabenchError
+from lorabench.core.notices import Say, warn
+
+if TYPE_CHECKING:  # the backend's protocol names Completion, defined here
+    from lorabench.judging.backend import JudgeBackend
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,19 @@ class JudgmentCache:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def fill(self, asks: Iterable[tuple[str, str, dict[str, Any]]], backend: JudgeBackend, say: Say) -> set[str]:
+        """Ask `backend` every prompt whose key this cache lacks, keeping each answer the moment it
+        comes. `asks`: (key, prompt, what to note beside the answer). Returns the keys asked now."""
+        asks = list(asks)
+        todo = {key: (prompt, about) for key, prompt, about in asks if key not in self}
+        distinct = len({key for key, _, _ in asks})
+        if self.skipped_lines:
+            say(warn(f"judge cache {self.path}: {self.skipped_lines} damaged line(s) skipped (a killed run); redone"))
+        say(f"judge: {distinct} judgment(s), {distinct - len(todo)} from the cache, {len(todo)} to make")
+        for key, completion in backend.complete([(key, prompt) for key, (prompt, _) in todo.items()]):
+            self.put(key, completion, todo[key][1])
+        return set(todo)
 
     def put(self, key: str, completion: Completion, about: dict[str, Any] | None = None) -> None:
         """Append one judgment durably. `about` (judge, rubric, kind) is kept for a human reader."""

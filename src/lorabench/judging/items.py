@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.core.errors import LorabenchError
 from lorabench.data.records import Record
 from lorabench.prompts.build import user_message
 
@@ -31,18 +30,3 @@ def gold_text(golds: Sequence[str]) -> str:
     kept = [g.strip() for g in golds if str(g).strip()]
     return " | ".join(kept)
 
-
-def check_items(items: Sequence[JudgeItem], sides: Sequence[str]) -> None:
-    """Refuse what cannot be judged: no items, duplicate ids, an item without every side's answer."""
-    if not items:
-        raise LorabenchError("nothing to judge: no items")
-    seen: set[str] = set()
-    for item in items:
-        if item.id in seen:
-            raise LorabenchError(f"item {item.id} appears twice; judged items need distinct ids")
-        seen.add(item.id)
-        missing = [side for side in sides if side not in item.answers]
-        if missing:
-            raise LorabenchError(f"item {item.id} has no answer of {', '.join(missing)}")
-        if not item.gold:
-            raise LorabenchError(f"item {item.id} has no gold answer; the judge grades against the gold")

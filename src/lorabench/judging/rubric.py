@@ -8,6 +8,7 @@ and a reader can tell which instructions produced a result, as prompt fingerprin
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -47,6 +48,14 @@ class Rubric:
         if missing:
             raise ValueError(f"{self.kind} rubric rendered without {', '.join(missing)}")
         return render(self.text, f"judge.{self.kind}_rubric", variables, item_id)
+
+    def prompt(self, item_id: str, question: str, gold: str, answers: Sequence[str]) -> str:
+        """The judge's prompt about `answers` to one item, each into this kind's answer variables
+        in order: one answer to grade (correctness), or the two to compare as A and B (preference)."""
+        names = [name for name in VARIABLES[self.kind] if name.startswith("answer")]
+        if len(answers) != len(names):
+            raise ValueError(f"a {self.kind} rubric shows {len(names)} answer(s), not {len(answers)}")
+        return self.render(item_id, question=question, gold=gold, **dict(zip(names, answers)))
 
     def save(self, folder: Path) -> Path:
         """The rubric as used, into the run folder (the run's record of what the judge was told)."""

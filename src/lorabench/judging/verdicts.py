@@ -9,17 +9,28 @@ both times (A then A), its verdict followed the position, not the answer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from lorabench.judging.parse import UNPARSEABLE
-from lorabench.results.judged import chosen_side, preferred_side
+from lorabench.results.judged import Judgment, chosen_side, preferred_side
 
 Outcome = Literal["first", "second", "tie", "identical"]
 
 
 def correctness_scores(grade: str) -> dict[str, float]:
     return {"judge_correct": float(grade == "correct"), "judge_attempted": float(grade in ("correct", "incorrect"))}
+
+
+def judged_rates(grades: Sequence[str]) -> dict[str, float]:
+    """One side's grades as shares: judge_correct, judge_attempted, and the count of unparseable ones."""
+    n = len(grades)
+    return {
+        "judge_correct": sum(g == "correct" for g in grades) / n,
+        "judge_attempted": sum(g in ("correct", "incorrect") for g in grades) / n,
+        "unparseable": float(sum(g == UNPARSEABLE for g in grades)),
+    }
 
 
 @dataclass(frozen=True)
@@ -53,3 +64,11 @@ def pair_outcome(first_order: str, second_order: str) -> PairOutcome:
 def identical_pair() -> PairOutcome:
     """Two identical answers: a tie the judge is not asked about."""
     return PairOutcome("identical", "", "", False)
+
+
+def preference_outcomes(ids: Sequence[str], first: str, second: str, judgments: Sequence[Judgment]) -> list[PairOutcome]:
+    """Each item's outcome from its two preference judgments (`first` shown as A, then `second`);
+    an item without them had two identical answers, which the judge was not asked about."""
+    verdicts = {(j.id, j.subject): j.verdict for j in judgments if j.check == "preference"}
+    return [pair_outcome(verdicts[(i, first)], verdicts[(i, second)]) if (i, first) in verdicts else identical_pair()
+            for i in ids]
