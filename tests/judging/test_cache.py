@@ -27,3 +27,28 @@ def test_appended_judgments_survive_a_line_cut_by_a_kill(tmp_path):
     reread.put("k3", Completion("Verdict: A", 5, 2, 0.1))
     final = JudgmentCache(path)
     assert set(final.entries) == {"k1", "k3"} and final.skipped_lines == 1
+
+
+class _Counting:
+    """A judge that answers every prompt with its own text and remembers what it was asked."""
+
+    identity = "counting"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def complete(self, prompts):
+        for key, prompt in prompts:
+            self.asked.append(key)
+            yield key, Completion(prompt.upper(), 1, 1, 0.0)
+
+
+def test_fill_asks_only_what_the_cache_lacks_and_keeps_each_answer(tmp_path):
+    path, said = tmp_path / "cache.jsonl", []
+    JudgmentCache(path).put("k1", Completion("old", 1, 1, 0.0))
+    cache, judge = JudgmentCache(path), _Counting()
+    asks = [("k1", "p1", {"check": "correctness"}), *[("k2", "p2", {"check": "preference"})] * 2]
+    assert cache.fill(asks, judge, said.append) == {"k2"} and judge.asked == ["k2"]
+    assert said == ["judge: 2 judgment(s), 1 from the cache, 1 to make"]
+    assert cache.get("k1") == Completion("old", 1, 1, 0.0) and JudgmentCache(path).get("k2") == Completion("P2", 1, 1, 0.0)
+    assert '"check": "preference"' in path.read_text().splitlines()[-1]

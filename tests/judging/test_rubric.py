@@ -40,3 +40,13 @@ def test_bad_overrides_are_refused_by_key(tmp_path):
     unknown.write_text("{{ answer }} {{ reference }}")
     with pytest.raises(LorabenchError, match="uses reference; a correctness rubric has question, gold, answer"):
         load_rubric("correctness", str(unknown))
+
+
+def test_a_prompt_puts_the_answers_into_the_kinds_answer_variables():
+    rubric, preference = load_rubric("correctness"), load_rubric("preference")
+    graded = rubric.prompt("i", "When?", "1889", ["In 1889."])
+    assert graded == rubric.render("i", question="When?", gold="1889", answer="In 1889.")
+    shown = preference.prompt("i", "q", "g", ["x", "y"])
+    assert shown == preference.render("i", question="q", gold="g", answer_a="x", answer_b="y")
+    with pytest.raises(ValueError, match="shows 2 answer"):
+        preference.prompt("i", "q", "g", ["x"])

@@ -1,7 +1,8 @@
 import pytest
 
 from lorabench.judging.stats import sign_test, summarize_preference
-from lorabench.judging.verdicts import correctness_scores, identical_pair, pair_outcome
+from lorabench.judging.verdicts import correctness_scores, identical_pair, judged_rates, pair_outcome, preference_outcomes
+from lorabench.results.judged import Judgment
 
 
 def test_correctness_scores():
@@ -45,3 +46,16 @@ def test_preference_summary_counts_and_rates():
     assert summary.position_bias_rate == pytest.approx(2 / 9)
     assert summary.consistency_rate == pytest.approx(7 / 9)
     assert summarize_preference("base", "tuned", [pair_outcome("A", "B")] * 3).verdict == "no significant difference"
+
+
+def test_rates_and_outcomes_come_from_the_parsed_verdicts():
+    rates = judged_rates(["correct", "incorrect", "not_attempted", "unparseable"])
+    assert rates == {"judge_correct": 0.25, "judge_attempted": 0.5, "unparseable": 1.0}
+
+    def asked(item: str, subject: str, verdict: str) -> Judgment:
+        return Judgment(id=item, check="preference", subject=subject, answers=["x", "y"], verdict=verdict, reason="",
+                        raw=verdict, tokens_in=1, tokens_out=1, seconds=0.0, cached=False)
+
+    judgments = [asked("1", "base", "B"), asked("1", "tuned", "A"), asked("2", "base", "A"), asked("2", "tuned", "A")]
+    outcomes = preference_outcomes(["1", "2", "3"], "base", "tuned", judgments)
+    assert outcomes == [pair_outcome("B", "A"), pair_outcome("A", "A"), identical_pair()]  # item 3 was not asked
