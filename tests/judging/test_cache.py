@@ -48,7 +48,7 @@ def test_fill_asks_only_what_the_cache_lacks_and_keeps_each_answer(tmp_path):
     JudgmentCache(path).put("k1", Completion("old", 1, 1, 0.0))
     cache, judge = JudgmentCache(path), _Counting()
     asks = [("k1", "p1", {"check": "correctness"}), *[("k2", "p2", {"check": "preference"})] * 2]
-    assert cache.fill(asks, judge, said.append) == {"k2"} and judge.asked == ["k2"]
+    assert cache.fill(asks, judge.complete, said.append) == {"k2"} and judge.asked == ["k2"]
     assert said == ["judge: 2 judgment(s), 1 from the cache, 1 to make"]
     assert cache.get("k1") == Completion("old", 1, 1, 0.0) and JudgmentCache(path).get("k2") == Completion("P2", 1, 1, 0.0)
     assert '"check": "preference"' in path.read_text().splitlines()[-1]

@@ -12,18 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from filelock import FileLock
 
 from lorabench.core.errors import LorabenchError
 from lorabench.core.notices import Say, warn
-
-if TYPE_CHECKING:  # the backend's protocol names Completion, defined here
-    from lorabench.judging.backend import JudgeBackend
 
 
 @dataclass(frozen=True)
@@ -74,16 +71,22 @@ class JudgmentCache:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def fill(self, asks: Iterable[tuple[str, str, dict[str, Any]]], backend: JudgeBackend, say: Say) -> set[str]:
-        """Ask `backend` every prompt whose key this cache lacks, keeping each answer the moment it
-        comes. `asks`: (key, prompt, what to note beside the answer). Returns the keys asked now."""
+    def fill(
+        self,
+        asks: Iterable[tuple[str, str, dict[str, Any]]],
+        complete: Callable[[list[tuple[str, str]]], Iterable[tuple[str, Completion]]],
+        say: Say,
+    ) -> set[str]:
+        """Ask `complete` (a judge backend's) every prompt whose key this cache lacks, keeping each
+        answer the moment it comes. `asks`: (key, prompt, what to note beside the answer). Returns
+        the keys asked now."""
         asks = list(asks)
         todo = {key: (prompt, about) for key, prompt, about in asks if key not in self}
         distinct = len({key for key, _, _ in asks})
         if self.skipped_lines:
             say(warn(f"judge cache {self.path}: {self.skipped_lines} damaged line(s) skipped (a killed run); redone"))
         say(f"judge: {distinct} judgment(s), {distinct - len(todo)} from the cache, {len(todo)} to make")
-        for key, completion in backend.complete([(key, prompt) for key, (prompt, _) in todo.items()]):
+        for key, completion in complete([(key, prompt) for key, (prompt, _) in todo.items()]):
             self.put(key, completion, todo[key][1])
         return set(todo)
 

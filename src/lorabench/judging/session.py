@@ -106,7 +106,7 @@ def judge_items(
     asks = _asks(items, sides, rubrics, backend.identity)
     cache = JudgmentCache(cache_file)
     fresh = cache.fill(
-        [(ask.key, ask.prompt, {"check": ask.check, "judge": backend.identity}) for ask in asks], backend, say
+        [(ask.key, ask.prompt, {"check": ask.check, "judge": backend.identity}) for ask in asks], backend.complete, say
     )
     cost = _cost(asks, cache, fresh)
     judgments = [_judgment(ask, cache.get(ask.key), ask.key in fresh) for ask in asks]  # type: ignore[arg-type]
