@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from lorabench.cli.common import FLAGS, as_flags
 from lorabench.config.run import RunConfig
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
@@ -146,7 +147,9 @@ def test_a_changed_prompt_is_refused_then_evaluated_anyway_and_flagged_red(tiny_
     assert anyway.train is None  # the adapter was kept, not retrained
     assert any("keeping the adapter" in m for m in messages)
     guard = next(f for f in anyway.findings if f.name == "format_mismatch")
-    assert not guard.ok and "first differing line" in guard.message and "--allow-prompt-change" in guard.message
+    # the library names the setting; `lorabench run` words it as its option
+    assert not guard.ok and "first differing line" in guard.message and "--allow-prompt-change" in as_flags(guard.message, FLAGS)
+    assert guard.message.endswith("evaluated anyway, as allow_prompt_change=True asked")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["prompt_change"]["allowed_by"] == "--allow-prompt-change"
     assert all(r["prompt"].endswith("Answer:") for r in anyway.tuned.rows)  # evaluated under the new prompt
