@@ -10,6 +10,7 @@ from lorabench.config.decoding import DecodingSettings
 from lorabench.config.prompt import PromptSettings
 from lorabench.config.run import RunConfig
 from lorabench.config.settings import LoraSettings, MetricSettings, TrainSettings
+from lorabench.core.kinds import Task, get_task
 from lorabench.pipeline.splits import DataSplits
 from lorabench.prompts.build import ResolvedPrompt, resolve_prompt
 
@@ -46,9 +47,11 @@ class ResolvedRun:
     """A run config resolved once, before any stage runs: its splits and its prompt, settled against
     the model (the few-shot examples drawn from the training split, the prompt length budget left by
     the model's window). Each stage gets its own plan from here, never the config.
-    `written` is the config as the user wrote it, which the run folder's config.yaml keeps."""
+    `written` is the config as the user wrote it, which the run folder's config.yaml keeps; `task`
+    is its kind's Task, looked up once for every stage."""
 
     written: RunConfig
+    task: Task
     splits: DataSplits
     prompt: ResolvedPrompt
 
@@ -66,4 +69,4 @@ def resolve_run(config: RunConfig, splits: DataSplits, model: Any) -> ResolvedRu
     """The run of `config` on `splits` (see `split_data`), its prompt fitted to `model` (a loaded
     model, or a tokenizer and config: the window is read off `.config`), in memory only."""
     max_new_tokens = config.decoding.max_new_tokens_for(config.task)
-    return ResolvedRun(config, splits, resolve_prompt(splits.prompt, model, max_new_tokens))
+    return ResolvedRun(config, get_task(config.task), splits, resolve_prompt(splits.prompt, model, max_new_tokens))
