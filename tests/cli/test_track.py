@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 import lorabench
 from lorabench.cli import app
+from tests.finished_run import finished_run, run_folder  # noqa: F401  (fixtures)
 
 runner = CliRunner()
 
