@@ -16,7 +16,8 @@ from lorabench.data.records import Turn, record_to_row, save_records
 from lorabench.tasks.math import MathRecord
 
 from lorabench.tasks.open_answers import OpenRecord
-from lorabench.data.shapes import SHAPES, detect
+from lorabench.core.errors import DataError
+from lorabench.data.shapes import SHAPES, detect, first_row
 from lorabench.data.spec import DataSpec
 from tests.data.test_loaders import assert_located, error_of, load, write_jsonl
 
@@ -217,3 +218,16 @@ def test_detect_takes_the_preset_then_a_conversation_then_the_tasks_own_fields_t
     assert detect("auto", ONE_TURN, "f:1", own_fields=True) is None  # the task's own fields win
     assert detect("auto", ONE_TURN, "f:1", own_fields=False) is SHAPES["chat"]
     assert detect("auto", {"text": "no shape"}, "f:1", own_fields=False) is None
+
+
+def test_first_row_decides_the_shape_and_its_mapping_then_checks_the_mapped_columns() -> None:
+    fields = ["id", "question", "answers"]
+    shape, mapping = first_row("auto", ONE_TURN, "f:1", {"id": ["messages"]}, fields, False, None)
+    assert shape is SHAPES["chat"]
+    assert mapping == {"history": ["history"], "question": ["prompt"], "answers": ["completion"], "id": ["messages"]}
+    assert first_row("auto", {"question": "q"}, "f:1", {}, fields, True, None) == (None, {})
+    with pytest.raises(DataError, match="mapped to column 'prompt'") as error:  # no shape makes 'prompt' here
+        first_row("none", ONE_TURN, "f:1", {"question": ["prompt"]}, fields, False, "short records")
+    assert error.value.field == "question"
+    with pytest.raises(DataError, match=r"no known shape: tried .* and short records; the row has columns text"):
+        first_row("auto", {"text": "no shape"}, "f:1", {}, fields, False, "short records")

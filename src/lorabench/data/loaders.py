@@ -81,17 +81,6 @@ def _mapping(spec: DataSpec) -> dict[str, list[str]]:
     return mapping
 
 
-def _check_mapping(mapping: dict[str, list[str]], where: str, row: Row, shape: Shape | None) -> None:
-    """A mapped column absent from the first row is a config mistake, so it fails even with skip_invalid."""
-    made = shapes.MADE_COLUMNS if shape is not None else ()
-    for name, columns in mapping.items():
-        absent = [c for c in columns if c not in row and c not in made]
-        if absent:
-            raise DataError(
-                where, f"mapped to column '{absent[0]}', which is not in the data (columns: {', '.join(row)})", name
-            )
-
-
 def _letter_columns(row: Row) -> list[str] | None:
     # MMLU-style CSVs spread options over columns A, B, C, D (or option_a, ...).
     columns = []
@@ -318,22 +307,13 @@ def _select(records: list[Record], spec: DataSpec, source: str) -> tuple[list[Re
     return records, notes
 
 
-def _shape_of(spec: DataSpec, task: Task, row: Row, where: str, mapping: dict[str, list[str]]) -> Shape | None:
-    """The shape the first row says the source has; None for the task's own fields.
-
-    The task's own fields win when the row has them, so files that loaded before any shape existed
-    load the same records; a prompt or completion that is a list of messages cannot be such a field.
-    """
-    absent = _absent(row, task, mapping) if spec.preset == "auto" else []
-    shape = shapes.detect(spec.preset, row, where, own_fields=not absent)
-    if shape is None and absent and not spec.skip_invalid:  # skipping reads the row as the task's own fields, as it always did
-        _check_mapping(mapping, where, row, None)  # a mistyped column has its own, sharper message
-        needed = [name for name, info in task.record_type.model_fields.items()
-                  if info.is_required() and name not in _DERIVED]
-        lacking = "; ".join(f"no {name}: {_looked_for(name, task, mapping)}" for name in absent)
-        own = f"{spec.task.value} records ({', '.join(needed)}; {lacking})"
-        raise shapes.no_shape(where, row, own)
-    return shape
+def _lacking(spec: DataSpec, task: Task, absent: list[str], mapping: dict[str, list[str]]) -> str:
+    """The task's own record fields, and how the first row lacks `absent` of them, for the error
+    of a row that has no known shape either."""
+    needed = [name for name, info in task.record_type.model_fields.items()
+              if info.is_required() and name not in _DERIVED]
+    lacking = "; ".join(f"no {name}: {_looked_for(name, task, mapping)}" for name in absent)
+    return f"{spec.task.value} records ({', '.join(needed)}; {lacking})"
 
 
 def load_records(spec: DataSpec) -> LoadResult:
@@ -352,10 +332,11 @@ def load_records(spec: DataSpec) -> LoadResult:
     for where, row in readers.read_source(spec):
         rows += 1
         if isinstance(row, dict) and not checked:
-            shape = _shape_of(spec, task, row, where, mapping)
-            _check_mapping(mapping, where, row, shape)
-            if shape is not None:
-                mapping = {**shape.mapping(fields), **mapping}
+            # The task's own fields win when the row has them, so files that loaded before any shape
+            # existed load the same records; skipping reads the row as the task's own fields, as it always did.
+            absent = _absent(row, task, mapping) if spec.preset == "auto" else []
+            own = _lacking(spec, task, absent, mapping) if absent and not spec.skip_invalid else None
+            shape, mapping = shapes.first_row(spec.preset, row, where, mapping, fields, not absent, own)
             checked = True
         try:
             if isinstance(row, DataError):

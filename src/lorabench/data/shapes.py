@@ -190,6 +190,34 @@ def preset(name: str, row: Row, where: str) -> Shape:
     return shape
 
 
+def first_row(
+    preset_name: str, row: Row, where: str, mapping: dict[str, list[str]], fields: Collection[str],
+    own_fields: bool, own: str | None,
+) -> tuple[Shape | None, dict[str, list[str]]]:
+    """How a source's columns become record `fields`, decided once from its first row: the shape
+    (see `detect`) and the field mapping, the shape's preset under the explicit `mapping`
+    (`data.fields`), checked against the row. `own` describes the record fields the row lacks (None
+    when it has them, or when rows are read as the task's own fields anyway): with no shape either,
+    the row is an error saying what was tried."""
+    shape = detect(preset_name, row, where, own_fields)
+    check_mapping(mapping, where, row, shape)  # a mistyped column has its own, sharper message
+    if shape is None and own is not None:
+        raise no_shape(where, row, own)
+    return shape, mapping if shape is None else {**shape.mapping(fields), **mapping}
+
+
+def check_mapping(mapping: dict[str, list[str]], where: str, row: Row, shape: Shape | None) -> None:
+    """A mapped column absent from the first row is a config mistake, so it fails even with skip_invalid;
+    the columns a shape makes count as present when the row has that shape."""
+    made = MADE_COLUMNS if shape is not None else ()
+    for name, columns in mapping.items():
+        absent = [c for c in columns if c not in row and c not in made]
+        if absent:
+            raise DataError(
+                where, f"mapped to column '{absent[0]}', which is not in the data (columns: {', '.join(row)})", name
+            )
+
+
 def no_shape(where: str, row: Row, own: str) -> DataError:
     """The error for a first row that is none of the shapes nor the task's own fields (`own` says which)."""
     tried = ", ".join(shape.describe() for shape in SHAPES.values())
