@@ -15,6 +15,7 @@ from lorabench.data.records import save_records
 from lorabench.tasks.choice import ChoiceRecord
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 from lorabench.prompts.few_shot import FewShotSettings, draw_examples
 from lorabench.pipeline.run import run_pipeline
 from lorabench.prompts.build import PromptSettings, build_prompt, follow_choice_mode, prompt_sha256, target_text
@@ -50,7 +51,7 @@ def test_a_run_config_follows_its_choice_mode_and_refuses_a_contrary_choice_answ
 def test_few_shot_answers_and_the_fingerprint_follow_the_mode():
     tokenizer = build_causal_tokenizer()
     pool = synthesize("choice", 6, seed=4)
-    few_shot = draw_examples(pool, FewShotSettings(k=2, seed=0))
+    few_shot = draw_examples(pool, FewShotSettings(k=2, seed=0), get_task("choice"))
     shots = {mode: build_prompt(RECORD, tokenizer, PromptSettings(few_shot=few_shot, choice_answer=mode, max_prompt_tokens=1 << 20))
              for mode in ("label", "text")}
     shown = [r for r in pool if r.question in shots["text"].text]

@@ -10,6 +10,7 @@ from lorabench.tasks.math import MathRecord
 
 from lorabench.tasks.open_answers import OpenRecord
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 from lorabench.prompts.build import (
     NO_ANSWER,
     Prompt,
@@ -224,7 +225,7 @@ def test_few_shot_turns_come_after_a_chat_records_system_message_and_before_its_
     from lorabench.prompts.few_shot import FewShotSettings, draw_examples
 
     shots = [OpenRecord(id=f"s{i}", instruction=f"Name town {i}.", response=f"Town {i}.") for i in range(2)]
-    settings = PromptSettings(few_shot=draw_examples(shots, FewShotSettings(k=1)), answer_prefix="Reply:")
+    settings = PromptSettings(few_shot=draw_examples(shots, FewShotSettings(k=1), get_task("open")), answer_prefix="Reply:")
     text = build_prompt(CHAT, chat_tokenizer, settings).text
     order = ["<|im_start|>system\nYou are terse.", "<|im_start|>user\nFollow the instruction.\n\nInstruction: Name town",
              "<|im_start|>assistant\nReply: Town", "<|im_start|>user\nName a river.", "<|im_start|>assistant\nThe Oslet.",

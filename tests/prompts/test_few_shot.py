@@ -13,6 +13,7 @@ from lorabench.data.records import save_records
 from lorabench.data.spec import DataSpec
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LeakageError, LorabenchError
+from lorabench.core.kinds import get_task
 from lorabench.evaluation.runner import EvalConfig, with_few_shot_examples
 from lorabench.prompts.few_shot import FewShotSettings, draw_examples, draw_shots, shot_ids, shots_for
 from lorabench.models.load import ModelSpec
@@ -20,6 +21,9 @@ from lorabench.pipeline.run import split_data
 from lorabench.prompts import build as prompt_build
 from lorabench.prompts.build import PromptBuilder, PromptSettings, build_prompt
 from tests.tiny_models import build_causal_tokenizer, build_seq2seq_tokenizer
+
+
+SHORT = get_task("short")
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +37,16 @@ def chat_tokenizer():
 
 
 def _with_shots(records, k=2, seed=0, style="auto") -> PromptSettings:
-    return PromptSettings(few_shot=draw_examples(records, FewShotSettings(k=k, seed=seed, style=style)))
+    return PromptSettings(few_shot=draw_examples(records, FewShotSettings(k=k, seed=seed, style=style), get_task(records[0].task)))
 
 
 def test_the_draw_is_seeded_and_takes_one_stand_in_more_than_k(records):
-    first = draw_examples(records, FewShotSettings(k=3, seed=1))
-    assert len(first.examples) == 4 and first == draw_examples(records, FewShotSettings(k=3, seed=1))
-    assert shot_ids(first) != shot_ids(draw_examples(records, FewShotSettings(k=3, seed=2)))
+    first = draw_examples(records, FewShotSettings(k=3, seed=1), SHORT)
+    assert len(first.examples) == 4 and first == draw_examples(records, FewShotSettings(k=3, seed=1), SHORT)
+    assert shot_ids(first) != shot_ids(draw_examples(records, FewShotSettings(k=3, seed=2), SHORT))
     assert set(shot_ids(first)) <= {r.id for r in records}
     with pytest.raises(LorabenchError, match=r"prompt.few_shot.k: 12 shots need at least 13 training items"):
-        draw_examples(records, FewShotSettings(k=12))
+        draw_examples(records, FewShotSettings(k=12), SHORT)
 
 
 def test_an_item_never_sees_itself_and_every_other_item_sees_the_same_shots(records):
@@ -96,9 +100,9 @@ def test_a_builder_refuses_undrawn_examples_at_its_first_prompt_not_before(recor
 
 def test_draw_shots_draws_once_and_keeps_examples_drawn_already(records):
     settings = PromptSettings(few_shot=FewShotSettings(k=2, seed=1))
-    drawn = draw_shots(settings, records)
-    assert drawn.few_shot == draw_examples(records, FewShotSettings(k=2, seed=1))
-    assert draw_shots(drawn, records[:3]) is drawn and draw_shots(PromptSettings(), records) == PromptSettings()
+    drawn = draw_shots(settings, records, SHORT)
+    assert drawn.few_shot == draw_examples(records, FewShotSettings(k=2, seed=1), SHORT)
+    assert draw_shots(drawn, records[:3], SHORT) is drawn and draw_shots(PromptSettings(), records, SHORT) == PromptSettings()
 
 
 def test_shots_never_shorten_only_the_items_context_is(chat_tokenizer):
@@ -144,7 +148,7 @@ def test_eval_takes_shots_from_a_file_or_the_adapter_never_from_its_items(tmp_pa
     data = save_records(items, tmp_path / "items.jsonl")
     shots_file = save_records(pool, tmp_path / "pool.jsonl")
     drawn = with_few_shot_examples(_eval_config(data, k=2), items, shots_file)
-    assert drawn.prompt.few_shot.examples == draw_examples(pool, FewShotSettings(k=2)).examples
+    assert drawn.prompt.few_shot.examples == draw_examples(pool, FewShotSettings(k=2), SHORT).examples
 
     adapter = tmp_path / "adapter"
     adapter.mkdir()
@@ -154,6 +158,6 @@ def test_eval_takes_shots_from_a_file_or_the_adapter_never_from_its_items(tmp_pa
 
     with pytest.raises(LorabenchError, match="few_shot_from=FILE"):
         with_few_shot_examples(_eval_config(data, k=2), items, None)
-    assert items[0].id in shot_ids(draw_examples(records, FewShotSettings(k=2)))  # drawing from all takes an item
+    assert items[0].id in shot_ids(draw_examples(records, FewShotSettings(k=2), SHORT))  # drawing from all takes an item
     with pytest.raises(LeakageError, match="few-shot examples vs evaluation items"):
         with_few_shot_examples(_eval_config(data, k=2), items, save_records(records, tmp_path / "all.jsonl"))

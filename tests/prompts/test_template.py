@@ -10,6 +10,7 @@ from lorabench.tasks.choice import ChoiceRecord
 from lorabench.tasks.extractive import ExtractiveRecord
 from lorabench.tasks.math import MathRecord
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 from lorabench.prompts.answers import AnswerFrame
 from lorabench.prompts.template import answer_frame, lettered, prompt_variables, render, syntax_problem
 from lorabench.prompts.build import PromptSettings, build_prompt, target_text, user_message
@@ -92,13 +93,13 @@ def test_a_syntax_error_is_reported_when_the_config_is_loaded(tmp_path):
 def test_target_template_renders_the_trained_answer_and_its_frame_comes_off_generations():
     settings = PromptSettings(target_template="Answer: {{ answer }}.")
     assert target_text(EXTRACTIVE, settings) == "Answer: 1842."
-    frame = answer_frame(settings.target_template, "prompt.target_template", EXTRACTIVE)
+    frame = answer_frame(settings.target_template, "prompt.target_template", EXTRACTIVE, get_task(EXTRACTIVE.task))
     assert frame == AnswerFrame("Answer:", ".")
     assert frame.strip("Answer: 1842.") == "1842" and frame.strip("1842") == "1842"
     choice = target_text(F1, PromptSettings(target_template="{{ answer }}. {{ answer_text }}"))
     assert choice == "A. Lewis Hamilton"
     math = MathRecord(id="m1", question="3 + 4?", answer="3 + 4 = 7\n#### 7")
-    assert answer_frame("{{ answers }}", "prompt.target_template", EXTRACTIVE) == AnswerFrame()  # no {{ answer }}
+    assert answer_frame("{{ answers }}", "prompt.target_template", EXTRACTIVE, get_task(EXTRACTIVE.task)) == AnswerFrame()  # no {{ answer }}
     assert target_text(math, PromptSettings(target_template="{{ answer }}")) == math.answer
     with pytest.raises(LorabenchError, match="renders to empty text"):
         target_text(math, PromptSettings(target_template="{% if false %}{{ answer }}{% endif %}"))

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lorabench.core.kinds import ByKind, TaskKind, get_task
+from lorabench.core.kinds import ByKind, Task, TaskKind, get_task
 
 
 def require_text(value: str, name: str) -> str:
@@ -118,7 +118,12 @@ def record_to_row(record: _Record, extra: bool = False) -> dict[str, Any]:
 
     `extra` adds the source's other columns under "extra" (when it has any), as saved splits keep them.
     """
-    row = get_task(record.task).row(record)
+    return task_row(get_task(record.task), record, extra)
+
+
+def task_row(task: Task, record: _Record, extra: bool = False) -> dict[str, Any]:
+    """`record_to_row` by the record's Task, for a caller that has it already."""
+    row = task.row(record)
     if extra and record.extra:
         row["extra"] = dict(record.extra)
     return row

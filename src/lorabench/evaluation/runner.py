@@ -235,9 +235,10 @@ def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_sh
             raise LorabenchError.about(
                 "few_shot_from", Message("the prompt settings have no few_shot; give them with ", Hint("prompt", "FILE")))
         return config
+    task = get_task(config.data.task)
     if few_shot_from is not None:
         pool = load_records(DataSpec(path=str(few_shot_from), task=config.data.task)).records
-        few_shot = draw_examples(pool, few_shot)
+        few_shot = draw_examples(pool, few_shot, task)
     elif not few_shot.drawn:
         trained = trained_prompt_settings(Path(config.adapter)) if config.adapter else None
         if trained is None or trained.few_shot is None:
@@ -246,7 +247,7 @@ def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_sh
                 " (training records) or an ", Hint("adapter", ""), " trained with few_shot",
             ))
         few_shot = few_shot.model_copy(update={"examples": trained.few_shot.examples})
-    report = check_leakage(example_records(few_shot, get_task(config.data.task).record_type), records)
+    report = check_leakage(example_records(few_shot, task.record_type), records)
     ensure_no_leakage(report, False, "few-shot examples vs evaluation items",
                       "Draw the examples from data the evaluation items are not in.")
     return config.model_copy(update={"prompt": config.prompt.model_copy(update={"few_shot": few_shot})})
@@ -310,7 +311,7 @@ def _eval_held(
     check_can_serve(config.decoding, config.data.task, with_adapter=config.adapter is not None)
     records = load_eval_records(config)
     config = with_few_shot_examples(config, records, few_shot_from)
-    check_templates(records, config.prompt)
+    check_templates(records, config.prompt, get_task(config.data.task))
     loaded = load_model(config.model, adapter=config.adapter)
     change = _prompt_change(config, loaded, records, allow_prompt_change)
     folder_config = run_config(config, loaded, records)

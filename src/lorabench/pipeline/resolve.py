@@ -10,7 +10,7 @@ from lorabench.config.decoding import DecodingSettings
 from lorabench.config.prompt import PromptSettings
 from lorabench.config.run import RunConfig
 from lorabench.config.settings import LoraSettings, MetricSettings, TrainSettings
-from lorabench.core.kinds import Task, get_task
+from lorabench.core.kinds import Task
 from lorabench.pipeline.splits import DataSplits
 from lorabench.prompts.build import ResolvedPrompt, resolve_prompt
 
@@ -69,4 +69,4 @@ def resolve_run(config: RunConfig, splits: DataSplits, model: Any) -> ResolvedRu
     """The run of `config` on `splits` (see `split_data`), its prompt fitted to `model` (a loaded
     model, or a tokenizer and config: the window is read off `.config`), in memory only."""
     max_new_tokens = config.decoding.max_new_tokens_for(config.task)
-    return ResolvedRun(config, get_task(config.task), splits, resolve_prompt(splits.prompt, model, max_new_tokens))
+    return ResolvedRun(config, splits.task, splits, resolve_prompt(splits.prompt, model, max_new_tokens))

@@ -11,7 +11,7 @@ from typing import Any
 from lorabench.config.prompt import PromptSettings
 from lorabench.config.run import RunConfig
 from lorabench.core.errors import LorabenchError
-from lorabench.core.kinds import get_task
+from lorabench.core.kinds import Task, get_task
 from lorabench.core.notices import Say, alarm, warn
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.loaders import load_records
@@ -29,6 +29,7 @@ class DataSplits:
     validation: list[Record]
     test: list[Record]
     leakage: dict[str, Any]
+    task: Task  # the run's Task, looked up once when the data is split, for every stage after
     validation_from: str = ""  # where the validation items came from, for the data line and summary.json
     validation_warning: str | None = None  # set when validation is too small to steer training
     # The config's prompt settings with their few-shot examples drawn from this training split.
@@ -39,6 +40,7 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
     """Load, split (group-aware), trim to the configured sizes and check leakage, in memory only:
     a mistake found here leaves no run folder behind."""
     data = config.data
+    task = get_task(config.task)  # looked up once, for the split and every stage after it (DataSplits.task)
     if data.source is not None:
         loaded = load_records(data.source)
         say(loaded.summary())
@@ -59,7 +61,7 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
             validation_from = f"taken from train by split.validation={data.split.validation}"
         else:
             validation, validation_from = [], "none: split.validation is 0"
-    prompt = draw_shots(config.prompt, train)
+    prompt = draw_shots(config.prompt, train, task)
     if data.train_size:
         if data.train_size > len(train):
             raise LorabenchError(
@@ -72,7 +74,7 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
         raise LorabenchError("data.split.test: the test split is empty; give more data or a larger data.split.test")
 
     # The few-shot examples are training data in every prompt, so they are checked against test too.
-    shots = None if prompt.few_shot is None else example_records(prompt.few_shot, get_task(config.task).record_type)
+    shots = None if prompt.few_shot is None else example_records(prompt.few_shot, task.record_type)
     checks = {"train_vs_test": (check_leakage(train, test), "train vs test"),
               "validation_vs_test": (check_leakage(validation, test), "validation vs test")}
     if shots is not None:
@@ -85,14 +87,14 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
             say((warn if data.allow_leakage else alarm)(f"{what}: {report.summary()}"))
         ensure_no_leakage(report, allow=data.allow_leakage, what=what)
     for records in (train, validation, test):
-        check_templates(records, prompt)
+        check_templates(records, prompt, task)
     sizes = f"train {len(train)}, validation {len(validation)} ({validation_from}), test {len(test)}"
     leaked = any(report.has_leakage for report, _ in checks.values())
     say(f"data: {sizes}; leakage allowed by config" if leaked else f"data: {sizes}; leakage check clean")
     caveat = validation_caveat(len(validation), config.task, config.training, config.metrics.alpha)
     if caveat:
         say(warn(caveat))
-    return DataSplits(train, validation, test, leakage, validation_from, caveat, prompt)
+    return DataSplits(train, validation, test, leakage, task, validation_from, caveat, prompt)
 
 
 def save_splits(splits: DataSplits, out: Path) -> None:

@@ -15,13 +15,15 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from lorabench.config.prompt import FewShotSettings, PromptSettings  # noqa: F401 (the settings models, importable from here too)
-from lorabench.data.records import Record, record_to_row
+from lorabench.data.records import Record, task_row
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import Task
 from lorabench.core.messages import Hint, Message
 
 
-def draw_examples(train: Sequence[Record], settings: FewShotSettings) -> FewShotSettings:
-    """`settings` with k + 1 examples drawn from `train` (k shots and the stand-in)."""
+def draw_examples(train: Sequence[Record], settings: FewShotSettings, task: Task) -> FewShotSettings:
+    """`settings` with k + 1 examples drawn from `train` (k shots and the stand-in), saved as rows
+    of `task`, the records' Task."""
     wanted = settings.k + 1
     if len(train) < wanted:
         raise LorabenchError(
@@ -29,16 +31,16 @@ def draw_examples(train: Sequence[Record], settings: FewShotSettings) -> FewShot
             f"stand in for a shot in its own prompt); the training split has {len(train)}"
         )
     picked = random.Random(settings.seed).sample(range(len(train)), wanted)
-    return settings.model_copy(update={"examples": [record_to_row(train[i], extra=True) for i in picked]})
+    return settings.model_copy(update={"examples": [task_row(task, train[i], extra=True) for i in picked]})
 
 
-def draw_shots(prompt: PromptSettings, train: Sequence[Record]) -> PromptSettings:
-    """The prompt settings with their few-shot examples drawn from the training split (as they are
-    when drawn already). A run draws before data.train_size trims the split, so that runs of every
-    training size show the same examples."""
+def draw_shots(prompt: PromptSettings, train: Sequence[Record], task: Task) -> PromptSettings:
+    """The prompt settings with their few-shot examples drawn from the training split, records of
+    `task` (as they are when drawn already). A run draws before data.train_size trims the split, so
+    that runs of every training size show the same examples."""
     if prompt.few_shot is None or prompt.few_shot.drawn:
         return prompt
-    return prompt.model_copy(update={"few_shot": draw_examples(train, prompt.few_shot)})
+    return prompt.model_copy(update={"few_shot": draw_examples(train, prompt.few_shot, task)})
 
 
 def example_records(settings: FewShotSettings, model: type[Record]) -> list[Record]:

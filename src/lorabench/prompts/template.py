@@ -61,10 +61,10 @@ def prompt_variables(record: Record, task_instruction: str, context: str | None)
     return {**_columns(record), **fields, **_labels(record), "task_instruction": task_instruction}
 
 
-def target_variables(record: Record, answer: str, task: Task | None = None) -> dict[str, Any]:
+def target_variables(record: Record, answer: str, task: Task) -> dict[str, Any]:
     """What `prompt.target_template` sees: every field, with `answer` the task's own target (the first
-    gold span, the option label, the worked solution, the response)."""
-    own = (task or get_task(record.task)).template_variables(record)  # e.g. multiple choice's answer_text
+    gold span, the option label, the worked solution, the response); `task` is the record's Task."""
+    own = task.template_variables(record)  # e.g. multiple choice's answer_text
     return {**_columns(record), **_fields(record), **_labels(record), "answer": answer, **own}
 
 
@@ -89,7 +89,7 @@ def _undefined_hint(name: str, key: str, variables: dict[str, Any]) -> str:
     return f"this record has: {known}"
 
 
-def answer_frame(text: str, key: str, record: Record, task: Task | None = None) -> AnswerFrame:
+def answer_frame(text: str, key: str, record: Record, task: Task) -> AnswerFrame:
     """Split the rendered target template at the answer; no frame when it does not write `answer`."""
     marked = render(text, key, target_variables(record, _ANSWER_MARK, task), record.id)
     if marked.count(_ANSWER_MARK) != 1:
@@ -111,7 +111,11 @@ class RecordText:
 
     @classmethod
     def of(cls, record: Record, settings: PromptSettings) -> RecordText:
-        task = get_task(record.task)
+        return cls.by(get_task(record.task), record, settings)
+
+    @classmethod
+    def by(cls, task: Task, record: Record, settings: PromptSettings) -> RecordText:
+        """`of` by the record's Task, for a caller that has it already."""
         instruction = settings.instruction or task.instruction_for(settings.choice_answer)
         if settings.unanswerable_hint and task.unanswerable:
             instruction += f' If the context does not contain the answer, reply "{NO_ANSWER}".'
@@ -144,13 +148,14 @@ class RecordText:
         return answer_frame(template, "prompt.target_template", self.record, self.task)
 
 
-def check_templates(records: Sequence[Record], settings: PromptSettings) -> None:
+def check_templates(records: Sequence[Record], settings: PromptSettings, task: Task) -> None:
     """Render every record's task text and target once, so that a template mistake (a column some
-    row lacks) stops a run before it writes anything. Nothing to do without templates."""
+    row lacks) stops a run before it writes anything; `task` is the records' Task. Nothing to do
+    without templates."""
     if not settings.uses_templates:
         return
     for record in records:
-        text = RecordText.of(record, settings)
+        text = RecordText.by(task, record, settings)
         text.message()
         text.target()
         text.frame()
