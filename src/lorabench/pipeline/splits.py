@@ -41,26 +41,31 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
     a mistake found here leaves no run folder behind."""
     data = config.data
     task = get_task(config.task)  # looked up once, for the split and every stage after it (DataSplits.task)
+    validation_load = None
     if data.source is not None:
         loaded = load_records(data.source)
         say(loaded.summary())
-        train, validation, test = split_three_ways(loaded.records, data.split.test, data.split.validation, data.split.seed)
-        validation_from = (f"split from the source by split.validation={data.split.validation}"
-                           if data.split.validation else "none: split.validation is 0")
+        pool, test_share, given_test, cut = loaded.records, data.split.test, None, "split from the source"
     else:
         assert data.train is not None and data.test is not None
         train_load, test_load = load_records(data.train), load_records(data.test)
         say(train_load.summary())
         say(test_load.summary())
-        train, test = train_load.records, test_load.records
+        pool, test_share, given_test, cut = train_load.records, 0, test_load.records, "taken from train"
         if data.validation is not None:
             validation_load = load_records(data.validation)
-            validation, validation_from = validation_load.records, f"from data.validation {validation_load.source}"
-        elif data.split.validation:
-            train, validation, _ = split_three_ways(train, 0, data.split.validation, data.split.seed)
-            validation_from = f"taken from train by split.validation={data.split.validation}"
-        else:
-            validation, validation_from = [], "none: split.validation is 0"
+    # One cut for both layouts: test and validation out of a source; out of a training file validation
+    # alone (test 0), or nothing when a file gives validation too.
+    validation_share = 0 if validation_load is not None else data.split.validation
+    train, validation, test = split_three_ways(pool, test_share, validation_share, data.split.seed)
+    if given_test is not None:
+        test = given_test
+    if validation_load is not None:
+        validation, validation_from = validation_load.records, f"from data.validation {validation_load.source}"
+    elif data.split.validation:
+        validation_from = f"{cut} by split.validation={data.split.validation}"
+    else:
+        validation_from = "none: split.validation is 0"
     prompt = draw_shots(config.prompt, train, task)
     if data.train_size:
         if data.train_size > len(train):
