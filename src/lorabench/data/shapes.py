@@ -8,6 +8,9 @@ can map `prompt` / `completion` to any record field. By default `prompt` fills t
 `instruction` or `question` and `completion` its `response`, `answers` or `answer`, so a chat
 file loads as `open`, `math`, `short`, ... with no mapping at all.
 
+`first_row` decides, from a source's first row, its shape and the mapping of its columns onto
+record fields, and checks that every mapped column is there: the loader asks once, then reads.
+
 Chat messages are `{"role": ..., "content": ...}` with roles system, user and assistant and
 string content; other keys of a message (`name`, `weight`) are not read.
 """
