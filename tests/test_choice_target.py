@@ -59,8 +59,8 @@ def test_few_shot_answers_and_the_fingerprint_follow_the_mode():
     for record in shown:
         assert f"<|im_start|>assistant\n{record.answer_text.strip()}<|im_end|>" in shots["text"].text
         assert f"<|im_start|>assistant\n{record.answer}<|im_end|>" in shots["label"].text
-    assert (prompt_sha256("choice", tokenizer, PromptSettings(choice_answer="text"))
-            != prompt_sha256("choice", tokenizer, PromptSettings()))
+    assert (prompt_sha256(get_task("choice"), tokenizer, PromptSettings(choice_answer="text"))
+            != prompt_sha256(get_task("choice"), tokenizer, PromptSettings()))
 
 
 def _choice_config(model, data, out, **decoding) -> RunConfig:

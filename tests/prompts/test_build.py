@@ -1,5 +1,6 @@
 import pytest
 
+from lorabench.core.kinds import get_task
 from lorabench.data.records import TaskKind
 
 from lorabench.tasks.choice import ChoiceRecord
@@ -209,16 +210,16 @@ def test_a_target_template_needs_generated_choices():
 def test_prompt_sha256_follows_the_rendered_prompt_and_nothing_else(chat_tokenizer):
     from lorabench.prompts.build import prompt_sha256
 
-    base = prompt_sha256(TaskKind.extractive, chat_tokenizer, PromptSettings())
-    assert len(base) == 64 and base == prompt_sha256(TaskKind.extractive, chat_tokenizer, PromptSettings())
+    base = prompt_sha256(get_task(TaskKind.extractive), chat_tokenizer, PromptSettings())
+    assert len(base) == 64 and base == prompt_sha256(get_task(TaskKind.extractive), chat_tokenizer, PromptSettings())
     changed = [PromptSettings(answer_prefix="So:"), PromptSettings(system="Be brief."),
                PromptSettings(template="{{ question }}"), PromptSettings(target_template="A: {{ answer }}"),
                PromptSettings(max_prompt_tokens=512)]
-    assert base not in {prompt_sha256(TaskKind.extractive, chat_tokenizer, s) for s in changed}
+    assert base not in {prompt_sha256(get_task(TaskKind.extractive), chat_tokenizer, s) for s in changed}
     # A template over a data column hashes with that column's value from the data.
     over_column = PromptSettings(template="{{ level }}: {{ question }}")
-    assert prompt_sha256(TaskKind.extractive, chat_tokenizer, over_column, {"level": "a"}) != prompt_sha256(
-        TaskKind.extractive, chat_tokenizer, over_column, {"level": "b"})
+    assert prompt_sha256(get_task(TaskKind.extractive), chat_tokenizer, over_column, {"level": "a"}) != prompt_sha256(
+        get_task(TaskKind.extractive), chat_tokenizer, over_column, {"level": "b"})
 
 
 def test_few_shot_turns_come_after_a_chat_records_system_message_and_before_its_history(chat_tokenizer):

@@ -48,8 +48,8 @@ def outputs(kind: str, chat, plain) -> tuple[str, str, str, str]:
             answer = answer_from_generation(kind, generated)
             scores.append(item_scores(get_task(kind), record, answer))
     return (
-        prompt_sha256(kind, chat, PromptSettings()),
-        prompt_sha256(kind, plain, PromptSettings()),
+        prompt_sha256(get_task(kind), chat, PromptSettings()),
+        prompt_sha256(get_task(kind), plain, PromptSettings()),
         _digest(rendered),
         _digest(json.dumps(scores, sort_keys=True)),
     )

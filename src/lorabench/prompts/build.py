@@ -24,12 +24,12 @@ from lorabench.config.prompt import (  # noqa: F401
     choice_scoring_conflict,
     follow_choice_mode,
 )
-from lorabench.data.records import Record, TaskKind, Turn
+from lorabench.data.records import Record, Turn
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.few_shot import drawn_records, pick_shots
 from lorabench.prompts.answers import AnswerFrame
 from lorabench.prompts.template import RecordText
-from lorabench.core.kinds import get_task
+from lorabench.core.kinds import Task, get_task
 
 
 @dataclass(frozen=True)
@@ -316,11 +316,11 @@ def build_prompt(record: Record, tokenizer: Any, settings: PromptSettings) -> Pr
     return PromptBuilder(tokenizer, settings).prompt(record)
 
 
-def prompt_sha256(task: TaskKind, tokenizer: Any, settings: PromptSettings, extra: dict[str, Any] | None = None) -> str:
-    """A hash of how `settings` render one fixed synthetic record of `task` (prompt and target) with
-    this tokenizer, and of the prompt token limit: whatever changes prompts changes it, and nothing
-    else does. `extra` gives the probe the data's other columns, which a template may use."""
-    probe = get_task(task).synthesize(random.Random(0), 1, "probe")[0]
+def prompt_sha256(task: Task, tokenizer: Any, settings: PromptSettings, extra: dict[str, Any] | None = None) -> str:
+    """A hash of how `settings` render one fixed synthetic record of `task` (the run's kind: prompt
+    and target) with this tokenizer, and of the prompt token limit: whatever changes prompts changes
+    it, and nothing else does. `extra` gives the probe the data's other columns, which a template may use."""
+    probe = task.synthesize(random.Random(0), 1, "probe")[0]
     if extra:
         probe = probe.model_copy(update={"extra": dict(extra)})
     # Rendered whole (the limit is hashed instead), so a probe longer than the data's items cannot fail.

@@ -25,6 +25,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from lorabench.config.decoding import DecodingSettings
 from lorabench.config.settings import LoraSettings, TrainSettings  # noqa: F401 - re-exported
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 from lorabench.core.version import __version__
 from lorabench.data.records import Record, TaskKind
 from lorabench.metrics.scoring import LOWER_IS_BETTER, TASK_METRICS, ScoreSettings
@@ -74,7 +75,7 @@ def adapter_metadata(
         "lorabench": __version__,
         "task": task.value,
         "prompt": prompt_settings.model_dump(mode="json"),
-        "prompt_sha256": prompt_sha256(task, loaded.tokenizer, fitted, probe_extra),
+        "prompt_sha256": prompt_sha256(get_task(task), loaded.tokenizer, fitted, probe_extra),
         "max_prompt_tokens_used": max_prompt_tokens_used,
         "chat_template": {
             "used": uses_chat_template(loaded.tokenizer, prompt_settings),
