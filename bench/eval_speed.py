@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from lorabench.core.kinds import get_task
 from lorabench.data.records import TaskKind
 
 from lorabench.tasks.choice import ChoiceRecord
@@ -116,7 +117,7 @@ def bench_generation(loaded: LoadedModel, n: int, batch_size: int, seed: int) ->
 def _generation_row(
     task: str, records: list[Any], naive: list[Generation], naive_s: float, fast: list[Generation], fast_s: float
 ) -> Row:
-    answers = lambda gens: {g.record_id: answer_from_generation(TaskKind.extractive, g.text) for g in gens}
+    answers = lambda gens: {g.record_id: answer_from_generation(get_task(TaskKind.extractive), g.text) for g in gens}
     a_naive, a_fast = answers(naive), answers(fast)
     same = sum(a_naive[r.id] == a_fast[r.id] for r in records)
     diff = next((r.id for r in records if a_naive[r.id] != a_fast[r.id]), None)

@@ -17,6 +17,7 @@ from bench.flops import GenerationGroup, generation_flops, model_shape
 from bench.peers.evaluation import lorabench_prompts, run_both
 from bench.peers.model import load_lorabench
 from bench.peers.result import CaseResult, Outputs, Target
+from lorabench.core.kinds import get_task
 from lorabench.data.records import Record, TaskKind
 from lorabench.data.synth import synthesize
 from lorabench.config.decoding import DecodingSettings
@@ -51,7 +52,7 @@ def run(n_items: int, batch_size: int, max_new_tokens: int, seed: int, dtype: st
     ]
     both = run_both(loaded, records, decoding, instances, "generate_until", warm_up=(2, 2))
 
-    theirs = [answer_from_generation(TASK, text) for text in both.peer_output]
+    theirs = [answer_from_generation(get_task(TASK), text) for text in both.peer_output]
     ours = [row["prediction"] for row in both.outcome.rows]
     n, same = len(records), sum(a == b for a, b in zip(theirs, ours, strict=True))
     ids = {p.record_id: encode_prompt(p.text, loaded.tokenizer, p.chat) for p in prompts}

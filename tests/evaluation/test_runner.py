@@ -183,6 +183,7 @@ def test_smollm2_on_twenty_synthetic_extractive_items(tmp_path):
 # ---- multi-question strategies -------------------------------------------------------------------
 
 from lorabench.metrics.scoring import ScoreSettings  # noqa: E402
+from lorabench.core.kinds import get_task  # noqa: E402
 from lorabench.prompts.answers import cut_at_stops  # noqa: E402
 from lorabench.prompts.build import PromptSettings  # noqa: E402
 from lorabench.runs.folder import RunFolder  # noqa: E402
@@ -229,7 +230,7 @@ def test_group_strategies_give_one_row_per_question_with_accounting(causal, stra
         else:
             for before, after in zip(rows, rows[1:]):
                 # the next turn's history holds what the model said in the turn before
-                assert after["prompt"].startswith(before["prompt"] + cut_at_stops(group[0].task, before["raw"]))
+                assert after["prompt"].startswith(before["prompt"] + cut_at_stops(get_task(group[0].task), before["raw"]))
             assert all(r["generated_tokens"] <= 4 for r in rows)
             prompts, generated = [r["prompt_tokens"] for r in rows], [r["generated_tokens"] for r in rows]
             assert rows[0]["api_prompt_tokens"] == pytest.approx(sum(prompts) / n, abs=1e-3)

@@ -1,5 +1,6 @@
 import pytest
 
+from lorabench.core.kinds import get_task
 from lorabench.data.records import TaskKind
 from lorabench.prompts.answers import answer_from_generation
 
@@ -15,4 +16,4 @@ from lorabench.prompts.answers import answer_from_generation
     ],
 )
 def test_answer_from_generation(task, generated, answer):
-    assert answer_from_generation(task, generated) == answer
+    assert answer_from_generation(get_task(task), generated) == answer

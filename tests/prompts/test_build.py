@@ -178,7 +178,7 @@ def test_answer_prefix_replaces_the_plain_cue_and_opens_the_chat_answer(chat_tok
     full = chat.text + chat_tokenizer.decode(encode_target(chat.target, chat_tokenizer, chat.bare_answer))
     assert full.endswith("The answer is 1842")
     # The prefix is in the prompt, so the model's answer is scored without it.
-    assert answer_from_generation(TaskKind.extractive, " 1842\n", chat.frame) == "1842"
+    assert answer_from_generation(get_task(TaskKind.extractive), " 1842\n", chat.frame) == "1842"
 
 
 def test_a_template_without_prefix_is_the_whole_plain_prompt(plain_tokenizer):

@@ -45,7 +45,7 @@ def outputs(kind: str, chat, plain) -> tuple[str, str, str, str]:
         target = build_prompt(record, plain, SETTINGS[0]).target
         half = " ".join(target.split()[: max(1, len(target.split()) // 2)])
         for generated in (f" {target}\nmore", f" {half}", " Velmora 12"):
-            answer = answer_from_generation(kind, generated)
+            answer = answer_from_generation(get_task(kind), generated)
             scores.append(item_scores(get_task(kind), record, answer))
     return (
         prompt_sha256(get_task(kind), chat, PromptSettings()),

@@ -16,6 +16,7 @@ from lorabench.data.synth import synthesize
 from lorabench.core.errors import DataError
 from lorabench.comparison.items import error_category
 from lorabench.metrics.scoring import ScoreInput, score_item
+from lorabench.core.kinds import get_task
 from lorabench.prompts.answers import answer_from_generation
 from lorabench.prompts.build import PromptSettings, target_text, user_message
 from lorabench.tasks import TaskKind
@@ -62,7 +63,7 @@ def test_prompt_has_no_context_and_the_target_is_the_first_alias() -> None:
     assert message.startswith("Answer the question with a short answer") and "Context:" not in message
     assert message.endswith("Question: Which river runs past Velmora?")
     assert target_text(record) == "the Oswenin"
-    assert answer_from_generation("short", " Oswenin\nQuestion: next") == "Oswenin"
+    assert answer_from_generation(get_task("short"), " Oswenin\nQuestion: next") == "Oswenin"
 
 
 def test_error_categories() -> None:

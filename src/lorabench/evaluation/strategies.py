@@ -52,7 +52,7 @@ def single_rows(
     requests = [GenerationRequest(prompt, max_new_tokens, task.stop_strings) for prompt in prompts.values()]
     for gen in backend.generate(requests, decoding.batch_size):
         record, prompt = by_id[gen.record_id], prompts[gen.record_id]
-        answer = answer_from_generation(task.kind, gen.text, prompt.frame)
+        answer = answer_from_generation(task, gen.text, prompt.frame)
         cost = single_cost(gen).row_fields("single", questions[record.id])
         yield generated_row(task, record, prompt, answer, gen, gen.hit_max_new_tokens, cost, score_settings)
 
@@ -138,7 +138,7 @@ def sequential_rows(
         for gen in backend.generate(requests, decoding.batch_size):
             i, prompt = asked[gen.record_id]
             # The history shows what the model said ('unanswerable' included), as the gold history does.
-            said[i].append(cut_at_stops(task.kind, gen.text))
+            said[i].append(cut_at_stops(task, gen.text))
             turns[i].append((prompt, gen))
         for i in active:
             if len(groups[i]) == k + 1:
@@ -150,5 +150,5 @@ def _conversation_rows(
 ) -> Iterator[PredictionRow]:
     cost = sequential_cost([gen for _, gen in turns]).row_fields("sequential", len(group))
     for record, (prompt, gen) in zip(group, turns):
-        prediction = answer_from_generation(task.kind, gen.text)
+        prediction = answer_from_generation(task, gen.text)
         yield generated_row(task, record, prompt, prediction, gen, gen.hit_max_new_tokens, cost, score_settings)

@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lorabench.config.prompt import NO_ANSWER
-from lorabench.core.kinds import ByKind, get_task
-from lorabench.data.records import TaskKind
+from lorabench.core.kinds import ByKind, Task
 
-# Per kind (each kind's module declares them): where a plain-prompt model starts a new item
-# instead of stopping.
+# Per kind (each kind's module declares them, as its Task's stop_strings): where a plain-prompt
+# model starts a new item instead of stopping.
 STOP_STRINGS: ByKind[tuple[str, ...]] = ByKind("stop_strings")
 
 
@@ -38,19 +37,20 @@ def no_answer_to_empty(text: str) -> str:
     return "" if text.lower().rstrip(".") == NO_ANSWER else text
 
 
-def cut_at_stops(task: TaskKind, generated: str) -> str:
-    """What the model said: the generation cut at the task's stop strings, trimmed."""
+def cut_at_stops(task: Task, generated: str) -> str:
+    """What the model said: the generation cut at the stop strings of `task` (the records' kind), trimmed."""
     # Leading whitespace is not an answer; an extractive answer that opens with a newline is still one line.
     text = generated.lstrip()
-    for stop in STOP_STRINGS[TaskKind(task)]:
+    for stop in task.stop_strings:
         index = text.find(stop)
         if index != -1:
             text = text[:index]
     return text.strip()
 
 
-def answer_from_generation(task: TaskKind, generated: str, frame: AnswerFrame = AnswerFrame()) -> str:
-    """The answer a generation gives: cut at the task's stop strings, trimmed, the target template's
-    text around the answer taken off; 'unanswerable' -> ''."""
+def answer_from_generation(task: Task, generated: str, frame: AnswerFrame = AnswerFrame()) -> str:
+    """The answer a generation gives: cut at the stop strings of `task` (the records' kind), trimmed,
+    the target template's text around the answer taken off, then the kind's own clean-up
+    ('unanswerable' -> '')."""
     said = frame.strip(cut_at_stops(task, generated))
-    return get_task(task).clean_answer(said)
+    return task.clean_answer(said)
