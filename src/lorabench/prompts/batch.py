@@ -41,13 +41,16 @@ _NUMBERED = re.compile(
 )
 
 
-def batch_message(records: Sequence[Record], settings: PromptSettings, context: str) -> str:
+def batch_message(records: Sequence[Record], settings: PromptSettings) -> tuple[str, str]:
+    """The user message's text before and after the context: the instruction, then the numbered
+    questions. Neither depends on the context, so they are written once however often fitting
+    shortens the context between them."""
     instruction = f"{settings.instruction or _INSTRUCTION} {_FORMAT}"
     if settings.unanswerable_hint:
         instruction += f' If the context does not contain the answer to a question, write "{NO_ANSWER}" as its answer.'
     # A question is one numbered line, so line breaks inside it would read as extra items.
     questions = "\n".join(f"{number}. {' '.join(r.question.split())}" for number, r in enumerate(records, start=1))
-    return "\n\n".join([instruction, f"Context: {context}", f"Questions:\n{questions}"])
+    return f"{instruction}\n\nContext: ", f"\n\nQuestions:\n{questions}"
 
 
 def batch_target(records: Sequence[Record]) -> str:
@@ -61,14 +64,13 @@ def build_batch_prompt(records: Sequence[Record], builder: PromptBuilder) -> Pro
 
     `max_prompt_tokens` bounds this whole prompt; the answers get their own budget at generation.
     """
-    chat, settings = builder.chat, builder.settings
     first = records[0]
+    before, after = batch_message(records, builder.settings)
+    target = batch_target(records)
     fitted = builder.fit(
-        first.context,
-        lambda context: builder.user_turn(batch_message(records, settings, context), BATCH_CUE),
-        f"context of record {first.id}",
+        first.context, lambda context: builder.user_turn(before + context + after, BATCH_CUE), f"context of record {first.id}"
     )
-    return Prompt(first.id, fitted.text, batch_target(records), chat, fitted.n_tokens, fitted.shortened)
+    return Prompt(first.id, fitted.text, target, builder.chat, fitted.n_tokens, fitted.shortened)
 
 
 def cut_batch_output(generated: str) -> str:
