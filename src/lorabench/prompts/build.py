@@ -137,14 +137,6 @@ def target_text(record: Record, settings: PromptSettings | None = None) -> str:
     return RecordText.of(record, settings).target()
 
 
-def _ending(settings: PromptSettings, cue: str) -> str:
-    """What a plain prompt ends with: prompt.answer_prefix, else the task's cue; a template writes the
-    whole prompt, so it gets no cue of its own."""
-    if settings.answer_prefix is not None:
-        return settings.answer_prefix
-    return "" if settings.template is not None else cue
-
-
 def _plain(message: str, ending: str) -> str:
     return f"{message}\n{ending}" if ending else message
 
@@ -240,7 +232,7 @@ class PromptBuilder:
         says so under a chat template.
         """
         settings = self.settings
-        ending = _ending(settings, cue)
+        ending = self.ending(cue)
         inline = "".join(f"{_plain(m, ending)} {answer}\n\n" for m, answer in shots)
         if not self.chat:
             earlier = "".join(f"{turn.role.capitalize()}: {turn.content}\n\n" for turn in history)
@@ -259,6 +251,13 @@ class PromptBuilder:
         conversation.append({"role": "user", "content": inline + message})
         text = self.tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
         return text + (settings.answer_prefix or "")
+
+    def ending(self, cue: str) -> str:
+        """What a plain prompt ends with: prompt.answer_prefix, else the kind's `cue`; a template writes
+        the whole prompt, so it gets no cue of its own."""
+        if self.settings.answer_prefix is not None:
+            return self.settings.answer_prefix
+        return "" if self.settings.template is not None else cue
 
     def n_tokens(self, text: str) -> int:
         """How many tokens prompt text is, as `encode_prompt` gives them."""

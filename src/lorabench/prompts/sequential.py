@@ -8,7 +8,7 @@ answers at evaluation; both are rendered by `turn_prompt`, so the tokens match u
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lorabench.data.records import Record
@@ -20,14 +20,17 @@ from lorabench.prompts.template import RecordText
 
 @dataclass(frozen=True)
 class Conversation:
-    """A context's questions, the stage's builder that renders them, and the (possibly shortened)
-    context every turn shows."""
+    """A context's questions, the stage's builder whose settings and tokenizer render them, and the
+    (possibly shortened) context every turn shows. The conversation renders its turns itself: what
+    every turn starts with (the first question's text, and its ending as plain text) is settled once."""
 
     records: tuple[Record, ...]
     builder: PromptBuilder
+    first: RecordText  # the first question's text, which opens every turn
+    ending: str  # plain rendering: what the first question ends with (see PromptBuilder.ending)
+    end_text: str  # plain rendering: the EOS written after each earlier answer (a template writes its own)
     context: str
     shortened: bool
-    end_text: str  # plain rendering: the EOS written after each earlier answer (a template writes its own)
 
     @property
     def chat(self) -> bool:
@@ -46,22 +49,21 @@ def _plain_end(tokenizer: Any) -> str:
     return str(tokenizer.eos_token)
 
 
-def _render(
-    records: Sequence[Record], builder: PromptBuilder, end_text: str, context: str, answers: Sequence[str]
-) -> str:
-    """The prompt that asks question len(answers) + 1, after `answers` to the questions before it."""
-    settings = builder.settings
-    text = RecordText.of(records[0], settings)
-    first, cue = text.message(context), text.task.cue
+def _render(conversation: Conversation, context: str, answers: Sequence[str]) -> str:
+    """The prompt that asks question len(answers) + 1 about `context`, after `answers` to the
+    questions before it. A plain first turn is what a single prompt without history would be."""
+    records, builder, cue = conversation.records, conversation.builder, conversation.first.task.cue
+    first = conversation.first.message(context)
     if not builder.chat:
         # Plain turn cues: each question is a "Question:" line, each answer follows "Answer:" and ends in EOS.
-        rendered = builder.user_turn(first, cue)
+        ending = conversation.ending
+        rendered = f"{first}\n{ending}" if ending else first
         for answer, record in zip(answers, records[1:]):
-            rendered += f" {answer}{end_text}\n\n{_follow_up(record)}\n{cue}"
+            rendered += f" {answer}{conversation.end_text}\n\n{_follow_up(record)}\n{cue}"
         return rendered
     messages = [{"role": "user", "content": first}]
-    if settings.system:
-        messages.insert(0, {"role": "system", "content": settings.system})
+    if builder.settings.system:
+        messages.insert(0, {"role": "system", "content": builder.settings.system})
     for answer, record in zip(answers, records[1:]):
         messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": _follow_up(record)}]
     return builder.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -71,22 +73,21 @@ def start_conversation(records: Sequence[Record], builder: PromptBuilder) -> Con
     """Fix the context for all turns: shortened, if needed, so that the last turn with empty answers
     fits `max_prompt_tokens`. That bound depends only on the records, so training and evaluation
     shorten alike; the answers themselves come on top, like the answer of a single prompt."""
+    first = RecordText.of(records[0], builder.settings)
     end_text = "" if builder.chat else _plain_end(builder.tokenizer)
-    empty = [""] * (len(records) - 1)
-    fitted = builder.fit(
-        records[0].context,
-        lambda context: _render(records, builder, end_text, context, empty),
-        f"context of record {records[0].id}",
+    whole = Conversation(
+        tuple(records), builder, first, builder.ending(first.task.cue), end_text, records[0].context, shortened=False
     )
-    return Conversation(tuple(records), builder, fitted.context, fitted.shortened, end_text)
+    empty = [""] * (len(records) - 1)
+    fitted = builder.fit(whole.context, lambda context: _render(whole, context, empty), f"context of record {records[0].id}")
+    return replace(whole, context=fitted.context, shortened=fitted.shortened)
 
 
 def turn_prompt(conversation: Conversation, answers: Sequence[str]) -> Prompt:
     """The prompt of turn len(answers) + 1, whose history holds `answers` as the earlier replies."""
     record = conversation.records[len(answers)]
-    builder = conversation.builder
-    text = _render(conversation.records, builder, conversation.end_text, conversation.context, answers)
-    return Prompt(record.id, text, _gold(record), conversation.chat, builder.n_tokens(text), conversation.shortened)
+    text = _render(conversation, conversation.context, answers)
+    return Prompt(record.id, text, _gold(record), conversation.chat, conversation.builder.n_tokens(text), conversation.shortened)
 
 
 def gold_history(conversation: Conversation) -> list[str]:
