@@ -13,7 +13,6 @@ from typing import Any
 
 from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
-from lorabench.core.kinds import get_task
 from lorabench.prompts.build import Prompt, PromptBuilder
 from lorabench.prompts.template import RecordText
 
@@ -35,6 +34,11 @@ class Conversation:
     @property
     def chat(self) -> bool:
         return self.builder.chat
+
+    def gold(self, record: Record) -> str:
+        """A question's target: its kind's own (for extractive QA the first gold answer), read off the
+        conversation's one Task; the multi-question strategies take no target template."""
+        return self.first.task.target(record)
 
 
 def _follow_up(record: Record) -> str:
@@ -87,15 +91,10 @@ def turn_prompt(conversation: Conversation, answers: Sequence[str]) -> Prompt:
     """The prompt of turn len(answers) + 1, whose history holds `answers` as the earlier replies."""
     record = conversation.records[len(answers)]
     text = _render(conversation, conversation.context, answers)
-    return Prompt(record.id, text, _gold(record), conversation.chat, conversation.builder.n_tokens(text), conversation.shortened)
+    target = conversation.gold(record)
+    return Prompt(record.id, text, target, conversation.chat, conversation.builder.n_tokens(text), conversation.shortened)
 
 
 def gold_history(conversation: Conversation) -> list[str]:
     """The answers training puts in the history (teacher forcing): each question's target text."""
-    return [_gold(record) for record in conversation.records]
-
-
-def _gold(record: Record) -> str:
-    """The kind's own target (for extractive QA the first gold answer); the multi-question
-    strategies take no target template."""
-    return get_task(record.task).target(record)
+    return [conversation.gold(record) for record in conversation.records]
