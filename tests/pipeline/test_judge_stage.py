@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 import tiny_models
 from lorabench.cli import app
 from lorabench.config.run import RunConfig
+from lorabench.core.kinds import get_task
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
 from lorabench.pipeline.judge_stage import choose_headline
@@ -119,14 +120,15 @@ def test_a_trusted_judge_is_the_headline_when_asked(tmp_path, tiny_causal_path):
                                                judge="m", metrics={"primary": "judge_correct"}))
     judged = scripted_result(tmp_path)
     assert judged.trustworthy
-    headline = choose_headline(config, [], judged)
+    task = get_task(config.task)
+    headline = choose_headline(task, config.metrics, [], judged)
     assert headline.primary == "judge_correct" and headline.note is None
     assert [(c.metric, c.role) for c in headline.judged] == [("judge_correct", "primary"), ("judge_attempted", "secondary")]
     verdict = headline.verdict(0.05, "none")
     assert verdict["primary_metric"] == "judge_correct" and verdict["verdict"] == "better"
     # Without metrics.primary the task's own metric decides, judge or not.
-    plain = choose_headline(config.model_copy(update={"metrics": config.metrics.model_copy(update={"primary": None})}), [], judged)
+    plain = choose_headline(task, config.metrics.model_copy(update={"primary": None}), [], judged)
     assert plain.primary == "rouge_l_acc" and all(c.role == "secondary" for c in plain.judged)
     failed_gold = judged.model_copy(update={"guards": [judged.guards[0].model_copy(update={"ok": False})]})
-    untrusted = choose_headline(config, [], failed_gold)
+    untrusted = choose_headline(task, config.metrics, [], failed_gold)
     assert untrusted.primary == "rouge_l_acc" and "not trustworthy" in untrusted.note

@@ -17,8 +17,8 @@ from typing import Any
 from lorabench.comparison.paired import MetricComparison, comparison_from_dict, run_verdict, with_roles
 from lorabench.config.judge import JUDGE_PRIMARY, JudgeSettings
 from lorabench.config.prompt import PromptSettings
-from lorabench.config.run import RunConfig
-from lorabench.core.kinds import get_task
+from lorabench.config.settings import MetricSettings
+from lorabench.core.kinds import Task
 from lorabench.core.notices import Say
 from lorabench.data.records import Record
 from lorabench.judging.answers import judge_answers
@@ -58,9 +58,12 @@ class Headline:
         return verdict
 
 
-def choose_headline(config: RunConfig, comparisons: Sequence[MetricComparison], judged: JudgeResult | None) -> Headline:
-    own = get_task(config.task).primary_metric
-    requested = config.metrics.primary
+def choose_headline(
+    task: Task, metrics: MetricSettings, comparisons: Sequence[MetricComparison], judged: JudgeResult | None
+) -> Headline:
+    """The headline of a run of `task` (the run's Task, resolved once) under its `metrics` settings."""
+    own = task.primary_metric
+    requested = metrics.primary
     primary, note = requested or own, None
     if primary == JUDGE_PRIMARY and (judged is None or not judged.trustworthy):
         gold = next((g.message for g in judged.guards if g.name == "judge_gold"), "") if judged else "no judgment"
@@ -68,5 +71,5 @@ def choose_headline(config: RunConfig, comparisons: Sequence[MetricComparison], 
                 f"the verdict is {own}'s")
         primary = own
     judged_comparisons = [comparison_from_dict(c.model_dump()) for c in judged.comparisons] if judged is not None else []
-    marked = with_roles([*judged_comparisons, *comparisons], primary, config.metrics.correction)
+    marked = with_roles([*judged_comparisons, *comparisons], primary, metrics.correction)
     return Headline(primary, requested, note, marked[len(judged_comparisons):], marked[:len(judged_comparisons)])

@@ -199,7 +199,7 @@ def _run_held(
             metrics.alpha, say,
         )
         timings["judge_seconds"] = round(time.perf_counter() - start, 2)
-    headline = choose_headline(config, comparisons, judged)
+    headline = choose_headline(run.task, config.metrics, comparisons, judged)
     if headline.note is not None:
         say(alarm(headline.note))
     comparisons = headline.comparisons
