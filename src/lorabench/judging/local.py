@@ -21,7 +21,7 @@ from lorabench.inference.base import Backend, GenerationRequest
 from lorabench.judging.backend import JudgePrompt
 from lorabench.judging.cache import Completion
 from lorabench.models.gguf import sha256_file
-from lorabench.models.load import ModelSource, load_model, resolve_source
+from lorabench.models.load import ModelSource, load_model
 from lorabench.prompts.build import Prompt, encode_prompt, model_context_length
 
 
@@ -38,15 +38,17 @@ def _weights_fingerprint(source: ModelSource) -> str | None:
 
 
 class LocalJudge:
-    def __init__(self, settings: JudgeSettings, cache_dir: str | None = None) -> None:
+    """The judge model `settings` name, whose name resolved to `source` (see models.load.resolve_source)."""
+
+    def __init__(self, settings: JudgeSettings, source: ModelSource, cache_dir: str | None = None) -> None:
         self.settings = settings
-        self.spec = settings.model_spec(cache_dir)
-        self.source = resolve_source(self.spec.name, self.spec.cache_dir, self.spec.revision)
+        self.source = source
         self.identity = json.dumps({
             "judge": "local", "model": self.source.name, "weights": _weights_fingerprint(self.source),
             "revision": self.source.revision, "backend": settings.backend, "dtype": settings.dtype,
             "max_new_tokens": settings.max_new_tokens,
         }, sort_keys=True)
+        self.spec = settings.model_spec(cache_dir)
         self._backend: Backend | None = None
         self.load_seconds = 0.0
 

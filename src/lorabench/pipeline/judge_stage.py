@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from lorabench.comparison.paired import MetricComparison, comparison_from_dict, run_verdict, with_roles
-from lorabench.config.judge import JUDGE_PRIMARY, JudgeSettings
+from lorabench.config.judge import JUDGE_PRIMARY
 from lorabench.config.prompt import PromptSettings
 from lorabench.config.settings import MetricSettings
 from lorabench.core.kinds import Task
 from lorabench.core.notices import Say
 from lorabench.data.records import Record
-from lorabench.judging.answers import judge_answers
+from lorabench.judging.answers import JudgeSetup, judge_with
 from lorabench.judging.sources import items_from_rows
 from lorabench.results.judged import JudgeResult
 from lorabench.runs.predictions import PredictionRow
@@ -30,13 +30,15 @@ JUDGE_FOLDER = "judge"
 
 
 def judge_stage(
-    judge: JudgeSettings, prompt: PromptSettings, records: Sequence[Record], base: Sequence[PredictionRow],
-    tuned: Sequence[PredictionRow], out: Path, cache_dir: str | None, alpha: float, say: Say,
+    setup: JudgeSetup, prompt: PromptSettings, records: Sequence[Record],
+    base: Sequence[PredictionRow], tuned: Sequence[PredictionRow], out: Path, cache_dir: str | None, alpha: float,
+    say: Say,
 ) -> JudgeResult:
-    """Grade base's and tuned's answers (and compare them in both orders) into out/judge/; the
+    """Grade base's and tuned's answers (and compare them in both orders) into out/judge/, with the
+    rubrics and the judge model the run's check read and resolved (`setup`, see check_judge); the
     judge reads each question as the run's prompt settings write its task text."""
     items = items_from_rows(records, prompt, [("base", base), ("tuned", tuned)])
-    return judge_answers(items, ["base", "tuned"], judge, out=Path(out) / JUDGE_FOLDER, cache_dir=cache_dir, alpha=alpha, say=say)
+    return judge_with(items, ["base", "tuned"], setup, out=Path(out) / JUDGE_FOLDER, cache_dir=cache_dir, alpha=alpha, say=say)
 
 
 @dataclass(frozen=True)

@@ -130,8 +130,7 @@ def _run_held(
     check_can_serve(config.decoding, config.task, with_adapter=True)  # the tuned stage serves the adapter
     splits = split_data(config, say)
     retention_plan = plan_retention(config.retention, config.model) if config.retention.tasks else None
-    if config.judge is not None:
-        check_judge(config.judge, ["base", "tuned"], config.model.cache_dir)
+    judge_setup = check_judge(config.judge, ["base", "tuned"], config.model.cache_dir) if config.judge is not None else None
     loaded = load_model(config.model)
     check_target_modules(loaded.model, config.lora.target_modules)
     timings["load_seconds"] = round(time.perf_counter() - start, 2)
@@ -192,10 +191,10 @@ def _run_held(
     )
     findings = _guards(run.prompt, loaded, splits.test, adapter_dir, base, tuned, prompt_change)
     judged = None
-    if config.judge is not None:
+    if judge_setup is not None:
         start = time.perf_counter()
         judged = judge_stage(
-            config.judge, run.prompt.settings, splits.test, base.rows, tuned.rows, out, config.model.cache_dir,
+            judge_setup, run.prompt.settings, splits.test, base.rows, tuned.rows, out, config.model.cache_dir,
             metrics.alpha, say,
         )
         timings["judge_seconds"] = round(time.perf_counter() - start, 2)
