@@ -63,17 +63,16 @@ def unquantized_spec(spec: ModelSpec, dtype: str) -> ModelSpec:
     return ModelSpec(**{**spec.model_dump(), "load_in_4bit": False, "device": "cpu", "dtype": dtype})
 
 
-def write_merged(loaded: LoadedModel, folder: Path) -> None:
+def write_merged(loaded: LoadedModel, folder: Path, meta: dict[str, Any]) -> None:
     """Merge the adapter of `loaded` into its base weights (in place; `loaded.model` becomes the
-    plain merged model) and save weights, tokenizer and the adapter's lorabench.json, marked merged."""
+    plain merged model) and save weights, tokenizer and the adapter's lorabench.json `meta` (as the
+    caller read or made it: no need to read it back), marked merged."""
     merged = loaded.model.merge_and_unload()
     loaded.model = merged
     merged.save_pretrained(folder)
     loaded.tokenizer.save_pretrained(folder)
-    if loaded.adapter is not None and (Path(loaded.adapter) / ADAPTER_META).is_file():
-        meta = read_adapter_meta(Path(loaded.adapter))
-        marked = {**meta, "merged": {"adapter": loaded.adapter, "adapter_sha256": loaded.adapter_sha256}}
-        write_json(Path(folder) / ADAPTER_META, marked)
+    marked = {**meta, "merged": {"adapter": loaded.adapter, "adapter_sha256": loaded.adapter_sha256}}
+    write_json(Path(folder) / ADAPTER_META, marked)
 
 
 def merge_adapter(
@@ -110,7 +109,7 @@ def merge_adapter(
     check_mergeable(loaded.model.get_base_model(), meta["lora"].get("target_modules", "all-linear"))
     expected = greedy_answers(loaded, records, prompt)
     with _staged(out) as staging:
-        write_merged(loaded, staging)
+        write_merged(loaded, staging, meta)
         del loaded
         gc.collect()
         merged = load_model(ModelSpec(name=str(staging), dtype=spec.dtype, device="cpu"))

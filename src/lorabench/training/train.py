@@ -88,15 +88,16 @@ def adapter_metadata(
     }
 
 
-def _save_merged(loaded: LoadedModel, adapter_dir: Path, merged_dir: Path) -> None:
-    """Base + adapter merged into plain weights, from a fresh CPU load of the base.
+def _save_merged(loaded: LoadedModel, adapter_dir: Path, merged_dir: Path, meta: dict[str, Any]) -> None:
+    """Base + adapter merged into plain weights, from a fresh CPU load of the base; `meta`: the
+    adapter's lorabench.json, as written.
 
     Reloading leaves the caller's base model untouched and, for a 4-bit base, merges into
     unquantized weights (in the training dtype) instead of rounding the update into 4 bits.
     """
     spec = unquantized_spec(loaded.spec, str(loaded.dtype).removeprefix("torch."))
     fresh = load_model(spec, adapter=str(adapter_dir), source=loaded.source)
-    write_merged(fresh, merged_dir)
+    write_merged(fresh, merged_dir, meta)
 
 
 def train_adapter(
@@ -206,9 +207,11 @@ def train_adapter(
             answer_only.close()
         _restore_base(peft_model, loaded, use_cache)
 
+    # The training's figures are final here; the merge only exports the saved adapter.
+    best_val_metric = _best(log.val_metrics, metric_name)
     merged_dir = out_dir / "merged" if merge and trainer.is_world_process_zero() else None
     if merged_dir is not None:
-        _save_merged(loaded, adapter_dir, merged_dir)
+        _save_merged(loaded, adapter_dir, merged_dir, meta)
     return TrainResult(
         adapter_dir=adapter_dir,
         log_path=log_path,
@@ -217,7 +220,7 @@ def train_adapter(
         train_loss=figures["train_loss"],
         train_seconds=figures["train_seconds"],
         tokens_per_second=figures["tokens_per_second"],
-        best_val_metric=_best(log.val_metrics, metric_name),
+        best_val_metric=best_val_metric,
         stopped_early=early is not None and early.early_stopping_patience_counter >= early.early_stopping_patience,
         merged_dir=merged_dir,
     )
