@@ -139,6 +139,9 @@ def train_adapter(
     max_length = None if loaded.is_seq2seq else model_context_length(loaded.model)
     train_examples = encode_examples(train_records, loaded.tokenizer, fitted, loaded.is_seq2seq, max_length)
     val_examples = encode_examples(val_records, loaded.tokenizer, fitted, loaded.is_seq2seq, max_length)
+    # Wrapped once: the Trainer and its length-grouped sampler read the same dataset.
+    train_data = ExampleDataset(train_examples)
+    val_data = ExampleDataset(val_examples) if val_examples else None
     metric_records = list(val_records[: training.val_metric_items])
     metric_name = TASK_METRICS[task][0] if metric_records else None
     if training.early_stopping_patience is not None and not val_examples:
@@ -179,12 +182,12 @@ def train_adapter(
         trainer = _LoraTrainer(
             model=peft_model,
             args=args,
-            train_dataset=ExampleDataset(train_examples),
-            eval_dataset=ExampleDataset(val_examples) if val_examples else None,
+            train_dataset=train_data,
+            eval_dataset=val_data,
             data_collator=PadCollator(loaded.tokenizer.pad_token_id),
             callbacks=[_LogAtCheckpoints(), totals, log, *([early] if early else []), *callbacks],
             answer_only=answer_only,
-            lengths=ExampleDataset(train_examples).lengths,
+            lengths=train_data.lengths,
             val_metric=metric,
             metric_name=metric_name,
             totals=totals,
