@@ -66,6 +66,12 @@ class LoadedModel:
     adapter: str | None = None
     adapter_sha256: str | None = None  # of the adapter's weights: a retrained adapter is a different model
     load_seconds: float = field(default=0.0, compare=False)
+    # describe(), made once: what it reads is settled when the model is loaded, and a run's stages
+    # (the adapter's record, the retention fingerprints) read this rather than describe it again.
+    description: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.description = self.describe()
 
     def describe(self) -> dict[str, Any]:
         """Plain values identifying the weights and settings, for a run's config.yaml."""

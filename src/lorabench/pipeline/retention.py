@@ -133,7 +133,7 @@ def _fingerprint(plan: RetentionPlan, loaded: LoadedModel, adapter: Path | None)
     weights = adapter / "adapter_model.safetensors" if adapter is not None else None
     payload = {
         "lm_eval": getattr(lm_eval, "__version__", "?"),
-        "model": {k: v for k, v in loaded.describe().items() if not k.startswith("adapter")},
+        "model": {k: v for k, v in loaded.description.items() if not k.startswith("adapter")},
         "adapter_sha256": gguf_cache.sha256_file(weights) if weights is not None and weights.is_file() else None,
         "tasks": [_task_identity(t) for t in plan.tasks],
         "settings": plan.settings.model_dump(mode="json", exclude={"tasks"}),

@@ -83,7 +83,7 @@ def adapter_metadata(
         },
         "lora": lora.model_dump(mode="json"),
         "training": training.model_dump(mode="json"),
-        "base_model": loaded.describe(),
+        "base_model": loaded.description,
         "data": {"train_items": n_train, "val_items": n_val},
     }
 
