@@ -39,7 +39,6 @@ from lorabench.pipeline.train_stage import (
     stage_train_seconds,
     stage_training,
     train_stage,
-    training_figures,
 )
 from lorabench.prompts.build import ResolvedPrompt, fit_to_model
 from lorabench.report.model_card import write_model_card
@@ -224,7 +223,7 @@ def _run_held(
             "train": stage_train_seconds(out / "train"),
             "tuned_eval": eval_seconds(tuned.rows),
         },
-        "training": stage_training(out / "train") if train_result is None else training_figures(train_result),
+        "training": stage_training(out / "train") if train_result is None else train_result.figures().model_dump(),
         "precision": pass_precisions(loaded, adapter_dir, tuned_model),
     }
     if prompt_change is not None:

@@ -77,7 +77,7 @@ def train_stage(
         write_json(stamp, {
             "fingerprint": fingerprint, "fingerprint_without_prompt": without_prompt,
             "steps": result.steps, "train_seconds": result.train_seconds,
-            "training": training_figures(result),
+            "training": result.figures().model_dump(),
         })
         (train_dir / "pending.json").unlink(missing_ok=True)
     return result.adapter_dir, result
@@ -113,15 +113,6 @@ def _same_pending(train_dir: Path, fingerprint: str) -> bool:
     """Checkpoints may be resumed only if they were made for the same settings."""
     pending = train_dir / "pending.json"
     return pending.exists() and json.loads(pending.read_text()).get("fingerprint") == fingerprint
-
-
-def training_figures(result: TrainResult) -> dict[str, Any]:
-    """summary.json's `training`: the whole run's figures, also after a resume."""
-    return {
-        "steps": result.steps, "epochs": result.epochs, "train_loss": result.train_loss,
-        "train_seconds": result.train_seconds, "tokens_per_second": result.tokens_per_second,
-        "best_val_metric": result.best_val_metric, "stopped_early": result.stopped_early,
-    }
 
 
 def stage_train_seconds(train_dir: Path) -> float | None:
