@@ -1,6 +1,7 @@
 import pytest
 
 from lorabench.core.errors import LorabenchError
+from lorabench.judging.records import save_rubric
 from lorabench.judging.rubric import load_rubric
 
 
@@ -12,7 +13,7 @@ def test_packaged_rubrics_render_and_are_fingerprinted(tmp_path):
     preference = load_rubric("preference")
     assert "Answer B: y" in preference.render("item-1", question="q", gold="g", answer_a="x", answer_b="y")
     assert preference.sha256 != rubric.sha256
-    saved = rubric.save(tmp_path)
+    saved = save_rubric(tmp_path, rubric)
     assert saved.read_text() == rubric.text and saved.name == "judge_correctness_rubric.j2"
 
 

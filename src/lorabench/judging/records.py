@@ -13,10 +13,15 @@ from lorabench.results.judged import JUDGE_RESULT, JUDGMENTS, JudgeResult
 from lorabench.runs.folder import write_atomic, write_json
 
 
+def save_rubric(folder: Path, rubric: Rubric) -> Path:
+    """The rubric as used, into the folder (the record of what the judge was told)."""
+    return write_atomic(Path(folder) / rubric.file_name, rubric.text)
+
+
 def write_judging(folder: Path, result: JudgeResult, rubrics: Iterable[Rubric]) -> Path:
     """judgments.jsonl, judge.json and the rubric files into `folder`; returns judge.json's path."""
     folder = Path(folder)
     for rubric in rubrics:
-        rubric.save(folder)
+        save_rubric(folder, rubric)
     write_atomic(folder / JUDGMENTS, "".join(json.dumps(j.to_dict(), ensure_ascii=False) + "\n" for j in result.judgments))
     return write_json(folder / JUDGE_RESULT, result.to_dict())

@@ -18,7 +18,6 @@ from jinja2 import Environment, meta
 
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.template import render, syntax_problem
-from lorabench.runs.folder import write_atomic
 
 RubricKind = Literal["correctness", "preference"]
 # The variables each rubric is rendered with; a template that uses none of the answers is refused.
@@ -56,10 +55,6 @@ class Rubric:
         if len(answers) != len(names):
             raise ValueError(f"a {self.kind} rubric shows {len(names)} answer(s), not {len(answers)}")
         return self.render(item_id, question=question, gold=gold, **dict(zip(names, answers)))
-
-    def save(self, folder: Path) -> Path:
-        """The rubric as used, into the run folder (the run's record of what the judge was told)."""
-        return write_atomic(Path(folder) / self.file_name, self.text)
 
 
 def load_rubric(kind: RubricKind, override: str | None = None) -> Rubric:
