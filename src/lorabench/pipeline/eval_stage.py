@@ -35,7 +35,7 @@ def eval_stage(
     """Evaluate into out/<name>; the folder's config makes base and tuned provably comparable."""
     decoding = plan.decoding
     settings = plan.prompt.settings if isinstance(plan.prompt, ResolvedPrompt) else plan.prompt
-    model = loaded.describe()
+    model = loaded.description
     stage_config = {
         "stage": name,
         "model": model,
