@@ -35,9 +35,11 @@ TRAINER_CURVES = "trainer_curves"
 class RunTracking:
     """A run's trackers, resolved once as the run starts: the folder that keeps its tracker runs'
     ids, its settings, its backends (their client libraries imported), the tracker run's name, and
-    its place under a study (the study's group, and the study's tracker runs as parents). Without
-    backends, and on the processes of a launch that write no run files, it is inactive: beginning,
-    routing the Trainer and finishing are then no-ops."""
+    its place under a study (the study's group, and the study's tracker runs as parents), and the
+    ids of its tracker runs, read from the folder once (a resumed run's) and kept current as
+    `begin_tracking` opens them, so routing the Trainer, closing its sessions and finishing need
+    not read the folder again. Without backends, and on the processes of a launch that write no
+    run files, it is inactive: beginning, routing the Trainer and finishing are then no-ops."""
 
     folder: Path
     settings: TrackingSettings
@@ -45,6 +47,7 @@ class RunTracking:
     backends: dict[str, Backend] = field(default_factory=dict)
     group: str | None = None
     parents: dict[str, str] = field(default_factory=dict)
+    run_ids: dict[str, str] = field(default_factory=dict)  # by backend: the tracker runs open for this run
 
     @property
     def active(self) -> bool:
@@ -64,10 +67,11 @@ def run_tracking(folder: Path, settings: TrackingSettings, study: Path | None = 
     name = run_name(folder, settings, study)
     if not main or not settings.backends:
         return RunTracking(folder, settings, name, group=group_of(study))
+    run_ids = open_run_ids(folder)  # a resumed run's tracker runs, which it goes on logging into
     backends = check_backends(list(settings.backends))
     # The study's tracker runs are read only for a run that has tracker runs to place under them.
     parents = study_parents(study) if study is not None else {}
-    return RunTracking(folder, settings, name, backends, group_of(study), parents)
+    return RunTracking(folder, settings, name, backends, group_of(study), parents, run_ids)
 
 
 def save_settings(folder: Path, settings: TrackingSettings) -> None:
@@ -134,7 +138,7 @@ def begin_tracking(tracking: RunTracking, say: Say = log) -> None:
     if not tracking.active:
         return
     save_settings(tracking.folder, tracking.settings)
-    open_runs(tracking, say)
+    tracking.run_ids.update(open_runs(tracking, say))
 
 
 def finish_tracking(tracking: RunTracking, say: Say = log) -> list[TrackOutcome]:
@@ -142,8 +146,7 @@ def finish_tracking(tracking: RunTracking, say: Say = log) -> list[TrackOutcome]
     failed then was said once, and is left to `lorabench track`)."""
     if not tracking.active:
         return []
-    run_ids = open_run_ids(tracking.folder)
-    opened = [name for name in tracking.settings.backends if name in run_ids]
+    opened = [name for name in tracking.settings.backends if name in tracking.run_ids]
     if not opened:
         return []
     return send_run(tracking.folder, tracking.named, opened, say, group=tracking.group, parents=tracking.parents)

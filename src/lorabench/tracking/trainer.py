@@ -24,17 +24,16 @@ from typing import Any
 from lorabench.core.notices import Say, log, warn
 from lorabench.tracking.base import Place, TrainerRoute
 from lorabench.tracking.record import TRAIN_LOG
-from lorabench.tracking.send import RunTracking, failure_reason, mark_trainer_curves, open_run_ids
+from lorabench.tracking.send import RunTracking, failure_reason, mark_trainer_curves
 
 
 def trainer_routes(tracking: RunTracking, report_to: list[str]) -> dict[str, TrainerRoute]:
     """By backend, how the Trainer reports into this run's tracker runs: the backends both in
     `report_to` and in the tracking settings' backends whose tracker run is open (its id in the folder)."""
-    run_ids = open_run_ids(tracking.folder)
     place = Place(tracking.named, None, tracking.group)
     routes = {}
     for name, tracker in tracking.backends.items():
-        run_id = run_ids.get(name)
+        run_id = tracking.run_ids.get(name)
         if run_id and (name in report_to or "all" in report_to):  # "all": every integration installed
             routes[name] = tracker.trainer_route(place, run_id)
     return routes
@@ -87,9 +86,8 @@ def trainer_sessions_closed(tracking: RunTracking) -> Iterator[None]:
 
 def _end_sessions(tracking: RunTracking, failed: bool) -> None:
     with contextlib.suppress(Exception):  # said as a run ends: a tracker never hides why it stopped
-        run_ids = open_run_ids(tracking.folder)
         for name, tracker in tracking.backends.items():
-            run_id = run_ids.get(name)
+            run_id = tracking.run_ids.get(name)
             end = getattr(tracker, "end_trainer_session", None) if run_id else None  # only W&B has one
             if end is not None:
                 end(run_id, failed)
