@@ -21,8 +21,8 @@ from lorabench.core.notices import Say, log, warn
 from lorabench.results.outcomes import TrackOutcome
 from lorabench.runs.folder import write_json
 from lorabench.runs.lock import hold_folder
-from lorabench.tracking.base import MODULES, Backend, Place, backend, check_backends
-from lorabench.tracking.record import TrackedRun, read_folder, read_study, study_cells
+from lorabench.tracking.base import MODULES, Backend, Place, check_backends
+from lorabench.tracking.record import TrackedRun, read_folder, read_run, read_study, study_cells
 
 TRACKING_FILE = "tracking.json"
 SETTINGS = "settings"  # the key of TRACKING_FILE that holds the settings, beside one per backend
@@ -101,24 +101,33 @@ def send_run(
     folder: Path, settings: TrackingSettings, backends: list[str] | None = None, say: Say = log,
     group: str | None = None, parents: dict[str, str] | None = None,
 ) -> list[TrackOutcome]:
-    """Send a finished run (or eval) folder to `backends` (default: settings.backends). `group` and
-    `parents` (parent run id by backend) place it under its study."""
-    folder = Path(folder)
+    """Send a finished run (or eval) folder to `backends` (default: settings.backends), refused
+    before anything is read when one's client library is missing. `group` and `parents` (parent
+    run id by backend) place it under its study."""
+    trackers = check_backends(backends or list(settings.backends))
+    return _send_folder(Path(folder), trackers, settings, say, group, parents or {})
+
+
+def _send_folder(
+    folder: Path, trackers: dict[str, Backend], settings: TrackingSettings, say: Say, group: str | None,
+    parents: dict[str, str],
+) -> list[TrackOutcome]:
     run = read_folder(folder)  # an unfinished folder is refused before anything is written to it
     with hold_folder(folder, "folder"):
-        return _send(run, settings, backends, say, group, parents or {})
+        return _send(run, trackers, settings, say, group, parents)
 
 
 def send_study(folder: Path, settings: TrackingSettings, backends: list[str] | None = None, say: Say = log) -> list[TrackOutcome]:
     """A study's run (its settings and selection tables), then each finished cell as its child."""
     folder = Path(folder)
     study = read_study(folder)
+    trackers = check_backends(backends or list(settings.backends))
     with hold_folder(folder, "folder"):
-        outcomes = _send(study, settings, backends, say, study.name, {})
+        outcomes = _send(study, trackers, settings, say, study.name, {})
         parents = study_parents(folder)
         cells = settings.model_copy(update={"run_name": None})  # each cell is named after its folder
         for cell in study_cells(folder):
-            outcomes += send_run(cell, cells, backends, say, group=study.name, parents=parents)
+            outcomes += _send_folder(cell, trackers, cells, say, study.name, parents)
     return outcomes
 
 
@@ -142,22 +151,24 @@ def begin_tracking(tracking: RunTracking, say: Say = log) -> None:
 
 
 def finish_tracking(tracking: RunTracking, say: Say = log) -> list[TrackOutcome]:
-    """At a run's end: its results into the tracker runs `begin_tracking` opened (a tracker that
-    failed then was said once, and is left to `lorabench track`)."""
-    if not tracking.active:
-        return []
-    opened = [name for name in tracking.settings.backends if name in tracking.run_ids]
+    """At a run's end, while the run still holds its folder: its results into the tracker runs
+    `begin_tracking` opened, through the backends found as it started (a tracker that failed then
+    was said once, and is left to `lorabench track`)."""
+    opened = {name: tracker for name, tracker in tracking.backends.items() if name in tracking.run_ids}
     if not opened:
         return []
-    return send_run(tracking.folder, tracking.named, opened, say, group=tracking.group, parents=tracking.parents)
+    # The run wrote its summary.json just now, and holds the folder: it is read as a run folder,
+    # and not taken again.
+    return _send(read_run(tracking.folder), opened, tracking.named, say, tracking.group, tracking.parents)
 
 
 def send_study_run(folder: Path, settings: TrackingSettings, say: Say = log) -> list[TrackOutcome]:
     """A study's own tracker run (its settings and tables), once its cells are done and its page written."""
     folder = Path(folder)
     study = read_study(folder)
+    trackers = check_backends(list(settings.backends))
     with hold_folder(folder, "folder"):
-        return _send(study, settings, None, say, study.name, {})
+        return _send(study, trackers, settings, say, study.name, {})
 
 
 def group_of(study: Path | None) -> str | None:
@@ -206,11 +217,11 @@ def failure_reason(error: BaseException) -> str:
 
 
 def _send(
-    run: TrackedRun, settings: TrackingSettings, backends: list[str] | None, say: Say, group: str | None,
+    run: TrackedRun, trackers: dict[str, Backend], settings: TrackingSettings, say: Say, group: str | None,
     parents: dict[str, str],
 ) -> list[TrackOutcome]:
     outcomes = []
-    for name in backends or settings.backends:
+    for name, tracker in trackers.items():
         state = read_state(run.folder)
         entry = state.get(name) or {}
         if entry.get("sent"):
@@ -221,7 +232,6 @@ def _send(
         # The Trainer's curves are in the tracker run already, under its names: not a second copy.
         content = dataclasses.replace(run, curves=[]) if entry.get(TRAINER_CURVES) else run
         try:
-            tracker = backend(name)
             place = Place(settings, parents.get(name), group)
             if run_id is None:
                 run_id = tracker.new_id(run, place)
