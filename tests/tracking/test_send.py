@@ -38,3 +38,17 @@ def test_a_study_cell_is_named_after_its_folder_and_placed_under_the_study_s_run
 
     alone = run_tracking(tmp_path / "alone", settings)
     assert (alone.name, alone.group, alone.parents) == ("the-study", None, {})
+
+
+def test_a_run_s_tracker_run_ids_are_read_once_as_it_starts_and_kept_as_begin_tracking_opens_them(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / TRACKING_FILE).write_text(json.dumps({"mlflow": {"run_id": "m-1", "sent": True}}))
+    tracking = run_tracking(folder, TrackingSettings(backends=["tensorboard"]))
+    assert tracking.run_ids == {"mlflow": "m-1"}  # a resumed run's, as the folder holds them
+
+    begin_tracking(tracking, say=lambda _: None)
+    saved = json.loads((folder / TRACKING_FILE).read_text())
+    assert tracking.run_ids == {"mlflow": "m-1", "tensorboard": saved["tensorboard"]["run_id"]}
+    assert saved["tensorboard"]["run_id"] == str(folder / "tensorboard" / "lorabench" / "run")
