@@ -13,6 +13,7 @@ from lorabench.data.records import save_records
 from lorabench.data.spec import DataSpec
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 from lorabench.evaluation.runner import EvalConfig, evaluate_records, run_eval
 from lorabench.config.decoding import DecodingSettings
 from lorabench.models.load import ModelSpec, load_model
@@ -269,7 +270,6 @@ def test_group_strategy_is_saved_with_the_run_and_refused_for_other_tasks(tiny_c
 
 
 def test_answer_records_gives_the_rows_that_evaluate_records_aggregates(causal):
-    from lorabench.core.kinds import get_task
     from lorabench.evaluation.runner import answer_records
     from tests.inference.fake import FakeBackend
 
@@ -286,12 +286,14 @@ def test_answer_records_gives_the_rows_that_evaluate_records_aggregates(causal):
 
 
 def test_write_results_says_how_the_answers_were_made_after_the_metrics(causal, tmp_path):
+    from lorabench.core.kinds import get_task
     from lorabench.evaluation.runner import evaluate_in_folder, write_results
     from tests.inference.fake import FakeBackend
 
     records = synthesize("choice", 3, seed=1)
     outcome = evaluate_in_folder(
-        FakeBackend(causal.tokenizer), records, PromptSettings(), DecodingSettings(), ScoreSettings(), tmp_path / "run", {"stage": "x"}
+        FakeBackend(causal.tokenizer), get_task("choice"), records, PromptSettings(), DecodingSettings(), ScoreSettings(),
+        tmp_path / "run", {"stage": "x"},
     )
     write_results(outcome, {"name": "tiny", "dtype": "bfloat16", "adapter": None}, {"timing": {"resumed_items": 0}})
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -15,6 +15,7 @@ from lorabench.data.spec import DataSpec
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import DataError
 from lorabench.comparison.items import error_category
+from lorabench.core.kinds import get_task
 from lorabench.metrics.scoring import ScoreInput, score_item
 from lorabench.core.kinds import get_task
 from lorabench.prompts.answers import answer_from_generation

@@ -109,8 +109,14 @@ def evaluate_records(
     The records are of one kind, whose Task scores them.
     """
     task = get_task(records[0].task)
-    backend = model if isinstance(model, Backend) else get_backend(decoding.backend, model, decoding)
-    answers = answer_records(backend, task, records, prompt_settings, decoding, score_settings, run, progress)
+    if isinstance(model, Backend):
+        backend = model
+        backend.use_engine(decoding.engine)  # a backend made elsewhere generates as `decoding` says
+    else:
+        backend = get_backend(decoding.backend, model, decoding)
+    # The fit reads the context window off `.config`, which a backend has as a model does.
+    prompt = resolve_prompt(prompt_settings, backend, decoding.max_new_tokens_for(task.kind)).fitted
+    answers = answer_records(backend, task, records, prompt, decoding, score_settings, run, progress)
     metrics = task_metrics(task, [row["scores"] for row in answers.rows], [r.golds for r in records], score_settings)
     return EvalOutcome(run, answers.rows, metrics, answers.resumed, engines=answers.engines)
 
@@ -119,25 +125,23 @@ def answer_records(
     backend: Backend,
     task: Task,
     records: Sequence[Record],
-    prompt_settings: PromptSettings | ResolvedPrompt,
+    settings: PromptSettings,
     decoding: DecodingSettings,
     score_settings: ScoreSettings,
     run: RunFolder | None = None,
     progress: Progress | None = None,
 ) -> Answers:
     """Every record's row, scored by `task` (the records' kind): those `run` holds read back, the
-    others asked as `prompt_settings.strategy` says (evaluation/strategies.py) and appended to `run`
-    as they come.
+    others asked as `settings.strategy` says (evaluation/strategies.py) and appended to `run` as they
+    come. `settings` are fitted to the model already (`ResolvedPrompt.fitted`), and `backend`
+    generates with `decoding`'s engine (`get_backend` made it so).
 
     Every strategy writes one row per question. The batch and sequential strategies answer a context
     as a whole, so on resume a context is done only when all its questions are: a partly written one
     is redone, its new rows appended after the old ones (`RunFolder.completed` keeps the last row of an id).
     """
-    backend.use_engine(decoding.engine)
     passes_before = len(backend.engine_passes())
     done = run.completed() if run else {}
-    # The fit reads the context window off `.config`, which a backend has as a model does.
-    settings = resolve_prompt(prompt_settings, backend, decoding.max_new_tokens_for(task.kind)).fitted
     if settings.strategy == "single":
         answered = single_rows(backend, task, records, done, settings, decoding, score_settings)
     else:
@@ -180,8 +184,9 @@ def load_eval_records(config: EvalConfig) -> list[Record]:
 
 def evaluate_in_folder(
     backend: Backend,
+    task: Task,
     records: Sequence[Record],
-    prompt_settings: PromptSettings | ResolvedPrompt,
+    prompt: PromptSettings,
     decoding: DecodingSettings,
     score_settings: ScoreSettings,
     out: Path,
@@ -194,16 +199,16 @@ def evaluate_in_folder(
 
     Under a multi-process launch each process evaluates its shard (see `sharding`) and rank 0
     merges them: rank 0 gets the outcome of all items, the other processes their shard's.
-    `progress_factory(items, rows already done)` makes this process's progress callback.
+    `progress_factory(items, rows already done)` makes this process's progress callback. `task` is
+    the records' kind's, and `prompt` and `backend` are as `answer_records` takes them.
     """
-    task = get_task(records[0].task)
     share = sharding.share_stage(out, folder_config, records, force)
     done = share.part.completed()
     already = [done[r.id] for r in share.records if r.id in done]
     progress = progress_factory(len(share.records), already) if progress_factory else None
     answers = Answers([], 0, [])  # dealt nothing (fewer context groups than processes): it still meets the barriers
     if share.records:
-        answers = answer_records(backend, task, share.records, prompt_settings, decoding, score_settings, share.part, progress)
+        answers = answer_records(backend, task, share.records, prompt, decoding, score_settings, share.part, progress)
     merged = sharding.merge_share(share, records, answers.rows, answers.engines)
     if merged is None:  # another process of a launch: the outcome of its own share
         run, items, rows, engines = share.part, share.records, answers.rows, answers.engines
@@ -318,9 +323,11 @@ def _eval_held(
     if change is not None:
         folder_config["prompt_change"] = {**change.to_dict(), "allowed_by": "--allow-prompt-change"}
     backend = get_backend(config.decoding.backend, loaded, config.decoding)
+    task = get_task(config.data.task)
+    prompt = resolve_prompt(config.prompt, backend, config.decoding.max_new_tokens_for(task.kind)).fitted
     started = time.perf_counter()
     outcome = evaluate_in_folder(
-        backend, records, config.prompt, config.decoding, config.score_settings(), out, folder_config, force,
+        backend, task, records, prompt, config.decoding, config.score_settings(), out, folder_config, force,
         (lambda total, done: progress_factory(total, len(done))) if progress_factory else None,
     )
     if not current_shard().main:

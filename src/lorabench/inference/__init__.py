@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def _hf(loaded: LoadedModel, decoding: DecodingSettings | None) -> Backend:
     from lorabench.inference.hf import HFBackend
 
-    return HFBackend(loaded)
+    return HFBackend(loaded, decoding.engine if decoding is not None else "auto")
 
 
 def _vllm(loaded: LoadedModel, decoding: DecodingSettings | None) -> Backend:
@@ -35,7 +35,8 @@ BACKENDS: dict[str, Callable[[LoadedModel, "DecodingSettings | None"], Backend]]
 
 def get_backend(name: str, loaded: LoadedModel, decoding: DecodingSettings | None = None) -> Backend:
     """The backend `name` serving `loaded` (its tokenizer builds the prompts, in every backend),
-    sized by `decoding`'s section for it (decoding.vllm) when given."""
+    generating with `decoding.engine` and sized by `decoding`'s section for it (decoding.vllm) when
+    given. (The settings refuse an engine other than auto for a backend that has only one.)"""
     factory = BACKENDS.get(name)
     if factory is None:
         raise LorabenchError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")

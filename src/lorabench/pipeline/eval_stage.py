@@ -15,7 +15,6 @@ from lorabench.inference import get_backend, release_engines
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings
 from lorabench.models.load import LoadedModel
 from lorabench.pipeline.resolve import EvalPlan
-from lorabench.prompts.build import ResolvedPrompt
 from lorabench.runs.folder import library_versions
 from lorabench.runs.predictions import PredictionRow
 
@@ -34,7 +33,7 @@ def eval_stage(
 ) -> EvalOutcome:
     """Evaluate into out/<name>; the folder's config makes base and tuned provably comparable."""
     decoding = plan.decoding
-    settings = plan.prompt.settings if isinstance(plan.prompt, ResolvedPrompt) else plan.prompt
+    settings = plan.prompt.settings
     model = loaded.description
     stage_config = {
         "stage": name,
@@ -55,8 +54,8 @@ def eval_stage(
 
     backend = get_backend(decoding.backend, loaded, decoding)
     outcome = evaluate_in_folder(
-        backend, records, plan.prompt, decoding, ScoreSettings.of(plan.metrics), out / name, stage_config, force,
-        bar if progress else None,
+        backend, plan.task, records, plan.prompt.fitted, decoding, ScoreSettings.of(plan.metrics), out / name, stage_config,
+        force, bar if progress else None,
     )
     release_engines()  # the next stage trains, or serves the adapter from an engine of its own
     if current_shard().main:

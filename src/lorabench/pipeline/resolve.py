@@ -10,24 +10,27 @@ from lorabench.config.decoding import DecodingSettings
 from lorabench.config.prompt import PromptSettings
 from lorabench.config.run import RunConfig
 from lorabench.config.settings import LoraSettings, MetricSettings, TrainSettings
-from lorabench.core.kinds import Task
+from lorabench.core.kinds import Task, get_task
 from lorabench.pipeline.splits import DataSplits
 from lorabench.prompts.build import ResolvedPrompt, resolve_prompt
 
 
 @dataclass(frozen=True)
 class EvalPlan:
-    """What an evaluation stage reads of a run: how items are prompted (settings resolved against
-    the model, or still to be), decoded and scored."""
+    """What an evaluation stage reads of a run: the kind's Task that scores the items, how they are
+    prompted (settings resolved against the model), decoded and scored."""
 
-    prompt: PromptSettings | ResolvedPrompt
+    task: Task
+    prompt: ResolvedPrompt
     decoding: DecodingSettings
     metrics: MetricSettings
 
     @classmethod
-    def of(cls, config: RunConfig, prompt: PromptSettings | ResolvedPrompt | None = None) -> EvalPlan:
-        """The plan of `config`, with `prompt` in place of its prompt section when given."""
-        return cls(config.prompt if prompt is None else prompt, config.decoding, config.metrics)
+    def of(cls, config: RunConfig, prompt: PromptSettings, model: Any) -> EvalPlan:
+        """The plan of `config` outside a run (a study's extra evaluations), `prompt` in place of its
+        prompt section, fitted to `model` as `resolve_run` fits a run's."""
+        max_new_tokens = config.decoding.max_new_tokens_for(config.task)
+        return cls(get_task(config.task), resolve_prompt(prompt, model, max_new_tokens), config.decoding, config.metrics)
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ class ResolvedRun:
 
     @property
     def evaluation(self) -> EvalPlan:
-        return EvalPlan.of(self.written, self.prompt)
+        config = self.written
+        return EvalPlan(self.task, self.prompt, config.decoding, config.metrics)
 
     @property
     def training(self) -> TrainPlan:

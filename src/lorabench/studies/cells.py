@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lorabench.config.run import RunConfig
 from lorabench.data.loaders import load_records
@@ -84,13 +85,13 @@ def evaluate_epochs(point: GridPoint, progress: ProgressFactory | None, say: Say
     out = Path(point.config.out)
     checkpoints = sorted((out / "train" / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
     test = _saved_split(point, "test")
-    plan = _trained_plan(point)
     done = []
     for checkpoint in checkpoints:
         state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
         epoch = round(float(state.get("epoch", 0.0)), 2)
         say(f"{point.name}: test evaluation of the epoch {epoch:g} adapter ({checkpoint.name})")
         loaded = load_model(point.config.model, adapter=str(checkpoint))
+        plan = _trained_plan(point, loaded.model)
         outcome = eval_stage(f"{EPOCHS_DIR}/epoch_{epoch:g}", loaded, test, plan, out, False, progress)
         done.append({"epoch": epoch, "step": int(checkpoint.name.rsplit("-", 1)[1]), "metrics": outcome.metrics.to_dict()})
     write_atomic(out / EPOCHS_DIR / "done.json", json.dumps(done, indent=2))
@@ -101,11 +102,11 @@ def _saved_split(point: GridPoint, split: str) -> list:
     return load_records(DataSpec(path=out / "data" / f"{split}.jsonl", task=point.config.task)).records
 
 
-def _trained_plan(point: GridPoint) -> EvalPlan:
+def _trained_plan(point: GridPoint, model: Any) -> EvalPlan:
     config = point.config
     if config.prompt.few_shot is not None:  # evaluated with the examples the run drew, which its adapter keeps
-        return EvalPlan.of(config, trained_prompt_settings(Path(config.out) / "train" / "adapter"))
-    return EvalPlan.of(config)
+        return EvalPlan.of(config, trained_prompt_settings(Path(config.out) / "train" / "adapter"), model)
+    return EvalPlan.of(config, config.prompt, model)
 
 
 def evaluate_validation(point: GridPoint, force: bool, progress: ProgressFactory | None, say: Say) -> None:
@@ -116,7 +117,7 @@ def evaluate_validation(point: GridPoint, force: bool, progress: ProgressFactory
     validation = _saved_split(point, "validation")
     say(f"{point.name}: validation evaluation of the tuned adapter ({len(validation)} items; the study chooses on it)")
     loaded = load_model(point.config.model, adapter=str(out / "train" / "adapter"))
-    eval_stage(VALIDATION_DIR, loaded, validation, _trained_plan(point), out, force, progress)
+    eval_stage(VALIDATION_DIR, loaded, validation, _trained_plan(point, loaded.model), out, force, progress)
 
 
 def evaluate_base(point: GridPoint, say: Say) -> None:
@@ -129,7 +130,7 @@ def evaluate_base(point: GridPoint, say: Say) -> None:
         splits = split_data(config, say)
         loaded = load_model(config.model)
         say(f"{point.name}: base evaluation, shared by every run with the same model, items and prompts")
-        eval_stage("base", loaded, splits.test, EvalPlan.of(config, splits.prompt), out, False, None)
+        eval_stage("base", loaded, splits.test, EvalPlan.of(config, splits.prompt, loaded.model), out, False, None)
 
 
 def run_point(

@@ -18,7 +18,6 @@ from lorabench.evaluation.sharding import current_shard, shard_records
 from lorabench.inference import get_backend
 from lorabench.metrics.scoring import TASK_METRICS, ScoreSettings
 from lorabench.models.load import LoadedModel
-from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.build import ResolvedPrompt
 
 # A validation that cannot see a change smaller than this, or has fewer items, only adds noise to
@@ -59,7 +58,7 @@ def validation_caveat(n_validation: int, task: TaskKind, training: TrainSettings
 
 
 def _metric_fn(
-    loaded: LoadedModel, records: Sequence[Record], prompt_settings: PromptSettings | ResolvedPrompt,
+    loaded: LoadedModel, records: Sequence[Record], prompt: ResolvedPrompt,
     decoding: DecodingSettings, score_settings: ScoreSettings, name: str,
 ) -> Callable[[Any], float]:
     """The task metric of a model on `records`, by generation exactly as evaluation does it.
@@ -76,9 +75,9 @@ def _metric_fn(
         model.eval()
         try:
             # The model being trained lives in this process: only the hf backend can run it.
-            backend = get_backend("hf", replace(loaded, model=model))
+            backend = get_backend("hf", replace(loaded, model=model), decoding)
             mine = shard_records(records, shard)  # empty when there are fewer context groups than ranks
-            rows = answer_records(backend, task, mine, prompt_settings, decoding, score_settings).rows if mine else []
+            rows = answer_records(backend, task, mine, prompt.fitted, decoding, score_settings).rows if mine else []
         finally:
             model.train(was_training)
         values = [float(row["scores"][name]) for row in rows]
