@@ -12,6 +12,7 @@ from lorabench.comparison.paired import (
     paired_bootstrap,
 )
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 
 
 def test_mcnemar_exact_hand_computed():
@@ -50,8 +51,8 @@ def test_paired_bootstrap_no_difference():
 def test_compare_rows_refuses_different_items():
     rows = lambda ids: [{"id": i, "scores": {"accuracy": 1.0, "no_choice": 0.0}} for i in ids]  # noqa: E731
     with pytest.raises(LorabenchError, match="different items"):
-        compare_rows("choice", rows(["a", "b"]), rows(["a", "c"]))
-    result = compare_rows("choice", rows(["a", "b"]), rows(["b", "a"]))
+        compare_rows(get_task("choice"), rows(["a", "b"]), rows(["a", "c"]))
+    result = compare_rows(get_task("choice"), rows(["a", "b"]), rows(["b", "a"]))
     assert [c.metric for c in result] == ["accuracy", "no_choice"]
     assert result[0].verdict == "no significant difference"
 
@@ -157,10 +158,10 @@ def test_the_primary_metric_is_the_verdict_and_holm_adjusts_only_the_secondary_o
     # exact_match clearly better; each other metric 6 items up, none down (McNemar p = 2 / 2**6 = 0.031).
     base = {m: [0.0] * n for m in metrics}
     tuned = {m: [1.0 if i < (12 if m == "exact_match" else 6) else 0.0 for i in range(n)] for m in metrics}
-    raw = compare_rows("extractive", _rows(base), _rows(tuned), resamples=500)
+    raw = compare_rows(get_task("extractive"), _rows(base), _rows(tuned), resamples=500)
     assert [c.role for c in raw] == ["primary"] + ["secondary"] * (len(metrics) - 1)
     assert raw[0].metric == "exact_match" and all(c.p_adjusted is None for c in raw)
-    holm = compare_rows("extractive", _rows(base), _rows(tuned), resamples=500, correction="holm")
+    holm = compare_rows(get_task("extractive"), _rows(base), _rows(tuned), resamples=500, correction="holm")
     assert holm[0].p_value == raw[0].p_value and holm[0].p_adjusted is None  # the primary is tested alone
     expected = holm_adjust([c.p_value for c in raw[1:]])
     assert [c.p_adjusted for c in holm[1:]] == pytest.approx(expected)

@@ -210,13 +210,14 @@ def test_the_short_subset_comparison_is_computed_once_and_read_back(finished_run
     import shutil
 
     from lorabench.comparison.paired import short_subset
+    from lorabench.core.kinds import get_task
     from lorabench.comparison.paired_runs import read_eval
     from lorabench.report import collect
     from lorabench.report.write import write_report
 
     summary = json.loads((finished_run / "summary.json").read_text())
     base, tuned = read_eval(finished_run / "base"), read_eval(finished_run / "tuned")
-    expected = short_subset("extractive", base.rows, tuned.rows, 1, 0.05, 200)
+    expected = short_subset(get_task("extractive"), base.rows, tuned.rows, 1, 0.05, 200)
     assert summary["short_comparison"] == expected.to_dict()
     # Rewriting the report reads the stored comparison instead of testing again.
     run = shutil.copytree(finished_run, tmp_path / "run")

@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from lorabench.data.records import TaskKind
 from lorabench.core.errors import LorabenchError
-from lorabench.metrics.scoring import HAS_SHORT_SUBSET, LOWER_IS_BETTER, PROPORTIONS, TASK_METRICS, in_short_subset
+from lorabench.core.kinds import Task
+from lorabench.metrics.scoring import LOWER_IS_BETTER, PROPORTIONS, in_short_subset
 from lorabench.runs.predictions import PredictionRow
-from lorabench.core.kinds import get_task
 
 
 @dataclass(frozen=True)
@@ -232,7 +231,7 @@ def run_verdict(comparisons: Sequence[MetricComparison], alpha: float, correctio
 
 
 def compare_rows(
-    task: TaskKind,
+    task: Task,
     base_rows: Sequence[PredictionRow],
     tuned_rows: Sequence[PredictionRow],
     alpha: float = 0.05,
@@ -240,8 +239,8 @@ def compare_rows(
     seed: int = 0,
     correction: str = "none",
 ) -> list[MetricComparison]:
-    """Compare every metric of the task over prediction rows matched by id; the task's primary
-    metric is marked as the verdict, the others as secondary (see `with_roles`)."""
+    """Compare every metric of `task` (the rows' kind's Task) over prediction rows matched by id; the
+    task's primary metric is marked as the verdict, the others as secondary (see `with_roles`)."""
     base_by_id = {r["id"]: r for r in base_rows}
     tuned_by_id = {r["id"]: r for r in tuned_rows}
     if set(base_by_id) != set(tuned_by_id):
@@ -261,9 +260,9 @@ def compare_rows(
             resamples,
             seed,
         )
-        for metric in TASK_METRICS[TaskKind(task)]
+        for metric in task.metrics
     ]
-    return with_roles(comparisons, get_task(task).primary_metric, correction)
+    return with_roles(comparisons, task.primary_metric, correction)
 
 
 def comparison_from_dict(payload: dict[str, Any]) -> MetricComparison:
@@ -295,7 +294,7 @@ class ShortSubset:
 
 
 def short_subset(
-    task: TaskKind,
+    task: Task,
     base_rows: Sequence[PredictionRow],
     tuned_rows: Sequence[PredictionRow],
     thresh: int,
@@ -305,7 +304,7 @@ def short_subset(
 ) -> ShortSubset | None:
     """The paired comparison restricted to the short-answer subset (the same items and tests as
     `metrics.json`'s `short` block); None for tasks without one (choice, math)."""
-    if TaskKind(task) not in HAS_SHORT_SUBSET:
+    if not task.short_subset:
         return None
     ids = {r["id"] for r in base_rows if in_short_subset(task, [str(g) for g in r["gold"]], thresh)}
     base = [r for r in base_rows if r["id"] in ids]

@@ -18,6 +18,7 @@ import yaml
 from lorabench.comparison.paired import MetricComparison, compare_rows
 from lorabench.data.records import TaskKind
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 from lorabench.core.messages import Hint, Message
 from lorabench.comparison.items import ItemPair, pair_items
 from lorabench.metrics.scoring import SCORING_VERSION, TASK_METRICS, ScoreSettings, TaskMetrics, aggregate
@@ -190,7 +191,7 @@ def compare_evals(
 
     return RunComparison(
         a=a, b=b, n=len(rows_a),
-        comparisons=compare_rows(a.task, rows_a, rows_b, alpha=alpha, resamples=resamples, seed=seed, correction=correction),
+        comparisons=compare_rows(get_task(a.task), rows_a, rows_b, alpha=alpha, resamples=resamples, seed=seed, correction=correction),
         metrics_a=metrics_of(rows_a), metrics_b=metrics_of(rows_b),
         pairs=pair_items(a.task, rows_a, rows_b), differences=found,
         warnings=[*([f"compared across precisions, as allowed: A {a.precision}, B {b.precision}; "

@@ -203,15 +203,3 @@ class ByKind(Mapping, Generic[T]):
     def __len__(self) -> int:
         return len(TaskKind)
 
-
-class KindsWhere:
-    """The kinds whose Task has a true `attribute`, as a container (`kind in ...`)."""
-
-    def __init__(self, attribute: str) -> None:
-        self.attribute = attribute
-
-    def __contains__(self, kind: object) -> bool:
-        try:
-            return bool(getattr(get_task(TaskKind(kind)), self.attribute))
-        except ValueError:
-            return False

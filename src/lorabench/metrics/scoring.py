@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.core.kinds import ByKind, KindsWhere, Task, TaskKind, get_task
+from lorabench.core.kinds import ByKind, Task, TaskKind, get_task
 from lorabench.metrics.intervals import bootstrap_mean_interval, wilson_interval
 from lorabench.metrics.squad import normalize_answer
 from lorabench.metrics.text import is_short, lenient_match, relaxed_match, rouge_l, token_f1
@@ -34,8 +34,6 @@ PROPORTIONS = frozenset(
 
 # Metric names per kind, in table order (each kind's module declares them).
 TASK_METRICS: ByKind[tuple[str, ...]] = ByKind("metrics")
-# Tasks whose gold is text of varying length, so that "short answers" is a meaningful subset.
-HAS_SHORT_SUBSET = KindsWhere("short_subset")
 
 # Lower is better for these: they count format failures.
 LOWER_IS_BETTER = frozenset({"no_number", "no_choice"})
@@ -86,9 +84,9 @@ def score_item(task: TaskKind, item: ScoreInput, settings: ScoreSettings = Score
     return get_task(task).score(item, settings)
 
 
-def in_short_subset(task: TaskKind, golds: list[str], short_thresh: int) -> bool:
+def in_short_subset(task: Task, golds: list[str], short_thresh: int) -> bool:
     """Short-answer subset: some gold answer has at most `short_thresh` tokens (unanswerables excluded)."""
-    return TaskKind(task) in HAS_SHORT_SUBSET and _has_short_gold(golds, short_thresh)
+    return task.short_subset and _has_short_gold(golds, short_thresh)
 
 
 def _has_short_gold(golds: Sequence[str], short_thresh: int) -> bool:

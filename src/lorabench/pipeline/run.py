@@ -181,12 +181,12 @@ def _run_held(
         )
         timings["retention_seconds"] = round(time.perf_counter() - start, 2)
     comparisons = compare_rows(
-        config.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples,
+        run.task, base.rows, tuned.rows, alpha=config.metrics.alpha, resamples=config.metrics.bootstrap_resamples,
         correction=config.metrics.correction,
     )
     metrics = config.metrics
     short = short_subset(
-        config.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples, metrics.correction
+        run.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples, metrics.correction
     )
     findings = _guards(run.prompt, loaded, splits.test, adapter_dir, base, tuned, prompt_change)
     judged = None

@@ -16,6 +16,7 @@ import yaml
 from lorabench.comparison.paired import MetricComparison, ShortSubset, comparison_from_dict, short_subset
 from lorabench.data.records import TaskKind
 from lorabench.core.errors import LorabenchError
+from lorabench.core.kinds import get_task
 from lorabench.comparison.guards import generated
 from lorabench.comparison.items import ItemPair, category_counts, pair_items, sibling_golds
 from lorabench.comparison.paired_runs import read_eval
@@ -85,7 +86,7 @@ def _short(
     stored = summary.get("short_comparison")
     if stored is not None and (stored["thresh"], stored["alpha"], stored["resamples"]) == (thresh, alpha, resamples):
         return ShortSubset.from_dict(stored)
-    return short_subset(task, base_rows, tuned_rows, thresh, alpha, resamples)
+    return short_subset(get_task(task), base_rows, tuned_rows, thresh, alpha, resamples)
 
 
 def collect(run_dir: str | Path) -> ReportData:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lorabench.comparison.paired import MetricComparison, compare_rows
+from lorabench.core.kinds import get_task
 from lorabench.data.records import TaskKind
 from lorabench.comparison.guards import generated
 from lorabench.comparison.items import PRIMARY_METRIC
@@ -60,7 +61,7 @@ class FinishedRun:
             metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples
         ):
             return ShortSubset.from_dict(stored)
-        return short_subset(self.task, self.base_rows, self.tuned_rows, metrics.short_thresh, metrics.alpha,
+        return short_subset(get_task(self.task), self.base_rows, self.tuned_rows, metrics.short_thresh, metrics.alpha,
                             metrics.bootstrap_resamples)
 
 
@@ -221,7 +222,7 @@ def cross_comparisons(runs: list[FinishedRun], dimensions: list[str], alpha: flo
             groups.setdefault(json.dumps([str(run.point.values[d]) for d in others]), []).append(run)
         for members in groups.values():
             for a, b in zip(members, members[1:]):
-                found.append(CrossComparison(dimension, a, b, compare_rows(a.task, a.tuned_rows, b.tuned_rows, alpha, resamples)))
+                found.append(CrossComparison(dimension, a, b, compare_rows(get_task(a.task), a.tuned_rows, b.tuned_rows, alpha, resamples)))
     return found
 
 
