@@ -40,7 +40,6 @@ from lorabench.results import (
     MetricVerdict,
     Preview,
     ReportResult,
-    RetentionVerdicts,
     RunResult,
     ScoreResult,
     StudyResult,
@@ -106,7 +105,7 @@ def run(
     loaded = run_config(config)
     from lorabench.comparison.guards import applicable, generated
     from lorabench.pipeline.run import run_pipeline
-    from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
+    from lorabench.report.verdicts import multiplicity_sentence, retention_verdicts, verdict_sentence
 
     result = run_pipeline(
         loaded, force=force, say=say, progress=progress, on_train_log=on_train_log, allow_prompt_change=allow_prompt_change,
@@ -123,19 +122,7 @@ def run(
             [*(result.headline.judged if result.headline else []), *result.comparisons], loaded.metrics.alpha,
             loaded.metrics.correction,
         ),
-        retention=None if result.retention is None else _retention_verdicts(result.comparisons, result.retention.comparison),
-    )
-
-
-def _retention_verdicts(target: list[Any], retention: Any) -> RetentionVerdicts:
-    """The retention section's words: base vs tuned per lm-eval task and metric, and the trade-off
-    when a gain on the target task (`target`, its comparisons) came with a loss there."""
-    from lorabench.report.verdicts import RETENTION_TITLE, tradeoff_sentence, verdict_sentence
-
-    return RetentionVerdicts(
-        title=RETENTION_TITLE, items=dict(retention.items),
-        sentences=[verdict_sentence(c) for c in retention.comparisons], notes=list(retention.notes),
-        tradeoff=tradeoff_sentence(target, retention.comparisons),
+        retention=None if result.retention is None else retention_verdicts(result.comparisons, result.retention.comparison),
     )
 
 

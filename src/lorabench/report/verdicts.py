@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lorabench.comparison.lm_eval_compare import PairedLmEvalRuns
 from lorabench.comparison.paired import POWER, MetricComparison, false_better_chance
 from lorabench.config.judge import JUDGE_PRIMARY
+from lorabench.results.outcomes import RetentionVerdicts
 
 VERDICT_CSS = {"better": "better", "worse": "worse"}  # the report's class of a verdict; anything else is "ns"
 
@@ -79,3 +81,13 @@ def tradeoff_sentence(target: Sequence[MetricComparison], retention: Sequence[Me
         return None
     lost = "; ".join(f"{c.metric} {100 * c.base:.1f}% -> {100 * c.tuned:.1f}% (p = {c.p_value:.2g})" for c in losses)
     return f"the gain on the target task ({', '.join(gains)}) came with a significant loss elsewhere: {lost}"
+
+
+def retention_verdicts(target: Sequence[MetricComparison], retention: PairedLmEvalRuns) -> RetentionVerdicts:
+    """The retention section's words: base vs tuned per lm-eval task and metric, and the trade-off
+    when a gain on the target task (`target`, its comparisons) came with a loss there."""
+    return RetentionVerdicts(
+        title=RETENTION_TITLE, items=dict(retention.items),
+        sentences=[verdict_sentence(c) for c in retention.comparisons], notes=list(retention.notes),
+        tradeoff=tradeoff_sentence(target, retention.comparisons),
+    )
