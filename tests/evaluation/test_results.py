@@ -1,4 +1,5 @@
-"""lm_eval_results.json: a lorabench evaluation in lm-eval's results layout, readable by lm-eval's own tools."""
+"""What an evaluation writes: lm_eval_results.json, a lorabench evaluation in lm-eval's results layout, readable by
+lm-eval's own tools (metrics.json: tests/evaluation/test_runner.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from lm_eval.api.metrics import mean_stderr as lm_eval_mean_stderr
 from lm_eval.utils import make_table
 
 from lorabench.data.records import TaskKind
-from lorabench.evaluation.lm_eval_results import lm_eval_results, mean_stderr
+from lorabench.evaluation.results import lm_eval_results, mean_stderr
 from lorabench.metrics.scoring import TaskMetrics, aggregate
 
 SCORES = [{"accuracy": 1.0, "no_choice": 0.0}, {"accuracy": 0.0, "no_choice": 1.0}, {"accuracy": 1.0, "no_choice": 0.0}]

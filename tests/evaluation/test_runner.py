@@ -287,7 +287,8 @@ def test_answer_records_gives_the_rows_that_evaluate_records_aggregates(causal):
 
 def test_write_results_says_how_the_answers_were_made_after_the_metrics(causal, tmp_path):
     from lorabench.core.kinds import get_task
-    from lorabench.evaluation.runner import evaluate_in_folder, write_results
+    from lorabench.evaluation.results import write_results
+    from lorabench.evaluation.runner import evaluate_in_folder
     from tests.inference.fake import FakeBackend
 
     records = synthesize("choice", 3, seed=1)

@@ -1,4 +1,6 @@
-"""`lm_eval_results.json`: a lorabench evaluation in lm-evaluation-harness's results layout.
+"""What an evaluation leaves: its outcome (`EvalOutcome`), and the files its run folder reports
+(`write_results`): metrics.json, and `lm_eval_results.json`, the same in lm-evaluation-harness's
+results layout.
 
 Dashboards and scripts that read lm-eval's `results_<date>.json` (`results.<task>."<metric>,none"`,
 its `_stderr`, `n-samples`, `higher_is_better`, `config`) read lorabench evaluations the same way.
@@ -9,16 +11,39 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lorabench.core.version import __version__
-from lorabench.comparison.guards import generated
+from lorabench.comparison.guards import PromptDifference, generated
 from lorabench.metrics.scoring import LOWER_IS_BETTER, SCORING_VERSION, TaskMetrics
 from lorabench.runs.predictions import PredictionRow
-from lorabench.runs.folder import write_json
+from lorabench.runs.folder import RunFolder, library_versions, write_json
 
 LM_EVAL_RESULTS = "lm_eval_results.json"
+
+
+@dataclass
+class EvalOutcome:
+    run: RunFolder | None
+    rows: list[PredictionRow]
+    metrics: TaskMetrics
+    resumed: int  # items found already done in the folder
+    prompt_change: PromptDifference | None = None  # evaluated under prompts the adapter was not trained with
+    engines: list[dict[str, Any]] = field(default_factory=list)  # this session's generation passes (inference.base.engines_used)
+
+
+def write_results(outcome: EvalOutcome, model: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+    """The outcome's metrics.json and lm_eval_results.json, in its run folder, for the model
+    `model` describes (`LoadedModel.describe`, as config.yaml holds it). metrics.json holds the
+    metrics, `extra`, and how the answers were made: the precision the model computed in (config.yaml's
+    model.dtype), the engine of each generation pass (and why it was not the continuous one) and the
+    library versions."""
+    assert outcome.run is not None
+    made = {"precision": model["dtype"], "engines": outcome.engines, "versions": library_versions()}
+    write_json(outcome.run.metrics_path, {**outcome.metrics.to_dict(), **(extra or {}), **made})
+    write_lm_eval_results(outcome.run.path, outcome.metrics, outcome.rows, model)
 
 
 def mean_stderr(values: Sequence[float]) -> float | str:

@@ -4,7 +4,7 @@
 (strategies.py) and scored by the items' Task, looked up once. `evaluate_records` adds the
 aggregates; `evaluate_in_folder` evaluates into a run folder, sharded under a multi-process launch
 (the pipeline runs it for the base and the tuned model with identical prompts and decoding), and
-`write_results` writes what the folder reports; `run_eval` adds loading and the folder's config.
+results.py writes what the folder reports; `run_eval` adds loading and the folder's config.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,16 +31,16 @@ from lorabench.core.kinds import Task, get_task
 from lorabench.evaluation import sharding
 from lorabench.config.decoding import DecodingSettings
 from lorabench.evaluation.sharding import current_shard
-from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings, TaskMetrics, task_metrics
+from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings, task_metrics
 from lorabench.models.load import LoadedModel, ModelSpec, load_model
 from lorabench.prompts.few_shot import draw_examples, example_records
 from lorabench.comparison.guards import PromptDifference, adapter_prompt_difference, prompt_change_refusal, trained_prompt_settings
-from lorabench.evaluation.lm_eval_results import write_lm_eval_results
+from lorabench.evaluation.results import EvalOutcome, write_results
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings, choice_scoring_conflict, follow_choice_mode
 from lorabench.prompts.build import ResolvedPrompt, build_prompt, resolve_prompt
 from lorabench.prompts.template import check_templates
-from lorabench.runs.folder import RunFolder, library_versions, write_json
+from lorabench.runs.folder import RunFolder, library_versions
 from lorabench.runs.lock import hold_folder
 from lorabench.metrics.settings import ScoringSettings
 from lorabench.evaluation.strategies import batch_rows, sequential_rows, single_rows
@@ -74,16 +74,6 @@ class EvalConfig(ScoringSettings):
 
     def score_settings(self) -> ScoreSettings:
         return ScoreSettings.of(self)
-
-
-@dataclass
-class EvalOutcome:
-    run: RunFolder | None
-    rows: list[PredictionRow]
-    metrics: TaskMetrics
-    resumed: int  # items found already done in the folder
-    prompt_change: PromptDifference | None = None  # evaluated under prompts the adapter was not trained with
-    engines: list[dict[str, Any]] = field(default_factory=list)  # this session's generation passes (inference.base.engines_used)
 
 
 class Answers(NamedTuple):
@@ -216,18 +206,6 @@ def evaluate_in_folder(
         run, items, (rows, engines) = share.run, list(records), merged
     metrics = task_metrics(task, [row["scores"] for row in rows], [r.golds for r in items], score_settings)
     return EvalOutcome(run, rows, metrics, answers.resumed, engines=engines)
-
-
-def write_results(outcome: EvalOutcome, model: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
-    """The outcome's metrics.json and lm_eval_results.json, in its run folder, for the model
-    `model` describes (`LoadedModel.describe`, as config.yaml holds it). metrics.json holds the
-    metrics, `extra`, and how the answers were made: the precision the model computed in (config.yaml's
-    model.dtype), the engine of each generation pass (and why it was not the continuous one) and the
-    library versions."""
-    assert outcome.run is not None
-    made = {"precision": model["dtype"], "engines": outcome.engines, "versions": library_versions()}
-    write_json(outcome.run.metrics_path, {**outcome.metrics.to_dict(), **(extra or {}), **made})
-    write_lm_eval_results(outcome.run.path, outcome.metrics, outcome.rows, model)
 
 
 def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_shot_from: Path | None) -> EvalConfig:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from lorabench.data.records import Record, records_digest
 from lorabench.evaluation.accounting import row_cost
-from lorabench.evaluation.runner import EvalOutcome, evaluate_in_folder, write_results
+from lorabench.evaluation.results import EvalOutcome, write_results
+from lorabench.evaluation.runner import evaluate_in_folder
 from lorabench.evaluation.sharding import current_shard
 from lorabench.inference import get_backend, release_engines
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings

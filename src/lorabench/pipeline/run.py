@@ -23,7 +23,7 @@ from lorabench.core.messages import Hint
 from lorabench.core.notices import Say, alarm, log
 from lorabench.core.version import __version__
 from lorabench.data.records import Record
-from lorabench.evaluation.runner import EvalOutcome
+from lorabench.evaluation.results import EvalOutcome
 from lorabench.evaluation.sharding import barrier, current_shard
 from lorabench.inference import check_can_serve
 from lorabench.judging.answers import check_judge
