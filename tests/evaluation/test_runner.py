@@ -270,7 +270,7 @@ def test_group_strategy_is_saved_with_the_run_and_refused_for_other_tasks(tiny_c
 
 
 def test_answer_records_gives_the_rows_that_evaluate_records_aggregates(causal):
-    from lorabench.evaluation.runner import answer_records
+    from lorabench.evaluation.strategies import answer_records
     from tests.inference.fake import FakeBackend
 
     records = synthesize("short", 5, seed=2)

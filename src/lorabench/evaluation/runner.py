@@ -1,7 +1,7 @@
 """`lorabench eval`: one model on one task's items, written to a resumable run folder.
 
-`answer_records` is the reusable core: each item's row, asked as the prompt's strategy says
-(strategies.py) and scored by the items' Task, looked up once. `evaluate_records` adds the
+`answer_records` (strategies.py) is the reusable core: each item's row, asked as the prompt's
+strategy says and scored by the items' Task, looked up once. `evaluate_records` adds the
 aggregates; `evaluate_in_folder` evaluates into a run folder, sharded under a multi-process launch
 (the pipeline runs it for the base and the tuned model with identical prompts and decoding), and
 results.py writes what the folder reports; `run_eval` adds loading and the folder's config.
@@ -14,13 +14,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
 from lorabench.core.version import __version__
 from lorabench.inference import Backend, check_can_serve, get_backend
-from lorabench.inference.base import engines_used
 from lorabench.data.loaders import load_records
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.records import Record, records_digest
@@ -43,8 +42,7 @@ from lorabench.prompts.template import check_templates
 from lorabench.runs.folder import RunFolder, library_versions
 from lorabench.runs.lock import hold_folder
 from lorabench.metrics.settings import ScoringSettings
-from lorabench.evaluation.strategies import batch_rows, sequential_rows, single_rows
-from lorabench.prompts.grouping import shared_context_groups
+from lorabench.evaluation.strategies import Answers, answer_records
 
 Progress = Callable[[int], None]
 
@@ -76,14 +74,6 @@ class EvalConfig(ScoringSettings):
         return ScoreSettings.of(self)
 
 
-class Answers(NamedTuple):
-    """What `answer_records` gives: the rows, without the aggregates an outcome adds."""
-
-    rows: list[PredictionRow]  # one per record, in record order
-    resumed: int  # of them found already done in the folder
-    engines: list[dict[str, Any]]  # this session's generation passes (inference.base.engines_used)
-
-
 def evaluate_records(
     model: Backend | LoadedModel,
     records: Sequence[Record],
@@ -109,45 +99,6 @@ def evaluate_records(
     answers = answer_records(backend, task, records, prompt, decoding, score_settings, run, progress)
     metrics = task_metrics(task, [row["scores"] for row in answers.rows], [r.golds for r in records], score_settings)
     return EvalOutcome(run, answers.rows, metrics, answers.resumed, engines=answers.engines)
-
-
-def answer_records(
-    backend: Backend,
-    task: Task,
-    records: Sequence[Record],
-    settings: PromptSettings,
-    decoding: DecodingSettings,
-    score_settings: ScoreSettings,
-    run: RunFolder | None = None,
-    progress: Progress | None = None,
-) -> Answers:
-    """Every record's row, scored by `task` (the records' kind): those `run` holds read back, the
-    others asked as `settings.strategy` says (evaluation/strategies.py) and appended to `run` as they
-    come. `settings` are fitted to the model already (`ResolvedPrompt.fitted`), and `backend`
-    generates with `decoding`'s engine (`get_backend` made it so).
-
-    Every strategy writes one row per question. The batch and sequential strategies answer a context
-    as a whole, so on resume a context is done only when all its questions are: a partly written one
-    is redone, its new rows appended after the old ones (`RunFolder.completed` keeps the last row of an id).
-    """
-    passes_before = len(backend.engine_passes())
-    done = run.completed() if run else {}
-    if settings.strategy == "single":
-        answered = single_rows(backend, task, records, done, settings, decoding, score_settings)
-    else:
-        groups = shared_context_groups(records, settings.strategy)
-        todo = [group for group in groups if not all(r.id in done for r in group)]
-        rows_of = batch_rows if settings.strategy == "batch" else sequential_rows
-        answered = rows_of(backend, task, todo, settings, decoding, score_settings)
-    fresh: dict[str, PredictionRow] = {}
-    for row in answered:
-        fresh[row["id"]] = row
-        if run:
-            run.append_predictions([row])
-        if progress and row["id"] not in done:  # a redone row was already counted as done
-            progress(1)
-    rows = [fresh.get(r.id) or done[r.id] for r in records]
-    return Answers(rows, sum(r.id not in fresh for r in records), engines_used(backend.engine_passes()[passes_before:]))
 
 
 def run_config(config: EvalConfig, loaded: LoadedModel, records: Sequence[Record]) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """How an evaluation asks its questions, one strategy each (prompt.strategy): `single` (a prompt per
 question), `batch` (one prompt per context) and `sequential` (a conversation per context).
 Questions in, one scored row per question out (rows.py), in the order answers arrive.
+`answer_records` is the reusable core over them (the evaluation runner's, and training's validation):
+each record's row, asked under the prompt's strategy, resumed from and appended to a run folder.
 
 Rows of generated answers carry the same fields under every strategy. `prompt`, `raw`,
 `prompt_tokens`, `generated_tokens`, `latency_s`, `stop_reason` describe the generation the answer
@@ -14,9 +16,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from lorabench.core.kinds import ScoringStrategy, Task
-from lorabench.inference.base import Backend, Generation, GenerationRequest, LetterRequest, OptionRequest, continuations
+from lorabench.inference.base import (
+    Backend,
+    Generation,
+    GenerationRequest,
+    LetterRequest,
+    OptionRequest,
+    Progress,
+    continuations,
+    engines_used,
+)
 from lorabench.data.records import Record, option_labels
 from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
@@ -27,7 +39,8 @@ from lorabench.prompts.answers import answer_from_generation, cut_at_stops
 from lorabench.prompts.build import Prompt, PromptBuilder
 from lorabench.evaluation.accounting import batch_cost, sequential_cost, single_cost
 from lorabench.prompts.batch import BATCH_STOP_STRINGS, build_batch_prompt, cut_batch_output, parse_numbered_answers
-from lorabench.prompts.grouping import context_groups
+from lorabench.prompts.grouping import context_groups, shared_context_groups
+from lorabench.runs.folder import RunFolder
 from lorabench.prompts.sequential import start_conversation, turn_prompt
 
 
@@ -152,3 +165,50 @@ def _conversation_rows(
     for record, (prompt, gen) in zip(group, turns):
         prediction = answer_from_generation(task, gen.text)
         yield generated_row(task, record, prompt, prediction, gen, gen.hit_max_new_tokens, cost, score_settings)
+
+
+class Answers(NamedTuple):
+    """What `answer_records` gives: the rows, without the aggregates an outcome adds."""
+
+    rows: list[PredictionRow]  # one per record, in record order
+    resumed: int  # of them found already done in the folder
+    engines: list[dict[str, Any]]  # this session's generation passes (inference.base.engines_used)
+
+
+def answer_records(
+    backend: Backend,
+    task: Task,
+    records: Sequence[Record],
+    settings: PromptSettings,
+    decoding: DecodingSettings,
+    score_settings: ScoreSettings,
+    run: RunFolder | None = None,
+    progress: Progress | None = None,
+) -> Answers:
+    """Every record's row, scored by `task` (the records' kind): those `run` holds read back, the
+    others asked as `settings.strategy` says (the functions above) and appended to `run` as they
+    come. `settings` are fitted to the model already (`ResolvedPrompt.fitted`), and `backend`
+    generates with `decoding`'s engine (`get_backend` made it so).
+
+    Every strategy writes one row per question. The batch and sequential strategies answer a context
+    as a whole, so on resume a context is done only when all its questions are: a partly written one
+    is redone, its new rows appended after the old ones (`RunFolder.completed` keeps the last row of an id).
+    """
+    passes_before = len(backend.engine_passes())
+    done = run.completed() if run else {}
+    if settings.strategy == "single":
+        answered = single_rows(backend, task, records, done, settings, decoding, score_settings)
+    else:
+        groups = shared_context_groups(records, settings.strategy)
+        todo = [group for group in groups if not all(r.id in done for r in group)]
+        rows_of = batch_rows if settings.strategy == "batch" else sequential_rows
+        answered = rows_of(backend, task, todo, settings, decoding, score_settings)
+    fresh: dict[str, PredictionRow] = {}
+    for row in answered:
+        fresh[row["id"]] = row
+        if run:
+            run.append_predictions([row])
+        if progress and row["id"] not in done:  # a redone row was already counted as done
+            progress(1)
+    rows = [fresh.get(r.id) or done[r.id] for r in records]
+    return Answers(rows, sum(r.id not in fresh for r in records), engines_used(backend.engine_passes()[passes_before:]))

@@ -13,7 +13,7 @@ from lorabench.config.decoding import DecodingSettings
 from lorabench.config.settings import TrainSettings
 from lorabench.core.kinds import get_task
 from lorabench.data.records import Record, TaskKind
-from lorabench.evaluation.runner import answer_records
+from lorabench.evaluation.strategies import answer_records
 from lorabench.evaluation.sharding import current_shard, shard_records
 from lorabench.inference import get_backend
 from lorabench.metrics.scoring import TASK_METRICS, ScoreSettings
