@@ -1,12 +1,41 @@
-"""95% intervals: Wilson for proportions, percentile bootstrap for means (both via scipy)."""
+"""Metrics aggregated over items, each a mean with its 95% interval: Wilson for proportions,
+percentile bootstrap for other means (both via scipy)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    name: str
+    value: float
+    low: float
+    high: float
+    n: int
+
+
+def aggregates(
+    names: Sequence[str], per_item: Sequence[dict[str, float]], proportions: Collection[str], resamples: int, seed: int
+) -> dict[str, Aggregate]:
+    """Each metric of `names` over the items' scores: its mean and 95% interval, a Wilson interval for
+    the per-item 0/1 outcomes in `proportions`, a seeded bootstrap one (`resamples`, `seed`) otherwise."""
+    n = len(per_item)
+    result = {}
+    for name in names:
+        values = [scores[name] for scores in per_item]
+        mean = sum(values) / n if n else math.nan
+        if name in proportions:
+            low, high = wilson_interval(int(round(sum(values))), n)
+        else:
+            low, high = bootstrap_mean_interval(values, resamples=resamples, seed=seed)
+        result[name] = Aggregate(name, mean, low, high, n)
+    return result
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lorabench.core.kinds import ByKind, Task, TaskKind, get_task
-from lorabench.metrics.intervals import bootstrap_mean_interval, wilson_interval
+from lorabench.metrics.intervals import Aggregate, aggregates
 from lorabench.metrics.squad import normalize_answer
 from lorabench.metrics.text import is_short, lenient_match, relaxed_match, rouge_l, token_f1
 from lorabench.metrics.settings import ScoringSettings
@@ -93,15 +93,6 @@ def _has_short_gold(golds: Sequence[str], short_thresh: int) -> bool:
     return any(is_short(g, short_thresh) and g.strip() for g in golds)
 
 
-@dataclass(frozen=True)
-class Aggregate:
-    name: str
-    value: float
-    low: float
-    high: float
-    n: int
-
-
 @dataclass
 class TaskMetrics:
     """Aggregates of one task over a set of items, plus the same on the short-answer subset."""
@@ -129,23 +120,7 @@ def _clean(value: float) -> float | None:
 
 
 def aggregate(task: TaskKind, per_item: list[dict[str, float]], settings: ScoreSettings = ScoreSettings()) -> dict[str, Aggregate]:
-    return _aggregates(TASK_METRICS[TaskKind(task)], per_item, settings)
-
-
-def _aggregates(
-    names: Sequence[str], per_item: Sequence[dict[str, float]], settings: ScoreSettings
-) -> dict[str, Aggregate]:
-    n = len(per_item)
-    result = {}
-    for name in names:
-        values = [scores[name] for scores in per_item]
-        mean = sum(values) / n if n else math.nan
-        if name in PROPORTIONS:
-            low, high = wilson_interval(int(round(sum(values))), n)
-        else:
-            low, high = bootstrap_mean_interval(values, resamples=settings.bootstrap_resamples, seed=settings.seed)
-        result[name] = Aggregate(name, mean, low, high, n)
-    return result
+    return aggregates(TASK_METRICS[TaskKind(task)], per_item, PROPORTIONS, settings.bootstrap_resamples, settings.seed)
 
 
 def task_metrics(
@@ -153,11 +128,13 @@ def task_metrics(
 ) -> TaskMetrics:
     """The aggregates of items' scores (`golds[i]` holds item i's gold answers), and the same on the
     short-answer subset where the kind has one: everything an evaluation's metrics.json reports."""
+    resamples, seed = settings.bootstrap_resamples, settings.seed
     short = None
     if task.short_subset:
         subset = [s for s, g in zip(per_item, golds) if _has_short_gold(g, settings.short_thresh)]
-        short = TaskMetrics(task.kind, len(subset), _aggregates(task.metrics, subset, settings), settings=settings)
-    return TaskMetrics(task.kind, len(per_item), _aggregates(task.metrics, per_item, settings), short, settings)
+        short_metrics = aggregates(task.metrics, subset, PROPORTIONS, resamples, seed)
+        short = TaskMetrics(task.kind, len(subset), short_metrics, settings=settings)
+    return TaskMetrics(task.kind, len(per_item), aggregates(task.metrics, per_item, PROPORTIONS, resamples, seed), short, settings)
 
 
 def score_all(task: TaskKind, items: list[ScoreInput], settings: ScoreSettings = ScoreSettings()) -> tuple[list[dict[str, float]], TaskMetrics]:
