@@ -1,4 +1,4 @@
-"""Per-strategy cost accounting and its summary table."""
+"""Per-strategy cost accounting read back from rows, and its summary table."""
 
 from __future__ import annotations
 
@@ -6,48 +6,7 @@ import math
 
 import pytest
 
-from lorabench.inference.generate import Generation
-from lorabench.evaluation.accounting import (
-    ACCOUNTING_COLUMNS,
-    accounting_summary,
-    accounting_table,
-    batch_cost,
-    sequential_cost,
-    single_cost,
-)
-
-
-def _gen(prompt_tokens: int, generated: int, latency: float) -> Generation:
-    return Generation("x", "", prompt_tokens, generated, latency, False, "eos")
-
-
-def test_sequential_cost_by_hand():
-    # Three turns whose prompts are 50, 62 and 75 tokens; the model wrote 4, 5 and 6 tokens.
-    turns = [_gen(50, 4, 0.1), _gen(62, 5, 0.2), _gen(75, 6, 0.3)]
-    cost = sequential_cost(turns)
-    assert cost.questions == 3
-    assert cost.prompt_tokens == 75 - (4 + 5)  # the last prompt, minus the answers it wrote itself
-    assert cost.api_prompt_tokens == 50 + 62 + 75  # every turn re-sends its history
-    assert cost.generated_tokens == 15
-    assert cost.latency_s == pytest.approx(0.6)
-    fields = cost.row_fields("sequential", 3)
-    assert fields == {
-        "strategy": "sequential",
-        "questions_in_context": 3,
-        "prompt_tokens_per_question": 22.0,
-        "generated_tokens_per_question": 5.0,
-        "api_prompt_tokens": round(187 / 3, 4),
-        "latency_per_question_s": pytest.approx(0.2),
-    }
-
-
-def test_batch_and_single_costs():
-    batch = batch_cost(_gen(120, 12, 0.9), 4).row_fields("batch", 4)
-    assert batch["prompt_tokens_per_question"] == batch["api_prompt_tokens"] == 30.0
-    assert batch["generated_tokens_per_question"] == 3.0 and batch["latency_per_question_s"] == pytest.approx(0.225)
-    single = single_cost(_gen(40, 2, 0.1)).row_fields("single", 4)
-    assert single["prompt_tokens_per_question"] == single["api_prompt_tokens"] == 40.0
-    assert single["questions_in_context"] == 4  # the data's, not the prompt's
+from lorabench.evaluation.accounting import ACCOUNTING_COLUMNS, accounting_summary, accounting_table
 
 
 def _row(strategy, q, prompt, gen, api, latency, em, failure=False):

@@ -82,7 +82,7 @@ def test_kv_cache_prompt_tokens_are_the_tokens_the_model_did_not_write(tokenizer
     """Hand count on two turns: the last prompt is turn 1's prompt, the model's answer and its end
     token, and the follow-up question; without the answer it wrote, that is what it read."""
     from lorabench.inference.generate import Generation
-    from lorabench.evaluation.accounting import sequential_cost
+    from lorabench.evaluation.rows import sequential_cost
 
     conversation = start_conversation(GROUP[:2], PromptBuilder(tokenizer, PromptSettings()))
     first = encode_prompt(turn_prompt(conversation, []).text, tokenizer, chat=True)

@@ -1,4 +1,5 @@
-"""What answering a context's questions cost under each strategy, and the per-strategy summary table.
+"""What answering cost under each strategy, read back from prediction rows: each row's share of its
+context's cost (rows.py writes it) and the per-strategy summary table.
 
 Every cost is a total over one call (single), one context (batch) or one conversation (sequential);
 a prediction row stores the per-question share, so means over rows compare strategies directly.
@@ -7,60 +8,10 @@ a prediction row stores the per-question share, so means over rows compare strat
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import NamedTuple
 
-from lorabench.inference.base import Generation
-from lorabench.runs.predictions import CostFields, PredictionRow
-from lorabench.config.prompt import Strategy
-
-
-@dataclass(frozen=True)
-class ContextCost:
-    questions: int  # questions the cost is shared by
-    prompt_tokens: int  # tokens the model read, each once (as with a KV cache kept across turns)
-    generated_tokens: int
-    api_prompt_tokens: int  # prompt tokens an API bills: each call re-sends its whole prompt
-    latency_s: float
-
-    def row_fields(self, strategy: Strategy, questions_in_context: int) -> CostFields:
-        n = self.questions
-        return CostFields(
-            strategy=strategy,
-            questions_in_context=questions_in_context,
-            prompt_tokens_per_question=round(self.prompt_tokens / n, 4),
-            generated_tokens_per_question=round(self.generated_tokens / n, 4),
-            api_prompt_tokens=round(self.api_prompt_tokens / n, 4),
-            latency_per_question_s=round(self.latency_s / n, 6),
-        )
-
-
-def single_cost(gen: Generation) -> ContextCost:
-    return ContextCost(1, gen.prompt_tokens, gen.generated_tokens, gen.prompt_tokens, gen.latency_s)
-
-
-def batch_cost(gen: Generation, questions: int) -> ContextCost:
-    """One prompt and one generation answer all `questions`."""
-    return ContextCost(questions, gen.prompt_tokens, gen.generated_tokens, gen.prompt_tokens, gen.latency_s)
-
-
-def sequential_cost(turns: Sequence[Generation]) -> ContextCost:
-    """A conversation of one turn per question.
-
-    The last turn's prompt contains every earlier turn. With a KV cache the model reads each of those
-    tokens once, except its own earlier answers, which it generated rather than read: unique prompt
-    tokens = last prompt - sum of earlier turns' generated tokens. An API re-sends the history with
-    every turn, so it bills the sum of all turns' prompts.
-    """
-    earlier_generated = sum(turn.generated_tokens for turn in turns[:-1])
-    return ContextCost(
-        questions=len(turns),
-        prompt_tokens=max(0, turns[-1].prompt_tokens - earlier_generated),
-        generated_tokens=sum(turn.generated_tokens for turn in turns),
-        api_prompt_tokens=sum(turn.prompt_tokens for turn in turns),
-        latency_s=sum(turn.latency_s for turn in turns),
-    )
+from lorabench.runs.predictions import PredictionRow
 
 
 ACCOUNTING_COLUMNS = (

@@ -8,7 +8,7 @@ Rows of generated answers carry the same fields under every strategy. `prompt`, 
 `prompt_tokens`, `generated_tokens`, `latency_s`, `stop_reason` describe the generation the answer
 came from (the question's for single, the context's for batch, the question's turn for sequential);
 the `*_per_question` fields and `api_prompt_tokens` hold this question's share of the context's cost
-(accounting.py). A kind whose engine scores options instead of generating (its scoring strategy
+(rows.py). A kind whose engine scores options instead of generating (its scoring strategy
 under decoding.choice_mode) gets one row per question with the options' log-probabilities.
 """
 
@@ -32,12 +32,11 @@ from lorabench.inference.base import (
 from lorabench.data.records import Record, option_labels
 from lorabench.config.decoding import DecodingSettings
 from lorabench.metrics.scoring import ScoreSettings
-from lorabench.evaluation.rows import generated_row, option_row
+from lorabench.evaluation.rows import batch_cost, generated_row, option_row, sequential_cost, single_cost
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.answers import answer_from_generation, cut_at_stops
 from lorabench.prompts.build import Prompt, PromptBuilder
-from lorabench.evaluation.accounting import batch_cost, sequential_cost, single_cost
 from lorabench.prompts.batch import BATCH_STOP_STRINGS, build_batch_prompt, cut_batch_output, parse_numbered_answers
 from lorabench.prompts.grouping import context_groups, shared_context_groups
 from lorabench.runs.folder import RunFolder
