@@ -103,7 +103,6 @@ def run(
     settings under the new ones (flagged) instead of refusing. Under a multi-process launch every
     process calls it; rank 0 writes the folder and gets the result, the other processes None."""
     loaded = run_config(config)
-    from lorabench.comparison.guards import applicable, generated
     from lorabench.pipeline.run import run_pipeline
     from lorabench.report.verdicts import multiplicity_sentence, retention_verdicts, verdict_sentence
 
@@ -112,10 +111,11 @@ def run(
     )
     if result.summary is None:  # a non-main process of a multi-process launch: rank 0 wrote the folder
         return None
-    generated_text = generated(result.base.rows) or generated(result.tuned.rows)
     return RunResult(
         out=result.out, report=result.report, summary=result.summary,
-        applicable_guards=[GuardResult.model_validate(f.to_dict()) for f in applicable(result.findings, generated_text)],
+        # The run makes the generation guards only where answers were generated (`generation_guards`):
+        # its findings all apply, unlike a summary read back from before that rule.
+        applicable_guards=[GuardResult.model_validate(f.to_dict()) for f in result.findings],
         sentences=[verdict_sentence(c) for c in result.comparisons],
         # Every metric tested counts, the judge's too, as in summary.json's verdict.metrics_tested.
         multiplicity=multiplicity_sentence(
