@@ -20,7 +20,7 @@ from lorabench.core.errors import LorabenchError
 from lorabench.core.messages import Hint, Message
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import PromptBuilder, fit_to_model
+from lorabench.prompts.build import PromptBuilder, ResolvedPrompt, fit_to_model
 from lorabench.prompts.strategy import strategy_prompts
 
 
@@ -131,15 +131,15 @@ def trained_prompt_settings(adapter_dir: Path) -> PromptSettings | None:
 
 
 def adapter_prompt_difference(
-    adapter_dir: Path, records: Sequence[Record], tokenizer: Any, model: Any, eval_prompt: PromptSettings,
-    max_new_tokens: int,
+    adapter_dir: Path, records: Sequence[Record], tokenizer: Any, model: Any, eval_prompt: ResolvedPrompt
 ) -> PromptDifference | None:
-    """How `records` would be prompted differently from the adapter's training (each set of settings
-    fitted to `model`, as training and evaluation fit them), or None."""
+    """How `records` would be prompted differently from the adapter's training, or None: the
+    adapter's settings fitted to `model` as training fitted them, against the evaluation's, fitted
+    to the same model already."""
     trained = trained_prompt_settings(adapter_dir)
     if trained is None or not records:
         return None
-    train_prompt, now = (fit_to_model(s, model, max_new_tokens) for s in (trained, eval_prompt))
+    train_prompt, now = fit_to_model(trained, model, eval_prompt.max_new_tokens), eval_prompt.fitted
     if train_prompt.strategy != now.strategy:
         return PromptDifference(records[0].id, "prompt.strategy", 1, train_prompt.strategy, now.strategy)
     return prompt_difference(records, tokenizer, train_prompt, now)

@@ -188,15 +188,13 @@ def with_few_shot_examples(config: EvalConfig, records: Sequence[Record], few_sh
 
 
 def _prompt_change(
-    config: EvalConfig, loaded: LoadedModel, records: Sequence[Record], allow: bool
+    config: EvalConfig, loaded: LoadedModel, records: Sequence[Record], prompt: ResolvedPrompt, allow: bool
 ) -> PromptDifference | None:
-    """How the adapter would be prompted differently from its training: refused unless `allow`."""
+    """How the adapter would be prompted differently from its training (`prompt`: the evaluation's,
+    config.prompt fitted to the model): refused unless `allow`."""
     if config.adapter is None:
         return None
-    max_new = config.decoding.max_new_tokens_for(config.data.task)
-    difference = adapter_prompt_difference(
-        Path(config.adapter), records, loaded.tokenizer, loaded.model, config.prompt, max_new
-    )
+    difference = adapter_prompt_difference(Path(config.adapter), records, loaded.tokenizer, loaded.model, prompt)
     if difference is not None and not allow:
         hint = Message(", or ", Hint("prompt", Path(config.adapter) / "lorabench.json"), " to use its training prompt")
         trained = trained_prompt_settings(Path(config.adapter))
@@ -247,16 +245,16 @@ def _eval_held(
     config = with_few_shot_examples(config, records, few_shot_from)
     check_templates(records, config.prompt, get_task(config.data.task))
     loaded = load_model(config.model, adapter=config.adapter)
-    change = _prompt_change(config, loaded, records, allow_prompt_change)
+    task = get_task(config.data.task)
+    prompt = resolve_prompt(config.prompt, loaded.model, config.decoding.max_new_tokens_for(task.kind))
+    change = _prompt_change(config, loaded, records, prompt, allow_prompt_change)
     folder_config = run_config(config, loaded, records)
     if change is not None:
         folder_config["prompt_change"] = {**change.to_dict(), "allowed_by": "--allow-prompt-change"}
     backend = get_backend(config.decoding.backend, loaded, config.decoding)
-    task = get_task(config.data.task)
-    prompt = resolve_prompt(config.prompt, backend, config.decoding.max_new_tokens_for(task.kind)).fitted
     started = time.perf_counter()
     outcome = evaluate_in_folder(
-        backend, task, records, prompt, config.decoding, config.score_settings(), out, folder_config, force,
+        backend, task, records, prompt.fitted, config.decoding, config.score_settings(), out, folder_config, force,
         (lambda total, done: progress_factory(total, len(done))) if progress_factory else None,
     )
     if not current_shard().main:

@@ -35,9 +35,7 @@ def prompt_change_since_training(
     train_dir = out / "train"
     if force or not (train_dir / "stage.json").exists():
         return None
-    difference = adapter_prompt_difference(
-        train_dir / "adapter", test, loaded.tokenizer, loaded.model, prompt.settings, prompt.max_new_tokens
-    )
+    difference = adapter_prompt_difference(train_dir / "adapter", test, loaded.tokenizer, loaded.model, prompt)
     if difference is not None and not allow:
         raise prompt_change_refusal(train_dir / "adapter", difference, Message(", or ", Hint("force"), " to train again"))
     return difference
