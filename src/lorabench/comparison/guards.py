@@ -253,3 +253,21 @@ def generation_guards(
     if not (generated(base_rows) or generated(tuned_rows)):
         return []
     return [answers_cut(base_rows, tuned_rows, max_new_tokens), eos_learned(base_rows, tuned_rows)]
+
+
+def run_guards(
+    records: Sequence[Record], tokenizer: Any, model: Any, prompt: ResolvedPrompt, adapter_dir: Path,
+    base_rows: Sequence[PredictionRow], tuned_rows: Sequence[PredictionRow], allowed: bool = False,
+) -> list[Finding]:
+    """A run's guards, base vs tuned on `records`: the prompts of the adapter's training (its
+    lorabench.json's settings, fitted to `model` as training fitted them) against the evaluation's
+    (`prompt`; `allowed`: evaluated anyway, as allow_prompt_change asked), the adapter applied, and
+    the generation guards."""
+    trained = trained_prompt_settings(adapter_dir)
+    assert trained is not None, "a run's adapter records the prompt settings it was trained with"
+    train_prompt = fit_to_model(trained, model, prompt.max_new_tokens)
+    return [
+        format_mismatch(records, tokenizer, train_prompt, prompt.fitted, allowed=allowed),
+        adapter_applied(base_rows, tuned_rows, adapter_dir),
+        *generation_guards(base_rows, tuned_rows, prompt.max_new_tokens),
+    ]

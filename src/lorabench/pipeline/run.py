@@ -9,25 +9,22 @@ and each stage gets its plan from there.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lorabench.comparison.guards import Finding, PromptDifference, adapter_applied, format_mismatch, generation_guards
+from lorabench.comparison.guards import Finding, run_guards
 from lorabench.comparison.paired import MetricComparison, ShortSubset, compare_rows, short_subset
-from lorabench.config.prompt import PromptSettings
 from lorabench.config.run import RunConfig
 from lorabench.core.messages import Hint
 from lorabench.core.notices import Say, alarm, log
 from lorabench.core.version import __version__
-from lorabench.data.records import Record
 from lorabench.evaluation.results import EvalOutcome
 from lorabench.evaluation.sharding import barrier, current_shard
 from lorabench.inference import check_can_serve
 from lorabench.judging.answers import check_judge
-from lorabench.models.load import LoadedModel, load_model
+from lorabench.models.load import load_model
 from lorabench.pipeline.eval_stage import ProgressFactory, eval_seconds, eval_stage
 from lorabench.pipeline.judge_stage import Headline, choose_headline, judge_stage
 from lorabench.pipeline.resolve import resolve_run
@@ -40,7 +37,6 @@ from lorabench.pipeline.train_stage import (
     stage_training,
     train_stage,
 )
-from lorabench.prompts.build import ResolvedPrompt, fit_to_model
 from lorabench.report.model_card import write_model_card
 from lorabench.report.write import write_report
 from lorabench.results import RunSummary
@@ -67,20 +63,6 @@ class PipelineResult:
     retention: RetentionResult | None = None  # lm-eval tasks base vs tuned, when the config lists some
     judge: JudgeResult | None = None  # the judge's grades and preference, when the config has a judge: section
     headline: Headline | None = None  # which metric's verdict is the run's (metrics.primary, the judge's check)
-
-
-def _guards(
-    prompt: ResolvedPrompt, loaded: LoadedModel, test: list[Record], adapter_dir: Path, base: EvalOutcome,
-    tuned: EvalOutcome, prompt_change: PromptDifference | None,
-) -> list[Finding]:
-    meta = json.loads((adapter_dir / "lorabench.json").read_text())
-    trained_with = PromptSettings.model_validate(meta["prompt"])
-    train_prompt = fit_to_model(trained_with, loaded.model, prompt.max_new_tokens)
-    return [
-        format_mismatch(test, loaded.tokenizer, train_prompt, prompt.fitted, allowed=prompt_change is not None),
-        adapter_applied(base.rows, tuned.rows, adapter_dir),
-        *generation_guards(base.rows, tuned.rows, prompt.max_new_tokens),
-    ]
 
 
 def run_pipeline(
@@ -188,7 +170,10 @@ def _run_held(
     short = short_subset(
         run.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples, metrics.correction
     )
-    findings = _guards(run.prompt, loaded, splits.test, adapter_dir, base, tuned, prompt_change)
+    findings = run_guards(
+        splits.test, loaded.tokenizer, loaded.model, run.prompt, adapter_dir, base.rows, tuned.rows,
+        allowed=prompt_change is not None,
+    )
     judged = None
     if judge_setup is not None:
         start = time.perf_counter()
