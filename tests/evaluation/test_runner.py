@@ -13,7 +13,6 @@ from lorabench.data.records import save_records
 from lorabench.data.spec import DataSpec
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
-from lorabench.core.kinds import get_task
 from lorabench.evaluation.runner import EvalConfig, evaluate_records, run_eval
 from lorabench.config.decoding import DecodingSettings
 from lorabench.models.load import ModelSpec, load_model

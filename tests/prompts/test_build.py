@@ -1,6 +1,5 @@
 import pytest
 
-from lorabench.core.kinds import get_task
 from lorabench.data.records import TaskKind
 
 from lorabench.tasks.choice import ChoiceRecord

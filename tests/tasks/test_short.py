@@ -17,7 +17,6 @@ from lorabench.core.errors import DataError
 from lorabench.comparison.items import error_category
 from lorabench.core.kinds import get_task
 from lorabench.metrics.scoring import ScoreInput, score_item
-from lorabench.core.kinds import get_task
 from lorabench.prompts.answers import answer_from_generation
 from lorabench.prompts.build import PromptSettings, target_text, user_message
 from lorabench.tasks import TaskKind
