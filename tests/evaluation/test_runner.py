@@ -301,3 +301,11 @@ def test_write_results_says_how_the_answers_were_made_after_the_metrics(causal, 
     assert (metrics["task"], metrics["n"], metrics["precision"]) == ("choice", 3, "bfloat16")
     lm_eval = json.loads((tmp_path / "run" / "lm_eval_results.json").read_text())
     assert lm_eval["model_name"] == "tiny" and lm_eval["configs"]["lorabench_choice"]["output_type"] == "multiple_choice"
+
+
+def test_no_records_is_refused_in_words_not_an_index_error(tiny_causal_path):
+    from lorabench.config.prompt import PromptSettings
+
+    loaded = load_model(ModelSpec(name=str(tiny_causal_path)))
+    with pytest.raises(LorabenchError, match="records: nothing to evaluate"):
+        evaluate_records(loaded, [], PromptSettings(), DecodingSettings(), ScoreSettings())

@@ -86,8 +86,10 @@ def evaluate_records(
     """Predict and score every record (skipping those `run` already holds); rows come back in record order.
 
     `model` is a backend, or a loaded model to serve through the backend `decoding.backend` names.
-    The records are of one kind, whose Task scores them.
+    The records are of one kind, whose Task scores them; there is at least one (no empty table of metrics).
     """
+    if not records:
+        raise LorabenchError("records: nothing to evaluate (the list is empty)")
     task = get_task(records[0].task)
     if isinstance(model, Backend):
         backend = model
