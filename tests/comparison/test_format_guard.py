@@ -9,17 +9,7 @@ from lorabench.core.errors import LorabenchError
 from lorabench.comparison.guards import format_mismatch, strategy_prompts
 from lorabench.prompts.build import PromptBuilder, PromptSettings
 from lorabench.prompts.grouping import context_groups
-from tests.tiny_models import build_causal_tokenizer
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_causal_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def records():
-    return synthesize("extractive", 7, seed=1, short_passages=True)
+from tests.shared_contexts import records, tokenizer  # noqa: F401  (fixtures)
 
 
 def test_strategy_drift_is_flagged(tokenizer, records):

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lorabench.data.synth import synthesize
 from lorabench.prompts.build import PromptBuilder, PromptSettings, encode_prompt, encode_target
 from lorabench.prompts.strategy import strategy_prompts, strategy_units, tokenized_units
-from tests.tiny_models import build_causal_tokenizer
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_causal_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def records():
-    return synthesize("extractive", 7, seed=1, short_passages=True)
+from tests.shared_contexts import records, tokenizer  # noqa: F401  (fixtures)
 
 
 @pytest.mark.parametrize("strategy", ["single", "batch", "sequential"])
