@@ -88,34 +88,54 @@ def prompt_difference(
     return None
 
 
+def format_difference(
+    records: Sequence[Record], tokenizer: Any, train_prompt: PromptSettings, eval_prompt: PromptSettings
+) -> PromptDifference | None:
+    """How `records` are prompted under `eval_prompt` unlike under `train_prompt` (both fitted to
+    one model): another prompt.strategy (part "prompt.strategy", at the first item), else the first
+    differing line (see prompt_difference); None when they are prompted alike, or there are none."""
+    if not records:
+        return None
+    if train_prompt.strategy != eval_prompt.strategy:
+        return PromptDifference(records[0].id, "prompt.strategy", 1, train_prompt.strategy, eval_prompt.strategy)
+    return prompt_difference(records, tokenizer, train_prompt, eval_prompt)
+
+
+def format_finding(difference: PromptDifference | None, items: int, allowed: bool = False) -> Finding:
+    """The format_mismatch guard of an evaluation on `items` items whose prompts differ from the
+    adapter's training ones by `difference` (see format_difference; None: they are the same).
+    `allowed`: the user chose to evaluate anyway (allow_prompt_change), which the message says."""
+    if difference is None:
+        return Finding("format_mismatch", True, f"evaluation prompts equal training prompts on all {items} items")
+    anyway = Message("; evaluated anyway, as ", Hint("allow_prompt_change"), " asked") if allowed else ""
+    if difference.part == "prompt.strategy":
+        return Finding(
+            "format_mismatch",
+            False,
+            Message(f"the adapter was trained with prompt.strategy '{difference.trained}' but is evaluated with "
+                    f"'{difference.now}'; the tuned model is tested in a format it never saw", anyway),
+            {"train_strategy": difference.trained, "eval_strategy": difference.now},
+        )
+    return Finding(
+        "format_mismatch",
+        False,
+        Message(f"evaluation prompts differ from the training ones, {difference.describe()}; "
+                "the tuned model is tested in a format it never saw", anyway),
+        {"record_id": difference.record_id, "difference": difference.to_dict(), "allowed": allowed},
+    )
+
+
 def format_mismatch(
     records: Sequence[Record], tokenizer: Any, train_prompt: PromptSettings, eval_prompt: PromptSettings,
     allowed: bool = False,
 ) -> Finding:
     """Every evaluation prompt must equal the prompt the adapter was trained with, up to the answer.
     `allowed`: the user chose to evaluate anyway (allow_prompt_change), which the message says."""
-    anyway = Message("; evaluated anyway, as ", Hint("allow_prompt_change"), " asked") if allowed else ""
-    if train_prompt.strategy != eval_prompt.strategy:
-        return Finding(
-            "format_mismatch",
-            False,
-            Message(f"the adapter was trained with prompt.strategy '{train_prompt.strategy}' but is evaluated with "
-                    f"'{eval_prompt.strategy}'; the tuned model is tested in a format it never saw", anyway),
-            {"train_strategy": train_prompt.strategy, "eval_strategy": eval_prompt.strategy},
-        )
     # The same settings and tokenizer render the same prompts, which the evaluation has just built:
     # only settings that differ are worth building every prompt twice more to compare.
     same = train_prompt == eval_prompt
-    difference = None if same else prompt_difference(records, tokenizer, train_prompt, eval_prompt)
-    if difference is not None:
-        return Finding(
-            "format_mismatch",
-            False,
-            Message(f"evaluation prompts differ from the training ones, {difference.describe()}; "
-                    "the tuned model is tested in a format it never saw", anyway),
-            {"record_id": difference.record_id, "difference": difference.to_dict(), "allowed": allowed},
-        )
-    return Finding("format_mismatch", True, f"evaluation prompts equal training prompts on all {len(records)} items")
+    difference = None if same else format_difference(records, tokenizer, train_prompt, eval_prompt)
+    return format_finding(difference, len(records), allowed)
 
 
 def trained_prompt_settings(adapter_dir: Path) -> PromptSettings | None:
@@ -137,12 +157,9 @@ def adapter_prompt_difference(
     adapter's settings fitted to `model` as training fitted them, against the evaluation's, fitted
     to the same model already."""
     trained = trained_prompt_settings(adapter_dir)
-    if trained is None or not records:
+    if trained is None:
         return None
-    train_prompt, now = fit_to_model(trained, model, eval_prompt.max_new_tokens), eval_prompt.fitted
-    if train_prompt.strategy != now.strategy:
-        return PromptDifference(records[0].id, "prompt.strategy", 1, train_prompt.strategy, now.strategy)
-    return prompt_difference(records, tokenizer, train_prompt, now)
+    return format_difference(records, tokenizer, fit_to_model(trained, model, eval_prompt.max_new_tokens), eval_prompt.fitted)
 
 
 def prompt_change_refusal(adapter_dir: Path, difference: PromptDifference, other_way: str = "") -> LorabenchError:
@@ -256,18 +273,15 @@ def generation_guards(
 
 
 def run_guards(
-    records: Sequence[Record], tokenizer: Any, model: Any, prompt: ResolvedPrompt, adapter_dir: Path,
-    base_rows: Sequence[PredictionRow], tuned_rows: Sequence[PredictionRow], allowed: bool = False,
+    prompt_change: PromptDifference | None, items: int, adapter_dir: Path,
+    base_rows: Sequence[PredictionRow], tuned_rows: Sequence[PredictionRow], max_new_tokens: int,
 ) -> list[Finding]:
-    """A run's guards, base vs tuned on `records`: the prompts of the adapter's training (its
-    lorabench.json's settings, fitted to `model` as training fitted them) against the evaluation's
-    (`prompt`; `allowed`: evaluated anyway, as allow_prompt_change asked), the adapter applied, and
-    the generation guards."""
-    trained = trained_prompt_settings(adapter_dir)
-    assert trained is not None, "a run's adapter records the prompt settings it was trained with"
-    train_prompt = fit_to_model(trained, model, prompt.max_new_tokens)
+    """A run's guards, base vs tuned on its `items` test items: the adapter's training prompts
+    against the evaluation's (`prompt_change`: how they differ, found before the run evaluated by
+    `adapter_prompt_difference`, and there only because allow_prompt_change kept that adapter;
+    None: the same), the adapter applied, and the generation guards."""
     return [
-        format_mismatch(records, tokenizer, train_prompt, prompt.fitted, allowed=allowed),
+        format_finding(prompt_change, items, allowed=prompt_change is not None),
         adapter_applied(base_rows, tuned_rows, adapter_dir),
-        *generation_guards(base_rows, tuned_rows, prompt.max_new_tokens),
+        *generation_guards(base_rows, tuned_rows, max_new_tokens),
     ]

@@ -170,10 +170,7 @@ def _run_held(
     short = short_subset(
         run.task, base.rows, tuned.rows, metrics.short_thresh, metrics.alpha, metrics.bootstrap_resamples, metrics.correction
     )
-    findings = run_guards(
-        splits.test, loaded.tokenizer, loaded.model, run.prompt, adapter_dir, base.rows, tuned.rows,
-        allowed=prompt_change is not None,
-    )
+    findings = run_guards(prompt_change, len(splits.test), adapter_dir, base.rows, tuned.rows, run.prompt.max_new_tokens)
     judged = None
     if judge_setup is not None:
         start = time.perf_counter()
