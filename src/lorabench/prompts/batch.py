@@ -68,7 +68,8 @@ def build_batch_prompt(records: Sequence[Record], builder: PromptBuilder) -> Pro
     before, after = batch_message(records, builder.settings)
     target = batch_target(records)
     fitted = builder.fit(
-        first.context, lambda context: builder.user_turn(before + context + after, BATCH_CUE), f"context of record {first.id}"
+        first.context, lambda context: before + context + after, lambda message: builder.user_turn(message, BATCH_CUE),
+        f"context of record {first.id}",
     )
     return Prompt(first.id, fitted.text, target, builder.chat, fitted.n_tokens, fitted.shortened)
 

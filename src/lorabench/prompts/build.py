@@ -182,11 +182,13 @@ class TokenizedPrompt:
 
 @dataclass(frozen=True)
 class FittedText:
-    """Prompt text within a token limit, and the context it was rendered with."""
+    """Prompt text within a token limit, the context it was rendered with, and the user message
+    that holds that context."""
 
     text: str
     n_tokens: int
     context: str
+    message: str
     shortened: bool
 
 
@@ -214,7 +216,8 @@ class PromptBuilder:
         text = RecordText.of(record, self.settings)
         fitted = self.fit(
             record.context_text,
-            lambda context: self.user_turn(text.message(context), text.task.cue, record.history or (), shots),
+            text.message,
+            lambda message: self.user_turn(message, text.task.cue, record.history or (), shots),
             f"record {record.id}" + (f" (with {len(shots)} few-shot example(s), which are never shortened)" if shots else ""),
         )
         prefixed = chat and self.settings.answer_prefix is not None
@@ -263,27 +266,34 @@ class PromptBuilder:
         """How many tokens prompt text is, as `encode_prompt` gives them."""
         return len(encode_prompt(text, self.tokenizer, self.chat))
 
-    def fit(self, context: str, render: Callable[[str], str], owner: str) -> FittedText:
-        """`render(context)`, with the context shortened until the text fits prompt.max_prompt_tokens.
+    def fit(
+        self, context: str, message: Callable[[str], str], layout: Callable[[str], str], owner: str
+    ) -> FittedText:
+        """`layout(message(context))`, with the context shortened until the text fits
+        prompt.max_prompt_tokens: `message` writes the user message around a context, `layout` the
+        prompt around a message. The message at the fitted context comes back with the text, for a
+        strategy that shows it again (every turn of a conversation opens with it).
 
         Only the context is cut (from its end, marked " ..."): questions, options and instructions are
         what the model is asked, so they are never touched. `owner` names the item in the error.
         """
         limit, tokenizer = self.settings.max_prompt_tokens, self.tokenizer
-        text = render(context)
+        said = message(context)
+        text = layout(said)
         n_tokens = self.n_tokens(text)
         if n_tokens <= limit:
-            return FittedText(text, n_tokens, context, shortened=False)
+            return FittedText(text, n_tokens, context, said, shortened=False)
 
         context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
         keep = len(context_ids) - (n_tokens - limit)
         while keep > 0:
             # Decoding a token prefix can re-tokenize to a few more tokens, hence the loop.
             shortened = tokenizer.decode(context_ids[:keep], skip_special_tokens=True).rstrip() + " ..."
-            text = render(shortened)
+            said = message(shortened)
+            text = layout(said)
             n_tokens = self.n_tokens(text)
             if n_tokens <= limit:
-                return FittedText(text, n_tokens, shortened, shortened=True)
+                return FittedText(text, n_tokens, shortened, said, shortened=True)
             keep -= max(1, n_tokens - limit)
         raise LorabenchError(
             f"{owner}: the prompt needs more than prompt.max_prompt_tokens="

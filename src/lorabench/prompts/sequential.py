@@ -21,7 +21,8 @@ from lorabench.prompts.template import RecordText
 class Conversation:
     """A context's questions, the stage's builder whose settings and tokenizer render them, and the
     (possibly shortened) context every turn shows. The conversation renders its turns itself: what
-    every turn starts with (the first question's text, and its ending as plain text) is settled once."""
+    every turn starts with (the first question's message with that context, and its ending as plain
+    text) is settled once."""
 
     records: tuple[Record, ...]
     builder: PromptBuilder
@@ -29,6 +30,7 @@ class Conversation:
     ending: str  # plain rendering: what the first question ends with (see PromptBuilder.ending)
     end_text: str  # plain rendering: the EOS written after each earlier answer (a template writes its own)
     context: str
+    message: str  # the first question's user message, with `context`
     shortened: bool
 
     @property
@@ -53,11 +55,11 @@ def _plain_end(tokenizer: Any) -> str:
     return str(tokenizer.eos_token)
 
 
-def _render(conversation: Conversation, context: str, answers: Sequence[str]) -> str:
-    """The prompt that asks question len(answers) + 1 about `context`, after `answers` to the
-    questions before it. A plain first turn is what a single prompt without history would be."""
+def _render(conversation: Conversation, first: str, answers: Sequence[str]) -> str:
+    """The prompt that asks question len(answers) + 1 after `first` (the first question's user
+    message) and `answers` to the questions before it. A plain first turn is what a single prompt
+    without history would be."""
     records, builder, cue = conversation.records, conversation.builder, conversation.first.task.cue
-    first = conversation.first.message(context)
     if not builder.chat:
         # Plain turn cues: each question is a "Question:" line, each answer follows "Answer:" and ends in EOS.
         ending = conversation.ending
@@ -80,17 +82,19 @@ def start_conversation(records: Sequence[Record], builder: PromptBuilder) -> Con
     first = RecordText.of(records[0], builder.settings)
     end_text = "" if builder.chat else _plain_end(builder.tokenizer)
     whole = Conversation(
-        tuple(records), builder, first, builder.ending(first.task.cue), end_text, records[0].context, shortened=False
+        tuple(records), builder, first, builder.ending(first.task.cue), end_text, records[0].context, "", shortened=False
     )
     empty = [""] * (len(records) - 1)
-    fitted = builder.fit(whole.context, lambda context: _render(whole, context, empty), f"context of record {records[0].id}")
-    return replace(whole, context=fitted.context, shortened=fitted.shortened)
+    fitted = builder.fit(
+        whole.context, first.message, lambda message: _render(whole, message, empty), f"context of record {records[0].id}"
+    )
+    return replace(whole, context=fitted.context, message=fitted.message, shortened=fitted.shortened)
 
 
 def turn_prompt(conversation: Conversation, answers: Sequence[str]) -> Prompt:
     """The prompt of turn len(answers) + 1, whose history holds `answers` as the earlier replies."""
     record = conversation.records[len(answers)]
-    text = _render(conversation, conversation.context, answers)
+    text = _render(conversation, conversation.message, answers)
     target = conversation.gold(record)
     return Prompt(record.id, text, target, conversation.chat, conversation.builder.n_tokens(text), conversation.shortened)
 
