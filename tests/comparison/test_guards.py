@@ -79,3 +79,29 @@ def test_the_format_guard_names_the_first_differing_line_and_an_allowed_change()
     # the API's result keeps the setting, so the command's console still names its option
     kept = GuardResult.model_validate(finding.to_dict()).message
     assert as_flags(kept, FLAGS).endswith("as --allow-prompt-change asked")
+
+
+def test_a_runs_format_guard_is_worded_from_the_difference_found_at_its_start(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from lorabench.comparison.guards import PromptDifference, format_mismatch, run_guards
+    from lorabench.data.synth import synthesize
+    from lorabench.prompts.build import PromptSettings
+
+    save_file({"base.lora_B.weight": torch.ones(2, 2)}, str(tmp_path / "adapter_model.safetensors"))
+    base = [{**row, "prediction": "base"} for row in _rows(4, 0)]
+    rows = [{**row, "prediction": "tuned"} for row in _rows(4, 0)]
+    same = run_guards(None, 4, tmp_path, base, rows, 8)
+    assert [f.name for f in same] == ["format_mismatch", "adapter_applied", "answers_cut", "eos_learned"]
+    assert all(f.ok for f in same) and same[0].message == "evaluation prompts equal training prompts on all 4 items"
+    changed = PromptDifference("q1", "prompt", 2, "Answer:", "Reply:")
+    (kept, *_) = run_guards(changed, 4, tmp_path, base, rows, 8)
+    assert not kept.ok and changed.describe() in kept.message and kept.details["allowed"]
+    assert kept.message.endswith("evaluated anyway, as allow_prompt_change=True asked")
+    # a strategy change reads as format_mismatch words it from the settings themselves
+    records = synthesize("extractive", 2, seed=0)
+    drift = PromptDifference(records[0].id, "prompt.strategy", 1, "batch", "single")
+    (strategy, *_) = run_guards(drift, 2, tmp_path, base, rows, 8)
+    expected = format_mismatch(records, None, PromptSettings(strategy="batch"), PromptSettings(), allowed=True)
+    assert strategy.to_dict() == expected.to_dict()

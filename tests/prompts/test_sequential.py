@@ -98,3 +98,18 @@ def test_kv_cache_prompt_tokens_are_the_tokens_the_model_did_not_write(tokenizer
     assert cost.prompt_tokens == len(first) + len(follow_up)
     assert cost.api_prompt_tokens == len(first) + len(second)
     assert cost.generated_tokens == len(written) + 3
+
+
+def test_the_first_message_is_rendered_once_per_conversation_not_per_turn(tokenizer, monkeypatch):
+    from lorabench.prompts import template
+
+    long_context = " ".join(f"Sentence {i} about Velmora." for i in range(200))
+    group = [r.model_copy(update={"context": long_context}) for r in GROUP]
+    settings = PromptSettings(max_prompt_tokens=200, template="{{ task_instruction }}\n{{ context }}\nQ: {{ question }}")
+    conversation = start_conversation(group, PromptBuilder(tokenizer, settings))
+    assert conversation.shortened and conversation.message == conversation.first.message(conversation.context)
+    rendered: list[str | None] = []
+    message = template.RecordText.message
+    monkeypatch.setattr(template.RecordText, "message", lambda self, context=None: rendered.append(context) or message(self, context))
+    texts = [turn_prompt(conversation, ["x"] * k).text for k in range(3)]
+    assert rendered == [] and all(text.count(conversation.message) == 1 for text in texts)
