@@ -93,11 +93,10 @@ def format_difference(
 ) -> PromptDifference | None:
     """How `records` are prompted under `eval_prompt` unlike under `train_prompt` (both fitted to
     one model): another prompt.strategy (part "prompt.strategy", at the first item), else the first
-    differing line (see prompt_difference); None when they are prompted alike, or there are none."""
-    if not records:
-        return None
+    differing line (see prompt_difference); None when they are prompted alike."""
     if train_prompt.strategy != eval_prompt.strategy:
-        return PromptDifference(records[0].id, "prompt.strategy", 1, train_prompt.strategy, eval_prompt.strategy)
+        first = records[0].id if records else ""
+        return PromptDifference(first, "prompt.strategy", 1, train_prompt.strategy, eval_prompt.strategy)
     return prompt_difference(records, tokenizer, train_prompt, eval_prompt)
 
 
@@ -157,7 +156,7 @@ def adapter_prompt_difference(
     adapter's settings fitted to `model` as training fitted them, against the evaluation's, fitted
     to the same model already."""
     trained = trained_prompt_settings(adapter_dir)
-    if trained is None:
+    if trained is None or not records:
         return None
     return format_difference(records, tokenizer, fit_to_model(trained, model, eval_prompt.max_new_tokens), eval_prompt.fitted)
 
