@@ -18,10 +18,10 @@ import pytest
 import tiny_models
 from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
-from lorabench.judging.answers import judge_answers, open_backend
+from lorabench.judging.answers import judge_answers
+from lorabench.judging.backend import open_backend
 from lorabench.judging.items import JudgeItem
 from lorabench.judging.cache import JudgmentCache
-from lorabench.models.load import resolve_source
 
 pytestmark = pytest.mark.xdist_group("tiny_judge")
 REPO = Path(__file__).resolve().parents[2]
@@ -72,7 +72,7 @@ def test_a_cached_judgment_never_loads_the_judge(judge_model, tmp_path):
     settings = _settings(judge_model, tmp_path / "cache.jsonl", preference=False)
     first = judge_answers(_items(3), ["base", "tuned"], settings)
     assert first.preference is None and first.cost.fresh == 3 + 3
-    backend = open_backend(settings, resolve_source(settings.model))
+    backend = open_backend(settings)
     again = judge_answers(_items(3), ["base", "tuned"], settings, backend=backend)
     assert again.cost.fresh == 0 and backend._backend is None  # the weights were never read
     assert [j.raw for j in again.judgments] == [j.raw for j in first.judgments]
@@ -93,7 +93,7 @@ _CHILD = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_local_items import items
     from lorabench.config.judge import JudgeSettings
-    from lorabench.judging.answers import judge_answers, open_backend
+    from lorabench.judging.answers import judge_answers
     settings = JudgeSettings.model_validate_json({settings!r})
     judge_answers(items({n}), ["base", "tuned"], settings)
     print("finished")

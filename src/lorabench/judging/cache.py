@@ -23,6 +23,9 @@ from lorabench.core.errors import LorabenchError
 from lorabench.core.notices import Say, warn
 
 
+JudgePrompt = tuple[str, str]  # (a key naming the judgment, the rendered rubric)
+
+
 @dataclass(frozen=True)
 class Completion:
     """What the judge wrote for one prompt, with its cost."""
@@ -74,7 +77,7 @@ class JudgmentCache:
     def fill(
         self,
         asks: Iterable[tuple[str, str, dict[str, Any]]],
-        complete: Callable[[list[tuple[str, str]]], Iterable[tuple[str, Completion]]],
+        complete: Callable[[list[JudgePrompt]], Iterable[tuple[str, Completion]]],
         say: Say,
     ) -> set[str]:
         """Ask `complete` (a judge backend's) every prompt whose key this cache lacks, keeping each

@@ -23,8 +23,7 @@ from typing import Any
 from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
 from lorabench.core.messages import Hint, Message
-from lorabench.judging.backend import JudgePrompt
-from lorabench.judging.cache import Completion
+from lorabench.judging.cache import Completion, JudgePrompt
 
 # A server without authentication (vllm serve, llama.cpp, Ollama) takes any key; the client needs one.
 NO_KEY = "not-needed"

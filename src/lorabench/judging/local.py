@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,7 @@ from lorabench.core.errors import LorabenchError
 from lorabench.core.messages import Hint, Message
 from lorabench.inference import get_backend
 from lorabench.inference.base import Backend, GenerationRequest
-from lorabench.judging.backend import JudgePrompt
-from lorabench.judging.cache import Completion
+from lorabench.judging.cache import Completion, JudgePrompt
 from lorabench.models.gguf import sha256_file
 from lorabench.models.load import ModelSource, load_model
 from lorabench.prompts.build import Prompt, encode_prompt, model_context_length
@@ -38,19 +38,29 @@ def _weights_fingerprint(source: ModelSource) -> str | None:
 
 
 class LocalJudge:
-    """The judge model `settings` name, whose name resolved to `source` (see models.load.resolve_source)."""
+    """The judge model `settings` name, whose name resolved to `source` (see models.load.resolve_source).
+    A run opens it when it checks its judge, before any work; its weights are hashed (its identity)
+    when the first judgment is looked up, and loaded when the first prompt is asked."""
 
     def __init__(self, settings: JudgeSettings, source: ModelSource, cache_dir: str | None = None) -> None:
         self.settings = settings
         self.source = source
-        self.identity = json.dumps({
-            "judge": "local", "model": self.source.name, "weights": _weights_fingerprint(self.source),
-            "revision": self.source.revision, "backend": settings.backend, "dtype": settings.dtype,
-            "max_new_tokens": settings.max_new_tokens,
-        }, sort_keys=True)
         self.spec = settings.model_spec(cache_dir)
         self._backend: Backend | None = None
         self.load_seconds = 0.0
+
+    @cached_property
+    def weights(self) -> str | None:
+        """The weights' fingerprint, read once for the cache key and the record."""
+        return _weights_fingerprint(self.source)
+
+    @cached_property
+    def identity(self) -> str:
+        return json.dumps({
+            "judge": "local", "model": self.source.name, "weights": self.weights,
+            "revision": self.source.revision, "backend": self.settings.backend, "dtype": self.settings.dtype,
+            "max_new_tokens": self.settings.max_new_tokens,
+        }, sort_keys=True)
 
     def _engine(self) -> Backend:
         if self._backend is None:
@@ -87,7 +97,7 @@ class LocalJudge:
     def describe(self) -> dict[str, Any]:
         return {
             "kind": "local", "model": self.source.name, "source": self.source.kind,
-            "weights_sha256": _weights_fingerprint(self.source), "revision": self.source.revision,
+            "weights_sha256": self.weights, "revision": self.source.revision,
             "backend": self.settings.backend, "max_new_tokens": self.settings.max_new_tokens,
             "decoding": "greedy", "load_seconds": round(self.load_seconds, 3),
         }
