@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from lorabench.comparison.paired import (
+    choose_headline,
     compare_metric,
     compare_rows,
     holm_adjust,
@@ -11,8 +12,11 @@ from lorabench.comparison.paired import (
     min_discordant_for_significance,
     paired_bootstrap,
 )
+from lorabench.config.run import RunConfig
 from lorabench.core.errors import LorabenchError
 from lorabench.core.kinds import get_task
+from tests.judging.scripted import scripted_result
+from tests.run_configs import tiny_run
 
 
 def test_mcnemar_exact_hand_computed():
@@ -199,3 +203,22 @@ def test_holm_caps_at_one_and_keeps_a_single_test_unchanged() -> None:
 def test_holm_never_lowers_a_p_value() -> None:
     raw = [0.001, 0.2, 0.049, 0.5, 0.01]
     assert all(adj >= p for adj, p in zip(holm_adjust(raw), raw))
+
+
+def test_a_trusted_judge_is_the_headline_when_asked(tmp_path, tiny_causal_path):
+    config = RunConfig.model_validate(tiny_run(tiny_causal_path, tmp_path / "d.jsonl", tmp_path / "run", task="open",
+                                               judge="m", metrics={"primary": "judge_correct"}))
+    judged = scripted_result(tmp_path)
+    assert judged.trustworthy
+    task = get_task(config.task)
+    headline = choose_headline(task, config.metrics, [], judged)
+    assert headline.primary == "judge_correct" and headline.note is None
+    assert [(c.metric, c.role) for c in headline.judged] == [("judge_correct", "primary"), ("judge_attempted", "secondary")]
+    verdict = headline.verdict(0.05, "none")
+    assert verdict["primary_metric"] == "judge_correct" and verdict["verdict"] == "better"
+    # Without metrics.primary the task's own metric decides, judge or not.
+    plain = choose_headline(task, config.metrics.model_copy(update={"primary": None}), [], judged)
+    assert plain.primary == "rouge_l_acc" and all(c.role == "secondary" for c in plain.judged)
+    failed_gold = judged.model_copy(update={"guards": [judged.guards[0].model_copy(update={"ok": False})]})
+    untrusted = choose_headline(task, config.metrics, [], failed_gold)
+    assert untrusted.primary == "rouge_l_acc" and "not trustworthy" in untrusted.note

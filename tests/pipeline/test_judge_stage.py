@@ -12,13 +12,9 @@ from typer.testing import CliRunner
 
 import tiny_models
 from lorabench.cli import app
-from lorabench.config.run import RunConfig
-from lorabench.core.kinds import get_task
 from lorabench.data.records import save_records
 from lorabench.data.synth import synthesize
-from lorabench.pipeline.judge_stage import choose_headline
 from tests.judging.judge_server import JudgeServer
-from tests.judging.scripted import scripted_result
 from tests.run_configs import tiny_run
 
 pytestmark = pytest.mark.xdist_group("tiny_judge")
@@ -113,22 +109,3 @@ def test_a_rerun_reuses_every_stage_and_every_judgment(judged_run):
     after = json.loads((run / "summary.json").read_text())["judge"]
     assert after["cost"]["fresh"] == 0 and before["cost"]["fresh"] == 8
     assert after["rates"] == before["rates"] and after["comparison"] == before["comparison"]
-
-
-def test_a_trusted_judge_is_the_headline_when_asked(tmp_path, tiny_causal_path):
-    config = RunConfig.model_validate(tiny_run(tiny_causal_path, tmp_path / "d.jsonl", tmp_path / "run", task="open",
-                                               judge="m", metrics={"primary": "judge_correct"}))
-    judged = scripted_result(tmp_path)
-    assert judged.trustworthy
-    task = get_task(config.task)
-    headline = choose_headline(task, config.metrics, [], judged)
-    assert headline.primary == "judge_correct" and headline.note is None
-    assert [(c.metric, c.role) for c in headline.judged] == [("judge_correct", "primary"), ("judge_attempted", "secondary")]
-    verdict = headline.verdict(0.05, "none")
-    assert verdict["primary_metric"] == "judge_correct" and verdict["verdict"] == "better"
-    # Without metrics.primary the task's own metric decides, judge or not.
-    plain = choose_headline(task, config.metrics.model_copy(update={"primary": None}), [], judged)
-    assert plain.primary == "rouge_l_acc" and all(c.role == "secondary" for c in plain.judged)
-    failed_gold = judged.model_copy(update={"guards": [judged.guards[0].model_copy(update={"ok": False})]})
-    untrusted = choose_headline(task, config.metrics, [], failed_gold)
-    assert untrusted.primary == "rouge_l_acc" and "not trustworthy" in untrusted.note

@@ -6,6 +6,12 @@ the mean difference. Unpaired tests would throw that information away.
 
 A run tests several metrics at once: one (the primary) is its verdict, and the others are read as
 a family, under Holm's adjustment when metrics.correction asks for it (`with_roles`).
+
+Which metric is the primary is the run's `choose_headline`: metrics.primary may name judge_correct
+for a kind a judge grades. It is the headline only when the judge passed its gold check; otherwise
+the task's own primary metric decides, and the run says why (in the output, summary.json's verdict
+and the report). Every metric tested, judged or not, counts in the multiple-testing note, and Holm
+(metrics.correction) adjusts them as one family.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from lorabench.config.judge import JUDGE_PRIMARY
+from lorabench.config.settings import MetricSettings
 from lorabench.core.errors import LorabenchError
 from lorabench.core.kinds import Task
 from lorabench.metrics.scoring import LOWER_IS_BETTER, PROPORTIONS, in_short_subset
+from lorabench.results.judged import JudgeResult
 from lorabench.runs.predictions import PredictionRow
 
 
@@ -228,6 +237,42 @@ def run_verdict(comparisons: Sequence[MetricComparison], alpha: float, correctio
         "correction": correction,
         "false_better_chance": false_better_chance(len(comparisons), alpha),
     }
+
+
+@dataclass(frozen=True)
+class Headline:
+    """Which metric's verdict is the run's, and every comparison with its role."""
+
+    primary: str
+    requested: str | None  # metrics.primary as configured (None: the task's own)
+    note: str | None  # why the requested metric is not the headline
+    comparisons: list[MetricComparison]  # the task's metrics
+    judged: list[MetricComparison]  # the judge's ([] without a judge)
+
+    def verdict(self, alpha: float, correction: str) -> dict[str, Any]:
+        verdict = run_verdict([*self.judged, *self.comparisons], alpha, correction)
+        if self.requested is not None:
+            verdict["requested_primary"] = self.requested
+        if self.note is not None:
+            verdict["note"] = self.note
+        return verdict
+
+
+def choose_headline(
+    task: Task, metrics: MetricSettings, comparisons: Sequence[MetricComparison], judged: JudgeResult | None
+) -> Headline:
+    """The headline of a run of `task` (the run's Task, resolved once) under its `metrics` settings."""
+    own = task.primary_metric
+    requested = metrics.primary
+    primary, note = requested or own, None
+    if primary == JUDGE_PRIMARY and (judged is None or not judged.trustworthy):
+        gold = next((g.message for g in judged.guards if g.name == "judge_gold"), "") if judged else "no judgment"
+        note = (f"metrics.primary is {JUDGE_PRIMARY}, but the judge is not trustworthy on this data ({gold}): "
+                f"the verdict is {own}'s")
+        primary = own
+    judged_comparisons = [comparison_from_dict(c.model_dump()) for c in judged.comparisons] if judged is not None else []
+    marked = with_roles([*judged_comparisons, *comparisons], primary, metrics.correction)
+    return Headline(primary, requested, note, marked[len(judged_comparisons):], marked[:len(judged_comparisons)])
 
 
 def compare_rows(

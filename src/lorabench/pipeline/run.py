@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lorabench.comparison.guards import Finding, run_guards
-from lorabench.comparison.paired import MetricComparison, ShortSubset, compare_rows, short_subset
+from lorabench.comparison.paired import Headline, MetricComparison, ShortSubset, choose_headline, compare_rows, short_subset
 from lorabench.config.run import RunConfig
 from lorabench.core.messages import Hint
 from lorabench.core.notices import Say, alarm, log
@@ -26,7 +26,7 @@ from lorabench.inference import check_can_serve
 from lorabench.judging.answers import check_judge
 from lorabench.models.load import load_model
 from lorabench.pipeline.eval_stage import ProgressFactory, eval_seconds, eval_stage
-from lorabench.pipeline.judge_stage import Headline, choose_headline, judge_stage
+from lorabench.pipeline.judge_stage import judge_stage
 from lorabench.pipeline.resolve import resolve_run
 from lorabench.pipeline.retention import RetentionResult, plan_retention, run_retention
 from lorabench.pipeline.splits import save_splits, split_data
