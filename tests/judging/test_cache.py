@@ -52,3 +52,12 @@ def test_fill_asks_only_what_the_cache_lacks_and_keeps_each_answer(tmp_path):
     assert said == ["judge: 2 judgment(s), 1 from the cache, 1 to make"]
     assert cache.get("k1") == Completion("old", 1, 1, 0.0) and JudgmentCache(path).get("k2") == Completion("P2", 1, 1, 0.0)
     assert '"check": "preference"' in path.read_text().splitlines()[-1]
+
+
+def test_cost_counts_distinct_judgments_and_pays_only_for_the_fresh_ones(tmp_path):
+    cache = JudgmentCache(tmp_path / "cache.jsonl")
+    cache.put("old", Completion("Verdict: CORRECT", 100, 100, 9.0))
+    cache.put("new", Completion("Verdict: A", 10, 3, 0.25))
+    cost = cache.cost(["old", "new", "new"], fresh={"new"})
+    assert (cost.judgments, cost.fresh, cost.cached) == (2, 1, 1)
+    assert (cost.tokens_in, cost.tokens_out, cost.seconds) == (10, 3, 0.25)

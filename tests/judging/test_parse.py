@@ -1,6 +1,7 @@
 import pytest
 
-from lorabench.judging.parse import parse_grade, parse_preference, reason
+from lorabench.judging.cache import Completion
+from lorabench.judging.parse import UNPARSEABLE, parse_grade, parse_preference, read_judgment, reason
 
 
 @pytest.mark.parametrize(
@@ -73,3 +74,13 @@ def test_reason_drops_the_verdict():
     assert reason("INCORRECT\nIt names Rome, not Paris.") == "It names Rome, not Paris."
     assert reason("B: it names the town.") == "it names the town."
     assert reason("The passage says so.") == "The passage says so."
+
+
+def test_a_judgment_keeps_the_whole_output_its_verdict_and_its_cost():
+    graded = read_judgment(Completion("INCORRECT - it names Rome", 12, 5, 0.5), "correctness", "item-1", "tuned", ["Rome"], cached=False)
+    assert (graded.id, graded.subject, graded.verdict, graded.reason) == ("item-1", "tuned", "incorrect", "it names Rome")
+    assert (graded.raw, graded.tokens_in, graded.tokens_out, graded.seconds, graded.cached) == ("INCORRECT - it names Rome", 12, 5, 0.5, False)
+    preferred = read_judgment(Completion("Verdict: B", 1, 1, 0.0), "preference", "item-1", "base", ["a", "b"], cached=True)
+    assert preferred.verdict == "B" and preferred.cached
+    unclear = read_judgment(Completion("Hard to say.", 1, 1, 0.0), "preference", "item-1", "base", ["a", "b"], cached=True)
+    assert unclear.verdict == UNPARSEABLE and unclear.raw == "Hard to say."

@@ -21,6 +21,7 @@ from filelock import FileLock
 
 from lorabench.core.errors import LorabenchError
 from lorabench.core.notices import Say, warn
+from lorabench.results.judged import JudgeCost
 
 
 JudgePrompt = tuple[str, str]  # (a key naming the judgment, the rendered rubric)
@@ -92,6 +93,16 @@ class JudgmentCache:
         for key, completion in complete([(key, prompt) for key, (prompt, _) in todo.items()]):
             self.put(key, completion, todo[key][1])
         return set(todo)
+
+    def cost(self, keys: Iterable[str], fresh: set[str]) -> JudgeCost:
+        """What the judgments `keys` name cost: how many distinct ones, and the tokens and judge time
+        of those asked now (`fresh`, as `fill` returned them); the others came from this cache."""
+        distinct = set(keys)
+        made = [self.get(key) for key in distinct if key in fresh]
+        return JudgeCost(
+            judgments=len(distinct), fresh=len(made), tokens_in=sum(c.tokens_in for c in made if c),
+            tokens_out=sum(c.tokens_out for c in made if c), seconds=round(sum(c.seconds for c in made if c), 3),
+        )
 
     def put(self, key: str, completion: Completion, about: dict[str, Any] | None = None) -> None:
         """Append one judgment durably. `about` (judge, rubric, kind) is kept for a human reader."""

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from lorabench.judging.cache import Completion
+from lorabench.results.judged import Check, Judgment
+
 Grade = Literal["correct", "incorrect", "not_attempted"]
 Preference = Literal["A", "B", "tie"]
 UNPARSEABLE = "unparseable"
@@ -78,3 +81,14 @@ def reason(output: str) -> str:
         if leading:
             lines[0] = leading.group(2) or ""
     return "\n".join(lines).strip()
+
+
+def read_judgment(completion: Completion, check: Check, item_id: str, subject: str, answers: list[str], cached: bool) -> Judgment:
+    """What the judge wrote for one `check` of one item, kept whole as a Judgment: the verdict read
+    from it (UNPARSEABLE when it gives none), its reason, and its cost (`cached`: none was paid now)."""
+    parsed = parse_grade(completion.text) if check == "correctness" else parse_preference(completion.text)
+    return Judgment(
+        id=item_id, check=check, subject=subject, answers=answers, verdict=parsed or UNPARSEABLE,
+        reason=reason(completion.text), raw=completion.text, tokens_in=completion.tokens_in,
+        tokens_out=completion.tokens_out, seconds=completion.seconds, cached=cached,
+    )

@@ -15,15 +15,15 @@ from pathlib import Path
 from lorabench.core.errors import LorabenchError
 from lorabench.core.notices import Say, log
 from lorabench.judging.backend import JudgeBackend
-from lorabench.judging.cache import Completion, JudgmentCache, cache_key
+from lorabench.judging.cache import JudgmentCache, cache_key
 from lorabench.judging.guards import exact_match_guard, gold_guard, position_guard, unparseable_guard
 from lorabench.judging.items import JudgeItem
-from lorabench.judging.parse import UNPARSEABLE, parse_grade, parse_preference, reason
+from lorabench.judging.parse import UNPARSEABLE, read_judgment
 from lorabench.judging.rubric import Rubric
 from lorabench.judging.stats import compare_judged, summarize_preference
 from lorabench.judging.verdicts import correctness_scores, judged_rates, preference_outcomes
 from lorabench.results import GuardResult, MetricVerdict
-from lorabench.results.judged import Check, JudgeCost, JudgeResult, Judgment
+from lorabench.results.judged import Check, JudgeResult
 
 GOLD = "gold"
 
@@ -72,24 +72,6 @@ def _asks(items: Sequence[JudgeItem], sides: Sequence[str], rubrics: dict[str, R
     return asks
 
 
-def _judgment(ask: _Ask, completion: Completion, fresh: bool) -> Judgment:
-    parsed = parse_grade(completion.text) if ask.check == "correctness" else parse_preference(completion.text)
-    return Judgment(
-        id=ask.item.id, check=ask.check, subject=ask.subject, answers=ask.answers, verdict=parsed or UNPARSEABLE,
-        reason=reason(completion.text), raw=completion.text, tokens_in=completion.tokens_in,
-        tokens_out=completion.tokens_out, seconds=completion.seconds, cached=not fresh,
-    )
-
-
-def _cost(asks: Sequence[_Ask], cache: JudgmentCache, fresh: set[str]) -> JudgeCost:
-    distinct = {ask.key for ask in asks}
-    made = [cache.get(key) for key in distinct if key in fresh]
-    return JudgeCost(
-        judgments=len(distinct), fresh=len(made), tokens_in=sum(c.tokens_in for c in made if c),
-        tokens_out=sum(c.tokens_out for c in made if c), seconds=round(sum(c.seconds for c in made if c), 3),
-    )
-
-
 def judge_items(
     items: Sequence[JudgeItem],
     sides: Sequence[str],
@@ -108,8 +90,11 @@ def judge_items(
     fresh = cache.fill(
         [(ask.key, ask.prompt, {"check": ask.check, "judge": backend.identity}) for ask in asks], backend.complete, say
     )
-    cost = _cost(asks, cache, fresh)
-    judgments = [_judgment(ask, cache.get(ask.key), ask.key in fresh) for ask in asks]  # type: ignore[arg-type]
+    cost = cache.cost([ask.key for ask in asks], fresh)
+    judgments = [
+        read_judgment(cache.get(ask.key), ask.check, ask.item.id, ask.subject, ask.answers, cached=ask.key not in fresh)  # type: ignore[arg-type]
+        for ask in asks
+    ]
     # What the judgments show: rates and per-item outcomes first, then their paired statistics.
     grades = {(j.id, j.subject): j.verdict for j in judgments if j.check == "correctness"}
     subjects = [GOLD, *sides]
