@@ -617,7 +617,8 @@ def judge(
     over the `judge:` section of the YAML file `config` (a run config works). Writes judgments.jsonl,
     judge.json and the rubrics into `out` (default: `judge/` beside two inputs, `<name>-judge/`
     beside one). Two folders made with other prompts or decoding are refused unless anyway=True."""
-    from lorabench.judging.answers import judge_answers, rubrics_for
+    from lorabench.judging.answers import judge_answers
+    from lorabench.judging.rubric import rubrics_for
     from lorabench.judging.sources import folder_differences, items_of, read_answers
     from lorabench.runs.folder import ensure_run_folder
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 from jinja2 import Environment, meta
 
+from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
 from lorabench.prompts.template import render, syntax_problem
 
@@ -78,3 +79,11 @@ def load_rubric(kind: RubricKind, override: str | None = None) -> Rubric:
     if not used & set(answers):
         raise LorabenchError.about(key, f"{path} never shows {' or '.join(answers)}; the judge would not see what it grades")
     return Rubric(kind, text, str(path))
+
+
+def rubrics_for(settings: JudgeSettings, sides: Sequence[str]) -> dict[str, Rubric]:
+    """The rubrics judging `sides` needs: correctness, and preference for two sides under judge.preference."""
+    rubrics = {"correctness": load_rubric("correctness", settings.correctness_rubric)}
+    if settings.preference and len(sides) == 2:
+        rubrics["preference"] = load_rubric("preference", settings.preference_rubric)
+    return rubrics

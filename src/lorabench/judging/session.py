@@ -1,5 +1,6 @@
-"""Judging a set of items: every judge prompt built, the cached ones read, the rest asked (each
-cached the moment it is answered), then verdicts, paired statistics and guards.
+"""Judging a set of items with an opened judge: every judge prompt built, the cached ones read, the
+rest asked (each cached the moment it is answered), then verdicts, paired statistics and guards,
+and (`judge_with`) the record of it written.
 
 For each item the judge grades the gold answer and each side's answer (correctness), and with two
 sides and judge.preference on, compares the two answers in both orders (preference). Identical
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
 from lorabench.core.notices import Say, log
 from lorabench.judging.backend import JudgeBackend
@@ -19,6 +21,7 @@ from lorabench.judging.cache import JudgmentCache, cache_key
 from lorabench.judging.guards import exact_match_guard, gold_guard, position_guard, unparseable_guard
 from lorabench.judging.items import JudgeItem
 from lorabench.judging.parse import UNPARSEABLE, read_judgment
+from lorabench.judging.records import write_judging
 from lorabench.judging.rubric import Rubric
 from lorabench.judging.stats import compare_judged, summarize_preference
 from lorabench.judging.verdicts import correctness_scores, judged_rates, preference_outcomes
@@ -26,6 +29,18 @@ from lorabench.results import GuardResult, MetricVerdict
 from lorabench.results.judged import Check, JudgeResult
 
 GOLD = "gold"
+
+
+@dataclass(frozen=True)
+class JudgeSetup:
+    """A judge as `answers.check_judge` found it, for the judging to use rather than read and open
+    again: its settings, the file its judgments are cached in, its rubrics and its backend (a local
+    model is only loaded once a prompt needs it)."""
+
+    settings: JudgeSettings
+    cache_file: Path
+    rubrics: dict[str, Rubric]
+    backend: JudgeBackend
 
 
 @dataclass(frozen=True)
@@ -120,3 +135,19 @@ def judge_items(
         guards=[GuardResult.model_validate(f.to_dict()) for f in findings], cost=cost,
         unparseable=sum(j.verdict == UNPARSEABLE for j in judgments), judgments=judgments,
     )
+
+
+def judge_with(
+    items: Sequence[JudgeItem],
+    sides: Sequence[str],
+    setup: JudgeSetup,
+    out: Path | None = None,
+    alpha: float = 0.05,
+    say: Say = log,
+) -> JudgeResult:
+    """`judge_items` with a judge as checked and opened (a run checks its judge before any work,
+    see `answers.check_judge`) and, with `out`, judgments.jsonl, judge.json and the rubrics left there."""
+    result = judge_items(items, sides, setup.rubrics, setup.backend, setup.cache_file, alpha, say)
+    if out is not None:
+        write_judging(Path(out), result, setup.rubrics.values())
+    return result

@@ -175,8 +175,7 @@ def _run_held(
     if judge_setup is not None:
         start = time.perf_counter()
         judged = judge_stage(
-            judge_setup, run.prompt.settings, splits.test, base.rows, tuned.rows, out, config.model.cache_dir,
-            metrics.alpha, say,
+            judge_setup, run.prompt.settings, splits.test, base.rows, tuned.rows, out, metrics.alpha, say,
         )
         timings["judge_seconds"] = round(time.perf_counter() - start, 2)
     headline = choose_headline(run.task, config.metrics, comparisons, judged)
