@@ -13,7 +13,8 @@ import pytest
 from tests.judging.judge_server import JudgeServer
 from lorabench.config.judge import JudgeSettings
 from lorabench.core.errors import LorabenchError
-from lorabench.judging.answers import judge_answers
+from lorabench.judging.answers import check_judge, judge_answers
+from lorabench.judging.backend import open_backend
 from lorabench.judging.items import JudgeItem
 from lorabench.results import JudgeResult
 
@@ -180,3 +181,11 @@ def test_the_item_view_has_both_answers_grades_reasons_and_the_preference(server
     # Read back from the folder, the result and its view are the same.
     again = JudgeResult.read(tmp_path / "run")
     assert again.to_dict() == result.to_dict() and again.item_view() == view
+
+
+def test_a_run_checks_the_key_when_it_opens_its_judge_and_a_judging_only_when_it_asks(monkeypatch):
+    monkeypatch.delenv("JUDGE_KEY", raising=False)
+    settings = JudgeSettings(model="judge-model", endpoint="http://127.0.0.1:9/v1", api_key_env="JUDGE_KEY")
+    assert "judge-model" in open_backend(settings).identity  # opened: nothing checked or sent yet
+    with pytest.raises(LorabenchError, match="judge.api_key_env: the environment variable JUDGE_KEY is not set"):
+        check_judge(settings, ["base", "tuned"])

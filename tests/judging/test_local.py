@@ -81,6 +81,12 @@ def test_a_cached_judgment_never_loads_the_judge(judge_model, tmp_path):
     assert longer.cost.fresh == 6
 
 
+def test_opening_a_local_judge_reads_no_weights_until_a_judgment_needs_its_identity(judge_model, tmp_path):
+    backend = open_backend(_settings(judge_model, tmp_path / "cache.jsonl"))
+    assert "weights" not in vars(backend) and backend._backend is None
+    assert json.loads(backend.identity)["weights"] == backend.describe()["weights_sha256"] is not None
+
+
 def test_a_prompt_longer_than_the_judge_context_is_refused(tmp_path):
     short = tiny_models.build_tiny_causal(tmp_path / "short", max_positions=128)
     with pytest.raises(LorabenchError, match="a judge prompt takes .* tokens plus judge.max_new_tokens=8, more than its 128-token context"):
