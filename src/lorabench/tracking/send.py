@@ -74,12 +74,6 @@ def run_tracking(folder: Path, settings: TrackingSettings, study: Path | None = 
     return RunTracking(folder, settings, name, backends, group_of(study), parents, run_ids)
 
 
-def save_settings(folder: Path, settings: TrackingSettings) -> None:
-    """Keep the tracking settings a run was made with beside its tracker runs' ids, so `lorabench
-    track RUN` sends it where the run would have (they hold locations and names, never a secret)."""
-    write_json(Path(folder) / TRACKING_FILE, {**read_state(folder), SETTINGS: settings.model_dump(mode="json")})
-
-
 def saved_settings(folder: Path) -> TrackingSettings | None:
     saved = read_state(folder).get(SETTINGS)
     return TrackingSettings.model_validate(saved) if saved else None
@@ -146,7 +140,6 @@ def begin_tracking(tracking: RunTracking, say: Say = log) -> None:
     runs, under the study's runs when it is a study's cell."""
     if not tracking.active:
         return
-    save_settings(tracking.folder, tracking.settings)
     tracking.run_ids.update(open_runs(tracking, say))
 
 
@@ -191,12 +184,16 @@ def mark_trainer_curves(folder: Path, backends: list[str]) -> None:
 
 def open_runs(tracking: RunTracking, say: Say = log) -> dict[str, str]:
     """Make (or find, on a resumed run) the folder's tracker runs before the run's work starts, and
-    keep their ids in the folder, so the results land in them whenever they are sent. Returns the
-    ids by backend; a tracker that fails is a warning and gets its run when the results are sent."""
+    keep their ids in the folder, so the results land in them whenever they are sent. The tracking
+    settings are kept beside them first, so `lorabench track RUN` sends the run where it would have
+    gone (they hold locations and names, never a secret). Returns the ids by backend; a tracker that
+    fails is a warning and gets its run when the results are sent."""
     folder = tracking.folder
+    # Read once and kept current as it is written: the run holds its folder, so nothing else writes it.
+    state = {**read_state(folder), SETTINGS: tracking.settings.model_dump(mode="json")}
+    write_json(folder / TRACKING_FILE, state)
     opened = {}
     for backend_name, tracker in tracking.backends.items():
-        state = read_state(folder)
         if (state.get(backend_name) or {}).get("run_id"):
             opened[backend_name] = state[backend_name]["run_id"]
             continue
@@ -207,7 +204,8 @@ def open_runs(tracking: RunTracking, say: Say = log) -> dict[str, str]:
             say(warn(f"tracking: {backend_name} failed ({failure_reason(error)}); the run goes on without it: send it "
                      f"later with `lorabench track {folder} --backend {backend_name}`"))
             continue
-        _record(folder, state, backend_name, run_id, sent=False)
+        state[backend_name] = {**(state.get(backend_name) or {}), "run_id": run_id, "sent": False}
+        write_json(folder / TRACKING_FILE, state)  # kept before anything is logged into it
         opened[backend_name] = run_id
     return opened
 
