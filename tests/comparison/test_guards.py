@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from lorabench.cli.common import FLAGS, as_flags
-from lorabench.comparison.guards import CUT_WARN_SHARE, Finding, answers_cut, applicable, eos_learned, generated, generation_guards
+from lorabench.comparison.guards import CUT_WARN_SHARE, Finding, answers_cut, applicable, eos_learned, generation_guards
 from lorabench.results import GuardResult
+from lorabench.runs.predictions import generated
 
 
 def _rows(n: int, cut: int, stop_reason: str = "eos") -> list[dict]:

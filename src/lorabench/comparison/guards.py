@@ -18,7 +18,7 @@ from safetensors import safe_open
 from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
 from lorabench.core.messages import Hint, Message
-from lorabench.runs.predictions import PredictionRow
+from lorabench.runs.predictions import PredictionRow, generated
 from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.build import PromptBuilder, ResolvedPrompt, fit_to_model
 from lorabench.prompts.strategy import strategy_prompts
@@ -195,20 +195,10 @@ def adapter_applied(base_rows: Sequence[PredictionRow], tuned_rows: Sequence[Pre
     return Finding("adapter_applied", True, f"tuned answers differ from base on {len(base_rows) - same} of {len(base_rows)} items", {"identical": same})
 
 
-# Choice rows answered by scoring the options (not by generating text) carry their choice_mode as
-# stop_reason; nothing was generated for them, so nothing can be cut or fail to stop.
-SCORED_STOP_REASONS = frozenset({"logprob", "letter"})
-
 # A share of cut answers above this is worth a warning: they score as wrong whatever they said.
 CUT_WARN_SHARE = 0.05
 
 GENERATION_GUARDS = ("answers_cut", "eos_learned")
-
-
-def generated(rows: Sequence[PredictionRow]) -> bool:
-    """Whether an evaluation produced its answers by generating text, so that max_new_tokens,
-    stopping and generated-token counts mean something (not so for log-prob or letter choice)."""
-    return any(r["stop_reason"] not in SCORED_STOP_REASONS for r in rows)
 
 
 def applicable(findings: Sequence[Any], generated_text: bool) -> list[Any]:

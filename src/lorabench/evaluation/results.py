@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from lorabench.core.version import __version__
-from lorabench.comparison.guards import PromptDifference, generated
+from lorabench.comparison.guards import PromptDifference
 from lorabench.metrics.scoring import LOWER_IS_BETTER, SCORING_VERSION, TaskMetrics
-from lorabench.runs.predictions import PredictionRow
+from lorabench.runs.predictions import PredictionRow, generated
 from lorabench.runs.folder import RunFolder, library_versions, write_json
 
 LM_EVAL_RESULTS = "lm_eval_results.json"

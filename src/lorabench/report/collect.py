@@ -17,10 +17,9 @@ from lorabench.comparison.paired import MetricComparison, ShortSubset, compariso
 from lorabench.data.records import TaskKind
 from lorabench.core.errors import LorabenchError
 from lorabench.core.kinds import get_task
-from lorabench.comparison.guards import generated
 from lorabench.comparison.items import ItemPair, category_counts, pair_items, sibling_golds
 from lorabench.comparison.paired_runs import read_eval
-from lorabench.runs.predictions import PredictionRow
+from lorabench.runs.predictions import PredictionRow, generated
 from lorabench.runs.folder import questions_by_id, read_jsonl
 from lorabench.evaluation.accounting import accounting_summary
 from lorabench.results.judged import JudgeResult

@@ -8,6 +8,7 @@ what those versions meant by leaving them out, so no reader needs its own fallba
 
 # No `from __future__ import annotations`: TypedDict reads NotRequired off evaluated annotations.
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,17 @@ _LEGACY_DEFAULTS: dict[str, Any] = {
     "stop_reason": None,
     "prompt_shortened": False,
 }
+
+
+# Choice rows answered by scoring the options (not by generating text) carry their choice_mode as
+# stop_reason; nothing was generated for them, so nothing can be cut or fail to stop.
+SCORED_STOP_REASONS = frozenset({"logprob", "letter"})
+
+
+def generated(rows: Sequence[PredictionRow]) -> bool:
+    """Whether an evaluation produced its answers by generating text, so that max_new_tokens,
+    stopping and generated-token counts mean something (not so for log-prob or letter choice)."""
+    return any(r["stop_reason"] not in SCORED_STOP_REASONS for r in rows)
 
 
 def dump_row(row: PredictionRow) -> str:

@@ -11,11 +11,10 @@ from typing import Any
 from lorabench.comparison.paired import MetricComparison, compare_rows
 from lorabench.core.kinds import get_task
 from lorabench.data.records import TaskKind
-from lorabench.comparison.guards import generated
 from lorabench.comparison.items import PRIMARY_METRIC
 from lorabench.metrics.scoring import TASK_METRICS
 from lorabench.comparison.paired_runs import read_eval
-from lorabench.runs.predictions import PredictionRow
+from lorabench.runs.predictions import PredictionRow, generated
 from lorabench.comparison.paired import ShortSubset, comparison_from_dict, short_subset
 from lorabench.report.view import cost_columns
 from lorabench.runs.folder import read_jsonl
