@@ -117,11 +117,8 @@ def run(
         # its findings all apply, unlike a summary read back from before that rule.
         applicable_guards=[GuardResult.model_validate(f.to_dict()) for f in result.findings],
         sentences=[verdict_sentence(c) for c in result.comparisons],
-        # Every metric tested counts, the judge's too, as in summary.json's verdict.metrics_tested.
-        multiplicity=multiplicity_sentence(
-            [*(result.headline.judged if result.headline else []), *result.comparisons], loaded.metrics.alpha,
-            loaded.metrics.correction,
-        ),
+        # Every metric tested counts, the judge's too: summary.json's verdict counted them.
+        multiplicity=multiplicity_sentence(result.summary["verdict"]),
         retention=None if result.retention is None else retention_verdicts(result.comparisons, result.retention.comparison),
     )
 
@@ -351,7 +348,7 @@ def compare(
     two used other generation engines or library versions."""
     from lorabench.comparison.items import change_counts
     from lorabench.comparison.lm_eval_files import is_lm_eval_output
-    from lorabench.comparison.paired import CORRECTIONS
+    from lorabench.comparison.paired import CORRECTIONS, run_verdict
     from lorabench.comparison.paired_runs import compare_evals, read_eval
     from lorabench.report.verdicts import multiplicity_sentence, verdict_sentence
 
@@ -374,7 +371,7 @@ def compare(
         metrics_b=MetricScores.model_validate(result.metrics_b.to_dict()),
         items=change_counts(result.pairs), forced_despite=result.differences, warnings=result.warnings,
         sentences=[verdict_sentence(c, before="A", after="B") for c in result.comparisons],
-        multiplicity=multiplicity_sentence(result.comparisons, alpha, correction),
+        multiplicity=multiplicity_sentence(run_verdict(result.comparisons, alpha, correction)),
     )
 
 

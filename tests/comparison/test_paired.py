@@ -181,12 +181,12 @@ def test_the_primary_metric_is_the_verdict_and_holm_adjusts_only_the_secondary_o
                        "correction": "none", "false_better_chance": pytest.approx(0.1624, abs=1e-4)}
     from lorabench.report.verdicts import multiplicity_sentence
 
-    sentence = multiplicity_sentence(raw, 0.05)
+    sentence = multiplicity_sentence(verdict)
     assert sentence.startswith(f"verdict: {raw[0].verdict} on exact_match, the task's primary metric; the other 6 are "
                                "secondary, not adjusted for multiple testing")
     assert sentence.endswith('7 metrics tested at alpha 0.05: with no real change, the chance of at least one false '
                              '"better" among them is up to 16%')
-    assert "Holm-adjusted (metrics.correction: holm)" in multiplicity_sentence(holm, 0.05, "holm")
+    assert "Holm-adjusted (metrics.correction: holm)" in multiplicity_sentence(run_verdict(holm, 0.05, "holm"))
 
 
 def test_holm_matches_the_textbook_example() -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from lorabench.comparison.lm_eval_compare import PairedLmEvalRuns
-from lorabench.comparison.paired import POWER, MetricComparison, false_better_chance
+from lorabench.comparison.paired import POWER, MetricComparison
 from lorabench.config.judge import JUDGE_PRIMARY
 from lorabench.results.outcomes import RetentionVerdicts
 
@@ -52,22 +53,22 @@ def verdict_sentence(c: MetricComparison, before: str = "base", after: str = "tu
     return f"{c.metric}: {c.verdict}, {verdict_detail(c, before, after)}"
 
 
-def multiplicity_sentence(comparisons: Sequence[MetricComparison], alpha: float, correction: str = "none") -> str:
+def multiplicity_sentence(verdict: Mapping[str, Any]) -> str:
     """Which metric decides the verdict, and how far to trust the others: with k metrics tested,
-    one of them can come out "better" by chance alone."""
-    k = len(comparisons)
-    primary = next((c for c in comparisons if c.role == "primary"), None)
-    if primary is None or k == 0:
+    one of them can come out "better" by chance alone. `verdict` is the run's as `run_verdict` made
+    it (summary.json's `verdict`), whose figures the sentence says in words."""
+    k = verdict["metrics_tested"]
+    if verdict["primary_metric"] is None or k == 0:
         return ""
-    which = "metrics.primary, graded by the judge" if primary.metric == JUDGE_PRIMARY else "the task's primary metric"
-    head = f"verdict: {primary.verdict} on {primary.metric}, {which}"
+    metric, alpha = verdict["primary_metric"], verdict["alpha"]
+    which = "metrics.primary, graded by the judge" if metric == JUDGE_PRIMARY else "the task's primary metric"
+    head = f"verdict: {verdict['verdict']} on {metric}, {which}"
     if k == 1:
         return head
-    chance = false_better_chance(k, alpha)
-    how = ("their p-values are Holm-adjusted (metrics.correction: holm)" if correction == "holm"
+    how = ("their p-values are Holm-adjusted (metrics.correction: holm)" if verdict["correction"] == "holm"
            else "not adjusted for multiple testing (metrics.correction: holm adjusts them)")
-    return (f"{head}; the other {k - 1} are secondary, {how}. {k} metrics tested at alpha {alpha:g}: "
-            f"with no real change, the chance of at least one false \"better\" among them is up to {100 * chance:.0f}%")
+    return (f"{head}; the other {k - 1} are secondary, {how}. {k} metrics tested at alpha {alpha:g}: with no real "
+            f"change, the chance of at least one false \"better\" among them is up to {100 * verdict['false_better_chance']:.0f}%")
 
 
 RETENTION_TITLE = "Did the fine-tune hurt general ability?"

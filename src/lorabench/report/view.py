@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorabench.comparison.paired import POWER, MetricComparison, comparison_from_dict, with_roles
+from lorabench.comparison.paired import POWER, MetricComparison, comparison_from_dict, run_verdict, with_roles
 from lorabench.data.records import TaskKind
 from lorabench.config.decoding import DEFAULT_MAX_NEW_TOKENS
 from lorabench.comparison.guards import applicable
@@ -284,7 +284,7 @@ def build_view(data: ReportData) -> ReportView:
         power=round(100 * POWER),
         primary=primary,
         verdicts=verdicts,
-        multiplicity=multiplicity_sentence([*judged, *comparisons], alpha, correction),
+        multiplicity=multiplicity_sentence(run_verdict([*judged, *comparisons], alpha, correction)),
         guards=applicable(list(summary.get("guards") or []), data.generated),
         metric_rows=metric_rows,
         category_rows=[{"name": name.replace("_", " "), "meaning": CATEGORIES[name], "base": data.categories["base"][name],
