@@ -38,8 +38,10 @@ class RunTracking:
     its place under a study (the study's group, and the study's tracker runs as parents), and the
     ids of its tracker runs, read from the folder once (a resumed run's) and kept current as
     `begin_tracking` opens them, so routing the Trainer, closing its sessions and finishing need
-    not read the folder again. Without backends, and on the processes of a launch that write no
-    run files, it is inactive: beginning, routing the Trainer and finishing are then no-ops."""
+    not read the folder again. `state` is the folder's TRACKING_FILE as `begin_tracking` read and
+    wrote it, kept current as the Trainer's curves are marked in it (the run holds its folder: no
+    one else writes the file meanwhile). Without backends, and on the processes of a launch that
+    write no run files, it is inactive: beginning, routing the Trainer and finishing are then no-ops."""
 
     folder: Path
     settings: TrackingSettings
@@ -48,6 +50,7 @@ class RunTracking:
     group: str | None = None
     parents: dict[str, str] = field(default_factory=dict)
     run_ids: dict[str, str] = field(default_factory=dict)  # by backend: the tracker runs open for this run
+    state: dict[str, dict[str, Any]] = field(default_factory=dict)  # TRACKING_FILE, from `begin_tracking` on
 
     @property
     def active(self) -> bool:
@@ -175,13 +178,6 @@ def run_name(folder: Path, settings: TrackingSettings, study: Path | None) -> st
     return Path(folder).resolve().name if study is not None else settings.run_name or Path(folder).resolve().name
 
 
-def mark_trainer_curves(folder: Path, backends: list[str]) -> None:
-    """Note that the Trainer logged its curves into these backends' tracker runs."""
-    state = read_state(folder)
-    write_json(Path(folder) / TRACKING_FILE, {**state, **{name: {**state[name], TRAINER_CURVES: True}
-                                                         for name in backends if name in state}})
-
-
 def open_runs(tracking: RunTracking, say: Say = log) -> dict[str, str]:
     """Make (or find, on a resumed run) the folder's tracker runs before the run's work starts, and
     keep their ids in the folder, so the results land in them whenever they are sent. The tracking
@@ -189,8 +185,10 @@ def open_runs(tracking: RunTracking, say: Say = log) -> dict[str, str]:
     gone (they hold locations and names, never a secret). Returns the ids by backend; a tracker that
     fails is a warning and gets its run when the results are sent."""
     folder = tracking.folder
-    # Read once and kept current as it is written: the run holds its folder, so nothing else writes it.
-    state = {**read_state(folder), SETTINGS: tracking.settings.model_dump(mode="json")}
+    # Read once, the folder held, and kept current in `tracking.state` as it is written.
+    state = tracking.state
+    state.update(read_state(folder))
+    state[SETTINGS] = tracking.settings.model_dump(mode="json")
     write_json(folder / TRACKING_FILE, state)
     opened = {}
     for backend_name, tracker in tracking.backends.items():

@@ -24,7 +24,8 @@ from typing import Any
 from lorabench.core.notices import Say, log, warn
 from lorabench.tracking.base import Place, TrainerRoute
 from lorabench.tracking.record import TRAIN_LOG
-from lorabench.tracking.send import RunTracking, failure_reason, mark_trainer_curves
+from lorabench.runs.folder import write_json
+from lorabench.tracking.send import TRACKING_FILE, TRAINER_CURVES, RunTracking, failure_reason
 
 
 def trainer_routes(tracking: RunTracking, report_to: list[str]) -> dict[str, TrainerRoute]:
@@ -68,7 +69,17 @@ def trainer_reports_here(tracking: RunTracking, report_to: list[str], say: Say =
             else:
                 os.environ[key] = value
         if routes and _stamp(train_log) != logged_before:  # the Trainer ran, and logged: into these runs
-            mark_trainer_curves(tracking.folder, list(routes))
+            mark_trainer_curves(tracking, list(routes))
+
+
+def mark_trainer_curves(tracking: RunTracking, backends: list[str]) -> None:
+    """Note in the folder's tracking state that the Trainer logged its curves into these backends'
+    tracker runs: the results sent at the end then leave lorabench's copy of them out."""
+    state = tracking.state
+    for name in backends:
+        if name in state:
+            state[name] = {**state[name], TRAINER_CURVES: True}
+    write_json(tracking.folder / TRACKING_FILE, state)
 
 
 @contextlib.contextmanager
