@@ -6,9 +6,10 @@ import pytest
 
 from lorabench.data.synth import synthesize
 from lorabench.core.errors import LorabenchError
-from lorabench.comparison.guards import format_mismatch, strategy_prompts
+from lorabench.comparison.guards import format_mismatch
 from lorabench.prompts.build import PromptBuilder, PromptSettings
 from lorabench.prompts.grouping import context_groups
+from lorabench.prompts.strategy import strategy_prompts
 from tests.shared_contexts import records, tokenizer  # noqa: F401  (fixtures)
 
 

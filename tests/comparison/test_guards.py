@@ -58,7 +58,8 @@ def test_applicable_hides_generation_guards_stored_by_older_runs():
 
 def test_the_format_guard_names_the_first_differing_line_and_an_allowed_change():
     from lorabench.data.synth import synthesize
-    from lorabench.comparison.guards import format_mismatch, prompt_difference
+    from lorabench.comparison.guards import format_mismatch
+    from lorabench.comparison.prompt_change import prompt_difference
     from lorabench.prompts.build import PromptSettings
     from tests.tiny_models import build_seq2seq_tokenizer
 
@@ -86,7 +87,8 @@ def test_a_runs_format_guard_is_worded_from_the_difference_found_at_its_start(tm
     import torch
     from safetensors.torch import save_file
 
-    from lorabench.comparison.guards import PromptDifference, format_mismatch, run_guards
+    from lorabench.comparison.guards import format_mismatch, run_guards
+    from lorabench.comparison.prompt_change import PromptDifference
     from lorabench.data.synth import synthesize
     from lorabench.prompts.build import PromptSettings
 

@@ -6,22 +6,18 @@ and stores in summary.json. They are pure functions of what is on disk.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from safetensors import safe_open
 
 from lorabench.data.records import Record
-from lorabench.core.errors import LorabenchError
 from lorabench.core.messages import Hint, Message
 from lorabench.runs.predictions import PredictionRow, generated
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import PromptBuilder, ResolvedPrompt, fit_to_model
-from lorabench.prompts.strategy import strategy_prompts
+from lorabench.comparison.prompt_change import PromptDifference, format_difference
 
 
 @dataclass(frozen=True)
@@ -33,71 +29,6 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-_SHOWN_CHARS = 120  # of a differing line, in messages
-
-
-def _quoted(line: str) -> str:
-    shown = line if len(line) <= _SHOWN_CHARS else line[: _SHOWN_CHARS - 3] + "..."
-    return json.dumps(shown, ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class PromptDifference:
-    """Where an item's prompt (or target) under two prompt settings first differs, line by line."""
-
-    record_id: str
-    part: str  # "prompt" or "target"
-    line: int  # 1-based
-    trained: str
-    now: str
-
-    def describe(self) -> str:
-        return (f"first differing line: trained {_quoted(self.trained)} vs now {_quoted(self.now)} "
-                f"(item {self.record_id}, {self.part} line {self.line})")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _first_line_difference(record_id: str, part: str, trained: str, now: str) -> PromptDifference | None:
-    if trained == now:
-        return None
-    a, b = trained.split("\n"), now.split("\n")
-    index = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-    return PromptDifference(record_id, part, index + 1, _line(a, index), _line(b, index))
-
-
-def _line(lines: list[str], index: int) -> str:
-    return lines[index] if index < len(lines) else "(no such line: the text ends before it)"
-
-
-def prompt_difference(
-    records: Sequence[Record], tokenizer: Any, train_prompt: PromptSettings, eval_prompt: PromptSettings
-) -> PromptDifference | None:
-    """The first line in which `records`' prompts (then their targets, which answers are read
-    against) differ between the two settings; None when they are all the same. Same strategy only."""
-    trained_prompts = strategy_prompts(records, PromptBuilder(tokenizer, train_prompt))
-    evaluated_prompts = strategy_prompts(records, PromptBuilder(tokenizer, eval_prompt))
-    for trained, evaluated in zip(trained_prompts, evaluated_prompts):
-        difference = (_first_line_difference(trained.record_id, "prompt", trained.text, evaluated.text)
-                      or _first_line_difference(trained.record_id, "target", trained.target, evaluated.target))
-        if difference:
-            return difference
-    return None
-
-
-def format_difference(
-    records: Sequence[Record], tokenizer: Any, train_prompt: PromptSettings, eval_prompt: PromptSettings
-) -> PromptDifference | None:
-    """How `records` are prompted under `eval_prompt` unlike under `train_prompt` (both fitted to
-    one model): another prompt.strategy (part "prompt.strategy", at the first item), else the first
-    differing line (see prompt_difference); None when they are prompted alike."""
-    if train_prompt.strategy != eval_prompt.strategy:
-        first = records[0].id if records else ""
-        return PromptDifference(first, "prompt.strategy", 1, train_prompt.strategy, eval_prompt.strategy)
-    return prompt_difference(records, tokenizer, train_prompt, eval_prompt)
 
 
 def format_finding(difference: PromptDifference | None, items: int, allowed: bool = False) -> Finding:
@@ -135,39 +66,6 @@ def format_mismatch(
     same = train_prompt == eval_prompt
     difference = None if same else format_difference(records, tokenizer, train_prompt, eval_prompt)
     return format_finding(difference, len(records), allowed)
-
-
-def trained_prompt_settings(adapter_dir: Path) -> PromptSettings | None:
-    """The prompt settings an adapter was trained with (its lorabench.json), or None for an adapter
-    made elsewhere, which records none."""
-    meta = adapter_dir / "lorabench.json"
-    if not meta.is_file():
-        return None
-    try:
-        return PromptSettings.model_validate(json.loads(meta.read_text(encoding="utf-8"))["prompt"])
-    except (KeyError, ValueError, ValidationError) as error:
-        raise LorabenchError(f"{meta}: no readable prompt settings ({str(error).splitlines()[0]})") from None
-
-
-def adapter_prompt_difference(
-    adapter_dir: Path, records: Sequence[Record], tokenizer: Any, model: Any, eval_prompt: ResolvedPrompt
-) -> PromptDifference | None:
-    """How `records` would be prompted differently from the adapter's training, or None: the
-    adapter's settings fitted to `model` as training fitted them, against the evaluation's, fitted
-    to the same model already."""
-    trained = trained_prompt_settings(adapter_dir)
-    if trained is None or not records:
-        return None
-    return format_difference(records, tokenizer, fit_to_model(trained, model, eval_prompt.max_new_tokens), eval_prompt.fitted)
-
-
-def prompt_change_refusal(adapter_dir: Path, difference: PromptDifference, other_way: str = "") -> LorabenchError:
-    """The error that stops an evaluation of an adapter under prompts it was not trained with;
-    `other_way`: another way out (a str or a Message), after allow_prompt_change's."""
-    return LorabenchError(Message(
-        f"prompt settings differ from the adapter's training ({adapter_dir / 'lorabench.json'}): "
-        f"{difference.describe()}; pass ", Hint("allow_prompt_change"), " to evaluate anyway", other_way,
-    ))
 
 
 def adapter_is_zero(adapter_dir: Path) -> bool:

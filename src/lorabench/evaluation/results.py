@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lorabench.core.version import __version__
-from lorabench.comparison.guards import PromptDifference
+from lorabench.comparison.prompt_change import PromptDifference
 from lorabench.metrics.scoring import LOWER_IS_BETTER, SCORING_VERSION, TaskMetrics
 from lorabench.runs.predictions import PredictionRow, generated
 from lorabench.runs.folder import RunFolder, library_versions, write_json

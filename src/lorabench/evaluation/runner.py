@@ -33,7 +33,7 @@ from lorabench.evaluation.sharding import current_shard
 from lorabench.metrics.scoring import SCORING_VERSION, ScoreSettings, task_metrics
 from lorabench.models.load import LoadedModel, ModelSpec, load_model
 from lorabench.prompts.few_shot import draw_examples, example_records
-from lorabench.comparison.guards import PromptDifference, adapter_prompt_difference, prompt_change_refusal, trained_prompt_settings
+from lorabench.comparison.prompt_change import PromptDifference, adapter_prompt_difference, prompt_change_refusal, trained_prompt_settings
 from lorabench.evaluation.results import EvalOutcome, write_results
 from lorabench.runs.predictions import PredictionRow
 from lorabench.config.prompt import PromptSettings, choice_scoring_conflict, follow_choice_mode

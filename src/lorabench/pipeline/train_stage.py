@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lorabench.comparison.guards import PromptDifference, adapter_prompt_difference, prompt_change_refusal
+from lorabench.comparison.prompt_change import PromptDifference, adapter_prompt_difference, prompt_change_refusal
 from lorabench.core.messages import Hint, Message
 from lorabench.core.notices import Say, alarm
 from lorabench.data.records import Record, records_digest

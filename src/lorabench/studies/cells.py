@@ -17,7 +17,7 @@ from lorabench.data.loaders import load_records
 from lorabench.data.spec import DataSpec
 from lorabench.comparison.items import PRIMARY_METRIC
 from lorabench.core.errors import LorabenchError
-from lorabench.comparison.guards import trained_prompt_settings
+from lorabench.comparison.prompt_change import trained_prompt_settings
 from lorabench.models.load import load_model, resolve_source
 from lorabench.core.notices import Say
 from lorabench.pipeline.resolve import EvalPlan
