@@ -198,7 +198,7 @@ def answer_records(
     if settings.strategy == "single":
         answered = single_rows(backend, task, records, done, settings, decoding, score_settings)
     else:
-        groups = shared_context_groups(records, settings.strategy)
+        groups = shared_context_groups(records, settings.strategy, task)
         todo = [group for group in groups if not all(r.id in done for r in group)]
         rows_of = batch_rows if settings.strategy == "batch" else sequential_rows
         answered = rows_of(backend, task, todo, settings, decoding, score_settings)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from lorabench.data.records import Record
 from lorabench.core.errors import LorabenchError
-from lorabench.core.kinds import get_task
+from lorabench.core.kinds import Task
 from lorabench.config.prompt import Strategy
 
 
@@ -21,10 +21,11 @@ def context_groups(records: Sequence[Record]) -> list[list[Record]]:
     return list(groups.values())
 
 
-def shared_context_groups(records: Sequence[Record], strategy: Strategy) -> list[list[Record]]:
+def shared_context_groups(records: Sequence[Record], strategy: Strategy, task: Task) -> list[list[Record]]:
     """The contexts a multi-question strategy works on; it is defined for kinds whose questions
-    share contexts (extractive QA)."""
-    wrong = next((r for r in records if not get_task(r.task).shared_contexts), None)
+    share contexts (extractive QA). `task` is the records' kind (a list holds one kind), which the
+    caller has looked up already."""
+    wrong = records[0] if records and not task.shared_contexts else None
     if wrong is not None:
         raise LorabenchError(
             f"prompt.strategy '{strategy}' asks several questions about one context and works on extractive "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from lorabench.core.kinds import get_task
 from lorabench.data.records import Record
 from lorabench.prompts.batch import build_batch_prompt
 from lorabench.prompts.build import Prompt, PromptBuilder, TokenizedPrompt
@@ -22,7 +23,10 @@ def strategy_units(records: Sequence[Record], builder: PromptBuilder) -> Iterato
         for record in records:
             yield [builder.prompt(record)]
         return
-    for group in shared_context_groups(records, strategy):
+    if not records:
+        return
+    task = get_task(records[0].task)  # the records' one kind, looked up once for all their contexts
+    for group in shared_context_groups(records, strategy, task):
         if strategy == "batch":
             yield [build_batch_prompt(group, builder)]
             continue
