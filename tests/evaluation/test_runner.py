@@ -269,13 +269,14 @@ def test_group_strategy_is_saved_with_the_run_and_refused_for_other_tasks(tiny_c
 
 
 def test_answer_records_gives_the_rows_that_evaluate_records_aggregates(causal):
-    from lorabench.evaluation.strategies import answer_records
+    from lorabench.evaluation.strategies import AnswerPlan, answer_records
     from tests.inference.fake import FakeBackend
 
     records = synthesize("short", 5, seed=2)
     texts = {r.id: f" {r.golds[0]}\n" for r in records[:3]}
     decoding = DecodingSettings(max_new_tokens=4)
-    answers = answer_records(FakeBackend(causal.tokenizer, texts), get_task("short"), records, PromptSettings(), decoding, ScoreSettings())
+    plan = AnswerPlan(get_task("short"), PromptSettings(), decoding, ScoreSettings())
+    answers = answer_records(plan, FakeBackend(causal.tokenizer, texts), records)
     outcome = evaluate_records(FakeBackend(causal.tokenizer, texts), records, PromptSettings(), decoding, ScoreSettings())
     assert strip_timing(answers.rows) == strip_timing(outcome.rows) and answers.resumed == outcome.resumed == 0
     assert [r["id"] for r in answers.rows] == [r.id for r in records]

@@ -42,7 +42,7 @@ from lorabench.prompts.template import check_templates
 from lorabench.runs.folder import RunFolder, library_versions
 from lorabench.runs.lock import hold_folder
 from lorabench.metrics.settings import ScoringSettings
-from lorabench.evaluation.strategies import Answers, answer_records
+from lorabench.evaluation.strategies import AnswerPlan, Answers, answer_records
 
 Progress = Callable[[int], None]
 
@@ -98,7 +98,7 @@ def evaluate_records(
         backend = get_backend(decoding.backend, model, decoding)
     # The fit reads the context window off `.config`, which a backend has as a model does.
     prompt = resolve_prompt(prompt_settings, backend, decoding.max_new_tokens_for(task.kind)).fitted
-    answers = answer_records(backend, task, records, prompt, decoding, score_settings, run, progress)
+    answers = answer_records(AnswerPlan(task, prompt, decoding, score_settings), backend, records, run, progress)
     metrics = task_metrics(task, [row["scores"] for row in answers.rows], [r.golds for r in records], score_settings)
     return EvalOutcome(run, answers.rows, metrics, answers.resumed, engines=answers.engines)
 
@@ -151,7 +151,8 @@ def evaluate_in_folder(
     progress = progress_factory(len(share.records), already) if progress_factory else None
     answers = Answers([], 0, [])  # dealt nothing (fewer context groups than processes): it still meets the barriers
     if share.records:
-        answers = answer_records(backend, task, share.records, prompt, decoding, score_settings, share.part, progress)
+        plan = AnswerPlan(task, prompt, decoding, score_settings)
+        answers = answer_records(plan, backend, share.records, share.part, progress)
     merged = sharding.merge_share(share, records, answers.rows, answers.engines)
     if merged is None:  # another process of a launch: the outcome of its own share
         run, items, rows, engines = share.part, share.records, answers.rows, answers.engines

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from lorabench.core.kinds import ScoringStrategy, Task
@@ -174,20 +175,29 @@ class Answers(NamedTuple):
     engines: list[dict[str, Any]]  # this session's generation passes (inference.base.engines_used)
 
 
+@dataclass(frozen=True)
+class AnswerPlan:
+    """How `answer_records` asks records and scores their answers: the records' kind's Task, the
+    prompt settings fitted to the model already (`ResolvedPrompt.fitted`), the decoding and the
+    scoring knobs. An evaluation and training's validation metric both hand one in, so a record is
+    asked and scored alike in both."""
+
+    task: Task
+    prompt: PromptSettings
+    decoding: DecodingSettings
+    scoring: ScoreSettings
+
+
 def answer_records(
+    plan: AnswerPlan,
     backend: Backend,
-    task: Task,
     records: Sequence[Record],
-    settings: PromptSettings,
-    decoding: DecodingSettings,
-    score_settings: ScoreSettings,
     run: RunFolder | None = None,
     progress: Progress | None = None,
 ) -> Answers:
-    """Every record's row, scored by `task` (the records' kind): those `run` holds read back, the
-    others asked as `settings.strategy` says (the functions above) and appended to `run` as they
-    come. `settings` are fitted to the model already (`ResolvedPrompt.fitted`), and `backend`
-    generates with `decoding`'s engine (`get_backend` made it so).
+    """Every record's row, scored by `plan.task` (the records' kind): those `run` holds read back,
+    the others asked as `plan.prompt.strategy` says (the functions above) and appended to `run` as
+    they come. `backend` generates with `plan.decoding`'s engine (`get_backend` made it so).
 
     Every strategy writes one row per question. The batch and sequential strategies answer a context
     as a whole, so on resume a context is done only when all its questions are: a partly written one
@@ -195,13 +205,14 @@ def answer_records(
     """
     passes_before = len(backend.engine_passes())
     done = run.completed() if run else {}
-    if settings.strategy == "single":
-        answered = single_rows(backend, task, records, done, settings, decoding, score_settings)
+    strategy = plan.prompt.strategy
+    if strategy == "single":
+        answered = single_rows(backend, plan.task, records, done, plan.prompt, plan.decoding, plan.scoring)
     else:
-        groups = shared_context_groups(records, settings.strategy, task)
+        groups = shared_context_groups(records, strategy, plan.task)
         todo = [group for group in groups if not all(r.id in done for r in group)]
-        rows_of = batch_rows if settings.strategy == "batch" else sequential_rows
-        answered = rows_of(backend, task, todo, settings, decoding, score_settings)
+        rows_of = batch_rows if strategy == "batch" else sequential_rows
+        answered = rows_of(backend, plan.task, todo, plan.prompt, plan.decoding, plan.scoring)
     fresh: dict[str, PredictionRow] = {}
     for row in answered:
         fresh[row["id"]] = row

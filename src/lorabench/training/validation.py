@@ -13,7 +13,7 @@ from lorabench.config.decoding import DecodingSettings
 from lorabench.config.settings import TrainSettings
 from lorabench.core.kinds import get_task
 from lorabench.data.records import Record, TaskKind
-from lorabench.evaluation.strategies import answer_records
+from lorabench.evaluation.strategies import AnswerPlan, answer_records
 from lorabench.evaluation.sharding import current_shard, shard_records
 from lorabench.inference import get_backend
 from lorabench.metrics.scoring import TASK_METRICS, ScoreSettings
@@ -67,7 +67,7 @@ def _metric_fn(
     in data-parallel evaluation) and the per-item scores are gathered, so every rank gets the same
     value (early-stopping decisions agree) and no item is generated twice.
     """
-    task = get_task(records[0].task)
+    plan = AnswerPlan(get_task(records[0].task), prompt.fitted, decoding, score_settings)
 
     def compute(model: Any) -> float:
         shard = current_shard()
@@ -77,7 +77,7 @@ def _metric_fn(
             # The model being trained lives in this process: only the hf backend can run it.
             backend = get_backend("hf", replace(loaded, model=model), decoding)
             mine = shard_records(records, shard)  # empty when there are fewer context groups than ranks
-            rows = answer_records(backend, task, mine, prompt.fitted, decoding, score_settings).rows if mine else []
+            rows = answer_records(plan, backend, mine).rows if mine else []
         finally:
             model.train(was_training)
         values = [float(row["scores"][name]) for row in rows]
