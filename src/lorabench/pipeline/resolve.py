@@ -35,9 +35,10 @@ class EvalPlan:
 
 @dataclass(frozen=True)
 class TrainPlan:
-    """What the training stage reads of a run: the resolved prompt and the LoRA, training, decoding
-    (validation generates as evaluation does) and metric settings."""
+    """What the training stage reads of a run: the kind's Task, the resolved prompt and the LoRA,
+    training, decoding (validation generates as evaluation does) and metric settings."""
 
+    task: Task
     prompt: ResolvedPrompt
     lora: LoraSettings
     training: TrainSettings
@@ -66,7 +67,7 @@ class ResolvedRun:
     @property
     def training(self) -> TrainPlan:
         config = self.written
-        return TrainPlan(self.prompt, config.lora, config.training, config.decoding, config.metrics)
+        return TrainPlan(self.task, self.prompt, config.lora, config.training, config.decoding, config.metrics)
 
 
 def resolve_run(config: RunConfig, splits: DataSplits, model: Any) -> ResolvedRun:

@@ -24,7 +24,7 @@ from lorabench.pipeline.resolve import TrainPlan
 from lorabench.pipeline.splits import DataSplits
 from lorabench.prompts.build import ResolvedPrompt
 from lorabench.runs.folder import write_json
-from lorabench.training.train import TrainResult, train_adapter
+from lorabench.training.train import TrainResult, train_resolved
 
 
 def prompt_change_since_training(
@@ -67,8 +67,8 @@ def train_stage(
             shutil.rmtree(train_dir)  # outputs of other settings: never resume or mix them
         write_json(train_dir / "pending.json", {"fingerprint": fingerprint})
     barrier(shard)
-    result = train_adapter(
-        loaded, splits.train, splits.validation, train_dir, plan.prompt, plan.lora, plan.training,
+    result = train_resolved(
+        loaded, plan.task, splits.train, splits.validation, train_dir, plan.prompt, plan.lora, plan.training,
         plan.decoding, ScoreSettings.of(plan.metrics), resume=resume, on_log=on_log, report_args=report_args,
     )
     if shard.main:

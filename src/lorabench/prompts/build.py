@@ -101,19 +101,23 @@ class ResolvedPrompt:
     `settings` is the prompt section as configured, with its few-shot examples drawn: what the
     fingerprints and an adapter's lorabench.json record. `fitted` is the same with max_prompt_tokens
     lowered so that prompt and answer fit the model's window: what every prompt is built with, in
-    training and evaluation alike. `max_new_tokens` is the answer budget the fit left room for.
+    training and evaluation alike. `max_new_tokens` is the answer budget the fit left room for, and
+    `context_length` the model's window the fit read (None when its config names none).
     """
 
     settings: PromptSettings
     fitted: PromptSettings
     max_new_tokens: int
+    context_length: int | None
 
 
 def resolve_prompt(settings: PromptSettings | ResolvedPrompt, model: Any, max_new_tokens: int) -> ResolvedPrompt:
     """`settings` fitted to `model` (see fit_to_model); settings resolved already come back as they are."""
     if isinstance(settings, ResolvedPrompt):
         return settings
-    return ResolvedPrompt(settings, fit_to_model(settings, model, max_new_tokens), max_new_tokens)
+    return ResolvedPrompt(
+        settings, fit_to_model(settings, model, max_new_tokens), max_new_tokens, model_context_length(model)
+    )
 
 
 def uses_chat_template(tokenizer: Any, settings: PromptSettings) -> bool:

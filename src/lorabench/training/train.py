@@ -25,14 +25,14 @@ from transformers.trainer_utils import get_last_checkpoint
 from lorabench.config.decoding import DecodingSettings
 from lorabench.config.settings import LoraSettings, TrainSettings  # noqa: F401 - re-exported
 from lorabench.core.errors import LorabenchError
-from lorabench.core.kinds import get_task
+from lorabench.core.kinds import Task, get_task
 from lorabench.core.version import __version__
-from lorabench.data.records import Record, TaskKind
+from lorabench.data.records import Record
 from lorabench.metrics.scoring import LOWER_IS_BETTER, TASK_METRICS, ScoreSettings
 from lorabench.models.adapter_folder import ADAPTER_META, save_portable_files
 from lorabench.models.load import LoadedModel, load_model
 from lorabench.config.prompt import PromptSettings
-from lorabench.prompts.build import ResolvedPrompt, model_context_length, prompt_sha256, resolve_prompt, uses_chat_template
+from lorabench.prompts.build import ResolvedPrompt, prompt_sha256, resolve_prompt, uses_chat_template
 from lorabench.runs.folder import write_json
 from lorabench.results import TrainResult  # noqa: F401 - returned by train_adapter; public as lorabench.TrainResult
 from lorabench.training.arguments import _check_batch_fits, _training_arguments, training_precision
@@ -59,7 +59,7 @@ def _resume_point(checkpoints: Path, resume: bool) -> str | None:
 
 
 def adapter_metadata(
-    loaded: LoadedModel, task: TaskKind, prompt_settings: PromptSettings, lora: LoraSettings,
+    loaded: LoadedModel, task: Task, prompt_settings: PromptSettings, lora: LoraSettings,
     training: TrainSettings, n_train: int, n_val: int, max_prompt_tokens_used: int,
     probe_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -73,9 +73,9 @@ def adapter_metadata(
     fitted = prompt_settings.model_copy(update={"max_prompt_tokens": max_prompt_tokens_used})
     return {
         "lorabench": __version__,
-        "task": task.value,
+        "task": task.kind.value,
         "prompt": prompt_settings.model_dump(mode="json"),
-        "prompt_sha256": prompt_sha256(get_task(task), loaded.tokenizer, fitted, probe_extra),
+        "prompt_sha256": prompt_sha256(task, loaded.tokenizer, fitted, probe_extra),
         "max_prompt_tokens_used": max_prompt_tokens_used,
         "chat_template": {
             "used": uses_chat_template(loaded.tokenizer, prompt_settings),
@@ -128,22 +128,49 @@ def train_adapter(
     """
     if not train_records:
         raise LorabenchError("the training split is empty")
-    task = train_records[0].task
+    task = get_task(train_records[0].task)
+    # The same fit evaluate_records applies, so a long prompt is shortened the same way in both.
+    prompt = resolve_prompt(prompt_settings, loaded.model, decoding.max_new_tokens_for(task.kind))
+    return train_resolved(
+        loaded, task, train_records, val_records, out_dir, prompt, lora, training, decoding, score_settings,
+        resume, merge, on_log, callbacks, report_args,
+    )
+
+
+def train_resolved(
+    loaded: LoadedModel,
+    task: Task,
+    train_records: Sequence[Record],
+    val_records: Sequence[Record],
+    out_dir: Path,
+    prompt: ResolvedPrompt,
+    lora: LoraSettings,
+    training: TrainSettings,
+    decoding: DecodingSettings,
+    score_settings: ScoreSettings,
+    resume: bool = False,
+    merge: bool = False,
+    on_log: LogHook | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
+    report_args: Mapping[str, Any] | None = None,
+) -> TrainResult:
+    """`train_adapter` for a run resolved already: `task` is the records' kind's Task and `prompt`
+    the run's prompt, fitted to `loaded` (see pipeline.resolve), as its evaluations use them."""
+    if not train_records:
+        raise LorabenchError("the training split is empty")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoints, log_path, adapter_dir = out_dir / "checkpoints", out_dir / "train_log.jsonl", out_dir / "adapter"
 
-    # The same fit evaluate_records applies, so a long prompt is shortened the same way in both.
-    prompt = resolve_prompt(prompt_settings, loaded.model, decoding.max_new_tokens_for(task))
     fitted = prompt.fitted
-    max_length = None if loaded.is_seq2seq else model_context_length(loaded.model)
+    max_length = None if loaded.is_seq2seq else prompt.context_length  # the window the prompt was fitted to
     train_examples = encode_examples(train_records, loaded.tokenizer, fitted, loaded.is_seq2seq, max_length)
     val_examples = encode_examples(val_records, loaded.tokenizer, fitted, loaded.is_seq2seq, max_length)
     # Wrapped once: the Trainer and its length-grouped sampler read the same dataset.
     train_data = ExampleDataset(train_examples)
     val_data = ExampleDataset(val_examples) if val_examples else None
     metric_records = list(val_records[: training.val_metric_items])
-    metric_name = TASK_METRICS[task][0] if metric_records else None
+    metric_name = TASK_METRICS[task.kind][0] if metric_records else None
     if training.early_stopping_patience is not None and not val_examples:
         raise LorabenchError("early stopping needs a validation split, and it is empty")
     if merge:
@@ -170,7 +197,7 @@ def train_adapter(
         log.val_metrics = _prepare_log(log_path, resume_step, metric_name, write=args.process_index == 0)
     early = EarlyStoppingCallback(training.early_stopping_patience) if training.early_stopping_patience else None
     metric = (
-        _metric_fn(loaded, metric_records, prompt, decoding, score_settings, metric_name)
+        _metric_fn(loaded, task, metric_records, prompt, decoding, score_settings, metric_name)
         if metric_name else None
     )
 

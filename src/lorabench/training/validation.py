@@ -11,7 +11,7 @@ import torch
 from lorabench.comparison.paired import min_detectable_proportion
 from lorabench.config.decoding import DecodingSettings
 from lorabench.config.settings import TrainSettings
-from lorabench.core.kinds import get_task
+from lorabench.core.kinds import Task
 from lorabench.data.records import Record, TaskKind
 from lorabench.evaluation.strategies import AnswerPlan, answer_records
 from lorabench.evaluation.sharding import current_shard, shard_records
@@ -58,16 +58,16 @@ def validation_caveat(n_validation: int, task: TaskKind, training: TrainSettings
 
 
 def _metric_fn(
-    loaded: LoadedModel, records: Sequence[Record], prompt: ResolvedPrompt,
+    loaded: LoadedModel, task: Task, records: Sequence[Record], prompt: ResolvedPrompt,
     decoding: DecodingSettings, score_settings: ScoreSettings, name: str,
 ) -> Callable[[Any], float]:
-    """The task metric of a model on `records`, by generation exactly as evaluation does it.
+    """The task metric of a model on `records` (of `task`'s kind), by generation exactly as evaluation does it.
 
     Under data parallelism each rank generates for its shard of the items (whole context groups, as
     in data-parallel evaluation) and the per-item scores are gathered, so every rank gets the same
     value (early-stopping decisions agree) and no item is generated twice.
     """
-    plan = AnswerPlan(get_task(records[0].task), prompt.fitted, decoding, score_settings)
+    plan = AnswerPlan(task, prompt.fitted, decoding, score_settings)
 
     def compute(model: Any) -> float:
         shard = current_shard()
