@@ -4,7 +4,8 @@
 demo's table is the same on every machine; bfloat16 answers can differ from float32 ones on near
 ties. `run --dry-run` says which precision a run uses and, on a CPU, measures one matrix product of a
 small model's shape in both precisions (a fraction of a second) so the user sees what switching buys
-on this machine rather than a rule of thumb.
+on this machine rather than a rule of thumb. `training_precision` records what a training pass
+computed in, beside the adapter.
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from lorabench.models.device import resolve_device, resolve_dtype
 from lorabench.config.settings import ModelSpec
+from lorabench.models.load import LoadedModel
+
+if TYPE_CHECKING:
+    from transformers import TrainingArguments
 
 # /proc/cpuinfo flag -> the name CPU vendors use for it.
 _BF16_FLAGS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512-BF16"}
@@ -144,3 +150,14 @@ def plan_precision(spec: ModelSpec, measure: bool = True) -> PrecisionPlan:
     if not measure:
         return PrecisionPlan(spec.dtype, dtype, device, detect_cpu_precision())
     return PrecisionPlan(spec.dtype, dtype, device, detect_cpu_precision(), compare_matmul(), compare_matmul(DECODE_SHAPE))
+
+
+def training_precision(args: TrainingArguments, loaded: LoadedModel, model: Any) -> dict[str, str | None]:
+    """What a training pass computed in, for its record: the base weights' dtype, the autocast dtype
+    (None: none), and the dtype of the trainable (LoRA) weights, which peft keeps in float32."""
+    trainable = {str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.requires_grad}
+    return {
+        "weights": str(loaded.dtype).removeprefix("torch."),
+        "autocast": "bfloat16" if args.bf16 else "float16" if args.fp16 else None,
+        "adapter": ", ".join(sorted(trainable)) or None,
+    }

@@ -33,17 +33,6 @@ def _use_bf16(setting: Literal["auto", True, False], loaded: LoadedModel) -> boo
     return loaded.device.startswith("cuda") and torch.cuda.is_bf16_supported() and loaded.dtype != torch.float16
 
 
-def training_precision(args: TrainingArguments, loaded: LoadedModel, model: Any) -> dict[str, str | None]:
-    """What a training pass computed in, for its record: the base weights' dtype, the autocast dtype
-    (None: none), and the dtype of the trainable (LoRA) weights, which peft keeps in float32."""
-    trainable = {str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.requires_grad}
-    return {
-        "weights": str(loaded.dtype).removeprefix("torch."),
-        "autocast": "bfloat16" if args.bf16 else "float16" if args.fp16 else None,
-        "adapter": ", ".join(sorted(trainable)) or None,
-    }
-
-
 def _strategy(every: Literal["epoch"] | int) -> tuple[str, int | None]:
     return ("epoch", None) if every == "epoch" else ("steps", int(every))
 

@@ -31,11 +31,12 @@ from lorabench.data.records import Record
 from lorabench.metrics.scoring import LOWER_IS_BETTER, TASK_METRICS, ScoreSettings
 from lorabench.models.adapter_folder import ADAPTER_META, save_portable_files
 from lorabench.models.load import LoadedModel, load_model
+from lorabench.models.precision import training_precision
 from lorabench.config.prompt import PromptSettings
 from lorabench.prompts.build import ResolvedPrompt, prompt_sha256, resolve_prompt, uses_chat_template
 from lorabench.runs.folder import write_json
 from lorabench.results import TrainResult  # noqa: F401 - returned by train_adapter; public as lorabench.TrainResult
-from lorabench.training.arguments import _check_batch_fits, _training_arguments, training_precision
+from lorabench.training.arguments import _check_batch_fits, _training_arguments
 from lorabench.training.callbacks import LogHook, _JsonlLog, _LogAtCheckpoints, _RunTotals, _checkpoint_step, _prepare_log
 from lorabench.training.examples import ExampleDataset, PadCollator, encode_examples
 from lorabench.training.lora import wrap_with_lora
