@@ -67,6 +67,11 @@ class ModelSpec(BaseModel):
         None, description="Where converted GGUF models are cached; default ~/.cache/lorabench."
     )
 
+    def unquantized(self, dtype: str) -> ModelSpec:
+        """The same base, on the CPU in `dtype` and never 4-bit: a merge goes into full weights (rounding
+        the update into 4 bits would lose it) and leaves any GPU copy of the base alone."""
+        return ModelSpec(**{**self.model_dump(), "load_in_4bit": False, "device": "cpu", "dtype": dtype})
+
 
 class LoraSettings(BaseModel):
     """The LoRA adapter's shape. Saved with the adapter."""

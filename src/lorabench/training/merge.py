@@ -57,12 +57,6 @@ def check_mergeable(model: Any, targets: list[str] | str) -> None:
         )
 
 
-def unquantized_spec(spec: ModelSpec, dtype: str) -> ModelSpec:
-    """The same base, on the CPU in `dtype` and never 4-bit: a merge goes into full weights (rounding
-    the update into 4 bits would lose it) and leaves any GPU copy of the base alone."""
-    return ModelSpec(**{**spec.model_dump(), "load_in_4bit": False, "device": "cpu", "dtype": dtype})
-
-
 def write_merged(loaded: LoadedModel, folder: Path, meta: dict[str, Any]) -> None:
     """Merge the adapter of `loaded` into its base weights (in place; `loaded.model` becomes the
     plain merged model) and save weights, tokenizer and the adapter's lorabench.json `meta` (as the
@@ -144,7 +138,7 @@ def _base_spec(meta: dict[str, Any], model: str | None, meta_path: str, dtype: s
     raw = {"name": name, "dtype": dtype or recorded.get("dtype") or "auto"}
     if model is None and recorded.get("revision"):
         raw["revision"] = recorded["revision"]
-    return unquantized_spec(parse_settings(ModelSpec, raw, meta_path, prefix=("base_model",)), raw["dtype"])
+    return parse_settings(ModelSpec, raw, meta_path, prefix=("base_model",)).unquantized(raw["dtype"])
 
 
 def _check_same_base(loaded: LoadedModel, meta: dict[str, Any], name: str) -> None:

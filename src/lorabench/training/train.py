@@ -41,7 +41,7 @@ from lorabench.training.callbacks import LogHook, _JsonlLog, _LogAtCheckpoints, 
 from lorabench.training.examples import ExampleDataset, PadCollator, encode_examples
 from lorabench.training.lora import wrap_with_lora
 from lorabench.training.loss import AnswerOnlyHead
-from lorabench.training.merge import check_mergeable, unquantized_spec, write_merged
+from lorabench.training.merge import check_mergeable, write_merged
 from lorabench.training.trainer import _LoraTrainer, _NonFiniteLoss
 from lorabench.training.validation import _metric_fn
 
@@ -96,7 +96,7 @@ def _save_merged(loaded: LoadedModel, adapter_dir: Path, merged_dir: Path, meta:
     Reloading leaves the caller's base model untouched and, for a 4-bit base, merges into
     unquantized weights (in the training dtype) instead of rounding the update into 4 bits.
     """
-    spec = unquantized_spec(loaded.spec, str(loaded.dtype).removeprefix("torch."))
+    spec = loaded.spec.unquantized(str(loaded.dtype).removeprefix("torch."))
     fresh = load_model(spec, adapter=str(adapter_dir), source=loaded.source)
     write_merged(fresh, merged_dir, meta)
 
