@@ -81,3 +81,21 @@ def test_auto_plans_float32_on_the_cpu_so_the_demo_is_unchanged() -> None:
     assert (plan.setting, plan.dtype, plan.device, plan.matmul, plan.decode) == ("auto", "float32", "cpu", None, None)
     assert plan.cpu is not None
     assert plan_precision(ModelSpec(name="x", device="cpu", dtype="bfloat16"), measure=False).dtype == "bfloat16"
+
+
+def test_a_training_pass_records_weights_autocast_and_adapter_dtypes() -> None:
+    from types import SimpleNamespace
+
+    from lorabench.models.precision import training_precision
+
+    model = torch.nn.Linear(2, 2).to(torch.bfloat16)
+    model.weight.requires_grad_(False)
+    adapter = torch.nn.Linear(2, 2)  # float32, trainable, as peft keeps LoRA weights
+    both = torch.nn.ModuleList([model, adapter])
+    loaded = SimpleNamespace(dtype=torch.bfloat16)
+    assert training_precision(SimpleNamespace(bf16=True, fp16=False), loaded, both) == {
+        "weights": "bfloat16", "autocast": "bfloat16", "adapter": "bfloat16, float32",  # the frozen layer's bias trains
+    }
+    model.bias.requires_grad_(False)
+    assert training_precision(SimpleNamespace(bf16=False, fp16=True), loaded, both)["adapter"] == "float32"
+    assert training_precision(SimpleNamespace(bf16=False, fp16=False), loaded, both)["autocast"] is None

@@ -302,3 +302,26 @@ def test_an_epoch_run_counts_its_steps_as_trainer_does(tiny_causal_path, records
     result = _train(_load(tiny_causal_path), records[:8], [], tmp_path, **settings.model_dump(exclude_defaults=True),
                     max_steps=None)
     assert result.steps == 3 and [r["step"] for r in _rows(result) if "loss" in r] == [1, 2, 3]
+
+
+def test_a_run_trains_with_its_resolved_prompt_exactly_as_train_adapter_fits_one(tiny_causal_path, records, tmp_path):
+    """train_resolved (a run's Task and prompt, resolved once) and train_adapter (which resolves them
+    itself) make the same adapter record and the same losses."""
+    from lorabench.core.kinds import get_task
+    from lorabench.prompts.build import resolve_prompt
+    from lorabench.training.train import train_resolved
+
+    settings = TrainSettings(max_steps=2, batch_size=2, logging_steps=1, val_metric_items=2, eval_every=2, save_every=1000)
+    loaded = _load(tiny_causal_path)
+    task = get_task(records[0].task)
+    prompt = resolve_prompt(PROMPT, loaded.model, DECODING.max_new_tokens_for(task.kind))
+    assert prompt.context_length == loaded.model.config.max_position_embeddings
+    runs = [
+        train_adapter(loaded, records[:8], records[8:], tmp_path / "a", PROMPT, LoraSettings(), settings, DECODING,
+                      ScoreSettings()),
+        train_resolved(loaded, task, records[:8], records[8:], tmp_path / "b", prompt, LoraSettings(), settings, DECODING,
+                       ScoreSettings()),
+    ]
+    metas = [json.loads((run.adapter_dir / "lorabench.json").read_text()) for run in runs]
+    assert metas[0] == metas[1]
+    assert runs[0].train_loss == runs[1].train_loss and runs[0].best_val_metric == runs[1].best_val_metric
