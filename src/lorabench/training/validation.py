@@ -15,7 +15,7 @@ from lorabench.core.kinds import Task
 from lorabench.data.records import Record, TaskKind
 from lorabench.evaluation.strategies import AnswerPlan, answer_records
 from lorabench.evaluation.sharding import current_shard, shard_records
-from lorabench.inference import get_backend
+from lorabench.inference.hf import HFBackend
 from lorabench.metrics.scoring import TASK_METRICS, ScoreSettings
 from lorabench.models.load import LoadedModel
 from lorabench.prompts.build import ResolvedPrompt
@@ -75,7 +75,7 @@ def _metric_fn(
         model.eval()
         try:
             # The model being trained lives in this process: only the hf backend can run it.
-            backend = get_backend("hf", replace(loaded, model=model), decoding)
+            backend = HFBackend(replace(loaded, model=model), decoding.engine)
             mine = shard_records(records, shard)  # empty when there are fewer context groups than ranks
             rows = answer_records(plan, backend, mine).rows if mine else []
         finally:
