@@ -7,7 +7,8 @@ generation, a JSON Lines log, a loud stop on a non-finite loss, and an adapter f
 exactly how it was made. Each of those jobs has its module beside this one: lora.py (wrapping),
 loss.py (answer-only loss), trainer.py (the Trainer subclass), callbacks.py (totals and logs),
 arguments.py (TrainingArguments), validation.py (the real metric, and its caveat); this module puts
-them together.
+them together. `train_resolved` is the same for a caller that has resolved the kind's Task and the
+prompt already (`lorabench run` resolves them once for every stage).
 """
 
 from __future__ import annotations
