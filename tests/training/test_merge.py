@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import lorabench.training.merge
 import tiny_models
-from lorabench.models import gguf as gguf_cache
+from lorabench.core import cache as core_cache
 from lorabench.cli import app
 from lorabench.cli.common import as_flags, command_flags
 from lorabench.cli.merge import merge as merge_command
@@ -81,7 +81,7 @@ def test_a_relative_base_is_found_from_another_directory(adapter, tiny_causal_pa
 
 
 def test_an_adapter_on_a_gguf_base_names_the_file_and_merges(tiny_causal_path, tmp_path, monkeypatch):
-    monkeypatch.setattr(gguf_cache, "DEFAULT_CACHE_ROOT", tmp_path / "cache")  # not the user's ~/.cache
+    monkeypatch.setattr(core_cache, "DEFAULT_CACHE_ROOT", tmp_path / "cache")  # not the user's ~/.cache
     gguf = tiny_models.write_llama_gguf(tiny_causal_path, tmp_path / "tiny.gguf")
     spec = ModelSpec(name=str(gguf))
     records = synthesize("extractive", 4, seed=1)

@@ -13,7 +13,7 @@ from lorabench.judging.backend import JudgeBackend, open_backend
 from lorabench.judging.items import JudgeItem
 from lorabench.judging.rubric import rubrics_for
 from lorabench.judging.session import JudgeSetup, judge_with
-from lorabench.models.gguf import cache_root
+from lorabench.core.cache import cache_root
 from lorabench.results.judged import JudgeResult
 
 CACHE_FILE = "judge_cache.jsonl"

@@ -21,18 +21,13 @@ from pathlib import Path
 
 import torch
 
+from lorabench.core.cache import cache_root
 from lorabench.core.errors import LorabenchError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CACHE_ROOT = Path.home() / ".cache" / "lorabench"
 # Written last, so its presence means every other file in the folder is complete.
 MARKER_FILE = "lorabench_gguf.json"
-
-
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The folder lorabench caches into: `cache_dir` when given, else ~/.cache/lorabench."""
-    return Path(cache_dir).expanduser() if cache_dir else DEFAULT_CACHE_ROOT
 
 
 def gguf_cache_folder(sha256: str, cache_dir: str | os.PathLike | None = None) -> Path:

