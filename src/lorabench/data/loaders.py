@@ -318,8 +318,12 @@ def _lacking(spec: DataSpec, task: Task, absent: list[str], mapping: dict[str, l
 
 def load_records(spec: DataSpec) -> LoadResult:
     """Read, validate and select the records `spec` describes; see the module docstring for errors."""
+    return load_task_records(get_task(spec.task), spec)
+
+
+def load_task_records(task: Task, spec: DataSpec) -> LoadResult:
+    """`load_records` by `spec`'s Task, for a caller that has it already (a run looks it up once)."""
     source, mapping, stem = spec.source_name, _mapping(spec), _stem(spec)
-    task = get_task(spec.task)  # the kind's Task, looked up once for every row
     model = task.record_type
     fields = list(model.model_fields)
     shape: Shape | None = None

@@ -14,7 +14,7 @@ from lorabench.core.errors import LorabenchError
 from lorabench.core.kinds import Task, get_task
 from lorabench.core.notices import Say, alarm, warn
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
-from lorabench.data.loaders import load_records
+from lorabench.data.loaders import LoadResult, load_task_records
 from lorabench.data.records import Record, save_records
 from lorabench.data.splits import split_three_ways
 from lorabench.prompts.template import check_templates
@@ -41,19 +41,20 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
     a mistake found here leaves no run folder behind."""
     data = config.data
     task = get_task(config.task)  # looked up once, for the split and every stage after it (DataSplits.task)
-    validation_load = None
+    # Each file the data section names (a source, or train and test), read with the run's Task and
+    # summed up as it is read; a validation file is named in the data line below instead.
+    files = [("source", data.source), ("train", data.train), ("test", data.test), ("validation", data.validation)]
+    loads: dict[str, LoadResult] = {}
+    for name, spec in files:
+        if spec is not None:
+            loads[name] = load_task_records(task, spec)
+            if name != "validation":
+                say(loads[name].summary())
     if data.source is not None:
-        loaded = load_records(data.source)
-        say(loaded.summary())
-        pool, test_share, given_test, cut = loaded.records, data.split.test, None, "split from the source"
+        pool, test_share, given_test, cut = loads["source"].records, data.split.test, None, "split from the source"
     else:
-        assert data.train is not None and data.test is not None
-        train_load, test_load = load_records(data.train), load_records(data.test)
-        say(train_load.summary())
-        say(test_load.summary())
-        pool, test_share, given_test, cut = train_load.records, 0, test_load.records, "taken from train"
-        if data.validation is not None:
-            validation_load = load_records(data.validation)
+        pool, test_share, given_test, cut = loads["train"].records, 0, loads["test"].records, "taken from train"
+    validation_load = loads.get("validation")
     # One cut for both layouts: test and validation out of a source; out of a training file validation
     # alone (test 0), or nothing when a file gives validation too.
     validation_share = 0 if validation_load is not None else data.split.validation
