@@ -1,7 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from lorabench.data.records import TaskKind, record_type, record_to_row, records_digest, save_records
+from lorabench.core.kinds import get_task
+from lorabench.data.records import TaskKind, record_type, record_to_row, records_digest, save_records, split_digests
 
 from lorabench.tasks.choice import ChoiceRecord
 
@@ -66,12 +67,26 @@ def test_save_and_reload_canonical_rows(tmp_path):
 
 
 def test_the_items_fingerprint_reads_the_source_s_other_columns_only_when_asked():
+    task = get_task("extractive")
     records = [ExtractiveRecord(id=str(i), context="c", question=f"q{i}", answers=["x"]) for i in range(3)]
     tagged = [r.model_copy(update={"extra": {"difficulty": "hard"}}) for r in records]
-    assert records_digest(tagged) == records_digest(records)
-    assert records_digest(tagged, extra=True) != records_digest(records, extra=True)
-    assert records_digest(records, extra=True) == records_digest(records)  # no other columns: nothing added
-    assert records_digest(records[:2]) != records_digest(records) and len(records_digest(records)) == 64
+    assert records_digest(task, tagged) == records_digest(task, records)
+    assert records_digest(task, tagged, extra=True) != records_digest(task, records, extra=True)
+    assert records_digest(task, records, extra=True) == records_digest(task, records)  # no other columns: nothing added
+    assert records_digest(task, records[:2]) != records_digest(task, records) and len(records_digest(task, records)) == 64
+
+
+def test_a_run_s_split_fingerprints_read_the_other_columns_of_the_prompted_items_only_under_templates():
+    task = get_task("extractive")
+    records = [ExtractiveRecord(id=str(i), context="c", question=f"q{i}", answers=["x"], extra={"level": i}) for i in range(6)]
+    train, validation, test = records[:3], records[3:4], records[4:]
+    plain = split_digests(task, train, validation, test, templates=False)
+    assert (plain.train, plain.validation, plain.test) == tuple(records_digest(task, r) for r in (train, validation, test))
+    assert plain.prompted_test == plain.test and plain.prompted_training is None
+    templated = split_digests(task, train, validation, test, templates=True)
+    assert templated.prompted_test == records_digest(task, test, extra=True) != templated.test
+    assert templated.prompted_training == records_digest(task, [*train, *validation], extra=True)
+    assert (templated.train, templated.test) == (plain.train, plain.test)
 
 
 def test_history_is_optional_and_leaves_records_without_it_unchanged():

@@ -184,6 +184,7 @@ def test_results_go_into_a_model_index_that_huggingface_hub_parses_back() -> Non
 def test_a_run_names_its_data_file_and_the_fingerprint_of_its_test_items(tiny_causal_path, qa_file, tmp_path) -> None:
     from huggingface_hub import ModelCard
 
+    from lorabench.core.kinds import get_task
     from lorabench.data.records import records_digest
     from lorabench.data.loaders import load_records
     from lorabench.data.spec import DataSpec
@@ -192,9 +193,9 @@ def test_a_run_names_its_data_file_and_the_fingerprint_of_its_test_items(tiny_ca
     card = ModelCard.load(tmp_path / "run" / "train" / "adapter" / "README.md", ignore_metadata_errors=False)
     test = load_records(DataSpec(path=tmp_path / "run" / "data" / "test.jsonl", task="extractive")).records
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["test_data"] == {"name": "qa.jsonl", "sha256": records_digest(test)}
+    assert summary["test_data"] == {"name": "qa.jsonl", "sha256": records_digest(get_task("extractive"), test)}
     results = card.data.eval_results
     assert len(results) == 2 * len(summary["comparison"])
-    assert {(r.dataset_type, r.dataset_revision) for r in results} == {("qa.jsonl", records_digest(test))}
+    assert {(r.dataset_type, r.dataset_revision) for r in results} == {("qa.jsonl", records_digest(get_task("extractive"), test))}
     tuned = next(r for r in results if r.metric_name == "exact_match (tuned)")
     assert tuned.metric_value == round(100 * summary["tuned"]["exact_match"], 2)

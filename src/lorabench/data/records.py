@@ -12,6 +12,7 @@ import hashlib
 import json
 import string
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -129,14 +130,40 @@ def task_row(task: Task, record: _Record, extra: bool = False) -> dict[str, Any]
     return row
 
 
-def records_digest(records: Sequence[_Record], extra: bool = False) -> str:
-    """A fingerprint of the exact items evaluated, so a resumed or compared run uses the same ones.
-    `extra` counts the source's other columns too (which prompt templates read)."""
+def records_digest(task: Task, records: Sequence[_Record], extra: bool = False) -> str:
+    """A fingerprint of the exact items evaluated (records of `task`), so a resumed or compared run
+    uses the same ones. `extra` counts the source's other columns too (which prompt templates read)."""
     digest = hashlib.sha256()
     for record in records:
-        row = record_to_row(record, extra=extra)
+        row = task_row(task, record, extra)
         digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SplitDigests:
+    """The fingerprints (records_digest) of a run's splits, made once when the data is split for
+    every stage that names its items: training's fingerprint, each evaluation's config.yaml and
+    summary.json. Prompt templates read the source's other columns, so under them the items as
+    prompted are fingerprinted with those columns too."""
+
+    train: str
+    validation: str
+    test: str
+    prompted_test: str  # the test items as the evaluations prompt them (`test` without templates)
+    prompted_training: str | None  # train then validation with their other columns; None without templates
+
+
+def split_digests(
+    task: Task, train: Sequence[_Record], validation: Sequence[_Record], test: Sequence[_Record], templates: bool
+) -> SplitDigests:
+    """The fingerprints of a run's splits, records of `task`; `templates`: the prompt has templates."""
+    test_digest = records_digest(task, test)
+    return SplitDigests(
+        records_digest(task, train), records_digest(task, validation), test_digest,
+        records_digest(task, test, extra=True) if templates else test_digest,
+        records_digest(task, [*train, *validation], extra=True) if templates else None,
+    )
 
 
 def save_records(records: "list[Record]", path: "str | Path") -> Path:

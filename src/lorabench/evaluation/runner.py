@@ -110,7 +110,7 @@ def run_config(config: EvalConfig, loaded: LoadedModel, records: Sequence[Record
         "lorabench": __version__,
         "request": config.model_dump(mode="json"),
         "model": loaded.describe(),
-        "data": {"n_items": len(records), "sha256": records_digest(records)},
+        "data": {"n_items": len(records), "sha256": records_digest(get_task(config.data.task), records)},
         "template": {
             "chat": bool(records) and build_prompt(records[0], loaded.tokenizer, config.prompt).chat,
             "chat_template_sha256": hashlib.sha256(chat_template.encode("utf-8")).hexdigest() if chat_template else None,

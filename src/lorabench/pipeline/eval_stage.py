@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from lorabench.data.records import Record, records_digest
+from lorabench.data.records import Record
 from lorabench.evaluation.accounting import row_cost
 from lorabench.evaluation.results import EvalOutcome, write_results
 from lorabench.evaluation.runner import evaluate_in_folder
@@ -27,19 +27,22 @@ def eval_stage(
     name: str,
     loaded: LoadedModel,
     records: list[Record],
+    records_sha256: str,
     plan: EvalPlan,
     out: Path,
     force: bool,
     progress: ProgressFactory | None,
 ) -> EvalOutcome:
-    """Evaluate into out/<name>; the folder's config makes base and tuned provably comparable."""
+    """Evaluate into out/<name>; the folder's config makes base and tuned provably comparable.
+    `records_sha256` is the records' fingerprint as prompted (records_digest, with their other
+    columns under prompt templates): a run's is made once when its data is split."""
     decoding = plan.decoding
     settings = plan.prompt.settings
     model = loaded.description
     stage_config = {
         "stage": name,
         "model": model,
-        "items": {"n": len(records), "sha256": records_digest(records, extra=settings.uses_templates)},
+        "items": {"n": len(records), "sha256": records_sha256},
         "prompt": settings.model_dump(mode="json"),
         "decoding": decoding.model_dump(mode="json"),
         # metrics.primary chooses the verdict, not a score: naming one later keeps the finished stages.

@@ -15,7 +15,7 @@ from lorabench.core.kinds import Task, get_task
 from lorabench.core.notices import Say, alarm, warn
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.loaders import LoadResult, load_task_records
-from lorabench.data.records import Record, save_records
+from lorabench.data.records import Record, SplitDigests, save_records, split_digests
 from lorabench.data.splits import split_three_ways
 from lorabench.prompts.template import check_templates
 from lorabench.prompts.few_shot import draw_shots, example_records
@@ -30,6 +30,7 @@ class DataSplits:
     test: list[Record]
     leakage: dict[str, Any]
     task: Task  # the run's Task, looked up once when the data is split, for every stage after
+    digests: SplitDigests  # the splits' fingerprints, made once here for every stage that names its items
     validation_from: str = ""  # where the validation items came from, for the data line and summary.json
     validation_warning: str | None = None  # set when validation is too small to steer training
     # The config's prompt settings with their few-shot examples drawn from this training split.
@@ -100,7 +101,8 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
     caveat = validation_caveat(len(validation), config.task, config.training, config.metrics.alpha)
     if caveat:
         say(warn(caveat))
-    return DataSplits(train, validation, test, leakage, task, validation_from, caveat, prompt)
+    digests = split_digests(task, train, validation, test, prompt.uses_templates)
+    return DataSplits(train, validation, test, leakage, task, digests, validation_from, caveat, prompt)
 
 
 def save_splits(splits: DataSplits, out: Path) -> None:

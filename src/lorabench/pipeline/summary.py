@@ -9,20 +9,20 @@ from typing import Any
 
 from lorabench.comparison.paired import MetricComparison
 from lorabench.config.run import RunConfig
-from lorabench.data.records import Record, records_digest
 from lorabench.evaluation.runner import EvalOutcome
 from lorabench.models.load import LoadedModel
 from lorabench.results import RunSummary
 from lorabench.runs.folder import csv_text, write_atomic, write_json
 
 
-def test_data(config: RunConfig, test: list[Record]) -> dict[str, str]:
+def test_data(config: RunConfig, test_sha256: str) -> dict[str, str]:
     """What the test items came from (the data file's name, or a Hugging Face dataset's id) and the
-    fingerprint of exactly those items: the model card's model-index names the dataset by them."""
+    fingerprint of exactly those items (SplitDigests.test): the model card's model-index names the
+    dataset by them."""
     spec = config.data.test or config.data.source
     assert spec is not None
     name = Path(spec.path).name if spec.path is not None else "/".join(filter(None, (spec.hf, spec.hf_config)))
-    return {"name": name, "sha256": records_digest(test)}
+    return {"name": name, "sha256": test_sha256}
 
 
 def pass_precisions(base: LoadedModel, adapter_dir: Path, tuned: LoadedModel) -> dict[str, Any]:

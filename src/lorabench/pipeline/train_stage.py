@@ -16,7 +16,7 @@ from typing import Any
 from lorabench.comparison.prompt_change import PromptDifference, adapter_prompt_difference, prompt_change_refusal
 from lorabench.core.messages import Hint, Message
 from lorabench.core.notices import Say, alarm
-from lorabench.data.records import Record, records_digest
+from lorabench.data.records import Record
 from lorabench.evaluation.sharding import barrier, current_shard
 from lorabench.metrics.scoring import ScoreSettings
 from lorabench.models.load import LoadedModel
@@ -83,11 +83,12 @@ def train_stage(
 
 def _train_fingerprints(plan: TrainPlan, model: dict[str, Any], splits: DataSplits) -> tuple[str, str]:
     """What the adapter depends on, and the same without the prompt settings (for reusing an
-    adapter under a changed prompt section, see --allow-prompt-change). The items are digested once."""
+    adapter under a changed prompt section, see --allow-prompt-change). The items' fingerprints are
+    the splits' (made once when the data is split)."""
     payload = {
         "model": model,
-        "train": records_digest(splits.train),
-        "validation": records_digest(splits.validation),
+        "train": splits.digests.train,
+        "validation": splits.digests.validation,
         "prompt": plan.prompt.settings.model_dump(mode="json"),
         "lora": plan.lora.model_dump(mode="json"),
         "training": plan.training.model_dump(mode="json"),
@@ -95,8 +96,8 @@ def _train_fingerprints(plan: TrainPlan, model: dict[str, Any], splits: DataSpli
         # is not part of it; the engine changes how answers are generated, never what they are.
         "decoding": plan.decoding.model_dump(mode="json", exclude={"backend", "engine", "vllm"}),
     }
-    if plan.prompt.settings.uses_templates:  # a template may read columns the items' fingerprint leaves out
-        payload["extra"] = records_digest([*splits.train, *splits.validation], extra=True)
+    if splits.digests.prompted_training is not None:  # a template may read columns the items' fingerprint leaves out
+        payload["extra"] = splits.digests.prompted_training
     without_prompt = {key: value for key, value in payload.items() if key != "prompt"}
     # A multiple-choice mode is part of the prompt too (what a choice answer is: prompt.choice_answer).
     without_prompt["decoding"] = {k: v for k, v in payload["decoding"].items() if k != "choice_mode"}

@@ -14,6 +14,7 @@ from typing import Any
 
 from lorabench.config.run import RunConfig
 from lorabench.data.loaders import load_records
+from lorabench.data.records import records_digest
 from lorabench.data.spec import DataSpec
 from lorabench.comparison.items import PRIMARY_METRIC
 from lorabench.core.errors import LorabenchError
@@ -92,7 +93,7 @@ def evaluate_epochs(point: GridPoint, progress: ProgressFactory | None, say: Say
         say(f"{point.name}: test evaluation of the epoch {epoch:g} adapter ({checkpoint.name})")
         loaded = load_model(point.config.model, adapter=str(checkpoint))
         plan = _trained_plan(point, loaded.model)
-        outcome = eval_stage(f"{EPOCHS_DIR}/epoch_{epoch:g}", loaded, test, plan, out, False, progress)
+        outcome = eval_stage(f"{EPOCHS_DIR}/epoch_{epoch:g}", loaded, test, _prompted_digest(test, plan), plan, out, False, progress)
         done.append({"epoch": epoch, "step": int(checkpoint.name.rsplit("-", 1)[1]), "metrics": outcome.metrics.to_dict()})
     write_atomic(out / EPOCHS_DIR / "done.json", json.dumps(done, indent=2))
 
@@ -100,6 +101,11 @@ def evaluate_epochs(point: GridPoint, progress: ProgressFactory | None, say: Say
 def _saved_split(point: GridPoint, split: str) -> list:
     out = Path(point.config.out)
     return load_records(DataSpec(path=out / "data" / f"{split}.jsonl", task=point.config.task)).records
+
+
+def _prompted_digest(records: list, plan: EvalPlan) -> str:
+    """The fingerprint of a saved split as `plan` prompts it, as a run's SplitDigests makes it."""
+    return records_digest(plan.task, records, extra=plan.prompt.settings.uses_templates)
 
 
 def _trained_plan(point: GridPoint, model: Any) -> EvalPlan:
@@ -117,7 +123,8 @@ def evaluate_validation(point: GridPoint, force: bool, progress: ProgressFactory
     validation = _saved_split(point, "validation")
     say(f"{point.name}: validation evaluation of the tuned adapter ({len(validation)} items; the study chooses on it)")
     loaded = load_model(point.config.model, adapter=str(out / "train" / "adapter"))
-    eval_stage(VALIDATION_DIR, loaded, validation, _trained_plan(point, loaded.model), out, force, progress)
+    plan = _trained_plan(point, loaded.model)
+    eval_stage(VALIDATION_DIR, loaded, validation, _prompted_digest(validation, plan), plan, out, force, progress)
 
 
 def evaluate_base(point: GridPoint, say: Say) -> None:
@@ -130,7 +137,8 @@ def evaluate_base(point: GridPoint, say: Say) -> None:
         splits = split_data(config, say)
         loaded = load_model(config.model)
         say(f"{point.name}: base evaluation, shared by every run with the same model, items and prompts")
-        eval_stage("base", loaded, splits.test, EvalPlan.of(config, splits.prompt, loaded.model), out, False, None)
+        plan = EvalPlan.of(config, splits.prompt, loaded.model)
+        eval_stage("base", loaded, splits.test, splits.digests.prompted_test, plan, out, False, None)
 
 
 def run_point(
