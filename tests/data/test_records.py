@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from lorabench.core.kinds import get_task
-from lorabench.data.records import TaskKind, record_type, record_to_row, records_digest, save_records, split_digests
+from lorabench.data.records import TaskKind, record_type, record_to_row, records_digest, save_records, save_task_records, split_digests
 
 from lorabench.tasks.choice import ChoiceRecord
 
@@ -87,6 +87,14 @@ def test_a_run_s_split_fingerprints_read_the_other_columns_of_the_prompted_items
     assert templated.prompted_test == records_digest(task, test, extra=True) != templated.test
     assert templated.prompted_training == records_digest(task, [*train, *validation], extra=True)
     assert (templated.train, templated.test) == (plain.train, plain.test)
+
+
+def test_records_saved_by_their_task_are_saved_as_save_records_saves_them(tmp_path):
+    records = [ExtractiveRecord(id=str(i), context="c", question=f"q{i}", answers=["x"]) for i in range(3)]
+    records[1] = records[1].model_copy(update={"extra": {"level": "hard"}})
+    by_task = save_task_records(get_task("extractive"), records, tmp_path / "by_task.jsonl")
+    assert by_task.read_text() == save_records(records, tmp_path / "plain.jsonl").read_text()
+    assert '"extra": {"level": "hard"}' in by_task.read_text()
 
 
 def test_history_is_optional_and_leaves_records_without_it_unchanged():

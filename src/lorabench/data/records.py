@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import string
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -166,21 +168,25 @@ def split_digests(
     )
 
 
-def save_records(records: "list[Record]", path: "str | Path") -> Path:
-    """Write records as JSON Lines in canonical form (UTF-8, one object per line).
+def save_records(records: Sequence[_Record], path: str | Path) -> Path:
+    """Write records as JSON Lines in canonical form (UTF-8, one object per line), each by its kind's
+    Task. Written to a temporary name and renamed, so an interrupted write never leaves half a file."""
+    return _write_rows((record_to_row(record, extra=True) for record in records), path)
 
-    Written to a temporary name and renamed, so an interrupted write never leaves half a file.
-    """
-    import os
-    import tempfile
 
+def save_task_records(task: Task, records: Sequence[_Record], path: str | Path) -> Path:
+    """`save_records` for records of `task`, by a caller that has it already (a run saving its splits)."""
+    return _write_rows((task_row(task, record, extra=True) for record in records), path)
+
+
+def _write_rows(rows: Iterable[dict[str, Any]], path: str | Path) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record_to_row(record, extra=True), ensure_ascii=False, default=str) + "\n")
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

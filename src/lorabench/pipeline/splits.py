@@ -15,7 +15,7 @@ from lorabench.core.kinds import Task, get_task
 from lorabench.core.notices import Say, alarm, warn
 from lorabench.data.leakage import check_leakage, ensure_no_leakage
 from lorabench.data.loaders import LoadResult, load_task_records
-from lorabench.data.records import Record, SplitDigests, save_records, split_digests
+from lorabench.data.records import Record, SplitDigests, save_task_records, split_digests
 from lorabench.data.splits import split_three_ways
 from lorabench.prompts.template import check_templates
 from lorabench.prompts.few_shot import draw_shots, example_records
@@ -108,4 +108,4 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
 def save_splits(splits: DataSplits, out: Path) -> None:
     write_json(out / "data" / "leakage.json", splits.leakage)
     for name, records in (("train", splits.train), ("validation", splits.validation), ("test", splits.test)):
-        save_records(records, out / "data" / f"{name}.jsonl")
+        save_task_records(splits.task, records, out / "data" / f"{name}.jsonl")
