@@ -100,9 +100,12 @@ def test_a_builder_refuses_undrawn_examples_at_its_first_prompt_not_before(recor
 
 def test_draw_shots_draws_once_and_keeps_examples_drawn_already(records):
     settings = PromptSettings(few_shot=FewShotSettings(k=2, seed=1))
-    drawn = draw_shots(settings, records, SHORT)
+    drawn, shots = draw_shots(settings, records, SHORT)
     assert drawn.few_shot == draw_examples(records, FewShotSettings(k=2, seed=1), SHORT)
-    assert draw_shots(drawn, records[:3], SHORT) is drawn and draw_shots(PromptSettings(), records, SHORT) == PromptSettings()
+    assert draw_shots(drawn, records[:3], SHORT)[0] is drawn and draw_shots(PromptSettings(), records, SHORT)[0] == PromptSettings()
+    # the examples come back as records too: those drawn, or those the settings hold already
+    assert [shot.id for shot in shots] == shot_ids(drawn.few_shot) and shots == draw_shots(drawn, records[:3], SHORT)[1]
+    assert draw_shots(PromptSettings(), records, SHORT)[1] == []
 
 
 def test_shots_never_shorten_only_the_items_context_is(chat_tokenizer):

@@ -18,7 +18,7 @@ from lorabench.data.loaders import LoadResult, load_task_records
 from lorabench.data.records import Record, SplitDigests, save_task_records, split_digests
 from lorabench.data.splits import split_three_ways
 from lorabench.prompts.template import check_templates
-from lorabench.prompts.few_shot import draw_shots, example_records
+from lorabench.prompts.few_shot import draw_shots
 from lorabench.runs.folder import write_json
 from lorabench.training.validation import validation_caveat
 
@@ -68,7 +68,7 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
         validation_from = f"{cut} by split.validation={data.split.validation}"
     else:
         validation_from = "none: split.validation is 0"
-    prompt = draw_shots(config.prompt, train, task)
+    prompt, shots = draw_shots(config.prompt, train, task)
     if data.train_size:
         if data.train_size > len(train):
             raise LorabenchError(
@@ -81,10 +81,9 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
         raise LorabenchError("data.split.test: the test split is empty; give more data or a larger data.split.test")
 
     # The few-shot examples are training data in every prompt, so they are checked against test too.
-    shots = None if prompt.few_shot is None else example_records(prompt.few_shot, task.record_type)
     checks = {"train_vs_test": (check_leakage(train, test), "train vs test"),
               "validation_vs_test": (check_leakage(validation, test), "validation vs test")}
-    if shots is not None:
+    if prompt.few_shot is not None:
         checks["few_shot_vs_test"] = (check_leakage(shots, test), "few-shot examples vs test")
     leakage = {key: report.to_dict() for key, (report, _) in checks.items()}
     for report, what in checks.values():

@@ -24,23 +24,35 @@ from lorabench.core.messages import Hint, Message
 def draw_examples(train: Sequence[Record], settings: FewShotSettings, task: Task) -> FewShotSettings:
     """`settings` with k + 1 examples drawn from `train` (k shots and the stand-in), saved as rows
     of `task`, the records' Task."""
+    return _with_examples(settings, _draw(train, settings), task)
+
+
+def draw_shots(prompt: PromptSettings, train: Sequence[Record], task: Task) -> tuple[PromptSettings, list[Record]]:
+    """The prompt settings with their few-shot examples drawn from the training split, records of
+    `task` (as they are when drawn already), and those examples as records, which a run checks
+    against its test items (none without few_shot). A run draws before data.train_size trims the
+    split, so that runs of every training size show the same examples."""
+    few_shot = prompt.few_shot
+    if few_shot is None:
+        return prompt, []
+    if few_shot.drawn:
+        return prompt, example_records(few_shot, task.record_type)
+    shots = _draw(train, few_shot)
+    return prompt.model_copy(update={"few_shot": _with_examples(few_shot, shots, task)}), shots
+
+
+def _draw(train: Sequence[Record], settings: FewShotSettings) -> list[Record]:
     wanted = settings.k + 1
     if len(train) < wanted:
         raise LorabenchError(
             f"prompt.few_shot.k: {settings.k} shots need at least {wanted} training items (the shots and one to "
             f"stand in for a shot in its own prompt); the training split has {len(train)}"
         )
-    picked = random.Random(settings.seed).sample(range(len(train)), wanted)
-    return settings.model_copy(update={"examples": [task_row(task, train[i], extra=True) for i in picked]})
+    return [train[i] for i in random.Random(settings.seed).sample(range(len(train)), wanted)]
 
 
-def draw_shots(prompt: PromptSettings, train: Sequence[Record], task: Task) -> PromptSettings:
-    """The prompt settings with their few-shot examples drawn from the training split, records of
-    `task` (as they are when drawn already). A run draws before data.train_size trims the split, so
-    that runs of every training size show the same examples."""
-    if prompt.few_shot is None or prompt.few_shot.drawn:
-        return prompt
-    return prompt.model_copy(update={"few_shot": draw_examples(train, prompt.few_shot, task)})
+def _with_examples(settings: FewShotSettings, shots: list[Record], task: Task) -> FewShotSettings:
+    return settings.model_copy(update={"examples": [task_row(task, shot, extra=True) for shot in shots]})
 
 
 def example_records(settings: FewShotSettings, model: type[Record]) -> list[Record]:
