@@ -1,5 +1,5 @@
-"""A run's data, in memory: loaded, split (group-aware), trimmed to the configured sizes and
-checked for leakage and template mistakes before anything is written, so a mistake found here
+"""A run's data, in memory: loaded, split (group-aware), trimmed to the configured sizes,
+fingerprinted, and checked for leakage and template mistakes before anything is written, so a mistake found here
 leaves no run folder behind; then saved into the run folder as the run's first files."""
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ class DataSplits:
 
 
 def split_data(config: RunConfig, say: Say) -> DataSplits:
-    """Load, split (group-aware), trim to the configured sizes and check leakage, in memory only:
-    a mistake found here leaves no run folder behind."""
+    """Load, split (group-aware), trim to the configured sizes, fingerprint and check leakage, in
+    memory only: a mistake found here leaves no run folder behind."""
     data = config.data
     task = get_task(config.task)  # looked up once, for the split and every stage after it (DataSplits.task)
     # Each file the data section names (a source, or train and test), read with the run's Task and
@@ -79,6 +79,8 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
         test = test[: data.test_size]
     if not test:
         raise LorabenchError("data.split.test: the test split is empty; give more data or a larger data.split.test")
+    # The splits are final here: fingerprinted once, for every stage that names its items.
+    digests = split_digests(task, train, validation, test, prompt.uses_templates)
 
     # The few-shot examples are training data in every prompt, so they are checked against test too.
     checks = {"train_vs_test": (check_leakage(train, test), "train vs test"),
@@ -100,7 +102,6 @@ def split_data(config: RunConfig, say: Say) -> DataSplits:
     caveat = validation_caveat(len(validation), config.task, config.training, config.metrics.alpha)
     if caveat:
         say(warn(caveat))
-    digests = split_digests(task, train, validation, test, prompt.uses_templates)
     return DataSplits(train, validation, test, leakage, task, digests, validation_from, caveat, prompt)
 
 
