@@ -2,7 +2,9 @@ import pytest
 from pydantic import ValidationError
 
 from lorabench.core.kinds import get_task
-from lorabench.data.records import TaskKind, record_type, record_to_row, records_digest, save_records, save_task_records, split_digests
+from lorabench.data.records import (
+    TaskKind, record_type, record_to_row, records_digest, save_records, save_task_records, split_digests,
+)
 
 from lorabench.tasks.choice import ChoiceRecord
 

@@ -131,7 +131,9 @@ def _run_held(
     redo_evals = force or prompt_change is not None  # the saved evaluations used the old prompts
 
     start = time.perf_counter()
-    base = eval_stage("base", loaded, splits.test, splits.digests.prompted_test, run.evaluation, out, redo_evals, progress)
+    base = eval_stage(
+        "base", loaded, splits.test, splits.digests.prompted_test, run.evaluation, out, redo_evals, progress
+    )
     timings["base_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     start = time.perf_counter()
@@ -150,7 +152,9 @@ def _run_held(
     # Evaluate what was saved, not the in-memory model: a loading error must show up here.
     tuned_model = load_model(config.model, adapter=str(adapter_dir), source=loaded.source)
     start = time.perf_counter()
-    tuned = eval_stage("tuned", tuned_model, splits.test, splits.digests.prompted_test, run.evaluation, out, redo_evals, progress)
+    tuned = eval_stage(
+        "tuned", tuned_model, splits.test, splits.digests.prompted_test, run.evaluation, out, redo_evals, progress
+    )
     timings["tuned_eval_seconds"] = round(time.perf_counter() - start, 2)
 
     if not shard.main:

@@ -1,6 +1,7 @@
 """A run's data, in memory: loaded, split (group-aware), trimmed to the configured sizes,
-fingerprinted, and checked for leakage and template mistakes before anything is written, so a mistake found here
-leaves no run folder behind; then saved into the run folder as the run's first files."""
+fingerprinted, and checked for leakage and template mistakes before anything is written, so a
+mistake found here leaves no run folder behind; then saved into the run folder as the run's first
+files."""
 
 from __future__ import annotations
 

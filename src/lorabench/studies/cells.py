@@ -93,7 +93,9 @@ def evaluate_epochs(point: GridPoint, progress: ProgressFactory | None, say: Say
         say(f"{point.name}: test evaluation of the epoch {epoch:g} adapter ({checkpoint.name})")
         loaded = load_model(point.config.model, adapter=str(checkpoint))
         plan = _trained_plan(point, loaded.model)
-        outcome = eval_stage(f"{EPOCHS_DIR}/epoch_{epoch:g}", loaded, test, _prompted_digest(test, plan), plan, out, False, progress)
+        outcome = eval_stage(
+            f"{EPOCHS_DIR}/epoch_{epoch:g}", loaded, test, _prompted_digest(test, plan), plan, out, False, progress
+        )
         done.append({"epoch": epoch, "step": int(checkpoint.name.rsplit("-", 1)[1]), "metrics": outcome.metrics.to_dict()})
     write_atomic(out / EPOCHS_DIR / "done.json", json.dumps(done, indent=2))
 
